@@ -1,1 +1,15 @@
-fn main() {}
+//! `convene`: one binary for every node of a Convene cluster and every client.
+//!
+//! # Layout
+//!
+//! - [`cli`]: the command line (clap), one module per subcommand.
+//! - [`demo`]: the built-in demo cluster that `convene up` starts.
+//! - [`bench`]: `convene bench`, the benchmarks behind docs/benchmarks.md.
+
+mod bench;
+mod cli;
+mod demo;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

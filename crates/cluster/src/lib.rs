@@ -1,1 +1,32 @@
-//! placeholder
+//! The cluster layer: what every service of a Convene node stands on.
+//!
+//! A Convene cluster is a set of identical nodes described by one TOML file.
+//! This crate reads that file and gives each running node the small pieces of
+//! runtime that every service shares.
+//!
+//! # Layout
+//!
+//! - [`config`]: the cluster file. Parsing, path resolution and validation,
+//!   with errors that name the file and the key or line at fault.
+//! - [`screen`]: the on-screen lines a seed's users expect ("Main Server is up
+//!   and running."), written in order, batched under load, capturable in tests.
+//! - [`shutdown`]: one small type every task holds to learn that the node is
+//!   stopping (the pattern of mini-redis' `shutdown.rs`).
+//! - [`peer`]: node-to-node calls. One UDP socket per node carries every
+//!   service's traffic; the first payload byte names the service, and
+//!   [`peer::Router`] hands each request to the service that registered it.
+//! - [`error`]: the typed errors of this crate.
+
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod error;
+pub mod peer;
+pub mod screen;
+pub mod shutdown;
+
+pub use config::{ClusterConfig, MeetSection, NodeConfig};
+pub use error::ConfigError;
+pub use peer::{Peers, Router, ServiceHandler, ServiceTag};
+pub use screen::Screen;
+pub use shutdown::Shutdown;

@@ -1,1 +1,38 @@
-//! placeholder
+//! The meet service: EE450's distributed meeting scheduler (seed 000).
+//!
+//! Users' availability is sharded over backend nodes. A client sends up to
+//! ten names to a main node; main says which do not exist, sends each backend
+//! involved only its own users' names, each backend intersects its users'
+//! lists privately and returns only that intersection, and main intersects
+//! the partial results. The client may then register a meeting inside a
+//! recommended interval; every backend involved removes it from its users'
+//! availability, and remembers it in its store across restarts.
+//!
+//! # Layout
+//!
+//! - [`name`]: the EE450 rules for user names.
+//! - [`availability`]: reading and checking availability files.
+//! - [`backend`]: a backend's users, intersections and registrations (no I/O).
+//! - [`directory`]: the main node's map from user to backend.
+//! - [`message`]: the binary messages between meet nodes.
+//! - [`protocol`]: the text protocol between `convene meet` and a main node.
+//! - [`lines`]: every on-screen line of the spec.
+//! - [`service`]: the running service: roles, peer handler, client listener.
+//! - [`client`]: the `convene meet` terminal client.
+//! - [`error`]: the typed errors of this crate.
+
+#![deny(missing_docs)]
+
+pub mod availability;
+pub mod backend;
+pub mod client;
+pub mod directory;
+pub mod error;
+pub mod lines;
+pub mod message;
+pub mod name;
+pub mod protocol;
+pub mod service;
+
+pub use error::MeetError;
+pub use service::{MeetContext, MeetService, start};

@@ -1,1 +1,28 @@
-//! placeholder
+//! A node's persistent store.
+//!
+//! Each node keeps one SQLite file, `convene.db`, in its data directory:
+//! nothing to install, one file to back up. The database is opened in WAL
+//! mode, every change is one transaction, and the schema is versioned (see
+//! [`migrations`]), so a node stopped at any moment reopens to a consistent
+//! state and an older data directory is upgraded in place.
+//!
+//! Services do not write SQL of their own: each has a module here with the
+//! typed operations it needs, so a table has one owner and one place to read.
+//!
+//! # Layout
+//!
+//! - [`store`]: opening the file, pragmas, the connection.
+//! - [`migrations`]: the ordered list of schema versions and how they apply.
+//! - [`meet`]: registered meetings of the meet service.
+//! - [`error`]: the typed errors of this crate.
+
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod meet;
+pub mod migrations;
+pub mod store;
+
+pub use error::StoreError;
+pub use meet::MeetingRecord;
+pub use store::Store;

@@ -1,0 +1,127 @@
+use super::*;
+
+const EXAMPLE: &str = r#"
+[[node]]
+id = "M"
+host = "127.0.0.1"
+peer_port = 23092
+client_port = 24092
+priority = 1
+data_dir = "data/M"
+
+[[node]]
+id = "A"
+host = "127.0.0.1"
+peer_port = 21092
+[node.meet]
+availability = "a.txt"
+"#;
+
+fn parse(text: &str) -> Result<ClusterConfig, ConfigError> {
+    ClusterConfig::from_toml(text, Path::new("/etc/convene/cluster.toml"))
+}
+
+#[test]
+fn the_issue_example_parses_with_paths_resolved_against_the_file() {
+    let c = parse(EXAMPLE).unwrap();
+    assert_eq!(c.nodes.len(), 2);
+    let m = c.node("M").unwrap();
+    assert_eq!(m.peer_addr(), "127.0.0.1:23092".parse().unwrap());
+    assert_eq!(m.client_addr(), Some("127.0.0.1:24092".parse().unwrap()));
+    assert_eq!(m.data_dir, Path::new("/etc/convene/data/M"));
+    assert!(m.meet.is_none());
+    let a = c.node("A").unwrap();
+    assert_eq!(
+        a.priority, 2,
+        "default priority is the position in the file"
+    );
+    assert_eq!(a.data_dir, Path::new("/etc/convene/convene-data/A"));
+    assert_eq!(
+        a.meet.as_ref().unwrap().availability,
+        Path::new("/etc/convene/a.txt")
+    );
+}
+
+#[test]
+fn ipv6_and_localhost_hosts() {
+    let c = parse(
+        "[[node]]\nid='a'\nhost='::1'\npeer_port=1\n[[node]]\nid='b'\nhost='localhost'\npeer_port=2\n",
+    )
+    .unwrap();
+    assert_eq!(c.nodes[0].host, "::1".parse::<IpAddr>().unwrap());
+    assert_eq!(c.nodes[1].host, "127.0.0.1".parse::<IpAddr>().unwrap());
+}
+
+#[test]
+fn unknown_key_names_the_key_and_the_line() {
+    let err = parse("[[node]]\nid='a'\nhost='::1'\npeer_prot=1\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("/etc/convene/cluster.toml"), "{err}");
+    assert!(err.contains("peer_prot"), "{err}");
+    assert!(err.contains("line 4"), "{err}");
+}
+
+#[test]
+fn duplicate_ids_are_refused() {
+    let err = parse(
+        "[[node]]\nid='a'\nhost='::1'\npeer_port=1\n[[node]]\nid='a'\nhost='::1'\npeer_port=2\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("\"a\"") && err.contains("`id` appears twice"),
+        "{err}"
+    );
+}
+
+#[test]
+fn duplicate_ports_on_one_host_are_refused_but_port_zero_is_not() {
+    let err = parse("[[node]]\nid='a'\nhost='127.0.0.1'\npeer_port=7\n[[node]]\nid='b'\nhost='127.0.0.1'\npeer_port=7\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("peer_port") && err.contains("\"a\""), "{err}");
+    // Different hosts may share a port, UDP and TCP may share a number, and 0
+    // means "any free port".
+    parse("[[node]]\nid='a'\nhost='127.0.0.1'\npeer_port=7\nclient_port=7\n[[node]]\nid='b'\nhost='127.0.0.2'\npeer_port=7\n").unwrap();
+    parse("[[node]]\nid='a'\nhost='127.0.0.1'\npeer_port=0\n[[node]]\nid='b'\nhost='127.0.0.1'\npeer_port=0\n").unwrap();
+}
+
+#[test]
+fn bad_ids_hosts_and_empty_files_are_refused() {
+    assert!(
+        parse("[[node]]\nid='a b'\nhost='::1'\npeer_port=1\n")
+            .unwrap_err()
+            .to_string()
+            .contains("`id`")
+    );
+    assert!(
+        parse("[[node]]\nid='a'\nhost='example.org'\npeer_port=1\n")
+            .unwrap_err()
+            .to_string()
+            .contains("`host`")
+    );
+    assert!(matches!(parse(""), Err(ConfigError::NoNodes { .. })));
+    assert!(parse("[[node]]\nid='a'\nhost='::1'\npeer_port=70000\n").is_err());
+    assert!(
+        parse("[[node]]\nid='a'\nhost='::1'\n")
+            .unwrap_err()
+            .to_string()
+            .contains("peer_port")
+    );
+}
+
+#[test]
+fn unknown_node_lists_the_known_ones() {
+    let c = parse(EXAMPLE).unwrap();
+    let err = c.node("Z").unwrap_err().to_string();
+    assert!(err.contains("\"Z\"") && err.contains("M, A"), "{err}");
+}
+
+#[test]
+fn unreadable_file_names_the_file() {
+    let err = ClusterConfig::load(Path::new("/nonexistent/cluster.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("/nonexistent/cluster.toml"), "{err}");
+}

@@ -1,0 +1,150 @@
+//! Node-to-node calls, shared by every service.
+//!
+//! A node has one UDP peer socket, driven by `convene_rpc` (request ids,
+//! timeouts, retries). Every payload on it starts with one byte, a
+//! [`ServiceTag`], that says which service it is for; the rest is the
+//! service's own message, encoded by that service. [`Router`] is the node's
+//! request handler: it reads the tag and hands the body to the service that
+//! registered for it. [`Peers`] is the calling side: "send this body to
+//! service S on node N and wait for the reply".
+//!
+//! Services register after the transport has started (they need [`Peers`] to
+//! be built), so [`Router`] fills its slots once at start-up; a request that
+//! arrives before its service is ready is dropped and the caller's retry gets
+//! through.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use convene_rpc::RpcError;
+
+use crate::config::{ClusterConfig, NodeConfig};
+
+/// A boxed, sendable future: what a [`ServiceHandler`] returns.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// The first byte of every peer payload: which service it is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum ServiceTag {
+    /// The meeting scheduler (seed 000).
+    Meet = 1,
+}
+
+/// How many tags [`Router`] has room for.
+const SLOTS: usize = 16;
+
+impl ServiceTag {
+    /// The tag for a byte, if it names a service.
+    pub fn from_byte(b: u8) -> Option<Self> {
+        match b {
+            1 => Some(ServiceTag::Meet),
+            _ => None,
+        }
+    }
+}
+
+/// A service's handler for requests from other nodes.
+pub trait ServiceHandler: Send + Sync + 'static {
+    /// Handles one request body (the tag already removed). Returns the reply
+    /// body, or `None` to send nothing (the caller will retry or time out).
+    fn handle(&self, from: SocketAddr, body: Vec<u8>) -> BoxFuture<Option<Vec<u8>>>;
+}
+
+/// Routes each incoming peer request to its service by tag.
+#[derive(Default)]
+pub struct Router {
+    services: [OnceLock<Arc<dyn ServiceHandler>>; SLOTS],
+    dropped: AtomicU64,
+}
+
+impl Router {
+    /// A router with no service yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the handler for `tag`. A tag can be registered once; a second
+    /// registration is a programming error and is refused.
+    pub fn register(&self, tag: ServiceTag, handler: Arc<dyn ServiceHandler>) -> bool {
+        self.services[tag as usize].set(handler).is_ok()
+    }
+
+    /// Requests dropped because their tag was unknown or unregistered.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+impl convene_rpc::Handler for Router {
+    fn handle(
+        &self,
+        from: SocketAddr,
+        mut payload: Vec<u8>,
+    ) -> impl Future<Output = Option<Vec<u8>>> + Send {
+        let handler = payload
+            .first()
+            .and_then(|b| ServiceTag::from_byte(*b))
+            .and_then(|tag| self.services[tag as usize].get().cloned());
+        if handler.is_none() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(%from, first_byte = ?payload.first(), "peer request for no registered service dropped");
+        }
+        async move {
+            let handler = handler?;
+            payload.remove(0);
+            handler.handle(from, payload).await
+        }
+    }
+}
+
+/// The calling side of the peer transport, with the cluster's address book.
+#[derive(Clone)]
+pub struct Peers {
+    client: convene_rpc::Client,
+    cluster: Arc<ClusterConfig>,
+    me: usize,
+}
+
+impl Peers {
+    /// Wraps a started transport for node number `me` of `cluster`.
+    pub fn new(client: convene_rpc::Client, cluster: Arc<ClusterConfig>, me: usize) -> Self {
+        Peers {
+            client,
+            cluster,
+            me,
+        }
+    }
+
+    /// Sends `body` to service `tag` on the node at `to` and waits for the
+    /// reply body (retrying as the transport is configured).
+    pub async fn call(
+        &self,
+        to: SocketAddr,
+        tag: ServiceTag,
+        body: &[u8],
+    ) -> Result<Vec<u8>, RpcError> {
+        let mut payload = Vec::with_capacity(1 + body.len());
+        payload.push(tag as u8);
+        payload.extend_from_slice(body);
+        self.client.call(to, payload).await
+    }
+
+    /// The whole cluster, as this node knows it.
+    pub fn cluster(&self) -> &ClusterConfig {
+        &self.cluster
+    }
+
+    /// This node's own configuration.
+    pub fn me(&self) -> &NodeConfig {
+        &self.cluster.nodes[self.me]
+    }
+
+    /// The address this node's peer socket is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.client.local_addr()
+    }
+}

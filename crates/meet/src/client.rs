@@ -1,0 +1,300 @@
+//! `convene meet`: the EE450 client.
+//!
+//! Interactive mode follows the spec's client loop: prompt for names, show
+//! the reply, ask for a meeting time inside a recommendation, register it,
+//! start a new request. Unlike the C++ originals it ends cleanly (exit 0) when
+//! its input ends, so it can be driven from a pipe or a test. An empty line at
+//! the meeting-time prompt skips registration.
+//!
+//! One-shot mode (`convene meet alice bob`) sends one query, prints the same
+//! lines without prompts, and exits non-zero if the server cannot be reached
+//! or refuses the request.
+//!
+//! The client is synchronous: it has one conversation at a time, and a plain
+//! blocking socket is the simplest thing that does that.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use convene_time::{Interval, SlotList};
+
+use crate::availability::parse_interval;
+use crate::lines;
+use crate::protocol::{MAX_LINE, ProtocolError, Reply, Request, check_names};
+
+/// Why the client stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The main server could not be reached.
+    #[error("cannot reach the Main Server at {server}: {source}")]
+    Connect {
+        /// Where we tried.
+        server: SocketAddr,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The connection failed mid-conversation.
+    #[error("lost the connection to the Main Server at {server}: {source}")]
+    Io {
+        /// The server.
+        server: SocketAddr,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// The server answered something this client cannot read.
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    /// The server refused the request (one-shot mode).
+    #[error("the Main Server refused the request: {0}")]
+    Refused(String),
+    /// A meeting time outside every recommendation (one-shot mode).
+    #[error("time interval {0} is not inside a recommended interval")]
+    NotRecommended(Interval),
+    /// Writing to our own output failed.
+    #[error("cannot write output: {0}")]
+    Output(std::io::Error),
+}
+
+/// How long to wait for a reply before giving up. Long enough for a main
+/// node that is itself retrying a slow backend.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One connection to a main node, re-opened once if it breaks.
+pub struct Connection {
+    server: SocketAddr,
+    stream: Option<(BufReader<TcpStream>, TcpStream)>,
+}
+
+impl Connection {
+    /// Connects to the main node at `server`.
+    pub fn open(server: SocketAddr) -> Result<Self, ClientError> {
+        let mut c = Connection {
+            server,
+            stream: None,
+        };
+        c.reconnect()?;
+        Ok(c)
+    }
+
+    fn reconnect(&mut self) -> Result<(), ClientError> {
+        let connect = |source| ClientError::Connect {
+            server: self.server,
+            source,
+        };
+        let stream =
+            TcpStream::connect_timeout(&self.server, Duration::from_secs(5)).map_err(connect)?;
+        stream
+            .set_read_timeout(Some(REPLY_TIMEOUT))
+            .map_err(connect)?;
+        let _ = stream.set_nodelay(true);
+        let write = stream.try_clone().map_err(connect)?;
+        self.stream = Some((BufReader::new(stream), write));
+        Ok(())
+    }
+
+    /// The client's own TCP port (the spec prints it).
+    pub fn local_port(&self) -> u16 {
+        self.stream
+            .as_ref()
+            .and_then(|(_, w)| w.local_addr().ok())
+            .map_or(0, |a| a.port())
+    }
+
+    /// Sends a request and reads its reply; if the connection had broken
+    /// (the server restarted), reconnects and tries once more.
+    pub fn exchange(&mut self, request: &Request) -> Result<Reply, ClientError> {
+        match self.try_exchange(request) {
+            Ok(reply) => Ok(reply),
+            Err(ClientError::Io { .. }) => {
+                self.reconnect()?;
+                self.try_exchange(request)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn try_exchange(&mut self, request: &Request) -> Result<Reply, ClientError> {
+        let server = self.server;
+        let io = |source| ClientError::Io { server, source };
+        if self.stream.is_none() {
+            self.reconnect()?;
+        }
+        let (read, write) = self.stream.as_mut().expect("connected above");
+        write.write_all(request.to_line().as_bytes()).map_err(io)?;
+        let mut line = String::new();
+        let n = read
+            .by_ref()
+            .take(MAX_LINE as u64)
+            .read_line(&mut line)
+            .map_err(io)?;
+        if n == 0 || !line.ends_with('\n') {
+            self.stream = None;
+            return Err(io(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the server closed the connection",
+            )));
+        }
+        Ok(Reply::parse(&line)?)
+    }
+}
+
+/// Writes lines, mapping failures to [`ClientError::Output`].
+struct Out<'a>(&'a mut dyn Write);
+
+impl Out<'_> {
+    fn line(&mut self, text: impl AsRef<str>) -> Result<(), ClientError> {
+        writeln!(self.0, "{}", text.as_ref())
+            .and_then(|()| self.0.flush())
+            .map_err(ClientError::Output)
+    }
+}
+
+/// What one query showed.
+struct Shown {
+    found: Vec<String>,
+    slots: Option<SlotList>,
+}
+
+/// Sends a query and shows the reply the way the spec's client does.
+fn show_query(
+    conn: &mut Connection,
+    out: &mut Out<'_>,
+    names: Vec<String>,
+) -> Result<Result<Shown, String>, ClientError> {
+    let reply = conn.exchange(&Request::Query(names))?;
+    out.line(lines::CLIENT_SENT)?;
+    let port = conn.local_port();
+    match reply {
+        Reply::Result {
+            missing,
+            found,
+            slots,
+        } => {
+            if !missing.is_empty() {
+                out.line(lines::client_got_reply(port))?;
+                out.line(lines::client_missing(&missing))?;
+            }
+            if let Some(slots) = &slots {
+                out.line(lines::client_got_reply(port))?;
+                out.line(lines::client_result(slots, &found))?;
+            }
+            Ok(Ok(Shown { found, slots }))
+        }
+        Reply::Error(message) => {
+            out.line(lines::client_got_reply(port))?;
+            out.line(format!("Error: {message}"))?;
+            Ok(Err(message))
+        }
+        Reply::Registered(_) => {
+            Err(ProtocolError::BadReply("registered (to a query)".into()).into())
+        }
+    }
+}
+
+/// Sends a registration and shows the outcome. `Ok(Err(reason))` when the
+/// server refused it.
+fn show_registration(
+    conn: &mut Connection,
+    out: &mut Out<'_>,
+    slot: Interval,
+    found: &[String],
+) -> Result<Result<(), String>, ClientError> {
+    out.line(lines::client_registering(&slot, found))?;
+    match conn.exchange(&Request::Register(slot, found.to_vec()))? {
+        Reply::Registered(_) => {
+            out.line(lines::CLIENT_REGISTERED)?;
+            Ok(Ok(()))
+        }
+        Reply::Error(message) => {
+            out.line(format!("Registration failed: {message}"))?;
+            Ok(Err(message))
+        }
+        Reply::Result { .. } => {
+            Err(ProtocolError::BadReply("result (to a registration)".into()).into())
+        }
+    }
+}
+
+/// The interactive loop. Returns `Ok(())` when `input` ends.
+pub fn run_interactive(
+    server: SocketAddr,
+    input: &mut dyn BufRead,
+    output: &mut dyn Write,
+) -> Result<(), ClientError> {
+    let mut out = Out(output);
+    out.line(lines::CLIENT_UP)?;
+    let mut conn = Connection::open(server)?;
+    out.line(lines::CLIENT_PROMPT)?;
+    let mut line = String::new();
+    let mut read = |line: &mut String| -> Result<bool, ClientError> {
+        line.clear();
+        let n = input.read_line(line).map_err(ClientError::Output)?;
+        Ok(n > 0)
+    };
+    while read(&mut line)? {
+        let names = match check_names(line.split_whitespace()) {
+            Ok(names) => names,
+            Err(e) => {
+                out.line(format!("Invalid input: {e}."))?;
+                out.line(lines::CLIENT_PROMPT)?;
+                continue;
+            }
+        };
+        if let Ok(Shown {
+            found,
+            slots: Some(slots),
+        }) = show_query(&mut conn, &mut out, names)?
+            && !slots.is_empty()
+        {
+            out.line(lines::CLIENT_MEETING_PROMPT)?;
+            loop {
+                if !read(&mut line)? {
+                    return Ok(());
+                }
+                let text = line.trim();
+                if text.is_empty() {
+                    break; // no meeting this time
+                }
+                match parse_interval(text) {
+                    Err(e) => out.line(format!(
+                        "{:?} is not a time interval ({e}): write it as [start,end]. Please enter again:",
+                        text.chars().take(40).collect::<String>()
+                    ))?,
+                    Ok(slot) if !slots.covers(&slot) => out.line(lines::client_invalid_time(slot))?,
+                    Ok(slot) => {
+                        // A refusal has been shown; either way a new request follows.
+                        let _ = show_registration(&mut conn, &mut out, slot, &found)?;
+                        break;
+                    }
+                }
+            }
+        }
+        out.line(lines::CLIENT_NEW_REQUEST)?;
+        out.line(lines::CLIENT_PROMPT)?;
+    }
+    Ok(())
+}
+
+/// One query (and optionally one registration), then return.
+pub fn run_once(
+    server: SocketAddr,
+    names: &[String],
+    register: Option<Interval>,
+    output: &mut dyn Write,
+) -> Result<(), ClientError> {
+    let names = check_names(names.iter().map(String::as_str))?;
+    let mut out = Out(output);
+    out.line(lines::CLIENT_UP)?;
+    let mut conn = Connection::open(server)?;
+    let shown = show_query(&mut conn, &mut out, names)?.map_err(ClientError::Refused)?;
+    let Some(slot) = register else { return Ok(()) };
+    match &shown.slots {
+        Some(slots) if slots.covers(&slot) => {}
+        _ => {
+            out.line(lines::client_invalid_time(slot))?;
+            return Err(ClientError::NotRecommended(slot));
+        }
+    }
+    show_registration(&mut conn, &mut out, slot, &shown.found)?.map_err(ClientError::Refused)
+}

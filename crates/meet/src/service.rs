@@ -1,0 +1,485 @@
+//! The meet service on one node: wiring roles, network and store together.
+//!
+//! A node may play either role or both:
+//!
+//! - **backend** (a `[node.meet]` section): loads its availability file,
+//!   re-applies meetings from its store, announces its user names to every
+//!   node that serves clients, answers intersections and registrations.
+//! - **main** (a `client_port`): keeps the [`Directory`], serves clients over
+//!   TCP, fans each query out to the backends involved and intersects their
+//!   partial results.
+//!
+//! Both roles answer peer requests through one [`MeetPeer`] handler.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use convene_cluster::peer::BoxFuture;
+use convene_cluster::shutdown::Shutdown;
+use convene_cluster::{Peers, Router, Screen, ServiceHandler, ServiceTag};
+use convene_rpc::rng::SplitMix64;
+use convene_store::Store;
+use convene_wire::{Decode, Encode};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::backend::{Backend, Registration};
+use crate::directory::ChunkOutcome;
+use crate::error::MeetError;
+use crate::lines;
+use crate::message::{MeetReply, MeetRequest};
+
+mod clients;
+mod main_role;
+
+pub use main_role::MainRole;
+
+/// Everything the meet service needs from its node.
+pub struct MeetContext {
+    /// Calls to other nodes, and the cluster's address book.
+    pub peers: Peers,
+    /// Where to register the peer handler.
+    pub router: Arc<Router>,
+    /// Where on-screen lines go.
+    pub screen: Screen,
+    /// The node's store.
+    pub store: Arc<Store>,
+    /// The node's shutdown signal.
+    pub shutdown: Shutdown,
+    /// The bound client listener, if this node serves meet clients.
+    pub client_listener: Option<TcpListener>,
+}
+
+/// A running meet service.
+pub struct MeetService {
+    tasks: Vec<JoinHandle<()>>,
+    peer: Arc<MeetPeer>,
+}
+
+impl MeetService {
+    /// Peer requests dropped as malformed or unexpected.
+    pub fn dropped(&self) -> u64 {
+        self.peer.dropped.load(Ordering::Relaxed)
+    }
+
+    /// How many users the directory of this main node knows (0 if not a main).
+    pub fn known_users(&self) -> usize {
+        self.peer.main.as_ref().map_or(0, |m| m.known_users())
+    }
+
+    /// Waits for the service's tasks to finish after shutdown.
+    pub async fn join(self) {
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Upper bound on one announcement chunk, so it fits a datagram with room to spare.
+const CHUNK_BYTES: usize = 16 * 1024;
+
+/// Starts the meet service on a node. Fails, loading nothing, if the
+/// availability file is malformed.
+pub async fn start(ctx: MeetContext) -> Result<MeetService, MeetError> {
+    let me = ctx.peers.me().clone();
+    let peer_port = ctx.peers.local_addr().port();
+    let backend = match &me.meet {
+        None => None,
+        Some(section) => {
+            let path = section.availability.clone();
+            let users = tokio::task::spawn_blocking(move || crate::availability::load(&path))
+                .await
+                .expect("availability loader panicked")?;
+            let mut backend = Backend::new(users);
+            let store = ctx.store.clone();
+            let stored = tokio::task::spawn_blocking(move || store.meetings())
+                .await
+                .expect("store reader panicked")?;
+            let restored = stored.len();
+            backend.restore(stored);
+            if restored > 0 {
+                tracing::info!(
+                    meetings = restored,
+                    "restored registered meetings from the store"
+                );
+            }
+            Some(Arc::new(BackendRole {
+                id: me.id.clone(),
+                port: peer_port,
+                state: RwLock::new(backend),
+                registering: tokio::sync::Mutex::new(()),
+                store: ctx.store.clone(),
+                boot: boot_stamp(),
+            }))
+        }
+    };
+    let main = ctx.client_listener.as_ref().map(|_| {
+        Arc::new(MainRole::new(
+            ctx.peers.clone(),
+            ctx.screen.clone(),
+            SplitMix64::new(convene_rpc::rng::random_seed()),
+        ))
+    });
+    let peer = Arc::new(MeetPeer {
+        peers: ctx.peers.clone(),
+        screen: ctx.screen.clone(),
+        shutdown: ctx.shutdown.clone(),
+        backend: backend.clone(),
+        main: main.clone(),
+        dropped: AtomicU64::new(0),
+    });
+    if !ctx.router.register(ServiceTag::Meet, peer.clone()) {
+        return Err(MeetError::AlreadyRegistered);
+    }
+
+    let mut tasks = Vec::new();
+    if main.is_some() {
+        ctx.screen.line(lines::MAIN_UP);
+    }
+    if let Some(b) = &backend {
+        ctx.screen.line(lines::backend_up(&b.id, b.port));
+        for node in ctx
+            .peers
+            .cluster()
+            .nodes
+            .iter()
+            .filter(|n| n.client_port.is_some())
+        {
+            tasks.push(tokio::spawn(peer.clone().announce(node.peer_addr())));
+        }
+    }
+    if let (Some(main), Some(listener)) = (&main, ctx.client_listener) {
+        // Ask every other backend to announce: this main may have started
+        // (or restarted) after them.
+        for node in ctx
+            .peers
+            .cluster()
+            .nodes
+            .iter()
+            .filter(|n| n.meet.is_some() && n.id != me.id)
+        {
+            let peers = ctx.peers.clone();
+            let to = node.peer_addr();
+            let shutdown = ctx.shutdown.clone();
+            tasks.push(tokio::spawn(async move {
+                let body = MeetRequest::Solicit.to_bytes();
+                tokio::select! {
+                    _ = peers.call(to, ServiceTag::Meet, &body) => {}
+                    _ = shutdown.wait() => {}
+                }
+            }));
+        }
+        tasks.push(tokio::spawn(clients::serve(
+            listener,
+            main.clone(),
+            ctx.shutdown.clone(),
+        )));
+    }
+    Ok(MeetService { tasks, peer })
+}
+
+/// A number that grows with every start of a process (nanoseconds since the
+/// epoch), so main nodes can order a backend's announcements across restarts.
+fn boot_stamp() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64)
+}
+
+/// The backend role's state.
+struct BackendRole {
+    id: String,
+    port: u16,
+    state: RwLock<Backend>,
+    /// Registrations run one at a time, so a plan is still valid when applied.
+    registering: tokio::sync::Mutex<()>,
+    store: Arc<Store>,
+    boot: u64,
+}
+
+/// The meet service's handler for peer requests.
+struct MeetPeer {
+    peers: Peers,
+    screen: Screen,
+    shutdown: Shutdown,
+    backend: Option<Arc<BackendRole>>,
+    main: Option<Arc<MainRole>>,
+    dropped: AtomicU64,
+}
+
+impl ServiceHandler for MeetPeer {
+    fn handle(&self, from: SocketAddr, body: Vec<u8>) -> BoxFuture<Option<Vec<u8>>> {
+        let request = match MeetRequest::from_bytes(&body) {
+            Ok(r) => r,
+            Err(e) => return self.drop_request(from, &format!("malformed meet request: {e}")),
+        };
+        // Only nodes of the cluster are listened to, each in its own role.
+        let cluster = self.peers.cluster();
+        let Some(sender) = cluster.node_at(from) else {
+            return self.drop_request(from, "meet request from outside the cluster");
+        };
+        let from_backend = sender.meet.is_some();
+        let from_main = sender.client_port.is_some();
+        let sender_index = cluster.index_of(&sender.id).unwrap_or(usize::MAX);
+        match request {
+            MeetRequest::Announce {
+                boot,
+                chunk,
+                chunks,
+                names,
+            } => {
+                let (Some(main), true) = (&self.main, from_backend) else {
+                    return self.drop_request(
+                        from,
+                        "announcement to a node that is not a main node, or from a non-backend",
+                    );
+                };
+                let reply = main.accept_chunk(sender_index, &sender.id, boot, chunk, chunks, names);
+                Box::pin(async move { Some(reply.to_bytes()) })
+            }
+            request => {
+                let (Some(backend), true) = (self.backend.clone(), from_main) else {
+                    return self.drop_request(
+                        from,
+                        "backend request to a node that is not a backend, or from a non-main node",
+                    );
+                };
+                let screen = self.screen.clone();
+                match request {
+                    MeetRequest::Solicit => {
+                        // Announce in the background; the ack goes back at once.
+                        tokio::spawn(self.clone_for_announce().announce(from));
+                        Box::pin(async { Some(MeetReply::Ack.to_bytes()) })
+                    }
+                    MeetRequest::Intersect { names } => {
+                        Box::pin(async move { Some(backend.intersect(&screen, names).to_bytes()) })
+                    }
+                    MeetRequest::Register {
+                        meeting,
+                        slot,
+                        names,
+                    } => Box::pin(async move {
+                        Some(
+                            backend
+                                .register(&screen, meeting, slot, names)
+                                .await
+                                .to_bytes(),
+                        )
+                    }),
+                    MeetRequest::Unregister { meeting } => {
+                        Box::pin(async move { Some(backend.unregister(meeting).await.to_bytes()) })
+                    }
+                    MeetRequest::Announce { .. } => unreachable!("handled above"),
+                }
+            }
+        }
+    }
+}
+
+impl MeetPeer {
+    fn drop_request(&self, from: SocketAddr, why: &str) -> BoxFuture<Option<Vec<u8>>> {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(%from, "{why}; dropped");
+        Box::pin(async { None })
+    }
+
+    fn clone_for_announce(&self) -> Arc<MeetPeer> {
+        Arc::new(MeetPeer {
+            peers: self.peers.clone(),
+            screen: self.screen.clone(),
+            shutdown: self.shutdown.clone(),
+            backend: self.backend.clone(),
+            main: None,
+            dropped: AtomicU64::new(0),
+        })
+    }
+
+    /// Sends this backend's whole user list to the main node at `to`,
+    /// retrying (with a growing pause) until it is taken or the node stops.
+    async fn announce(self: Arc<Self>, to: SocketAddr) {
+        let Some(backend) = &self.backend else { return };
+        let names = backend
+            .state
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .names();
+        let chunks = chunk_names(names);
+        let total = chunks.len() as u32;
+        let mut pause = Duration::from_millis(200);
+        'chunks: for (i, names) in chunks.into_iter().enumerate() {
+            let body = MeetRequest::Announce {
+                boot: backend.boot,
+                chunk: i as u32,
+                chunks: total,
+                names,
+            }
+            .to_bytes();
+            loop {
+                let outcome = tokio::select! {
+                    r = self.peers.call(to, ServiceTag::Meet, &body) => r,
+                    _ = self.shutdown.wait() => return,
+                };
+                match outcome.map(|b| MeetReply::from_bytes(&b)) {
+                    Ok(Ok(MeetReply::Ack)) => continue 'chunks,
+                    Ok(Ok(MeetReply::Failed { message })) => {
+                        tracing::error!(%to, "main node refused our user list: {message}");
+                        return;
+                    }
+                    Ok(other) => {
+                        tracing::warn!(%to, "unexpected answer to an announcement: {other:?}")
+                    }
+                    Err(e) => {
+                        tracing::debug!(%to, "announcement not delivered yet ({e}); retrying")
+                    }
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = self.shutdown.wait() => return,
+                }
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+        }
+        self.screen.line(lines::backend_sent_names(&backend.id));
+    }
+}
+
+/// Splits names into announcement chunks of at most [`CHUNK_BYTES`]; an
+/// empty list is still one (empty) chunk, so "no users" is announced too.
+fn chunk_names(names: Vec<String>) -> Vec<Vec<String>> {
+    let mut chunks = vec![Vec::new()];
+    let mut size = 0;
+    for name in names {
+        let cost = 4 + name.len();
+        if size + cost > CHUNK_BYTES {
+            chunks.push(Vec::new());
+            size = 0;
+        }
+        size += cost;
+        chunks.last_mut().expect("never empty").push(name);
+    }
+    chunks
+}
+
+impl BackendRole {
+    fn intersect(&self, screen: &Screen, names: Vec<String>) -> MeetReply {
+        screen.line(lines::backend_received(&self.id, self.port));
+        let (slots, unknown) = self
+            .state
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .intersect(&names);
+        let known: Vec<&String> = names.iter().filter(|n| !unknown.contains(n)).collect();
+        screen.line(lines::backend_found(&slots, &known));
+        screen.line(lines::backend_replied(&self.id));
+        MeetReply::Partial { slots, unknown }
+    }
+
+    async fn register(
+        &self,
+        screen: &Screen,
+        meeting: u64,
+        slot: convene_time::Interval,
+        names: Vec<String>,
+    ) -> MeetReply {
+        let _one_at_a_time = self.registering.lock().await;
+        let plan = match self
+            .state
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .plan(meeting, slot, &names)
+        {
+            Registration::AlreadyDone => return MeetReply::Registered,
+            Registration::Conflict(name) => return MeetReply::Conflict { name },
+            Registration::Apply(plan) => plan,
+        };
+        // Stored before applied and before answered: a crash after the answer
+        // can never lose a meeting main believes registered.
+        let store = self.store.clone();
+        let record = plan.record.clone();
+        match tokio::task::spawn_blocking(move || store.insert_meeting(&record)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::error!("cannot store meeting {meeting}: {e}");
+                return MeetReply::Failed {
+                    message: format!("Server {} cannot store the meeting: {e}", self.id),
+                };
+            }
+            Err(e) => {
+                return MeetReply::Failed {
+                    message: format!("store task failed: {e}"),
+                };
+            }
+        }
+        self.state
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .apply(&plan);
+        let mut block = vec![lines::backend_register(&slot)];
+        block.extend(
+            plan.updates
+                .iter()
+                .map(|u| lines::backend_updated(&u.name, &u.before, &u.after)),
+        );
+        block.push(lines::backend_registered().to_string());
+        screen.block(&block);
+        MeetReply::Registered
+    }
+
+    async fn unregister(&self, meeting: u64) -> MeetReply {
+        let _one_at_a_time = self.registering.lock().await;
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || store.delete_meeting(meeting)).await {
+            Ok(Ok(_)) => {
+                self.state
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .undo(meeting);
+                MeetReply::Ack
+            }
+            Ok(Err(e)) => MeetReply::Failed {
+                message: format!("Server {} cannot update its store: {e}", self.id),
+            },
+            Err(e) => MeetReply::Failed {
+                message: format!("store task failed: {e}"),
+            },
+        }
+    }
+}
+
+impl MainRole {
+    fn accept_chunk(
+        &self,
+        node: usize,
+        id: &str,
+        boot: u64,
+        chunk: u32,
+        chunks: u32,
+        names: Vec<String>,
+    ) -> MeetReply {
+        let outcome = self
+            .directory()
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .accept_chunk(node, boot, chunk, chunks, names);
+        match outcome {
+            ChunkOutcome::Complete { users, duplicates } => {
+                for (name, other) in duplicates {
+                    let other = self.node_id(other);
+                    tracing::warn!(
+                        "user {name:?} is announced by Server {id} and Server {other}; kept at Server {other}"
+                    );
+                }
+                tracing::info!(users, "directory updated from Server {id}");
+                self.screen()
+                    .line(lines::main_got_names(id, self.peer_port()));
+                MeetReply::Ack
+            }
+            ChunkOutcome::Incomplete | ChunkOutcome::Stale => MeetReply::Ack,
+            ChunkOutcome::Invalid => MeetReply::Failed {
+                message: "announcement chunk count out of range or inconsistent".into(),
+            },
+        }
+    }
+}

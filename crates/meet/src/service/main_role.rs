@@ -1,0 +1,231 @@
+//! The main role: fan a query out to the backends involved, intersect what
+//! they return, register meetings across them.
+
+use std::sync::{Mutex, RwLock};
+
+use convene_cluster::{Peers, Screen, ServiceTag};
+use convene_rpc::rng::SplitMix64;
+use convene_time::{Interval, SlotList, intersect_all};
+use convene_wire::{Decode, Encode};
+use tokio::task::JoinSet;
+
+use crate::directory::Directory;
+use crate::lines;
+use crate::message::{MeetReply, MeetRequest};
+use crate::protocol::Reply;
+
+/// A main node's state: the directory and what it needs to reach backends.
+pub struct MainRole {
+    peers: Peers,
+    screen: Screen,
+    directory: RwLock<Directory>,
+    ids: Mutex<SplitMix64>,
+}
+
+impl MainRole {
+    pub(crate) fn new(peers: Peers, screen: Screen, ids: SplitMix64) -> Self {
+        MainRole {
+            peers,
+            screen,
+            directory: RwLock::new(Directory::new()),
+            ids: Mutex::new(ids),
+        }
+    }
+
+    pub(crate) fn directory(&self) -> &RwLock<Directory> {
+        &self.directory
+    }
+
+    pub(crate) fn screen(&self) -> &Screen {
+        &self.screen
+    }
+
+    pub(crate) fn peer_port(&self) -> u16 {
+        self.peers.local_addr().port()
+    }
+
+    pub(crate) fn node_id(&self, node: usize) -> &str {
+        self.peers
+            .cluster()
+            .nodes
+            .get(node)
+            .map_or("?", |n| n.id.as_str())
+    }
+
+    /// How many users the directory knows.
+    pub fn known_users(&self) -> usize {
+        self.directory
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
+    /// Answers a query: which names exist, and when all of them are free.
+    pub async fn query(&self, names: Vec<String>) -> Reply {
+        let split = self
+            .directory
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .split(&names);
+        let mut missing = split.missing;
+        if !missing.is_empty() {
+            self.screen.line(lines::main_missing(&missing));
+        }
+        let mut calls = JoinSet::new();
+        for (node, group) in split.groups {
+            let server = self.node_id(node).to_string();
+            self.screen.line(lines::main_found_at(&group, &server));
+            let peers = self.peers.clone();
+            let to = self.peers.cluster().nodes[node].peer_addr();
+            calls.spawn(async move {
+                let body = MeetRequest::Intersect {
+                    names: group.clone(),
+                }
+                .to_bytes();
+                let reply = peers.call(to, ServiceTag::Meet, &body).await;
+                (node, server, group, reply)
+            });
+        }
+
+        let mut partials: Vec<(usize, String, SlotList)> = Vec::new();
+        let mut failure = None;
+        while let Some(joined) = calls.join_next().await {
+            let Ok((node, server, group, reply)) = joined else {
+                continue;
+            };
+            match reply.map(|b| MeetReply::from_bytes(&b)) {
+                Ok(Ok(MeetReply::Partial { slots, unknown })) => {
+                    self.screen
+                        .block(&lines::main_got_partial(&server, self.peer_port(), &slots));
+                    if !unknown.is_empty() {
+                        // The backend's list changed under us: those names are gone.
+                        self.directory
+                            .write()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .forget(node, &unknown);
+                        missing.extend(unknown.iter().cloned());
+                    }
+                    if group.len() > unknown.len() {
+                        partials.push((node, server, slots));
+                    }
+                }
+                Ok(other) => {
+                    tracing::warn!("Server {server} answered a query with {other:?}");
+                    failure = Some(format!(
+                        "Server {server} gave an unreadable answer; try again"
+                    ));
+                }
+                Err(e) => {
+                    tracing::warn!("Server {server} did not answer a query: {e}");
+                    failure = Some(format!(
+                        "Server {server} did not answer ({e}); try again later"
+                    ));
+                }
+            }
+        }
+        if let Some(message) = failure {
+            return Reply::Error(message);
+        }
+        let found: Vec<String> = names
+            .iter()
+            .filter(|n| !missing.contains(n))
+            .cloned()
+            .collect();
+        let missing: Vec<String> = names
+            .iter()
+            .filter(|n| missing.contains(n))
+            .cloned()
+            .collect();
+        let slots = if partials.is_empty() {
+            None
+        } else {
+            partials.sort_by_key(|(node, ..)| *node);
+            let lists: Vec<&[Interval]> = partials.iter().map(|(.., s)| s.as_slice()).collect();
+            let result = intersect_all(&lists);
+            let servers: Vec<&str> = partials.iter().map(|(_, s, _)| s.as_str()).collect();
+            self.screen.block(&lines::main_final(&servers, &result));
+            Some(result)
+        };
+        Reply::Result {
+            missing,
+            found,
+            slots,
+        }
+    }
+
+    /// Registers a meeting on every backend involved, or on none.
+    pub async fn register(&self, slot: Interval, names: Vec<String>) -> Reply {
+        let split = self
+            .directory
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .split(&names);
+        if !split.missing.is_empty() {
+            return Reply::Error(lines::client_missing(&split.missing));
+        }
+        let meeting = self
+            .ids
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .next_u64();
+        let mut calls = JoinSet::new();
+        for (node, group) in split.groups {
+            let server = self.node_id(node).to_string();
+            self.screen
+                .line(lines::main_forward_registration(&group, &server));
+            let peers = self.peers.clone();
+            let to = self.peers.cluster().nodes[node].peer_addr();
+            calls.spawn(async move {
+                let body = MeetRequest::Register {
+                    meeting,
+                    slot,
+                    names: group,
+                }
+                .to_bytes();
+                let reply = peers.call(to, ServiceTag::Meet, &body).await;
+                (to, server, reply)
+            });
+        }
+        let mut to_undo = Vec::new();
+        let mut refusal = None;
+        while let Some(joined) = calls.join_next().await {
+            let Ok((to, server, reply)) = joined else {
+                continue;
+            };
+            match reply.map(|b| MeetReply::from_bytes(&b)) {
+                Ok(Ok(MeetReply::Registered)) => to_undo.push(to),
+                Ok(Ok(MeetReply::Conflict { name })) => {
+                    refusal = Some(format!(
+                        "{slot} is not free for {name} any more; nothing was registered"
+                    ));
+                }
+                Ok(Ok(MeetReply::Failed { message })) => {
+                    refusal = Some(format!("{message}; nothing was registered"));
+                }
+                Ok(other) => {
+                    to_undo.push(to);
+                    refusal = Some(format!(
+                        "Server {server} gave an unreadable answer ({other:?}); nothing was registered"
+                    ));
+                }
+                Err(e) => {
+                    // It may have applied the meeting and lost the answer: undo there too.
+                    to_undo.push(to);
+                    refusal = Some(format!(
+                        "Server {server} did not answer ({e}); nothing was registered"
+                    ));
+                }
+            }
+        }
+        let Some(message) = refusal else {
+            return Reply::Registered(slot);
+        };
+        let body = MeetRequest::Unregister { meeting }.to_bytes();
+        for to in to_undo {
+            if let Err(e) = self.peers.call(to, ServiceTag::Meet, &body).await {
+                tracing::error!(%to, "could not undo meeting {meeting}: {e}");
+            }
+        }
+        Reply::Error(message)
+    }
+}

@@ -1,0 +1,65 @@
+//! Binding a node's sockets before it starts.
+//!
+//! Sockets are bound first and handed to [`start`](crate::start), so that a
+//! port of 0 in the cluster file can be resolved to the port the OS chose
+//! before any node needs to know its peers' addresses.
+
+use std::net::SocketAddr;
+
+use convene_cluster::{ClusterConfig, NodeConfig};
+use tokio::net::{TcpListener, UdpSocket};
+
+use crate::error::NodeError;
+
+/// A node's bound sockets.
+#[derive(Debug)]
+pub struct NodeSockets {
+    /// The UDP socket for node-to-node traffic.
+    pub peer: UdpSocket,
+    /// The TCP listener for meet clients, if the node serves them.
+    pub client: Option<TcpListener>,
+}
+
+/// Binds one node's sockets as its configuration says.
+pub async fn bind_node(node: &NodeConfig) -> Result<NodeSockets, NodeError> {
+    let fail = |what, addr, source| NodeError::Bind {
+        node: node.id.clone(),
+        what,
+        addr,
+        source,
+    };
+    let peer_addr = node.peer_addr();
+    let peer = UdpSocket::bind(peer_addr)
+        .await
+        .map_err(|e| fail("peer_port (UDP)", peer_addr, e))?;
+    let client = match node.client_addr() {
+        None => None,
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|e| fail("client_port (TCP)", addr, e))?,
+        ),
+    };
+    Ok(NodeSockets { peer, client })
+}
+
+/// Binds every node of a cluster and returns the cluster with each port 0
+/// replaced by the real port, ready to hand to every node.
+pub async fn bind_cluster(
+    mut cluster: ClusterConfig,
+) -> Result<(ClusterConfig, Vec<NodeSockets>), NodeError> {
+    let mut all = Vec::with_capacity(cluster.nodes.len());
+    for node in &mut cluster.nodes {
+        let sockets = bind_node(node).await?;
+        node.peer_port = port_of(sockets.peer.local_addr(), node.peer_port);
+        if let Some(listener) = &sockets.client {
+            node.client_port = Some(port_of(listener.local_addr(), 0));
+        }
+        all.push(sockets);
+    }
+    Ok((cluster, all))
+}
+
+fn port_of(addr: std::io::Result<SocketAddr>, fallback: u16) -> u16 {
+    addr.map_or(fallback, |a| a.port())
+}

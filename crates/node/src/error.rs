@@ -1,0 +1,40 @@
+//! Errors of starting a node.
+
+use std::net::SocketAddr;
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// A socket could not be bound (the port is taken, or the address is not
+    /// this machine's).
+    #[error("node {node}: cannot bind {what} {addr}: {source}")]
+    Bind {
+        /// The node.
+        node: String,
+        /// Which socket ("peer_port (UDP)", "client_port (TCP)").
+        what: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The cluster file does not have this node.
+    #[error(transparent)]
+    Config(#[from] convene_cluster::ConfigError),
+    /// The store could not be opened.
+    #[error("node {node}: {source}")]
+    Store {
+        /// The node.
+        node: String,
+        /// What went wrong.
+        source: convene_store::StoreError,
+    },
+    /// The meet service could not start.
+    #[error("node {node}: {source}")]
+    Meet {
+        /// The node.
+        node: String,
+        /// What went wrong.
+        source: convene_meet::MeetError,
+    },
+}

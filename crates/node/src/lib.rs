@@ -1,0 +1,25 @@
+//! A Convene node: the top of the stack, where the layers meet.
+//!
+//! Starting a node binds its sockets (or takes sockets already bound, so
+//! tests and `convene up` can use port 0), opens its store, starts the peer
+//! transport with a [`Router`](convene_cluster::Router), and starts each
+//! service the cluster file gives it. Stopping it triggers the shutdown
+//! signal, waits for every task, and closes the store, so what is on disk is
+//! consistent when [`RunningNode::stop`] returns.
+//!
+//! # Layout
+//!
+//! - [`bind`]: binding a node's sockets, and a whole cluster's with port 0
+//!   replaced by the ports the OS chose.
+//! - [`node`]: starting and stopping one node.
+//! - [`error`]: the typed errors of this crate.
+
+#![deny(missing_docs)]
+
+pub mod bind;
+pub mod error;
+pub mod node;
+
+pub use bind::{NodeSockets, bind_cluster, bind_node};
+pub use error::NodeError;
+pub use node::{RunningNode, start};

@@ -1,0 +1,127 @@
+//! Starting and stopping one node.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use convene_cluster::shutdown::{Shutdown, ShutdownTrigger};
+use convene_cluster::{ClusterConfig, Peers, Router, Screen};
+use convene_meet::{MeetContext, MeetService};
+use convene_store::Store;
+use tokio::task::JoinHandle;
+
+use crate::bind::NodeSockets;
+use crate::error::NodeError;
+
+/// A node that is running. Stop it with [`RunningNode::stop`].
+pub struct RunningNode {
+    id: String,
+    peer_addr: SocketAddr,
+    client_addr: Option<SocketAddr>,
+    trigger: ShutdownTrigger,
+    transport: JoinHandle<()>,
+    meet: MeetService,
+    store: Arc<Store>,
+}
+
+/// Starts node `id` of `cluster` on sockets already bound for it.
+pub async fn start(
+    cluster: Arc<ClusterConfig>,
+    id: &str,
+    sockets: NodeSockets,
+    screen: Screen,
+) -> Result<RunningNode, NodeError> {
+    let me = cluster
+        .index_of(id)
+        .ok_or_else(|| NodeError::Config(cluster.node(id).err().expect("unknown node")))?;
+    let node = &cluster.nodes[me];
+    let store = Arc::new(
+        Store::open(&node.data_dir).map_err(|source| NodeError::Store {
+            node: id.to_string(),
+            source,
+        })?,
+    );
+    let peer_addr = sockets
+        .peer
+        .local_addr()
+        .map_err(|source| NodeError::Bind {
+            node: id.to_string(),
+            what: "peer_port (UDP)",
+            addr: node.peer_addr(),
+            source,
+        })?;
+    let client_addr = sockets.client.as_ref().and_then(|l| l.local_addr().ok());
+
+    let (trigger, shutdown) = Shutdown::new();
+    let router = Arc::new(Router::new());
+    let transport_shutdown = shutdown.clone();
+    let (client, transport) = convene_rpc::start(
+        sockets.peer,
+        convene_rpc::Config::default(),
+        router.clone(),
+        async move { transport_shutdown.wait().await },
+    );
+    let peers = Peers::new(client, cluster.clone(), me);
+    let meet = convene_meet::start(MeetContext {
+        peers,
+        router,
+        screen,
+        store: store.clone(),
+        shutdown: shutdown.clone(),
+        client_listener: sockets.client,
+    })
+    .await;
+    let meet = match meet {
+        Ok(meet) => meet,
+        Err(source) => {
+            trigger.trigger();
+            let _ = transport.await;
+            return Err(NodeError::Meet {
+                node: id.to_string(),
+                source,
+            });
+        }
+    };
+    tracing::info!(node = id, %peer_addr, "node started");
+    Ok(RunningNode {
+        id: id.to_string(),
+        peer_addr,
+        client_addr,
+        trigger,
+        transport,
+        meet,
+        store,
+    })
+}
+
+impl RunningNode {
+    /// The node's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Where the node's peer socket is bound.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.peer_addr
+    }
+
+    /// Where meet clients connect, if the node serves them.
+    pub fn client_addr(&self) -> Option<SocketAddr> {
+        self.client_addr
+    }
+
+    /// The node's meet service.
+    pub fn meet(&self) -> &MeetService {
+        &self.meet
+    }
+
+    /// Stops the node: every task ends, then the store is closed.
+    pub async fn stop(self) {
+        self.trigger.trigger();
+        self.meet.join().await;
+        let _ = self.transport.await;
+        // Last reference: the SQLite connection closes here, after every
+        // writer has finished.
+        drop(self.store);
+        tracing::info!(node = %self.id, "node stopped");
+    }
+}

@@ -1,0 +1,36 @@
+//! Versioned schema migrations.
+//!
+//! The schema is the list [`MIGRATIONS`], applied in order. The database
+//! remembers the last version it reached in `PRAGMA user_version`, so opening
+//! a store applies exactly the migrations it has not seen, each in its own
+//! transaction together with the version bump: a crash mid-upgrade leaves the
+//! previous version intact. A migration, once released, is never edited;
+//! changes come as a new entry at the end.
+
+/// One schema step.
+pub struct Migration {
+    /// The version the database has after this step (1, 2, ...).
+    pub version: i64,
+    /// What the step does, for logs.
+    pub name: &'static str,
+    /// The SQL, run as one batch.
+    pub sql: &'static str,
+}
+
+/// Every schema step, oldest first.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "meet: registered meetings",
+    sql: "CREATE TABLE meet_meetings (
+              id         INTEGER PRIMARY KEY,  -- chosen by the main node, 64 random bits
+              slot_start INTEGER NOT NULL,
+              slot_end   INTEGER NOT NULL,
+              users      TEXT    NOT NULL,     -- this backend's users, comma separated
+              created_at INTEGER NOT NULL      -- seconds since the Unix epoch
+          );",
+}];
+
+/// The newest version this build knows.
+pub fn latest() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}

@@ -1,0 +1,67 @@
+//! `convene bench`: the measurements behind docs/benchmarks.md.
+//!
+//! Benchmarks are commands, not tests: these machines are shared and noisy,
+//! so numbers are recorded with the machine and the command, never asserted.
+//! Build with `--release` before believing any number.
+
+use std::process::ExitCode;
+
+mod data;
+mod intersect;
+mod meet;
+mod stats;
+
+/// The benchmarks.
+#[derive(clap::Subcommand)]
+pub enum BenchCommand {
+    /// The k-way intersection kernel on synthetic lists.
+    Intersect {
+        /// Lists (users) intersected at once.
+        #[arg(long, default_value_t = 10)]
+        users: usize,
+        /// Intervals per list.
+        #[arg(long, default_value_t = 100_000)]
+        intervals: usize,
+        /// Timed repetitions (the median is reported).
+        #[arg(long, default_value_t = 30)]
+        rounds: usize,
+    },
+    /// End to end: clients -> main -> two backends, over loopback.
+    Meet {
+        /// Users per backend.
+        #[arg(long, default_value_t = 100_000)]
+        users: usize,
+        /// Concurrent clients, one run per value.
+        #[arg(long, value_delimiter = ',', default_value = "1,8,64")]
+        clients: Vec<usize>,
+        /// Seconds per run.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Skip the backend memory measurement (it starts child processes).
+        #[arg(long)]
+        no_memory: bool,
+    },
+}
+
+/// Runs one benchmark.
+pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "warning: this is a debug build; numbers mean little. Use `cargo run --release -- bench ...`."
+        );
+    }
+    match cmd {
+        BenchCommand::Intersect {
+            users,
+            intervals,
+            rounds,
+        } => intersect::run(users, intervals, rounds),
+        BenchCommand::Meet {
+            users,
+            clients,
+            seconds,
+            no_memory,
+        } => meet::run(users, &clients, seconds, !no_memory),
+    }?;
+    Ok(ExitCode::SUCCESS)
+}

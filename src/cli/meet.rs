@@ -1,0 +1,60 @@
+//! `convene meet [--server HOST:PORT] [--register [S,E]] [NAMES...]`.
+
+use std::io::IsTerminal;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use convene_meet::availability::parse_interval;
+use convene_meet::client::{self, ClientError};
+
+use crate::demo::DEMO_SERVER;
+
+#[derive(clap::Args)]
+pub struct MeetArgs {
+    /// The main node to ask.
+    #[arg(long, short, default_value = DEMO_SERVER)]
+    server: String,
+    /// With names: after the query, register this meeting time, e.g. "[17,18]".
+    #[arg(long, value_name = "[START,END]", requires = "names")]
+    register: Option<String>,
+    /// Up to 10 user names; none starts the interactive client.
+    names: Vec<String>,
+}
+
+pub fn run(args: MeetArgs) -> anyhow::Result<ExitCode> {
+    let server = resolve(&args.server)?;
+    let mut stdout = std::io::stdout().lock();
+    let outcome = if args.names.is_empty() {
+        let stdin = std::io::stdin();
+        if !stdin.is_terminal() {
+            tracing::debug!("standard input is not a terminal: reading requests line by line");
+        }
+        client::run_interactive(server, &mut stdin.lock(), &mut stdout)
+    } else {
+        let register = args
+            .register
+            .as_deref()
+            .map(parse_interval)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--register: {e}; write it as [start,end]"))?;
+        client::run_once(server, &args.names, register, &mut stdout)
+    };
+    match outcome {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        // Invalid input is a usage error (2); everything else is a failure (1).
+        Err(ClientError::Protocol(e)) => {
+            eprintln!("convene meet: {e}");
+            Ok(ExitCode::from(2))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn resolve(server: &str) -> anyhow::Result<SocketAddr> {
+    server
+        .to_socket_addrs()
+        .with_context(|| format!("--server {server:?}: expected HOST:PORT"))?
+        .next()
+        .with_context(|| format!("--server {server:?}: no address found"))
+}

@@ -1,0 +1,104 @@
+//! The command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod meet;
+mod node;
+mod up;
+
+/// Convene: one self-hosted, clustered server to find a common free time,
+/// book rooms, schedule events, chat and keep a shared folder in sync.
+#[derive(Parser)]
+#[command(name = "convene", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one node of a cluster until Ctrl-C or SIGTERM.
+    Node {
+        /// The cluster file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Which node of the file to run.
+        #[arg(long)]
+        id: String,
+    },
+    /// Run every node of a cluster file in this process (with no file: a demo cluster).
+    Up {
+        /// The cluster file; without it, a demo cluster on loopback.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// The EE450 meeting client: with names, one query; without, the interactive loop.
+    Meet(meet::MeetArgs),
+    /// Benchmarks (numbers for docs/benchmarks.md).
+    #[command(subcommand)]
+    Bench(crate::bench::BenchCommand),
+}
+
+/// Parses the command line, runs the command, turns errors into a message
+/// on standard error and an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let result = match cli.command {
+        Command::Node { config, id } => node::run(&config, &id),
+        Command::Up { config } => up::run(config.as_deref()),
+        Command::Meet(args) => meet::run(args),
+        Command::Bench(cmd) => crate::bench::run(cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("convene: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to standard error (standard output carries the seed's lines),
+/// at `warn` unless `RUST_LOG` says otherwise.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// A multi-threaded runtime for the node commands.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,45 @@
+//! The demo cluster: a main node and two backends with the EE450 sample
+//! availability, on loopback, written out as an ordinary cluster file so a
+//! newcomer can read and edit what they are running.
+
+use std::path::{Path, PathBuf};
+
+const CLUSTER: &str = include_str!("demo/cluster.toml");
+const A_TXT: &str = include_str!("demo/a.txt");
+const B_TXT: &str = include_str!("demo/b.txt");
+
+/// Where `convene up` keeps the demo, relative to the working directory.
+pub const DEMO_DIR: &str = "convene-data/demo";
+
+/// The demo's main node, where `convene meet` connects by default.
+pub const DEMO_SERVER: &str = "127.0.0.1:24092";
+
+/// Writes the demo cluster file and availability files into `dir` (keeping
+/// any the user has already edited) and returns the cluster file's path.
+pub fn write_demo(dir: &Path) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    for (name, text) in [
+        ("cluster.toml", CLUSTER),
+        ("a.txt", A_TXT),
+        ("b.txt", B_TXT),
+    ] {
+        let path = dir.join(name);
+        if !path.exists() {
+            std::fs::write(&path, text)?;
+        }
+    }
+    Ok(dir.join("cluster.toml"))
+}
+
+/// What `convene up` prints before the nodes' own lines.
+pub fn banner(cluster_file: &Path) -> String {
+    format!(
+        "Convene demo cluster: main node M (meet clients on {DEMO_SERVER}), backends A and B.\n\
+         Cluster file: {}\n\
+         In another terminal, try:\n  \
+           convene meet eliana jameson kinsley   (one query)\n  \
+           convene meet                          (the interactive EE450 client)\n\
+         Stop with Ctrl-C.\n",
+        cluster_file.display()
+    )
+}
