@@ -6,8 +6,8 @@
 //!
 //! | kind | request                                           | reply         |
 //! |------|---------------------------------------------------|---------------|
-//! | 1    | `Announce { boot, chunk, chunks, names }`         | `Ack`         |
-//! | 2    | `Solicit`                                         | `Ack`         |
+//! | 1    | `Announce { boot, chunk, chunks, names }`         | `Announced`   |
+//! | 2    | `Solicit { boot }`                                | `Ack`         |
 //! | 3    | `Intersect { names }`                             | `Partial`     |
 //! | 4    | `Register { meeting, slot, names }`               | `Registered` / `Conflict` / `Failed` |
 //! | 5    | `Unregister { meeting }`                          | `Ack`         |
@@ -33,8 +33,12 @@ pub enum MeetRequest {
         /// The names in this chunk.
         names: Vec<String>,
     },
-    /// Main to backend: I (re)started, announce your users to me.
-    Solicit,
+    /// Main to backend: I started, announce your users to me (unless you
+    /// already did to this run of mine, whose boot stamp this is).
+    Solicit {
+        /// When this run of the main node started.
+        boot: u64,
+    },
     /// Main to backend: intersect these users' availability.
     Intersect {
         /// Users of the receiving backend, in request order.
@@ -62,6 +66,12 @@ pub enum MeetRequest {
 pub enum MeetReply {
     /// Done.
     Ack,
+    /// Main took an announcement chunk.
+    Announced {
+        /// When this run of the main node started, so the backend knows
+        /// which run has its list.
+        boot: u64,
+    },
     /// A backend's intersection of its own users' lists.
     Partial {
         /// When all of them are free.
@@ -128,7 +138,10 @@ impl Encode for MeetRequest {
                 out.put_u32(*chunks);
                 put_names(out, names);
             }
-            MeetRequest::Solicit => out.put_u8(2),
+            MeetRequest::Solicit { boot } => {
+                out.put_u8(2);
+                out.put_u64(*boot);
+            }
             MeetRequest::Intersect { names } => {
                 out.put_u8(3);
                 put_names(out, names);
@@ -170,7 +183,7 @@ impl<'a> Decode<'a> for MeetRequest {
                     names: names(r)?,
                 }
             }
-            2 => MeetRequest::Solicit,
+            2 => MeetRequest::Solicit { boot: r.u64()? },
             3 => MeetRequest::Intersect { names: names(r)? },
             4 => MeetRequest::Register {
                 meeting: r.u64()?,
@@ -208,6 +221,10 @@ impl Encode for MeetReply {
             MeetReply::Failed { message } => {
                 out.put_u8(5);
                 out.put_string(message);
+            }
+            MeetReply::Announced { boot } => {
+                out.put_u8(6);
+                out.put_u64(*boot);
             }
         }
     }
@@ -265,7 +282,7 @@ mod tests {
                 chunks: 2,
                 names: vec!["alice".into(), "bob".into()],
             },
-            MeetRequest::Solicit,
+            MeetRequest::Solicit { boot: 12 },
             MeetRequest::Intersect {
                 names: vec!["alice".into()],
             },
@@ -318,7 +335,7 @@ mod tests {
         back.put_u32(0);
         assert!(MeetRequest::from_bytes(&back).is_err());
         // Trailing garbage.
-        let mut long = MeetRequest::Solicit.to_bytes();
+        let mut long = MeetRequest::Solicit { boot: 1 }.to_bytes();
         long.push(0);
         assert!(MeetRequest::from_bytes(&long).is_err());
         // Out-of-order partial result.

@@ -13,13 +13,14 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use convene_cluster::peer::BoxFuture;
 use convene_cluster::shutdown::Shutdown;
 use convene_cluster::{Peers, Router, Screen, ServiceHandler, ServiceTag};
-use convene_rpc::rng::SplitMix64;
+use convene_rpc::SplitMix64;
 use convene_store::Store;
 use convene_wire::{Decode, Encode};
 use tokio::net::TcpListener;
@@ -84,7 +85,6 @@ const CHUNK_BYTES: usize = 16 * 1024;
 /// availability file is malformed.
 pub async fn start(ctx: MeetContext) -> Result<MeetService, MeetError> {
     let me = ctx.peers.me().clone();
-    let peer_port = ctx.peers.local_addr().port();
     let backend = match &me.meet {
         None => None,
         Some(section) => {
@@ -100,18 +100,18 @@ pub async fn start(ctx: MeetContext) -> Result<MeetService, MeetError> {
             let restored = stored.len();
             backend.restore(stored);
             if restored > 0 {
-                tracing::info!(
-                    meetings = restored,
-                    "restored registered meetings from the store"
-                );
+                tracing::info!(meetings = restored, "restored registered meetings from the store");
             }
             Some(Arc::new(BackendRole {
                 id: me.id.clone(),
-                port: peer_port,
+                peers: ctx.peers.clone(),
+                screen: ctx.screen.clone(),
+                shutdown: ctx.shutdown.clone(),
                 state: RwLock::new(backend),
                 registering: tokio::sync::Mutex::new(()),
                 store: ctx.store.clone(),
                 boot: boot_stamp(),
+                deliveries: Mutex::new(HashMap::new()),
             }))
         }
     };
@@ -119,13 +119,12 @@ pub async fn start(ctx: MeetContext) -> Result<MeetService, MeetError> {
         Arc::new(MainRole::new(
             ctx.peers.clone(),
             ctx.screen.clone(),
-            SplitMix64::new(convene_rpc::rng::random_seed()),
+            boot_stamp(),
+            SplitMix64::new(convene_rpc::random_seed()),
         ))
     });
     let peer = Arc::new(MeetPeer {
         peers: ctx.peers.clone(),
-        screen: ctx.screen.clone(),
-        shutdown: ctx.shutdown.clone(),
         backend: backend.clone(),
         main: main.clone(),
         dropped: AtomicU64::new(0),
@@ -139,71 +138,66 @@ pub async fn start(ctx: MeetContext) -> Result<MeetService, MeetError> {
         ctx.screen.line(lines::MAIN_UP);
     }
     if let Some(b) = &backend {
-        ctx.screen.line(lines::backend_up(&b.id, b.port));
-        for node in ctx
-            .peers
-            .cluster()
-            .nodes
-            .iter()
-            .filter(|n| n.client_port.is_some())
-        {
-            tasks.push(tokio::spawn(peer.clone().announce(node.peer_addr())));
+        ctx.screen.line(lines::backend_up(&b.id, b.port()));
+        for node in ctx.peers.cluster().nodes.iter().filter(|n| n.client_port.is_some()) {
+            tasks.push(tokio::spawn(b.clone().announce(node.peer_addr())));
         }
     }
     if let (Some(main), Some(listener)) = (&main, ctx.client_listener) {
         // Ask every other backend to announce: this main may have started
-        // (or restarted) after them.
-        for node in ctx
-            .peers
-            .cluster()
-            .nodes
-            .iter()
-            .filter(|n| n.meet.is_some() && n.id != me.id)
-        {
+        // (or restarted) after them. A backend that has already delivered
+        // its list to this run of main ignores the request.
+        for node in ctx.peers.cluster().nodes.iter().filter(|n| n.meet.is_some() && n.id != me.id) {
             let peers = ctx.peers.clone();
             let to = node.peer_addr();
             let shutdown = ctx.shutdown.clone();
+            let body = MeetRequest::Solicit { boot: main.boot() }.to_bytes();
             tasks.push(tokio::spawn(async move {
-                let body = MeetRequest::Solicit.to_bytes();
                 tokio::select! {
                     _ = peers.call(to, ServiceTag::Meet, &body) => {}
                     _ = shutdown.wait() => {}
                 }
             }));
         }
-        tasks.push(tokio::spawn(clients::serve(
-            listener,
-            main.clone(),
-            ctx.shutdown.clone(),
-        )));
+        tasks.push(tokio::spawn(clients::serve(listener, main.clone(), ctx.shutdown.clone())));
     }
     Ok(MeetService { tasks, peer })
 }
 
 /// A number that grows with every start of a process (nanoseconds since the
-/// epoch), so main nodes can order a backend's announcements across restarts.
+/// epoch), so peers can tell one run of a node from the next.
 fn boot_stamp() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |d| d.as_nanos() as u64)
 }
 
+/// Where this backend's list stands with one main node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Delivery {
+    /// An announcement is under way.
+    Sending,
+    /// The run of main with this boot stamp has the whole list.
+    Delivered(u64),
+}
+
 /// The backend role's state.
 struct BackendRole {
     id: String,
-    port: u16,
+    peers: Peers,
+    screen: Screen,
+    shutdown: Shutdown,
     state: RwLock<Backend>,
     /// Registrations run one at a time, so a plan is still valid when applied.
     registering: tokio::sync::Mutex<()>,
     store: Arc<Store>,
     boot: u64,
+    deliveries: Mutex<HashMap<SocketAddr, Delivery>>,
 }
 
 /// The meet service's handler for peer requests.
 struct MeetPeer {
     peers: Peers,
-    screen: Screen,
-    shutdown: Shutdown,
     backend: Option<Arc<BackendRole>>,
     main: Option<Arc<MainRole>>,
     dropped: AtomicU64,
@@ -220,61 +214,32 @@ impl ServiceHandler for MeetPeer {
         let Some(sender) = cluster.node_at(from) else {
             return self.drop_request(from, "meet request from outside the cluster");
         };
-        let from_backend = sender.meet.is_some();
-        let from_main = sender.client_port.is_some();
-        let sender_index = cluster.index_of(&sender.id).unwrap_or(usize::MAX);
-        match request {
-            MeetRequest::Announce {
-                boot,
-                chunk,
-                chunks,
-                names,
-            } => {
-                let (Some(main), true) = (&self.main, from_backend) else {
-                    return self.drop_request(
-                        from,
-                        "announcement to a node that is not a main node, or from a non-backend",
-                    );
-                };
-                let reply = main.accept_chunk(sender_index, &sender.id, boot, chunk, chunks, names);
-                Box::pin(async move { Some(reply.to_bytes()) })
-            }
-            request => {
-                let (Some(backend), true) = (self.backend.clone(), from_main) else {
-                    return self.drop_request(
-                        from,
-                        "backend request to a node that is not a backend, or from a non-main node",
-                    );
-                };
-                let screen = self.screen.clone();
-                match request {
-                    MeetRequest::Solicit => {
-                        // Announce in the background; the ack goes back at once.
-                        tokio::spawn(self.clone_for_announce().announce(from));
-                        Box::pin(async { Some(MeetReply::Ack.to_bytes()) })
-                    }
-                    MeetRequest::Intersect { names } => {
-                        Box::pin(async move { Some(backend.intersect(&screen, names).to_bytes()) })
-                    }
-                    MeetRequest::Register {
-                        meeting,
-                        slot,
-                        names,
-                    } => Box::pin(async move {
-                        Some(
-                            backend
-                                .register(&screen, meeting, slot, names)
-                                .await
-                                .to_bytes(),
-                        )
-                    }),
-                    MeetRequest::Unregister { meeting } => {
-                        Box::pin(async move { Some(backend.unregister(meeting).await.to_bytes()) })
-                    }
-                    MeetRequest::Announce { .. } => unreachable!("handled above"),
-                }
-            }
+        if let MeetRequest::Announce { boot, chunk, chunks, names } = request {
+            let (Some(main), true) = (&self.main, sender.meet.is_some()) else {
+                return self.drop_request(from, "announcement to a non-main node or from a non-backend");
+            };
+            let node = cluster.index_of(&sender.id).unwrap_or(usize::MAX);
+            let reply = main.accept_chunk(node, &sender.id, boot, chunk, chunks, names);
+            return Box::pin(async move { Some(reply.to_bytes()) });
         }
+        let (Some(backend), true) = (self.backend.clone(), sender.client_port.is_some()) else {
+            return self.drop_request(from, "backend request to a non-backend or from a non-main node");
+        };
+        Box::pin(async move {
+            let reply = match request {
+                MeetRequest::Solicit { boot } => {
+                    if backend.should_announce(from, boot) {
+                        tokio::spawn(backend.clone().announce(from));
+                    }
+                    MeetReply::Ack
+                }
+                MeetRequest::Intersect { names } => backend.intersect(names),
+                MeetRequest::Register { meeting, slot, names } => backend.register(meeting, slot, names).await,
+                MeetRequest::Unregister { meeting } => backend.unregister(meeting).await,
+                MeetRequest::Announce { .. } => unreachable!("handled above"),
+            };
+            Some(reply.to_bytes())
+        })
     }
 }
 
@@ -283,65 +248,6 @@ impl MeetPeer {
         self.dropped.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(%from, "{why}; dropped");
         Box::pin(async { None })
-    }
-
-    fn clone_for_announce(&self) -> Arc<MeetPeer> {
-        Arc::new(MeetPeer {
-            peers: self.peers.clone(),
-            screen: self.screen.clone(),
-            shutdown: self.shutdown.clone(),
-            backend: self.backend.clone(),
-            main: None,
-            dropped: AtomicU64::new(0),
-        })
-    }
-
-    /// Sends this backend's whole user list to the main node at `to`,
-    /// retrying (with a growing pause) until it is taken or the node stops.
-    async fn announce(self: Arc<Self>, to: SocketAddr) {
-        let Some(backend) = &self.backend else { return };
-        let names = backend
-            .state
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .names();
-        let chunks = chunk_names(names);
-        let total = chunks.len() as u32;
-        let mut pause = Duration::from_millis(200);
-        'chunks: for (i, names) in chunks.into_iter().enumerate() {
-            let body = MeetRequest::Announce {
-                boot: backend.boot,
-                chunk: i as u32,
-                chunks: total,
-                names,
-            }
-            .to_bytes();
-            loop {
-                let outcome = tokio::select! {
-                    r = self.peers.call(to, ServiceTag::Meet, &body) => r,
-                    _ = self.shutdown.wait() => return,
-                };
-                match outcome.map(|b| MeetReply::from_bytes(&b)) {
-                    Ok(Ok(MeetReply::Ack)) => continue 'chunks,
-                    Ok(Ok(MeetReply::Failed { message })) => {
-                        tracing::error!(%to, "main node refused our user list: {message}");
-                        return;
-                    }
-                    Ok(other) => {
-                        tracing::warn!(%to, "unexpected answer to an announcement: {other:?}")
-                    }
-                    Err(e) => {
-                        tracing::debug!(%to, "announcement not delivered yet ({e}); retrying")
-                    }
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(pause) => {}
-                    _ = self.shutdown.wait() => return,
-                }
-                pause = (pause * 2).min(Duration::from_secs(5));
-            }
-        }
-        self.screen.line(lines::backend_sent_names(&backend.id));
     }
 }
 
@@ -363,33 +269,94 @@ fn chunk_names(names: Vec<String>) -> Vec<Vec<String>> {
 }
 
 impl BackendRole {
-    fn intersect(&self, screen: &Screen, names: Vec<String>) -> MeetReply {
-        screen.line(lines::backend_received(&self.id, self.port));
-        let (slots, unknown) = self
-            .state
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .intersect(&names);
+    fn port(&self) -> u16 {
+        self.peers.local_addr().port()
+    }
+
+    /// Whether a solicitation from the main node at `to`, run `boot`, needs
+    /// an announcement: not if one is under way or that run has the list.
+    fn should_announce(&self, to: SocketAddr, boot: u64) -> bool {
+        let deliveries = self.deliveries.lock().unwrap_or_else(|e| e.into_inner());
+        match deliveries.get(&to) {
+            Some(Delivery::Sending) => false,
+            Some(Delivery::Delivered(delivered_to)) => *delivered_to != boot,
+            None => true,
+        }
+    }
+
+    /// Sends this backend's whole user list to the main node at `to`,
+    /// retrying (with a growing pause) until it is taken or the node stops.
+    async fn announce(self: Arc<Self>, to: SocketAddr) {
+        {
+            let mut deliveries = self.deliveries.lock().unwrap_or_else(|e| e.into_inner());
+            if deliveries.get(&to) == Some(&Delivery::Sending) {
+                return;
+            }
+            deliveries.insert(to, Delivery::Sending);
+        }
+        let delivered = self.send_list(to).await;
+        let mut deliveries = self.deliveries.lock().unwrap_or_else(|e| e.into_inner());
+        match delivered {
+            Some(main_boot) => {
+                deliveries.insert(to, Delivery::Delivered(main_boot));
+                drop(deliveries);
+                self.screen.line(lines::backend_sent_names(&self.id));
+            }
+            None => {
+                deliveries.remove(&to);
+            }
+        }
+    }
+
+    /// Sends every chunk; returns the boot stamp of the main run that took
+    /// them, or `None` if the node stopped or main refused the list.
+    async fn send_list(&self, to: SocketAddr) -> Option<u64> {
+        let names = self.state.read().unwrap_or_else(|e| e.into_inner()).names();
+        let chunks = chunk_names(names);
+        let total = chunks.len() as u32;
+        let mut pause = Duration::from_millis(200);
+        let mut main_boot = None;
+        'chunks: for (i, names) in chunks.into_iter().enumerate() {
+            let body = MeetRequest::Announce { boot: self.boot, chunk: i as u32, chunks: total, names }.to_bytes();
+            loop {
+                let outcome = tokio::select! {
+                    r = self.peers.call(to, ServiceTag::Meet, &body) => r,
+                    _ = self.shutdown.wait() => return None,
+                };
+                match outcome.map(|b| MeetReply::from_bytes(&b)) {
+                    Ok(Ok(MeetReply::Announced { boot })) => {
+                        main_boot = Some(boot);
+                        continue 'chunks;
+                    }
+                    Ok(Ok(MeetReply::Failed { message })) => {
+                        tracing::error!(%to, "main node refused our user list: {message}");
+                        return None;
+                    }
+                    Ok(other) => tracing::warn!(%to, "unexpected answer to an announcement: {other:?}"),
+                    Err(e) => tracing::debug!(%to, "announcement not delivered yet ({e}); retrying"),
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = self.shutdown.wait() => return None,
+                }
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+        }
+        main_boot
+    }
+
+    fn intersect(&self, names: Vec<String>) -> MeetReply {
+        self.screen.line(lines::backend_received(&self.id, self.port()));
+        let (slots, unknown) = self.state.read().unwrap_or_else(|e| e.into_inner()).intersect(&names);
         let known: Vec<&String> = names.iter().filter(|n| !unknown.contains(n)).collect();
-        screen.line(lines::backend_found(&slots, &known));
-        screen.line(lines::backend_replied(&self.id));
+        self.screen.line(lines::backend_found(&slots, &known));
+        self.screen.line(lines::backend_replied(&self.id));
         MeetReply::Partial { slots, unknown }
     }
 
-    async fn register(
-        &self,
-        screen: &Screen,
-        meeting: u64,
-        slot: convene_time::Interval,
-        names: Vec<String>,
-    ) -> MeetReply {
+    async fn register(&self, meeting: u64, slot: convene_time::Interval, names: Vec<String>) -> MeetReply {
         let _one_at_a_time = self.registering.lock().await;
-        let plan = match self
-            .state
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .plan(meeting, slot, &names)
-        {
+        let plan = match self.state.read().unwrap_or_else(|e| e.into_inner()).plan(meeting, slot, &names) {
             Registration::AlreadyDone => return MeetReply::Registered,
             Registration::Conflict(name) => return MeetReply::Conflict { name },
             Registration::Apply(plan) => plan,
@@ -402,28 +369,15 @@ impl BackendRole {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {
                 tracing::error!("cannot store meeting {meeting}: {e}");
-                return MeetReply::Failed {
-                    message: format!("Server {} cannot store the meeting: {e}", self.id),
-                };
+                return MeetReply::Failed { message: format!("Server {} cannot store the meeting: {e}", self.id) };
             }
-            Err(e) => {
-                return MeetReply::Failed {
-                    message: format!("store task failed: {e}"),
-                };
-            }
+            Err(e) => return MeetReply::Failed { message: format!("store task failed: {e}") },
         }
-        self.state
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .apply(&plan);
+        self.state.write().unwrap_or_else(|e| e.into_inner()).apply(&plan);
         let mut block = vec![lines::backend_register(&slot)];
-        block.extend(
-            plan.updates
-                .iter()
-                .map(|u| lines::backend_updated(&u.name, &u.before, &u.after)),
-        );
+        block.extend(plan.updates.iter().map(|u| lines::backend_updated(&u.name, &u.before, &u.after)));
         block.push(lines::backend_registered().to_string());
-        screen.block(&block);
+        self.screen.block(&block);
         MeetReply::Registered
     }
 
@@ -432,54 +386,30 @@ impl BackendRole {
         let store = self.store.clone();
         match tokio::task::spawn_blocking(move || store.delete_meeting(meeting)).await {
             Ok(Ok(_)) => {
-                self.state
-                    .write()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .undo(meeting);
+                self.state.write().unwrap_or_else(|e| e.into_inner()).undo(meeting);
                 MeetReply::Ack
             }
-            Ok(Err(e)) => MeetReply::Failed {
-                message: format!("Server {} cannot update its store: {e}", self.id),
-            },
-            Err(e) => MeetReply::Failed {
-                message: format!("store task failed: {e}"),
-            },
+            Ok(Err(e)) => MeetReply::Failed { message: format!("Server {} cannot update its store: {e}", self.id) },
+            Err(e) => MeetReply::Failed { message: format!("store task failed: {e}") },
         }
     }
 }
 
 impl MainRole {
-    fn accept_chunk(
-        &self,
-        node: usize,
-        id: &str,
-        boot: u64,
-        chunk: u32,
-        chunks: u32,
-        names: Vec<String>,
-    ) -> MeetReply {
-        let outcome = self
-            .directory()
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .accept_chunk(node, boot, chunk, chunks, names);
+    fn accept_chunk(&self, node: usize, id: &str, boot: u64, chunk: u32, chunks: u32, names: Vec<String>) -> MeetReply {
+        let outcome = self.directory().write().unwrap_or_else(|e| e.into_inner()).accept_chunk(node, boot, chunk, chunks, names);
         match outcome {
             ChunkOutcome::Complete { users, duplicates } => {
                 for (name, other) in duplicates {
                     let other = self.node_id(other);
-                    tracing::warn!(
-                        "user {name:?} is announced by Server {id} and Server {other}; kept at Server {other}"
-                    );
+                    tracing::warn!("user {name:?} is announced by Server {id} and Server {other}; kept at Server {other}");
                 }
                 tracing::info!(users, "directory updated from Server {id}");
-                self.screen()
-                    .line(lines::main_got_names(id, self.peer_port()));
-                MeetReply::Ack
+                self.screen().line(lines::main_got_names(id, self.peer_port()));
+                MeetReply::Announced { boot: self.boot() }
             }
-            ChunkOutcome::Incomplete | ChunkOutcome::Stale => MeetReply::Ack,
-            ChunkOutcome::Invalid => MeetReply::Failed {
-                message: "announcement chunk count out of range or inconsistent".into(),
-            },
+            ChunkOutcome::Incomplete | ChunkOutcome::Stale => MeetReply::Announced { boot: self.boot() },
+            ChunkOutcome::Invalid => MeetReply::Failed { message: "announcement chunk count out of range or inconsistent".into() },
         }
     }
 }

@@ -1,1 +1,57 @@
-//! placeholder
+//! Request/reply over UDP between Convene nodes.
+//!
+//! A node asks a peer something by sending one datagram and waiting for one
+//! datagram back. UDP may lose, duplicate or reorder either, so this crate
+//! gives every request an id, retransmits it until a reply with that id comes
+//! back from the address it was sent to, and gives up with
+//! [`RpcError::TimedOut`] after a configured number of attempts.
+//!
+//! The crate has two layers, in the style of `quinn-proto` and `quinn`:
+//!
+//! 1. A **sans-IO core**, [`Endpoint`]: a plain state machine with no
+//!    sockets, no clock reads and no runtime. You feed it datagrams and the
+//!    current time ([`Endpoint::handle_datagram`],
+//!    [`Endpoint::handle_timeout`]) and poll it for what to send
+//!    ([`Endpoint::poll_transmit`]), what happened
+//!    ([`Endpoint::poll_event`]) and when to wake it next
+//!    ([`Endpoint::poll_timeout`]). All the protocol logic lives here and is
+//!    tested deterministically, with a fake clock and a hand-driven network.
+//! 2. A **tokio transport**, [`socket::start`]: it owns a UDP socket, moves
+//!    bytes between it and the endpoint, sleeps until the endpoint's next
+//!    deadline, runs a [`Handler`] for each incoming request, and hands out a
+//!    cloneable [`Client`] whose [`Client::call`] is one awaited round trip.
+//!
+//! Delivery is **at least once**: a retransmitted request may reach the
+//! handler more than once, so handlers must be idempotent until the reply
+//! cache (at-most-once) is added on top of this layer.
+//!
+//! # Layout
+//!
+//! * [`envelope`]: the 11-byte header every datagram carries (magic, version,
+//!   kind, request id) and [`RequestId`].
+//! * [`config`]: [`Config`], per-attempt timeout, retry count, size limit.
+//! * [`endpoint`]: [`Endpoint`], the sans-IO request/reply state machine, and
+//!   the [`Transmit`]s and [`Event`]s it produces.
+//! * [`stats`]: [`Stats`], the endpoint's counters.
+//! * [`rng`]: [`SplitMix64`], a tiny seeded generator for request ids and
+//!   replayable loss injection, and [`random_seed`].
+//! * [`socket`]: the tokio transport: [`start`], [`Client`], [`Handler`].
+//! * [`error`]: [`RpcError`] and [`EnvelopeError`].
+
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod endpoint;
+pub mod envelope;
+pub mod error;
+pub mod rng;
+pub mod socket;
+pub mod stats;
+
+pub use config::Config;
+pub use endpoint::{Endpoint, Event, Transmit};
+pub use envelope::{Envelope, Kind, RequestId};
+pub use error::{EnvelopeError, RpcError};
+pub use rng::{SplitMix64, random_seed};
+pub use socket::{Client, Handler, start};
+pub use stats::Stats;

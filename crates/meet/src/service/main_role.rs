@@ -4,7 +4,7 @@
 use std::sync::{Mutex, RwLock};
 
 use convene_cluster::{Peers, Screen, ServiceTag};
-use convene_rpc::rng::SplitMix64;
+use convene_rpc::SplitMix64;
 use convene_time::{Interval, SlotList, intersect_all};
 use convene_wire::{Decode, Encode};
 use tokio::task::JoinSet;
@@ -19,17 +19,24 @@ pub struct MainRole {
     peers: Peers,
     screen: Screen,
     directory: RwLock<Directory>,
+    boot: u64,
     ids: Mutex<SplitMix64>,
 }
 
 impl MainRole {
-    pub(crate) fn new(peers: Peers, screen: Screen, ids: SplitMix64) -> Self {
+    pub(crate) fn new(peers: Peers, screen: Screen, boot: u64, ids: SplitMix64) -> Self {
         MainRole {
             peers,
             screen,
             directory: RwLock::new(Directory::new()),
+            boot,
             ids: Mutex::new(ids),
         }
+    }
+
+    /// When this run of the main node started.
+    pub(crate) fn boot(&self) -> u64 {
+        self.boot
     }
 
     pub(crate) fn directory(&self) -> &RwLock<Directory> {

@@ -1,0 +1,454 @@
+//! The tokio transport: runs an [`Endpoint`] on a real UDP socket.
+//!
+//! This module moves bytes and time and nothing else; every protocol
+//! decision (ids, retries, which replies count) is the endpoint's. The shape
+//! is chosen for throughput through one socket:
+//!
+//! * The socket is shared (`Arc`) by everyone who sends: a [`Client::call`]
+//!   sends its own request, a handler task sends its own reply. No datagram
+//!   takes a detour through a central task.
+//! * The endpoint sits behind a `std::sync::Mutex` that is held only for a
+//!   few map operations and never across an `.await`, so it is cheap and
+//!   never blocks the runtime for long.
+//! * One background task receives: it loops on `recv_from`, feeds each
+//!   datagram to the endpoint, wakes the caller waiting for a reply through
+//!   that call's `oneshot` channel, and spawns one task per incoming request
+//!   to run the [`Handler`]. The same task sleeps until the endpoint's next
+//!   deadline to drive retransmissions; a [`Notify`] wakes it early when a
+//!   call creates a deadline earlier than the one it sleeps towards.
+//!
+//! Nothing the network sends can stop the loop: malformed and unexpected
+//! datagrams are logged at `debug` and counted in [`Stats`]; send and receive
+//! errors (for example an ICMP "port unreachable" surfacing as
+//! `ConnectionRefused`) are logged and the loop carries on.
+//!
+//! Time is read through [`tokio::time::Instant`], so tests running with
+//! tokio's paused clock drive retries as well.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use tokio::net::UdpSocket;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, oneshot};
+use tokio::task::JoinHandle;
+use tracing::{debug, warn};
+
+use crate::config::Config;
+use crate::endpoint::{Endpoint, Event, Transmit};
+use crate::envelope::RequestId;
+use crate::error::RpcError;
+use crate::rng::random_seed;
+use crate::stats::Stats;
+
+/// Size of the receive buffer: the largest possible UDP payload fits, so no
+/// datagram is silently truncated.
+const RECV_BUFFER: usize = 64 * 1024;
+
+/// Most request handlers running at once. A request arriving beyond this is
+/// dropped (and logged); its sender will retransmit. This is UDP's natural
+/// back-pressure, and it keeps a flood of requests from growing tasks and
+/// memory without bound.
+pub const MAX_CONCURRENT_HANDLERS: usize = 8192;
+
+/// Pause after a receive error that is not about one peer, so a broken
+/// socket makes the loop retry slowly instead of spinning.
+const RECV_ERROR_BACKOFF: Duration = Duration::from_millis(10);
+
+/// What a node does with an incoming request: returns the reply payload, or
+/// `None` to send no reply (the requester will eventually time out).
+///
+/// Each request runs in its own task, so a slow handler delays only its own
+/// reply. A handler may run more than once for one logical request, because
+/// requests are retransmitted until a reply gets through: make it idempotent.
+///
+/// For a closure, use [`handler_fn`].
+pub trait Handler: Send + Sync + 'static {
+    /// Answers the request `payload` sent by `from`.
+    fn handle(
+        &self,
+        from: SocketAddr,
+        payload: Vec<u8>,
+    ) -> impl Future<Output = Option<Vec<u8>>> + Send;
+}
+
+/// A [`Handler`] made from an async closure; see [`handler_fn`].
+#[derive(Debug, Clone)]
+pub struct HandlerFn<F>(F);
+
+/// Turns a closure returning a future into a [`Handler`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use convene_rpc::socket::handler_fn;
+///
+/// // Echo every request back.
+/// let echo = Arc::new(handler_fn(|_from, payload: Vec<u8>| async move { Some(payload) }));
+/// # let _ = echo;
+/// ```
+pub fn handler_fn<F, Fut>(f: F) -> HandlerFn<F>
+where
+    F: Fn(SocketAddr, Vec<u8>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Option<Vec<u8>>> + Send,
+{
+    HandlerFn(f)
+}
+
+impl<F, Fut> Handler for HandlerFn<F>
+where
+    F: Fn(SocketAddr, Vec<u8>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Option<Vec<u8>>> + Send,
+{
+    fn handle(
+        &self,
+        from: SocketAddr,
+        payload: Vec<u8>,
+    ) -> impl Future<Output = Option<Vec<u8>>> + Send {
+        (self.0)(from, payload)
+    }
+}
+
+/// A handle for sending requests through a running transport.
+///
+/// Cheap to clone (one `Arc`), `Send + Sync`: give every task that talks to
+/// peers its own clone.
+#[derive(Clone)]
+pub struct Client {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("local_addr", &self.shared.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything the clients, the receive task and the handler tasks share.
+struct Shared {
+    socket: UdpSocket,
+    local_addr: SocketAddr,
+    state: Mutex<State>,
+    /// Wakes the receive task to re-read the endpoint's next deadline.
+    timer: Notify,
+}
+
+/// The part behind the mutex.
+struct State {
+    endpoint: Endpoint,
+    /// The caller waiting on each pending request.
+    waiters: HashMap<RequestId, oneshot::Sender<Result<Vec<u8>, RpcError>>>,
+    /// Set once the transport has stopped; calls fail fast from then on.
+    closed: bool,
+}
+
+impl Shared {
+    /// Locks the state. A panic while it was held cannot leave the endpoint
+    /// half-updated in a way that matters more than stopping the node would,
+    /// so a poisoned lock is simply taken over.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sends datagrams, logging failures. A failed send is treated like a
+    /// lost datagram: the request's retries cover it.
+    async fn send_all(&self, transmits: impl IntoIterator<Item = Transmit>) {
+        for t in transmits {
+            if let Err(error) = self.socket.send_to(&t.data, t.to).await {
+                debug!(to = %t.to, %error, "send failed");
+            }
+        }
+    }
+}
+
+/// The current time, from tokio's clock so a paused test clock applies.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+impl Client {
+    /// Sends `payload` to `to` and waits for the reply payload.
+    ///
+    /// The request is retransmitted every [`Config::timeout`] until a reply
+    /// arrives from `to`, at most [`Config::retries`] times; then the call
+    /// fails with [`RpcError::TimedOut`]. It fails at once with
+    /// [`RpcError::TooLarge`] if the payload does not fit in one datagram,
+    /// and with [`RpcError::Closed`] if the transport has stopped or stops
+    /// while waiting.
+    ///
+    /// Dropping the future cancels the request: no more retransmissions.
+    pub async fn call(&self, to: SocketAddr, payload: Vec<u8>) -> Result<Vec<u8>, RpcError> {
+        let (tx, rx) = oneshot::channel();
+        let (id, transmits, rearm) = {
+            let mut state = self.shared.lock();
+            if state.closed {
+                return Err(RpcError::Closed);
+            }
+            let earliest = state.endpoint.poll_timeout();
+            let id = state.endpoint.request(now(), to, payload)?;
+            state.waiters.insert(id, tx);
+            // With a fixed timeout a new deadline is never earlier than an
+            // existing one, so this is true only when nothing was pending:
+            // one wake-up per idle period, not one per call.
+            let rearm = match (earliest, state.endpoint.poll_timeout()) {
+                (None, _) => true,
+                (Some(before), Some(after)) => after < before,
+                (Some(_), None) => false,
+            };
+            (id, drain_transmits(&mut state.endpoint), rearm)
+        };
+        let mut guard = CancelOnDrop {
+            shared: &self.shared,
+            id,
+            armed: true,
+        };
+        if rearm {
+            self.shared.timer.notify_one();
+        }
+        self.shared.send_all(transmits).await;
+        let result = rx.await;
+        guard.armed = false;
+        // A dropped sender means the transport went away without answering.
+        result.unwrap_or(Err(RpcError::Closed))
+    }
+
+    /// The address the transport's socket is bound to (with port 0 resolved
+    /// to the real port).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local_addr
+    }
+
+    /// The endpoint's traffic counters so far.
+    pub fn stats(&self) -> Stats {
+        self.shared.lock().endpoint.stats()
+    }
+}
+
+/// Cancels a call's request if the call's future is dropped before the
+/// outcome arrives, so an abandoned call stops retransmitting.
+struct CancelOnDrop<'a> {
+    shared: &'a Shared,
+    id: RequestId,
+    armed: bool,
+}
+
+impl Drop for CancelOnDrop<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let mut state = self.shared.lock();
+            state.waiters.remove(&self.id);
+            state.endpoint.cancel(self.id);
+        }
+    }
+}
+
+/// Marks the transport closed and fails every waiting call with
+/// [`RpcError::Closed`]. Held by the receive task, so this happens however
+/// the task ends: shutdown, panic, or the runtime dropping it.
+struct CloseOnDrop(Arc<Shared>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        let mut state = self.0.lock();
+        let State {
+            endpoint,
+            waiters,
+            closed,
+        } = &mut *state;
+        *closed = true;
+        for (id, waiter) in waiters.drain() {
+            endpoint.cancel(id);
+            let _ = waiter.send(Err(RpcError::Closed));
+        }
+    }
+}
+
+/// Starts the transport on an already bound socket and returns a [`Client`]
+/// for it and the handle of its receive task.
+///
+/// Incoming requests go to `handler`. The transport runs until `shutdown`
+/// resolves; then waiting and later calls fail with [`RpcError::Closed`].
+/// Handlers already running may still finish, but their replies are not
+/// sent.
+///
+/// Taking a bound socket (rather than an address) lets tests bind port 0 and
+/// lets a simulator substitute its own.
+///
+/// # Panics
+///
+/// If called outside a tokio runtime.
+pub fn start<H: Handler>(
+    socket: UdpSocket,
+    config: Config,
+    handler: Arc<H>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> (Client, JoinHandle<()>) {
+    let local_addr = socket.local_addr().unwrap_or_else(|error| {
+        warn!(%error, "cannot read the socket's local address");
+        SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))
+    });
+    let shared = Arc::new(Shared {
+        socket,
+        local_addr,
+        state: Mutex::new(State {
+            endpoint: Endpoint::new(config, random_seed()),
+            waiters: HashMap::new(),
+            closed: false,
+        }),
+        timer: Notify::new(),
+    });
+    let task = tokio::spawn(run(shared.clone(), handler, shutdown));
+    (Client { shared }, task)
+}
+
+/// The receive task: datagrams in, deadlines, until shutdown.
+async fn run<H: Handler>(shared: Arc<Shared>, handler: Arc<H>, shutdown: impl Future<Output = ()>) {
+    let _close = CloseOnDrop(shared.clone());
+    let limiter = Arc::new(Semaphore::new(MAX_CONCURRENT_HANDLERS));
+    let mut buf = vec![0u8; RECV_BUFFER];
+    // Reused across iterations so the hot path does not allocate.
+    let mut requests = Vec::new();
+    let mut transmits = Vec::new();
+
+    // One timer, re-armed in place; `armed` says whether it means anything.
+    let sleep = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(sleep, shutdown);
+    let mut armed = false;
+
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+
+            received = shared.socket.recv_from(&mut buf) => match received {
+                Ok((len, from)) => {
+                    {
+                        let mut state = shared.lock();
+                        if let Err(error) = state.endpoint.handle_datagram(now(), from, &buf[..len]) {
+                            debug!(%from, len, %error, "dropped datagram");
+                        }
+                        dispatch_events(&mut state, &mut requests);
+                    }
+                    for (from, id, payload) in requests.drain(..) {
+                        spawn_handler(&shared, &handler, &limiter, from, id, payload);
+                    }
+                }
+                Err(error) => {
+                    if is_peer_error(&error) {
+                        debug!(%error, "receive error from a peer's ICMP message");
+                    } else {
+                        warn!(%error, "receive failed");
+                        tokio::time::sleep(RECV_ERROR_BACKOFF).await;
+                    }
+                }
+            },
+
+            () = shared.timer.notified() => {
+                armed = rearm(&shared, sleep.as_mut());
+            }
+
+            () = &mut sleep, if armed => {
+                {
+                    let mut state = shared.lock();
+                    state.endpoint.handle_timeout(now());
+                    dispatch_events(&mut state, &mut requests);
+                    transmits.extend(std::iter::from_fn(|| state.endpoint.poll_transmit()));
+                }
+                shared.send_all(transmits.drain(..)).await;
+                armed = rearm(&shared, sleep.as_mut());
+            }
+        }
+    }
+    debug!(local_addr = %shared.local_addr, "RPC transport shut down");
+}
+
+/// Points the timer at the endpoint's next deadline; returns whether there
+/// is one.
+fn rearm(shared: &Shared, sleep: std::pin::Pin<&mut tokio::time::Sleep>) -> bool {
+    match shared.lock().endpoint.poll_timeout() {
+        Some(deadline) => {
+            sleep.reset(tokio::time::Instant::from_std(deadline));
+            true
+        }
+        None => false,
+    }
+}
+
+/// Delivers the endpoint's events: outcomes go to their waiting callers,
+/// incoming requests are collected into `requests` for the caller to spawn
+/// once the lock is released.
+fn dispatch_events(state: &mut State, requests: &mut Vec<(SocketAddr, RequestId, Vec<u8>)>) {
+    while let Some(event) = state.endpoint.poll_event() {
+        match event {
+            Event::Request { from, id, payload } => requests.push((from, id, payload)),
+            Event::Reply { id, payload } => complete(state, id, Ok(payload)),
+            Event::Failed { id, error } => complete(state, id, Err(error)),
+        }
+    }
+}
+
+/// Hands an outcome to the caller waiting for `id`, if it is still waiting.
+fn complete(state: &mut State, id: RequestId, outcome: Result<Vec<u8>, RpcError>) {
+    if let Some(waiter) = state.waiters.remove(&id) {
+        // The caller may have given up in the meantime; that is fine.
+        let _ = waiter.send(outcome);
+    }
+}
+
+/// Runs the handler for one request in its own task, which sends the reply
+/// itself.
+fn spawn_handler<H: Handler>(
+    shared: &Arc<Shared>,
+    handler: &Arc<H>,
+    limiter: &Arc<Semaphore>,
+    from: SocketAddr,
+    id: RequestId,
+    payload: Vec<u8>,
+) {
+    let Ok(permit) = limiter.clone().try_acquire_owned() else {
+        debug!(%from, %id, "too many requests in progress; dropping one");
+        return;
+    };
+    let shared = shared.clone();
+    let handler = handler.clone();
+    tokio::spawn(async move {
+        let _permit: OwnedSemaphorePermit = permit;
+        let Some(reply) = handler.handle(from, payload).await else {
+            return;
+        };
+        let transmits = {
+            let mut state = shared.lock();
+            if state.closed {
+                return;
+            }
+            if let Err(error) = state.endpoint.reply(from, id, reply) {
+                warn!(%from, %id, %error, "reply not sent");
+            }
+            drain_transmits(&mut state.endpoint)
+        };
+        shared.send_all(transmits).await;
+    });
+}
+
+/// Takes every queued datagram out of the endpoint.
+fn drain_transmits(endpoint: &mut Endpoint) -> Vec<Transmit> {
+    std::iter::from_fn(|| endpoint.poll_transmit()).collect()
+}
+
+/// Whether a receive error is about one peer (an ICMP error for an earlier
+/// send, reported on the next receive on some platforms) rather than about
+/// the socket itself.
+fn is_peer_error(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::HostUnreachable
+            | io::ErrorKind::NetworkUnreachable
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    )
+}
