@@ -11,9 +11,9 @@
 //!
 //! Both roles answer peer requests through one [`MeetPeer`] handler.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -100,7 +100,10 @@ pub async fn start(ctx: MeetContext) -> Result<MeetService, MeetError> {
             let restored = stored.len();
             backend.restore(stored);
             if restored > 0 {
-                tracing::info!(meetings = restored, "restored registered meetings from the store");
+                tracing::info!(
+                    meetings = restored,
+                    "restored registered meetings from the store"
+                );
             }
             Some(Arc::new(BackendRole {
                 id: me.id.clone(),
@@ -139,7 +142,13 @@ pub async fn start(ctx: MeetContext) -> Result<MeetService, MeetError> {
     }
     if let Some(b) = &backend {
         ctx.screen.line(lines::backend_up(&b.id, b.port()));
-        for node in ctx.peers.cluster().nodes.iter().filter(|n| n.client_port.is_some()) {
+        for node in ctx
+            .peers
+            .cluster()
+            .nodes
+            .iter()
+            .filter(|n| n.client_port.is_some())
+        {
             tasks.push(tokio::spawn(b.clone().announce(node.peer_addr())));
         }
     }
@@ -147,7 +156,13 @@ pub async fn start(ctx: MeetContext) -> Result<MeetService, MeetError> {
         // Ask every other backend to announce: this main may have started
         // (or restarted) after them. A backend that has already delivered
         // its list to this run of main ignores the request.
-        for node in ctx.peers.cluster().nodes.iter().filter(|n| n.meet.is_some() && n.id != me.id) {
+        for node in ctx
+            .peers
+            .cluster()
+            .nodes
+            .iter()
+            .filter(|n| n.meet.is_some() && n.id != me.id)
+        {
             let peers = ctx.peers.clone();
             let to = node.peer_addr();
             let shutdown = ctx.shutdown.clone();
@@ -159,7 +174,11 @@ pub async fn start(ctx: MeetContext) -> Result<MeetService, MeetError> {
                 }
             }));
         }
-        tasks.push(tokio::spawn(clients::serve(listener, main.clone(), ctx.shutdown.clone())));
+        tasks.push(tokio::spawn(clients::serve(
+            listener,
+            main.clone(),
+            ctx.shutdown.clone(),
+        )));
     }
     Ok(MeetService { tasks, peer })
 }
@@ -214,16 +233,28 @@ impl ServiceHandler for MeetPeer {
         let Some(sender) = cluster.node_at(from) else {
             return self.drop_request(from, "meet request from outside the cluster");
         };
-        if let MeetRequest::Announce { boot, chunk, chunks, names } = request {
+        if let MeetRequest::Announce {
+            boot,
+            chunk,
+            chunks,
+            names,
+        } = request
+        {
             let (Some(main), true) = (&self.main, sender.meet.is_some()) else {
-                return self.drop_request(from, "announcement to a non-main node or from a non-backend");
+                return self.drop_request(
+                    from,
+                    "announcement to a non-main node or from a non-backend",
+                );
             };
             let node = cluster.index_of(&sender.id).unwrap_or(usize::MAX);
             let reply = main.accept_chunk(node, &sender.id, boot, chunk, chunks, names);
             return Box::pin(async move { Some(reply.to_bytes()) });
         }
         let (Some(backend), true) = (self.backend.clone(), sender.client_port.is_some()) else {
-            return self.drop_request(from, "backend request to a non-backend or from a non-main node");
+            return self.drop_request(
+                from,
+                "backend request to a non-backend or from a non-main node",
+            );
         };
         Box::pin(async move {
             let reply = match request {
@@ -234,7 +265,11 @@ impl ServiceHandler for MeetPeer {
                     MeetReply::Ack
                 }
                 MeetRequest::Intersect { names } => backend.intersect(names),
-                MeetRequest::Register { meeting, slot, names } => backend.register(meeting, slot, names).await,
+                MeetRequest::Register {
+                    meeting,
+                    slot,
+                    names,
+                } => backend.register(meeting, slot, names).await,
                 MeetRequest::Unregister { meeting } => backend.unregister(meeting).await,
                 MeetRequest::Announce { .. } => unreachable!("handled above"),
             };
@@ -317,7 +352,13 @@ impl BackendRole {
         let mut pause = Duration::from_millis(200);
         let mut main_boot = None;
         'chunks: for (i, names) in chunks.into_iter().enumerate() {
-            let body = MeetRequest::Announce { boot: self.boot, chunk: i as u32, chunks: total, names }.to_bytes();
+            let body = MeetRequest::Announce {
+                boot: self.boot,
+                chunk: i as u32,
+                chunks: total,
+                names,
+            }
+            .to_bytes();
             loop {
                 let outcome = tokio::select! {
                     r = self.peers.call(to, ServiceTag::Meet, &body) => r,
@@ -332,8 +373,12 @@ impl BackendRole {
                         tracing::error!(%to, "main node refused our user list: {message}");
                         return None;
                     }
-                    Ok(other) => tracing::warn!(%to, "unexpected answer to an announcement: {other:?}"),
-                    Err(e) => tracing::debug!(%to, "announcement not delivered yet ({e}); retrying"),
+                    Ok(other) => {
+                        tracing::warn!(%to, "unexpected answer to an announcement: {other:?}")
+                    }
+                    Err(e) => {
+                        tracing::debug!(%to, "announcement not delivered yet ({e}); retrying")
+                    }
                 }
                 tokio::select! {
                     _ = tokio::time::sleep(pause) => {}
@@ -346,17 +391,32 @@ impl BackendRole {
     }
 
     fn intersect(&self, names: Vec<String>) -> MeetReply {
-        self.screen.line(lines::backend_received(&self.id, self.port()));
-        let (slots, unknown) = self.state.read().unwrap_or_else(|e| e.into_inner()).intersect(&names);
+        self.screen
+            .line(lines::backend_received(&self.id, self.port()));
+        let (slots, unknown) = self
+            .state
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .intersect(&names);
         let known: Vec<&String> = names.iter().filter(|n| !unknown.contains(n)).collect();
         self.screen.line(lines::backend_found(&slots, &known));
         self.screen.line(lines::backend_replied(&self.id));
         MeetReply::Partial { slots, unknown }
     }
 
-    async fn register(&self, meeting: u64, slot: convene_time::Interval, names: Vec<String>) -> MeetReply {
+    async fn register(
+        &self,
+        meeting: u64,
+        slot: convene_time::Interval,
+        names: Vec<String>,
+    ) -> MeetReply {
         let _one_at_a_time = self.registering.lock().await;
-        let plan = match self.state.read().unwrap_or_else(|e| e.into_inner()).plan(meeting, slot, &names) {
+        let plan = match self
+            .state
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .plan(meeting, slot, &names)
+        {
             Registration::AlreadyDone => return MeetReply::Registered,
             Registration::Conflict(name) => return MeetReply::Conflict { name },
             Registration::Apply(plan) => plan,
@@ -369,13 +429,26 @@ impl BackendRole {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {
                 tracing::error!("cannot store meeting {meeting}: {e}");
-                return MeetReply::Failed { message: format!("Server {} cannot store the meeting: {e}", self.id) };
+                return MeetReply::Failed {
+                    message: format!("Server {} cannot store the meeting: {e}", self.id),
+                };
             }
-            Err(e) => return MeetReply::Failed { message: format!("store task failed: {e}") },
+            Err(e) => {
+                return MeetReply::Failed {
+                    message: format!("store task failed: {e}"),
+                };
+            }
         }
-        self.state.write().unwrap_or_else(|e| e.into_inner()).apply(&plan);
+        self.state
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .apply(&plan);
         let mut block = vec![lines::backend_register(&slot)];
-        block.extend(plan.updates.iter().map(|u| lines::backend_updated(&u.name, &u.before, &u.after)));
+        block.extend(
+            plan.updates
+                .iter()
+                .map(|u| lines::backend_updated(&u.name, &u.before, &u.after)),
+        );
         block.push(lines::backend_registered().to_string());
         self.screen.block(&block);
         MeetReply::Registered
@@ -386,30 +459,56 @@ impl BackendRole {
         let store = self.store.clone();
         match tokio::task::spawn_blocking(move || store.delete_meeting(meeting)).await {
             Ok(Ok(_)) => {
-                self.state.write().unwrap_or_else(|e| e.into_inner()).undo(meeting);
+                self.state
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .undo(meeting);
                 MeetReply::Ack
             }
-            Ok(Err(e)) => MeetReply::Failed { message: format!("Server {} cannot update its store: {e}", self.id) },
-            Err(e) => MeetReply::Failed { message: format!("store task failed: {e}") },
+            Ok(Err(e)) => MeetReply::Failed {
+                message: format!("Server {} cannot update its store: {e}", self.id),
+            },
+            Err(e) => MeetReply::Failed {
+                message: format!("store task failed: {e}"),
+            },
         }
     }
 }
 
 impl MainRole {
-    fn accept_chunk(&self, node: usize, id: &str, boot: u64, chunk: u32, chunks: u32, names: Vec<String>) -> MeetReply {
-        let outcome = self.directory().write().unwrap_or_else(|e| e.into_inner()).accept_chunk(node, boot, chunk, chunks, names);
+    fn accept_chunk(
+        &self,
+        node: usize,
+        id: &str,
+        boot: u64,
+        chunk: u32,
+        chunks: u32,
+        names: Vec<String>,
+    ) -> MeetReply {
+        let outcome = self
+            .directory()
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .accept_chunk(node, boot, chunk, chunks, names);
         match outcome {
             ChunkOutcome::Complete { users, duplicates } => {
                 for (name, other) in duplicates {
                     let other = self.node_id(other);
-                    tracing::warn!("user {name:?} is announced by Server {id} and Server {other}; kept at Server {other}");
+                    tracing::warn!(
+                        "user {name:?} is announced by Server {id} and Server {other}; kept at Server {other}"
+                    );
                 }
                 tracing::info!(users, "directory updated from Server {id}");
-                self.screen().line(lines::main_got_names(id, self.peer_port()));
+                self.screen()
+                    .line(lines::main_got_names(id, self.peer_port()));
                 MeetReply::Announced { boot: self.boot() }
             }
-            ChunkOutcome::Incomplete | ChunkOutcome::Stale => MeetReply::Announced { boot: self.boot() },
-            ChunkOutcome::Invalid => MeetReply::Failed { message: "announcement chunk count out of range or inconsistent".into() },
+            ChunkOutcome::Incomplete | ChunkOutcome::Stale => {
+                MeetReply::Announced { boot: self.boot() }
+            }
+            ChunkOutcome::Invalid => MeetReply::Failed {
+                message: "announcement chunk count out of range or inconsistent".into(),
+            },
         }
     }
 }
