@@ -195,27 +195,38 @@ pub fn parse_interval(text: &str) -> Result<Interval, ListProblem> {
 
 /// A cursor over the non-space bytes of a line.
 struct Tokens<'a> {
-    bytes: std::iter::Peekable<std::iter::Filter<std::str::Bytes<'a>, fn(&u8) -> bool>>,
+    bytes: &'a [u8],
+    at: usize,
 }
 
 impl<'a> Tokens<'a> {
     fn new(text: &'a str) -> Self {
-        let not_space: fn(&u8) -> bool = |b| !b.is_ascii_whitespace();
         Tokens {
-            bytes: text.bytes().filter(not_space).peekable(),
+            bytes: text.as_bytes(),
+            at: 0,
         }
     }
 
     fn peek(&mut self) -> Option<u8> {
-        self.bytes.peek().copied()
+        while let Some(b) = self.bytes.get(self.at) {
+            if !b.is_ascii_whitespace() {
+                return Some(*b);
+            }
+            self.at += 1;
+        }
+        None
     }
 
     fn bump(&mut self) {
-        self.bytes.next();
+        if self.peek().is_some() {
+            self.at += 1;
+        }
     }
 
     fn next(&mut self) -> Option<u8> {
-        self.bytes.next()
+        let b = self.peek();
+        self.bump();
+        b
     }
 
     fn unexpected(&self, expected: &'static str, found: Option<u8>) -> ListProblem {

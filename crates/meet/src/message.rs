@@ -254,6 +254,7 @@ impl<'a> Decode<'a> for MeetReply {
             5 => MeetReply::Failed {
                 message: r.string_max(1024)?.to_string(),
             },
+            6 => MeetReply::Announced { boot: r.u64()? },
             tag => {
                 return Err(DecodeError::UnknownTag {
                     what: "meet reply",
@@ -307,6 +308,7 @@ mod tests {
             MeetReply::Failed {
                 message: "disk full".into(),
             },
+            MeetReply::Announced { boot: 5 },
         ];
         for m in replies {
             assert_eq!(MeetReply::from_bytes(&m.to_bytes()).unwrap(), m);

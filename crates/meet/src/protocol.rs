@@ -111,9 +111,10 @@ impl Request {
             "query" => Ok(Request::Query(check_names(rest.split_whitespace())?)),
             "register" => {
                 let rest = rest.trim_start();
-                let close = rest
-                    .find(']')
-                    .ok_or_else(|| ProtocolError::BadTime(rest.chars().take(40).collect()))?;
+                let close = rest.find(']').ok_or_else(|| {
+                    let found: String = rest.chars().take(40).collect();
+                    ProtocolError::BadTime(format!("expected [start,end] but found {found:?}"))
+                })?;
                 let slot = parse_interval(&rest[..=close])
                     .map_err(|e| ProtocolError::BadTime(e.to_string()))?;
                 Ok(Request::Register(
@@ -242,7 +243,7 @@ mod tests {
             Request::parse("query Bob"),
             Err(ProtocolError::BadName(_))
         ));
-        let eleven = vec!["a"; 11].join(" ");
+        let eleven = ["a"; 11].join(" ");
         assert_eq!(
             Request::parse(&format!("query {eleven}")),
             Err(ProtocolError::TooManyNames(11))

@@ -30,10 +30,8 @@ pub async fn start(
     sockets: NodeSockets,
     screen: Screen,
 ) -> Result<RunningNode, NodeError> {
-    let me = cluster
-        .index_of(id)
-        .ok_or_else(|| NodeError::Config(cluster.node(id).err().expect("unknown node")))?;
-    let node = &cluster.nodes[me];
+    let node = cluster.node(id)?;
+    let me = cluster.index_of(id).unwrap_or_default();
     let store = Arc::new(
         Store::open(&node.data_dir).map_err(|source| NodeError::Store {
             node: id.to_string(),

@@ -161,6 +161,13 @@ impl MainRole {
     }
 
     /// Registers a meeting on every backend involved, or on none.
+    ///
+    /// Backends are asked one at a time, always in node order, and the first
+    /// refusal stops the walk and undoes what was already registered. The
+    /// fixed order matters when clients race for one slot: asking every
+    /// backend at once would let two racers each win one backend and then
+    /// both undo, so nobody gets the slot; in a fixed order they meet at the
+    /// first backend, where exactly one wins and the others stop.
     pub async fn register(&self, slot: Interval, names: Vec<String>) -> Reply {
         let split = self
             .directory
@@ -175,32 +182,25 @@ impl MainRole {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .next_u64();
-        let mut calls = JoinSet::new();
+        let mut registered = Vec::new();
+        let mut refusal = None;
         for (node, group) in split.groups {
             let server = self.node_id(node).to_string();
             self.screen
                 .line(lines::main_forward_registration(&group, &server));
-            let peers = self.peers.clone();
             let to = self.peers.cluster().nodes[node].peer_addr();
-            calls.spawn(async move {
-                let body = MeetRequest::Register {
-                    meeting,
-                    slot,
-                    names: group,
-                }
-                .to_bytes();
-                let reply = peers.call(to, ServiceTag::Meet, &body).await;
-                (to, server, reply)
-            });
-        }
-        let mut to_undo = Vec::new();
-        let mut refusal = None;
-        while let Some(joined) = calls.join_next().await {
-            let Ok((to, server, reply)) = joined else {
-                continue;
-            };
+            let body = MeetRequest::Register {
+                meeting,
+                slot,
+                names: group,
+            }
+            .to_bytes();
+            let reply = self.peers.call(to, ServiceTag::Meet, &body).await;
             match reply.map(|b| MeetReply::from_bytes(&b)) {
-                Ok(Ok(MeetReply::Registered)) => to_undo.push(to),
+                Ok(Ok(MeetReply::Registered)) => {
+                    registered.push(to);
+                    continue;
+                }
                 Ok(Ok(MeetReply::Conflict { name })) => {
                     refusal = Some(format!(
                         "{slot} is not free for {name} any more; nothing was registered"
@@ -210,25 +210,26 @@ impl MainRole {
                     refusal = Some(format!("{message}; nothing was registered"));
                 }
                 Ok(other) => {
-                    to_undo.push(to);
+                    registered.push(to);
                     refusal = Some(format!(
                         "Server {server} gave an unreadable answer ({other:?}); nothing was registered"
                     ));
                 }
                 Err(e) => {
                     // It may have applied the meeting and lost the answer: undo there too.
-                    to_undo.push(to);
+                    registered.push(to);
                     refusal = Some(format!(
                         "Server {server} did not answer ({e}); nothing was registered"
                     ));
                 }
             }
+            break;
         }
         let Some(message) = refusal else {
             return Reply::Registered(slot);
         };
         let body = MeetRequest::Unregister { meeting }.to_bytes();
-        for to in to_undo {
+        for to in registered {
             if let Err(e) = self.peers.call(to, ServiceTag::Meet, &body).await {
                 tracing::error!(%to, "could not undo meeting {meeting}: {e}");
             }

@@ -1,0 +1,261 @@
+//! The test fixture: a cluster on free loopback ports in a temporary
+//! directory, each node in this process with its on-screen lines captured.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use convene_cluster::screen::Captured;
+use convene_cluster::{ClusterConfig, Screen};
+use convene_node::{NodeSockets, RunningNode};
+
+/// One node of a test cluster.
+pub struct NodeSpec {
+    pub id: &'static str,
+    /// Serve meet clients (a main node).
+    pub main: bool,
+    /// The availability file's text, for a backend.
+    pub availability: Option<&'static str>,
+}
+
+pub const fn main(id: &'static str) -> NodeSpec {
+    NodeSpec {
+        id,
+        main: true,
+        availability: None,
+    }
+}
+
+pub const fn backend(id: &'static str, availability: &'static str) -> NodeSpec {
+    NodeSpec {
+        id,
+        main: false,
+        availability: Some(availability),
+    }
+}
+
+/// The spec's example data: A holds eliana and alice, whose common time is
+/// [[1,3],[12,18]]; B holds theodore, bob and amy, [[2,5],[17,20]].
+pub const SPEC_A: &str = "eliana;[[1,5],[12,18]]\nalice;[[1,3],[10,24]]\n";
+pub const SPEC_B: &str = "theodore;[[2,5],[17,20]]\nbob;[[1,6],[16,22]]\namy;[[2,7],[17,21]]";
+
+pub struct TestCluster {
+    pub dir: tempfile::TempDir,
+    pub cluster: Arc<ClusterConfig>,
+    nodes: HashMap<String, RunningNode>,
+    unstarted: HashMap<String, NodeSockets>,
+    screens: HashMap<String, Captured>,
+}
+
+impl TestCluster {
+    /// Writes the files and binds every socket; starts nothing yet.
+    pub async fn bind(specs: &[NodeSpec]) -> TestCluster {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+        let dir = tempfile::tempdir().unwrap();
+        let mut toml = String::new();
+        for spec in specs {
+            toml.push_str(&format!(
+                "[[node]]\nid = \"{}\"\nhost = \"127.0.0.1\"\npeer_port = 0\n",
+                spec.id
+            ));
+            if spec.main {
+                toml.push_str("client_port = 0\n");
+            }
+            if let Some(text) = spec.availability {
+                let file = format!("{}.txt", spec.id.to_lowercase());
+                std::fs::write(dir.path().join(&file), text).unwrap();
+                toml.push_str(&format!("[node.meet]\navailability = \"{file}\"\n"));
+            }
+        }
+        let path = dir.path().join("cluster.toml");
+        std::fs::write(&path, &toml).unwrap();
+        let cluster = ClusterConfig::load(&path).unwrap();
+        let (cluster, sockets) = convene_node::bind_cluster(cluster).await.unwrap();
+        let unstarted = cluster
+            .nodes
+            .iter()
+            .map(|n| n.id.clone())
+            .zip(sockets)
+            .collect();
+        TestCluster {
+            dir,
+            cluster: Arc::new(cluster),
+            nodes: HashMap::new(),
+            unstarted,
+            screens: HashMap::new(),
+        }
+    }
+
+    /// Binds and starts every node, main nodes first, and waits until every
+    /// main node knows every backend's users.
+    pub async fn start(specs: &[NodeSpec]) -> TestCluster {
+        let mut c = Self::bind(specs).await;
+        for spec in specs {
+            c.start_node(spec.id).await;
+        }
+        c.wait_ready().await;
+        c
+    }
+
+    /// Starts (or restarts, on the same ports) one node.
+    pub async fn start_node(&mut self, id: &str) {
+        self.try_start_node(id).await.unwrap();
+    }
+
+    /// Starts one node, returning why it did not start.
+    pub async fn try_start_node(&mut self, id: &str) -> Result<(), convene_node::NodeError> {
+        let sockets = match self.unstarted.remove(id) {
+            Some(s) => s,
+            None => convene_node::bind_node(self.cluster.node(id).unwrap()).await?,
+        };
+        let (screen, captured) = Screen::capture();
+        self.screens.insert(id.to_string(), captured);
+        let node = convene_node::start(self.cluster.clone(), id, sockets, screen).await?;
+        self.nodes.insert(id.to_string(), node);
+        Ok(())
+    }
+
+    /// Stops one node cleanly.
+    pub async fn stop_node(&mut self, id: &str) {
+        if let Some(node) = self.nodes.remove(id) {
+            node.stop().await;
+        }
+    }
+
+    pub async fn stop(mut self) {
+        let ids: Vec<String> = self.nodes.keys().cloned().collect();
+        for id in ids {
+            self.stop_node(&id).await;
+        }
+    }
+
+    pub fn node(&self, id: &str) -> &RunningNode {
+        &self.nodes[id]
+    }
+
+    /// The first main node's client address.
+    pub fn main_addr(&self) -> SocketAddr {
+        let main = self
+            .cluster
+            .nodes
+            .iter()
+            .find(|n| n.client_port.is_some())
+            .expect("a main node");
+        main.client_addr().unwrap()
+    }
+
+    /// Every line node `id` has shown since it last started.
+    pub fn lines(&self, id: &str) -> Vec<String> {
+        self.screens[id].lines()
+    }
+
+    pub fn clear_lines(&self) {
+        for s in self.screens.values() {
+            s.clear();
+        }
+    }
+
+    pub async fn wait_for_line(&self, id: &str, needle: &str) {
+        let found = self.screens[id]
+            .wait_for(Duration::from_secs(10), |l| l.contains(needle))
+            .await;
+        assert!(
+            found,
+            "node {id} never showed a line with {needle:?}; it showed {:#?}",
+            self.lines(id)
+        );
+    }
+
+    /// Waits until every running main node knows every running backend's users.
+    pub async fn wait_ready(&self) {
+        let expected: usize = self
+            .cluster
+            .nodes
+            .iter()
+            .filter(|n| self.nodes.contains_key(&n.id))
+            .filter_map(|n| n.meet.as_ref())
+            .map(|m| {
+                std::fs::read_to_string(&m.availability)
+                    .unwrap()
+                    .lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .count()
+            })
+            .sum();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for node in self.nodes.values().filter(|n| n.client_addr().is_some()) {
+            while node.meet().known_users() < expected {
+                assert!(
+                    Instant::now() < deadline,
+                    "main {} knows {} of {expected} users",
+                    node.id(),
+                    node.meet().known_users()
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.dir.path().join(file)
+    }
+}
+
+/// Runs the interactive client against `server` with `input` as its
+/// standard input; returns what it printed.
+pub async fn interactive(server: SocketAddr, input: &str) -> String {
+    let input = input.to_string();
+    tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        convene_meet::client::run_interactive(server, &mut input.as_bytes(), &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+/// The client's own port appears in its lines; tests compare without it.
+pub fn without_ports(text: &str) -> String {
+    text.lines()
+        .map(|l| match l.rfind("over port ") {
+            Some(i) => format!(
+                "{}over port <port>{}",
+                &l[..i],
+                if l.ends_with(':') { ":" } else { "." }
+            ),
+            None => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Sends raw lines to a main node and returns its reply lines.
+pub async fn raw_exchange(server: SocketAddr, send: &[u8]) -> Vec<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(server).await.unwrap();
+    s.write_all(send).await.unwrap();
+    s.shutdown().await.unwrap();
+    let mut out = String::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_string(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    out.lines().map(str::to_string).collect()
+}
+
+/// The `convene` binary built for these tests.
+pub fn convene() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_convene"))
+}
+
+#[allow(dead_code)]
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
