@@ -15,6 +15,8 @@
 //! - [`peer`]: node-to-node calls. One UDP socket per node carries every
 //!   service's traffic; the first payload byte names the service, and
 //!   [`peer::Router`] hands each request to the service that registered it.
+//! - [`unordered`]: a few futures polled together in one task, outputs in
+//!   finishing order (a main node's fan-out to its backends).
 //! - [`error`]: the typed errors of this crate.
 
 #![deny(missing_docs)]
@@ -24,9 +26,11 @@ pub mod error;
 pub mod peer;
 pub mod screen;
 pub mod shutdown;
+pub mod unordered;
 
 pub use config::{ClusterConfig, MeetSection, NodeConfig};
 pub use error::ConfigError;
 pub use peer::{Peers, Router, ServiceHandler, ServiceTag};
 pub use screen::Screen;
 pub use shutdown::Shutdown;
+pub use unordered::Unordered;

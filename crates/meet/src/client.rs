@@ -143,8 +143,8 @@ impl Connection {
 struct Out<'a>(&'a mut dyn Write);
 
 impl Out<'_> {
-    fn line(&mut self, text: impl AsRef<str>) -> Result<(), ClientError> {
-        writeln!(self.0, "{}", text.as_ref())
+    fn line(&mut self, text: impl std::fmt::Display) -> Result<(), ClientError> {
+        writeln!(self.0, "{text}")
             .and_then(|()| self.0.flush())
             .map_err(ClientError::Output)
     }

@@ -6,76 +6,107 @@
 //! not define (one backend involved, registration at the main server) follow
 //! the nearest defined line's wording.
 
-use std::fmt::Display;
+use std::fmt::{self, Display};
 
 use convene_time::{Interval, SlotList};
 
 /// `alice, bob, carol`: how the spec lists names.
-pub fn names(list: &[impl AsRef<str>]) -> String {
-    let mut out = String::new();
-    for (i, n) in list.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
+pub fn names<S: AsRef<str>>(list: &[S]) -> impl Display + '_ {
+    fmt::from_fn(move |f| {
+        for (i, n) in list.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(n.as_ref())?;
         }
-        out.push_str(n.as_ref());
-    }
-    out
+        Ok(())
+    })
 }
 
 /// `A and B`, `A, B and C`: how the spec joins server letters.
-pub fn servers(list: &[impl AsRef<str>]) -> String {
-    match list {
-        [] => String::new(),
-        [one] => one.as_ref().to_string(),
-        [init @ .., last] => format!("{} and {}", names(init), last.as_ref()),
-    }
+pub fn servers<S: AsRef<str>>(list: &[S]) -> impl Display + '_ {
+    fmt::from_fn(move |f| match list {
+        [] => Ok(()),
+        [one] => f.write_str(one.as_ref()),
+        [init @ .., last] => write!(f, "{} and {}", names(init), last.as_ref()),
+    })
 }
 
 // ---- Backend (Table 4) ----
 
 /// A backend has started.
-pub fn backend_up(server: &str, port: u16) -> String {
-    format!("Server {server} is up and running using UDP on port {port}.")
+pub fn backend_up(server: &str, port: u16) -> impl Display + '_ {
+    fmt::from_fn(move |f| {
+        write!(
+            f,
+            "Server {server} is up and running using UDP on port {port}."
+        )
+    })
 }
 
 /// A backend has told a main server its user names.
-pub fn backend_sent_names(server: &str) -> String {
-    format!("Server {server} finished sending a list of usernames to Main Server.")
+pub fn backend_sent_names(server: &str) -> impl Display + '_ {
+    fmt::from_fn(move |f| {
+        write!(
+            f,
+            "Server {server} finished sending a list of usernames to Main Server."
+        )
+    })
 }
 
 /// A backend got a query.
-pub fn backend_received(server: &str, port: u16) -> String {
-    format!("Server {server} received the usernames from Main Server using UDP over port {port}.")
+pub fn backend_received(server: &str, port: u16) -> impl Display + '_ {
+    fmt::from_fn(move |f| {
+        write!(
+            f,
+            "Server {server} received the usernames from Main Server using UDP over port {port}."
+        )
+    })
 }
 
 /// A backend's own intersection.
-pub fn backend_found(result: &SlotList, users: &[impl AsRef<str>]) -> String {
-    format!(
-        "Found the intersection result: {result} for {}.",
-        names(users)
-    )
+pub fn backend_found<'a, S: AsRef<str>>(result: &'a SlotList, users: &'a [S]) -> impl Display + 'a {
+    fmt::from_fn(move |f| {
+        write!(
+            f,
+            "Found the intersection result: {result} for {}.",
+            names(users)
+        )
+    })
 }
 
 /// A backend has replied.
-pub fn backend_replied(server: &str) -> String {
-    format!("Server {server} finished sending the response to Main Server.")
+pub fn backend_replied(server: &str) -> impl Display + '_ {
+    fmt::from_fn(move |f| {
+        write!(
+            f,
+            "Server {server} finished sending the response to Main Server."
+        )
+    })
 }
 
 /// A backend registers a meeting (extra credit); one [`backend_updated`] line
 /// per user follows.
-pub fn backend_register(slot: &Interval) -> String {
-    format!("Register a meeting at {slot} and update the availability for the following users:")
+pub fn backend_register(slot: &Interval) -> impl Display + '_ {
+    fmt::from_fn(move |f| {
+        write!(
+            f,
+            "Register a meeting at {slot} and update the availability for the following users:"
+        )
+    })
 }
 
 /// One user's availability before and after a registration.
-pub fn backend_updated(user: &str, before: &SlotList, after: &SlotList) -> String {
-    format!("{user}: updated from {before} to {after}")
+pub fn backend_updated<'a>(
+    user: &'a str,
+    before: &'a SlotList,
+    after: &'a SlotList,
+) -> impl Display + 'a {
+    fmt::from_fn(move |f| write!(f, "{user}: updated from {before} to {after}"))
 }
 
 /// A backend has finished a registration.
-pub fn backend_registered() -> &'static str {
-    "Notified Main Server that registration has finished."
-}
+pub const BACKEND_REGISTERED: &str = "Notified Main Server that registration has finished.";
 
 // ---- Main server (Table 7) ----
 
@@ -83,71 +114,111 @@ pub fn backend_registered() -> &'static str {
 pub const MAIN_UP: &str = "Main Server is up and running.";
 
 /// The main server has a backend's full user list.
-pub fn main_got_names(server: &str, port: u16) -> String {
-    format!(
-        "Main Server received the username list from server {server} using UDP over port {port}."
-    )
+pub fn main_got_names(server: &str, port: u16) -> impl Display + '_ {
+    fmt::from_fn(move |f| {
+        write!(
+            f,
+            "Main Server received the username list from server {server} using UDP over port {port}."
+        )
+    })
 }
 
 /// The main server got a client's query.
-pub fn main_got_request(port: u16) -> String {
-    format!("Main Server received the request from client using TCP over port {port}.")
+pub fn main_got_request(port: u16) -> impl Display {
+    fmt::from_fn(move |f| {
+        write!(
+            f,
+            "Main Server received the request from client using TCP over port {port}."
+        )
+    })
 }
 
 /// Names no backend holds.
-pub fn main_missing(missing: &[impl AsRef<str>]) -> String {
-    format!(
-        "{} do not exist. Send a reply to the client.",
-        names(missing)
-    )
+pub fn main_missing<S: AsRef<str>>(missing: &[S]) -> impl Display + '_ {
+    fmt::from_fn(move |f| {
+        write!(
+            f,
+            "{} do not exist. Send a reply to the client.",
+            names(missing)
+        )
+    })
 }
 
 /// Names one backend holds, about to be sent to it.
-pub fn main_found_at(users: &[impl AsRef<str>], server: &str) -> String {
-    format!(
-        "Found {} located at Server {server}. Send to Server {server}.",
-        names(users)
-    )
+pub fn main_found_at<'a, S: AsRef<str>>(users: &'a [S], server: &'a str) -> impl Display + 'a {
+    fmt::from_fn(move |f| {
+        write!(
+            f,
+            "Found {} located at Server {server}. Send to Server {server}.",
+            names(users)
+        )
+    })
 }
 
 /// A backend's partial result (two lines).
-pub fn main_got_partial(server: &str, port: u16, partial: &SlotList) -> [String; 2] {
-    [
-        format!(
-            "Main Server received from server {server} the intersection result using UDP over port {port}:"
-        ),
-        format!("{partial}."),
-    ]
+pub fn main_got_partial<'a>(
+    server: &'a str,
+    port: u16,
+    partial: &'a SlotList,
+) -> (impl Display + 'a, impl Display + 'a) {
+    (
+        fmt::from_fn(move |f| {
+            write!(
+                f,
+                "Main Server received from server {server} the intersection result using UDP over port {port}:"
+            )
+        }),
+        fmt::from_fn(move |f| write!(f, "{partial}.")),
+    )
 }
 
 /// The final intersection (two lines).
-pub fn main_final(servers_involved: &[impl AsRef<str>], result: &SlotList) -> [String; 2] {
-    [
-        format!(
-            "Found the intersection between the results from server {}:",
-            servers(servers_involved)
-        ),
-        format!("{result}."),
-    ]
+pub fn main_final<'a, S: AsRef<str>>(
+    servers_involved: &'a [S],
+    result: &'a SlotList,
+) -> (impl Display + 'a, impl Display + 'a) {
+    (
+        fmt::from_fn(move |f| {
+            write!(
+                f,
+                "Found the intersection between the results from server {}:",
+                servers(servers_involved)
+            )
+        }),
+        fmt::from_fn(move |f| write!(f, "{result}.")),
+    )
 }
 
 /// The main server has answered.
 pub const MAIN_SENT: &str = "Main Server sent the result to the client.";
 
 /// The main server got a registration (not in the spec's tables).
-pub fn main_got_registration(slot: &Interval, users: &[impl AsRef<str>], port: u16) -> String {
-    format!(
-        "Main Server received the request to register {slot} for {} from client using TCP over port {port}.",
-        names(users)
-    )
+pub fn main_got_registration<'a, S: AsRef<str>>(
+    slot: &'a Interval,
+    users: &'a [S],
+    port: u16,
+) -> impl Display + 'a {
+    fmt::from_fn(move |f| {
+        write!(
+            f,
+            "Main Server received the request to register {slot} for {} from client using TCP over port {port}.",
+            names(users)
+        )
+    })
 }
 
 /// The main server forwards a registration to one backend.
-pub fn main_forward_registration(users: &[impl AsRef<str>], server: &str) -> String {
-    format!(
-        "Found {} located at Server {server}. Send the meeting to Server {server}.",
-        names(users)
-    )
+pub fn main_forward_registration<'a, S: AsRef<str>>(
+    users: &'a [S],
+    server: &'a str,
+) -> impl Display + 'a {
+    fmt::from_fn(move |f| {
+        write!(
+            f,
+            "Found {} located at Server {server}. Send the meeting to Server {server}.",
+            names(users)
+        )
+    })
 }
 
 /// The main server has confirmed a registration to the client.
@@ -170,31 +241,42 @@ pub const CLIENT_MEETING_PROMPT: &str =
 pub const CLIENT_REGISTERED: &str = "Received the notification that registration has finished.";
 
 /// The first line of every reply the client shows.
-pub fn client_got_reply(port: u16) -> String {
-    format!("Client received the reply from Main Server using TCP over port {port}:")
+pub fn client_got_reply(port: u16) -> impl Display {
+    fmt::from_fn(move |f| {
+        write!(
+            f,
+            "Client received the reply from Main Server using TCP over port {port}:"
+        )
+    })
 }
 
 /// Names that do not exist, as the client shows them.
-pub fn client_missing(missing: &[impl AsRef<str>]) -> String {
-    format!("{} do not exist.", names(missing))
+pub fn client_missing<S: AsRef<str>>(missing: &[S]) -> impl Display + '_ {
+    fmt::from_fn(move |f| write!(f, "{} do not exist.", names(missing)))
 }
 
 /// The recommendation, as the client shows it.
-pub fn client_result(result: &SlotList, users: &[impl AsRef<str>]) -> String {
-    format!("Time intervals {result} works for {}.", names(users))
+pub fn client_result<'a, S: AsRef<str>>(result: &'a SlotList, users: &'a [S]) -> impl Display + 'a {
+    fmt::from_fn(move |f| write!(f, "Time intervals {result} works for {}.", names(users)))
 }
 
 /// A meeting time outside every recommended interval.
-pub fn client_invalid_time(slot: impl Display) -> String {
-    format!("Time interval {slot} is not valid. Please enter again:")
+pub fn client_invalid_time<T: Display>(slot: T) -> impl Display {
+    fmt::from_fn(move |f| write!(f, "Time interval {slot} is not valid. Please enter again:"))
 }
 
 /// The client sends a registration.
-pub fn client_registering(slot: &Interval, users: &[impl AsRef<str>]) -> String {
-    format!(
-        "Sent the request to register {slot} as the meeting time for {}.",
-        names(users)
-    )
+pub fn client_registering<'a, S: AsRef<str>>(
+    slot: &'a Interval,
+    users: &'a [S],
+) -> impl Display + 'a {
+    fmt::from_fn(move |f| {
+        write!(
+            f,
+            "Sent the request to register {slot} as the meeting time for {}.",
+            names(users)
+        )
+    })
 }
 
 #[cfg(test)]
@@ -204,12 +286,12 @@ mod tests {
     #[test]
     fn lists_read_like_the_spec() {
         assert_eq!(
-            names(&["eliana", "theodore", "bob"]),
+            names(&["eliana", "theodore", "bob"]).to_string(),
             "eliana, theodore, bob"
         );
-        assert_eq!(servers(&["A"]), "A");
-        assert_eq!(servers(&["A", "B"]), "A and B");
-        assert_eq!(servers(&["A", "B", "C"]), "A, B and C");
+        assert_eq!(servers(&["A"]).to_string(), "A");
+        assert_eq!(servers(&["A", "B"]).to_string(), "A and B");
+        assert_eq!(servers(&["A", "B", "C"]).to_string(), "A, B and C");
     }
 
     #[test]
@@ -220,23 +302,22 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            client_result(&r, &["eliana", "theodore", "bob", "alice", "amy"]),
+            client_result(&r, &["eliana", "theodore", "bob", "alice", "amy"]).to_string(),
             "Time intervals [[2,3],[17,18]] works for eliana, theodore, bob, alice, amy."
         );
         assert_eq!(
-            main_missing(&["luis"]),
+            main_missing(&["luis"]).to_string(),
             "luis do not exist. Send a reply to the client."
         );
         assert_eq!(
-            main_found_at(&["eliana", "alice"], "A"),
+            main_found_at(&["eliana", "alice"], "A").to_string(),
             "Found eliana, alice located at Server A. Send to Server A."
         );
+        let (first, second) = main_final(&["A", "B"], &r);
         assert_eq!(
-            main_final(&["A", "B"], &r),
-            [
-                "Found the intersection between the results from server A and B:".to_string(),
-                "[[2,3],[17,18]].".to_string()
-            ]
+            first.to_string(),
+            "Found the intersection between the results from server A and B:"
         );
+        assert_eq!(second.to_string(), "[[2,3],[17,18]].");
     }
 }

@@ -186,7 +186,8 @@ impl Reply {
         let line = line.trim_end();
         let (command, rest) = line.split_once(' ').unwrap_or((line, ""));
         match command {
-            "error" => Ok(Reply::Error(rest.to_string())),
+            // As in `to_line`: a message never carries a line break.
+            "error" => Ok(Reply::Error(rest.replace(['\r', '\n'], " "))),
             "registered" => Ok(Reply::Registered(parse_interval(rest).map_err(|_| bad())?)),
             "result" => {
                 let mut missing = None;
@@ -293,14 +294,35 @@ mod tests {
             assert_eq!(Reply::parse(line.trim_end()).unwrap(), reply);
         }
         assert!(Reply::parse("result missing=A found=-").is_err());
+        // A stray carriage return inside a message reads back as it is sent.
+        let odd = Reply::parse("error a\rb").unwrap();
+        assert_eq!(Reply::parse(odd.to_line().trim_end()).unwrap(), odd);
         assert!(Reply::parse("hello").is_err());
     }
 
     proptest::proptest! {
         #[test]
-        fn parsing_never_panics(line in "\\PC{0,120}") {
-            let _ = Request::parse(&line);
-            let _ = Reply::parse(&line);
+        fn parsing_never_panics_and_what_parses_round_trips(line in "\\PC{0,120}") {
+            if let Ok(r) = Request::parse(&line) {
+                proptest::prop_assert_eq!(Request::parse(r.to_line().trim_end()), Ok(r));
+            }
+            if let Ok(r) = Reply::parse(&line) {
+                proptest::prop_assert_eq!(Reply::parse(r.to_line().trim_end()), Ok(r));
+            }
+        }
+
+        #[test]
+        fn protocol_shaped_lines_round_trip(
+            command in "(query|register|result|registered|error)",
+            rest in "[a-z\\[\\],=0-9 \\-]{0,60}",
+        ) {
+            let line = format!("{command} {rest}");
+            if let Ok(r) = Request::parse(&line) {
+                proptest::prop_assert_eq!(Request::parse(r.to_line().trim_end()), Ok(r));
+            }
+            if let Ok(r) = Reply::parse(&line) {
+                proptest::prop_assert_eq!(Reply::parse(r.to_line().trim_end()), Ok(r));
+            }
         }
     }
 }

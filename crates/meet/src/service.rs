@@ -443,13 +443,15 @@ impl BackendRole {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .apply(&plan);
-        let mut block = vec![lines::backend_register(&slot)];
-        block.extend(
-            plan.updates
-                .iter()
-                .map(|u| lines::backend_updated(&u.name, &u.before, &u.after)),
-        );
-        block.push(lines::backend_registered().to_string());
+        let header = lines::backend_register(&slot);
+        let updates: Vec<_> = plan
+            .updates
+            .iter()
+            .map(|u| lines::backend_updated(&u.name, &u.before, &u.after))
+            .collect();
+        let mut block: Vec<&dyn std::fmt::Display> = vec![&header];
+        block.extend(updates.iter().map(|u| u as &dyn std::fmt::Display));
+        block.push(&lines::BACKEND_REGISTERED);
         self.screen.block(&block);
         MeetReply::Registered
     }

@@ -30,6 +30,7 @@ use std::future::Future;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
@@ -398,8 +399,13 @@ fn complete(state: &mut State, id: RequestId, outcome: Result<Vec<u8>, RpcError>
     }
 }
 
-/// Runs the handler for one request in its own task, which sends the reply
-/// itself.
+/// Runs the handler for one request.
+///
+/// Most handlers answer without waiting for anything (an intersection, a
+/// directory lookup), so the handler is first polled right here: if it is
+/// done, its reply goes out at once with a non-blocking send, and no task is
+/// spawned. A handler that has to wait (a store write, a lock) moves into its
+/// own task, whose first poll registers its real waker.
 fn spawn_handler<H: Handler>(
     shared: &Arc<Shared>,
     handler: &Arc<H>,
@@ -412,25 +418,57 @@ fn spawn_handler<H: Handler>(
         debug!(%from, %id, "too many requests in progress; dropping one");
         return;
     };
-    let shared = shared.clone();
     let handler = handler.clone();
-    tokio::spawn(async move {
+    let mut work = Box::pin(async move {
         let _permit: OwnedSemaphorePermit = permit;
-        let Some(reply) = handler.handle(from, payload).await else {
-            return;
-        };
-        let transmits = {
-            let mut state = shared.lock();
-            if state.closed {
-                return;
-            }
-            if let Err(error) = state.endpoint.reply(from, id, reply) {
-                warn!(%from, %id, %error, "reply not sent");
-            }
-            drain_transmits(&mut state.endpoint)
-        };
-        shared.send_all(transmits).await;
+        handler.handle(from, payload).await
     });
+    let mut cx = Context::from_waker(Waker::noop());
+    match work.as_mut().poll(&mut cx) {
+        Poll::Ready(reply) => {
+            let transmits = reply_transmits(shared, from, id, reply);
+            for t in transmits {
+                match shared.socket.try_send_to(&t.data, t.to) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        // The socket's buffer is full: wait for room elsewhere.
+                        let shared = shared.clone();
+                        tokio::spawn(async move { shared.send_all([t]).await });
+                    }
+                    Err(error) => debug!(to = %t.to, %error, "send failed"),
+                }
+            }
+        }
+        Poll::Pending => {
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let reply = work.await;
+                let transmits = reply_transmits(&shared, from, id, reply);
+                shared.send_all(transmits).await;
+            });
+        }
+    }
+}
+
+/// Queues a handler's reply (if any) and takes the datagrams to send; none
+/// once the transport has stopped.
+fn reply_transmits(
+    shared: &Shared,
+    from: SocketAddr,
+    id: RequestId,
+    reply: Option<Vec<u8>>,
+) -> Vec<Transmit> {
+    let Some(reply) = reply else {
+        return Vec::new();
+    };
+    let mut state = shared.lock();
+    if state.closed {
+        return Vec::new();
+    }
+    if let Err(error) = state.endpoint.reply(from, id, reply) {
+        warn!(%from, %id, %error, "reply not sent");
+    }
+    drain_transmits(&mut state.endpoint)
 }
 
 /// Takes every queued datagram out of the endpoint.

@@ -3,11 +3,10 @@
 
 use std::sync::{Mutex, RwLock};
 
-use convene_cluster::{Peers, Screen, ServiceTag};
+use convene_cluster::{Peers, Screen, ServiceTag, Unordered};
 use convene_rpc::SplitMix64;
 use convene_time::{Interval, SlotList, intersect_all};
 use convene_wire::{Decode, Encode};
-use tokio::task::JoinSet;
 
 use crate::directory::Directory;
 use crate::lines;
@@ -78,32 +77,31 @@ impl MainRole {
         if !missing.is_empty() {
             self.screen.line(lines::main_missing(&missing));
         }
-        let mut calls = JoinSet::new();
-        for (node, group) in split.groups {
-            let server = self.node_id(node).to_string();
-            self.screen.line(lines::main_found_at(&group, &server));
-            let peers = self.peers.clone();
-            let to = self.peers.cluster().nodes[node].peer_addr();
-            calls.spawn(async move {
-                let body = MeetRequest::Intersect {
-                    names: group.clone(),
-                }
-                .to_bytes();
-                let reply = peers.call(to, ServiceTag::Meet, &body).await;
-                (node, server, group, reply)
-            });
+        for (node, group) in &split.groups {
+            self.screen
+                .line(lines::main_found_at(group, self.node_id(*node)));
         }
+        // Every backend involved is asked at once; answers are taken as they come.
+        let mut calls = Unordered::new(split.groups.into_iter().map(|(node, group)| async move {
+            let to = self.peers.cluster().nodes[node].peer_addr();
+            let body = MeetRequest::Intersect {
+                names: group.clone(),
+            }
+            .to_bytes();
+            let reply = self.peers.call(to, ServiceTag::Meet, &body).await;
+            (node, self.node_id(node).to_string(), group, reply)
+        }));
 
         let mut partials: Vec<(usize, String, SlotList)> = Vec::new();
         let mut failure = None;
-        while let Some(joined) = calls.join_next().await {
-            let Ok((node, server, group, reply)) = joined else {
-                continue;
-            };
+        while let Some((node, server, group, reply)) = calls.next().await {
             match reply.map(|b| MeetReply::from_bytes(&b)) {
                 Ok(Ok(MeetReply::Partial { slots, unknown })) => {
-                    self.screen
-                        .block(&lines::main_got_partial(&server, self.peer_port(), &slots));
+                    {
+                        let (head, list) =
+                            lines::main_got_partial(&server, self.peer_port(), &slots);
+                        self.screen.block(&[&head, &list]);
+                    }
                     if !unknown.is_empty() {
                         // The backend's list changed under us: those names are gone.
                         self.directory
@@ -150,7 +148,10 @@ impl MainRole {
             let lists: Vec<&[Interval]> = partials.iter().map(|(.., s)| s.as_slice()).collect();
             let result = intersect_all(&lists);
             let servers: Vec<&str> = partials.iter().map(|(_, s, _)| s.as_str()).collect();
-            self.screen.block(&lines::main_final(&servers, &result));
+            {
+                let (head, list) = lines::main_final(&servers, &result);
+                self.screen.block(&[&head, &list]);
+            }
             Some(result)
         };
         Reply::Result {
@@ -175,7 +176,7 @@ impl MainRole {
             .unwrap_or_else(|e| e.into_inner())
             .split(&names);
         if !split.missing.is_empty() {
-            return Reply::Error(lines::client_missing(&split.missing));
+            return Reply::Error(lines::client_missing(&split.missing).to_string());
         }
         let meeting = self
             .ids
