@@ -14,11 +14,17 @@ pub fn run(users: usize, intervals: usize, rounds: usize) -> anyhow::Result<()> 
     );
     println!("machine: {}", machine());
     let mut rng = SplitMix64::new(0x5eed);
-    let shapes: [(&str, Vec<SlotList>); 2] = [
+    let shapes: [(&str, Vec<SlotList>); 3] = [
         (
             "dense (shared grid, large result)",
             (0..users)
                 .map(|_| dense_list(&mut rng, intervals))
+                .collect(),
+        ),
+        (
+            "fragmented (1-unit gaps, result ~ input)",
+            (0..users)
+                .map(|_| random_list(&mut rng, intervals, 1, 100))
                 .collect(),
         ),
         (
