@@ -108,35 +108,25 @@ fn meet_fails_clearly_when_the_server_is_unreachable_or_the_input_is_bad() {
         .local_addr()
         .unwrap()
         .to_string();
-    let out = convene()
-        .args(["meet", "--server", &free, "alice"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("cannot reach the Main Server"),
-        "{out:?}"
-    );
-
-    let out = convene()
-        .args(["meet", "--server", &free, "Alice"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("lowercase"),
-        "{out:?}"
-    );
-
-    let out = convene()
-        .args(["meet", "--server", "not an address", "alice"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("--server"),
-        "{out:?}"
-    );
+    let cases = [
+        (
+            free.as_str(),
+            "alice",
+            Some(1),
+            "cannot reach the Main Server",
+        ),
+        (free.as_str(), "Alice", Some(2), "lowercase"),
+        ("not an address", "alice", Some(1), "--server"),
+    ];
+    for (server, name, code, needle) in cases {
+        let out = convene()
+            .args(["meet", "--server", server, name])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), code, "{server} {name}: {stderr}");
+        assert!(stderr.contains(needle), "{server} {name}: {stderr}");
+    }
 }
 
 #[test]

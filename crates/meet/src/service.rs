@@ -168,10 +168,8 @@ pub async fn start(ctx: MeetContext) -> Result<MeetService, MeetError> {
             let shutdown = ctx.shutdown.clone();
             let body = MeetRequest::Solicit { boot: main.boot() }.to_bytes();
             tasks.push(tokio::spawn(async move {
-                tokio::select! {
-                    _ = peers.call(to, ServiceTag::Meet, &body) => {}
-                    _ = shutdown.wait() => {}
-                }
+                // Until the backend answers: it may be down for now.
+                call_until_answered(&peers, to, &body, &shutdown).await;
             }));
         }
         tasks.push(tokio::spawn(clients::serve(
@@ -303,6 +301,32 @@ fn chunk_names(names: Vec<String>) -> Vec<Vec<String>> {
     chunks
 }
 
+/// Calls the meet service at `to` until it answers, pausing longer after
+/// each failed attempt (up to 5 s): the other node may simply not be up yet.
+/// `None` if this node stops first.
+async fn call_until_answered(
+    peers: &Peers,
+    to: SocketAddr,
+    body: &[u8],
+    shutdown: &Shutdown,
+) -> Option<Vec<u8>> {
+    let mut pause = Duration::from_millis(200);
+    loop {
+        tokio::select! {
+            answer = peers.call(to, ServiceTag::Meet, body) => match answer {
+                Ok(answer) => return Some(answer),
+                Err(e) => tracing::debug!(%to, "no answer yet ({e}); retrying"),
+            },
+            _ = shutdown.wait() => return None,
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = shutdown.wait() => return None,
+        }
+        pause = (pause * 2).min(Duration::from_secs(5));
+    }
+}
+
 impl BackendRole {
     fn port(&self) -> u16 {
         self.peers.local_addr().port()
@@ -349,9 +373,8 @@ impl BackendRole {
         let names = self.state.read().unwrap_or_else(|e| e.into_inner()).names();
         let chunks = chunk_names(names);
         let total = chunks.len() as u32;
-        let mut pause = Duration::from_millis(200);
         let mut main_boot = None;
-        'chunks: for (i, names) in chunks.into_iter().enumerate() {
+        for (i, names) in chunks.into_iter().enumerate() {
             let body = MeetRequest::Announce {
                 boot: self.boot,
                 chunk: i as u32,
@@ -359,32 +382,17 @@ impl BackendRole {
                 names,
             }
             .to_bytes();
-            loop {
-                let outcome = tokio::select! {
-                    r = self.peers.call(to, ServiceTag::Meet, &body) => r,
-                    _ = self.shutdown.wait() => return None,
-                };
-                match outcome.map(|b| MeetReply::from_bytes(&b)) {
-                    Ok(Ok(MeetReply::Announced { boot })) => {
-                        main_boot = Some(boot);
-                        continue 'chunks;
-                    }
-                    Ok(Ok(MeetReply::Failed { message })) => {
-                        tracing::error!(%to, "main node refused our user list: {message}");
-                        return None;
-                    }
-                    Ok(other) => {
-                        tracing::warn!(%to, "unexpected answer to an announcement: {other:?}")
-                    }
-                    Err(e) => {
-                        tracing::debug!(%to, "announcement not delivered yet ({e}); retrying")
-                    }
+            let answer = call_until_answered(&self.peers, to, &body, &self.shutdown).await?;
+            match MeetReply::from_bytes(&answer) {
+                Ok(MeetReply::Announced { boot }) => main_boot = Some(boot),
+                Ok(MeetReply::Failed { message }) => {
+                    tracing::error!(%to, "main node refused our user list: {message}");
+                    return None;
                 }
-                tokio::select! {
-                    _ = tokio::time::sleep(pause) => {}
-                    _ = self.shutdown.wait() => return None,
+                other => {
+                    tracing::error!(%to, "unexpected answer to an announcement: {other:?}");
+                    return None;
                 }
-                pause = (pause * 2).min(Duration::from_secs(5));
             }
         }
         main_boot

@@ -43,21 +43,6 @@ impl Store {
         Ok(store)
     }
 
-    /// Opens a store that lives in memory only (tests, benchmarks).
-    pub fn in_memory() -> Result<Store, StoreError> {
-        let path = PathBuf::from(":memory:");
-        let conn = Connection::open_in_memory().map_err(|source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        })?;
-        let store = Store {
-            path,
-            conn: Mutex::new(conn),
-        };
-        store.migrate()?;
-        Ok(store)
-    }
-
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
