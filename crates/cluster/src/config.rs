@@ -15,6 +15,17 @@
 //! peer_port = 21092
 //! [node.meet]
 //! availability = "a.txt" # an EE450 availability file, relative to this file
+//!
+//! [[node]]
+//! id = "B"
+//! host = "127.0.0.1"
+//! peer_port = 22092
+//! booking_port = 2222          # UDP, the booking seed's protocol (optional)
+//! [node.booking]
+//! semantics = "at-most-once"   # or "at-least-once"
+//! request_loss = 0.0           # probability a received request is dropped
+//! reply_loss = 0.0             # probability a reply is dropped after executing
+//! facilities = ["Meeting Room A", "Lecture Theatre 1"]
 //! ```
 //!
 //! Parsing happens in two steps. Serde reads the file into `Raw*` structs that
@@ -33,7 +44,7 @@ use serde::Deserialize;
 use crate::error::ConfigError;
 
 /// A whole cluster, validated: every node, in file order.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ClusterConfig {
     /// The file this came from (for messages); empty for built-in clusters.
     pub path: PathBuf,
@@ -42,7 +53,7 @@ pub struct ClusterConfig {
 }
 
 /// One node of the cluster.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct NodeConfig {
     /// Unique id: letters, digits, '-' and '_'. Shown in on-screen lines
     /// ("Server A").
@@ -60,6 +71,67 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     /// The meet service's settings, if this node is a meet backend.
     pub meet: Option<MeetSection>,
+    /// UDP port speaking the booking seed's protocol, if this node answers
+    /// booking clients.
+    pub booking_port: Option<u16>,
+    /// The booking service's settings (defaults if the section is absent).
+    pub booking: BookingSection,
+}
+
+/// Invocation semantics of a booking front door.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Semantics {
+    /// Every received request executes, retries included.
+    AtLeastOnce,
+    /// A retry gets the first execution's reply; nothing executes twice.
+    AtMostOnce,
+}
+
+impl std::fmt::Display for Semantics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Semantics::AtLeastOnce => "at-least-once",
+            Semantics::AtMostOnce => "at-most-once",
+        })
+    }
+}
+
+/// `[node.booking]`: how this node's booking front door behaves and which
+/// facilities it owns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BookingSection {
+    /// At-least-once or at-most-once (default).
+    pub semantics: Semantics,
+    /// Probability that a received request is dropped (loss simulation).
+    pub request_loss: f64,
+    /// Probability that a reply is dropped after executing.
+    pub reply_loss: f64,
+    /// Probability that a received request is processed twice.
+    pub duplicate: f64,
+    /// Seed of the loss simulation, so an experiment can be replayed.
+    pub loss_seed: u64,
+    /// Seconds a cached reply is kept for retries (at-most-once).
+    pub reply_cache_seconds: u64,
+    /// Most replies kept in the cache; the oldest go first.
+    pub reply_cache_entries: usize,
+    /// Facilities this node owns, matched exactly (case-sensitive).
+    pub facilities: Vec<String>,
+}
+
+impl Default for BookingSection {
+    fn default() -> Self {
+        BookingSection {
+            semantics: Semantics::AtMostOnce,
+            request_loss: 0.0,
+            reply_loss: 0.0,
+            duplicate: 0.0,
+            loss_seed: 1,
+            reply_cache_seconds: 300,
+            reply_cache_entries: 100_000,
+            facilities: Vec::new(),
+        }
+    }
 }
 
 /// `[node.meet]`: this node serves the users of one availability file.
@@ -70,6 +142,12 @@ pub struct MeetSection {
 }
 
 impl NodeConfig {
+    /// The UDP address booking clients send to, if any.
+    pub fn booking_addr(&self) -> Option<SocketAddr> {
+        self.booking_port
+            .map(|port| SocketAddr::new(self.host, port))
+    }
+
     /// The UDP address peers send to.
     pub fn peer_addr(&self) -> SocketAddr {
         SocketAddr::new(self.host, self.peer_port)
@@ -99,6 +177,21 @@ struct RawNode {
     priority: Option<i64>,
     data_dir: Option<PathBuf>,
     meet: Option<RawMeet>,
+    booking_port: Option<u16>,
+    booking: Option<RawBooking>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBooking {
+    semantics: Option<Semantics>,
+    request_loss: Option<f64>,
+    reply_loss: Option<f64>,
+    duplicate: Option<f64>,
+    loss_seed: Option<u64>,
+    reply_cache_seconds: Option<u64>,
+    reply_cache_entries: Option<usize>,
+    facilities: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -163,6 +256,10 @@ impl ClusterConfig {
             let meet = raw.meet.map(|m| MeetSection {
                 availability: base.join(m.availability),
             });
+            let booking = match raw.booking {
+                None => BookingSection::default(),
+                Some(b) => booking_section(b, &raw.id, &invalid)?,
+            };
             nodes.push(NodeConfig {
                 priority: raw.priority.unwrap_or(position as i64 + 1),
                 id: raw.id,
@@ -171,6 +268,8 @@ impl ClusterConfig {
                 client_port: raw.client_port,
                 data_dir,
                 meet,
+                booking_port: raw.booking_port,
+                booking,
             });
         }
 
@@ -179,6 +278,7 @@ impl ClusterConfig {
             nodes,
         };
         config.check_unique(&invalid)?;
+        config.check_facilities(&invalid)?;
         Ok(config)
     }
 
@@ -216,8 +316,36 @@ impl ClusterConfig {
             };
             claim("udp", "peer_port", Some(node.peer_port))?;
             claim("tcp", "client_port", node.client_port)?;
+            claim("udp", "booking_port", node.booking_port)?;
         }
         Ok(())
+    }
+
+    /// Each facility belongs to one node.
+    fn check_facilities(
+        &self,
+        invalid: &dyn Fn(&str, &'static str, String) -> ConfigError,
+    ) -> Result<(), ConfigError> {
+        let mut owners: HashMap<&str, &str> = HashMap::new();
+        for node in &self.nodes {
+            for facility in &node.booking.facilities {
+                if let Some(other) = owners.insert(facility, &node.id) {
+                    return Err(invalid(
+                        &node.id,
+                        "facilities",
+                        format!("lists {facility:?}, which node {other:?} already owns"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The node that owns a booking facility.
+    pub fn facility_owner(&self, facility: &str) -> Option<usize> {
+        self.nodes
+            .iter()
+            .position(|n| n.booking.facilities.iter().any(|f| f == facility))
     }
 
     /// The node with this id.
@@ -256,6 +384,58 @@ impl ClusterConfig {
 /// socket; treat the two spellings as one endpoint.
 fn same_endpoint(a: SocketAddr, b: SocketAddr) -> bool {
     a.port() == b.port() && a.ip().to_canonical() == b.ip().to_canonical()
+}
+
+fn booking_section(
+    raw: RawBooking,
+    node: &str,
+    invalid: &dyn Fn(&str, &'static str, String) -> ConfigError,
+) -> Result<BookingSection, ConfigError> {
+    let defaults = BookingSection::default();
+    let probability = |key: &'static str, value: Option<f64>| match value {
+        None => Ok(0.0),
+        Some(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        Some(p) => Err(invalid(
+            node,
+            key,
+            format!("is {p}: use a probability from 0.0 to 1.0"),
+        )),
+    };
+    let facilities = raw.facilities.unwrap_or_default();
+    for (i, f) in facilities.iter().enumerate() {
+        if f.is_empty() || f.len() > 256 {
+            return Err(invalid(
+                node,
+                "facilities",
+                format!("entry {} must be 1 to 256 bytes long", i + 1),
+            ));
+        }
+        if facilities[..i].contains(f) {
+            return Err(invalid(node, "facilities", format!("lists {f:?} twice")));
+        }
+    }
+    let entries = raw
+        .reply_cache_entries
+        .unwrap_or(defaults.reply_cache_entries);
+    if entries == 0 {
+        return Err(invalid(
+            node,
+            "reply_cache_entries",
+            "must be at least 1".into(),
+        ));
+    }
+    Ok(BookingSection {
+        semantics: raw.semantics.unwrap_or(defaults.semantics),
+        request_loss: probability("request_loss", raw.request_loss)?,
+        reply_loss: probability("reply_loss", raw.reply_loss)?,
+        duplicate: probability("duplicate", raw.duplicate)?,
+        loss_seed: raw.loss_seed.unwrap_or(defaults.loss_seed),
+        reply_cache_seconds: raw
+            .reply_cache_seconds
+            .unwrap_or(defaults.reply_cache_seconds),
+        reply_cache_entries: entries,
+        facilities,
+    })
 }
 
 fn valid_id(id: &str) -> bool {

@@ -14,15 +14,19 @@
 //! - [`store`]: opening the file, pragmas, the connection.
 //! - [`migrations`]: the ordered list of schema versions and how they apply.
 //! - [`meet`]: registered meetings of the meet service.
+//! - [`booking`]: bookings, the id sequence and kept replies of the booking
+//!   service.
 //! - [`error`]: the typed errors of this crate.
 
 #![deny(missing_docs)]
 
+pub mod booking;
 pub mod error;
 pub mod meet;
 pub mod migrations;
 pub mod store;
 
+pub use booking::{BookingRow, BookingWrite, ReplyRow};
 pub use error::StoreError;
 pub use meet::MeetingRecord;
 pub use store::Store;

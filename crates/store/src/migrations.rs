@@ -18,17 +18,43 @@ pub struct Migration {
 }
 
 /// Every schema step, oldest first.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "meet: registered meetings",
-    sql: "CREATE TABLE meet_meetings (
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "meet: registered meetings",
+        sql: "CREATE TABLE meet_meetings (
               id         INTEGER PRIMARY KEY,  -- chosen by the main node, 64 random bits
               slot_start INTEGER NOT NULL,
               slot_end   INTEGER NOT NULL,
               users      TEXT    NOT NULL,     -- this backend's users, comma separated
               created_at INTEGER NOT NULL      -- seconds since the Unix epoch
           );",
-}];
+    },
+    Migration {
+        version: 2,
+        name: "booking: bookings, id sequence, replies kept for at-most-once",
+        sql: "CREATE TABLE booking_bookings (
+              id           TEXT PRIMARY KEY,     -- confirmation id, CONF000001
+              facility     TEXT    NOT NULL,
+              start_min    INTEGER NOT NULL,     -- minutes since Monday 00:00
+              end_min      INTEGER NOT NULL,
+              original_end INTEGER NOT NULL,     -- what extend counts from
+              cancelled    INTEGER NOT NULL
+          );
+          CREATE TABLE booking_sequence (
+              singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+              next_seq  INTEGER NOT NULL
+          );
+          CREATE TABLE booking_replies (
+              client     TEXT    NOT NULL,     -- the client's ip:port
+              request_id INTEGER NOT NULL,
+              checksum   INTEGER NOT NULL,     -- of the request datagram
+              reply      BLOB    NOT NULL,     -- the exact bytes sent
+              created_ms INTEGER NOT NULL,     -- milliseconds since the Unix epoch
+              PRIMARY KEY (client, request_id)
+          );",
+    },
+];
 
 /// The newest version this build knows.
 pub fn latest() -> i64 {

@@ -125,3 +125,60 @@ fn unreadable_file_names_the_file() {
         .to_string();
     assert!(err.contains("/nonexistent/cluster.toml"), "{err}");
 }
+
+#[test]
+fn the_booking_example_parses_and_facilities_have_one_owner() {
+    let c = parse(
+        r#"
+[[node]]
+id = "A"
+host = "127.0.0.1"
+peer_port = 21092
+booking_port = 2222
+[node.booking]
+semantics = "at-least-once"
+request_loss = 0.1
+reply_loss = 0.5
+facilities = ["Meeting Room A", "Lecture Theatre 1", "Conference Hall", "Seminar Room B"]
+
+[[node]]
+id = "B"
+host = "127.0.0.1"
+peer_port = 21093
+"#,
+    )
+    .unwrap();
+    let a = c.node("A").unwrap();
+    assert_eq!(a.booking_addr(), Some("127.0.0.1:2222".parse().unwrap()));
+    assert_eq!(a.booking.semantics, Semantics::AtLeastOnce);
+    assert_eq!((a.booking.request_loss, a.booking.reply_loss), (0.1, 0.5));
+    assert_eq!(c.facility_owner("Conference Hall"), Some(0));
+    assert_eq!(
+        c.facility_owner("conference hall"),
+        None,
+        "names are case-sensitive"
+    );
+    let b = c.node("B").unwrap();
+    assert_eq!(b.booking.semantics, Semantics::AtMostOnce, "the default");
+    assert!(b.booking.facilities.is_empty());
+}
+
+#[test]
+fn bad_booking_settings_are_refused() {
+    let base = "[[node]]\nid='a'\nhost='::1'\npeer_port=1\n[node.booking]\n";
+    for (extra, needle) in [
+        ("semantics = 'exactly-once'\n", "semantics"),
+        ("reply_loss = 1.5\n", "reply_loss"),
+        ("facilities = ['X', 'X']\n", "twice"),
+        ("facilities = ['']\n", "facilities"),
+        ("reply_cache_entries = 0\n", "reply_cache_entries"),
+        ("colour = 'blue'\n", "colour"),
+    ] {
+        let err = parse(&format!("{base}{extra}")).unwrap_err().to_string();
+        assert!(err.contains(needle), "{extra}: {err}");
+    }
+    let err = parse("[[node]]\nid='a'\nhost='::1'\npeer_port=1\n[node.booking]\nfacilities=['X']\n[[node]]\nid='b'\nhost='::1'\npeer_port=2\n[node.booking]\nfacilities=['X']\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("already owns"), "{err}");
+}
