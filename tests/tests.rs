@@ -1,6 +1,7 @@
 //! Convene's integration tests: one test binary (ripgrep's pattern, one link
 //! step instead of many), one module per area, a shared fixture in `util`.
 
+mod booking;
 mod meet;
 mod meet_bad_input;
 mod meet_cli;

@@ -18,6 +18,10 @@ pub struct NodeSpec {
     pub main: bool,
     /// The availability file's text, for a backend.
     pub availability: Option<&'static str>,
+    /// A booking front door (booking_port = 0).
+    pub booking_port: bool,
+    /// The body of `[node.booking]`, if any.
+    pub booking: Option<&'static str>,
 }
 
 pub const fn main(id: &'static str) -> NodeSpec {
@@ -25,6 +29,8 @@ pub const fn main(id: &'static str) -> NodeSpec {
         id,
         main: true,
         availability: None,
+        booking_port: false,
+        booking: None,
     }
 }
 
@@ -33,6 +39,19 @@ pub const fn backend(id: &'static str, availability: &'static str) -> NodeSpec {
         id,
         main: false,
         availability: Some(availability),
+        booking_port: false,
+        booking: None,
+    }
+}
+
+/// A booking node: a front door if `port`, with this `[node.booking]` body.
+pub const fn booking(id: &'static str, port: bool, table: &'static str) -> NodeSpec {
+    NodeSpec {
+        id,
+        main: false,
+        availability: None,
+        booking_port: port,
+        booking: Some(table),
     }
 }
 
@@ -65,6 +84,12 @@ impl TestCluster {
             ));
             if spec.main {
                 toml.push_str("client_port = 0\n");
+            }
+            if spec.booking_port {
+                toml.push_str("booking_port = 0\n");
+            }
+            if let Some(table) = spec.booking {
+                toml.push_str(&format!("[node.booking]\n{table}\n"));
             }
             if let Some(text) = spec.availability {
                 let file = format!("{}.txt", spec.id.to_lowercase());

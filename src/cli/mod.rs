@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod book;
+mod book_experiment;
 mod meet;
 mod node;
 mod up;
@@ -37,6 +39,8 @@ enum Command {
     },
     /// The EE450 meeting client: with names, one query; without, the interactive loop.
     Meet(meet::MeetArgs),
+    /// The facility booking client: without a subcommand, the seed's interactive menu.
+    Book(book::BookArgs),
     /// Benchmarks (numbers for docs/benchmarks.md).
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
@@ -51,6 +55,7 @@ pub fn main() -> ExitCode {
         Command::Node { config, id } => node::run(&config, &id),
         Command::Up { config } => up::run(config.as_deref()),
         Command::Meet(args) => meet::run(args),
+        Command::Book(args) => book::run(args),
         Command::Bench(cmd) => crate::bench::run(cmd),
     };
     match result {

@@ -6,8 +6,14 @@
 //!   callbacks, errors).
 //! - [`state`]: facilities, bookings and monitor registrations, with the
 //!   seed's rules and messages (no I/O).
+//! - [`service`]: the running service: the UDP front door, forwarding to the
+//!   owning node, the reply cache, monitor callbacks, persistence.
+//! - [`client`]: `convene book`, the seed's interactive client and scriptable
+//!   commands.
 
 #![deny(missing_docs)]
 
+pub mod client;
+pub mod service;
 pub mod state;
 pub mod wire;

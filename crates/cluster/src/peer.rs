@@ -32,6 +32,8 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 pub enum ServiceTag {
     /// The meeting scheduler (seed 000).
     Meet = 1,
+    /// Facility booking (seed 001).
+    Booking = 2,
 }
 
 /// How many tags [`Router`] has room for.
@@ -42,6 +44,7 @@ impl ServiceTag {
     pub fn from_byte(b: u8) -> Option<Self> {
         match b {
             1 => Some(ServiceTag::Meet),
+            2 => Some(ServiceTag::Booking),
             _ => None,
         }
     }

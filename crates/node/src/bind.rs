@@ -18,6 +18,8 @@ pub struct NodeSockets {
     pub peer: UdpSocket,
     /// The TCP listener for meet clients, if the node serves them.
     pub client: Option<TcpListener>,
+    /// The UDP socket for booking clients, if the node is a booking front door.
+    pub booking: Option<UdpSocket>,
 }
 
 /// Binds one node's sockets as its configuration says.
@@ -40,7 +42,19 @@ pub async fn bind_node(node: &NodeConfig) -> Result<NodeSockets, NodeError> {
                 .map_err(|e| fail("client_port (TCP)", addr, e))?,
         ),
     };
-    Ok(NodeSockets { peer, client })
+    let booking = match node.booking_addr() {
+        None => None,
+        Some(addr) => Some(
+            UdpSocket::bind(addr)
+                .await
+                .map_err(|e| fail("booking_port (UDP)", addr, e))?,
+        ),
+    };
+    Ok(NodeSockets {
+        peer,
+        client,
+        booking,
+    })
 }
 
 /// Binds every node of a cluster and returns the cluster with each port 0
@@ -54,6 +68,9 @@ pub async fn bind_cluster(
         node.peer_port = port_of(sockets.peer.local_addr(), node.peer_port);
         if let Some(listener) = &sockets.client {
             node.client_port = Some(port_of(listener.local_addr(), 0));
+        }
+        if let Some(socket) = &sockets.booking {
+            node.booking_port = Some(port_of(socket.local_addr(), 0));
         }
         all.push(sockets);
     }

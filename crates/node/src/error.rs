@@ -29,6 +29,14 @@ pub enum NodeError {
         /// What went wrong.
         source: convene_store::StoreError,
     },
+    /// The booking service could not start.
+    #[error("node {node}: {source}")]
+    Booking {
+        /// The node.
+        node: String,
+        /// What went wrong.
+        source: convene_booking::service::BookingStartError,
+    },
     /// The meet service could not start.
     #[error("node {node}: {source}")]
     Meet {

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use convene_booking::service::{BookingContext, BookingService};
 use convene_cluster::shutdown::{Shutdown, ShutdownTrigger};
 use convene_cluster::{ClusterConfig, Peers, Router, Screen};
 use convene_meet::{MeetContext, MeetService};
@@ -17,9 +18,11 @@ pub struct RunningNode {
     id: String,
     peer_addr: SocketAddr,
     client_addr: Option<SocketAddr>,
+    booking_addr: Option<SocketAddr>,
     trigger: ShutdownTrigger,
     transport: JoinHandle<()>,
     meet: MeetService,
+    booking: BookingService,
     store: Arc<Store>,
 }
 
@@ -48,6 +51,7 @@ pub async fn start(
             source,
         })?;
     let client_addr = sockets.client.as_ref().and_then(|l| l.local_addr().ok());
+    let booking_addr = sockets.booking.as_ref().and_then(|s| s.local_addr().ok());
 
     let (trigger, shutdown) = Shutdown::new();
     let router = Arc::new(Router::new());
@@ -60,9 +64,9 @@ pub async fn start(
     );
     let peers = Peers::new(client, cluster.clone(), me);
     let meet = convene_meet::start(MeetContext {
-        peers,
-        router,
-        screen,
+        peers: peers.clone(),
+        router: router.clone(),
+        screen: screen.clone(),
         store: store.clone(),
         shutdown: shutdown.clone(),
         client_listener: sockets.client,
@@ -79,14 +83,37 @@ pub async fn start(
             });
         }
     };
+    let booking = convene_booking::service::start(BookingContext {
+        peers,
+        router,
+        screen,
+        store: store.clone(),
+        shutdown: shutdown.clone(),
+        socket: sockets.booking,
+    })
+    .await;
+    let booking = match booking {
+        Ok(booking) => booking,
+        Err(source) => {
+            trigger.trigger();
+            meet.join().await;
+            let _ = transport.await;
+            return Err(NodeError::Booking {
+                node: id.to_string(),
+                source,
+            });
+        }
+    };
     tracing::info!(node = id, %peer_addr, "node started");
     Ok(RunningNode {
         id: id.to_string(),
         peer_addr,
         client_addr,
+        booking_addr,
         trigger,
         transport,
         meet,
+        booking,
         store,
     })
 }
@@ -112,10 +139,21 @@ impl RunningNode {
         &self.meet
     }
 
+    /// The node's booking service.
+    pub fn booking(&self) -> &BookingService {
+        &self.booking
+    }
+
+    /// Where booking clients send requests, if this node is a front door.
+    pub fn booking_addr(&self) -> Option<SocketAddr> {
+        self.booking_addr
+    }
+
     /// Stops the node: every task ends, then the store is closed.
     pub async fn stop(self) {
         self.trigger.trigger();
         self.meet.join().await;
+        self.booking.join().await;
         let _ = self.transport.await;
         // Last reference: the SQLite connection closes here, after every
         // writer has finished.

@@ -21,9 +21,12 @@
 //!    deadline, runs a [`Handler`] for each incoming request, and hands out a
 //!    cloneable [`Client`] whose [`Client::call`] is one awaited round trip.
 //!
-//! Delivery is **at least once**: a retransmitted request may reach the
-//! handler more than once, so handlers must be idempotent until the reply
-//! cache (at-most-once) is added on top of this layer.
+//! The endpoint's delivery is **at least once**: a retransmitted request
+//! may reach the handler more than once. A server whose requests are not
+//! idempotent puts a [`ReplyCache`] in front of its handler for
+//! **at-most-once** execution: a retry is answered with the cached reply, or
+//! dropped while the original still executes. A [`Loss`] makes any of this
+//! testable by dropping and duplicating datagrams replayably.
 //!
 //! # Layout
 //!
@@ -33,6 +36,11 @@
 //! * [`endpoint`]: [`Endpoint`], the sans-IO request/reply state machine, and
 //!   the [`Transmit`]s and [`Event`]s it produces.
 //! * [`stats`]: [`Stats`], the endpoint's counters.
+//! * [`reply_cache`]: [`ReplyCache`], the sans-IO at-most-once cache of
+//!   replies keyed by client address and request id, with expiry and a
+//!   bound; [`CacheConfig`], [`Lookup`], [`RestoredEntry`], [`CacheStats`].
+//! * [`loss`]: [`Loss`] and [`LossConfig`], seeded, replayable request loss,
+//!   reply loss and duplication for tests and experiments.
 //! * [`rng`]: [`SplitMix64`], a tiny seeded generator for request ids and
 //!   replayable loss injection, and [`random_seed`].
 //! * [`socket`]: the tokio transport: [`start`], [`Client`], [`Handler`].
@@ -44,6 +52,8 @@ pub mod config;
 pub mod endpoint;
 pub mod envelope;
 pub mod error;
+pub mod loss;
+pub mod reply_cache;
 pub mod rng;
 pub mod socket;
 pub mod stats;
@@ -52,6 +62,8 @@ pub use config::Config;
 pub use endpoint::{Endpoint, Event, Transmit};
 pub use envelope::{Envelope, Kind, RequestId};
 pub use error::{EnvelopeError, RpcError};
+pub use loss::{Loss, LossConfig};
+pub use reply_cache::{CacheConfig, CacheStats, Lookup, ReplyCache, RestoredEntry};
 pub use rng::{SplitMix64, random_seed};
 pub use socket::{Client, Handler, start};
 pub use stats::Stats;

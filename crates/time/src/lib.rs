@@ -15,6 +15,8 @@
 //!   [`subtract`](SlotList::subtract) to register it, [`add`](SlotList::add) to undo that.
 //! - `intersect.rs`: [`intersect_all`] and [`intersect_all_into`], the k-way intersection
 //!   of `k` lists in one simultaneous leapfrog sweep (not a pairwise fold).
+//! - `week.rs`: [`WeekTime`], the booking seed's day/hour/minute clock over one repeating
+//!   week, with its minutes-since-Monday arithmetic and its `Mon 10:30` format.
 //! - `error.rs`: [`IntervalError`] and [`SlotListError`], the only two ways input can be
 //!   rejected.
 //!
@@ -62,8 +64,10 @@ mod error;
 mod intersect;
 mod interval;
 mod slots;
+pub mod week;
 
 pub use error::{IntervalError, SlotListError};
 pub use intersect::{intersect_all, intersect_all_into};
 pub use interval::Interval;
 pub use slots::SlotList;
+pub use week::{MINUTES_PER_DAY, MINUTES_PER_WEEK, WeekTime, WeekTimeError};

@@ -1,0 +1,621 @@
+//! The running booking service on one node.
+//!
+//! A node may play two roles:
+//!
+//! - **front door** (a `booking_port`): speaks the seed's UDP protocol to
+//!   clients, applies loss simulation and the at-most-once reply cache, keeps
+//!   monitor registrations and sends their callbacks;
+//! - **owner** (facilities listed in `[node.booking]`): executes requests on
+//!   its facilities and their bookings, and stores every change.
+//!
+//! A front door sends each request to the node that owns its facility (or,
+//! for a confirmation id, the node that issued it) — itself, or another node
+//! over the peer transport — so a client may talk to any front door.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use convene_cluster::peer::BoxFuture;
+use convene_cluster::shutdown::Shutdown;
+use convene_cluster::{Peers, Router, Screen, Semantics, ServiceHandler, ServiceTag};
+use convene_rpc::{CacheConfig, Lookup, Loss, LossConfig, ReplyCache};
+use convene_store::Store;
+use convene_wire::{Decode, Encode};
+use tokio::net::UdpSocket;
+use tokio::task::JoinHandle;
+
+use crate::state::{IdScheme, Monitors};
+use crate::wire::{self, ErrorCode, MAX_DATAGRAM, Reply, Request};
+
+mod committer;
+pub mod lines;
+mod owner;
+pub mod peer_msg;
+
+use owner::{Outcome, Owner};
+use peer_msg::{PeerReply, PeerRequest};
+
+/// The longest monitoring period a client may ask for: one week.
+pub const MAX_MONITOR_SECONDS: u32 = 7 * 24 * 3600;
+
+/// Everything the booking service needs from its node.
+pub struct BookingContext {
+    /// Calls to other nodes, and the cluster's address book.
+    pub peers: Peers,
+    /// Where to register the peer handler.
+    pub router: Arc<Router>,
+    /// Where on-screen lines go.
+    pub screen: Screen,
+    /// The node's store.
+    pub store: Arc<Store>,
+    /// The node's shutdown signal.
+    pub shutdown: Shutdown,
+    /// The bound booking socket, if this node is a front door.
+    pub socket: Option<UdpSocket>,
+}
+
+/// Why the booking service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BookingStartError {
+    /// The store could not be read.
+    #[error(transparent)]
+    Store(#[from] convene_store::StoreError),
+    /// The peer router already has a booking service (a programming error).
+    #[error("the booking service is already registered on this node")]
+    AlreadyRegistered,
+}
+
+/// A running booking service.
+pub struct BookingService {
+    tasks: Vec<JoinHandle<()>>,
+    shared: Arc<Shared>,
+}
+
+impl BookingService {
+    /// Datagrams and peer requests dropped as malformed or unexpected.
+    pub fn dropped(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Waits for the service's tasks after shutdown.
+    pub async fn join(self) {
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+struct Shared {
+    peers: Peers,
+    screen: Screen,
+    me: usize,
+    owner: Option<Owner>,
+    front: Option<Front>,
+    dropped: AtomicU64,
+}
+
+struct Front {
+    socket: Arc<UdpSocket>,
+    semantics: Semantics,
+    loss: Mutex<Loss>,
+    cache: Mutex<ReplyCache>,
+    monitors: Mutex<Monitors<SocketAddr>>,
+}
+
+/// Starts the booking service on a node (a no-op service if the node has
+/// neither a booking port nor facilities).
+pub async fn start(ctx: BookingContext) -> Result<BookingService, BookingStartError> {
+    let me_index = ctx
+        .peers
+        .cluster()
+        .index_of(&ctx.peers.me().id)
+        .unwrap_or_default();
+    let section = ctx.peers.me().booking.clone();
+    let cache = CacheConfig {
+        ttl: Duration::from_secs(section.reply_cache_seconds),
+        max_entries: section.reply_cache_entries,
+    };
+    let owner = if section.facilities.is_empty() {
+        None
+    } else {
+        let (names, store, cache, screen) = (
+            section.facilities.clone(),
+            ctx.store.clone(),
+            cache,
+            ctx.screen.clone(),
+        );
+        let node = me_index as u32;
+        Some(
+            tokio::task::spawn_blocking(move || Owner::load(&names, node, store, cache, screen))
+                .await
+                .expect("booking store loader panicked")?,
+        )
+    };
+    let front = ctx.socket.map(|socket| Front {
+        socket: Arc::new(socket),
+        semantics: section.semantics,
+        loss: Mutex::new(Loss::new(LossConfig {
+            request_loss: section.request_loss,
+            reply_loss: section.reply_loss,
+            duplicate: section.duplicate,
+            seed: section.loss_seed,
+        })),
+        cache: Mutex::new(ReplyCache::new(cache)),
+        monitors: Mutex::new(Monitors::new()),
+    });
+    let shared = Arc::new(Shared {
+        peers: ctx.peers.clone(),
+        screen: ctx.screen.clone(),
+        me: me_index,
+        owner,
+        front,
+        dropped: AtomicU64::new(0),
+    });
+    if !ctx
+        .router
+        .register(ServiceTag::Booking, Arc::new(BookingPeer(shared.clone())))
+    {
+        return Err(BookingStartError::AlreadyRegistered);
+    }
+    let mut tasks = Vec::new();
+    if let Some(front) = &shared.front {
+        let port = front.socket.local_addr().map_or(0, |a| a.port());
+        let facilities: Vec<&str> = ctx
+            .peers
+            .cluster()
+            .nodes
+            .iter()
+            .flat_map(|n| n.booking.facilities.iter().map(String::as_str))
+            .collect();
+        ctx.screen.block(&[
+            &format_args!("Facility Booking Server started on port {port}"),
+            &format_args!("Invocation semantics: {}", front.semantics),
+            &format_args!(
+                "Simulated loss probability (request): {}",
+                lines::probability(section.request_loss)
+            ),
+            &format_args!(
+                "Simulated loss probability (reply): {}",
+                lines::probability(section.reply_loss)
+            ),
+            &format_args!("Available facilities: {}", facilities.join(", ")),
+            &"Waiting for requests...",
+            &"",
+        ]);
+        tasks.push(tokio::spawn(serve(shared.clone(), ctx.shutdown.clone())));
+    }
+    if shared.owner.is_some() {
+        tasks.push(tokio::spawn(prune_replies(
+            ctx.store.clone(),
+            section.reply_cache_seconds,
+            ctx.shutdown.clone(),
+        )));
+    }
+    Ok(BookingService { tasks, shared })
+}
+
+/// Kept replies older than the cache's lifetime are no use: drop them now and then.
+async fn prune_replies(store: Arc<Store>, ttl_seconds: u64, shutdown: Shutdown) {
+    let every = Duration::from_secs(ttl_seconds.clamp(1, 60));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.wait() => return,
+        }
+        let store = store.clone();
+        let before = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64)
+            - (ttl_seconds as i64) * 1000;
+        let _ = tokio::task::spawn_blocking(move || store.prune_booking_replies(before)).await;
+    }
+}
+
+/// The front door's receive loop.
+async fn serve(shared: Arc<Shared>, shutdown: Shutdown) {
+    let Some(front) = &shared.front else { return };
+    let mut buf = vec![0u8; MAX_DATAGRAM + 1];
+    loop {
+        let (n, client) = tokio::select! {
+            r = front.socket.recv_from(&mut buf) => match r {
+                Ok(ok) => ok,
+                Err(e) => {
+                    tracing::debug!("booking socket receive error: {e}");
+                    continue;
+                }
+            },
+            _ = shutdown.wait() => return,
+        };
+        let (lost, copies) = {
+            let mut loss = front.loss.lock().unwrap_or_else(|e| e.into_inner());
+            let lost = loss.drop_request();
+            (lost, if !lost && loss.duplicate() { 2 } else { 1 })
+        };
+        if lost {
+            shared.screen.line(format_args!(
+                "Simulated loss of request from {}",
+                lines::addr(client)
+            ));
+            continue;
+        }
+        if n > MAX_DATAGRAM {
+            shared.dropped.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(%client, "dropped an oversized booking datagram");
+            continue;
+        }
+        for _ in 0..copies {
+            let shared = shared.clone();
+            let datagram = buf[..n].to_vec();
+            tokio::spawn(async move { shared.handle_client(client, datagram).await });
+        }
+    }
+}
+
+/// What the front door does with a request's result.
+enum FrontReply {
+    /// Send, and keep for retries.
+    Keep(Vec<u8>),
+    /// Send, but do not keep: a retry should ask again (the owner did not answer).
+    Once(Vec<u8>),
+    /// Send nothing.
+    Silent,
+}
+
+impl Shared {
+    fn front(&self) -> &Front {
+        self.front.as_ref().expect("only called on front doors")
+    }
+
+    async fn handle_client(&self, client: SocketAddr, datagram: Vec<u8>) {
+        let front = self.front();
+        let Some(header) = wire::header(&datagram) else {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            self.screen.line(format_args!(
+                "Dropped a {}-byte datagram from {}: too short to be a request",
+                datagram.len(),
+                lines::addr(client)
+            ));
+            return;
+        };
+        self.screen.block(&[
+            &"",
+            &format_args!(
+                "Received request: type={}, request_id={}, from={}",
+                header.kind,
+                header.request_id,
+                lines::addr(client)
+            ),
+        ]);
+        let dedup = front.semantics == Semantics::AtMostOnce;
+        if dedup {
+            let cached = {
+                let mut cache = front.cache.lock().unwrap_or_else(|e| e.into_inner());
+                match cache.begin(Instant::now(), client, header.request_id, &datagram) {
+                    Lookup::Done(bytes) => Some(bytes.to_vec()),
+                    Lookup::InProgress => return,
+                    Lookup::New => None,
+                }
+            };
+            if let Some(bytes) = cached {
+                self.screen.line(format_args!(
+                    "Returning cached reply for duplicate request {}",
+                    header.request_id
+                ));
+                self.send(client, &bytes);
+                return;
+            }
+        }
+        let reply = self.dispatch(client, &datagram, dedup).await;
+        let mut cache = front.cache.lock().unwrap_or_else(|e| e.into_inner());
+        match reply {
+            FrontReply::Keep(bytes) => {
+                if dedup {
+                    cache.finish(Instant::now(), client, header.request_id, &datagram, &bytes);
+                }
+                drop(cache);
+                self.send(client, &bytes);
+            }
+            FrontReply::Once(bytes) => {
+                cache.abandon(client, header.request_id, &datagram);
+                drop(cache);
+                self.send(client, &bytes);
+            }
+            FrontReply::Silent => cache.abandon(client, header.request_id, &datagram),
+        }
+    }
+
+    /// Sends a reply to a client, unless reply loss is simulated.
+    fn send(&self, client: SocketAddr, bytes: &[u8]) {
+        let front = self.front();
+        if front
+            .loss
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drop_reply()
+        {
+            self.screen.line(format_args!(
+                "Simulated loss of reply to {}",
+                lines::addr(client)
+            ));
+            return;
+        }
+        match front.socket.try_send_to(bytes, client) {
+            Ok(_) => self.screen.block(&[
+                &format_args!("Sent response to {}", lines::addr(client)),
+                &"",
+            ]),
+            Err(e) => tracing::warn!(%client, "reply not sent: {e}"),
+        }
+    }
+
+    /// Routes a request to the node that owns it and returns the reply.
+    async fn dispatch(&self, client: SocketAddr, datagram: &[u8], dedup: bool) -> FrontReply {
+        let request = match wire::decode_request(datagram) {
+            Ok((_, request)) => request,
+            Err(e) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                return FrontReply::Keep(e.to_reply().encode());
+            }
+        };
+        let cluster = self.peers.cluster();
+        let owner = match &request {
+            Request::Query { facility, .. } | Request::Book { facility, .. } => cluster
+                .facility_owner(facility)
+                .ok_or_else(|| not_found(facility)),
+            Request::Monitor { facility, seconds } => {
+                return self.register_monitor(client, facility, *seconds).await;
+            }
+            Request::Change { confirmation, .. }
+            | Request::Extend { confirmation, .. }
+            | Request::Cancel { confirmation } => IdScheme::owner_of(confirmation)
+                .map(|n| n as usize)
+                .filter(|n| {
+                    cluster
+                        .nodes
+                        .get(*n)
+                        .is_some_and(|node| !node.booking.facilities.is_empty())
+                })
+                .ok_or_else(|| {
+                    Reply::error(ErrorCode::InvalidConfirmationId, "Invalid confirmation ID")
+                }),
+        };
+        let node = match owner {
+            Ok(node) => node,
+            Err(reply) => return FrontReply::Keep(reply.encode()),
+        };
+        if node == self.me {
+            let owner = self
+                .owner
+                .as_ref()
+                .expect("a node that owns facilities has an owner");
+            return match owner.execute(client, datagram, dedup).await {
+                Outcome::Reply(bytes, changed) => {
+                    if let Some(facility) = changed {
+                        self.notify(&facility);
+                    }
+                    FrontReply::Keep(bytes)
+                }
+                Outcome::Busy => FrontReply::Silent,
+            };
+        }
+        let target = &cluster.nodes[node];
+        let body = PeerRequest::Execute {
+            client,
+            dedup,
+            datagram: datagram.to_vec(),
+        }
+        .to_bytes();
+        match self
+            .peers
+            .call(target.peer_addr(), ServiceTag::Booking, &body)
+            .await
+            .map(|b| PeerReply::from_bytes(&b))
+        {
+            Ok(Ok(PeerReply::Executed { reply })) => FrontReply::Keep(reply),
+            Ok(Ok(PeerReply::Busy)) => FrontReply::Silent,
+            other => {
+                tracing::warn!(
+                    "node {} did not execute a forwarded request: {other:?}",
+                    target.id
+                );
+                FrontReply::Once(
+                    Reply::error(
+                        ErrorCode::InvalidRequest,
+                        format!(
+                            "The node that owns this booking ({}) did not answer; try again",
+                            target.id
+                        ),
+                    )
+                    .encode(),
+                )
+            }
+        }
+    }
+
+    /// MONITOR_REGISTER: remember the client here, and ask the owner to tell
+    /// this node about changes.
+    async fn register_monitor(
+        &self,
+        client: SocketAddr,
+        facility: &str,
+        seconds: u32,
+    ) -> FrontReply {
+        self.screen.line(format_args!(
+            "Monitor: facility='{facility}', duration={seconds}s, client={}",
+            lines::addr(client)
+        ));
+        let cluster = self.peers.cluster();
+        let Some(node) = cluster.facility_owner(facility) else {
+            return FrontReply::Keep(not_found(facility).encode());
+        };
+        if seconds == 0 || seconds > MAX_MONITOR_SECONDS {
+            return FrontReply::Keep(
+                Reply::error(
+                    ErrorCode::InvalidRequest,
+                    format!("Monitoring duration must be 1 to {MAX_MONITOR_SECONDS} seconds"),
+                )
+                .encode(),
+            );
+        }
+        let now = Instant::now();
+        let period = Duration::from_secs(u64::from(seconds));
+        if node == self.me {
+            if let Some(owner) = &self.owner {
+                owner.subscribe(facility, None, now + period);
+            }
+        } else {
+            let body = PeerRequest::Subscribe {
+                facility: facility.to_string(),
+                seconds,
+            }
+            .to_bytes();
+            let target = &cluster.nodes[node];
+            if let Err(e) = self
+                .peers
+                .call(target.peer_addr(), ServiceTag::Booking, &body)
+                .await
+            {
+                tracing::warn!(
+                    "node {} did not take a monitor subscription: {e}",
+                    target.id
+                );
+                return FrontReply::Once(
+                    Reply::error(
+                        ErrorCode::InvalidRequest,
+                        format!(
+                            "The node that owns '{facility}' ({}) did not answer; try again",
+                            target.id
+                        ),
+                    )
+                    .encode(),
+                );
+            }
+        }
+        self.front()
+            .monitors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .register(facility, client, now, period);
+        FrontReply::Keep(
+            Reply::Monitoring {
+                message: format!("Monitoring '{facility}' for {seconds} seconds"),
+            }
+            .encode(),
+        )
+    }
+
+    /// A facility of this node changed: tell every subscribed front door.
+    fn notify(&self, facility: &str) {
+        let Some(owner) = &self.owner else { return };
+        let targets = owner.subscribers(facility, Instant::now());
+        if targets.is_empty() {
+            return;
+        }
+        let Some(update) = owner.update_datagram(facility) else {
+            return;
+        };
+        for target in targets {
+            match target {
+                None => self.push_update(facility, &update),
+                Some(addr) => {
+                    let peers = self.peers.clone();
+                    let body = PeerRequest::Update {
+                        facility: facility.to_string(),
+                        datagram: update.clone(),
+                    }
+                    .to_bytes();
+                    tokio::spawn(async move {
+                        if let Err(e) = peers.call(addr, ServiceTag::Booking, &body).await {
+                            tracing::warn!(%addr, "monitor update not delivered: {e}");
+                        }
+                    });
+                }
+            }
+        }
+    }
+
+    /// Sends a MONITOR_UPDATE to this front door's live monitors of `facility`.
+    fn push_update(&self, facility: &str, update: &[u8]) {
+        let Some(front) = &self.front else { return };
+        let targets = front
+            .monitors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .targets(facility, Instant::now());
+        for client in targets {
+            match front.socket.try_send_to(update, client) {
+                Ok(_) => self.screen.line(format_args!(
+                    "Sent monitor update to {}",
+                    lines::addr(client)
+                )),
+                Err(e) => tracing::warn!(%client, "monitor update not sent: {e}"),
+            }
+        }
+    }
+}
+
+fn not_found(facility: &str) -> Reply {
+    Reply::error(
+        ErrorCode::FacilityNotFound,
+        format!("Facility '{facility}' not found"),
+    )
+}
+
+/// The booking service's handler for requests from other nodes.
+struct BookingPeer(Arc<Shared>);
+
+impl ServiceHandler for BookingPeer {
+    fn handle(&self, from: SocketAddr, body: Vec<u8>) -> BoxFuture<Option<Vec<u8>>> {
+        let shared = self.0.clone();
+        Box::pin(async move {
+            if shared.peers.cluster().node_at(from).is_none() {
+                shared.dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(%from, "booking peer request from outside the cluster; dropped");
+                return None;
+            }
+            let request = match PeerRequest::from_bytes(&body) {
+                Ok(r) => r,
+                Err(e) => {
+                    shared.dropped.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(%from, "malformed booking peer request: {e}; dropped");
+                    return None;
+                }
+            };
+            let reply = match request {
+                PeerRequest::Execute {
+                    client,
+                    dedup,
+                    datagram,
+                } => {
+                    let owner = shared.owner.as_ref()?;
+                    match owner.execute(client, &datagram, dedup).await {
+                        Outcome::Reply(reply, changed) => {
+                            if let Some(facility) = changed {
+                                shared.notify(&facility);
+                            }
+                            PeerReply::Executed { reply }
+                        }
+                        Outcome::Busy => PeerReply::Busy,
+                    }
+                }
+                PeerRequest::Subscribe { facility, seconds } => {
+                    let owner = shared.owner.as_ref()?;
+                    let seconds = seconds.min(MAX_MONITOR_SECONDS);
+                    owner.subscribe(
+                        &facility,
+                        Some(from),
+                        Instant::now() + Duration::from_secs(u64::from(seconds)),
+                    );
+                    PeerReply::Ack
+                }
+                PeerRequest::Update { facility, datagram } => {
+                    shared.push_update(&facility, &datagram);
+                    PeerReply::Ack
+                }
+            };
+            Some(reply.to_bytes())
+        })
+    }
+}

@@ -1,0 +1,368 @@
+//! The owner side: executing requests on the facilities this node owns.
+//!
+//! Every request for a facility or booking ends here, whichever node the
+//! client talked to. Under at-most-once the owner keeps its own record of
+//! executed changes (client address and request id, with the request's
+//! checksum), persisted with the change itself, so a retry is answered from
+//! the record even after a restart of the owner or via another front door.
+//! Queries change nothing and are simply executed again.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use convene_cluster::Screen;
+use convene_rpc::{CacheConfig, Lookup, ReplyCache, RestoredEntry};
+use convene_store::{BookingRow, BookingWrite, ReplyRow, Store};
+use convene_time::WeekTime;
+
+use super::committer::Committer;
+use super::lines;
+use crate::state::{Booking, BookingError, Facilities, IdScheme, Minute};
+use crate::wire::{self, DayAvailability, ErrorCode, Reply, Request};
+
+/// What executing a request produced.
+pub enum Outcome {
+    /// Send these bytes; if a facility changed, its monitors must hear.
+    Reply(Vec<u8>, Option<String>),
+    /// The same request is executing right now (or could not be stored):
+    /// send nothing, the client will retry.
+    Busy,
+}
+
+/// The facilities of this node, and what it needs to change them safely.
+pub struct Owner {
+    facilities: Mutex<Facilities>,
+    record: Mutex<ReplyCache>,
+    committer: Committer,
+    screen: Screen,
+    /// Who wants to hear about each facility, and until when.
+    subscribers: Mutex<HashMap<String, Vec<Subscriber>>>,
+}
+
+/// A front door that wants to hear about a facility: `None` is this node's
+/// own, `Some(addr)` another node's; with the time its interest ends.
+type Subscriber = (Option<SocketAddr>, Instant);
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl Owner {
+    /// Loads this node's facilities, bookings and kept replies.
+    pub fn load(
+        names: &[String],
+        node: u32,
+        store: Arc<Store>,
+        cache: CacheConfig,
+        screen: Screen,
+    ) -> Result<Owner, convene_store::StoreError> {
+        let mut facilities = Facilities::new(names.iter().cloned(), IdScheme { node });
+        let rows = store.bookings()?;
+        let next_seq = store.next_booking_seq()?;
+        // Bookings of a facility this node no longer owns (the cluster file
+        // changed) stay in the store but are not loaded.
+        let (mine, elsewhere): (Vec<_>, Vec<_>) =
+            rows.into_iter().partition(|r| facilities.has(&r.facility));
+        if !elsewhere.is_empty() {
+            tracing::warn!(
+                count = elsewhere.len(),
+                "stored bookings of facilities this node no longer owns were not loaded"
+            );
+        }
+        let bookings = mine
+            .into_iter()
+            .map(|r| Booking {
+                id: r.id,
+                facility: r.facility,
+                start: r.start,
+                end: r.end,
+                original_end: r.original_end,
+                cancelled: r.cancelled,
+            })
+            .collect();
+        facilities
+            .restore(bookings, next_seq)
+            .map_err(|e| convene_store::StoreError::Corrupt {
+                path: store.path().to_path_buf(),
+                table: "booking_bookings",
+                problem: e.to_string(),
+            })?;
+        let mut record = ReplyCache::new(cache);
+        let now = Instant::now();
+        let now_ms = now_ms();
+        for row in store.booking_replies(now_ms - cache.ttl.as_millis() as i64)? {
+            let Ok(client) = row.client.parse::<SocketAddr>() else {
+                continue;
+            };
+            record.restore(
+                now,
+                RestoredEntry {
+                    client,
+                    request_id: row.request_id,
+                    checksum: row.checksum,
+                    reply: row.reply,
+                    age: Duration::from_millis(now_ms.saturating_sub(row.created_ms).max(0) as u64),
+                },
+            );
+        }
+        store.prune_booking_replies(now_ms - cache.ttl.as_millis() as i64)?;
+        Ok(Owner {
+            facilities: Mutex::new(facilities),
+            record: Mutex::new(record),
+            committer: Committer::start(store),
+            screen,
+            subscribers: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Executes a client's request here. `dedup` is the front door's
+    /// semantics: at-most-once keeps a record of changes.
+    pub async fn execute(&self, client: SocketAddr, datagram: &[u8], dedup: bool) -> Outcome {
+        let (header, request) = match wire::decode_request(datagram) {
+            Ok(ok) => ok,
+            Err(e) => return Outcome::Reply(e.to_reply().encode(), None),
+        };
+        let changes = !matches!(request, Request::Query { .. } | Request::Monitor { .. });
+        if dedup && changes {
+            let mut record = self.record.lock().unwrap_or_else(|e| e.into_inner());
+            match record.begin(Instant::now(), client, header.request_id, datagram) {
+                Lookup::Done(bytes) => return Outcome::Reply(bytes.to_vec(), None),
+                Lookup::InProgress => return Outcome::Busy,
+                Lookup::New => {}
+            }
+        }
+        let (reply, changed) = self.apply(&request);
+        let bytes = reply.encode();
+        if changes {
+            let write = BookingWrite {
+                booking: changed.as_ref().map(|c| row(&c.booking)),
+                next_seq: changed.as_ref().map(|c| c.next_seq),
+                reply: dedup.then(|| ReplyRow {
+                    client: client.to_string(),
+                    request_id: header.request_id,
+                    checksum: ReplyCache::checksum(datagram),
+                    reply: bytes.clone(),
+                    created_ms: now_ms(),
+                }),
+            };
+            if (write.booking.is_some() || write.reply.is_some())
+                && let Err(e) = self.committer.commit(write).await
+            {
+                // Not durable, so not sent: the client's retry asks again.
+                tracing::error!("booking change not stored: {e}");
+                if dedup {
+                    self.record
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .abandon(client, header.request_id, datagram);
+                }
+                return Outcome::Busy;
+            }
+            if dedup {
+                self.record
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .finish(Instant::now(), client, header.request_id, datagram, &bytes);
+            }
+        }
+        Outcome::Reply(bytes, changed.map(|c| c.booking.facility))
+    }
+
+    /// Runs one request against the facilities, printing the seed's lines.
+    fn apply(&self, request: &Request) -> (Reply, Option<Changed>) {
+        let mut f = self.facilities.lock().unwrap_or_else(|e| e.into_inner());
+        let screen = &self.screen;
+        let result: Result<(Reply, Option<Booking>), BookingError> = match request {
+            Request::Query { facility, days } => {
+                screen.line(format_args!(
+                    "Query: facility='{facility}', days={}",
+                    lines::days(days)
+                ));
+                f.availability(facility, days).map(|a| {
+                    (
+                        Reply::Availability {
+                            facility: facility.clone(),
+                            days: to_wire(&a),
+                        },
+                        None,
+                    )
+                })
+            }
+            Request::Book {
+                facility,
+                start,
+                end,
+            } => {
+                screen.line(format_args!(
+                    "Book: facility='{facility}', from {start} to {end}"
+                ));
+                f.book(facility, start.minutes(), end.minutes()).map(|b| {
+                    (
+                        Reply::Booked {
+                            confirmation: b.id.clone(),
+                        },
+                        Some(b.clone()),
+                    )
+                })
+            }
+            Request::Change {
+                confirmation,
+                offset_minutes,
+            } => {
+                screen.line(format_args!(
+                    "Change: confirmation_id='{confirmation}', offset={offset_minutes} minutes"
+                ));
+                f.change(confirmation, *offset_minutes).map(|b| {
+                    screen.line(format_args!(
+                        "Booking changed to from {} to {}",
+                        at(b.start),
+                        at(b.end)
+                    ));
+                    (Reply::Changed, Some(b.clone()))
+                })
+            }
+            Request::Extend {
+                confirmation,
+                minutes,
+            } => {
+                screen.line(format_args!(
+                    "Extend: confirmation_id='{confirmation}', extension={minutes} minutes"
+                ));
+                let before = f.booking(confirmation).map(|b| b.end);
+                f.extend(confirmation, *minutes).map(|x| {
+                    let end = at(x.booking.end);
+                    if x.changed {
+                        let old = before.map_or(end, at);
+                        screen.line(format_args!("Extended booking from {old} to {end}"));
+                    } else {
+                        screen.line(format_args!(
+                            "Booking already extended to {end} (idempotent - no change)"
+                        ));
+                    }
+                    let changed = x.changed.then(|| x.booking.clone());
+                    (
+                        Reply::Extended {
+                            message: format!("Booking extended to {end}"),
+                        },
+                        changed,
+                    )
+                })
+            }
+            Request::Cancel { confirmation } => {
+                screen.line(format_args!("Cancel: confirmation_id='{confirmation}'"));
+                f.cancel(confirmation).map(|b| {
+                    (
+                        Reply::Cancelled {
+                            message: "Booking cancelled successfully".into(),
+                        },
+                        Some(b.clone()),
+                    )
+                })
+            }
+            // Registrations live at the front door; it never sends them here.
+            Request::Monitor { .. } => Err(BookingError {
+                code: ErrorCode::InvalidRequest as u8,
+                message: "Monitor registrations are made at the front door".into(),
+            }),
+        };
+        match result {
+            Ok((reply, booking)) => {
+                let next_seq = f.next_seq();
+                (reply, booking.map(|booking| Changed { booking, next_seq }))
+            }
+            Err(e) => (
+                Reply::Error {
+                    code: e.code,
+                    message: e.message,
+                },
+                None,
+            ),
+        }
+    }
+
+    /// The MONITOR_UPDATE datagram for a facility: its whole week.
+    pub fn update_datagram(&self, facility: &str) -> Option<Vec<u8>> {
+        let week = self
+            .facilities
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .week(facility)
+            .ok()?;
+        Some(
+            Reply::Update {
+                facility: facility.to_string(),
+                days: to_wire(&week),
+            }
+            .encode(),
+        )
+    }
+
+    /// Records that `who` (this node's front door: `None`) wants changes to
+    /// `facility` until `until`.
+    pub fn subscribe(&self, facility: &str, who: Option<SocketAddr>, until: Instant) {
+        let mut subs = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
+        let list = subs.entry(facility.to_string()).or_default();
+        match list.iter_mut().find(|(w, _)| *w == who) {
+            Some((_, u)) => *u = (*u).max(until),
+            None => list.push((who, until)),
+        }
+    }
+
+    /// Who to tell about a change to `facility` now; expired entries go.
+    pub fn subscribers(&self, facility: &str, now: Instant) -> Vec<Option<SocketAddr>> {
+        let mut subs = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(list) = subs.get_mut(facility) else {
+            return Vec::new();
+        };
+        list.retain(|(_, until)| *until > now);
+        list.iter().map(|(w, _)| *w).collect()
+    }
+}
+
+/// A booking changed by a request, and the id sequence after it.
+struct Changed {
+    booking: Booking,
+    next_seq: u32,
+}
+
+fn row(b: &Booking) -> BookingRow {
+    BookingRow {
+        id: b.id.clone(),
+        facility: b.facility.clone(),
+        start: b.start,
+        end: b.end,
+        original_end: b.original_end,
+        cancelled: b.cancelled,
+    }
+}
+
+/// A minute of the week as the seed prints it ("Mon 10:30").
+fn at(m: Minute) -> WeekTime {
+    WeekTime::from_minutes(m).unwrap_or_else(|| WeekTime::end_of_day(6).expect("Sunday exists"))
+}
+
+/// Free slots as the wire carries them: a slot that reaches the end of its
+/// day ends at (day, 24, 0), as the seed encodes it.
+fn to_wire(days: &[(u8, Vec<(Minute, Minute)>)]) -> Vec<DayAvailability> {
+    days.iter()
+        .map(|(day, slots)| DayAvailability {
+            day: *day,
+            slots: slots
+                .iter()
+                .map(|&(start, end)| {
+                    let day_end = (u32::from(*day) + 1) * convene_time::MINUTES_PER_DAY;
+                    let end_time = if end >= day_end {
+                        WeekTime::end_of_day(*day)
+                    } else {
+                        WeekTime::from_minutes(end)
+                    };
+                    (at(start), end_time.unwrap_or_else(|| at(end)))
+                })
+                .collect(),
+        })
+        .collect()
+}

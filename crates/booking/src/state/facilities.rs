@@ -1,0 +1,471 @@
+//! One node's facilities and their bookings, with the seed's rules.
+//!
+//! # How bookings are held
+//!
+//! The seed keeps one list of bookings per facility and scans all of it, cancelled
+//! ones included, for every overlap check and every day of every query. Here
+//! every booking ever made lives in one vector (the record the store persists),
+//! and each facility additionally keeps a [`BTreeMap`] from start to end of its
+//! *live* (not cancelled) bookings only.
+//!
+//! Live bookings on one facility never overlap; that is the invariant every
+//! operation preserves. Sorted by start, their ends are therefore sorted too, so
+//! among the live bookings that start before some instant `t`, the last one
+//! reaches furthest. Two consequences make every operation O(log n + k):
+//!
+//! - **Overlap check** for `[s, e)`: only the last live booking starting before
+//!   `e` can reach past `s` (skipping the booking being moved, if any).
+//! - **Free time on a day** `[lo, hi)`: the last booking starting before `lo`
+//!   may spill into the day; after it, only bookings starting inside the day
+//!   matter, visited in order.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::error::{BookingError, RestoreError};
+use super::ids::{IdScheme, SEQ_LIMIT};
+use super::{DAYS_PER_WEEK, DayAvailability, MINUTES_PER_DAY, MINUTES_PER_WEEK, Minute};
+
+/// One booking, as stored (the node persists these and restores them).
+///
+/// A cancelled booking is kept, as in the seed, so that a second cancel can be
+/// told apart from an unknown id (code 7 rather than 3); it no longer blocks
+/// anyone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Booking {
+    /// The confirmation id, e.g. `CONF000001` (see [`IdScheme`]).
+    pub id: String,
+    /// The facility's name.
+    pub facility: String,
+    /// The first minute booked.
+    pub start: Minute,
+    /// The minute the booking ends (exclusive); moved by change and extend.
+    pub end: Minute,
+    /// The end that extend counts from: set by book and by change, never by
+    /// extend. Extending by `m` always means "end at `original_end + m`", which
+    /// is what makes a repeated extend harmless (idempotent).
+    pub original_end: Minute,
+    /// Whether the booking was cancelled.
+    pub cancelled: bool,
+}
+
+/// What [`Facilities::extend`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Extended {
+    /// The booking after the call.
+    pub booking: Booking,
+    /// Whether its end moved. `false` when the booking already ended at the
+    /// requested time (typically a repeated extend); the seed then answers
+    /// success but sends no monitor callbacks, since availability is unchanged.
+    pub changed: bool,
+}
+
+/// A live booking inside a facility's index: where it ends and which record it is.
+#[derive(Clone, Copy, Debug)]
+struct Held {
+    end: Minute,
+    record: usize,
+}
+
+/// A live booking's entry in a facility's index, keyed by its start.
+type Index = BTreeMap<Minute, Held>;
+
+/// A booking and the facility it belongs to (by position, to skip a name lookup).
+#[derive(Clone, Debug)]
+struct Record {
+    booking: Booking,
+    facility: usize,
+}
+
+/// The facilities one node owns, and every booking made on them.
+///
+/// This is the seed's services 1–3 (query, book, change) and its two extra
+/// operations: extend (idempotent) and cancel (non-idempotent). Checks run in
+/// the seed's order and fail with its codes and messages (see [`BookingError`]),
+/// so a client cannot tell this apart from the original server, except that a
+/// free day is listed once, not twice (the seed's bug).
+#[derive(Clone, Debug)]
+pub struct Facilities {
+    ids: IdScheme,
+    next_seq: u32,
+    names: Vec<String>,
+    by_name: HashMap<String, usize>,
+    /// Per facility (same positions as `names`): live bookings by start.
+    live: Vec<Index>,
+    /// Every booking ever made, in the order made (or restored).
+    records: Vec<Record>,
+    by_id: HashMap<String, usize>,
+}
+
+impl Facilities {
+    /// Facilities with the given names and no bookings; ids from `ids`, starting
+    /// at sequence number 1 as the seed does.
+    ///
+    /// Names are matched exactly and case-sensitively, as in the seed. A name
+    /// given twice is one facility.
+    pub fn new(names: impl IntoIterator<Item = String>, ids: IdScheme) -> Self {
+        let mut by_name = HashMap::new();
+        let mut list = Vec::new();
+        for name in names {
+            if !by_name.contains_key(&name) {
+                by_name.insert(name.clone(), list.len());
+                list.push(name);
+            }
+        }
+        Self {
+            ids,
+            next_seq: 1,
+            live: vec![Index::new(); list.len()],
+            names: list,
+            by_name,
+            records: Vec::new(),
+            by_id: HashMap::new(),
+        }
+    }
+
+    /// The facilities' names, in the order given to [`new`](Self::new).
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.names.iter().map(String::as_str)
+    }
+
+    /// Whether this node owns a facility called exactly `name`.
+    pub fn has(&self, name: &str) -> bool {
+        self.by_name.contains_key(name)
+    }
+
+    /// Service 1: free time on each requested day, in request order.
+    ///
+    /// Each day appears once, at its first position: the seed builds a dict
+    /// keyed by day, so `[1, 0, 1]` is answered for Tuesday then Monday. A day
+    /// with no bookings is one slot covering it (the seed lists it twice, a
+    /// bug); a fully booked day has no slots. A booking running past midnight
+    /// shows on both days, clipped to each.
+    ///
+    /// Errors: code 1 for an unknown facility, then code 4 for a day outside
+    /// `0..=6` (nothing is answered if any day is bad).
+    pub fn availability(
+        &self,
+        facility: &str,
+        days: &[u8],
+    ) -> Result<DayAvailability, BookingError> {
+        let f = self.facility_index(facility)?;
+        if let Some(&bad) = days.iter().find(|&&d| d >= DAYS_PER_WEEK) {
+            return Err(BookingError::bad_day(bad));
+        }
+        let mut seen = [false; DAYS_PER_WEEK as usize];
+        let mut out = Vec::with_capacity(days.len().min(seen.len()));
+        for &day in days {
+            if !std::mem::replace(&mut seen[usize::from(day)], true) {
+                out.push((day, free_on_day(&self.live[f], day)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Free time on all seven days, Monday first: the body of a monitor callback.
+    ///
+    /// Errors: code 1 for an unknown facility.
+    pub fn week(&self, facility: &str) -> Result<DayAvailability, BookingError> {
+        let f = self.facility_index(facility)?;
+        Ok((0..DAYS_PER_WEEK)
+            .map(|day| (day, free_on_day(&self.live[f], day)))
+            .collect())
+    }
+
+    /// Service 2: book `[start, end)` and issue a confirmation id.
+    ///
+    /// Checks, in the seed's order: the facility exists (code 1); `start < end`
+    /// (code 4) and `end` is within the week (code 4); no live booking overlaps
+    /// (code 2). Touching is not overlapping, so back-to-back bookings succeed.
+    /// Last, a node that has used up its ids refuses with code 5.
+    pub fn book(
+        &mut self,
+        facility: &str,
+        start: Minute,
+        end: Minute,
+    ) -> Result<&Booking, BookingError> {
+        let f = self.facility_index(facility)?;
+        if start >= end {
+            return Err(BookingError::start_not_before_end());
+        }
+        if end > MINUTES_PER_WEEK {
+            return Err(BookingError::outside_week());
+        }
+        if collides(&self.live[f], start, end, None) {
+            return Err(BookingError::unavailable());
+        }
+        if self.next_seq >= SEQ_LIMIT {
+            return Err(BookingError::ids_exhausted());
+        }
+        let id = self.ids.format(self.next_seq);
+        self.next_seq += 1;
+        let record = self.records.len();
+        self.live[f].insert(start, Held { end, record });
+        self.by_id.insert(id.clone(), record);
+        self.records.push(Record {
+            booking: Booking {
+                id,
+                facility: self.names[f].clone(),
+                start,
+                end,
+                original_end: end,
+                cancelled: false,
+            },
+            facility: f,
+        });
+        Ok(&self.records[record].booking)
+    }
+
+    /// Service 3: move a booking by `offset` minutes (negative is earlier),
+    /// keeping its length.
+    ///
+    /// Checks, in the seed's order: the id exists (code 3); the booking is not
+    /// cancelled (code 6); the moved range stays within `[0, week]` (code 4);
+    /// no *other* live booking overlaps it (code 2; the booking may overlap
+    /// its own old place). On success `original_end` becomes the new end, so a
+    /// later extend counts from here.
+    ///
+    /// The arithmetic is done in `i64`, so no `offset` can overflow.
+    pub fn change(&mut self, id: &str, offset: i32) -> Result<&Booking, BookingError> {
+        let r = self.live_record(id)?;
+        let Record { booking, facility } = &self.records[r];
+        let f = *facility;
+        let new_start = i64::from(booking.start) + i64::from(offset);
+        let new_end = i64::from(booking.end) + i64::from(offset);
+        if new_start < 0 || new_end > i64::from(MINUTES_PER_WEEK) {
+            return Err(BookingError::change_outside_week());
+        }
+        // Both lie in [0, week] now, so they fit a Minute.
+        let (new_start, new_end) = (new_start as Minute, new_end as Minute);
+        if collides(&self.live[f], new_start, new_end, Some(r)) {
+            return Err(BookingError::unavailable_new_period());
+        }
+        let old_start = booking.start;
+        let index = &mut self.live[f];
+        index.remove(&old_start);
+        index.insert(
+            new_start,
+            Held {
+                end: new_end,
+                record: r,
+            },
+        );
+        let booking = &mut self.records[r].booking;
+        booking.start = new_start;
+        booking.end = new_end;
+        booking.original_end = new_end;
+        Ok(booking)
+    }
+
+    /// Extend (the seed's idempotent operation): make the booking end at
+    /// `original_end + minutes`.
+    ///
+    /// Because the target is computed from `original_end`, not from the current
+    /// end, sending the same extend twice lands on the same end; the second call
+    /// finds nothing to do and reports `changed: false`. A smaller `minutes`
+    /// than last time shrinks the booking back towards `original_end`.
+    ///
+    /// Checks, in the seed's order: the id exists (code 3); the booking is not
+    /// cancelled (code 6); the new end is within the week (code 4). If the end
+    /// is already there, success with no change. Otherwise the stretch between
+    /// the current and the new end must be free of other live bookings (code 2).
+    pub fn extend(&mut self, id: &str, minutes: u32) -> Result<Extended, BookingError> {
+        let r = self.live_record(id)?;
+        let Record { booking, facility } = &self.records[r];
+        let f = *facility;
+        let new_end = u64::from(booking.original_end) + u64::from(minutes);
+        if new_end > u64::from(MINUTES_PER_WEEK) {
+            return Err(BookingError::extend_exceeds_week());
+        }
+        let new_end = new_end as Minute;
+        if new_end == booking.end {
+            return Ok(Extended {
+                booking: booking.clone(),
+                changed: false,
+            });
+        }
+        let (lo, hi) = (booking.end.min(new_end), booking.end.max(new_end));
+        if collides(&self.live[f], lo, hi, Some(r)) {
+            return Err(BookingError::cannot_extend());
+        }
+        let start = booking.start;
+        if let Some(held) = self.live[f].get_mut(&start) {
+            held.end = new_end;
+        }
+        let booking = &mut self.records[r].booking;
+        booking.end = new_end;
+        Ok(Extended {
+            booking: booking.clone(),
+            changed: true,
+        })
+    }
+
+    /// Cancel (the seed's non-idempotent operation): free the booking's time.
+    ///
+    /// Errors: code 3 for an unknown id; code 7 if it is already cancelled. That
+    /// second error is what makes a retried cancel visible under at-least-once
+    /// semantics. The record is kept (see [`Booking`]).
+    pub fn cancel(&mut self, id: &str) -> Result<&Booking, BookingError> {
+        let r = *self
+            .by_id
+            .get(id)
+            .ok_or_else(BookingError::invalid_confirmation_id)?;
+        let Record { booking, facility } = &mut self.records[r];
+        if booking.cancelled {
+            return Err(BookingError::already_cancelled());
+        }
+        booking.cancelled = true;
+        self.live[*facility].remove(&booking.start);
+        Ok(booking)
+    }
+
+    /// The booking with this id, cancelled or not.
+    pub fn booking(&self, id: &str) -> Option<&Booking> {
+        self.by_id.get(id).map(|&r| &self.records[r].booking)
+    }
+
+    /// Every booking, cancelled ones included, in the order they were made
+    /// (or restored).
+    pub fn bookings(&self) -> impl Iterator<Item = &Booking> {
+        self.records.iter().map(|r| &r.booking)
+    }
+
+    /// Replaces all bookings with `bookings` (loaded from the store after a
+    /// restart) and sets the next sequence number.
+    ///
+    /// The next booking gets the larger of `next_seq`, one past the highest
+    /// sequence number among the restored ids this node issued, and 1; so an
+    /// id is never issued twice even if the stored counter lags behind.
+    ///
+    /// The set is checked first and refused whole, leaving the state as it
+    /// was, if a booking names a facility this node does not own, an id
+    /// repeats, a time range is impossible, or two live bookings on one
+    /// facility overlap (see [`RestoreError`]).
+    pub fn restore(&mut self, bookings: Vec<Booking>, next_seq: u32) -> Result<(), RestoreError> {
+        let mut live = vec![Index::new(); self.names.len()];
+        let mut records = Vec::with_capacity(bookings.len());
+        let mut by_id = HashMap::with_capacity(bookings.len());
+        let mut next = next_seq.max(1);
+        for booking in bookings {
+            let Some(&f) = self.by_name.get(&booking.facility) else {
+                return Err(RestoreError::UnknownFacility {
+                    id: booking.id,
+                    facility: booking.facility,
+                });
+            };
+            let Booking {
+                start,
+                end,
+                original_end,
+                ..
+            } = booking;
+            if start >= end
+                || end > MINUTES_PER_WEEK
+                || start >= original_end
+                || original_end > MINUTES_PER_WEEK
+            {
+                return Err(RestoreError::BadRange {
+                    id: booking.id,
+                    start,
+                    end,
+                    original_end,
+                });
+            }
+            let r = records.len();
+            if by_id.insert(booking.id.clone(), r).is_some() {
+                return Err(RestoreError::DuplicateId { id: booking.id });
+            }
+            if !booking.cancelled {
+                let index: &mut Index = &mut live[f];
+                let before = index
+                    .range(..end)
+                    .next_back()
+                    .filter(|(_, h)| h.end > start);
+                if let Some((_, h)) = before {
+                    let other: &Record = &records[h.record];
+                    return Err(RestoreError::Overlap {
+                        id: booking.id,
+                        other: other.booking.id.clone(),
+                    });
+                }
+                index.insert(start, Held { end, record: r });
+            }
+            if let Some(seq) = self.ids.own_seq(&booking.id) {
+                next = next.max(seq.saturating_add(1));
+            }
+            records.push(Record {
+                booking,
+                facility: f,
+            });
+        }
+        self.live = live;
+        self.records = records;
+        self.by_id = by_id;
+        self.next_seq = next;
+        Ok(())
+    }
+
+    /// The sequence number the next booking will get (1 on a fresh node).
+    pub fn next_seq(&self) -> u32 {
+        self.next_seq
+    }
+
+    /// The ids this node issues.
+    pub fn id_scheme(&self) -> IdScheme {
+        self.ids
+    }
+
+    fn facility_index(&self, name: &str) -> Result<usize, BookingError> {
+        self.by_name
+            .get(name)
+            .copied()
+            .ok_or_else(|| BookingError::facility_not_found(name))
+    }
+
+    /// The record for `id` if it exists and is live: code 3, then code 6, as
+    /// the seed checks before a change or extend.
+    fn live_record(&self, id: &str) -> Result<usize, BookingError> {
+        let r = *self
+            .by_id
+            .get(id)
+            .ok_or_else(BookingError::invalid_confirmation_id)?;
+        if self.records[r].booking.cancelled {
+            return Err(BookingError::cancelled());
+        }
+        Ok(r)
+    }
+}
+
+/// Whether a live booking other than `except` overlaps `[start, end)`.
+///
+/// Live bookings are disjoint, so their ends grow with their starts: of those
+/// starting before `end`, the last (other than `except`) reaches furthest, and
+/// the range overlaps something exactly when that one ends after `start`.
+fn collides(index: &Index, start: Minute, end: Minute, except: Option<usize>) -> bool {
+    index
+        .range(..end)
+        .rev()
+        .find(|(_, held)| Some(held.record) != except)
+        .is_some_and(|(_, held)| held.end > start)
+}
+
+/// The free slots of `day`, clipped to it: the gaps between live bookings.
+fn free_on_day(index: &Index, day: u8) -> Vec<(Minute, Minute)> {
+    let lo = Minute::from(day) * MINUTES_PER_DAY;
+    let hi = lo + MINUTES_PER_DAY;
+    // A booking that starts on an earlier day may run into this one.
+    let mut free_from = index
+        .range(..lo)
+        .next_back()
+        .map_or(lo, |(_, held)| held.end.clamp(lo, hi));
+    let mut slots = Vec::new();
+    for (&start, held) in index.range(lo..hi) {
+        if free_from < start {
+            slots.push((free_from, start));
+        }
+        free_from = held.end.min(hi);
+    }
+    if free_from < hi {
+        slots.push((free_from, hi));
+    }
+    slots
+}

@@ -1,0 +1,712 @@
+//! The booking service over real UDP on loopback: every service and error
+//! path, monitor callbacks, forwarding between nodes, persistence across a
+//! restart (at-most-once included), and the seed's experiment.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use convene_booking::client::Client;
+use convene_booking::wire::{self, Reply, Request};
+use convene_time::WeekTime;
+use tokio::net::UdpSocket;
+
+use crate::util::{TestCluster, booking, convene};
+
+const ALL: &str = "facilities = [\"Meeting Room A\", \"Lecture Theatre 1\", \"Conference Hall\", \"Seminar Room B\"]";
+
+fn t(day: u8, hour: u8, minute: u8) -> WeekTime {
+    WeekTime::new(day, hour, minute).unwrap()
+}
+
+/// Sends one request with the library client (in a blocking task).
+async fn call(server: SocketAddr, request: Request) -> Reply {
+    tokio::task::spawn_blocking(move || {
+        let mut c = Client::new(server).unwrap();
+        c.timeout = Duration::from_secs(2);
+        c.call(&request, &mut std::io::sink())
+            .unwrap()
+            .expect("a reply")
+    })
+    .await
+    .unwrap()
+}
+
+/// Sends raw bytes and returns the reply bytes, if any within `wait`.
+async fn raw(server: SocketAddr, datagram: &[u8], wait: Duration) -> Option<Vec<u8>> {
+    let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    s.send_to(datagram, server).await.unwrap();
+    let mut buf = vec![0u8; 65536];
+    match tokio::time::timeout(wait, s.recv_from(&mut buf)).await {
+        Ok(Ok((n, _))) => Some(buf[..n].to_vec()),
+        _ => None,
+    }
+}
+
+fn error_code(reply: &Reply) -> u8 {
+    match reply {
+        Reply::Error { code, .. } => *code,
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_service_and_error_path_of_the_seed() {
+    let c = TestCluster::start(&[booking("A", true, ALL)]).await;
+    let s = c.node("A").booking_addr().unwrap();
+    let room = || "Meeting Room A".to_string();
+
+    let booked = call(
+        s,
+        Request::Book {
+            facility: room(),
+            start: t(0, 10, 0),
+            end: t(0, 11, 0),
+        },
+    )
+    .await;
+    assert_eq!(
+        booked,
+        Reply::Booked {
+            confirmation: "CONF000001".into()
+        }
+    );
+    let clash = call(
+        s,
+        Request::Book {
+            facility: room(),
+            start: t(0, 10, 30),
+            end: t(0, 11, 30),
+        },
+    )
+    .await;
+    assert_eq!(
+        clash,
+        Reply::error(
+            wire::ErrorCode::FacilityUnavailable,
+            "Facility is not available during requested period"
+        )
+    );
+    // Back to back is fine (half-open intervals).
+    let next = call(
+        s,
+        Request::Book {
+            facility: room(),
+            start: t(0, 11, 0),
+            end: t(0, 12, 0),
+        },
+    )
+    .await;
+    assert_eq!(
+        next,
+        Reply::Booked {
+            confirmation: "CONF000002".into()
+        }
+    );
+
+    // Query: each day once, even a free one (not the seed's double slot).
+    let Reply::Availability { facility, days } = call(
+        s,
+        Request::Query {
+            facility: room(),
+            days: vec![0, 1, 1],
+        },
+    )
+    .await
+    else {
+        panic!("expected availability");
+    };
+    assert_eq!(facility, "Meeting Room A");
+    let shown: Vec<(u8, Vec<(String, String)>)> = days
+        .iter()
+        .map(|d| {
+            (
+                d.day,
+                d.slots
+                    .iter()
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        vec![
+            (
+                0,
+                vec![
+                    ("Mon 00:00".into(), "Mon 10:00".into()),
+                    ("Mon 12:00".into(), "Mon 24:00".into())
+                ]
+            ),
+            (1, vec![("Tue 00:00".into(), "Tue 24:00".into())]),
+        ]
+    );
+
+    // Change, extend (idempotent), cancel (not).
+    let conf = || "CONF000001".to_string();
+    assert_eq!(
+        call(
+            s,
+            Request::Change {
+                confirmation: conf(),
+                offset_minutes: -30
+            }
+        )
+        .await,
+        Reply::Changed
+    );
+    assert_eq!(
+        error_code(
+            &call(
+                s,
+                Request::Change {
+                    confirmation: conf(),
+                    offset_minutes: 60
+                }
+            )
+            .await
+        ),
+        2
+    );
+    assert_eq!(
+        error_code(
+            &call(
+                s,
+                Request::Change {
+                    confirmation: conf(),
+                    offset_minutes: -100_000
+                }
+            )
+            .await
+        ),
+        4
+    );
+    let extended = Reply::Extended {
+        message: "Booking extended to Mon 10:30".into(),
+    };
+    assert_eq!(
+        call(
+            s,
+            Request::Extend {
+                confirmation: conf(),
+                minutes: 0
+            }
+        )
+        .await,
+        extended
+    );
+    assert_eq!(
+        call(
+            s,
+            Request::Extend {
+                confirmation: conf(),
+                minutes: 0
+            }
+        )
+        .await,
+        extended
+    );
+    assert_eq!(
+        error_code(
+            &call(
+                s,
+                Request::Extend {
+                    confirmation: conf(),
+                    minutes: 60
+                }
+            )
+            .await
+        ),
+        2
+    );
+    assert_eq!(
+        error_code(
+            &call(
+                s,
+                Request::Extend {
+                    confirmation: conf(),
+                    minutes: u32::MAX
+                }
+            )
+            .await
+        ),
+        4
+    );
+    let cancelled = Reply::Cancelled {
+        message: "Booking cancelled successfully".into(),
+    };
+    assert_eq!(
+        call(
+            s,
+            Request::Cancel {
+                confirmation: conf()
+            }
+        )
+        .await,
+        cancelled
+    );
+    let again = call(
+        s,
+        Request::Cancel {
+            confirmation: conf(),
+        },
+    )
+    .await;
+    assert_eq!(
+        again,
+        Reply::error(
+            wire::ErrorCode::AlreadyCancelled,
+            "Booking has already been cancelled"
+        )
+    );
+    assert_eq!(
+        error_code(
+            &call(
+                s,
+                Request::Change {
+                    confirmation: conf(),
+                    offset_minutes: 10
+                }
+            )
+            .await
+        ),
+        6
+    );
+
+    // Unknown facility, unknown id.
+    let missing = call(
+        s,
+        Request::Query {
+            facility: "Gym".into(),
+            days: vec![0],
+        },
+    )
+    .await;
+    assert_eq!(
+        missing,
+        Reply::error(
+            wire::ErrorCode::FacilityNotFound,
+            "Facility 'Gym' not found"
+        )
+    );
+    assert_eq!(
+        error_code(
+            &call(
+                s,
+                Request::Cancel {
+                    confirmation: "CONF999999".into()
+                }
+            )
+            .await
+        ),
+        3
+    );
+    assert_eq!(
+        error_code(
+            &call(
+                s,
+                Request::Cancel {
+                    confirmation: "nonsense".into()
+                }
+            )
+            .await
+        ),
+        3
+    );
+    assert_eq!(
+        error_code(
+            &call(
+                s,
+                Request::Query {
+                    facility: room(),
+                    days: vec![7]
+                }
+            )
+            .await
+        ),
+        4
+    );
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_datagrams_get_the_seeds_error_or_are_dropped_and_nothing_breaks() {
+    let c = TestCluster::start(&[booking("A", true, ALL)]).await;
+    let s = c.node("A").booking_addr().unwrap();
+    let wait = Duration::from_millis(500);
+    let code_of = |bytes: Option<Vec<u8>>| {
+        error_code(&Reply::decode(&bytes.expect("an error reply")).unwrap())
+    };
+
+    // Too short to carry a request id: dropped, counted.
+    assert_eq!(raw(s, &[2, 0, 0], wait).await, None);
+    // Unknown type: the seed's message.
+    let reply = Reply::decode(&raw(s, &[9, 0, 0, 0, 1], wait).await.unwrap()).unwrap();
+    assert_eq!(
+        reply,
+        Reply::error(wire::ErrorCode::InvalidRequest, "Unknown request type: 9")
+    );
+    // Truncated, a string length of 4 billion, bad UTF-8, hour 25, trailing bytes.
+    let book = Request::Book {
+        facility: "Meeting Room A".into(),
+        start: t(0, 9, 0),
+        end: t(0, 10, 0),
+    }
+    .encode(7);
+    assert_eq!(code_of(raw(s, &book[..book.len() - 2], wait).await), 5);
+    assert_eq!(
+        code_of(raw(s, &[1, 0, 0, 0, 2, 0xff, 0xff, 0xff, 0xff], wait).await),
+        5
+    );
+    assert_eq!(
+        code_of(raw(s, &[6, 0, 0, 0, 3, 0, 0, 0, 2, 0xc3, 0x28], wait).await),
+        5
+    );
+    let mut hour25 = book.clone();
+    let n = hour25.len();
+    hour25[n - 2] = 25;
+    assert_eq!(code_of(raw(s, &hour25, wait).await), 4);
+    let mut trailing = book.clone();
+    trailing.push(0);
+    assert_eq!(code_of(raw(s, &trailing, wait).await), 5);
+    // Monitor for 0 seconds or for ever.
+    let monitor = |secs| Request::Monitor {
+        facility: "Meeting Room A".into(),
+        seconds: secs,
+    };
+    assert_eq!(error_code(&call(s, monitor(0)).await), 5);
+    assert_eq!(error_code(&call(s, monitor(u32::MAX)).await), 5);
+
+    assert!(c.node("A").booking().dropped() >= 1);
+    // Nothing was booked by any of that, and the service still works.
+    let ok = call(
+        s,
+        Request::Book {
+            facility: "Meeting Room A".into(),
+            start: t(0, 9, 0),
+            end: t(0, 10, 0),
+        },
+    )
+    .await;
+    assert_eq!(
+        ok,
+        Reply::Booked {
+            confirmation: "CONF000001".into()
+        }
+    );
+    c.stop().await;
+}
+
+/// Receives monitor updates on `socket` for `wait`.
+async fn updates(socket: &UdpSocket, wait: Duration) -> Vec<Reply> {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    while let Ok(Ok((n, _))) = tokio::time::timeout(wait, socket.recv_from(&mut buf)).await {
+        out.push(Reply::decode(&buf[..n]).unwrap());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_monitors_get_callbacks_until_they_expire_even_through_another_node() {
+    // The facility lives on O; clients talk to front door F.
+    let c = TestCluster::start(&[booking("O", false, ALL), booking("F", true, "")]).await;
+    let f = c.node("F").booking_addr().unwrap();
+    let mut watchers = Vec::new();
+    for seconds in [1u32, 30] {
+        let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        s.send_to(
+            &Request::Monitor {
+                facility: "Conference Hall".into(),
+                seconds,
+            }
+            .encode(1),
+            f,
+        )
+        .await
+        .unwrap();
+        let mut buf = vec![0u8; 1024];
+        let (n, _) = tokio::time::timeout(Duration::from_secs(2), s.recv_from(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        let expected = format!("Monitoring 'Conference Hall' for {seconds} seconds");
+        assert_eq!(
+            Reply::decode(&buf[..n]).unwrap(),
+            Reply::Monitoring { message: expected }
+        );
+        watchers.push(s);
+    }
+    call(
+        f,
+        Request::Book {
+            facility: "Conference Hall".into(),
+            start: t(2, 9, 0),
+            end: t(2, 17, 0),
+        },
+    )
+    .await;
+    for w in &watchers {
+        let got = updates(w, Duration::from_millis(500)).await;
+        assert_eq!(got.len(), 1, "{got:?}");
+        let Reply::Update { facility, days } = &got[0] else {
+            panic!("{got:?}")
+        };
+        assert_eq!(facility, "Conference Hall");
+        assert_eq!(days.len(), 7, "the whole week");
+        let wednesday: Vec<String> = days[2]
+            .slots
+            .iter()
+            .map(|(a, b)| format!("{a}-{b}"))
+            .collect();
+        assert_eq!(wednesday, ["Wed 00:00-Wed 09:00", "Wed 17:00-Wed 24:00"]);
+    }
+    // After the first registration expires, only the second hears.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let Reply::Booked { confirmation } = call(
+        f,
+        Request::Book {
+            facility: "Conference Hall".into(),
+            start: t(3, 9, 0),
+            end: t(3, 10, 0),
+        },
+    )
+    .await
+    else {
+        panic!("booking failed")
+    };
+    assert!(
+        updates(&watchers[0], Duration::from_millis(300))
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        updates(&watchers[1], Duration::from_millis(500))
+            .await
+            .len(),
+        1
+    );
+    // Cancelling is a change too.
+    call(f, Request::Cancel { confirmation }).await;
+    assert_eq!(
+        updates(&watchers[1], Duration::from_millis(500))
+            .await
+            .len(),
+        1
+    );
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_front_door_reaches_the_owning_node() {
+    let c = TestCluster::start(&[
+        booking("O1", false, "facilities = [\"Meeting Room A\"]"),
+        booking("O2", false, "facilities = [\"Conference Hall\"]"),
+        booking("F1", true, ""),
+        booking("F2", true, ""),
+    ])
+    .await;
+    let (f1, f2) = (
+        c.node("F1").booking_addr().unwrap(),
+        c.node("F2").booking_addr().unwrap(),
+    );
+    let a = call(
+        f1,
+        Request::Book {
+            facility: "Meeting Room A".into(),
+            start: t(0, 9, 0),
+            end: t(0, 10, 0),
+        },
+    )
+    .await;
+    let b = call(
+        f2,
+        Request::Book {
+            facility: "Conference Hall".into(),
+            start: t(0, 9, 0),
+            end: t(0, 10, 0),
+        },
+    )
+    .await;
+    // Each owner numbers its own ids, with its node number folded in.
+    assert_eq!(
+        a,
+        Reply::Booked {
+            confirmation: "CONF000001".into()
+        }
+    );
+    assert_eq!(
+        b,
+        Reply::Booked {
+            confirmation: "CONF1000001".into()
+        }
+    );
+    // Change and cancel through the other front door.
+    assert_eq!(
+        call(
+            f2,
+            Request::Change {
+                confirmation: "CONF000001".into(),
+                offset_minutes: 60
+            }
+        )
+        .await,
+        Reply::Changed
+    );
+    let Reply::Availability { days, .. } = call(
+        f2,
+        Request::Query {
+            facility: "Meeting Room A".into(),
+            days: vec![0],
+        },
+    )
+    .await
+    else {
+        panic!()
+    };
+    assert_eq!(days[0].slots[0].1.to_string(), "Mon 10:00");
+    let cancelled = Reply::Cancelled {
+        message: "Booking cancelled successfully".into(),
+    };
+    assert_eq!(
+        call(
+            f1,
+            Request::Cancel {
+                confirmation: "CONF1000001".into()
+            }
+        )
+        .await,
+        cancelled
+    );
+    // An id of a node that owns nothing is not a booking.
+    assert_eq!(
+        error_code(
+            &call(
+                f1,
+                Request::Cancel {
+                    confirmation: "CONF2000001".into()
+                }
+            )
+            .await
+        ),
+        3
+    );
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bookings_and_kept_replies_survive_a_restart() {
+    let mut c = TestCluster::start(&[booking("A", true, ALL)]).await;
+    let s = c.node("A").booking_addr().unwrap();
+    call(
+        s,
+        Request::Book {
+            facility: "Seminar Room B".into(),
+            start: t(4, 8, 0),
+            end: t(4, 9, 0),
+        },
+    )
+    .await;
+    // A cancel whose reply the client never saw...
+    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let cancel = Request::Cancel {
+        confirmation: "CONF000001".into(),
+    }
+    .encode(42);
+    client.send_to(&cancel, s).await.unwrap();
+    let mut buf = vec![0u8; 1024];
+    let (n, _) = tokio::time::timeout(Duration::from_secs(2), client.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let first = buf[..n].to_vec();
+    assert!(matches!(
+        Reply::decode(&first).unwrap(),
+        Reply::Cancelled { .. }
+    ));
+    c.stop_node("A").await;
+    c.start_node("A").await;
+    // ...is retried after the restart: the same reply, not "already cancelled".
+    client.send_to(&cancel, s).await.unwrap();
+    let (n, _) = tokio::time::timeout(Duration::from_secs(2), client.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(buf[..n].to_vec(), first);
+    // The booking itself is remembered, and numbering goes on.
+    let again = call(
+        s,
+        Request::Book {
+            facility: "Seminar Room B".into(),
+            start: t(4, 8, 0),
+            end: t(4, 9, 0),
+        },
+    )
+    .await;
+    assert_eq!(
+        again,
+        Reply::Booked {
+            confirmation: "CONF000002".into()
+        }
+    );
+    let clash = call(
+        s,
+        Request::Book {
+            facility: "Seminar Room B".into(),
+            start: t(4, 8, 30),
+            end: t(4, 9, 30),
+        },
+    )
+    .await;
+    assert_eq!(error_code(&clash), 2);
+    c.stop().await;
+}
+
+#[test]
+fn the_experiment_shows_the_seeds_finding() {
+    let out = convene()
+        .args([
+            "book",
+            "experiment",
+            "--trials",
+            "30",
+            "--reply-loss",
+            "0.5",
+            "--timeout-ms",
+            "20",
+            "--seed",
+            "3",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let row = |op: &str, sem: &str| -> Vec<u32> {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(op) && l.contains(sem))
+            .unwrap_or_else(|| panic!("{stdout}"));
+        line.split_whitespace()
+            .rev()
+            .take(3)
+            .map(|v| v.parse().unwrap())
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect()
+    };
+    let [_, wrong, _] = row("cancel", "at-least-once")[..] else {
+        panic!()
+    };
+    assert!(
+        wrong > 0,
+        "at-least-once should re-execute some cancels:\n{stdout}"
+    );
+    assert_eq!(row("cancel", "at-most-once"), vec![30, 0, 0], "{stdout}");
+    assert_eq!(row("extend", "at-least-once")[1], 0, "{stdout}");
+    assert_eq!(row("extend", "at-most-once")[1], 0, "{stdout}");
+}
