@@ -2,6 +2,7 @@
 //! step instead of many), one module per area, a shared fixture in `util`.
 
 mod booking;
+mod booking_cli;
 mod meet;
 mod meet_bad_input;
 mod meet_cli;

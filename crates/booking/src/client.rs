@@ -131,6 +131,8 @@ impl Client {
 
     /// Registers to monitor `facility` and prints every update until the
     /// period ends (the client blocks meanwhile, as the seed's does).
+    /// Returns the server's answer to the registration; a refusal is not
+    /// printed here.
     pub fn monitor(
         &mut self,
         facility: &str,
@@ -152,11 +154,9 @@ impl Client {
                 writeln!(out, "\n{message}")?;
                 writeln!(out, "Waiting for updates... (press Ctrl+C to stop)\n")?;
             }
-            Some(other) => {
-                show_reply(other, out)?;
-                return Ok(reply);
-            }
-            None => return Ok(None),
+            // A refusal is the caller's to show (the menu prints it, a script
+            // command reports it on standard error).
+            Some(_) | None => return Ok(reply),
         }
         let end = Instant::now() + Duration::from_secs(u64::from(seconds));
         let mut buf = vec![0u8; MAX_DATAGRAM];
@@ -387,8 +387,10 @@ pub fn run_menu(
                     out,
                     "\nRegistering to monitor '{facility}' for {seconds} seconds..."
                 )?;
-                client.monitor(&facility, seconds, out)?;
-                continue;
+                match client.monitor(&facility, seconds, out)? {
+                    Some(Reply::Monitoring { .. }) | None => continue,
+                    refusal => refusal,
+                }
             }
             "5" => {
                 let confirmation = read!("Enter confirmation ID: ");

@@ -1,0 +1,176 @@
+//! `convene book` as a user runs it: the seed's menu from a pipe, the
+//! scriptable commands with their exit codes, and the retry lines.
+
+use std::io::Write;
+use std::process::{Output, Stdio};
+
+use crate::util::{TestCluster, booking, convene};
+
+const ROOMS: &str = "facilities = [\"Meeting Room A\", \"Conference Hall\"]";
+
+/// Runs `convene book --server <server> <args>` with `input` on stdin.
+async fn book(server: String, args: &[&str], input: &str) -> Output {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let input = input.to_string();
+    tokio::task::spawn_blocking(move || {
+        let mut child = convene()
+            .args(["book", "--server", &server])
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seeds_menu_works_from_a_pipe() {
+    let c = TestCluster::start(&[booking("A", true, ROOMS)]).await;
+    let server = c.node("A").booking_addr().unwrap().to_string();
+    let input = "2\nMeeting Room A\n0\n10\n0\n0\n11\n0\n\
+                 1\nMeeting Room A\n0,1\n\
+                 3\nCONF000001\n-30\n\
+                 5\nCONF000001\n60\n\
+                 6\nCONF000001\n6\nCONF000001\n\
+                 2\nMeeting Room A\nnoon\n\
+                 9\n7\n";
+    let out = book(server.clone(), &[], input).await;
+    assert!(out.status.success(), "{out:?}");
+    let stdout = text(&out.stdout);
+    for expected in [
+        "Facility Booking System Client\nSemantics: at-most-once",
+        "1. Query Availability\n2. Book Facility\n3. Change Booking\n4. Monitor Facility\n5. Extend Booking (Idempotent)\n6. Cancel Booking (Non-Idempotent)\n7. Exit",
+        "Enter choice (1-7): Enter facility name: Start day (0=Mon, 1=Tue, ..., 6=Sun): Start hour (0-23): Start minute (0-59): End day (0=Mon, 1=Tue, ..., 6=Sun): End hour (0-23): End minute (0-59): \nBooking 'Meeting Room A' from Monday 10:00 to Monday 11:00...",
+        "\nBooking successful!\nConfirmation ID: CONF000001\n",
+        "Querying availability for 'Meeting Room A' on days [0, 1]...",
+        "\nAvailability for 'Meeting Room A':\n\n  Monday:\n    00:00 - 10:00\n    11:00 - 24:00\n\n  Tuesday:\n    00:00 - 24:00\n",
+        "Changing booking CONF000001 to advance by 30 minutes...\n\nBooking changed successfully!",
+        "Extending booking CONF000001 by 60 minutes...\n\nBooking extended to Mon 11:30",
+        "Cancelling booking CONF000001...\n\nBooking cancelled successfully",
+        "\nError [7]: Booking has already been cancelled",
+        "Invalid input format",
+        "\nInvalid choice, please try again",
+        "\nExiting client...",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+    // The end of input ends the menu too (exit 0), without choice 7.
+    let out = book(server, &[], "1\nConference Hall\n2\n").await;
+    assert!(
+        out.status.success() && text(&out.stdout).contains("  Wednesday:\n    00:00 - 24:00"),
+        "{out:?}"
+    );
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scriptable_commands_print_what_a_script_reads() {
+    let c = TestCluster::start(&[booking("A", true, ROOMS)]).await;
+    let s = c.node("A").booking_addr().unwrap().to_string();
+    let run = |args: &'static [&'static str]| book(s.clone(), args, "");
+
+    let out = run(&[
+        "book",
+        "--facility",
+        "Meeting Room A",
+        "--start",
+        "Mon:10:00",
+        "--end",
+        "mon:11:00",
+    ])
+    .await;
+    assert_eq!(
+        (out.status.code(), text(&out.stdout)),
+        (Some(0), "CONF000001\n".to_string()),
+        "{out:?}"
+    );
+    let out = run(&["query", "--facility", "Meeting Room A", "--days", "0,6"]).await;
+    assert_eq!(
+        text(&out.stdout),
+        "Monday 00:00-10:00 11:00-24:00\nSunday 00:00-24:00\n"
+    );
+    let out = run(&["change", "--id", "CONF000001", "--offset", "-30"]).await;
+    assert_eq!(text(&out.stdout), "changed\n");
+    let out = run(&["extend", "--id", "CONF000001", "--minutes", "30"]).await;
+    assert_eq!(text(&out.stdout), "Booking extended to Mon 11:00\n");
+    let out = run(&["cancel", "--id", "CONF000001"]).await;
+    assert_eq!(text(&out.stdout), "Booking cancelled successfully\n");
+    let out = run(&["cancel", "--id", "CONF000001"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "Error [7]: Booking has already been cancelled\n"
+    );
+    let out = run(&[
+        "book",
+        "--facility",
+        "Meeting Room A",
+        "--start",
+        "Mon:25:00",
+        "--end",
+        "Mon:26:00",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("hour 25"), "{out:?}");
+    let out = run(&["monitor", "--facility", "Gym", "--seconds", "1"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stderr), "Error [1]: Facility 'Gym' not found\n");
+    c.stop().await;
+}
+
+#[test]
+fn a_silent_server_gets_the_seeds_retry_lines_and_exit_code_3() {
+    // A socket that never answers.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let server = silent.local_addr().unwrap().to_string();
+    let out = convene()
+        .args([
+            "book",
+            "--server",
+            &server,
+            "--timeout",
+            "0.1",
+            "--retries",
+            "2",
+            "cancel",
+            "--id",
+            "CONF000001",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(
+            "Timeout, retrying... (attempt 2/3)\nTimeout, retrying... (attempt 3/3)\nMaximum retries reached, request failed\n"
+        ),
+        "{stderr}"
+    );
+    // All three attempts were the same request (same id): at-most-once can tell.
+    let mut buf = [0u8; 512];
+    silent.set_nonblocking(true).unwrap();
+    let mut seen = Vec::new();
+    while let Ok((n, _)) = silent.recv_from(&mut buf) {
+        seen.push(buf[..n].to_vec());
+    }
+    assert_eq!(seen.len(), 3);
+    assert!(seen.windows(2).all(|w| w[0] == w[1]));
+}
