@@ -6,6 +6,7 @@
 
 use std::process::ExitCode;
 
+mod booking;
 mod data;
 mod intersect;
 mod meet;
@@ -25,6 +26,15 @@ pub enum BenchCommand {
         /// Timed repetitions (the median is reported).
         #[arg(long, default_value_t = 30)]
         rounds: usize,
+    },
+    /// The booking front door: query and book+cancel under both semantics.
+    Booking {
+        /// Concurrent clients, one run per value.
+        #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
+        clients: Vec<usize>,
+        /// Seconds per run.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
     },
     /// End to end: clients -> main -> two backends, over loopback.
     Meet {
@@ -62,6 +72,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             seconds,
             no_memory,
         } => meet::run(users, &clients, seconds, !no_memory),
+        BenchCommand::Booking { clients, seconds } => booking::run(&clients, seconds),
     }?;
     Ok(ExitCode::SUCCESS)
 }

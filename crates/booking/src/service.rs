@@ -12,9 +12,11 @@
 //! for a confirmation id, the node that issued it) — itself, or another node
 //! over the peer transport — so a client may talk to any front door.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
 use convene_cluster::peer::BoxFuture;
@@ -248,7 +250,15 @@ async fn serve(shared: Arc<Shared>, shutdown: Shutdown) {
         for _ in 0..copies {
             let shared = shared.clone();
             let datagram = buf[..n].to_vec();
-            tokio::spawn(async move { shared.handle_client(client, datagram).await });
+            let mut work = Box::pin(async move { shared.handle_client(client, datagram).await });
+            // Most requests (queries, cached replies, errors) finish without
+            // waiting: run them here and spare a task spawn. One that must
+            // wait (a store commit, a forward) moves into its own task, whose
+            // first poll registers its real waker.
+            let mut cx = Context::from_waker(Waker::noop());
+            if work.as_mut().poll(&mut cx).is_pending() {
+                tokio::spawn(work);
+            }
         }
     }
 }
@@ -288,7 +298,11 @@ impl Shared {
                 lines::addr(client)
             ),
         ]);
-        let dedup = front.semantics == Semantics::AtMostOnce;
+        // A query changes nothing: a retried one is answered afresh, so its
+        // (largest) replies need not fill the cache. Everything else, even a
+        // monitor registration, is answered once.
+        let dedup = front.semantics == Semantics::AtMostOnce
+            && header.kind != wire::kind::QUERY_AVAILABILITY;
         if dedup {
             let cached = {
                 let mut cache = front.cache.lock().unwrap_or_else(|e| e.into_inner());
