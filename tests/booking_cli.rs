@@ -1,36 +1,17 @@
 //! `convene book` as a user runs it: the seed's menu from a pipe, the
 //! scriptable commands with their exit codes, and the retry lines.
 
-use std::io::Write;
-use std::process::{Output, Stdio};
+use std::process::Output;
 
-use crate::util::{TestCluster, booking, convene};
+use crate::util::{TestCluster, booking, convene, convene_with_input};
 
 const ROOMS: &str = "facilities = [\"Meeting Room A\", \"Conference Hall\"]";
 
 /// Runs `convene book --server <server> <args>` with `input` on stdin.
 async fn book(server: String, args: &[&str], input: &str) -> Output {
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let input = input.to_string();
-    tokio::task::spawn_blocking(move || {
-        let mut child = convene()
-            .args(["book", "--server", &server])
-            .args(&args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap()
+    let mut all = vec!["book".to_string(), "--server".to_string(), server];
+    all.extend(args.iter().map(|s| s.to_string()));
+    convene_with_input(all, input).await
 }
 
 fn text(bytes: &[u8]) -> String {

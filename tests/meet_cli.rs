@@ -1,11 +1,11 @@
 //! The `convene` binary as a user runs it: `meet` in both modes, `node` with
 //! good and bad cluster files, and a clean stop on SIGTERM.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::util::{SPEC_A, SPEC_B, TestCluster, backend, convene, main, write};
+use crate::util::{SPEC_A, SPEC_B, TestCluster, backend, convene, convene_with_input, main, write};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn meet_with_names_prints_the_result_and_exits_zero() {
@@ -64,23 +64,8 @@ async fn meet_with_names_prints_the_result_and_exits_zero() {
 async fn meet_reads_a_pipe_and_exits_zero_at_its_end() {
     let c = TestCluster::start(&[main("M"), backend("A", SPEC_A), backend("B", SPEC_B)]).await;
     let server = c.main_addr().to_string();
-    let out = tokio::task::spawn_blocking(move || {
-        let mut child = convene()
-            .args(["meet", "--server", &server])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(b"alice Alice\nalice\n\n")
-            .unwrap();
-        child.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap();
+    let args = ["meet", "--server", &server].map(String::from).to_vec();
+    let out = convene_with_input(args, "alice Alice\nalice\n\n").await;
     assert!(out.status.success(), "{out:?}");
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(

@@ -278,6 +278,32 @@ pub fn convene() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_convene"))
 }
 
+/// Runs `convene <args>` with `input` on its standard input, off the async
+/// runtime, and returns what it printed.
+pub async fn convene_with_input(args: Vec<String>, input: &str) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let input = input.to_string();
+    tokio::task::spawn_blocking(move || {
+        let mut child = convene()
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
 #[allow(dead_code)]
 pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);

@@ -13,7 +13,6 @@
 //! from the reply cache at-most-once, executed again at-least-once).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -67,16 +66,8 @@ fn run_in(dir: &std::path::Path, clients: &[usize], seconds: f64) -> anyhow::Res
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let nodes = servers.block_on(async {
-        let (cluster, sockets) = convene_node::bind_cluster(cluster).await?;
-        let cluster = Arc::new(cluster);
-        let screen = Screen::writer(std::io::sink());
-        let mut nodes = Vec::new();
-        for (n, s) in cluster.nodes.iter().zip(sockets) {
-            nodes.push(convene_node::start(cluster.clone(), &n.id, s, screen.clone()).await?);
-        }
-        anyhow::Ok(nodes)
-    })?;
+    let screen = Screen::writer(std::io::sink());
+    let (_, nodes) = servers.block_on(convene_node::start_all(cluster, |_| screen.clone()))?;
     let load = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -107,11 +98,7 @@ fn run_in(dir: &std::path::Path, clients: &[usize], seconds: f64) -> anyhow::Res
             }
         }
     }
-    servers.block_on(async {
-        for n in nodes {
-            n.stop().await;
-        }
-    });
+    servers.block_on(convene_node::stop_all(nodes));
     cache_memory();
     Ok(())
 }

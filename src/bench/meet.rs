@@ -15,7 +15,6 @@ use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -53,15 +52,8 @@ pub fn run(users: usize, clients: &[usize], seconds: f64, memory: bool) -> anyho
         .enable_all()
         .build()?;
     let (nodes, main_addr) = servers.block_on(async {
-        let (cluster, sockets) = convene_node::bind_cluster(cluster).await?;
-        let cluster = Arc::new(cluster);
         let screen = Screen::writer(std::io::sink());
-        let mut nodes = Vec::new();
-        for (node, sockets) in cluster.nodes.iter().zip(sockets) {
-            nodes.push(
-                convene_node::start(cluster.clone(), &node.id, sockets, screen.clone()).await?,
-            );
-        }
+        let (_, nodes) = convene_node::start_all(cluster, |_| screen.clone()).await?;
         let main_addr = nodes[0].client_addr().context("main has a client port")?;
         let t = Instant::now();
         while nodes[0].meet().known_users() < 2 * users {
@@ -95,11 +87,7 @@ pub fn run(users: usize, clients: &[usize], seconds: f64, memory: bool) -> anyho
             n, r.queries, r.rate, r.p50_us, r.p99_us, r.errors
         );
     }
-    servers.block_on(async {
-        for n in nodes {
-            n.stop().await;
-        }
-    });
+    servers.block_on(convene_node::stop_all(nodes));
 
     if memory {
         let full = backend_rss(&dir.0, "a.txt")?;

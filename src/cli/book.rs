@@ -2,7 +2,6 @@
 //! the invocation-semantics experiment.
 
 use std::io::{IsTerminal, Write};
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -90,7 +89,7 @@ pub fn run(args: BookArgs) -> anyhow::Result<ExitCode> {
     if let Some(BookCommand::Experiment(e)) = args.command {
         return book_experiment::run(e);
     }
-    let server = resolve(&args.server)?;
+    let server = super::resolve(&args.server)?;
     let mut client = Client::new(server).context("cannot open a UDP socket")?;
     client.timeout = Duration::from_secs_f64(args.timeout.max(0.001));
     client.attempts = args.retries.saturating_add(1);
@@ -212,12 +211,4 @@ pub fn parse_week_time(text: &str) -> Result<WeekTime, String> {
     let hour = hour.parse::<u8>().map_err(|_| bad())?;
     let minute = minute.parse::<u8>().map_err(|_| bad())?;
     WeekTime::new(day, hour, minute).map_err(|e| format!("{text:?}: {e}"))
-}
-
-fn resolve(server: &str) -> anyhow::Result<SocketAddr> {
-    server
-        .to_socket_addrs()
-        .with_context(|| format!("--server {server:?}: expected HOST:PORT"))?
-        .next()
-        .with_context(|| format!("--server {server:?}: no address found"))
 }

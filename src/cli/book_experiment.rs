@@ -11,7 +11,6 @@
 //! but the one end time it must give.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -81,17 +80,7 @@ fn run_in(dir: &std::path::Path, args: &ExperimentArgs) -> anyhow::Result<ExitCo
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let nodes = runtime.block_on(async {
-        let (cluster, sockets) = convene_node::bind_cluster(cluster).await?;
-        let cluster = Arc::new(cluster);
-        let mut nodes = Vec::new();
-        for (node, sockets) in cluster.nodes.iter().zip(sockets) {
-            nodes.push(
-                convene_node::start(cluster.clone(), &node.id, sockets, Screen::discard()).await?,
-            );
-        }
-        anyhow::Ok(nodes)
-    })?;
+    let (_, nodes) = runtime.block_on(convene_node::start_all(cluster, |_| Screen::discard()))?;
     let front = |i: usize| {
         nodes[i]
             .booking_addr()
@@ -170,11 +159,7 @@ fn run_in(dir: &std::path::Path, args: &ExperimentArgs) -> anyhow::Result<ExitCo
         "At-least-once re-executes a retried cancel whose reply was lost, so the client hears \"already cancelled\"; \
          at-most-once answers the retry from its reply cache; extend is idempotent, so both are right."
     );
-    runtime.block_on(async {
-        for n in nodes {
-            n.stop().await;
-        }
-    });
+    runtime.block_on(convene_node::stop_all(nodes));
     Ok(if wrong_where_it_matters == 0 {
         ExitCode::SUCCESS
     } else {

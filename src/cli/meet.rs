@@ -1,10 +1,8 @@
 //! `convene meet [--server HOST:PORT] [--register [S,E]] [NAMES...]`.
 
 use std::io::IsTerminal;
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 
-use anyhow::Context;
 use convene_meet::availability::parse_interval;
 use convene_meet::client::{self, ClientError};
 
@@ -23,7 +21,7 @@ pub struct MeetArgs {
 }
 
 pub fn run(args: MeetArgs) -> anyhow::Result<ExitCode> {
-    let server = resolve(&args.server)?;
+    let server = super::resolve(&args.server)?;
     let mut stdout = std::io::stdout().lock();
     let outcome = if args.names.is_empty() {
         let stdin = std::io::stdin();
@@ -49,12 +47,4 @@ pub fn run(args: MeetArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => Err(e.into()),
     }
-}
-
-fn resolve(server: &str) -> anyhow::Result<SocketAddr> {
-    server
-        .to_socket_addrs()
-        .with_context(|| format!("--server {server:?}: expected HOST:PORT"))?
-        .next()
-        .with_context(|| format!("--server {server:?}: no address found"))
 }

@@ -78,6 +78,17 @@ fn init_logging() {
         .init();
 }
 
+/// A `--server HOST:PORT` argument as an address.
+fn resolve(server: &str) -> anyhow::Result<std::net::SocketAddr> {
+    use anyhow::Context;
+    use std::net::ToSocketAddrs;
+    server
+        .to_socket_addrs()
+        .with_context(|| format!("--server {server:?}: expected HOST:PORT"))?
+        .next()
+        .with_context(|| format!("--server {server:?}: no address found"))
+}
+
 /// A multi-threaded runtime for the node commands.
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()

@@ -12,14 +12,17 @@
 //! - [`bind`]: binding a node's sockets, and a whole cluster's with port 0
 //!   replaced by the ports the OS chose.
 //! - [`node`]: starting and stopping one node.
+//! - [`cluster`]: every node of a cluster in one process.
 //! - [`error`]: the typed errors of this crate.
 
 #![deny(missing_docs)]
 
 pub mod bind;
+pub mod cluster;
 pub mod error;
 pub mod node;
 
 pub use bind::{NodeSockets, bind_cluster, bind_node};
+pub use cluster::{start_all, stop_all};
 pub use error::NodeError;
 pub use node::{RunningNode, start};
