@@ -698,3 +698,89 @@ fn the_experiment_shows_the_seeds_finding() {
     assert_eq!(row("extend", "at-least-once")[1], 0, "{stdout}");
     assert_eq!(row("extend", "at-most-once")[1], 0, "{stdout}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicated_and_lost_requests_still_execute_once_at_most_once() {
+    let c = TestCluster::start(&[
+        booking(
+            "D",
+            true,
+            "duplicate = 1.0\nfacilities = [\"Meeting Room A\"]",
+        ),
+        booking(
+            "R",
+            true,
+            "request_loss = 0.5\nloss_seed = 9\nfacilities = [\"Conference Hall\"]",
+        ),
+    ])
+    .await;
+    // Every request is delivered twice: one booking, and the client hears
+    // the same answer (the copy is dropped while in progress, or answered
+    // from the cache).
+    let d = c.node("D").booking_addr().unwrap();
+    let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let book = Request::Book {
+        facility: "Meeting Room A".into(),
+        start: t(0, 9, 0),
+        end: t(0, 10, 0),
+    }
+    .encode(1);
+    s.send_to(&book, d).await.unwrap();
+    let mut replies = Vec::new();
+    let mut buf = vec![0u8; 1024];
+    while let Ok(Ok((n, _))) =
+        tokio::time::timeout(Duration::from_millis(400), s.recv_from(&mut buf)).await
+    {
+        replies.push(Reply::decode(&buf[..n]).unwrap());
+    }
+    assert!(!replies.is_empty() && replies.len() <= 2, "{replies:?}");
+    assert!(
+        replies.iter().all(|r| *r
+            == Reply::Booked {
+                confirmation: "CONF000001".into()
+            }),
+        "{replies:?}"
+    );
+    let next = call(
+        d,
+        Request::Book {
+            facility: "Meeting Room A".into(),
+            start: t(0, 10, 0),
+            end: t(0, 11, 0),
+        },
+    )
+    .await;
+    assert_eq!(
+        next,
+        Reply::Booked {
+            confirmation: "CONF000002".into()
+        },
+        "the duplicate did not book twice"
+    );
+
+    // Half the requests are lost on arrival: the client's retries get through,
+    // and each booking is made once.
+    let r = c.node("R").booking_addr().unwrap();
+    for (i, hour) in (8..14).enumerate() {
+        let reply = tokio::task::spawn_blocking(move || {
+            let mut client = Client::new(r).unwrap();
+            client.timeout = Duration::from_millis(100);
+            client.attempts = 20;
+            let book = Request::Book {
+                facility: "Conference Hall".into(),
+                start: t(1, hour, 0),
+                end: t(1, hour + 1, 0),
+            };
+            client.call(&book, &mut std::io::sink()).unwrap()
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            reply,
+            Some(Reply::Booked {
+                confirmation: format!("CONF1{:06}", i + 1)
+            })
+        );
+    }
+    c.stop().await;
+}
