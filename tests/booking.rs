@@ -784,3 +784,40 @@ async fn duplicated_and_lost_requests_still_execute_once_at_most_once() {
     }
     c.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_store_write_sends_no_reply_and_leaves_no_phantom_booking() {
+    let c = TestCluster::start(&[booking("A", true, "facilities = [\"Meeting Room A\"]")]).await;
+    let s = c.node("A").booking_addr().unwrap();
+    // Make every booking write fail, as a full disk would.
+    let db = c.path("convene-data/A/convene.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "CREATE TRIGGER full BEFORE INSERT ON booking_bookings BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+    )
+    .unwrap();
+    let book = || Request::Book {
+        facility: "Meeting Room A".into(),
+        start: t(0, 9, 0),
+        end: t(0, 10, 0),
+    };
+    let failed = tokio::task::spawn_blocking(move || {
+        let mut client = Client::new(s).unwrap();
+        client.timeout = Duration::from_millis(300);
+        client.attempts = 2;
+        client.call(&book(), &mut std::io::sink()).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(failed, None, "nothing durable, so nothing answered");
+    // The disk has room again: the same booking succeeds (it was not left
+    // half-made in memory), under the first id.
+    conn.execute_batch("DROP TRIGGER full;").unwrap();
+    assert_eq!(
+        call(s, book()).await,
+        Reply::Booked {
+            confirmation: "CONF000001".into()
+        }
+    );
+    c.stop().await;
+}

@@ -36,6 +36,10 @@ pub struct Owner {
     facilities: Mutex<Facilities>,
     record: Mutex<ReplyCache>,
     committer: Committer,
+    /// Where the committed truth is, to reload from if a commit fails.
+    store: Arc<Store>,
+    names: Vec<String>,
+    node: u32,
     screen: Screen,
     /// Who wants to hear about each facility, and until when.
     subscribers: Mutex<HashMap<String, Vec<Subscriber>>>,
@@ -60,37 +64,7 @@ impl Owner {
         cache: CacheConfig,
         screen: Screen,
     ) -> Result<Owner, convene_store::StoreError> {
-        let mut facilities = Facilities::new(names.iter().cloned(), IdScheme { node });
-        let rows = store.bookings()?;
-        let next_seq = store.next_booking_seq()?;
-        // Bookings of a facility this node no longer owns (the cluster file
-        // changed) stay in the store but are not loaded.
-        let (mine, elsewhere): (Vec<_>, Vec<_>) =
-            rows.into_iter().partition(|r| facilities.has(&r.facility));
-        if !elsewhere.is_empty() {
-            tracing::warn!(
-                count = elsewhere.len(),
-                "stored bookings of facilities this node no longer owns were not loaded"
-            );
-        }
-        let bookings = mine
-            .into_iter()
-            .map(|r| Booking {
-                id: r.id,
-                facility: r.facility,
-                start: r.start,
-                end: r.end,
-                original_end: r.original_end,
-                cancelled: r.cancelled,
-            })
-            .collect();
-        facilities
-            .restore(bookings, next_seq)
-            .map_err(|e| convene_store::StoreError::Corrupt {
-                path: store.path().to_path_buf(),
-                table: "booking_bookings",
-                problem: e.to_string(),
-            })?;
+        let facilities = load_facilities(names, node, &store)?;
         let mut record = ReplyCache::new(cache);
         let now = Instant::now();
         let now_ms = now_ms();
@@ -113,7 +87,10 @@ impl Owner {
         Ok(Owner {
             facilities: Mutex::new(facilities),
             record: Mutex::new(record),
-            committer: Committer::start(store),
+            committer: Committer::start(store.clone()),
+            store,
+            names: names.to_vec(),
+            node,
             screen,
             subscribers: Mutex::new(HashMap::new()),
         })
@@ -153,7 +130,9 @@ impl Owner {
                 && let Err(e) = self.committer.commit(write).await
             {
                 // Not durable, so not sent: the client's retry asks again.
-                tracing::error!("booking change not stored: {e}");
+                // The change was applied in memory: go back to what is on disk.
+                tracing::error!("booking change not stored: {e}; reloading from the store");
+                self.reload().await;
                 if dedup {
                     self.record
                         .lock()
@@ -170,6 +149,17 @@ impl Owner {
             }
         }
         Outcome::Reply(bytes, changed.map(|c| c.booking.facility))
+    }
+
+    /// Replaces the in-memory facilities with what the store holds (after a
+    /// failed commit, so memory never claims what the disk does not).
+    async fn reload(&self) {
+        let (names, node, store) = (self.names.clone(), self.node, self.store.clone());
+        match tokio::task::spawn_blocking(move || load_facilities(&names, node, &store)).await {
+            Ok(Ok(fresh)) => *self.facilities.lock().unwrap_or_else(|e| e.into_inner()) = fresh,
+            Ok(Err(e)) => tracing::error!("cannot reload bookings from the store: {e}"),
+            Err(e) => tracing::error!("reload task failed: {e}"),
+        }
     }
 
     /// Runs one request against the facilities, printing the seed's lines.
@@ -321,6 +311,46 @@ impl Owner {
         list.retain(|(_, until)| *until > now);
         list.iter().map(|(w, _)| *w).collect()
     }
+}
+
+/// This node's facilities with their stored bookings.
+fn load_facilities(
+    names: &[String],
+    node: u32,
+    store: &Store,
+) -> Result<Facilities, convene_store::StoreError> {
+    let mut facilities = Facilities::new(names.iter().cloned(), IdScheme { node });
+    let rows = store.bookings()?;
+    let next_seq = store.next_booking_seq()?;
+    // Bookings of a facility this node no longer owns (the cluster file
+    // changed) stay in the store but are not loaded.
+    let (mine, elsewhere): (Vec<_>, Vec<_>) =
+        rows.into_iter().partition(|r| facilities.has(&r.facility));
+    if !elsewhere.is_empty() {
+        tracing::warn!(
+            count = elsewhere.len(),
+            "stored bookings of facilities this node no longer owns were not loaded"
+        );
+    }
+    let bookings = mine
+        .into_iter()
+        .map(|r| Booking {
+            id: r.id,
+            facility: r.facility,
+            start: r.start,
+            end: r.end,
+            original_end: r.original_end,
+            cancelled: r.cancelled,
+        })
+        .collect();
+    facilities
+        .restore(bookings, next_seq)
+        .map_err(|e| convene_store::StoreError::Corrupt {
+            path: store.path().to_path_buf(),
+            table: "booking_bookings",
+            problem: e.to_string(),
+        })?;
+    Ok(facilities)
 }
 
 /// A booking changed by a request, and the id sequence after it.
