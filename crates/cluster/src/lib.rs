@@ -12,6 +12,8 @@
 //!   and running."), written in order, batched under load, capturable in tests.
 //! - [`shutdown`]: one small type every task holds to learn that the node is
 //!   stopping (the pattern of mini-redis' `shutdown.rs`).
+//! - [`election`]: membership (heartbeats, failure detection) and the Fast
+//!   Bully election of a coordinator, as a sans-IO state machine.
 //! - [`peer`]: node-to-node calls. One UDP socket per node carries every
 //!   service's traffic; the first payload byte names the service, and
 //!   [`peer::Router`] hands each request to the service that registered it.
@@ -22,6 +24,7 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod election;
 pub mod error;
 pub mod peer;
 pub mod screen;
