@@ -263,6 +263,26 @@ async fn serve(shared: Arc<Shared>, shutdown: Shutdown) {
     }
 }
 
+impl Front {
+    /// Sends a datagram without waiting when the socket can take it, and
+    /// from a task when it cannot yet (a full buffer, or a socket the
+    /// reactor has not yet seen writable).
+    fn send_to(&self, bytes: &[u8], to: SocketAddr) {
+        match self.socket.try_send_to(bytes, to) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let (socket, bytes) = (self.socket.clone(), bytes.to_vec());
+                tokio::spawn(async move {
+                    if let Err(e) = socket.send_to(&bytes, to).await {
+                        tracing::warn!(%to, "datagram not sent: {e}");
+                    }
+                });
+            }
+            Err(e) => tracing::warn!(%to, "datagram not sent: {e}"),
+        }
+    }
+}
+
 /// What the front door does with a request's result.
 enum FrontReply {
     /// Send, and keep for retries.
@@ -355,13 +375,11 @@ impl Shared {
             ));
             return;
         }
-        match front.socket.try_send_to(bytes, client) {
-            Ok(_) => self.screen.block(&[
-                &format_args!("Sent response to {}", lines::addr(client)),
-                &"",
-            ]),
-            Err(e) => tracing::warn!(%client, "reply not sent: {e}"),
-        }
+        front.send_to(bytes, client);
+        self.screen.block(&[
+            &format_args!("Sent response to {}", lines::addr(client)),
+            &"",
+        ]);
     }
 
     /// Routes a request to the node that owns it and returns the reply.
@@ -559,13 +577,11 @@ impl Shared {
             .unwrap_or_else(|e| e.into_inner())
             .targets(facility, Instant::now());
         for client in targets {
-            match front.socket.try_send_to(update, client) {
-                Ok(_) => self.screen.line(format_args!(
-                    "Sent monitor update to {}",
-                    lines::addr(client)
-                )),
-                Err(e) => tracing::warn!(%client, "monitor update not sent: {e}"),
-            }
+            front.send_to(update, client);
+            self.screen.line(format_args!(
+                "Sent monitor update to {}",
+                lines::addr(client)
+            ));
         }
     }
 }

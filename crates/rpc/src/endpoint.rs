@@ -75,6 +75,13 @@ pub enum Event {
         /// The service's request bytes.
         payload: Vec<u8>,
     },
+    /// A peer sent a one-way notice (see [`Endpoint::notify`]).
+    Notice {
+        /// The peer's address.
+        from: SocketAddr,
+        /// The service's bytes.
+        payload: Vec<u8>,
+    },
     /// A request of ours was answered. Delivered at most once per id.
     Reply {
         /// The id [`Endpoint::request`] returned.
@@ -211,6 +218,24 @@ impl Endpoint {
         Ok(id)
     }
 
+    /// Queues a one-way notice to `to`: sent once, never retried, never
+    /// answered. The receiver gets an [`Event::Notice`].
+    ///
+    /// Fails with [`RpcError::TooLarge`], sending nothing, if the datagram
+    /// would exceed [`Config::max_datagram`].
+    pub fn notify(&mut self, to: SocketAddr, payload: Vec<u8>) -> Result<(), RpcError> {
+        self.check_size(payload.len())?;
+        let data = Envelope {
+            kind: Kind::Notice,
+            id: RequestId(0),
+            payload: &payload,
+        }
+        .to_bytes();
+        self.transmits.push_back(Transmit { to, data });
+        self.stats.sent += 1;
+        Ok(())
+    }
+
     /// Queues a reply to a request received as [`Event::Request`].
     ///
     /// Replies are sent once and forgotten: if one is lost, the requester
@@ -260,6 +285,13 @@ impl Endpoint {
         })?;
         let id = envelope.id;
         match envelope.kind {
+            Kind::Notice => {
+                self.events.push_back(Event::Notice {
+                    from,
+                    payload: envelope.payload.to_vec(),
+                });
+                Ok(())
+            }
             Kind::Request => {
                 self.events.push_back(Event::Request {
                     from,

@@ -56,6 +56,10 @@ pub enum Kind {
     Request,
     /// A reply to a request this node sent.
     Reply,
+    /// A one-way message: no reply, no retry. For traffic where a lost
+    /// message is simply superseded by the next one (heartbeats, election
+    /// messages), which retrying would only deliver late.
+    Notice,
 }
 
 impl Kind {
@@ -64,6 +68,7 @@ impl Kind {
         match self {
             Kind::Request => 0,
             Kind::Reply => 1,
+            Kind::Notice => 2,
         }
     }
 
@@ -72,6 +77,7 @@ impl Kind {
         match b {
             0 => Some(Kind::Request),
             1 => Some(Kind::Reply),
+            2 => Some(Kind::Notice),
             _ => None,
         }
     }

@@ -74,6 +74,12 @@ pub trait Handler: Send + Sync + 'static {
         from: SocketAddr,
         payload: Vec<u8>,
     ) -> impl Future<Output = Option<Vec<u8>>> + Send;
+
+    /// Takes a one-way notice (see [`Client::notify`]). Runs on the receive
+    /// task, so it must be quick; the default ignores notices.
+    fn notice(&self, from: SocketAddr, payload: Vec<u8>) {
+        let _ = (from, payload);
+    }
 }
 
 /// A [`Handler`] made from an async closure; see [`handler_fn`].
@@ -217,6 +223,32 @@ impl Client {
         result.unwrap_or(Err(RpcError::Closed))
     }
 
+    /// Sends a one-way notice to `to`: once, no retry, no reply. Must be
+    /// called inside the tokio runtime.
+    pub fn notify(&self, to: SocketAddr, payload: Vec<u8>) -> Result<(), RpcError> {
+        let transmits = {
+            let mut state = self.shared.lock();
+            if state.closed {
+                return Err(RpcError::Closed);
+            }
+            state.endpoint.notify(to, payload)?;
+            drain_transmits(&mut state.endpoint)
+        };
+        for t in transmits {
+            match self.shared.socket.try_send_to(&t.data, t.to) {
+                Ok(_) => {}
+                // Not writable yet as far as the reactor knows (a new socket,
+                // or a full buffer): wait for it on a task.
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    let shared = self.shared.clone();
+                    tokio::spawn(async move { shared.send_all([t]).await });
+                }
+                Err(error) => debug!(to = %t.to, %error, "notice not sent"),
+            }
+        }
+        Ok(())
+    }
+
     /// The address the transport's socket is bound to (with port 0 resolved
     /// to the real port).
     pub fn local_addr(&self) -> SocketAddr {
@@ -333,8 +365,13 @@ async fn run<H: Handler>(shared: Arc<Shared>, handler: Arc<H>, shutdown: impl Fu
                         }
                         dispatch_events(&mut state, &mut requests);
                     }
-                    for (from, id, payload) in requests.drain(..) {
-                        spawn_handler(&shared, &handler, &limiter, from, id, payload);
+                    for incoming in requests.drain(..) {
+                        match incoming {
+                            Incoming::Request(from, id, payload) => {
+                                spawn_handler(&shared, &handler, &limiter, from, id, payload)
+                            }
+                            Incoming::Notice(from, payload) => handler.notice(from, payload),
+                        }
                     }
                 }
                 Err(error) => {
@@ -381,14 +418,25 @@ fn rearm(shared: &Shared, sleep: std::pin::Pin<&mut tokio::time::Sleep>) -> bool
 /// Delivers the endpoint's events: outcomes go to their waiting callers,
 /// incoming requests are collected into `requests` for the caller to spawn
 /// once the lock is released.
-fn dispatch_events(state: &mut State, requests: &mut Vec<(SocketAddr, RequestId, Vec<u8>)>) {
+fn dispatch_events(state: &mut State, requests: &mut Vec<Incoming>) {
     while let Some(event) = state.endpoint.poll_event() {
         match event {
-            Event::Request { from, id, payload } => requests.push((from, id, payload)),
+            Event::Request { from, id, payload } => {
+                requests.push(Incoming::Request(from, id, payload))
+            }
+            Event::Notice { from, payload } => requests.push(Incoming::Notice(from, payload)),
             Event::Reply { id, payload } => complete(state, id, Ok(payload)),
             Event::Failed { id, error } => complete(state, id, Err(error)),
         }
     }
+}
+
+/// Something a peer sent, to run once the lock is released.
+enum Incoming {
+    /// A request: run the handler, send its reply.
+    Request(SocketAddr, RequestId, Vec<u8>),
+    /// A one-way notice: hand it to the handler.
+    Notice(SocketAddr, Vec<u8>),
 }
 
 /// Hands an outcome to the caller waiting for `id`, if it is still waiting.

@@ -277,3 +277,55 @@ async fn dropping_a_call_stops_its_retransmissions() {
     );
     node.shutdown().await;
 }
+
+/// Collects the notices it is given.
+#[derive(Default)]
+struct Inbox(std::sync::Mutex<Vec<(SocketAddr, Vec<u8>)>>);
+
+/// A handler that puts notices in an [`Inbox`] and answers no request.
+struct InboxHandler(Arc<Inbox>);
+
+impl Handler for InboxHandler {
+    fn handle(
+        &self,
+        _from: SocketAddr,
+        _payload: Vec<u8>,
+    ) -> impl std::future::Future<Output = Option<Vec<u8>>> + Send {
+        async { None }
+    }
+
+    fn notice(&self, from: SocketAddr, payload: Vec<u8>) {
+        self.0.0.lock().unwrap().push((from, payload));
+    }
+}
+
+#[tokio::test]
+async fn notices_arrive_once_with_their_sender_and_are_never_retried() {
+    let inbox = Arc::new(Inbox::default());
+    let receiver = Node::start(fast(), InboxHandler(inbox.clone())).await;
+    let sender = Node::start(fast(), echo()).await;
+    sender
+        .client
+        .notify(receiver.addr(), b"heartbeat".to_vec())
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while inbox.0.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the notice never arrived");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Several retry periods later, still exactly one: nothing was resent.
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(
+        *inbox.0.lock().unwrap(),
+        vec![(sender.addr(), b"heartbeat".to_vec())]
+    );
+    assert_eq!(sender.client.stats().retransmitted, 0);
+    // A notice to nobody is not an error (it is simply lost).
+    let silent = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    sender
+        .client
+        .notify(silent.local_addr().unwrap(), vec![1])
+        .unwrap();
+    sender.shutdown().await;
+    receiver.shutdown().await;
+}

@@ -279,8 +279,8 @@ fn garbage_is_dropped_and_counted() {
             EnvelopeError::UnknownVersion(7),
         ),
         (
-            &[MAGIC, 1, 2, 0, 0, 0, 0, 0, 0, 0, 1],
-            EnvelopeError::UnknownKind(2),
+            &[MAGIC, 1, 3, 0, 0, 0, 0, 0, 0, 0, 1],
+            EnvelopeError::UnknownKind(3),
         ),
     ];
     for (bytes, error) in cases {
@@ -471,4 +471,30 @@ fn lossy_shuttle_with_many_concurrent_requests_completes() {
     assert!(stats.retransmitted > 0);
     // Lost replies made the server see some requests more than once.
     assert!(net.server.stats().received > 200);
+}
+
+#[test]
+fn a_notice_becomes_one_event_and_needs_no_reply() {
+    let now = Instant::now();
+    let mut a = Endpoint::new(Config::default(), 1);
+    let mut b = Endpoint::new(Config::default(), 100);
+    let (a_addr, b_addr): (SocketAddr, SocketAddr) = (
+        "127.0.0.1:1".parse().unwrap(),
+        "127.0.0.1:2".parse().unwrap(),
+    );
+    a.notify(b_addr, b"up".to_vec()).unwrap();
+    let t = a.poll_transmit().unwrap();
+    assert_eq!(t.to, b_addr);
+    assert!(a.poll_transmit().is_none());
+    assert_eq!(a.pending_requests(), 0, "nothing to retry");
+    b.handle_datagram(now, a_addr, &t.data).unwrap();
+    assert_eq!(
+        b.poll_event(),
+        Some(Event::Notice {
+            from: a_addr,
+            payload: b"up".to_vec()
+        })
+    );
+    assert_eq!(b.poll_event(), None);
+    assert!(b.poll_transmit().is_none());
 }
