@@ -286,12 +286,8 @@ struct Inbox(std::sync::Mutex<Vec<(SocketAddr, Vec<u8>)>>);
 struct InboxHandler(Arc<Inbox>);
 
 impl Handler for InboxHandler {
-    fn handle(
-        &self,
-        _from: SocketAddr,
-        _payload: Vec<u8>,
-    ) -> impl std::future::Future<Output = Option<Vec<u8>>> + Send {
-        async { None }
+    async fn handle(&self, _from: SocketAddr, _payload: Vec<u8>) -> Option<Vec<u8>> {
+        None
     }
 
     fn notice(&self, from: SocketAddr, payload: Vec<u8>) {
