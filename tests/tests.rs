@@ -3,6 +3,7 @@
 
 mod booking;
 mod booking_cli;
+mod election;
 mod meet;
 mod meet_bad_input;
 mod meet_cli;

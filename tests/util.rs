@@ -44,6 +44,17 @@ pub const fn backend(id: &'static str, availability: &'static str) -> NodeSpec {
     }
 }
 
+/// A node with no service of its own (it still takes part in membership).
+pub const fn plain(id: &'static str) -> NodeSpec {
+    NodeSpec {
+        id,
+        main: false,
+        availability: None,
+        booking_port: false,
+        booking: None,
+    }
+}
+
 /// A booking node: a front door if `port`, with this `[node.booking]` body.
 pub const fn booking(id: &'static str, port: bool, table: &'static str) -> NodeSpec {
     NodeSpec {
@@ -54,6 +65,9 @@ pub const fn booking(id: &'static str, port: bool, table: &'static str) -> NodeS
         booking: Some(table),
     }
 }
+
+/// Election timings fast enough for tests (heartbeats every 50 ms).
+pub const FAST_ELECTION: &str = "[election]\nheartbeat_ms = 50\nsuspect_after_ms = 250\nt2_ms = 100\nt3_ms = 100\nt4_ms = 200\n";
 
 /// The spec's example data: A holds eliana and alice, whose common time is
 /// [[1,3],[12,18]]; B holds theodore, bob and amy, [[2,5],[17,20]].
@@ -71,6 +85,12 @@ pub struct TestCluster {
 impl TestCluster {
     /// Writes the files and binds every socket; starts nothing yet.
     pub async fn bind(specs: &[NodeSpec]) -> TestCluster {
+        Self::bind_with(specs, FAST_ELECTION).await
+    }
+
+    /// As [`TestCluster::bind`], with `tail` appended to the cluster file
+    /// (top-level tables such as `[election]`).
+    pub async fn bind_with(specs: &[NodeSpec], tail: &str) -> TestCluster {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
@@ -97,6 +117,7 @@ impl TestCluster {
                 toml.push_str(&format!("[node.meet]\navailability = \"{file}\"\n"));
             }
         }
+        toml.push_str(tail);
         let path = dir.path().join("cluster.toml");
         std::fs::write(&path, &toml).unwrap();
         let cluster = ClusterConfig::load(&path).unwrap();
@@ -224,6 +245,21 @@ impl TestCluster {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }
+    }
+
+    /// Writes the cluster as it is bound (real ports, not 0) to a file a
+    /// separate `convene` process can read; returns its path.
+    pub fn write_bound_config(&self) -> PathBuf {
+        let mut toml = String::new();
+        for n in &self.cluster.nodes {
+            toml.push_str(&format!(
+                "[[node]]\nid = \"{}\"\nhost = \"{}\"\npeer_port = {}\npriority = {}\n",
+                n.id, n.host, n.peer_port, n.priority
+            ));
+        }
+        let path = self.dir.path().join("bound.toml");
+        std::fs::write(&path, toml).unwrap();
+        path
     }
 
     pub fn path(&self, file: &str) -> PathBuf {

@@ -9,6 +9,7 @@ mod book;
 mod book_experiment;
 mod meet;
 mod node;
+mod status;
 mod up;
 
 /// Convene: one self-hosted, clustered server to find a common free time,
@@ -37,6 +38,12 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// Each node up or down, and the current coordinator.
+    Status {
+        /// The cluster file; without it, the demo cluster's.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
     /// The EE450 meeting client: with names, one query; without, the interactive loop.
     Meet(meet::MeetArgs),
     /// The facility booking client: without a subcommand, the seed's interactive menu.
@@ -54,6 +61,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Node { config, id } => node::run(&config, &id),
         Command::Up { config } => up::run(config.as_deref()),
+        Command::Status { config } => status::run(config.as_deref()),
         Command::Meet(args) => meet::run(args),
         Command::Book(args) => book::run(args),
         Command::Bench(cmd) => crate::bench::run(cmd),

@@ -39,8 +39,11 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
 use serde::Deserialize;
 
+use crate::election::ElectionConfig;
 use crate::error::ConfigError;
 
 /// A whole cluster, validated: every node, in file order.
@@ -50,6 +53,8 @@ pub struct ClusterConfig {
     pub path: PathBuf,
     /// Every node, in the order of the file.
     pub nodes: Vec<NodeConfig>,
+    /// Heartbeat and election timings (`[election]`, all optional).
+    pub election: ElectionConfig,
 }
 
 /// One node of the cluster.
@@ -165,6 +170,19 @@ impl NodeConfig {
 struct RawCluster {
     #[serde(default)]
     node: Vec<RawNode>,
+    election: Option<RawElection>,
+}
+
+/// `[election]`: timings in milliseconds; see [`ElectionConfig`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawElection {
+    heartbeat_ms: Option<u64>,
+    suspect_after_ms: Option<u64>,
+    t1_ms: Option<u64>,
+    t2_ms: Option<u64>,
+    t3_ms: Option<u64>,
+    t4_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -273,9 +291,11 @@ impl ClusterConfig {
             });
         }
 
+        let election = election_config(raw.election, path)?;
         let config = ClusterConfig {
             path: path.to_path_buf(),
             nodes,
+            election,
         };
         config.check_unique(&invalid)?;
         config.check_facilities(&invalid)?;
@@ -384,6 +404,34 @@ impl ClusterConfig {
 /// socket; treat the two spellings as one endpoint.
 fn same_endpoint(a: SocketAddr, b: SocketAddr) -> bool {
     a.port() == b.port() && a.ip().to_canonical() == b.ip().to_canonical()
+}
+
+fn election_config(raw: Option<RawElection>, path: &Path) -> Result<ElectionConfig, ConfigError> {
+    let defaults = ElectionConfig::default();
+    let Some(raw) = raw else { return Ok(defaults) };
+    let ms = |key: &'static str, value: Option<u64>, default: Duration| match value {
+        None => Ok(default),
+        Some(0) => Err(ConfigError::Invalid {
+            path: path.to_path_buf(),
+            node: "[election]".into(),
+            key,
+            problem: "must be at least 1 ms".into(),
+        }),
+        Some(v) => Ok(Duration::from_millis(v)),
+    };
+    let suspect_after = ms(
+        "suspect_after_ms",
+        raw.suspect_after_ms,
+        defaults.suspect_after,
+    )?;
+    Ok(ElectionConfig {
+        heartbeat: ms("heartbeat_ms", raw.heartbeat_ms, defaults.heartbeat)?,
+        suspect_after,
+        t1: ms("t1_ms", raw.t1_ms, suspect_after)?,
+        t2: ms("t2_ms", raw.t2_ms, defaults.t2)?,
+        t3: ms("t3_ms", raw.t3_ms, defaults.t3)?,
+        t4: ms("t4_ms", raw.t4_ms, defaults.t4)?,
+    })
 }
 
 fn booking_section(

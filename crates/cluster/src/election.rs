@@ -132,7 +132,7 @@ pub type NodeId = usize;
 /// assert_eq!(config.heartbeat, Duration::from_millis(500));
 /// assert_eq!(config.t1, config.suspect_after);
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ElectionConfig {
     /// How often every node sends a heartbeat (the coordinator: a renewal of
     /// its claim) to every other node. Default 500 ms.

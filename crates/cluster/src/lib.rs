@@ -19,6 +19,8 @@
 //!   [`peer::Router`] hands each request to the service that registered it.
 //! - [`unordered`]: a few futures polled together in one task, outputs in
 //!   finishing order (a main node's fan-out to its backends).
+//! - [`membership`]: the election running on the peer transport: watch
+//!   the coordinator and the live set; answer `convene status`.
 //! - [`error`]: the typed errors of this crate.
 
 #![deny(missing_docs)]
@@ -26,6 +28,7 @@
 pub mod config;
 pub mod election;
 pub mod error;
+pub mod membership;
 pub mod peer;
 pub mod screen;
 pub mod shutdown;

@@ -34,6 +34,8 @@ pub enum ServiceTag {
     Meet = 1,
     /// Facility booking (seed 001).
     Booking = 2,
+    /// Membership and the coordinator election.
+    Election = 3,
 }
 
 /// How many tags [`Router`] has room for.
@@ -45,6 +47,7 @@ impl ServiceTag {
         match b {
             1 => Some(ServiceTag::Meet),
             2 => Some(ServiceTag::Booking),
+            3 => Some(ServiceTag::Election),
             _ => None,
         }
     }
@@ -55,6 +58,12 @@ pub trait ServiceHandler: Send + Sync + 'static {
     /// Handles one request body (the tag already removed). Returns the reply
     /// body, or `None` to send nothing (the caller will retry or time out).
     fn handle(&self, from: SocketAddr, body: Vec<u8>) -> BoxFuture<Option<Vec<u8>>>;
+
+    /// Takes a one-way notice (the tag already removed). Runs on the
+    /// transport's receive task, so it must be quick. Ignored by default.
+    fn notice(&self, from: SocketAddr, body: Vec<u8>) {
+        let _ = (from, body);
+    }
 }
 
 /// Routes each incoming peer request to its service by tag.
@@ -102,6 +111,22 @@ impl convene_rpc::Handler for Router {
             handler.handle(from, payload).await
         }
     }
+
+    fn notice(&self, from: SocketAddr, mut payload: Vec<u8>) {
+        let handler = payload
+            .first()
+            .and_then(|b| ServiceTag::from_byte(*b))
+            .and_then(|tag| self.services[tag as usize].get().cloned());
+        match handler {
+            Some(handler) => {
+                payload.remove(0);
+                handler.notice(from, payload);
+            }
+            None => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
 }
 
 /// The calling side of the peer transport, with the cluster's address book.
@@ -134,6 +159,15 @@ impl Peers {
         payload.push(tag as u8);
         payload.extend_from_slice(body);
         self.client.call(to, payload).await
+    }
+
+    /// Sends `body` to service `tag` on the node at `to` as a one-way notice
+    /// (no reply, no retry).
+    pub fn notify(&self, to: SocketAddr, tag: ServiceTag, body: &[u8]) -> Result<(), RpcError> {
+        let mut payload = Vec::with_capacity(1 + body.len());
+        payload.push(tag as u8);
+        payload.extend_from_slice(body);
+        self.client.notify(to, payload)
     }
 
     /// The whole cluster, as this node knows it.

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use convene_booking::service::{BookingContext, BookingService};
+use convene_cluster::membership::Membership;
 use convene_cluster::shutdown::{Shutdown, ShutdownTrigger};
 use convene_cluster::{ClusterConfig, Peers, Router, Screen};
 use convene_meet::{MeetContext, MeetService};
@@ -21,6 +22,8 @@ pub struct RunningNode {
     booking_addr: Option<SocketAddr>,
     trigger: ShutdownTrigger,
     transport: JoinHandle<()>,
+    membership: Membership,
+    membership_task: JoinHandle<()>,
     meet: MeetService,
     booking: BookingService,
     store: Arc<Store>,
@@ -63,6 +66,13 @@ pub async fn start(
         async move { transport_shutdown.wait().await },
     );
     let peers = Peers::new(client, cluster.clone(), me);
+    // Membership first, so services can watch the coordinator from the start.
+    let (membership, membership_task) = Membership::start(
+        peers.clone(),
+        &router,
+        cluster.election.clone(),
+        shutdown.clone(),
+    );
     let meet = convene_meet::start(MeetContext {
         peers: peers.clone(),
         router: router.clone(),
@@ -112,6 +122,8 @@ pub async fn start(
         booking_addr,
         trigger,
         transport,
+        membership,
+        membership_task,
         meet,
         booking,
         store,
@@ -134,6 +146,11 @@ impl RunningNode {
         self.client_addr
     }
 
+    /// The node's view of the cluster: the coordinator and the live nodes.
+    pub fn membership(&self) -> &Membership {
+        &self.membership
+    }
+
     /// The node's meet service.
     pub fn meet(&self) -> &MeetService {
         &self.meet
@@ -154,6 +171,7 @@ impl RunningNode {
         self.trigger.trigger();
         self.meet.join().await;
         self.booking.join().await;
+        let _ = self.membership_task.await;
         let _ = self.transport.await;
         // Last reference: the SQLite connection closes here, after every
         // writer has finished.

@@ -1,4 +1,5 @@
 use super::*;
+use crate::election::ElectionConfig;
 
 const EXAMPLE: &str = r#"
 [[node]]
@@ -181,4 +182,28 @@ fn bad_booking_settings_are_refused() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("already owns"), "{err}");
+}
+
+#[test]
+fn election_timings_are_optional_and_checked() {
+    let base = "[[node]]\nid='a'\nhost='::1'\npeer_port=1\n";
+    assert_eq!(parse(base).unwrap().election, ElectionConfig::default());
+    let c = parse(&format!(
+        "{base}[election]\nheartbeat_ms = 100\nsuspect_after_ms = 350\n"
+    ))
+    .unwrap();
+    assert_eq!(c.election.heartbeat, std::time::Duration::from_millis(100));
+    assert_eq!(
+        c.election.t1,
+        std::time::Duration::from_millis(350),
+        "t1 follows suspect_after"
+    );
+    let err = parse(&format!("{base}[election]\nt2_ms = 0\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("t2_ms"), "{err}");
+    let err = parse(&format!("{base}[election]\nt9_ms = 5\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("t9_ms"), "{err}");
 }

@@ -1,0 +1,217 @@
+//! Membership and the coordinator, running: the [`election`](crate::election)
+//! state machine driven by the peer transport and the clock.
+//!
+//! Every node runs one [`Membership`]. It feeds election notices from other
+//! nodes into the state machine, sends what the machine wants sent, wakes it
+//! at its deadlines, and publishes what it concludes in two `watch` channels:
+//! who the coordinator is, and which nodes are live. Any service can hold a
+//! receiver and react when either changes. It also answers the status
+//! request behind `convene status`, from anyone (it reveals only liveness).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use convene_wire::{Decode, Encode};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use crate::election::{Election, ElectionConfig, Event, NodeId};
+use crate::peer::{BoxFuture, Peers, Router, ServiceHandler, ServiceTag};
+use crate::shutdown::Shutdown;
+
+pub mod codec;
+
+use codec::Wire;
+
+/// A node's running membership: watch the coordinator and the live set.
+#[derive(Clone)]
+pub struct Membership {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    peers: Peers,
+    me: NodeId,
+    election: Mutex<Election>,
+    /// Wakes the driver when a message may have moved a deadline.
+    wake: Notify,
+    coordinator: watch::Sender<Option<NodeId>>,
+    live: watch::Sender<Vec<NodeId>>,
+}
+
+impl Membership {
+    /// Starts this node's membership: registers with `router` and runs the
+    /// driver until `shutdown`.
+    pub fn start(
+        peers: Peers,
+        router: &Router,
+        config: ElectionConfig,
+        shutdown: Shutdown,
+    ) -> (Membership, JoinHandle<()>) {
+        let cluster = peers.cluster();
+        let me = cluster.index_of(&peers.me().id).unwrap_or_default();
+        let priorities = cluster.nodes.iter().map(|n| n.priority).collect();
+        let election = Election::new(me, priorities, config, Instant::now());
+        let inner = Arc::new(Inner {
+            me,
+            election: Mutex::new(election),
+            wake: Notify::new(),
+            coordinator: watch::channel(None).0,
+            live: watch::channel(vec![me]).0,
+            peers,
+        });
+        // A second registration is a programming error; the first stands.
+        let _ = router.register(ServiceTag::Election, Arc::new(Handler(inner.clone())));
+        inner.flush();
+        let task = tokio::spawn(drive(inner.clone(), shutdown));
+        (Membership { inner }, task)
+    }
+
+    /// Who coordinates now (`None` while it is being decided). Wait for
+    /// changes with `changed()`.
+    pub fn coordinator(&self) -> watch::Receiver<Option<NodeId>> {
+        self.inner.coordinator.subscribe()
+    }
+
+    /// The nodes this node believes live, itself included, sorted.
+    pub fn live(&self) -> watch::Receiver<Vec<NodeId>> {
+        self.inner.live.subscribe()
+    }
+
+    /// This node's number in the cluster file.
+    pub fn me(&self) -> NodeId {
+        self.inner.me
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Election> {
+        self.election.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sends what the machine queued and publishes what it concluded.
+    fn flush(&self) {
+        let (transmits, events, coordinator, live) = {
+            let mut e = self.lock();
+            let transmits: Vec<_> = std::iter::from_fn(|| e.poll_transmit()).collect();
+            let events: Vec<_> = std::iter::from_fn(|| e.poll_event()).collect();
+            (transmits, events, e.coordinator(), e.live())
+        };
+        let cluster = self.peers.cluster();
+        for (to, message) in transmits {
+            let Some(node) = cluster.nodes.get(to) else {
+                continue;
+            };
+            let body = Wire::Election(message).to_bytes();
+            if let Err(e) = self
+                .peers
+                .notify(node.peer_addr(), ServiceTag::Election, &body)
+            {
+                tracing::debug!(to = %node.id, "election notice not sent: {e}");
+            }
+        }
+        for event in events {
+            match event {
+                Event::CoordinatorChanged(c) => {
+                    let name = c
+                        .and_then(|c| cluster.nodes.get(c))
+                        .map_or("none", |n| n.id.as_str());
+                    tracing::info!(node = %cluster.nodes[self.me].id, "coordinator is now {name}");
+                }
+                Event::NodeUp(n) => {
+                    tracing::info!(node = %cluster.nodes[self.me].id, "node {} is up", cluster.nodes[n].id)
+                }
+                Event::NodeDown(n) => {
+                    tracing::info!(node = %cluster.nodes[self.me].id, "node {} is down", cluster.nodes[n].id)
+                }
+            }
+        }
+        self.coordinator
+            .send_if_modified(|c| std::mem::replace(c, coordinator) != coordinator);
+        self.live.send_if_modified(|l| {
+            let changed = *l != live;
+            *l = live;
+            changed
+        });
+    }
+}
+
+/// Wakes the machine at its deadlines, and after messages.
+async fn drive(inner: Arc<Inner>, shutdown: Shutdown) {
+    loop {
+        let deadline = inner.lock().poll_timeout();
+        let sleep = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = sleep => {
+                inner.lock().handle_timeout(Instant::now());
+                inner.flush();
+            }
+            _ = inner.wake.notified() => {}
+            _ = shutdown.wait() => return,
+        }
+    }
+}
+
+/// The election service's peer handler.
+struct Handler(Arc<Inner>);
+
+impl ServiceHandler for Handler {
+    fn handle(&self, _from: SocketAddr, body: Vec<u8>) -> BoxFuture<Option<Vec<u8>>> {
+        let reply = match Wire::from_bytes(&body) {
+            Ok(Wire::StatusRequest) => {
+                let e = self.0.lock();
+                Some(
+                    Wire::Status {
+                        me: self.0.me,
+                        coordinator: e.coordinator(),
+                        live: e.live(),
+                    }
+                    .to_bytes(),
+                )
+            }
+            _ => None,
+        };
+        Box::pin(async move { reply })
+    }
+
+    fn notice(&self, from: SocketAddr, body: Vec<u8>) {
+        let inner = &self.0;
+        let cluster = inner.peers.cluster();
+        let Some(sender) = cluster.node_at(from).and_then(|n| cluster.index_of(&n.id)) else {
+            tracing::debug!(%from, "election notice from outside the cluster; dropped");
+            return;
+        };
+        let Ok(Wire::Election(message)) = Wire::from_bytes(&body) else {
+            tracing::debug!(%from, "malformed election notice; dropped");
+            return;
+        };
+        inner.lock().handle(Instant::now(), sender, message);
+        inner.flush();
+        inner.wake.notify_one();
+    }
+}
+
+/// Asks the node at `addr` for its view, through `client` (any transport:
+/// `convene status` uses one of its own).
+pub async fn query_status(
+    client: &convene_rpc::Client,
+    addr: SocketAddr,
+) -> Result<(NodeId, Option<NodeId>, Vec<NodeId>), String> {
+    let mut body = vec![ServiceTag::Election as u8];
+    body.extend(Wire::StatusRequest.to_bytes());
+    let reply = client.call(addr, body).await.map_err(|e| e.to_string())?;
+    match Wire::from_bytes(&reply) {
+        Ok(Wire::Status {
+            me,
+            coordinator,
+            live,
+        }) => Ok((me, coordinator, live)),
+        other => Err(format!("unreadable status: {other:?}")),
+    }
+}
