@@ -4,7 +4,7 @@
 //!
 //! - [`cli`]: the command line (clap), one module per subcommand.
 //! - [`demo`]: the built-in demo cluster that `convene up` starts.
-//! - [`bench`]: `convene bench`, the benchmarks behind docs/benchmarks.md.
+//! - [`bench`](mod@bench): `convene bench`, the benchmarks behind docs/benchmarks.md.
 
 mod bench;
 mod cli;

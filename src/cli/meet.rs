@@ -13,7 +13,7 @@ pub struct MeetArgs {
     /// The main node to ask.
     #[arg(long, short, default_value = DEMO_SERVER)]
     server: String,
-    /// With names: after the query, register this meeting time, e.g. "[17,18]".
+    /// With names: after the query, register this meeting time, e.g. `[17,18]`.
     #[arg(long, value_name = "[START,END]", requires = "names")]
     register: Option<String>,
     /// Up to 10 user names; none starts the interactive client.

@@ -5,7 +5,7 @@
 //! `println!` for three reasons:
 //!
 //! - **Atomic blocks.** Some messages span two lines ("...over port 23092:"
-//!   then "[[2,3]]."). With many clients served at once, a block must not be
+//!   then `"[[2,3]]."`). With many clients served at once, a block must not be
 //!   interleaved with another request's lines.
 //! - **Throughput.** A `println!` is one `write` system call, and waking a
 //!   writer thread per line costs a context switch. A busy main node prints

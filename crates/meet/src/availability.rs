@@ -2,10 +2,10 @@
 //!
 //! One user per line: `username;[[t1_start,t1_end],[t2_start,t2_end],...]`.
 //! White space may appear anywhere except inside a name, even inside a
-//! number (`[46,4   8]` is the interval [46,48], as in the seed repository's
+//! number (`[46,4   8]` is the interval `[46,48]`, as in the seed repository's
 //! own test file). Names are 1 to 20 lowercase letters and unique in the file;
 //! each interval has start < end and the list is sorted with gaps between
-//! intervals (t[i]_end < t[i+1]_start).
+//! intervals (`t[i]_end < t[i+1]_start`).
 //!
 //! Beyond the course's limits (times 0-100, 1-10 intervals per user), times
 //! may be any unsigned 32-bit value and a list may be empty (`bob;[]`, a user

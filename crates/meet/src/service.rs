@@ -5,11 +5,11 @@
 //! - **backend** (a `[node.meet]` section): loads its availability file,
 //!   re-applies meetings from its store, announces its user names to every
 //!   node that serves clients, answers intersections and registrations.
-//! - **main** (a `client_port`): keeps the [`Directory`], serves clients over
+//! - **main** (a `client_port`): keeps the [`Directory`](crate::directory::Directory), serves clients over
 //!   TCP, fans each query out to the backends involved and intersects their
 //!   partial results.
 //!
-//! Both roles answer peer requests through one [`MeetPeer`] handler.
+//! Both roles answer peer requests through one handler (`MeetPeer`).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
