@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use convene_rpc::DatagramSocket;
 use convene_wire::{Decode, Encode};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
@@ -25,13 +26,20 @@ pub mod codec;
 use codec::Wire;
 
 /// A node's running membership: watch the coordinator and the live set.
-#[derive(Clone)]
-pub struct Membership {
-    inner: Arc<Inner>,
+pub struct Membership<S = tokio::net::UdpSocket> {
+    inner: Arc<Inner<S>>,
 }
 
-struct Inner {
-    peers: Peers,
+impl<S> Clone for Membership<S> {
+    fn clone(&self) -> Self {
+        Membership {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+struct Inner<S> {
+    peers: Peers<S>,
     me: NodeId,
     election: Mutex<Election>,
     /// Wakes the driver when a message may have moved a deadline.
@@ -40,19 +48,19 @@ struct Inner {
     live: watch::Sender<Vec<NodeId>>,
 }
 
-impl Membership {
+impl<S: DatagramSocket> Membership<S> {
     /// Starts this node's membership: registers with `router` and runs the
     /// driver until `shutdown`.
     pub fn start(
-        peers: Peers,
+        peers: Peers<S>,
         router: &Router,
         config: ElectionConfig,
         shutdown: Shutdown,
-    ) -> (Membership, JoinHandle<()>) {
+    ) -> (Membership<S>, JoinHandle<()>) {
         let cluster = peers.cluster();
         let me = cluster.index_of(&peers.me().id).unwrap_or_default();
         let priorities = cluster.nodes.iter().map(|n| n.priority).collect();
-        let election = Election::new(me, priorities, config, Instant::now());
+        let election = Election::new(me, priorities, config, now());
         let inner = Arc::new(Inner {
             me,
             election: Mutex::new(election),
@@ -85,7 +93,7 @@ impl Membership {
     }
 }
 
-impl Inner {
+impl<S: DatagramSocket> Inner<S> {
     fn lock(&self) -> std::sync::MutexGuard<'_, Election> {
         self.election.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -137,8 +145,14 @@ impl Inner {
     }
 }
 
+/// The current time from tokio's clock, so a paused or simulated clock
+/// applies to the election too.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
 /// Wakes the machine at its deadlines, and after messages.
-async fn drive(inner: Arc<Inner>, shutdown: Shutdown) {
+async fn drive<S: DatagramSocket>(inner: Arc<Inner<S>>, shutdown: Shutdown) {
     loop {
         let deadline = inner.lock().poll_timeout();
         let sleep = async {
@@ -149,7 +163,7 @@ async fn drive(inner: Arc<Inner>, shutdown: Shutdown) {
         };
         tokio::select! {
             _ = sleep => {
-                inner.lock().handle_timeout(Instant::now());
+                inner.lock().handle_timeout(now());
                 inner.flush();
             }
             _ = inner.wake.notified() => {}
@@ -159,9 +173,9 @@ async fn drive(inner: Arc<Inner>, shutdown: Shutdown) {
 }
 
 /// The election service's peer handler.
-struct Handler(Arc<Inner>);
+struct Handler<S>(Arc<Inner<S>>);
 
-impl ServiceHandler for Handler {
+impl<S: DatagramSocket> ServiceHandler for Handler<S> {
     fn handle(&self, _from: SocketAddr, body: Vec<u8>) -> BoxFuture<Option<Vec<u8>>> {
         let reply = match Wire::from_bytes(&body) {
             Ok(Wire::StatusRequest) => {
@@ -191,7 +205,7 @@ impl ServiceHandler for Handler {
             tracing::debug!(%from, "malformed election notice; dropped");
             return;
         };
-        inner.lock().handle(Instant::now(), sender, message);
+        inner.lock().handle(now(), sender, message);
         inner.flush();
         inner.wake.notify_one();
     }
@@ -199,8 +213,8 @@ impl ServiceHandler for Handler {
 
 /// Asks the node at `addr` for its view, through `client` (any transport:
 /// `convene status` uses one of its own).
-pub async fn query_status(
-    client: &convene_rpc::Client,
+pub async fn query_status<S: DatagramSocket>(
+    client: &convene_rpc::Client<S>,
     addr: SocketAddr,
 ) -> Result<(NodeId, Option<NodeId>, Vec<NodeId>), String> {
     let mut body = vec![ServiceTag::Election as u8];

@@ -19,7 +19,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use convene_rpc::RpcError;
+use convene_rpc::{DatagramSocket, RpcError};
 
 use crate::config::{ClusterConfig, NodeConfig};
 
@@ -130,16 +130,26 @@ impl convene_rpc::Handler for Router {
 }
 
 /// The calling side of the peer transport, with the cluster's address book.
-#[derive(Clone)]
-pub struct Peers {
-    client: convene_rpc::Client,
+/// Generic over the socket so a simulated network can stand in for tokio's.
+pub struct Peers<S = tokio::net::UdpSocket> {
+    client: convene_rpc::Client<S>,
     cluster: Arc<ClusterConfig>,
     me: usize,
 }
 
-impl Peers {
+impl<S> Clone for Peers<S> {
+    fn clone(&self) -> Self {
+        Peers {
+            client: self.client.clone(),
+            cluster: self.cluster.clone(),
+            me: self.me,
+        }
+    }
+}
+
+impl<S: DatagramSocket> Peers<S> {
     /// Wraps a started transport for node number `me` of `cluster`.
-    pub fn new(client: convene_rpc::Client, cluster: Arc<ClusterConfig>, me: usize) -> Self {
+    pub fn new(client: convene_rpc::Client<S>, cluster: Arc<ClusterConfig>, me: usize) -> Self {
         Peers {
             client,
             cluster,

@@ -44,11 +44,14 @@
 //! * [`rng`]: [`SplitMix64`], a tiny seeded generator for request ids and
 //!   replayable loss injection, and [`random_seed`].
 //! * [`socket`]: the tokio transport: [`start`], [`Client`], [`Handler`].
+//! * [`datagram`]: [`DatagramSocket`], what the transport needs of a socket
+//!   (tokio's, or a simulator's in tests).
 //! * [`error`]: [`RpcError`] and [`EnvelopeError`].
 
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod datagram;
 pub mod endpoint;
 pub mod envelope;
 pub mod error;
@@ -59,6 +62,7 @@ pub mod socket;
 pub mod stats;
 
 pub use config::Config;
+pub use datagram::DatagramSocket;
 pub use endpoint::{Endpoint, Event, Transmit};
 pub use envelope::{Envelope, Kind, RequestId};
 pub use error::{EnvelopeError, RpcError};

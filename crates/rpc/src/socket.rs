@@ -34,6 +34,8 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
+
+use crate::datagram::DatagramSocket;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
@@ -122,12 +124,19 @@ where
 ///
 /// Cheap to clone (one `Arc`), `Send + Sync`: give every task that talks to
 /// peers its own clone.
-#[derive(Clone)]
-pub struct Client {
-    shared: Arc<Shared>,
+pub struct Client<S = UdpSocket> {
+    shared: Arc<Shared<S>>,
 }
 
-impl std::fmt::Debug for Client {
+impl<S> Clone for Client<S> {
+    fn clone(&self) -> Self {
+        Client {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<S> std::fmt::Debug for Client<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
             .field("local_addr", &self.shared.local_addr)
@@ -136,8 +145,8 @@ impl std::fmt::Debug for Client {
 }
 
 /// Everything the clients, the receive task and the handler tasks share.
-struct Shared {
-    socket: UdpSocket,
+struct Shared<S> {
+    socket: S,
     local_addr: SocketAddr,
     state: Mutex<State>,
     /// Wakes the receive task to re-read the endpoint's next deadline.
@@ -153,14 +162,16 @@ struct State {
     closed: bool,
 }
 
-impl Shared {
+impl<S> Shared<S> {
     /// Locks the state. A panic while it was held cannot leave the endpoint
     /// half-updated in a way that matters more than stopping the node would,
     /// so a poisoned lock is simply taken over.
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
 
+impl<S: DatagramSocket> Shared<S> {
     /// Sends datagrams, logging failures. A failed send is treated like a
     /// lost datagram: the request's retries cover it.
     async fn send_all(&self, transmits: impl IntoIterator<Item = Transmit>) {
@@ -177,7 +188,7 @@ fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 
-impl Client {
+impl<S: DatagramSocket> Client<S> {
     /// Sends `payload` to `to` and waits for the reply payload.
     ///
     /// The request is retransmitted every [`Config::timeout`] until a reply
@@ -263,13 +274,13 @@ impl Client {
 
 /// Cancels a call's request if the call's future is dropped before the
 /// outcome arrives, so an abandoned call stops retransmitting.
-struct CancelOnDrop<'a> {
-    shared: &'a Shared,
+struct CancelOnDrop<'a, S> {
+    shared: &'a Shared<S>,
     id: RequestId,
     armed: bool,
 }
 
-impl Drop for CancelOnDrop<'_> {
+impl<S> Drop for CancelOnDrop<'_, S> {
     fn drop(&mut self) {
         if self.armed {
             let mut state = self.shared.lock();
@@ -282,9 +293,9 @@ impl Drop for CancelOnDrop<'_> {
 /// Marks the transport closed and fails every waiting call with
 /// [`RpcError::Closed`]. Held by the receive task, so this happens however
 /// the task ends: shutdown, panic, or the runtime dropping it.
-struct CloseOnDrop(Arc<Shared>);
+struct CloseOnDrop<S>(Arc<Shared<S>>);
 
-impl Drop for CloseOnDrop {
+impl<S> Drop for CloseOnDrop<S> {
     fn drop(&mut self) {
         let mut state = self.0.lock();
         let State {
@@ -314,12 +325,12 @@ impl Drop for CloseOnDrop {
 /// # Panics
 ///
 /// If called outside a tokio runtime.
-pub fn start<H: Handler>(
-    socket: UdpSocket,
+pub fn start<S: DatagramSocket, H: Handler>(
+    socket: S,
     config: Config,
     handler: Arc<H>,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> (Client, JoinHandle<()>) {
+) -> (Client<S>, JoinHandle<()>) {
     let local_addr = socket.local_addr().unwrap_or_else(|error| {
         warn!(%error, "cannot read the socket's local address");
         SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))
@@ -339,7 +350,11 @@ pub fn start<H: Handler>(
 }
 
 /// The receive task: datagrams in, deadlines, until shutdown.
-async fn run<H: Handler>(shared: Arc<Shared>, handler: Arc<H>, shutdown: impl Future<Output = ()>) {
+async fn run<S: DatagramSocket, H: Handler>(
+    shared: Arc<Shared<S>>,
+    handler: Arc<H>,
+    shutdown: impl Future<Output = ()>,
+) {
     let _close = CloseOnDrop(shared.clone());
     let limiter = Arc::new(Semaphore::new(MAX_CONCURRENT_HANDLERS));
     let mut buf = vec![0u8; RECV_BUFFER];
@@ -405,7 +420,7 @@ async fn run<H: Handler>(shared: Arc<Shared>, handler: Arc<H>, shutdown: impl Fu
 
 /// Points the timer at the endpoint's next deadline; returns whether there
 /// is one.
-fn rearm(shared: &Shared, sleep: std::pin::Pin<&mut tokio::time::Sleep>) -> bool {
+fn rearm<S>(shared: &Shared<S>, sleep: std::pin::Pin<&mut tokio::time::Sleep>) -> bool {
     match shared.lock().endpoint.poll_timeout() {
         Some(deadline) => {
             sleep.reset(tokio::time::Instant::from_std(deadline));
@@ -454,8 +469,8 @@ fn complete(state: &mut State, id: RequestId, outcome: Result<Vec<u8>, RpcError>
 /// done, its reply goes out at once with a non-blocking send, and no task is
 /// spawned. A handler that has to wait (a store write, a lock) moves into its
 /// own task, whose first poll registers its real waker.
-fn spawn_handler<H: Handler>(
-    shared: &Arc<Shared>,
+fn spawn_handler<S: DatagramSocket, H: Handler>(
+    shared: &Arc<Shared<S>>,
     handler: &Arc<H>,
     limiter: &Arc<Semaphore>,
     from: SocketAddr,
@@ -500,8 +515,8 @@ fn spawn_handler<H: Handler>(
 
 /// Queues a handler's reply (if any) and takes the datagrams to send; none
 /// once the transport has stopped.
-fn reply_transmits(
-    shared: &Shared,
+fn reply_transmits<S>(
+    shared: &Shared<S>,
     from: SocketAddr,
     id: RequestId,
     reply: Option<Vec<u8>>,
