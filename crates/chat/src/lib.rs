@@ -1,12 +1,14 @@
-//! The chat service's wire layer: the CS4262 multi-server chat protocol (seed 003),
-//! spoken exactly as the course's Java client (`client.jar`) expects it.
+//! The chat service (seed 003), so far its wire layer and one server's room
+//! state: the CS4262 multi-server chat protocol, spoken exactly as the
+//! course's Java client (`client.jar`) expects it.
 //!
 //! A client holds one TCP connection to one server of the chat system and exchanges
 //! JSON objects with it, one per line, UTF-8. Each server owns its rooms and one
 //! MainHall; a client joining a room that lives on another server is sent a `route`
-//! and reconnects there with `movejoin`. This crate is the messages only: what each
-//! line means, how to read one without trusting it, and how to write one the Java
-//! client reads correctly. It does no I/O and keeps no state.
+//! and reconnects there with `movejoin`. The message modules say what each line
+//! means, how to read one without trusting it, and how to write one the Java
+//! client reads correctly; [`server`] is one server's rooms and clients as a
+//! sans-IO state machine. Nothing here does I/O.
 //!
 //! The contract is the reference's protocol notes (§2 of `chat-protocol.md`),
 //! including the client's quirks: `approved` and `port` are JSON *strings*, key order
@@ -29,6 +31,8 @@
 //! - [`client_msg`]: [`ClientMessage`], every line a client sends.
 //! - [`server_msg`]: [`ServerMessage`], every line a server sends.
 //! - [`error`]: [`ProtocolError`], why a line is not a message.
+//! - [`server`]: [`ChatServer`](server::ChatServer), one server's clients and rooms
+//!   as a sans-IO state machine: client lines in, lines to send and cluster claims out.
 //!
 //! # Reading lines
 //!
@@ -42,6 +46,7 @@ pub mod client_msg;
 pub mod error;
 pub mod ids;
 mod json;
+pub mod server;
 pub mod server_msg;
 #[cfg(test)]
 mod testing;
