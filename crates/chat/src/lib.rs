@@ -33,6 +33,8 @@
 //! - [`error`]: [`ProtocolError`], why a line is not a message.
 //! - [`server`]: [`ChatServer`](server::ChatServer), one server's clients and rooms
 //!   as a sans-IO state machine: client lines in, lines to send and cluster claims out.
+//! - [`registry`]: [`Registry`](registry::Registry), the coordinator's record of
+//!   every identity and room in the cluster, which decides the servers' claims.
 //!
 //! # Reading lines
 //!
@@ -46,6 +48,7 @@ pub mod client_msg;
 pub mod error;
 pub mod ids;
 mod json;
+pub mod registry;
 pub mod server;
 pub mod server_msg;
 #[cfg(test)]
