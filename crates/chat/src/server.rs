@@ -133,6 +133,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use crate::registry::ServerView;
 use crate::{ClientMessage, ServerMessage, check_identity, check_room_id, main_hall};
 
 /// A connection, as the caller names it: any number, unique among the
@@ -424,6 +425,37 @@ impl ChatServer {
         let mut names: Vec<String> = self.names.keys().cloned().collect();
         names.sort_unstable();
         names
+    }
+
+    /// What this server holds, as a new coordinator rebuilds its registry
+    /// from: the identities of its members, its rooms with their owners (the
+    /// MainHall's owner is `""`), and the names it has claimed and not yet
+    /// heard about. Everything is sorted, so equal states give equal views.
+    pub fn view(&self) -> ServerView {
+        let owner_of = |room: &Room| {
+            room.owner
+                .and_then(|c| match self.clients.get(&c) {
+                    Some(Client::Member(m)) => Some(m.identity.clone()),
+                    _ => None,
+                })
+                .unwrap_or_default()
+        };
+        let mut rooms: Vec<(String, String)> = self
+            .rooms
+            .iter()
+            .map(|(id, room)| (id.clone(), owner_of(room)))
+            .collect();
+        rooms.sort_unstable();
+        let mut pending_identities: Vec<String> = self.identity_claims.keys().cloned().collect();
+        pending_identities.sort_unstable();
+        let mut pending_rooms: Vec<String> = self.room_claims.keys().cloned().collect();
+        pending_rooms.sort_unstable();
+        ServerView {
+            identities: self.identities(),
+            rooms,
+            pending_identities,
+            pending_rooms,
+        }
     }
 
     /// The first line of a new client: ask the cluster, unless it is refused here.

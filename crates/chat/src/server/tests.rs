@@ -1234,3 +1234,66 @@ proptest! {
         prop_assert!(server.identity_claims.is_empty() && server.room_claims.is_empty());
     }
 }
+
+/// Plays the coordinator with a real [`Registry`](crate::registry::Registry):
+/// decides every claim the server has put, drops the other outputs.
+fn settle(server: &mut ChatServer, registry: &mut crate::registry::Registry) {
+    use crate::registry::Kind;
+    while let Some(out) = server.poll_output() {
+        if let Output::Claim(claim) = out {
+            let approved = match &claim {
+                Claim::Identity { identity, .. } => {
+                    registry.claim(server.server_id(), Kind::Identity, identity)
+                }
+                Claim::Room { roomid, .. } => {
+                    registry.claim(server.server_id(), Kind::Room, roomid)
+                }
+            };
+            server.decide(claim, approved);
+        }
+    }
+}
+
+#[test]
+fn the_view_rebuilds_the_registry_that_decided_this_servers_claims() {
+    use crate::registry::{Kind, Registry};
+    let mut registry = Registry::new();
+    registry.add_server("s1");
+    let mut server = ChatServer::new("s1");
+    for (client, name) in [(1, "Adel"), (2, "Maria")] {
+        server.connect(client);
+        server.handle(client, new_identity(name), &nowhere);
+        settle(&mut server, &mut registry);
+    }
+    server.handle(1, create("jokes"), &nowhere);
+    settle(&mut server, &mut registry);
+    // Bob's claim is in flight when the coordinator dies.
+    server.connect(3);
+    server.handle(3, new_identity("Bob"), &nowhere);
+    drain(&mut server);
+
+    let view = server.view();
+    assert_eq!(view.identities, [s("Adel"), s("Maria")]);
+    assert_eq!(
+        view.rooms,
+        [(s("MainHall-s1"), s("")), (s("jokes"), s("Adel"))]
+    );
+    assert_eq!(view.pending_identities, [s("Bob")]);
+    assert!(view.pending_rooms.is_empty());
+
+    // A new coordinator rebuilds from the view: nothing lost, nothing doubled,
+    // and Bob's claim, asked again, is granted.
+    let (mut rebuilt, conflicts) = Registry::rebuild(&[(s("s1"), view)]);
+    assert!(conflicts.is_empty(), "{conflicts:?}");
+    for name in ["Adel", "Maria", "Bob"] {
+        assert_eq!(rebuilt.holder(Kind::Identity, name), Some("s1"), "{name}");
+    }
+    assert_eq!(rebuilt.rooms(), registry.rooms());
+    assert!(rebuilt.claim("s1", Kind::Identity, "Bob"));
+    rebuilt.add_server("s2");
+    assert!(!rebuilt.claim("s2", Kind::Identity, "Adel"), "still taken");
+    assert!(
+        rebuilt.claim("s2", Kind::Identity, "Zoe"),
+        "s2 can claim free names"
+    );
+}
