@@ -31,6 +31,8 @@
 //! - [`client_msg`]: [`ClientMessage`], every line a client sends.
 //! - [`server_msg`]: [`ServerMessage`], every line a server sends.
 //! - [`error`]: [`ProtocolError`], why a line is not a message.
+//! - [`course_config`]: the course's server lists (the seed's five-column
+//!   `configuration.txt` and the four-column course format).
 //! - [`server`]: [`ChatServer`](server::ChatServer), one server's clients and rooms
 //!   as a sans-IO state machine: client lines in, lines to send and cluster claims out.
 //! - [`registry`]: [`Registry`](registry::Registry), the coordinator's record of
@@ -45,6 +47,7 @@
 #![deny(missing_docs)]
 
 pub mod client_msg;
+pub mod course_config;
 pub mod error;
 pub mod ids;
 mod json;
