@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use convene_cluster::peer::BoxFuture;
 use convene_cluster::shutdown::Shutdown;
 use convene_cluster::{Peers, Router, Screen, Semantics, ServiceHandler, ServiceTag};
+use convene_rpc::datagram::send_soon;
 use convene_rpc::{CacheConfig, Lookup, Loss, LossConfig, ReplyCache};
 use convene_store::Store;
 use convene_wire::{Decode, Encode};
@@ -263,26 +264,6 @@ async fn serve(shared: Arc<Shared>, shutdown: Shutdown) {
     }
 }
 
-impl Front {
-    /// Sends a datagram without waiting when the socket can take it, and
-    /// from a task when it cannot yet (a full buffer, or a socket the
-    /// reactor has not yet seen writable).
-    fn send_to(&self, bytes: &[u8], to: SocketAddr) {
-        match self.socket.try_send_to(bytes, to) {
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                let (socket, bytes) = (self.socket.clone(), bytes.to_vec());
-                tokio::spawn(async move {
-                    if let Err(e) = socket.send_to(&bytes, to).await {
-                        tracing::warn!(%to, "datagram not sent: {e}");
-                    }
-                });
-            }
-            Err(e) => tracing::warn!(%to, "datagram not sent: {e}"),
-        }
-    }
-}
-
 /// What the front door does with a request's result.
 enum FrontReply {
     /// Send, and keep for retries.
@@ -375,7 +356,7 @@ impl Shared {
             ));
             return;
         }
-        front.send_to(bytes, client);
+        send_soon(&front.socket, bytes, client);
         self.screen.block(&[
             &format_args!("Sent response to {}", lines::addr(client)),
             &"",
@@ -577,7 +558,7 @@ impl Shared {
             .unwrap_or_else(|e| e.into_inner())
             .targets(facility, Instant::now());
         for client in targets {
-            front.send_to(update, client);
+            send_soon(&front.socket, update, client);
             self.screen.line(format_args!(
                 "Sent monitor update to {}",
                 lines::addr(client)

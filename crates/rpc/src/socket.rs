@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
 
-use crate::datagram::DatagramSocket;
+use crate::datagram::{DatagramSocket, send_soon};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
@@ -146,7 +146,7 @@ impl<S> std::fmt::Debug for Client<S> {
 
 /// Everything the clients, the receive task and the handler tasks share.
 struct Shared<S> {
-    socket: S,
+    socket: Arc<S>,
     local_addr: SocketAddr,
     state: Mutex<State>,
     /// Wakes the receive task to re-read the endpoint's next deadline.
@@ -246,16 +246,7 @@ impl<S: DatagramSocket> Client<S> {
             drain_transmits(&mut state.endpoint)
         };
         for t in transmits {
-            match self.shared.socket.try_send_to(&t.data, t.to) {
-                Ok(_) => {}
-                // Not writable yet as far as the reactor knows (a new socket,
-                // or a full buffer): wait for it on a task.
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                    let shared = self.shared.clone();
-                    tokio::spawn(async move { shared.send_all([t]).await });
-                }
-                Err(error) => debug!(to = %t.to, %error, "notice not sent"),
-            }
+            send_soon(&self.shared.socket, &t.data, t.to);
         }
         Ok(())
     }
@@ -336,7 +327,7 @@ pub fn start<S: DatagramSocket, H: Handler>(
         SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))
     });
     let shared = Arc::new(Shared {
-        socket,
+        socket: Arc::new(socket),
         local_addr,
         state: Mutex::new(State {
             endpoint: Endpoint::new(config, random_seed()),
@@ -491,15 +482,7 @@ fn spawn_handler<S: DatagramSocket, H: Handler>(
         Poll::Ready(reply) => {
             let transmits = reply_transmits(shared, from, id, reply);
             for t in transmits {
-                match shared.socket.try_send_to(&t.data, t.to) {
-                    Ok(_) => {}
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        // The socket's buffer is full: wait for room elsewhere.
-                        let shared = shared.clone();
-                        tokio::spawn(async move { shared.send_all([t]).await });
-                    }
-                    Err(error) => debug!(to = %t.to, %error, "send failed"),
-                }
+                send_soon(&shared.socket, &t.data, t.to);
             }
         }
         Poll::Pending => {
