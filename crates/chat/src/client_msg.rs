@@ -425,9 +425,7 @@ mod tests {
         fn encode_then_parse_is_identity(message in any_client_message()) {
             let line = message.to_line();
             // Exactly one line, printable ASCII, whatever the content.
-            prop_assert!(line.ends_with('\n'));
-            prop_assert_eq!(line.matches('\n').count(), 1);
-            prop_assert!(line.trim_end_matches('\n').bytes().all(|b| (b' '..=b'~').contains(&b)));
+            prop_assert!(crate::testing::is_one_printable_line(&line), "{line:?}");
             prop_assert_eq!(parse(&line), Ok(message.clone()));
             prop_assert_eq!(parse(line.trim_end()), Ok(message));
         }

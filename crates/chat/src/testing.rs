@@ -10,3 +10,11 @@ pub(crate) fn any_text() -> impl Strategy<Value = String> {
         "[\"\\\\\n\r\t\u{0}\u{1f}\u{7f}\u{85}\u{2028}\u{feff}é日😀a /{}:,\\[\\]]{0,24}",
     ]
 }
+
+/// Whether `line` is exactly one line of printable ASCII ending in `\n`: what
+/// every encoded message must be, whatever its content (the Java client reads
+/// one object per line, and a moved connection in the JVM's default charset).
+pub(crate) fn is_one_printable_line(line: &str) -> bool {
+    line.strip_suffix('\n')
+        .is_some_and(|body| body.bytes().all(|b| (b' '..=b'~').contains(&b)))
+}
