@@ -34,13 +34,15 @@ pub fn write_demo(dir: &Path) -> std::io::Result<PathBuf> {
 /// What `convene up` prints before the nodes' own lines.
 pub fn banner(cluster_file: &Path) -> String {
     format!(
-        "Convene demo cluster: main node M (meet clients on {DEMO_SERVER}, booking clients on UDP 127.0.0.1:2222), backends A and B.\n\
+        "Convene demo cluster: main node M (meet clients on {DEMO_SERVER}, booking clients on UDP 127.0.0.1:2222), backends A and B; chat on TCP 4444 (M), 4445 (A), 4446 (B).\n\
          Cluster file: {}\n\
          In another terminal, try:\n  \
            convene meet eliana jameson kinsley   (one query)\n  \
            convene meet                          (the interactive EE450 client)\n  \
            convene book query --facility \"Meeting Room A\" --days 0,1\n  \
-           convene book                          (the booking seed's interactive menu)\n\
+           convene book                          (the booking seed's interactive menu)\n  \
+           convene chat --identity Adel          (the CS4262 chat client, on M)\n  \
+           convene status                        (who is up, who coordinates)\n\
          Stop with Ctrl-C.\n",
         cluster_file.display()
     )

@@ -26,8 +26,18 @@ enum Command {
     /// Run one node of a cluster until Ctrl-C or SIGTERM.
     Node {
         /// The cluster file.
-        #[arg(long, short)]
-        config: PathBuf,
+        #[arg(
+            long,
+            short,
+            required_unless_present = "chat_config",
+            conflicts_with = "chat_config"
+        )]
+        config: Option<PathBuf>,
+        /// Instead of a cluster file, the chat seed's configuration.txt (5 columns:
+        /// id host client-port coordination-port priority; or the 4-column course
+        /// format): every server a chat-only node.
+        #[arg(long)]
+        chat_config: Option<PathBuf>,
         /// Which node of the file to run.
         #[arg(long)]
         id: String,
@@ -59,7 +69,15 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     let result = match cli.command {
-        Command::Node { config, id } => node::run(&config, &id),
+        Command::Node {
+            config,
+            chat_config,
+            id,
+        } => match (config, chat_config) {
+            (Some(config), _) => node::run(&config, &id),
+            (None, Some(chat)) => node::run_course(&chat, &id),
+            (None, None) => Err(anyhow::anyhow!("give --config FILE or --chat-config FILE")),
+        },
         Command::Up { config } => up::run(config.as_deref()),
         Command::Status { config } => status::run(config.as_deref()),
         Command::Meet(args) => meet::run(args),

@@ -1,4 +1,5 @@
-//! `convene node --config FILE --id ID`.
+//! `convene node --config FILE --id ID`, or `convene node --chat-config
+//! configuration.txt --id s1` for the chat seed's own server list.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -9,6 +10,27 @@ use convene_cluster::{ClusterConfig, Screen};
 
 pub fn run(config: &Path, id: &str) -> anyhow::Result<ExitCode> {
     let cluster = ClusterConfig::load(config)?;
+    run_cluster(cluster, id)
+}
+
+/// Runs node `id` of a course chat configuration (see [`load_course`]).
+pub fn run_course(config: &Path, id: &str) -> anyhow::Result<ExitCode> {
+    run_cluster(load_course(config)?, id)
+}
+
+/// Reads the chat seed's `configuration.txt` (or the 4-column course format)
+/// as a cluster of chat-only nodes.
+pub fn load_course(config: &Path) -> anyhow::Result<ClusterConfig> {
+    let text = std::fs::read_to_string(config)
+        .with_context(|| format!("cannot read {}", config.display()))?;
+    let servers = convene_chat::course_config::parse_course_config(&text)
+        .with_context(|| format!("{}", config.display()))?;
+    Ok(convene_chat::course_config::course_cluster(
+        &servers, config,
+    )?)
+}
+
+fn run_cluster(cluster: ClusterConfig, id: &str) -> anyhow::Result<ExitCode> {
     let node = cluster.node(id)?.clone();
     super::runtime()?.block_on(async {
         let sockets = convene_node::bind_node(&node).await?;

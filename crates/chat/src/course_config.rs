@@ -16,6 +16,11 @@
 //! Errors name the line and the column at fault.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+
+use convene_cluster::config::{BookingSection, NodeConfig};
+use convene_cluster::election::ElectionConfig;
+use convene_cluster::{ClusterConfig, ConfigError};
 
 /// One chat server of a course configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,6 +45,33 @@ pub struct CourseConfigError {
     pub line: usize,
     /// What is wrong.
     pub problem: String,
+}
+
+/// The cluster a course configuration describes: one node per server, its
+/// client port as `chat_port`, its coordination port as the UDP `peer_port`,
+/// its priority as the election priority, its store under
+/// `convene-data/<id>` next to the file, and the default election timings.
+///
+/// The nodes serve chat only (no meet, no booking), which is all a course
+/// file can say.
+pub fn course_cluster(servers: &[CourseServer], path: &Path) -> Result<ClusterConfig, ConfigError> {
+    let base = path.parent().unwrap_or(Path::new(""));
+    let nodes = servers
+        .iter()
+        .map(|server| NodeConfig {
+            id: server.id.clone(),
+            host: server.host,
+            peer_port: server.coordination_port,
+            client_port: None,
+            priority: server.priority,
+            data_dir: base.join("convene-data").join(&server.id),
+            meet: None,
+            booking_port: None,
+            chat_port: Some(server.client_port),
+            booking: BookingSection::default(),
+        })
+        .collect();
+    ClusterConfig::from_nodes(path, nodes, ElectionConfig::default())
 }
 
 /// Parses a course configuration (either format).

@@ -37,6 +37,9 @@
 //!   as a sans-IO state machine: client lines in, lines to send and cluster claims out.
 //! - [`registry`]: [`Registry`](registry::Registry), the coordinator's record of
 //!   every identity and room in the cluster, which decides the servers' claims.
+//! - [`peer_msg`]: what servers and the coordinator say to each other.
+//! - [`service`]: all of it running on a node: the TCP front door, the link
+//!   to the coordinator, and the coordinator role.
 //!
 //! # Reading lines
 //!
@@ -51,9 +54,11 @@ pub mod course_config;
 pub mod error;
 pub mod ids;
 mod json;
+pub mod peer_msg;
 pub mod registry;
 pub mod server;
 pub mod server_msg;
+pub mod service;
 #[cfg(test)]
 mod testing;
 

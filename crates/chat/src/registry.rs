@@ -416,6 +416,11 @@ impl Registry {
         (registry, conflicts)
     }
 
+    /// Whether `server` is live here (added, and not reported down since).
+    pub fn is_live(&self, server: &str) -> bool {
+        self.servers.contains_key(server)
+    }
+
     /// The server that holds `name`, if any.
     pub fn holder(&self, kind: Kind, name: &str) -> Option<&str> {
         self.names(kind).get(name).map(String::as_str)

@@ -420,6 +420,55 @@ impl ChatServer {
         rooms.into_iter().map(|(_, id)| id.clone()).collect()
     }
 
+    /// Whether `room` is a room of this server (its MainHall included).
+    pub fn has_room(&self, room: &str) -> bool {
+        self.rooms.contains_key(room)
+    }
+
+    /// The identity of connection `client`, if it is a member.
+    pub fn identity_of(&self, client: ClientId) -> Option<&str> {
+        match self.clients.get(&client) {
+            Some(Client::Member(m)) => Some(&m.identity),
+            _ => None,
+        }
+    }
+
+    /// Whether `identity` is used here, by a member or by a claim not yet
+    /// decided.
+    pub fn identity_in_use(&self, identity: &str) -> bool {
+        self.names.contains_key(identity) || self.identity_claims.contains_key(identity)
+    }
+
+    /// Gives up a name the cluster has given to another server (a
+    /// [`Conflict`](crate::registry::Conflict) lost in a coordinator's rebuild).
+    ///
+    /// An identity: a member of that name is made to quit (told, as for its
+    /// own `quit`, and closed); a claim for it is refused. A room: a claim for
+    /// it is refused; a local room of that id is deleted as its owner's
+    /// `deleteroom` would (members moved to the MainHall and told), with no
+    /// reply to the owner, who did not ask. Whatever this emits as a
+    /// [`Output::Release`] is ignored by the coordinator, which has given the
+    /// name to its other holder. A name not used here is ignored.
+    pub fn evict(&mut self, kind: crate::registry::Kind, name: &str) {
+        use crate::registry::Kind;
+        match kind {
+            Kind::Identity => {
+                if let Some(&client) = self.identity_claims.get(name) {
+                    self.decide_identity(client, name.to_string(), false);
+                } else if let Some(&client) = self.names.get(name) {
+                    self.leave(client, Leaving::Quit);
+                }
+            }
+            Kind::Room => {
+                if let Some(&client) = self.room_claims.get(name) {
+                    self.decide_room(client, name.to_string(), false);
+                } else if self.rooms.contains_key(name) && name != self.main_hall {
+                    self.delete_room(name, None);
+                }
+            }
+        }
+    }
+
     /// The identities of the members (connected clients with an identity), sorted.
     pub fn identities(&self) -> Vec<String> {
         let mut names: Vec<String> = self.names.keys().cloned().collect();
@@ -898,18 +947,6 @@ impl ChatServer {
     fn close(&mut self, client: ClientId) {
         self.clients.remove(&client);
         self.outputs.push_back(Output::Close { client });
-    }
-
-    /// Whether `identity` is a member's here or claimed by a connection here.
-    fn identity_in_use(&self, identity: &str) -> bool {
-        self.names.contains_key(identity) || self.identity_claims.contains_key(identity)
-    }
-
-    fn identity_of(&self, client: ClientId) -> Option<&str> {
-        match self.clients.get(&client) {
-            Some(Client::Member(m)) => Some(&m.identity),
-            _ => None,
-        }
     }
 
     /// The members of local room `room` in join order (none if it does not exist).

@@ -21,6 +21,7 @@
 //! host = "127.0.0.1"
 //! peer_port = 22092
 //! booking_port = 2222          # UDP, the booking seed's protocol (optional)
+//! chat_port = 4444             # TCP, the chat seed's JSON lines (optional)
 //! [node.booking]
 //! semantics = "at-most-once"   # or "at-least-once"
 //! request_loss = 0.0           # probability a received request is dropped
@@ -79,6 +80,9 @@ pub struct NodeConfig {
     /// UDP port speaking the booking seed's protocol, if this node answers
     /// booking clients.
     pub booking_port: Option<u16>,
+    /// TCP port for chat clients (the CS4262 JSON-lines protocol), if this
+    /// node is a chat server.
+    pub chat_port: Option<u16>,
     /// The booking service's settings (defaults if the section is absent).
     pub booking: BookingSection,
 }
@@ -153,6 +157,11 @@ impl NodeConfig {
             .map(|port| SocketAddr::new(self.host, port))
     }
 
+    /// The TCP address chat clients connect to, if any.
+    pub fn chat_addr(&self) -> Option<SocketAddr> {
+        self.chat_port.map(|port| SocketAddr::new(self.host, port))
+    }
+
     /// The UDP address peers send to.
     pub fn peer_addr(&self) -> SocketAddr {
         SocketAddr::new(self.host, self.peer_port)
@@ -197,6 +206,7 @@ struct RawNode {
     meet: Option<RawMeet>,
     booking_port: Option<u16>,
     booking: Option<RawBooking>,
+    chat_port: Option<u16>,
 }
 
 #[derive(Deserialize)]
@@ -288,10 +298,33 @@ impl ClusterConfig {
                 meet,
                 booking_port: raw.booking_port,
                 booking,
+                chat_port: raw.chat_port,
             });
         }
 
         let election = election_config(raw.election, path)?;
+        Self::from_nodes(path, nodes, election)
+    }
+
+    /// A cluster built from nodes read some other way (the chat seed's
+    /// `configuration.txt`), checked as a cluster file is: unique ids and
+    /// ports, one owner per facility.
+    pub fn from_nodes(
+        path: &Path,
+        nodes: Vec<NodeConfig>,
+        election: ElectionConfig,
+    ) -> Result<Self, ConfigError> {
+        if nodes.is_empty() {
+            return Err(ConfigError::NoNodes {
+                path: path.to_path_buf(),
+            });
+        }
+        let invalid = |node: &str, key: &'static str, problem: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            node: node.to_string(),
+            key,
+            problem,
+        };
         let config = ClusterConfig {
             path: path.to_path_buf(),
             nodes,
@@ -337,6 +370,7 @@ impl ClusterConfig {
             claim("udp", "peer_port", Some(node.peer_port))?;
             claim("tcp", "client_port", node.client_port)?;
             claim("udp", "booking_port", node.booking_port)?;
+            claim("tcp", "chat_port", node.chat_port)?;
         }
         Ok(())
     }

@@ -36,6 +36,9 @@ pub enum ServiceTag {
     Booking = 2,
     /// Membership and the coordinator election.
     Election = 3,
+    /// The chat service (seed 003): claims to the coordinator, views from
+    /// the servers.
+    Chat = 4,
 }
 
 /// How many tags [`Router`] has room for.
@@ -48,6 +51,7 @@ impl ServiceTag {
             1 => Some(ServiceTag::Meet),
             2 => Some(ServiceTag::Booking),
             3 => Some(ServiceTag::Election),
+            4 => Some(ServiceTag::Chat),
             _ => None,
         }
     }

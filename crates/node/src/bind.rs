@@ -20,6 +20,8 @@ pub struct NodeSockets {
     pub client: Option<TcpListener>,
     /// The UDP socket for booking clients, if the node is a booking front door.
     pub booking: Option<UdpSocket>,
+    /// The TCP listener for chat clients, if the node is a chat server.
+    pub chat: Option<TcpListener>,
 }
 
 /// Binds one node's sockets as its configuration says.
@@ -50,10 +52,19 @@ pub async fn bind_node(node: &NodeConfig) -> Result<NodeSockets, NodeError> {
                 .map_err(|e| fail("booking_port (UDP)", addr, e))?,
         ),
     };
+    let chat = match node.chat_addr() {
+        None => None,
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|e| fail("chat_port (TCP)", addr, e))?,
+        ),
+    };
     Ok(NodeSockets {
         peer,
         client,
         booking,
+        chat,
     })
 }
 
@@ -71,6 +82,9 @@ pub async fn bind_cluster(
         }
         if let Some(socket) = &sockets.booking {
             node.booking_port = Some(port_of(socket.local_addr(), 0));
+        }
+        if let Some(listener) = &sockets.chat {
+            node.chat_port = Some(port_of(listener.local_addr(), 0));
         }
         all.push(sockets);
     }

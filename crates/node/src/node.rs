@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use convene_booking::service::{BookingContext, BookingService};
+use convene_chat::service::{ChatContext, ChatService};
 use convene_cluster::membership::Membership;
 use convene_cluster::shutdown::{Shutdown, ShutdownTrigger};
 use convene_cluster::{ClusterConfig, Peers, Router, Screen};
@@ -26,6 +27,7 @@ pub struct RunningNode {
     membership_task: JoinHandle<()>,
     meet: MeetService,
     booking: BookingService,
+    chat: ChatService,
     store: Arc<Store>,
 }
 
@@ -93,6 +95,13 @@ pub async fn start(
             });
         }
     };
+    let chat = convene_chat::service::start(ChatContext {
+        peers: peers.clone(),
+        router: router.clone(),
+        membership: membership.clone(),
+        shutdown: shutdown.clone(),
+        listener: sockets.chat,
+    });
     let booking = convene_booking::service::start(BookingContext {
         peers,
         router,
@@ -107,6 +116,7 @@ pub async fn start(
         Err(source) => {
             trigger.trigger();
             meet.join().await;
+            chat.join().await;
             let _ = transport.await;
             return Err(NodeError::Booking {
                 node: id.to_string(),
@@ -126,6 +136,7 @@ pub async fn start(
         membership_task,
         meet,
         booking,
+        chat,
         store,
     })
 }
@@ -161,6 +172,16 @@ impl RunningNode {
         &self.booking
     }
 
+    /// The node's chat service.
+    pub fn chat(&self) -> &ChatService {
+        &self.chat
+    }
+
+    /// Where chat clients connect, if this node is a chat server.
+    pub fn chat_addr(&self) -> Option<SocketAddr> {
+        self.chat.addr()
+    }
+
     /// Where booking clients send requests, if this node is a front door.
     pub fn booking_addr(&self) -> Option<SocketAddr> {
         self.booking_addr
@@ -171,6 +192,7 @@ impl RunningNode {
         self.trigger.trigger();
         self.meet.join().await;
         self.booking.join().await;
+        self.chat.join().await;
         let _ = self.membership_task.await;
         let _ = self.transport.await;
         // Last reference: the SQLite connection closes here, after every

@@ -1,0 +1,298 @@
+//! The coordinator's side: the [`Registry`] of every identity and room,
+//! kept by whichever node membership says coordinates, and rebuilt from the
+//! servers' views whenever that changes.
+//!
+//! # When the registry is rebuilt
+//!
+//! - **This node becomes coordinator.** It starts with nothing: the old
+//!   coordinator's registry died with it (or lives on in a node that no
+//!   longer coordinates). It asks every live chat server for its
+//!   [`ServerView`] and rebuilds (see [`Registry::rebuild`] for why no name
+//!   is lost or granted twice).
+//! - **A node joins the live set.** It may be new (an empty view) or back
+//!   from a partition with clients of its own, whose names may clash with
+//!   names granted meanwhile; the rebuild finds such conflicts and tells
+//!   the loser to [evict](crate::server::ChatServer::evict) its copy.
+//! - **A server the registry does not know speaks.** Its view was missed;
+//!   rebuild with it included.
+//!
+//! While rebuilding the coordinator answers every request with
+//! `NotCoordinator`, which the servers retry: no claim is decided against a
+//! registry that is about to be replaced.
+//!
+//! A node leaving the live set needs no rebuild: its names are simply
+//! released ([`Registry::server_down`]). A server that restarted faster than
+//! the failure detector noticed is caught by its boot number: its first
+//! message carries a new one, and the coordinator frees what the previous
+//! incarnation held before answering.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use convene_cluster::{ServiceTag, Shutdown};
+use convene_wire::{Decode, Encode};
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+
+use super::node::ChatNode;
+use crate::ids::MAIN_HALL_PREFIX;
+use crate::peer_msg::{PeerReply, PeerRequest, decode_view};
+use crate::registry::{Kind, Registry, ServerId, ServerView};
+
+/// The largest view a coordinator will collect from one server (bytes):
+/// far above what a server's clients can hold, and a bound on what a
+/// confused or hostile peer can make it allocate.
+const MAX_VIEW: u32 = 64 * 1024 * 1024;
+
+/// The coordinator role of one node: idle unless membership makes it the
+/// coordinator.
+#[derive(Default)]
+pub(crate) struct Coordinator {
+    /// `None` while this node does not coordinate, or is rebuilding.
+    ready: Mutex<Option<Ready>>,
+    /// Servers that spoke while unknown to the registry.
+    unknown: Mutex<BTreeSet<ServerId>>,
+    /// Wakes the watcher to rebuild.
+    rebuild: Notify,
+}
+
+struct Ready {
+    registry: Registry,
+    /// The boot of each live server's current incarnation.
+    boots: HashMap<ServerId, u64>,
+}
+
+impl Coordinator {
+    fn lock(&self) -> MutexGuard<'_, Option<Ready>> {
+        self.ready.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The registry's rooms, if this node coordinates (for tests and status).
+    pub fn rooms(&self) -> Option<Vec<String>> {
+        self.lock().as_ref().map(|r| r.registry.rooms())
+    }
+
+    /// Answers a request from chat server `server`.
+    pub fn answer(&self, server: &str, request: PeerRequest) -> PeerReply {
+        let mut guard = self.lock();
+        let Some(ready) = guard.as_mut() else {
+            return PeerReply::NotCoordinator;
+        };
+        match request {
+            PeerRequest::WhereIs { room } => {
+                PeerReply::Location(ready.registry.holder(Kind::Room, &room).map(str::to_string))
+            }
+            PeerRequest::ListRooms => PeerReply::Rooms(ready.registry.rooms()),
+            PeerRequest::Hello { boot } => self.admit(ready, server, boot, |_| PeerReply::Ack),
+            PeerRequest::Claim { boot, kind, name } => self.admit(ready, server, boot, |r| {
+                PeerReply::Decision(r.claim(server, kind, &name))
+            }),
+            PeerRequest::Release { boot, kind, name } => self.admit(ready, server, boot, |r| {
+                r.release(server, kind, &name);
+                PeerReply::Ack
+            }),
+            PeerRequest::Moved {
+                boot,
+                identity,
+                former,
+            } => self.admit(ready, server, boot, |r| {
+                // The former server: a MainHall names it, another room's
+                // holder is it. Unknown (the room is gone) only allows the
+                // move if nobody else holds the identity.
+                let from = match former.strip_prefix(MAIN_HALL_PREFIX) {
+                    Some(owner) => owner.to_string(),
+                    None => r.holder(Kind::Room, &former).unwrap_or("").to_string(),
+                };
+                PeerReply::Decision(r.moved(&identity, &from, server))
+            }),
+            // Requests for a server, not for the coordinator.
+            PeerRequest::ViewPart { .. } | PeerRequest::Evict { .. } => PeerReply::NotCoordinator,
+        }
+    }
+
+    /// Runs `act` for a message from `server` of incarnation `boot`, after
+    /// making sure the registry knows that incarnation.
+    fn admit(
+        &self,
+        ready: &mut Ready,
+        server: &str,
+        boot: u64,
+        act: impl FnOnce(&mut Registry) -> PeerReply,
+    ) -> PeerReply {
+        match ready.boots.get(server) {
+            Some(&known) if known == boot => {}
+            Some(_) if ready.registry.is_live(server) => {
+                // Restarted: its old clients are gone, and their names with them.
+                tracing::info!(%server, "chat server restarted; its old names are released");
+                ready.registry.server_down(server);
+                ready.registry.add_server(server);
+                ready.boots.insert(server.to_string(), boot);
+            }
+            _ => {
+                // Not in the registry: its view was missed. Rebuild with it.
+                self.unknown
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(server.to_string());
+                self.rebuild.notify_one();
+                return PeerReply::NotCoordinator;
+            }
+        }
+        act(&mut ready.registry)
+    }
+}
+
+/// Keeps the coordinator role in step with membership until `shutdown`.
+pub(crate) async fn watch(node: Arc<ChatNode>, shutdown: Shutdown) {
+    let me = node.membership.me();
+    let mut coordinator = node.membership.coordinator();
+    let mut live = node.membership.live();
+    let mut known: BTreeSet<usize> = BTreeSet::new();
+    let mut leading = false;
+    let mut requested = false;
+    loop {
+        let leads = *coordinator.borrow_and_update() == Some(me);
+        let now_live: BTreeSet<usize> = live.borrow_and_update().iter().copied().collect();
+        if !leads {
+            leading = false;
+            *node.coordinator.lock() = None;
+        } else if !leading || requested || now_live.difference(&known).next().is_some() {
+            requested = false;
+            rebuild(&node, &now_live).await;
+            leading = true;
+        } else {
+            let names = |n: &usize| node.peers.cluster().nodes.get(*n).map(|c| c.id.clone());
+            let lost: Vec<String> = known.difference(&now_live).filter_map(names).collect();
+            if let Some(ready) = node.coordinator.lock().as_mut() {
+                for server in lost {
+                    tracing::info!(%server, "chat server down; its names are released");
+                    ready.registry.server_down(&server);
+                    ready.boots.remove(&server);
+                }
+            }
+        }
+        known = now_live;
+        tokio::select! {
+            _ = coordinator.changed() => {}
+            _ = live.changed() => {}
+            _ = node.coordinator.rebuild.notified() => requested = true,
+            _ = shutdown.wait() => return,
+        }
+    }
+}
+
+/// Collects the views of the live chat servers (and of any that spoke
+/// unknown) and installs the rebuilt registry.
+async fn rebuild(node: &Arc<ChatNode>, live: &BTreeSet<usize>) {
+    *node.coordinator.lock() = None;
+    let cluster = node.peers.cluster();
+    let mut targets: BTreeSet<ServerId> = live
+        .iter()
+        .filter_map(|n| cluster.nodes.get(*n))
+        .filter(|n| n.chat_port.is_some())
+        .map(|n| n.id.clone())
+        .collect();
+    targets.extend(std::mem::take(
+        &mut *node
+            .coordinator
+            .unknown
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()),
+    ));
+    let mut fetches = JoinSet::new();
+    for server in targets {
+        let node = node.clone();
+        fetches.spawn(async move {
+            let view = fetch_view(&node, &server).await;
+            (server, view)
+        });
+    }
+    let mut views: Vec<(ServerId, ServerView)> = Vec::new();
+    let mut boots = HashMap::new();
+    while let Some(done) = fetches.join_next().await {
+        match done {
+            Ok((server, Some((boot, view)))) => {
+                boots.insert(server.clone(), boot);
+                views.push((server, view));
+            }
+            Ok((server, None)) => {
+                tracing::info!(%server, "no view from chat server; left out of the registry");
+            }
+            Err(_) => {}
+        }
+    }
+    let (registry, conflicts) = Registry::rebuild(&views);
+    tracing::info!(
+        servers = views.len(),
+        conflicts = conflicts.len(),
+        "chat registry rebuilt"
+    );
+    *node.coordinator.lock() = Some(Ready { registry, boots });
+    for conflict in conflicts {
+        let node = node.clone();
+        tokio::spawn(async move {
+            let Ok(target) = node.peers.cluster().node(&conflict.dropped) else {
+                return;
+            };
+            let request = PeerRequest::Evict {
+                kind: conflict.kind,
+                name: conflict.name,
+            };
+            let _ = node
+                .peers
+                .call(target.peer_addr(), ServiceTag::Chat, &request.to_bytes())
+                .await;
+        });
+    }
+}
+
+/// One server's view, read part by part; `None` if it cannot be had.
+async fn fetch_view(node: &ChatNode, server: &str) -> Option<(u64, ServerView)> {
+    let addr = node.peers.cluster().node(server).ok()?.peer_addr();
+    // A snapshot replaced under us (another rebuild asked meanwhile) means
+    // starting over; a few tries are plenty.
+    for _ in 0..3 {
+        let mut snapshot = 0;
+        let mut bytes: Vec<u8> = Vec::new();
+        let mut boot = 0;
+        let mut stale = false;
+        loop {
+            let request = PeerRequest::ViewPart {
+                snapshot,
+                offset: bytes.len() as u32,
+            };
+            let reply = node
+                .peers
+                .call(addr, ServiceTag::Chat, &request.to_bytes())
+                .await
+                .ok()?;
+            match PeerReply::from_bytes(&reply).ok()? {
+                PeerReply::ViewPart {
+                    boot: b,
+                    snapshot: s,
+                    total,
+                    bytes: part,
+                } => {
+                    if total > MAX_VIEW || (part.is_empty() && bytes.len() < total as usize) {
+                        return None;
+                    }
+                    boot = b;
+                    snapshot = s;
+                    bytes.extend_from_slice(&part);
+                    if bytes.len() >= total as usize {
+                        break;
+                    }
+                }
+                PeerReply::StaleSnapshot => {
+                    stale = true;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+        if !stale {
+            return decode_view(&bytes).ok().map(|view| (boot, view));
+        }
+    }
+    None
+}

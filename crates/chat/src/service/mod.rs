@@ -1,0 +1,169 @@
+//! The chat service, running: one node's chat server on its `chat_port`,
+//! its link to the coordinator, and the coordinator role.
+//!
+//! ```text
+//!   clients ──TCP lines──▶ connection tasks ──▶ Hub (ChatServer + outboxes)
+//!                                                  │ claims, releases, moves
+//!                                                  ▼
+//!                                                link ──UDP──▶ coordinator's
+//!                                                               Registry
+//! ```
+//!
+//! - [`connection`]: framing, parsing and writing for one client.
+//! - [`hub`]: the [`ChatServer`](crate::server::ChatServer) behind one lock,
+//!   and the bounded outbox of every connection.
+//! - [`node`]: what needs the cluster before the server can answer (`list`,
+//!   `joinroom` to another server) and what is reported after (`movejoin`).
+//! - [`link`]: this server's messages to the coordinator, in order, retried
+//!   across elections.
+//! - [`coordinator`]: the [`Registry`](crate::registry::Registry), kept by the
+//!   node membership elects, rebuilt from the servers' views.
+//! - [`peer_handler`]: the peer requests this service answers.
+//!
+//! Every node runs the coordinator role (any node can be elected); only nodes
+//! with a `chat_port` run a chat server.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use convene_cluster::membership::Membership;
+use convene_cluster::{Peers, Router, ServiceTag, Shutdown};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+mod connection;
+mod coordinator;
+mod hub;
+mod link;
+mod node;
+mod peer_handler;
+
+pub use connection::FIRST_LINE_WITHIN;
+pub use hub::{HubStats, OUTBOX_LINES};
+pub use link::CLAIM_PATIENCE;
+pub use node::ROUTE_GRACE;
+
+use coordinator::Coordinator;
+use hub::Hub;
+use link::LinkOp;
+use node::ChatNode;
+use peer_handler::ChatPeerHandler;
+
+/// What the chat service needs from its node.
+pub struct ChatContext {
+    /// The peer transport.
+    pub peers: Peers,
+    /// Where to register for [`ServiceTag::Chat`].
+    pub router: Arc<Router>,
+    /// Who coordinates, and who is live.
+    pub membership: Membership,
+    /// Stops every task.
+    pub shutdown: Shutdown,
+    /// The bound `chat_port`, if this node is a chat server.
+    pub listener: Option<TcpListener>,
+}
+
+/// A running chat service. Wait for it to end with [`ChatService::join`].
+pub struct ChatService {
+    node: Arc<ChatNode>,
+    addr: Option<SocketAddr>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Starts the chat service of one node.
+pub fn start(ctx: ChatContext) -> ChatService {
+    let (link_tx, link_rx) = mpsc::unbounded_channel();
+    let me = ctx.peers.me().id.clone();
+    let node = Arc::new(ChatNode {
+        hub: Hub::new(&me, link_tx),
+        peers: ctx.peers,
+        membership: ctx.membership,
+        boot: convene_rpc::random_seed(),
+        coordinator: Coordinator::default(),
+        snapshot: Mutex::new(None),
+        next_snapshot: AtomicU64::new(1),
+    });
+    // Registered once per node; a second registration is a programming error
+    // and the first stands.
+    let _ = ctx
+        .router
+        .register(ServiceTag::Chat, Arc::new(ChatPeerHandler(node.clone())));
+    let mut tasks = vec![tokio::spawn(coordinator::watch(
+        node.clone(),
+        ctx.shutdown.clone(),
+    ))];
+    let addr = ctx.listener.as_ref().and_then(|l| l.local_addr().ok());
+    if let Some(listener) = ctx.listener {
+        node.hub.to_link(LinkOp::Hello);
+        tasks.push(tokio::spawn(link::run(
+            node.clone(),
+            link_rx,
+            ctx.shutdown.clone(),
+        )));
+        tasks.push(tokio::spawn(accept(
+            node.clone(),
+            listener,
+            ctx.shutdown.clone(),
+        )));
+    }
+    ChatService { node, addr, tasks }
+}
+
+/// Accepts clients until `shutdown`, then cuts every connection.
+async fn accept(node: Arc<ChatNode>, listener: TcpListener, shutdown: Shutdown) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => connection::spawn(node.clone(), stream),
+                Err(e) => {
+                    // Out of descriptors, usually: wait instead of spinning.
+                    tracing::warn!("chat accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            },
+            _ = shutdown.wait() => break,
+        }
+    }
+    node.hub.detach_all();
+}
+
+impl ChatService {
+    /// Where chat clients connect, if this node is a chat server.
+    pub fn addr(&self) -> Option<SocketAddr> {
+        self.addr
+    }
+
+    /// Delivery counters.
+    pub fn stats(&self) -> &HubStats {
+        self.node.hub.stats()
+    }
+
+    /// The identities of the clients on this server, sorted.
+    pub fn identities(&self) -> Vec<String> {
+        self.node.hub.lock().server.identities()
+    }
+
+    /// This server's rooms, its MainHall first.
+    pub fn rooms(&self) -> Vec<String> {
+        self.node.hub.lock().server.rooms()
+    }
+
+    /// Every room of the cluster, if this node is the coordinator and ready.
+    pub fn registry_rooms(&self) -> Option<Vec<String>> {
+        self.node.coordinator.rooms()
+    }
+
+    /// Lines delivered to clients so far.
+    pub fn delivered(&self) -> u64 {
+        self.stats().delivered.load(Ordering::Relaxed)
+    }
+
+    /// Waits until every task has ended (after the node's shutdown).
+    pub async fn join(self) {
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
