@@ -3,6 +3,8 @@
 
 mod booking;
 mod booking_cli;
+mod chat;
+mod chat_failover;
 mod election;
 mod meet;
 mod meet_bad_input;

@@ -22,6 +22,8 @@ pub struct NodeSpec {
     pub booking_port: bool,
     /// The body of `[node.booking]`, if any.
     pub booking: Option<&'static str>,
+    /// A chat server (chat_port = 0).
+    pub chat: bool,
 }
 
 pub const fn main(id: &'static str) -> NodeSpec {
@@ -31,6 +33,7 @@ pub const fn main(id: &'static str) -> NodeSpec {
         availability: None,
         booking_port: false,
         booking: None,
+        chat: false,
     }
 }
 
@@ -41,6 +44,7 @@ pub const fn backend(id: &'static str, availability: &'static str) -> NodeSpec {
         availability: Some(availability),
         booking_port: false,
         booking: None,
+        chat: false,
     }
 }
 
@@ -52,6 +56,7 @@ pub const fn plain(id: &'static str) -> NodeSpec {
         availability: None,
         booking_port: false,
         booking: None,
+        chat: false,
     }
 }
 
@@ -63,6 +68,19 @@ pub const fn booking(id: &'static str, port: bool, table: &'static str) -> NodeS
         availability: None,
         booking_port: port,
         booking: Some(table),
+        chat: false,
+    }
+}
+
+/// A chat server and nothing else.
+pub const fn chat(id: &'static str) -> NodeSpec {
+    NodeSpec {
+        id,
+        main: false,
+        availability: None,
+        booking_port: false,
+        booking: None,
+        chat: true,
     }
 }
 
@@ -107,6 +125,9 @@ impl TestCluster {
             }
             if spec.booking_port {
                 toml.push_str("booking_port = 0\n");
+            }
+            if spec.chat {
+                toml.push_str("chat_port = 0\n");
             }
             if let Some(table) = spec.booking {
                 toml.push_str(&format!("[node.booking]\n{table}\n"));

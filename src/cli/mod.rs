@@ -45,14 +45,21 @@ enum Command {
     /// Run every node of a cluster file in this process (with no file: a demo cluster).
     Up {
         /// The cluster file; without it, a demo cluster on loopback.
-        #[arg(long, short)]
+        #[arg(long, short, conflicts_with = "chat_config")]
         config: Option<PathBuf>,
+        /// Instead of a cluster file, the chat seed's configuration.txt: every
+        /// server it lists, in this process.
+        #[arg(long)]
+        chat_config: Option<PathBuf>,
     },
     /// Each node up or down, and the current coordinator.
     Status {
         /// The cluster file; without it, the demo cluster's.
-        #[arg(long, short)]
+        #[arg(long, short, conflicts_with = "chat_config")]
         config: Option<PathBuf>,
+        /// Instead of a cluster file, the chat seed's configuration.txt.
+        #[arg(long)]
+        chat_config: Option<PathBuf>,
     },
     /// The EE450 meeting client: with names, one query; without, the interactive loop.
     Meet(meet::MeetArgs),
@@ -78,8 +85,14 @@ pub fn main() -> ExitCode {
             (None, Some(chat)) => node::run_course(&chat, &id),
             (None, None) => Err(anyhow::anyhow!("give --config FILE or --chat-config FILE")),
         },
-        Command::Up { config } => up::run(config.as_deref()),
-        Command::Status { config } => status::run(config.as_deref()),
+        Command::Up {
+            config,
+            chat_config,
+        } => up::run(config.as_deref(), chat_config.as_deref()),
+        Command::Status {
+            config,
+            chat_config,
+        } => status::run(config.as_deref(), chat_config.as_deref()),
         Command::Meet(args) => meet::run(args),
         Command::Book(args) => book::run(args),
         Command::Bench(cmd) => crate::bench::run(cmd),

@@ -1,4 +1,5 @@
-//! `convene status [--config FILE]`: each node up or down, and the coordinator.
+//! `convene status [--config FILE | --chat-config FILE]`: each node up or
+//! down, and the coordinator.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -13,7 +14,15 @@ use convene_rpc::socket::handler_fn;
 
 use crate::demo;
 
-pub fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
+pub fn run(config: Option<&Path>, chat_config: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let cluster = match chat_config {
+        Some(chat) => super::node::load_course(chat)?,
+        None => load(config)?,
+    };
+    show(cluster)
+}
+
+fn load(config: Option<&Path>) -> anyhow::Result<ClusterConfig> {
     let path = match config {
         Some(p) => p.to_path_buf(),
         None => {
@@ -26,7 +35,10 @@ pub fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
             p
         }
     };
-    let cluster = ClusterConfig::load(&path)?;
+    Ok(ClusterConfig::load(&path)?)
+}
+
+fn show(cluster: ClusterConfig) -> anyhow::Result<ExitCode> {
     super::runtime()?.block_on(async {
         // A transport of our own, on an ephemeral port, that answers nothing.
         let socket = tokio::net::UdpSocket::bind("0.0.0.0:0")

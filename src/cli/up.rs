@@ -1,4 +1,5 @@
-//! `convene up [--config FILE]`: every node of a cluster in one process.
+//! `convene up [--config FILE | --chat-config FILE]`: every node of a
+//! cluster in one process.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -8,7 +9,10 @@ use convene_cluster::{ClusterConfig, Screen};
 
 use crate::demo;
 
-pub fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
+pub fn run(config: Option<&Path>, chat_config: Option<&Path>) -> anyhow::Result<ExitCode> {
+    if let Some(chat) = chat_config {
+        return run_cluster(super::node::load_course(chat)?);
+    }
     let path = match config {
         Some(path) => path.to_path_buf(),
         None => {
@@ -19,7 +23,10 @@ pub fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
             path
         }
     };
-    let cluster = ClusterConfig::load(&path)?;
+    run_cluster(ClusterConfig::load(&path)?)
+}
+
+fn run_cluster(cluster: ClusterConfig) -> anyhow::Result<ExitCode> {
     super::runtime()?.block_on(async {
         let screen = Screen::stdout();
         let several = cluster.nodes.len() > 1;

@@ -1,0 +1,166 @@
+//! `kill -9` of the coordinator under a running chat system: three
+//! `convene node` processes started from the seed's own `configuration.txt`
+//! (`--chat-config`), clients on each, the coordinator killed mid-session.
+//! Checks re-election, that clients on the other nodes keep chatting, that
+//! identities stay unique, that the dead node's identities are released, and
+//! that the node, restarted, takes over again as the highest priority.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use convene_chat::client::{ChatSession, ClientError};
+use convene_chat::{ClientMessage, ServerMessage};
+
+use crate::util::convene;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A node process, killed with SIGKILL when dropped (a failed test leaves
+/// nothing running).
+struct NodeProcess(Child);
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_ports() -> (u16, u16) {
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    (
+        tcp.local_addr().unwrap().port(),
+        udp.local_addr().unwrap().port(),
+    )
+}
+
+fn start(config: &Path, id: &str) -> NodeProcess {
+    let log = std::fs::File::create(config.with_file_name(format!("{id}.log"))).unwrap();
+    NodeProcess(
+        convene()
+            .args(["node", "--chat-config"])
+            .arg(config)
+            .args(["--id", id])
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// Logs in, retrying while the node is still starting.
+async fn login(server: SocketAddr, identity: &str) -> Result<ChatSession, ClientError> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match ChatSession::login(server, identity, WAIT).await {
+            Err(ClientError::Connect { .. }) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn member(server: SocketAddr, identity: &str) -> ChatSession {
+    login(server, identity)
+        .await
+        .unwrap_or_else(|e| panic!("{identity}: {e}"))
+}
+
+fn refused(result: Result<ChatSession, ClientError>) -> bool {
+    matches!(result, Err(ClientError::Refused { .. }))
+}
+
+/// What `convene status` says coordinates, once the nodes that answer agree.
+async fn coordinator(config: &Path, expected: &str) {
+    let deadline = Instant::now() + WAIT;
+    let wanted = format!("coordinator: {expected} ");
+    loop {
+        let out = convene()
+            .args(["status", "--chat-config"])
+            .arg(config)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        if text.contains(&wanted) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never agreed on {expected}:\n{text}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn chat_line(from: &mut ChatSession, to: &mut ChatSession, text: &str) {
+    from.send(&ClientMessage::Message {
+        content: text.into(),
+    })
+    .await
+    .unwrap();
+    let got = to.recv_timeout(WAIT).await.unwrap();
+    assert_eq!(
+        got,
+        ServerMessage::Message {
+            identity: from.identity().into(),
+            content: text.into()
+        }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_of_the_coordinator_during_a_chat() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = String::new();
+    let mut chat = Vec::new();
+    for (i, id) in ["s1", "s2", "s3"].iter().enumerate() {
+        let (client, coordination) = free_ports();
+        lines.push_str(&format!("{id} localhost {client} {coordination} {}\n", i + 1));
+        chat.push(SocketAddr::from(([127, 0, 0, 1], client)));
+    }
+    let config = dir.path().join("configuration.txt");
+    std::fs::write(&config, &lines).unwrap();
+    let _s1 = start(&config, "s1");
+    let _s2 = start(&config, "s2");
+    let mut s3 = start(&config, "s3");
+    coordinator(&config, "s3").await;
+
+    let mut adel = member(chat[0], "Adel").await;
+    let mut maria = member(chat[0], "Maria").await;
+    let _ = adel.recv_timeout(WAIT).await.unwrap(); // Maria arrives
+    let mut bob = member(chat[1], "Bob").await;
+    let mut carl = member(chat[1], "Carl").await;
+    let _ = bob.recv_timeout(WAIT).await.unwrap();
+    let _sam = member(chat[2], "Sam").await;
+    chat_line(&mut adel, &mut maria, "before").await;
+
+    let killed = Instant::now();
+    s3.0.kill().unwrap(); // SIGKILL: no goodbye, no flush
+    s3.0.wait().unwrap();
+
+    // Clients of the other nodes chat on while the cluster re-elects.
+    chat_line(&mut adel, &mut maria, "during").await;
+    chat_line(&mut carl, &mut bob, "during").await;
+    coordinator(&config, "s2").await;
+    eprintln!("failover agreed within {:?}", killed.elapsed());
+
+    // Names stay unique under the new coordinator; the dead node's are free.
+    assert!(refused(login(chat[1], "Adel").await));
+    assert!(refused(login(chat[0], "Bob").await));
+    let _sam_again = member(chat[0], "Sam").await;
+    let _ = adel.recv_timeout(WAIT).await.unwrap(); // Sam arrives
+    let _ = maria.recv_timeout(WAIT).await.unwrap();
+    chat_line(&mut maria, &mut adel, "after").await;
+
+    // s3 comes back: the highest priority takes over, without losing a name.
+    let _s3 = start(&config, "s3");
+    coordinator(&config, "s3").await;
+    for (server, name) in [(2, "Adel"), (2, "Bob"), (1, "Sam"), (0, "Carl")] {
+        assert!(refused(login(chat[server], name).await), "{name}");
+    }
+    let _newcomer = member(chat[2], "Newcomer").await;
+    chat_line(&mut bob, &mut carl, "end").await;
+}
