@@ -1,6 +1,6 @@
-//! The chat service (seed 003), so far its wire layer and one server's room
-//! state: the CS4262 multi-server chat protocol, spoken exactly as the
-//! course's Java client (`client.jar`) expects it.
+//! The chat service (seed 003), so far its wire layer, one server's room
+//! state and the client side: the CS4262 multi-server chat protocol, spoken
+//! exactly as the course's Java client (`client.jar`) expects it.
 //!
 //! A client holds one TCP connection to one server of the chat system and exchanges
 //! JSON objects with it, one per line, UTF-8. Each server owns its rooms and one
@@ -8,7 +8,8 @@
 //! and reconnects there with `movejoin`. The message modules say what each line
 //! means, how to read one without trusting it, and how to write one the Java
 //! client reads correctly; [`server`] is one server's rooms and clients as a
-//! sans-IO state machine. Nothing here does I/O.
+//! sans-IO state machine. Nothing here does I/O but the client's
+//! [`ChatSession`](client::ChatSession), which talks to a server over TCP.
 //!
 //! The contract is the reference's protocol notes (§2 of `chat-protocol.md`),
 //! including the client's quirks: `approved` and `port` are JSON *strings*, key order
@@ -40,6 +41,9 @@
 //! - [`peer_msg`]: what servers and the coordinator say to each other.
 //! - [`service`]: all of it running on a node: the TCP front door, the link
 //!   to the coordinator, and the coordinator role.
+//! - [`client`]: the course client's side: its commands, its output lines, and
+//!   [`ChatSession`](client::ChatSession), a strict client over tokio TCP for the
+//!   terminal client and for tests.
 //!
 //! # Reading lines
 //!
@@ -49,6 +53,7 @@
 
 #![deny(missing_docs)]
 
+pub mod client;
 pub mod client_msg;
 pub mod course_config;
 pub mod error;
