@@ -7,6 +7,7 @@
 use std::process::ExitCode;
 
 mod booking;
+mod chat;
 mod data;
 mod intersect;
 mod meet;
@@ -35,6 +36,24 @@ pub enum BenchCommand {
         /// Seconds per run.
         #[arg(long, default_value_t = 3.0)]
         seconds: f64,
+    },
+    /// The chat service: fan-out, broadcast latency, failover, idle memory.
+    Chat {
+        /// Clients in one room on one node, for the fan-out run (0 skips it).
+        #[arg(long, default_value_t = 100)]
+        fanout: usize,
+        /// Clients over three nodes, for the broadcast latency run (0 skips it).
+        #[arg(long, default_value_t = 1000)]
+        broadcast: usize,
+        /// Seconds of fan-out.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Coordinator failures to time (0 skips it).
+        #[arg(long, default_value_t = 5)]
+        failovers: usize,
+        /// Idle connections for the memory run (0 skips it).
+        #[arg(long, default_value_t = 10_000)]
+        idle: usize,
     },
     /// End to end: clients -> main -> two backends, over loopback.
     Meet {
@@ -73,6 +92,19 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             no_memory,
         } => meet::run(users, &clients, seconds, !no_memory),
         BenchCommand::Booking { clients, seconds } => booking::run(&clients, seconds),
+        BenchCommand::Chat {
+            fanout,
+            broadcast,
+            seconds,
+            failovers,
+            idle,
+        } => chat::run(&chat::ChatBench {
+            fanout,
+            broadcast,
+            seconds,
+            failovers,
+            idle,
+        }),
     }?;
     Ok(ExitCode::SUCCESS)
 }
