@@ -24,11 +24,14 @@ use crate::ProtocolError;
 /// session, turns a refused identity into [`Refused`](ClientError::Refused).
 ///
 /// Lines quoted in messages are cut to 80 characters: whatever a server sends,
-/// an error stays one readable line.
+/// an error stays one readable line. The cause of an error (the operating
+/// system's, or the [`ProtocolError`]) is its [`source`](std::error::Error::source),
+/// not repeated in its own text: print the chain (`{:#}` of an `anyhow::Error`)
+/// to see both.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The server could not be reached.
-    #[error("cannot connect to the chat server {server}: {source}")]
+    #[error("cannot connect to the chat server {server}")]
     Connect {
         /// The address tried, as given (`host:port`).
         server: String,
@@ -36,7 +39,7 @@ pub enum ClientError {
         source: std::io::Error,
     },
     /// Reading or writing an open connection failed.
-    #[error("chat connection failed: {0}")]
+    #[error("the chat connection failed")]
     Io(#[from] std::io::Error),
     /// The server closed the connection (end of stream between two lines).
     #[error("the server closed the connection")]
