@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod book;
 mod book_experiment;
+mod chat;
 mod meet;
 mod node;
 mod status;
@@ -65,6 +66,8 @@ enum Command {
     Meet(meet::MeetArgs),
     /// The facility booking client: without a subcommand, the seed's interactive menu.
     Book(book::BookArgs),
+    /// The CS4262 chat client: the course client's commands and output lines.
+    Chat(chat::ChatArgs),
     /// Benchmarks (numbers for docs/benchmarks.md).
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
@@ -95,6 +98,7 @@ pub fn main() -> ExitCode {
         } => status::run(config.as_deref(), chat_config.as_deref()),
         Command::Meet(args) => meet::run(args),
         Command::Book(args) => book::run(args),
+        Command::Chat(args) => chat::run(args),
         Command::Bench(cmd) => crate::bench::run(cmd),
     };
     match result {
