@@ -14,6 +14,9 @@ pub const DEMO_DIR: &str = "convene-data/demo";
 /// The demo's main node, where `convene meet` connects by default.
 pub const DEMO_SERVER: &str = "127.0.0.1:24092";
 
+/// The demo main node's chat port, where `convene chat` connects by default.
+pub const DEMO_CHAT_SERVER: &str = "127.0.0.1:4444";
+
 /// Writes the demo cluster file and availability files into `dir` (keeping
 /// any the user has already edited) and returns the cluster file's path.
 pub fn write_demo(dir: &Path) -> std::io::Result<PathBuf> {

@@ -118,7 +118,9 @@ async fn the_reference_golden_exchange_over_three_servers() {
             port: s1.port(),
         }
     );
-    let outcome = maria.follow_route("jokes", &s1.ip().to_string(), s1.port()).await;
+    let outcome = maria
+        .follow_route("jokes", &s1.ip().to_string(), s1.port())
+        .await;
     assert_eq!(
         outcome.unwrap(),
         ServerChangeOutcome::Switched {
@@ -233,10 +235,7 @@ async fn racing_identities_and_rooms_are_granted_exactly_once() {
 }
 
 /// Sends `line` raw and returns the server's next line.
-async fn raw_reply(
-    stream: &mut BufReader<TcpStream>,
-    line: &[u8],
-) -> Option<String> {
+async fn raw_reply(stream: &mut BufReader<TcpStream>, line: &[u8]) -> Option<String> {
     stream.get_mut().write_all(line).await.ok()?;
     let mut reply = String::new();
     let n = tokio::time::timeout(WAIT, stream.read_line(&mut reply))
@@ -263,13 +262,19 @@ async fn bad_lines_get_an_error_and_the_connection_and_the_room_keep_working() {
         (&b"not json\n"[..], "not JSON"),
         (b"{\"type\":\"dance\"}\n", "unknown type"),
         (b"{\"type\":\"joinroom\"}\n", "missing roomid"),
-        (b"{\"type\":\"message\",\"content\":7}\n", "content not a string"),
+        (
+            b"{\"type\":\"message\",\"content\":7}\n",
+            "content not a string",
+        ),
         (b"[1,2,3]\n", "not an object"),
         (b"\xff\xfe{}\n", "not UTF-8"),
     ] {
         let reply = raw_reply(&mut raw, bad).await;
         let reply = reply.unwrap_or_else(|| panic!("{why}: connection closed"));
-        assert!(reply.starts_with("{\"type\":\"error\",\"reason\":"), "{why}: {reply}");
+        assert!(
+            reply.starts_with("{\"type\":\"error\",\"reason\":"),
+            "{why}: {reply}"
+        );
     }
     // Still a member: a message reaches Maria.
     raw.get_mut()

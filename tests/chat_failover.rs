@@ -90,7 +90,10 @@ async fn coordinator(config: &Path, expected: &str) {
         if text.contains(&wanted) {
             return;
         }
-        assert!(Instant::now() < deadline, "never agreed on {expected}:\n{text}");
+        assert!(
+            Instant::now() < deadline,
+            "never agreed on {expected}:\n{text}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -118,7 +121,10 @@ async fn kill_9_of_the_coordinator_during_a_chat() {
     let mut chat = Vec::new();
     for (i, id) in ["s1", "s2", "s3"].iter().enumerate() {
         let (client, coordination) = free_ports();
-        lines.push_str(&format!("{id} localhost {client} {coordination} {}\n", i + 1));
+        lines.push_str(&format!(
+            "{id} localhost {client} {coordination} {}\n",
+            i + 1
+        ));
         chat.push(SocketAddr::from(([127, 0, 0, 1], client)));
     }
     let config = dir.path().join("configuration.txt");

@@ -70,7 +70,11 @@ fn run_in(dir: &Path, b: &ChatBench) -> anyhow::Result<()> {
         let (_, nodes) = nodes_rt.block_on(start(dir, "fanout", &["c1"], ""))?;
         let addr = chat_addr(&nodes[0])?;
         let r = clients_rt.block_on(fanout(addr, b.fanout, Duration::from_secs_f64(b.seconds)));
-        let slow = nodes[0].chat().stats().slow_consumers.load(Ordering::Relaxed);
+        let slow = nodes[0]
+            .chat()
+            .stats()
+            .slow_consumers
+            .load(Ordering::Relaxed);
         nodes_rt.block_on(convene_node::stop_all(nodes));
         let (deliveries, per_second) = r?;
         println!(
@@ -80,7 +84,10 @@ fn run_in(dir: &Path, b: &ChatBench) -> anyhow::Result<()> {
     }
     if b.broadcast >= 6 {
         let (_, nodes) = nodes_rt.block_on(start(dir, "latency", &["c1", "c2", "c3"], ""))?;
-        let addrs = nodes.iter().map(chat_addr).collect::<anyhow::Result<Vec<_>>>()?;
+        let addrs = nodes
+            .iter()
+            .map(chat_addr)
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let r = clients_rt.block_on(latency(&addrs, b.broadcast, 100));
         nodes_rt.block_on(convene_node::stop_all(nodes));
         let mut samples = r?;
@@ -148,6 +155,15 @@ fn chat_addr(node: &RunningNode) -> anyhow::Result<SocketAddr> {
 /// Connects and logs in as `identity`, retrying while no coordinator has
 /// been elected yet (the claim is then refused after a while).
 async fn login(
+    addr: SocketAddr,
+    identity: &str,
+) -> anyhow::Result<(BufReader<OwnedReadHalf>, OwnedWriteHalf)> {
+    tokio::time::timeout(Duration::from_secs(30), login_once(addr, identity))
+        .await
+        .with_context(|| format!("{identity}: no answer from {addr} within 30 s"))?
+}
+
+async fn login_once(
     addr: SocketAddr,
     identity: &str,
 ) -> anyhow::Result<(BufReader<OwnedReadHalf>, OwnedWriteHalf)> {
@@ -219,7 +235,12 @@ async fn fanout(addr: SocketAddr, n: usize, duration: Duration) -> anyhow::Resul
     let start = Instant::now();
     let deadline = start + duration;
     let mut senders = Vec::new();
-    for mut write in writers.into_iter().take(4) {
+    // Only four talk, but the others' write halves must stay open until the
+    // end: dropping one shuts its socket's sending side, which the server
+    // rightly takes for the client leaving.
+    let mut talkers = writers;
+    let listeners = talkers.split_off(4.min(n));
+    for mut write in talkers {
         let (sent, received) = (sent.clone(), received.clone());
         senders.push(tokio::spawn(async move {
             let batch: Vec<u8> = "{\"type\":\"message\",\"content\":\"hello, everyone\"}\n"
@@ -229,7 +250,10 @@ async fn fanout(addr: SocketAddr, n: usize, duration: Duration) -> anyhow::Resul
                 let behind = (sent.load(Ordering::Relaxed) * per_message)
                     .saturating_sub(received.load(Ordering::Relaxed) - base);
                 if behind > WINDOW * per_message {
-                    tokio::task::yield_now().await;
+                    // A timer, not `yield_now`: a task that only yields can
+                    // keep a single-threaded runtime from polling its
+                    // sockets, starving the very readers it waits for.
+                    tokio::time::sleep(Duration::from_millis(1)).await;
                     continue;
                 }
                 if write.write_all(&batch).await.is_err() {
@@ -243,6 +267,7 @@ async fn fanout(addr: SocketAddr, n: usize, duration: Duration) -> anyhow::Resul
         let _ = s.await;
     }
     let elapsed = start.elapsed();
+    drop(listeners);
     let delivered = received.load(Ordering::Relaxed) - base;
     Ok((delivered, delivered as f64 / elapsed.as_secs_f64()))
 }
@@ -252,12 +277,16 @@ async fn latency(addrs: &[SocketAddr], n: usize, rounds: usize) -> anyhow::Resul
     let epoch = Instant::now();
     let samples = Arc::new(std::sync::Mutex::new(Vec::new()));
     let mut senders = Vec::new();
+    // Kept open until the end (see `fanout`).
+    let mut listeners = Vec::new();
     let per_node = n / addrs.len();
     for (k, addr) in addrs.iter().enumerate() {
         let clients = crowd(*addr, &format!("N{k}x"), per_node).await?;
         for (i, (read, write)) in clients.into_iter().enumerate() {
             if i == 0 {
                 senders.push(write);
+            } else {
+                listeners.push(write);
             }
             tokio::spawn(record_latency(read, epoch, samples.clone()));
         }
@@ -272,6 +301,7 @@ async fn latency(addrs: &[SocketAddr], n: usize, rounds: usize) -> anyhow::Resul
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
+    drop(listeners);
     let samples = std::mem::take(&mut *samples.lock().unwrap_or_else(|e| e.into_inner()));
     Ok(samples)
 }
@@ -307,13 +337,16 @@ async fn failover(dir: &Path, runs: usize) -> anyhow::Result<Vec<Duration>> {
     let mut times = Vec::new();
     for _ in 0..runs {
         agree(&nodes, 2).await?;
-        let Some(top) = nodes[2].take() else { bail!("f3 missing") };
+        let Some(top) = nodes[2].take() else {
+            bail!("f3 missing")
+        };
         let stopped = Instant::now();
         top.stop().await;
         agree(&nodes, 1).await?;
         times.push(stopped.elapsed());
         let sockets = convene_node::bind_node(&cluster.nodes[2]).await?;
-        nodes[2] = Some(convene_node::start(cluster.clone(), "f3", sockets, Screen::discard()).await?);
+        nodes[2] =
+            Some(convene_node::start(cluster.clone(), "f3", sockets, Screen::discard()).await?);
     }
     convene_node::stop_all(nodes.into_iter().flatten().collect()).await;
     Ok(times)
@@ -339,11 +372,15 @@ async fn agree(nodes: &[Option<RunningNode>], coordinator: usize) -> anyhow::Res
 
 /// Resident memory growth of a node process per idle connection (bytes).
 async fn idle_memory(dir: &Path, n: usize) -> anyhow::Result<(usize, f64)> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let config = dir.join("idle.toml");
     std::fs::write(
         &config,
-        format!("[[node]]\nid = \"c1\"\nhost = \"127.0.0.1\"\npeer_port = 0\nchat_port = {port}\ndata_dir = \"idle\"\n"),
+        format!(
+            "[[node]]\nid = \"c1\"\nhost = \"127.0.0.1\"\npeer_port = 0\nchat_port = {port}\ndata_dir = \"idle\"\n"
+        ),
     )?;
     let child = Command::new(std::env::current_exe()?)
         .args(["node", "--config"])

@@ -41,8 +41,8 @@ use tokio::time::Instant;
 
 #[derive(clap::Args)]
 pub struct ChatArgs {
-    /// The chat server's client address.
-    #[arg(long, short, value_name = "HOST:PORT")]
+    /// The chat server's client address (default: the demo cluster's node M).
+    #[arg(long, short, value_name = "HOST:PORT", default_value = crate::demo::DEMO_CHAT_SERVER)]
     server: String,
     /// The identity to ask for: 3 to 16 letters and digits, starting with a letter.
     #[arg(long, short, value_name = "NAME")]

@@ -31,9 +31,12 @@ pub fn load_course(config: &Path) -> anyhow::Result<ClusterConfig> {
 }
 
 fn run_cluster(cluster: ClusterConfig, id: &str) -> anyhow::Result<ExitCode> {
-    let node = cluster.node(id)?.clone();
+    cluster.node(id)?; // an unknown id: an error that lists the known ones
+    let index = cluster.index_of(id).unwrap_or_default();
     super::runtime()?.block_on(async {
-        let sockets = convene_node::bind_node(&node).await?;
+        // A port 0 in the file becomes the port the OS chose, so the node
+        // can reach itself (a single-node cluster needs nothing else).
+        let (cluster, sockets) = convene_node::bind_one(cluster, index).await?;
         let running = convene_node::start(Arc::new(cluster), id, sockets, Screen::stdout())
             .await
             .with_context(|| format!("node {id} did not start"))?;

@@ -76,19 +76,38 @@ pub async fn bind_cluster(
     let mut all = Vec::with_capacity(cluster.nodes.len());
     for node in &mut cluster.nodes {
         let sockets = bind_node(node).await?;
-        node.peer_port = port_of(sockets.peer.local_addr(), node.peer_port);
-        if let Some(listener) = &sockets.client {
-            node.client_port = Some(port_of(listener.local_addr(), 0));
-        }
-        if let Some(socket) = &sockets.booking {
-            node.booking_port = Some(port_of(socket.local_addr(), 0));
-        }
-        if let Some(listener) = &sockets.chat {
-            node.chat_port = Some(port_of(listener.local_addr(), 0));
-        }
+        resolve_ports(node, &sockets);
         all.push(sockets);
     }
     Ok((cluster, all))
+}
+
+/// Binds node `index` of a cluster alone (one node per process) and returns
+/// the cluster with that node's ports 0 replaced by the real ports, so the
+/// node can reach itself. Other nodes' ports 0 stay unknown: give real
+/// ports to nodes in separate processes.
+pub async fn bind_one(
+    mut cluster: ClusterConfig,
+    index: usize,
+) -> Result<(ClusterConfig, NodeSockets), NodeError> {
+    let node = &mut cluster.nodes[index];
+    let sockets = bind_node(node).await?;
+    resolve_ports(node, &sockets);
+    Ok((cluster, sockets))
+}
+
+/// Writes the ports the OS chose for `sockets` into `node`.
+fn resolve_ports(node: &mut NodeConfig, sockets: &NodeSockets) {
+    node.peer_port = port_of(sockets.peer.local_addr(), node.peer_port);
+    if let Some(listener) = &sockets.client {
+        node.client_port = Some(port_of(listener.local_addr(), 0));
+    }
+    if let Some(socket) = &sockets.booking {
+        node.booking_port = Some(port_of(socket.local_addr(), 0));
+    }
+    if let Some(listener) = &sockets.chat {
+        node.chat_port = Some(port_of(listener.local_addr(), 0));
+    }
 }
 
 fn port_of(addr: std::io::Result<SocketAddr>, fallback: u16) -> u16 {

@@ -22,7 +22,7 @@ pub mod cluster;
 pub mod error;
 pub mod node;
 
-pub use bind::{NodeSockets, bind_cluster, bind_node};
+pub use bind::{NodeSockets, bind_cluster, bind_node, bind_one};
 pub use cluster::{start_all, stop_all};
 pub use error::NodeError;
 pub use node::{RunningNode, start};
