@@ -4,6 +4,7 @@
 mod booking;
 mod booking_cli;
 mod chat;
+mod chat_cli;
 mod chat_failover;
 mod election;
 mod meet;

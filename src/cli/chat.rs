@@ -34,7 +34,9 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use convene_chat::client::{ChatSession, ClientError, parse_command, prompt, render};
+use convene_chat::client::{
+    ChatSession, ClientError, ServerChangeOutcome, parse_command, prompt, render,
+};
 use convene_chat::{ClientMessage, ProtocolError, ServerMessage};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -86,16 +88,20 @@ async fn chat(
     let mut input = spawn_stdin_reader();
     let mut input_open = true;
     let mut quit_deadline: Option<Instant> = None;
+    // Nothing is read from standard input until the identity is approved.
+    let mut awaiting = Some(Awaiting::new(Expect::Arrival));
     terminal.prompt(&session)?;
     loop {
+        let waiting_until = awaiting.as_ref().map(|a| a.until);
         tokio::select! {
-            line = input.recv(), if input_open => match line {
+            line = input.recv(), if input_open && awaiting.is_none() => match line {
                 Some(line) => {
                     match parse_command(&line) {
                         Ok(message) => {
                             if let Err(e) = send(&mut session, terminal, &message).await {
                                 return Ok(closed_by_server(terminal, e));
                             }
+                            awaiting = Expect::reply_to(&message).map(Awaiting::new);
                         }
                         Err(invalid) => terminal.line(&invalid.to_string())?,
                     }
@@ -112,9 +118,16 @@ async fn chat(
                 }
             },
             received = session.recv() => {
-                if let Some(code) = on_received(&mut session, terminal, received).await? {
+                if let Some(code) = on_received(&mut session, terminal, received, &mut awaiting).await? {
                     return Ok(code);
                 }
+            }
+            () = tokio::time::sleep_until(waiting_until.unwrap_or_else(Instant::now)),
+                if waiting_until.is_some() =>
+            {
+                // A reply that never came: go on with the next command.
+                terminal.trace("No reply within the wait; going on.");
+                awaiting = None;
             }
             () = tokio::time::sleep_until(quit_deadline.unwrap_or_else(Instant::now)),
                 if quit_deadline.is_some() =>
@@ -130,6 +143,7 @@ async fn on_received(
     session: &mut ChatSession,
     terminal: &mut Terminal,
     received: Result<ServerMessage, ClientError>,
+    awaiting: &mut Option<Awaiting>,
 ) -> anyhow::Result<Option<ExitCode>> {
     let message = match received {
         Ok(message) => message,
@@ -152,9 +166,19 @@ async fn on_received(
     };
     terminal.trace(&format!("Receiving: {}", session.last_line()));
     if let ServerMessage::Route { roomid, host, port } = &message {
-        follow_route(session, terminal, roomid, host, *port).await?;
+        let moved = follow_route(session, terminal, roomid, host, *port).await?;
+        if !moved {
+            // No roomchange will come from a server we did not move to.
+            *awaiting = None;
+        }
     } else if let Some(line) = render(&message, session.identity()) {
         terminal.line(&line)?;
+    }
+    if awaiting
+        .as_ref()
+        .is_some_and(|a| a.expect.is_answered_by(&message, session.identity()))
+    {
+        *awaiting = None;
     }
     if let ServerMessage::NewIdentity { approved: false } = message {
         // Refused, at the start or for a `#newidentity`: the Java client exits
@@ -168,14 +192,15 @@ async fn on_received(
     Ok(None)
 }
 
-/// Follows a `route` as the Java client does, printing only the outcome.
+/// Follows a `route` as the Java client does, printing only the outcome;
+/// `true` if the client moved.
 async fn follow_route(
     session: &mut ChatSession,
     terminal: &mut Terminal,
     roomid: &str,
     host: &str,
     port: u16,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
     terminal.trace(&format!("Connecting to server {host}:{port}"));
     let outcome = session.follow_route(roomid, host, port).await;
     if !session.last_line().is_empty() {
@@ -186,15 +211,83 @@ async fn follow_route(
             if let Some(line) = render(&outcome.message(), session.identity()) {
                 terminal.line(&line)?;
             }
+            Ok(matches!(outcome, ServerChangeOutcome::Switched { .. }))
         }
         Err(e) => {
             // Whatever went wrong, the session is still on the old server, as the
             // Java client is after `Server change failed`.
             eprintln!("convene chat: cannot move to {host}:{port}: {}", chain(e));
             terminal.line("Server change failed")?;
+            Ok(false)
         }
     }
-    Ok(())
+}
+
+/// How long to wait for the answer to a command before reading the next
+/// line of input anyway.
+const REPLY_WAIT: Duration = Duration::from_secs(2);
+
+/// A command's answer the client is waiting for.
+///
+/// A person waits for the answer to `#createroom` before typing the next
+/// command; a pipe does not. So that a piped script behaves like a person
+/// (its `#createroom` answered before its next line is sent, its last
+/// command answered before the end of input sends `quit`), the client reads
+/// the next line of input only once the last command is answered, or after
+/// [`REPLY_WAIT`]. Chat messages have no answer and do not wait.
+struct Awaiting {
+    expect: Expect,
+    until: Instant,
+}
+
+impl Awaiting {
+    fn new(expect: Expect) -> Awaiting {
+        Awaiting {
+            expect,
+            until: Instant::now() + REPLY_WAIT,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expect {
+    /// This client's own `roomchange` (arrival, a join, or room unchanged).
+    Arrival,
+    RoomList,
+    RoomContents,
+    CreateRoom,
+    DeleteRoom,
+}
+
+impl Expect {
+    /// What answers `message`, if anything does.
+    fn reply_to(message: &ClientMessage) -> Option<Expect> {
+        match message {
+            ClientMessage::List => Some(Expect::RoomList),
+            ClientMessage::Who => Some(Expect::RoomContents),
+            ClientMessage::CreateRoom { .. } => Some(Expect::CreateRoom),
+            ClientMessage::DeleteRoom { .. } => Some(Expect::DeleteRoom),
+            ClientMessage::JoinRoom { .. } => Some(Expect::Arrival),
+            // A mid-session rename has no defined answer; a message none;
+            // a quit is waited for on its own.
+            _ => None,
+        }
+    }
+
+    fn is_answered_by(self, message: &ServerMessage, me: &str) -> bool {
+        match (self, message) {
+            (Expect::Arrival, ServerMessage::RoomChange { identity, .. }) => identity == me,
+            // A refused identity: nothing more will come.
+            (Expect::Arrival, ServerMessage::NewIdentity { approved: false }) => true,
+            (Expect::RoomList, ServerMessage::RoomList { .. })
+            | (Expect::RoomContents, ServerMessage::RoomContents { .. }) => true,
+            // A created room is entered at once: wait for that move as well.
+            (Expect::CreateRoom, ServerMessage::CreateRoom { approved, .. }) => !approved,
+            (Expect::CreateRoom, ServerMessage::RoomChange { identity, .. }) => identity == me,
+            (Expect::DeleteRoom, ServerMessage::DeleteRoom { .. }) => true,
+            _ => false,
+        }
+    }
 }
 
 async fn send(

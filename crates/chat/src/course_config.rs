@@ -198,6 +198,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_course_file_becomes_a_cluster_of_chat_nodes() {
+        let servers = parse_course_config("s1 localhost 4444 5555 1\ns2 127.0.0.1 4445 5556 7\n")
+            .expect("valid");
+        let cluster = course_cluster(&servers, Path::new("/srv/chat/configuration.txt"))
+            .expect("valid cluster");
+        let s2 = cluster.node("s2").expect("s2");
+        assert_eq!(s2.chat_port, Some(4445));
+        assert_eq!(s2.peer_port, 5556);
+        assert_eq!(s2.priority, 7);
+        assert_eq!(s2.data_dir, Path::new("/srv/chat/convene-data/s2"));
+        assert!(s2.meet.is_none() && s2.booking_port.is_none() && s2.client_port.is_none());
+    }
+
+    #[test]
+    fn servers_that_clash_are_refused_as_a_cluster_file_would_be() {
+        // The parser refuses this itself; built by hand, the cluster check does.
+        let server = |id: &str, client_port| CourseServer {
+            id: id.into(),
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            client_port,
+            coordination_port: 5555,
+            priority: 1,
+        };
+        let servers = [server("s1", 4444), server("s2", 4445)];
+        let error = course_cluster(&servers, Path::new("c.txt")).expect_err("port clash");
+        assert!(error.to_string().contains("peer_port"), "{error}");
+    }
+
+    #[test]
     fn the_seeds_five_columns_and_the_courses_four() {
         let seed = parse_course_config(
             "s1 localhost 4444 5555 1\ns2\t127.0.0.1\t4445\t5556\t2\n\n# note\n",

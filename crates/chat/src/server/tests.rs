@@ -871,6 +871,58 @@ fn claims_decided_after_their_client_left() {
 }
 
 #[test]
+fn evicting_a_name_another_server_keeps() {
+    use crate::registry::Kind;
+    let mut s1 = ChatServer::new("s1");
+    arrive(&mut s1, 1, "Adel");
+    arrive(&mut s1, 2, "Maria");
+    create_approved(&mut s1, 1, "jokes");
+    drain(&mut s1);
+
+    // The room goes as by its owner's deleteroom, with no reply to the owner.
+    s1.evict(Kind::Room, "jokes");
+    assert_eq!(
+        drain(&mut s1),
+        [
+            send(1, rc("Adel", "jokes", "MainHall-s1")),
+            send(2, rc("Adel", "jokes", "MainHall-s1")),
+        ]
+    );
+    assert_eq!(s1.rooms(), ["MainHall-s1"]);
+
+    // The identity's member is made to quit: told, closed, the room told.
+    s1.evict(Kind::Identity, "Maria");
+    assert_eq!(
+        drain(&mut s1),
+        [
+            // Adel rejoined the MainHall after Maria: join order.
+            send(2, rc("Maria", "MainHall-s1", "")),
+            send(1, rc("Maria", "MainHall-s1", "")),
+            Output::Close { client: 2 },
+            release(Some("Maria"), None),
+        ]
+    );
+    assert_eq!(s1.identities(), ["Adel"]);
+
+    // A claim still outstanding is refused.
+    s1.connect(3);
+    handle(&mut s1, 3, new_identity("Bob"));
+    s1.evict(Kind::Identity, "Bob");
+    assert_eq!(
+        drain(&mut s1),
+        [
+            send(3, ServerMessage::NewIdentity { approved: false }),
+            Output::Close { client: 3 },
+        ]
+    );
+    // The MainHall and unknown names are left alone.
+    s1.evict(Kind::Room, "MainHall-s1");
+    s1.evict(Kind::Identity, "Nobody");
+    assert_eq!(drain(&mut s1), []);
+    assert_eq!(s1.rooms(), ["MainHall-s1"]);
+}
+
+#[test]
 fn decisions_for_claims_not_held_are_ignored() {
     let mut s1 = ChatServer::new("s1");
     arrive(&mut s1, ADEL, "Adel");

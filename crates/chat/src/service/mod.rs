@@ -9,16 +9,16 @@
 //!                                                               Registry
 //! ```
 //!
-//! - [`connection`]: framing, parsing and writing for one client.
-//! - [`hub`]: the [`ChatServer`](crate::server::ChatServer) behind one lock,
+//! - `connection.rs`: framing, parsing and writing for one client.
+//! - `hub.rs`: the [`ChatServer`](crate::server::ChatServer) behind one lock,
 //!   and the bounded outbox of every connection.
-//! - [`node`]: what needs the cluster before the server can answer (`list`,
+//! - `node.rs`: what needs the cluster before the server can answer (`list`,
 //!   `joinroom` to another server) and what is reported after (`movejoin`).
-//! - [`link`]: this server's messages to the coordinator, in order, retried
+//! - `link.rs`: this server's messages to the coordinator, in order, retried
 //!   across elections.
-//! - [`coordinator`]: the [`Registry`](crate::registry::Registry), kept by the
+//! - `coordinator.rs`: the [`Registry`](crate::registry::Registry), kept by the
 //!   node membership elects, rebuilt from the servers' views.
-//! - [`peer_handler`]: the peer requests this service answers.
+//! - `peer_handler.rs`: the peer requests this service answers.
 //!
 //! Every node runs the coordinator role (any node can be elected); only nodes
 //! with a `chat_port` run a chat server.
