@@ -42,6 +42,37 @@ async fn recv(session: &mut ChatSession) -> ServerMessage {
         .unwrap_or_else(|e| panic!("{}: {e}", session.identity()))
 }
 
+/// Sends `message`, which must go out.
+async fn send(session: &mut ChatSession, message: ClientMessage) {
+    session
+        .send(&message)
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", session.identity()));
+}
+
+/// `from` says `text`; `to`, in the same room, must hear it next.
+pub async fn say(from: &mut ChatSession, to: &mut ChatSession, text: &str) {
+    let content = text.to_string();
+    send(from, ClientMessage::Message { content }).await;
+    let heard = ServerMessage::Message {
+        identity: from.identity().into(),
+        content: text.into(),
+    };
+    assert_eq!(
+        recv(to).await,
+        heard,
+        "{} to {}",
+        from.identity(),
+        to.identity()
+    );
+}
+
+fn create(room: &str) -> ClientMessage {
+    ClientMessage::CreateRoom {
+        roomid: room.into(),
+    }
+}
+
 fn rc(identity: &str, former: &str, roomid: &str) -> ServerMessage {
     ServerMessage::RoomChange {
         identity: identity.into(),
@@ -81,11 +112,7 @@ async fn the_reference_golden_exchange_over_three_servers() {
     let mut adel = login(&c, "s1", "Adel").await;
     assert_eq!(adel.current_room(), "MainHall-s1");
 
-    adel.send(&ClientMessage::CreateRoom {
-        roomid: "jokes".into(),
-    })
-    .await
-    .unwrap();
+    send(&mut adel, create("jokes")).await;
     assert_eq!(
         recv(&mut adel).await,
         ServerMessage::CreateRoom {
@@ -95,7 +122,7 @@ async fn the_reference_golden_exchange_over_three_servers() {
     );
     assert_eq!(recv(&mut adel).await, rc("Adel", "MainHall-s1", "jokes"));
 
-    adel.send(&ClientMessage::List).await.unwrap();
+    send(&mut adel, ClientMessage::List).await;
     assert_eq!(
         recv(&mut adel).await,
         ServerMessage::RoomList {
@@ -133,27 +160,16 @@ async fn the_reference_golden_exchange_over_three_servers() {
     assert_eq!(c.node("s2").chat().identities(), Vec::<String>::new());
     assert_eq!(c.node("s1").chat().identities(), ["Adel", "Maria"]);
 
-    adel.send(&ClientMessage::Message {
-        content: "hi all".into(),
-    })
-    .await
-    .unwrap();
-    assert_eq!(
-        recv(&mut maria).await,
-        ServerMessage::Message {
-            identity: "Adel".into(),
-            content: "hi all".into()
-        }
-    );
+    say(&mut adel, &mut maria, "hi all").await;
 
     let contents = ServerMessage::RoomContents {
         roomid: "jokes".into(),
         identities: vec!["Adel".into(), "Maria".into()],
         owner: "Adel".into(),
     };
-    maria.send(&ClientMessage::Who).await.unwrap();
+    send(&mut maria, ClientMessage::Who).await;
     assert_eq!(recv(&mut maria).await, contents);
-    adel.send(&ClientMessage::Who).await.unwrap();
+    send(&mut adel, ClientMessage::Who).await;
     assert_eq!(recv(&mut adel).await, contents);
 
     adel.send(&ClientMessage::DeleteRoom {
@@ -173,7 +189,7 @@ async fn the_reference_golden_exchange_over_three_servers() {
         }
     );
 
-    adel.send(&ClientMessage::Quit).await.unwrap();
+    send(&mut adel, ClientMessage::Quit).await;
     assert_eq!(recv(&mut adel).await, rc("Adel", "MainHall-s1", ""));
     assert!(adel.has_quit());
     assert_eq!(recv(&mut maria).await, rc("Adel", "MainHall-s1", ""));
@@ -304,18 +320,7 @@ async fn bad_lines_get_an_error_and_the_connection_and_the_room_keep_working() {
     let _silent = TcpStream::connect(addr(&c, "s1")).await.unwrap();
     let mut bob = login(&c, "s1", "Bob").await;
     assert_eq!(recv(&mut maria).await, rc("Bob", "", "MainHall-s1"));
-    bob.send(&ClientMessage::Message {
-        content: "hello".into(),
-    })
-    .await
-    .unwrap();
-    assert_eq!(
-        recv(&mut maria).await,
-        ServerMessage::Message {
-            identity: "Bob".into(),
-            content: "hello".into()
-        }
-    );
+    say(&mut bob, &mut maria, "hello").await;
     c.stop().await;
 }
 
@@ -341,34 +346,15 @@ async fn a_client_that_never_reads_is_cut_off_and_the_room_goes_on() {
     let mut sent = 0;
     while stats() == 0 {
         assert!(sent < 20_000, "the sloth was never cut off");
-        talker
-            .send(&ClientMessage::Message {
-                content: content.clone(),
-            })
-            .await
-            .unwrap();
         // The listener reads along, so only the sloth falls behind.
-        let got = recv(&mut listener).await;
-        assert!(matches!(got, ServerMessage::Message { .. }), "{got:?}");
+        say(&mut talker, &mut listener, &content).await;
         sent += 1;
     }
     // Everyone else hears that the sloth left, and keeps chatting.
     let left = rc("Sloth", "MainHall-s1", "");
     assert_eq!(recv(&mut listener).await, left);
     assert_eq!(recv(&mut talker).await, left);
-    talker
-        .send(&ClientMessage::Message {
-            content: "after".into(),
-        })
-        .await
-        .unwrap();
-    assert_eq!(
-        recv(&mut listener).await,
-        ServerMessage::Message {
-            identity: "Talker".into(),
-            content: "after".into()
-        }
-    );
+    say(&mut talker, &mut listener, "after").await;
     drop(sloth);
     c.stop().await;
 }
@@ -396,18 +382,7 @@ async fn a_dead_servers_names_are_released_and_a_recovering_coordinator_keeps_th
     let _ = recv(&mut maria).await;
 
     // Clients keep chatting throughout.
-    adel.send(&ClientMessage::Message {
-        content: "still here".into(),
-    })
-    .await
-    .unwrap();
-    assert_eq!(
-        recv(&mut maria).await,
-        ServerMessage::Message {
-            identity: "Adel".into(),
-            content: "still here".into()
-        }
-    );
+    say(&mut adel, &mut maria, "still here").await;
 
     // s3 recovers with the highest priority and takes over again, rebuilding
     // from every live view: nothing is lost, nothing can be taken twice.

@@ -11,7 +11,13 @@ fn stdout(output: &std::process::Output) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_piped_script_prints_the_course_clients_lines_in_order() {
     let c = TestCluster::start(&[chat("s1"), chat("s2")]).await;
-    let server = c.cluster.node("s1").unwrap().chat_addr().unwrap().to_string();
+    let server = c
+        .cluster
+        .node("s1")
+        .unwrap()
+        .chat_addr()
+        .unwrap()
+        .to_string();
     let args = |identity: &str| {
         ["chat", "--server", &server, "--identity", identity]
             .map(String::from)
@@ -47,10 +53,20 @@ async fn a_piped_script_prints_the_course_clients_lines_in_order() {
 async fn a_bad_chat_config_is_refused_with_its_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("configuration.txt");
-    std::fs::write(&path, "s1 127.0.0.1 4444 5555 1\ns2 127.0.0.1 4445 nope 2\n").unwrap();
-    let args = ["node", "--chat-config", path.to_str().unwrap(), "--id", "s1"]
-        .map(String::from)
-        .to_vec();
+    std::fs::write(
+        &path,
+        "s1 127.0.0.1 4444 5555 1\ns2 127.0.0.1 4445 nope 2\n",
+    )
+    .unwrap();
+    let args = [
+        "node",
+        "--chat-config",
+        path.to_str().unwrap(),
+        "--id",
+        "s1",
+    ]
+    .map(String::from)
+    .to_vec();
     let out = convene_with_input(args, "").await;
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
@@ -60,9 +76,15 @@ async fn a_bad_chat_config_is_refused_with_its_file_and_line() {
 
     // An id the file does not list.
     std::fs::write(&path, "s1 127.0.0.1 4444 5555 1\n").unwrap();
-    let args = ["node", "--chat-config", path.to_str().unwrap(), "--id", "s9"]
-        .map(String::from)
-        .to_vec();
+    let args = [
+        "node",
+        "--chat-config",
+        path.to_str().unwrap(),
+        "--id",
+        "s9",
+    ]
+    .map(String::from)
+    .to_vec();
     let out = convene_with_input(args, "").await;
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");

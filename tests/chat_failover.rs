@@ -11,8 +11,8 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use convene_chat::client::{ChatSession, ClientError};
-use convene_chat::{ClientMessage, ServerMessage};
 
+use crate::chat::say;
 use crate::util::convene;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -98,22 +98,6 @@ async fn coordinator(config: &Path, expected: &str) {
     }
 }
 
-async fn chat_line(from: &mut ChatSession, to: &mut ChatSession, text: &str) {
-    from.send(&ClientMessage::Message {
-        content: text.into(),
-    })
-    .await
-    .unwrap();
-    let got = to.recv_timeout(WAIT).await.unwrap();
-    assert_eq!(
-        got,
-        ServerMessage::Message {
-            identity: from.identity().into(),
-            content: text.into()
-        }
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_the_coordinator_during_a_chat() {
     let dir = tempfile::tempdir().unwrap();
@@ -141,15 +125,15 @@ async fn kill_9_of_the_coordinator_during_a_chat() {
     let mut carl = member(chat[1], "Carl").await;
     let _ = bob.recv_timeout(WAIT).await.unwrap();
     let _sam = member(chat[2], "Sam").await;
-    chat_line(&mut adel, &mut maria, "before").await;
+    say(&mut adel, &mut maria, "before").await;
 
     let killed = Instant::now();
     s3.0.kill().unwrap(); // SIGKILL: no goodbye, no flush
     s3.0.wait().unwrap();
 
     // Clients of the other nodes chat on while the cluster re-elects.
-    chat_line(&mut adel, &mut maria, "during").await;
-    chat_line(&mut carl, &mut bob, "during").await;
+    say(&mut adel, &mut maria, "during").await;
+    say(&mut carl, &mut bob, "during").await;
     coordinator(&config, "s2").await;
     eprintln!("failover agreed within {:?}", killed.elapsed());
 
@@ -159,7 +143,7 @@ async fn kill_9_of_the_coordinator_during_a_chat() {
     let _sam_again = member(chat[0], "Sam").await;
     let _ = adel.recv_timeout(WAIT).await.unwrap(); // Sam arrives
     let _ = maria.recv_timeout(WAIT).await.unwrap();
-    chat_line(&mut maria, &mut adel, "after").await;
+    say(&mut maria, &mut adel, "after").await;
 
     // s3 comes back: the highest priority takes over, without losing a name.
     let _s3 = start(&config, "s3");
@@ -168,5 +152,5 @@ async fn kill_9_of_the_coordinator_during_a_chat() {
         assert!(refused(login(chat[server], name).await), "{name}");
     }
     let _newcomer = member(chat[2], "Newcomer").await;
-    chat_line(&mut bob, &mut carl, "end").await;
+    say(&mut bob, &mut carl, "end").await;
 }

@@ -28,23 +28,15 @@ pub struct NodeSpec {
 
 pub const fn main(id: &'static str) -> NodeSpec {
     NodeSpec {
-        id,
         main: true,
-        availability: None,
-        booking_port: false,
-        booking: None,
-        chat: false,
+        ..plain(id)
     }
 }
 
 pub const fn backend(id: &'static str, availability: &'static str) -> NodeSpec {
     NodeSpec {
-        id,
-        main: false,
         availability: Some(availability),
-        booking_port: false,
-        booking: None,
-        chat: false,
+        ..plain(id)
     }
 }
 
@@ -63,24 +55,17 @@ pub const fn plain(id: &'static str) -> NodeSpec {
 /// A booking node: a front door if `port`, with this `[node.booking]` body.
 pub const fn booking(id: &'static str, port: bool, table: &'static str) -> NodeSpec {
     NodeSpec {
-        id,
-        main: false,
-        availability: None,
         booking_port: port,
         booking: Some(table),
-        chat: false,
+        ..plain(id)
     }
 }
 
 /// A chat server and nothing else.
 pub const fn chat(id: &'static str) -> NodeSpec {
     NodeSpec {
-        id,
-        main: false,
-        availability: None,
-        booking_port: false,
-        booking: None,
         chat: true,
+        ..plain(id)
     }
 }
 

@@ -224,20 +224,13 @@ fn backend_rss(dir: &Path, file: &str) -> anyhow::Result<u64> {
     let up = lines.any(|l| l.is_ok_and(|l| l.contains("is up and running")));
     // Let allocations settle before reading.
     std::thread::sleep(Duration::from_millis(300));
-    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()));
+    let resident = super::stats::rss(child.id());
     let _ = child.kill();
     let _ = child.wait();
     if !up {
         bail!("the backend node did not start");
     }
-    let status = status.context("reading the child's /proc status")?;
-    let kib: u64 = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .context("no VmRSS in /proc status")?;
-    Ok(kib * 1024)
+    resident
 }
 
 /// A scratch directory removed when the benchmark ends.
