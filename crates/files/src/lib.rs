@@ -1,0 +1,24 @@
+//! The files service (seed 004, the CSE 5306 labs): a composite listing of
+//! every node's shared folder, live two-way sync of the folders, and locks
+//! that hold a file's incoming updates in a first-in first-out queue.
+//!
+//! So far its pure cores, each a plain data structure with no I/O, tested
+//! alone (the runtime that watches folders and moves bytes comes next):
+//!
+//! - [`path`]: [`SharedPath`](path::SharedPath), a name inside a shared
+//!   folder that cannot leave it (no `..`, no absolute paths, no NUL), and
+//!   the check that no symbolic link on the way leads out.
+//! - [`version`]: [`VersionVector`](version::VersionVector), which tells a
+//!   newer copy of a file from a concurrent one.
+//! - [`plan`]: what a node does with a peer's record of a file: take it,
+//!   keep its own, or keep both (a conflict copy), deletions included.
+//! - [`listing`]: the composite listing, one line per name, sorted, numbered.
+//! - [`locks`]: locks as leases, and the FIFO queue of held updates.
+
+#![deny(missing_docs)]
+
+pub mod listing;
+pub mod locks;
+pub mod path;
+pub mod plan;
+pub mod version;
