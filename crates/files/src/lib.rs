@@ -14,6 +14,8 @@
 //!   keep its own, or keep both (a conflict copy), deletions included.
 //! - [`listing`]: the composite listing, one line per name, sorted, numbered.
 //! - [`locks`]: locks as leases, and the FIFO queue of held updates.
+//! - [`transfer`]: checksums, and the receiving side of a transfer, which
+//!   never lets a torn or damaged file be applied.
 
 #![deny(missing_docs)]
 
@@ -21,4 +23,5 @@ pub mod listing;
 pub mod locks;
 pub mod path;
 pub mod plan;
+pub mod transfer;
 pub mod version;
