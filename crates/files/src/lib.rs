@@ -10,6 +10,8 @@
 //!   the check that no symbolic link on the way leads out.
 //! - [`version`]: [`VersionVector`](version::VersionVector), which tells a
 //!   newer copy of a file from a concurrent one.
+//! - [`index`]: a node's records of its folder, and how a look at the disk
+//!   turns into local changes (versions bumped, tombstones kept).
 //! - [`plan`]: what a node does with a peer's record of a file: take it,
 //!   keep its own, or keep both (a conflict copy), deletions included.
 //! - [`listing`]: the composite listing, one line per name, sorted, numbered.
@@ -19,6 +21,7 @@
 
 #![deny(missing_docs)]
 
+pub mod index;
 pub mod listing;
 pub mod locks;
 pub mod path;

@@ -89,7 +89,10 @@ pub struct Conflict {
 impl Conflict {
     /// The seconds since the epoch to name the copy with.
     pub fn copy_of(&self) -> (&str, i64) {
-        (&self.loser_node, self.loser_modified_ns.div_euclid(1_000_000_000))
+        (
+            &self.loser_node,
+            self.loser_modified_ns.div_euclid(1_000_000_000),
+        )
     }
 }
 
@@ -334,7 +337,12 @@ mod tests {
             }
         );
         assert_eq!(
-            decide(Some(&tombstone(&[("A", 1)])), &tombstone(&[("B", 1)]), "A", "B"),
+            decide(
+                Some(&tombstone(&[("A", 1)])),
+                &tombstone(&[("B", 1)]),
+                "A",
+                "B"
+            ),
             Decision::Merge {
                 version: vv(&[("A", 1), ("B", 1)])
             }
@@ -349,14 +357,16 @@ mod tests {
             0u64..3,
             any::<bool>(),
         )
-            .prop_map(|(version, deleted, modified_ns, checksum, baseline)| Record {
-                version: VersionVector::from_counters(version),
-                deleted,
-                size: checksum,
-                modified_ns,
-                checksum,
-                baseline,
-            })
+            .prop_map(
+                |(version, deleted, modified_ns, checksum, baseline)| Record {
+                    version: VersionVector::from_counters(version),
+                    deleted,
+                    size: checksum,
+                    modified_ns,
+                    checksum,
+                    baseline,
+                },
+            )
     }
 
     /// What a side holds after applying its decision: (content, version).
