@@ -16,6 +16,7 @@
 //!   keep its own, or keep both (a conflict copy), deletions included.
 //! - [`listing`]: the composite listing, one line per name, sorted, numbered.
 //! - [`locks`]: locks as leases, and the FIFO queue of held updates.
+//! - [`record_codec`]: a record on the wire, refused if ambiguous.
 //! - [`transfer`]: checksums, and the receiving side of a transfer, which
 //!   never lets a torn or damaged file be applied.
 
@@ -26,5 +27,6 @@ pub mod listing;
 pub mod locks;
 pub mod path;
 pub mod plan;
+pub mod record_codec;
 pub mod transfer;
 pub mod version;
