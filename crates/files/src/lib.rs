@@ -6,8 +6,9 @@
 //! alone (the runtime that watches folders and moves bytes comes next):
 //!
 //! - [`path`]: [`SharedPath`](path::SharedPath), a name inside a shared
-//!   folder that cannot leave it (no `..`, no absolute paths, no NUL), and
-//!   the check that no symbolic link on the way leads out.
+//!   folder that cannot leave it (no `..`, no absolute paths, no NUL), the
+//!   name of a conflict copy, and the check that no symbolic link on the way
+//!   leads out.
 //! - [`version`]: [`VersionVector`](version::VersionVector), which tells a
 //!   newer copy of a file from a concurrent one.
 //! - [`plan`]: what a node does with a peer's record of a file: take it,
@@ -17,6 +18,7 @@
 
 #![deny(missing_docs)]
 
+mod civil;
 pub mod listing;
 pub mod locks;
 pub mod path;
