@@ -13,7 +13,8 @@
 //!   newer copy of a file from a concurrent one.
 //! - [`plan`]: what a node does with a peer's record of a file: take it,
 //!   keep its own, or keep both (a conflict copy), deletions included.
-//! - [`listing`]: the composite listing, one line per name, sorted, numbered.
+//! - [`listing`]: the composite listing: one entry per name (the newest
+//!   copy's size and time), sorted, numbered, rendered one line per file.
 //! - [`locks`]: locks as leases, and the FIFO queue of held updates.
 
 #![deny(missing_docs)]
