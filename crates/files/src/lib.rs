@@ -6,15 +6,17 @@
 //! alone (the runtime that watches folders and moves bytes comes next):
 //!
 //! - [`path`]: [`SharedPath`](path::SharedPath), a name inside a shared
-//!   folder that cannot leave it (no `..`, no absolute paths, no NUL), and
-//!   the check that no symbolic link on the way leads out.
+//!   folder that cannot leave it (no `..`, no absolute paths, no NUL), the
+//!   name of a conflict copy, and the check that no symbolic link on the way
+//!   leads out.
 //! - [`version`]: [`VersionVector`](version::VersionVector), which tells a
 //!   newer copy of a file from a concurrent one.
 //! - [`index`]: a node's records of its folder, and how a look at the disk
 //!   turns into local changes (versions bumped, tombstones kept).
 //! - [`plan`]: what a node does with a peer's record of a file: take it,
 //!   keep its own, or keep both (a conflict copy), deletions included.
-//! - [`listing`]: the composite listing, one line per name, sorted, numbered.
+//! - [`listing`]: the composite listing: one entry per name (the newest
+//!   copy's size and time), sorted, numbered, rendered one line per file.
 //! - [`locks`]: locks as leases, and the FIFO queue of held updates.
 //! - [`record_codec`]: a record on the wire, refused if ambiguous.
 //! - [`transfer`]: checksums, and the receiving side of a transfer, which
@@ -22,6 +24,7 @@
 
 #![deny(missing_docs)]
 
+mod civil;
 pub mod index;
 pub mod listing;
 pub mod locks;
