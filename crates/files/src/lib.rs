@@ -13,6 +13,8 @@
 //!   newer copy of a file from a concurrent one.
 //! - [`index`]: a node's records of its folder, and how a look at the disk
 //!   turns into local changes (versions bumped, tombstones kept).
+//! - [`inventory`]: walking a shared folder (subfolders included, links
+//!   and reserved names skipped), reusing known checksums.
 //! - [`plan`]: what a node does with a peer's record of a file: take it,
 //!   keep its own, or keep both (a conflict copy), deletions included.
 //! - [`listing`]: the composite listing: one entry per name (the newest
@@ -26,6 +28,7 @@
 
 mod civil;
 pub mod index;
+pub mod inventory;
 pub mod listing;
 pub mod locks;
 pub mod path;

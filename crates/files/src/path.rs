@@ -57,7 +57,7 @@
 //!
 //! // Two nodes changed a.jpg concurrently: keep both, one under a conflict name.
 //! let copy = path.conflict_name("B", 1_724_112_000);
-//! assert_eq!(copy.as_str(), "photos/a.sync-conflict-20240820-000000-B.jpg");
+//! assert_eq!(copy.as_str(), "photos/a.sync-conflict-B-20240820-000000.jpg");
 //! ```
 
 use std::fmt;
@@ -320,10 +320,11 @@ impl SharedPath {
     /// The name under which to keep the losing side of a conflict: when two
     /// nodes changed this file concurrently, neither change is thrown away; one
     /// keeps the name and the other is written beside it as
-    /// `name.sync-conflict-<YYYYMMDD-HHMMSS>-<node>.ext`.
+    /// `name.sync-conflict-<node>-<YYYYMMDD-HHMMSS>.ext`.
     ///
-    /// This is Syncthing's convention, so people and tools that know it
-    /// recognise the copies. The time is `unix_seconds` in UTC (clamped to
+    /// This is Syncthing's convention with the node first, as the issue
+    /// names it (Syncthing puts its device id after the time): a listing
+    /// then groups one node's conflict copies together. The time is `unix_seconds` in UTC (clamped to
     /// 1970–9999, so the stamp is always 15 characters), `node` the node whose
     /// change the copy holds, with every character outside `[A-Za-z0-9_-]`
     /// replaced by `_` (it is a peer's word, and it becomes part of a file
@@ -342,14 +343,14 @@ impl SharedPath {
         let (stem, extension) = split_extension(name);
         let t = Utc::from_unix(unix_seconds.clamp(0, LAST_FOUR_DIGIT_SECOND));
         let marker = format!(
-            ".sync-conflict-{:04}{:02}{:02}-{:02}{:02}{:02}-{}",
+            ".sync-conflict-{}-{:04}{:02}{:02}-{:02}{:02}{:02}",
+            sanitize_node(node),
             t.year,
             t.month,
             t.day,
             t.hour,
             t.minute,
             t.second,
-            sanitize_node(node)
         );
         let room = MAX_COMPONENT_BYTES.min(MAX_PATH_BYTES.saturating_sub(directory.len()));
         let tail = match extension {
@@ -743,38 +744,38 @@ mod tests {
         };
         assert_eq!(
             conflict("a.jpg", "B"),
-            "a.sync-conflict-20240820-134501-B.jpg"
+            "a.sync-conflict-B-20240820-134501.jpg"
         );
         assert_eq!(
             conflict("d/archive.tar.gz", "node-2"),
-            "d/archive.tar.sync-conflict-20240820-134501-node-2.gz"
+            "d/archive.tar.sync-conflict-node-2-20240820-134501.gz"
         );
         assert_eq!(
             conflict("README", "A"),
-            "README.sync-conflict-20240820-134501-A"
+            "README.sync-conflict-A-20240820-134501"
         );
         assert_eq!(
             conflict("x/.bashrc", "A"),
-            "x/.bashrc.sync-conflict-20240820-134501-A"
+            "x/.bashrc.sync-conflict-A-20240820-134501"
         );
-        assert_eq!(conflict("a.", "A"), "a.sync-conflict-20240820-134501-A.");
+        assert_eq!(conflict("a.", "A"), "a.sync-conflict-A-20240820-134501.");
         assert_eq!(
             conflict("日記.txt", "A"),
-            "日記.sync-conflict-20240820-134501-A.txt"
+            "日記.sync-conflict-A-20240820-134501.txt"
         );
         // The node id is a peer's word: it cannot add a component or a control character.
         assert_eq!(
             conflict("a.jpg", "../../e\tvil é"),
-            "a.sync-conflict-20240820-134501-______e_vil__.jpg"
+            "a.sync-conflict-______e_vil__-20240820-134501.jpg"
         );
         assert_eq!(
             conflict("a.jpg", ""),
-            "a.sync-conflict-20240820-134501-unknown.jpg"
+            "a.sync-conflict-unknown-20240820-134501.jpg"
         );
         let long_node = "n".repeat(100);
         assert_eq!(
             conflict("a", &long_node),
-            format!("a.sync-conflict-20240820-134501-{}", "n".repeat(32))
+            format!("a.sync-conflict-{}-20240820-134501", "n".repeat(32))
         );
     }
 
@@ -782,10 +783,10 @@ mod tests {
     fn conflict_times_are_utc_and_clamped() {
         let path = SharedPath::parse("a").unwrap();
         let name = |t| path.conflict_name("A", t).to_string();
-        assert_eq!(name(0), "a.sync-conflict-19700101-000000-A");
-        assert_eq!(name(951_782_400), "a.sync-conflict-20000229-000000-A");
-        assert_eq!(name(-1), "a.sync-conflict-19700101-000000-A");
-        assert_eq!(name(i64::MAX), "a.sync-conflict-99991231-235959-A");
+        assert_eq!(name(0), "a.sync-conflict-A-19700101-000000");
+        assert_eq!(name(951_782_400), "a.sync-conflict-A-20000229-000000");
+        assert_eq!(name(-1), "a.sync-conflict-A-19700101-000000");
+        assert_eq!(name(i64::MAX), "a.sync-conflict-A-99991231-235959");
     }
 
     #[test]
@@ -797,14 +798,14 @@ mod tests {
         assert_eq!(copy.file_name().len(), MAX_COMPONENT_BYTES - 1); // cut between 'é's
         assert!(
             copy.file_name()
-                .ends_with(".sync-conflict-20240820-000000-A.txt")
+                .ends_with(".sync-conflict-A-20240820-000000.txt")
         );
         // A huge extension: it goes, the marker stays.
         let huge_extension = format!("a.{}", "x".repeat(250));
         let copy = SharedPath::parse(&huge_extension)
             .unwrap()
             .conflict_name("A", at);
-        assert_eq!(copy.as_str(), "a.sync-conflict-20240820-000000-A");
+        assert_eq!(copy.as_str(), "a.sync-conflict-A-20240820-000000");
         // A directory so deep that two bytes are left for the file name.
         let directory = format!("{}/{}", vec!["d".repeat(254); 16].join("/"), "e".repeat(13));
         assert_eq!(directory.len(), MAX_PATH_BYTES - 3);

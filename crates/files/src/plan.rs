@@ -87,7 +87,9 @@ pub struct Conflict {
 }
 
 impl Conflict {
-    /// The seconds since the epoch to name the copy with.
+    /// The node and the seconds since the epoch to name the copy with, as
+    /// [`SharedPath::conflict_name`](crate::path::SharedPath::conflict_name)
+    /// takes them.
     pub fn copy_of(&self) -> (&str, i64) {
         (
             &self.loser_node,
