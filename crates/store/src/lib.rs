@@ -16,12 +16,14 @@
 //! - [`meet`]: registered meetings of the meet service.
 //! - [`booking`]: bookings, the id sequence and kept replies of the booking
 //!   service.
+//! - [`files`]: the files service's records, held updates and locks.
 //! - [`error`]: the typed errors of this crate.
 
 #![deny(missing_docs)]
 
 pub mod booking;
 pub mod error;
+pub mod files;
 pub mod meet;
 pub mod migrations;
 pub mod store;

@@ -54,6 +54,25 @@ pub const MIGRATIONS: &[Migration] = &[
               PRIMARY KEY (client, request_id)
           );",
     },
+    Migration {
+        version: 3,
+        name: "files: records, held updates, locks",
+        sql: "CREATE TABLE files_records (
+              path   TEXT PRIMARY KEY,           -- a SharedPath, '/'-separated
+              record BLOB NOT NULL               -- the files service's encoded Record
+          );
+          CREATE TABLE files_held (
+              seq    INTEGER PRIMARY KEY AUTOINCREMENT,  -- arrival order
+              path   TEXT NOT NULL,
+              update_bytes BLOB NOT NULL         -- an update held while the file is locked
+          );
+          CREATE INDEX files_held_by_path ON files_held (path, seq);
+          CREATE TABLE files_locks (
+              path        TEXT PRIMARY KEY,
+              owner       TEXT    NOT NULL,
+              expires_ms  INTEGER NOT NULL       -- milliseconds since the Unix epoch
+          );",
+    },
 ];
 
 /// The newest version this build knows.

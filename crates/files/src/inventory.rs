@@ -1,0 +1,249 @@
+//! Walking a shared folder: what is in it, as the [index](crate::index)
+//! needs to see it.
+//!
+//! The walk is the one place the files service reads a whole folder, so it
+//! is also where the folder's oddities are sorted out, each reported rather
+//! than failing the walk:
+//!
+//! - a symbolic link is not followed (it could lead out of the folder, or in
+//!   a circle) and is reported as skipped;
+//! - a name that is not a valid [`SharedPath`] (not UTF-8, a control
+//!   character, a name reserved for Convene's temporary files) is skipped and
+//!   reported;
+//! - a file that vanishes between being listed and being read is simply not
+//!   there: the watcher reports its deletion;
+//! - a file that cannot be read (permissions) is reported and left out; the
+//!   caller must not take a skipped file for deleted (see
+//!   [`Inventory::skipped`]).
+//!
+//! Reading every file to checksum it is the expensive part of a rescan, so
+//! [`scan_with`] takes what the index already knows: a file whose size and
+//! modified time are unchanged keeps its known checksum without being read.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::index::Observed;
+use crate::path::SharedPath;
+use crate::transfer::FileChecksum;
+
+/// Bytes read at a time when checksumming: enough for fast sequential reads,
+/// small enough that memory does not depend on the file.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// What a walk found.
+#[derive(Debug, Default)]
+pub struct Inventory {
+    /// Every regular file, by its path in the folder.
+    pub files: BTreeMap<SharedPath, Observed>,
+    /// What was left out, and why.
+    pub skipped: Vec<Skipped>,
+}
+
+impl Inventory {
+    /// Whether `path` was left out (so the caller does not take it for
+    /// deleted).
+    pub fn skipped(&self, path: &SharedPath) -> bool {
+        self.skipped.iter().any(|s| s.shared.as_ref() == Some(path))
+    }
+}
+
+/// Something the walk left out.
+#[derive(Debug)]
+pub struct Skipped {
+    /// Where it is on disk.
+    pub path: PathBuf,
+    /// Its name in the folder, if it has a valid one.
+    pub shared: Option<SharedPath>,
+    /// Why it was left out.
+    pub reason: String,
+}
+
+/// Walks the folder at `root`, reading every file.
+pub fn scan(root: &Path) -> std::io::Result<Inventory> {
+    scan_with(root, &|_| None)
+}
+
+/// Walks the folder at `root`; `known` gives what the index already knows
+/// of a file, whose checksum is reused if its size and modified time have
+/// not changed. Fails only if `root` itself cannot be read.
+pub fn scan_with(
+    root: &Path,
+    known: &dyn Fn(&SharedPath) -> Option<Observed>,
+) -> std::io::Result<Inventory> {
+    let mut inventory = Inventory::default();
+    // Fails early, and clearly, if the folder itself is missing.
+    std::fs::read_dir(root)?;
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) => {
+                skip(&mut inventory, root, dir, format!("cannot list: {e}"));
+                continue;
+            }
+        };
+        for entry in entries {
+            let Ok(entry) = entry else { continue };
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_symlink() {
+                skip(
+                    &mut inventory,
+                    root,
+                    path,
+                    "a symbolic link (not followed)".into(),
+                );
+            } else if kind.is_dir() {
+                match SharedPath::from_relative(root, &path) {
+                    Ok(_) => pending.push(path),
+                    Err(e) => skip(&mut inventory, root, path, e.to_string()),
+                }
+            } else if kind.is_file() {
+                match SharedPath::from_relative(root, &path) {
+                    Ok(shared) => observe(&mut inventory, root, path, shared, known),
+                    Err(e) => skip(&mut inventory, root, path, e.to_string()),
+                }
+            }
+            // Sockets, fifos and devices are not files to share.
+        }
+    }
+    Ok(inventory)
+}
+
+/// Looks at one file and adds it (or why it was skipped).
+fn observe(
+    inventory: &mut Inventory,
+    root: &Path,
+    path: PathBuf,
+    shared: SharedPath,
+    known: &dyn Fn(&SharedPath) -> Option<Observed>,
+) {
+    match look(&path, known(&shared)) {
+        Ok(Some(seen)) => {
+            inventory.files.insert(shared, seen);
+        }
+        Ok(None) => {} // vanished meanwhile
+        Err(e) => skip(inventory, root, path, format!("cannot read: {e}")),
+    }
+}
+
+/// What one file on disk is now (`None` if it is gone); reuses `known`'s
+/// checksum if size and modified time match it.
+pub fn look(path: &Path, known: Option<Observed>) -> std::io::Result<Option<Observed>> {
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let size = meta.len();
+    let modified_ns = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+    if let Some(k) = known
+        && k.size == size
+        && k.modified_ns == modified_ns
+    {
+        return Ok(Some(k));
+    }
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut sum = FileChecksum::new();
+    let mut buffer = vec![0u8; READ_BUFFER];
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        sum.update(&buffer[..n]);
+    }
+    Ok(Some(Observed {
+        size,
+        modified_ns,
+        checksum: sum.value(),
+    }))
+}
+
+fn skip(inventory: &mut Inventory, root: &Path, path: PathBuf, reason: String) {
+    let shared = SharedPath::from_relative(root, &path).ok();
+    inventory.skipped.push(Skipped {
+        path,
+        shared,
+        reason,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transfer::checksum;
+
+    fn p(text: &str) -> SharedPath {
+        SharedPath::parse(text).unwrap()
+    }
+
+    #[test]
+    fn files_in_subfolders_are_found_links_and_reserved_names_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("a.txt"), b"hello").unwrap();
+        std::fs::create_dir_all(root.join("sub/deeper")).unwrap();
+        std::fs::write(root.join("sub/deeper/b.bin"), [0u8; 3]).unwrap();
+        std::fs::write(root.join(".convene-tmp-1"), b"partial").unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink("/etc", root.join("escape")).unwrap();
+
+        let inventory = scan(root).unwrap();
+        let names: Vec<&str> = inventory.files.keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["a.txt", "sub/deeper/b.bin"]);
+        let a = inventory.files[&p("a.txt")];
+        assert_eq!(a.size, 5);
+        assert_eq!(a.checksum, checksum(b"hello"));
+        assert!(a.modified_ns > 0);
+        let reasons: Vec<&str> = inventory
+            .skipped
+            .iter()
+            .map(|s| s.reason.as_str())
+            .collect();
+        assert_eq!(
+            inventory.skipped.len(),
+            if cfg!(unix) { 2 } else { 1 },
+            "{reasons:?}"
+        );
+        #[cfg(unix)]
+        assert!(
+            reasons.iter().any(|r| r.contains("symbolic link")),
+            "{reasons:?}"
+        );
+    }
+
+    #[test]
+    fn a_known_unchanged_file_is_not_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.txt"), b"hello").unwrap();
+        let first = scan(dir.path()).unwrap().files[&p("a.txt")];
+        // Pretend the index knew another checksum for the same size and time:
+        // the rescan trusts it, which shows the file was not read.
+        let known = Observed {
+            checksum: 42,
+            ..first
+        };
+        let again = scan_with(dir.path(), &|_| Some(known)).unwrap();
+        assert_eq!(again.files[&p("a.txt")].checksum, 42);
+    }
+
+    #[test]
+    fn a_missing_folder_is_an_error_and_a_missing_file_is_none() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(scan(&dir.path().join("nope")).is_err());
+        assert_eq!(look(&dir.path().join("gone"), None).unwrap(), None);
+    }
+}

@@ -1,0 +1,38 @@
+//! The files service (seed 004, the CSE 5306 labs): a composite listing of
+//! every node's shared folder, live two-way sync of the folders, and locks
+//! that hold a file's incoming updates in a first-in first-out queue.
+//!
+//! So far its pure cores, each a plain data structure with no I/O, tested
+//! alone (the runtime that watches folders and moves bytes comes next):
+//!
+//! - [`path`]: [`SharedPath`](path::SharedPath), a name inside a shared
+//!   folder that cannot leave it (no `..`, no absolute paths, no NUL), the
+//!   name of a conflict copy, and the check that no symbolic link on the way
+//!   leads out.
+//! - [`version`]: [`VersionVector`](version::VersionVector), which tells a
+//!   newer copy of a file from a concurrent one.
+//! - [`index`]: a node's records of its folder, and how a look at the disk
+//!   turns into local changes (versions bumped, tombstones kept).
+//! - [`inventory`]: walking a shared folder (subfolders included, links
+//!   and reserved names skipped), reusing known checksums.
+//! - [`plan`]: what a node does with a peer's record of a file: take it,
+//!   keep its own, or keep both (a conflict copy), deletions included.
+//! - [`listing`]: the composite listing: one entry per name (the newest
+//!   copy's size and time), sorted, numbered, rendered one line per file.
+//! - [`locks`]: locks as leases, and the FIFO queue of held updates.
+//! - [`record_codec`]: a record on the wire, refused if ambiguous.
+//! - [`transfer`]: checksums, and the receiving side of a transfer, which
+//!   never lets a torn or damaged file be applied.
+
+#![deny(missing_docs)]
+
+mod civil;
+pub mod index;
+pub mod inventory;
+pub mod listing;
+pub mod locks;
+pub mod path;
+pub mod plan;
+pub mod record_codec;
+pub mod transfer;
+pub mod version;
