@@ -14,6 +14,9 @@ pub const DEMO_DIR: &str = "convene-data/demo";
 /// The demo's main node, where `convene meet` connects by default.
 pub const DEMO_SERVER: &str = "127.0.0.1:24092";
 
+/// The demo main node's peer port, where `convene files` asks by default.
+pub const DEMO_PEER: &str = "127.0.0.1:23092";
+
 /// The demo main node's chat port, where `convene chat` connects by default.
 pub const DEMO_CHAT_SERVER: &str = "127.0.0.1:4444";
 
@@ -31,8 +34,21 @@ pub fn write_demo(dir: &Path) -> std::io::Result<PathBuf> {
             std::fs::write(&path, text)?;
         }
     }
+    for (folder, name, text) in DEMO_FILES {
+        let folder = dir.join(folder);
+        if !folder.exists() {
+            std::fs::create_dir_all(&folder)?;
+            std::fs::write(folder.join(name), text)?;
+        }
+    }
     Ok(dir.join("cluster.toml"))
 }
+
+/// The shared folders of the demo's files nodes, each with one file to list.
+const DEMO_FILES: [(&str, &str, &str); 2] = [
+    ("directory_a", "welcome.txt", "Shared by node A.\n"),
+    ("directory_b", "notes.txt", "Shared by node B.\n"),
+];
 
 /// What `convene up` prints before the nodes' own lines.
 pub fn banner(cluster_file: &Path) -> String {
@@ -45,6 +61,7 @@ pub fn banner(cluster_file: &Path) -> String {
            convene book query --facility \"Meeting Room A\" --days 0,1\n  \
            convene book                          (the booking seed's interactive menu)\n  \
            convene chat --identity Adel          (the CS4262 chat client, on M)\n  \
+           convene files ls                      (every node's shared files, one list)\n  \
            convene status                        (who is up, who coordinates)\n\
          Stop with Ctrl-C.\n",
         cluster_file.display()

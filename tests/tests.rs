@@ -7,6 +7,7 @@ mod chat;
 mod chat_cli;
 mod chat_failover;
 mod election;
+mod files;
 mod meet;
 mod meet_bad_input;
 mod meet_cli;

@@ -24,6 +24,9 @@ pub struct NodeSpec {
     pub booking: Option<&'static str>,
     /// A chat server (chat_port = 0).
     pub chat: bool,
+    /// The folder this node shares (`[node.files] dir`), relative to the
+    /// test's directory.
+    pub files: Option<&'static str>,
 }
 
 pub const fn main(id: &'static str) -> NodeSpec {
@@ -49,6 +52,7 @@ pub const fn plain(id: &'static str) -> NodeSpec {
         booking_port: false,
         booking: None,
         chat: false,
+        files: None,
     }
 }
 
@@ -57,6 +61,14 @@ pub const fn booking(id: &'static str, port: bool, table: &'static str) -> NodeS
     NodeSpec {
         booking_port: port,
         booking: Some(table),
+        ..plain(id)
+    }
+}
+
+/// A node sharing folder `dir` (created empty under the test's directory).
+pub const fn files(id: &'static str, dir: &'static str) -> NodeSpec {
+    NodeSpec {
+        files: Some(dir),
         ..plain(id)
     }
 }
@@ -113,6 +125,10 @@ impl TestCluster {
             }
             if spec.chat {
                 toml.push_str("chat_port = 0\n");
+            }
+            if let Some(folder) = spec.files {
+                std::fs::create_dir_all(dir.path().join(folder)).unwrap();
+                toml.push_str(&format!("[node.files]\ndir = \"{folder}\"\n"));
             }
             if let Some(table) = spec.booking {
                 toml.push_str(&format!("[node.booking]\n{table}\n"));

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod book;
 mod book_experiment;
 mod chat;
+mod files;
 mod meet;
 mod node;
 mod status;
@@ -68,6 +69,9 @@ enum Command {
     Book(book::BookArgs),
     /// The CS4262 chat client: the course client's commands and output lines.
     Chat(chat::ChatArgs),
+    /// The shared folders: `ls` lists every node's files in one numbered list.
+    #[command(subcommand)]
+    Files(files::FilesCommand),
     /// Benchmarks (numbers for docs/benchmarks.md).
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
@@ -99,6 +103,7 @@ pub fn main() -> ExitCode {
         Command::Meet(args) => meet::run(args),
         Command::Book(args) => book::run(args),
         Command::Chat(args) => chat::run(args),
+        Command::Files(cmd) => files::run(cmd),
         Command::Bench(cmd) => crate::bench::run(cmd),
     };
     match result {

@@ -69,6 +69,7 @@ pub fn course_cluster(servers: &[CourseServer], path: &Path) -> Result<ClusterCo
             booking_port: None,
             chat_port: Some(server.client_port),
             booking: BookingSection::default(),
+            files: None,
         })
         .collect();
     ClusterConfig::from_nodes(path, nodes, ElectionConfig::default())

@@ -22,6 +22,8 @@
 //! peer_port = 22092
 //! booking_port = 2222          # UDP, the booking seed's protocol (optional)
 //! chat_port = 4444             # TCP, the chat seed's JSON lines (optional)
+//! [node.files]
+//! dir = "directory_b"          # the folder this node shares, relative to this file
 //! [node.booking]
 //! semantics = "at-most-once"   # or "at-least-once"
 //! request_loss = 0.0           # probability a received request is dropped
@@ -85,6 +87,8 @@ pub struct NodeConfig {
     pub chat_port: Option<u16>,
     /// The booking service's settings (defaults if the section is absent).
     pub booking: BookingSection,
+    /// The files service's settings, if this node shares a folder.
+    pub files: Option<FilesSection>,
 }
 
 /// Invocation semantics of a booking front door.
@@ -141,6 +145,13 @@ impl Default for BookingSection {
             facilities: Vec::new(),
         }
     }
+}
+
+/// `[node.files]`: the folder this node shares with the other files nodes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FilesSection {
+    /// The shared folder, already resolved against the cluster file.
+    pub dir: PathBuf,
 }
 
 /// `[node.meet]`: this node serves the users of one availability file.
@@ -207,6 +218,13 @@ struct RawNode {
     booking_port: Option<u16>,
     booking: Option<RawBooking>,
     chat_port: Option<u16>,
+    files: Option<RawFiles>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFiles {
+    dir: PathBuf,
 }
 
 #[derive(Deserialize)]
@@ -288,6 +306,9 @@ impl ClusterConfig {
                 None => BookingSection::default(),
                 Some(b) => booking_section(b, &raw.id, &invalid)?,
             };
+            let files = raw.files.map(|f| FilesSection {
+                dir: base.join(f.dir),
+            });
             nodes.push(NodeConfig {
                 priority: raw.priority.unwrap_or(position as i64 + 1),
                 id: raw.id,
@@ -299,6 +320,7 @@ impl ClusterConfig {
                 booking_port: raw.booking_port,
                 booking,
                 chat_port: raw.chat_port,
+                files,
             });
         }
 
@@ -332,6 +354,7 @@ impl ClusterConfig {
         };
         config.check_unique(&invalid)?;
         config.check_facilities(&invalid)?;
+        config.check_files(&invalid)?;
         Ok(config)
     }
 
@@ -393,6 +416,33 @@ impl ClusterConfig {
             }
         }
         Ok(())
+    }
+
+    /// No two nodes sharing one folder (they would sync it with itself).
+    fn check_files(
+        &self,
+        invalid: &dyn Fn(&str, &'static str, String) -> ConfigError,
+    ) -> Result<(), ConfigError> {
+        let mut dirs: HashMap<&Path, &str> = HashMap::new();
+        for node in &self.nodes {
+            let Some(files) = &node.files else { continue };
+            if let Some(other) = dirs.insert(&files.dir, &node.id) {
+                return Err(invalid(
+                    &node.id,
+                    "dir",
+                    format!("{} is node {other:?}'s folder too", files.dir.display()),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The nodes that share a folder, in file order.
+    pub fn files_nodes(&self) -> impl Iterator<Item = (usize, &NodeConfig)> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.files.is_some())
     }
 
     /// The node that owns a booking facility.

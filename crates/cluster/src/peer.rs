@@ -39,6 +39,8 @@ pub enum ServiceTag {
     /// The chat service (seed 003): claims to the coordinator, views from
     /// the servers.
     Chat = 4,
+    /// The files service (seed 004): listings, records and content.
+    Files = 5,
 }
 
 /// How many tags [`Router`] has room for.
@@ -52,6 +54,7 @@ impl ServiceTag {
             2 => Some(ServiceTag::Booking),
             3 => Some(ServiceTag::Election),
             4 => Some(ServiceTag::Chat),
+            5 => Some(ServiceTag::Files),
             _ => None,
         }
     }

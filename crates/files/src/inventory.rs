@@ -25,6 +25,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::index::Observed;
+use crate::listing::Entry;
 use crate::path::SharedPath;
 use crate::transfer::FileChecksum;
 
@@ -73,6 +74,44 @@ pub fn scan_with(
     known: &dyn Fn(&SharedPath) -> Option<Observed>,
 ) -> std::io::Result<Inventory> {
     let mut inventory = Inventory::default();
+    let mut skipped = Vec::new();
+    walk(root, &mut skipped, &mut |path, shared| {
+        observe(&mut inventory, root, path, shared, known)
+    })?;
+    inventory.skipped.extend(skipped);
+    Ok(inventory)
+}
+
+/// The folder's files with their size and modified time, without reading
+/// them (what a listing needs), sorted by path.
+pub fn entries(root: &Path) -> std::io::Result<Vec<Entry>> {
+    let mut entries = Vec::new();
+    let mut skipped = Vec::new();
+    walk(root, &mut skipped, &mut |path, shared| {
+        if let Ok(meta) = std::fs::metadata(&path) {
+            let modified = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+            entries.push(Entry {
+                path: shared,
+                size: meta.len(),
+                modified,
+            });
+        }
+    })?;
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(entries)
+}
+
+/// Visits every regular file under `root` with a valid name; what it cannot
+/// visit goes to `skipped`. Fails only if `root` itself cannot be read.
+fn walk(
+    root: &Path,
+    skipped: &mut Vec<Skipped>,
+    visit: &mut dyn FnMut(PathBuf, SharedPath),
+) -> std::io::Result<()> {
     // Fails early, and clearly, if the folder itself is missing.
     std::fs::read_dir(root)?;
     let mut pending = vec![root.to_path_buf()];
@@ -80,7 +119,7 @@ pub fn scan_with(
         let entries = match std::fs::read_dir(&dir) {
             Ok(entries) => entries,
             Err(e) => {
-                skip(&mut inventory, root, dir, format!("cannot list: {e}"));
+                skipped.push(skipped_entry(root, dir, format!("cannot list: {e}")));
                 continue;
             }
         };
@@ -91,27 +130,23 @@ pub fn scan_with(
                 continue;
             };
             if kind.is_symlink() {
-                skip(
-                    &mut inventory,
-                    root,
-                    path,
-                    "a symbolic link (not followed)".into(),
-                );
+                let reason = "a symbolic link (not followed)".to_string();
+                skipped.push(skipped_entry(root, path, reason));
             } else if kind.is_dir() {
                 match SharedPath::from_relative(root, &path) {
                     Ok(_) => pending.push(path),
-                    Err(e) => skip(&mut inventory, root, path, e.to_string()),
+                    Err(e) => skipped.push(skipped_entry(root, path, e.to_string())),
                 }
             } else if kind.is_file() {
                 match SharedPath::from_relative(root, &path) {
-                    Ok(shared) => observe(&mut inventory, root, path, shared, known),
-                    Err(e) => skip(&mut inventory, root, path, e.to_string()),
+                    Ok(shared) => visit(path, shared),
+                    Err(e) => skipped.push(skipped_entry(root, path, e.to_string())),
                 }
             }
             // Sockets, fifos and devices are not files to share.
         }
     }
-    Ok(inventory)
+    Ok(())
 }
 
 /// Looks at one file and adds it (or why it was skipped).
@@ -127,7 +162,10 @@ fn observe(
             inventory.files.insert(shared, seen);
         }
         Ok(None) => {} // vanished meanwhile
-        Err(e) => skip(inventory, root, path, format!("cannot read: {e}")),
+        Err(e) => {
+            let reason = format!("cannot read: {e}");
+            inventory.skipped.push(skipped_entry(root, path, reason));
+        }
     }
 }
 
@@ -172,13 +210,13 @@ pub fn look(path: &Path, known: Option<Observed>) -> std::io::Result<Option<Obse
     }))
 }
 
-fn skip(inventory: &mut Inventory, root: &Path, path: PathBuf, reason: String) {
+fn skipped_entry(root: &Path, path: PathBuf, reason: String) -> Skipped {
     let shared = SharedPath::from_relative(root, &path).ok();
-    inventory.skipped.push(Skipped {
+    Skipped {
         path,
         shared,
         reason,
-    });
+    }
 }
 
 #[cfg(test)]
@@ -223,6 +261,18 @@ mod tests {
             reasons.iter().any(|r| r.contains("symbolic link")),
             "{reasons:?}"
         );
+    }
+
+    #[test]
+    fn entries_have_sizes_and_times_without_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("sub/z.txt"), b"12345").unwrap();
+        std::fs::write(dir.path().join("a.txt"), b"1").unwrap();
+        let entries = entries(dir.path()).unwrap();
+        let names: Vec<(&str, u64)> = entries.iter().map(|e| (e.path.as_str(), e.size)).collect();
+        assert_eq!(names, [("a.txt", 1), ("sub/z.txt", 5)]);
+        assert!(entries[0].modified > 1_600_000_000);
     }
 
     #[test]

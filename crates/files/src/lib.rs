@@ -2,8 +2,10 @@
 //! every node's shared folder, live two-way sync of the folders, and locks
 //! that hold a file's incoming updates in a first-in first-out queue.
 //!
-//! So far its pure cores, each a plain data structure with no I/O, tested
-//! alone (the runtime that watches folders and moves bytes comes next):
+//! So far its cores, each a plain data structure with no I/O but where the
+//! folder is read, tested alone, and the first of the running service: the
+//! composite listing (the sync runtime that watches folders and moves bytes
+//! comes next):
 //!
 //! - [`path`]: [`SharedPath`](path::SharedPath), a name inside a shared
 //!   folder that cannot leave it (no `..`, no absolute paths, no NUL), the
@@ -21,12 +23,15 @@
 //!   copy's size and time), sorted, numbered, rendered one line per file.
 //! - [`locks`]: locks as leases, and the FIFO queue of held updates.
 //! - [`record_codec`]: a record on the wire, refused if ambiguous.
+//! - [`files_msg`]: requests and replies over the peer transport.
+//! - [`service`]: the running service: the composite listing.
 //! - [`transfer`]: checksums, and the receiving side of a transfer, which
 //!   never lets a torn or damaged file be applied.
 
 #![deny(missing_docs)]
 
 mod civil;
+pub mod files_msg;
 pub mod index;
 pub mod inventory;
 pub mod listing;
@@ -34,5 +39,6 @@ pub mod locks;
 pub mod path;
 pub mod plan;
 pub mod record_codec;
+pub mod service;
 pub mod transfer;
 pub mod version;

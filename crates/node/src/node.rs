@@ -8,6 +8,7 @@ use convene_chat::service::{ChatContext, ChatService};
 use convene_cluster::membership::Membership;
 use convene_cluster::shutdown::{Shutdown, ShutdownTrigger};
 use convene_cluster::{ClusterConfig, Peers, Router, Screen};
+use convene_files::service::{FilesContext, FilesService};
 use convene_meet::{MeetContext, MeetService};
 use convene_store::Store;
 use tokio::task::JoinHandle;
@@ -28,6 +29,7 @@ pub struct RunningNode {
     meet: MeetService,
     booking: BookingService,
     chat: ChatService,
+    files: FilesService,
     store: Arc<Store>,
 }
 
@@ -102,6 +104,11 @@ pub async fn start(
         shutdown: shutdown.clone(),
         listener: sockets.chat,
     });
+    let files = convene_files::service::start(FilesContext {
+        peers: peers.clone(),
+        router: router.clone(),
+        root: node.files.as_ref().map(|f| f.dir.clone()),
+    });
     let booking = convene_booking::service::start(BookingContext {
         peers,
         router,
@@ -137,6 +144,7 @@ pub async fn start(
         meet,
         booking,
         chat,
+        files,
         store,
     })
 }
@@ -175,6 +183,11 @@ impl RunningNode {
     /// The node's chat service.
     pub fn chat(&self) -> &ChatService {
         &self.chat
+    }
+
+    /// The node's files service.
+    pub fn files(&self) -> &FilesService {
+        &self.files
     }
 
     /// Where chat clients connect, if this node is a chat server.

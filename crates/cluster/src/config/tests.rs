@@ -207,3 +207,25 @@ fn election_timings_are_optional_and_checked() {
         .to_string();
     assert!(err.contains("t9_ms"), "{err}");
 }
+
+#[test]
+fn files_sections_resolve_their_folder_and_are_checked() {
+    let two = |a: &str, b: &str| {
+        format!(
+            "[[node]]\nid = \"A\"\nhost = \"127.0.0.1\"\npeer_port = 1\n[node.files]\n{a}\n\
+             [[node]]\nid = \"B\"\nhost = \"127.0.0.1\"\npeer_port = 2\n[node.files]\n{b}\n"
+        )
+    };
+    let config = parse(&two("dir = \"directory_a\"", "dir = \"/srv/directory_b\"")).unwrap();
+    let dir = |i: usize| config.nodes[i].files.as_ref().unwrap().dir.clone();
+    assert_eq!(dir(0), Path::new("/etc/convene/directory_a"));
+    assert_eq!(dir(1), Path::new("/srv/directory_b"));
+    assert_eq!(config.files_nodes().count(), 2);
+
+    let error = parse(&two("dir = \"same\"", "dir = \"same\"")).unwrap_err();
+    assert!(error.to_string().contains("dir"), "{error}");
+    assert!(error.to_string().contains("\"A\"'s folder too"), "{error}");
+    let error = parse(&two("dir = \"a\"\nlocks = true", "dir = \"b\"")).unwrap_err();
+    assert!(error.to_string().contains("locks"), "{error}");
+    assert!(parse(&two("", "dir = \"b\"")).is_err(), "dir is required");
+}
