@@ -48,6 +48,15 @@ async fn any_node_lists_every_folder_once_sorted_and_numbered() {
     for id in ["M", "A", "B"] {
         c.start_node(id).await;
     }
+    // A and B reconcile at start; list once they have.
+    let picture = [7u8; 575_100];
+    let synced: &[(&str, &[u8])] = &[
+        ("Zebra.txt", b""),
+        ("a.jpg", &picture),
+        ("notes/todo list.txt", b"12"),
+        ("shared.txt", b"newer"),
+    ];
+    both_hold(&a, &b, synced).await;
 
     let expected = "[0] Zebra.txt 0B 20-Aug-2024\n\
                     [1] a.jpg 575.1kB 20-Aug-2024\n\
@@ -62,14 +71,11 @@ async fn any_node_lists_every_folder_once_sorted_and_numbered() {
         assert!(err.is_empty(), "{err}");
     }
 
-    // With B down, the list says so instead of silently shrinking.
+    // With B down, the list (A's copies) says B did not answer.
     c.stop_node("B").await;
     let server = c.cluster.node("M").unwrap().peer_addr().to_string();
     let (out, err, code) = ls(&server).await;
-    assert_eq!(
-        out,
-        "[0] a.jpg 575.1kB 20-Aug-2024\n[1] shared.txt 3B 20-Aug-2024\n"
-    );
+    assert_eq!(out, expected);
     assert!(err.contains("no answer from node B"), "{err}");
     assert_eq!(code, Some(0));
     c.stop().await;
@@ -87,4 +93,125 @@ async fn a_server_that_is_not_a_node_is_a_clear_error() {
     assert_eq!(out, "");
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("no answer from 127.0.0.1"), "{err}");
+}
+
+/// The names and contents of every file under `dir` (not Convene's own).
+fn contents(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let name = path
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                if !name.starts_with(".convene-") {
+                    out.push((name, std::fs::read(&path).unwrap()));
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Waits until both folders hold exactly `expected` (name, content) pairs.
+async fn both_hold(a: &Path, b: &Path, expected: &[(&str, &[u8])]) {
+    let want: Vec<(String, Vec<u8>)> = expected
+        .iter()
+        .map(|(n, c)| (n.to_string(), c.to_vec()))
+        .collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let (got_a, got_b) = (contents(a), contents(b));
+        if got_a == want && got_b == want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "folders never matched {want:?}:\nA {got_a:?}\nB {got_b:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_reconcile_at_start_keep_deletions_and_never_lose_a_write() {
+    let mut c = TestCluster::bind(&[files("A", "directory_a"), files("B", "directory_b")]).await;
+    let (a, b) = (c.path("directory_a"), c.path("directory_b"));
+    put(&a, "only_a.txt", b"from A", AUG_20_2024);
+    put(&b, "sub/only_b.txt", b"from B", AUG_20_2024);
+    put(&a, "shared.txt", b"older", AUG_20_2024);
+    put(&b, "shared.txt", b"newer", AUG_21_2024);
+    c.start_node("A").await;
+    c.start_node("B").await;
+    // Union; the duplicate takes the most recent copy (first inventories: no
+    // conflict copy, as the seed asks).
+    both_hold(
+        &a,
+        &b,
+        &[
+            ("only_a.txt", b"from A"),
+            ("shared.txt", b"newer"),
+            ("sub/only_b.txt", b"from B"),
+        ],
+    )
+    .await;
+    c.wait_for_line("A", "synchronized shared.txt from B").await;
+    // The copy keeps the original's modified time.
+    let modified = std::fs::metadata(a.join("shared.txt"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(
+        modified,
+        SystemTime::UNIX_EPOCH + Duration::from_secs(AUG_21_2024)
+    );
+
+    // While both are stopped: A deletes a file, and both edit shared.txt.
+    c.stop_node("A").await;
+    c.stop_node("B").await;
+    std::fs::remove_file(a.join("only_a.txt")).unwrap();
+    put(&a, "shared.txt", b"A's edit", AUG_21_2024 + 10);
+    put(&b, "shared.txt", b"B's later edit", AUG_21_2024 + 20);
+    c.start_node("B").await;
+    c.start_node("A").await;
+    // The deletion is not undone by B's copy; B's later edit keeps the name
+    // and A's edit is kept beside it, on both nodes.
+    both_hold(
+        &a,
+        &b,
+        &[
+            ("shared.sync-conflict-A-20240821-000010.txt", b"A's edit"),
+            ("shared.txt", b"B's later edit"),
+            ("sub/only_b.txt", b"from B"),
+        ],
+    )
+    .await;
+    c.stop().await;
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_out_of_the_folder_is_not_followed_or_shared() {
+    let mut c = TestCluster::bind(&[files("A", "directory_a"), files("B", "directory_b")]).await;
+    let (a, b) = (c.path("directory_a"), c.path("directory_b"));
+    let outside = c.path("outside");
+    put(&outside, "secret.txt", b"not for sharing", AUG_20_2024);
+    std::os::unix::fs::symlink(&outside, a.join("escape")).unwrap();
+    put(&a, "fine.txt", b"shared", AUG_20_2024);
+    c.start_node("A").await;
+    c.start_node("B").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while contents(&b).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "nothing synchronized");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(contents(&b), [("fine.txt".to_string(), b"shared".to_vec())]);
+    c.stop().await;
 }

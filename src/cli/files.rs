@@ -106,9 +106,7 @@ async fn list(server: std::net::SocketAddr) -> anyhow::Result<(Vec<Entry>, Vec<S
                     }
                     FilesReply::StaleSnapshot => break,
                     FilesReply::Failed(reason) => bail!("{server}: {reason}"),
-                    FilesReply::NoFolder => {
-                        bail!("{server} answered as if asked for its own folder")
-                    }
+                    other => bail!("{server} answered something else: {other:?}"),
                 }
             }
         }

@@ -7,6 +7,9 @@
 //! |------|---------|------|
 //! | 1 | [`FilesRequest::ListLocal`] | u64 snapshot, u32 offset |
 //! | 2 | [`FilesRequest::ListAll`] | u64 snapshot, u32 offset |
+//! | 3 | [`FilesRequest::Records`] | u64 snapshot, u32 offset |
+//! | 4 | [`FilesRequest::Fetch`] | string path, u64 checksum, u64 offset |
+//! | 5 | [`FilesRequest::Hello`] | (none) |
 //!
 //! | kind | reply | body |
 //! |------|-------|------|
@@ -14,6 +17,10 @@
 //! | 2 | [`FilesReply::NoFolder`] | (none) |
 //! | 3 | [`FilesReply::StaleSnapshot`] | (none) |
 //! | 4 | [`FilesReply::Failed`] | string reason |
+//! | 5 | [`FilesReply::Records`] | u64 snapshot, u32 total, u32 count, (string path, record) each |
+//! | 6 | [`FilesReply::Chunk`] | u64 size, u64 offset, u64 checksum, u32 length, bytes |
+//! | 7 | [`FilesReply::Gone`] | (none) |
+//! | 8 | [`FilesReply::Ack`] | (none) |
 //!
 //! **Listings come in pages of a snapshot.** A folder of thousands of files
 //! does not fit one datagram, and a folder that changes between two pages
@@ -26,12 +33,16 @@ use convene_wire::{Decode, DecodeError, Encode, Reader, WriteExt};
 
 use crate::listing::Entry;
 use crate::path::{MAX_PATH_BYTES, SharedPath};
+use crate::plan::Record;
 
 /// Bytes of entries per page: a page stays well inside one datagram.
 pub const PAGE_BYTES: usize = 48 * 1024;
 
 /// The longest node id or reason accepted on the wire.
 const MAX_TEXT: usize = 1024;
+
+/// The most content bytes in one [`FilesReply::Chunk`].
+pub const CHUNK_BYTES: usize = 48 * 1024;
 
 /// A request to a node's files service.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,6 +61,26 @@ pub enum FilesRequest {
         /// The first entry wanted.
         offset: u32,
     },
+    /// Node to node: your records (tombstones included), to reconcile with.
+    Records {
+        /// 0 for a new snapshot, else the one being read.
+        snapshot: u64,
+        /// The first record wanted.
+        offset: u32,
+    },
+    /// Node to node: content of `path`, the version whose checksum is
+    /// `checksum`, from byte `offset`.
+    Fetch {
+        /// The file.
+        path: SharedPath,
+        /// The content wanted (its record's checksum).
+        checksum: u64,
+        /// The first byte wanted.
+        offset: u64,
+    },
+    /// Node to node: "I have started; reconcile with me" (the receiver
+    /// reads the sender's records).
+    Hello,
 }
 
 /// The answer to a [`FilesRequest`].
@@ -73,6 +104,30 @@ pub enum FilesReply {
     StaleSnapshot,
     /// The request could not be served (the folder cannot be read).
     Failed(String),
+    /// A page of a node's records.
+    Records {
+        /// The snapshot this page belongs to.
+        snapshot: u64,
+        /// Records in the whole snapshot.
+        total: u32,
+        /// The records from the requested offset.
+        records: Vec<(SharedPath, Record)>,
+    },
+    /// Content of a file.
+    Chunk {
+        /// The file's whole size.
+        size: u64,
+        /// Where these bytes start.
+        offset: u64,
+        /// The checksum of these bytes.
+        checksum: u64,
+        /// At most [`CHUNK_BYTES`] bytes.
+        bytes: Vec<u8>,
+    },
+    /// That content is not here any more (the file changed or was deleted).
+    Gone,
+    /// Done.
+    Ack,
 }
 
 impl FilesReply {
@@ -99,28 +154,86 @@ impl FilesReply {
     }
 }
 
+impl FilesReply {
+    /// A page of `all` records from `offset`, as many as fit in
+    /// [`PAGE_BYTES`] (at least one, if any remain).
+    pub fn records_page(snapshot: u64, all: &[(SharedPath, Record)], offset: u32) -> FilesReply {
+        let start = (offset as usize).min(all.len());
+        let mut bytes = 0;
+        let mut end = start;
+        while end < all.len() {
+            let (path, record) = &all[end];
+            let size = path.as_str().len() + 4 + record.to_bytes().len();
+            if end > start && bytes + size > PAGE_BYTES {
+                break;
+            }
+            bytes += size;
+            end += 1;
+        }
+        FilesReply::Records {
+            snapshot,
+            total: all.len() as u32,
+            records: all[start..end].to_vec(),
+        }
+    }
+}
+
+fn path(r: &mut Reader<'_>) -> Result<SharedPath, DecodeError> {
+    SharedPath::parse(r.string_max(MAX_PATH_BYTES)?).map_err(|_| DecodeError::Invalid("file path"))
+}
+
 impl Encode for FilesRequest {
     fn encode(&self, out: &mut Vec<u8>) {
-        let (kind, snapshot, offset) = match self {
-            FilesRequest::ListLocal { snapshot, offset } => (1, snapshot, offset),
-            FilesRequest::ListAll { snapshot, offset } => (2, snapshot, offset),
-        };
-        out.put_u8(kind);
-        out.put_u64(*snapshot);
-        out.put_u32(*offset);
+        match self {
+            FilesRequest::ListLocal { snapshot, offset }
+            | FilesRequest::ListAll { snapshot, offset }
+            | FilesRequest::Records { snapshot, offset } => {
+                out.put_u8(match self {
+                    FilesRequest::ListLocal { .. } => 1,
+                    FilesRequest::ListAll { .. } => 2,
+                    _ => 3,
+                });
+                out.put_u64(*snapshot);
+                out.put_u32(*offset);
+            }
+            FilesRequest::Fetch {
+                path,
+                checksum,
+                offset,
+            } => {
+                out.put_u8(4);
+                out.put_string(path.as_str());
+                out.put_u64(*checksum);
+                out.put_u64(*offset);
+            }
+            FilesRequest::Hello => out.put_u8(5),
+        }
     }
 }
 
 impl Decode<'_> for FilesRequest {
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let kind = r.u8()?;
-        let snapshot = r.u64()?;
-        let offset = r.u32()?;
-        match kind {
-            1 => Ok(FilesRequest::ListLocal { snapshot, offset }),
-            2 => Ok(FilesRequest::ListAll { snapshot, offset }),
-            _ => Err(DecodeError::Invalid("files request kind")),
-        }
+        Ok(match r.u8()? {
+            1 => FilesRequest::ListLocal {
+                snapshot: r.u64()?,
+                offset: r.u32()?,
+            },
+            2 => FilesRequest::ListAll {
+                snapshot: r.u64()?,
+                offset: r.u32()?,
+            },
+            3 => FilesRequest::Records {
+                snapshot: r.u64()?,
+                offset: r.u32()?,
+            },
+            4 => FilesRequest::Fetch {
+                path: path(r)?,
+                checksum: r.u64()?,
+                offset: r.u64()?,
+            },
+            5 => FilesRequest::Hello,
+            _ => return Err(DecodeError::Invalid("files request kind")),
+        })
     }
 }
 
@@ -153,6 +266,35 @@ impl Encode for FilesReply {
                 out.put_u8(4);
                 out.put_string(reason);
             }
+            FilesReply::Records {
+                snapshot,
+                total,
+                records,
+            } => {
+                out.put_u8(5);
+                out.put_u64(*snapshot);
+                out.put_u32(*total);
+                out.put_u32(records.len() as u32);
+                for (path, record) in records {
+                    out.put_string(path.as_str());
+                    record.encode(out);
+                }
+            }
+            FilesReply::Chunk {
+                size,
+                offset,
+                checksum,
+                bytes,
+            } => {
+                out.put_u8(6);
+                out.put_u64(*size);
+                out.put_u64(*offset);
+                out.put_u64(*checksum);
+                out.put_u32(bytes.len() as u32);
+                out.put_bytes(bytes);
+            }
+            FilesReply::Gone => out.put_u8(7),
+            FilesReply::Ack => out.put_u8(8),
         }
     }
 }
@@ -166,10 +308,8 @@ impl Decode<'_> for FilesReply {
                 let count = r.count(4 + 16)?;
                 let mut entries = Vec::with_capacity(count);
                 for _ in 0..count {
-                    let path = SharedPath::parse(r.string_max(MAX_PATH_BYTES)?)
-                        .map_err(|_| DecodeError::Invalid("file path"))?;
                     entries.push(Entry {
-                        path,
+                        path: path(r)?,
                         size: r.u64()?,
                         modified: r.u64()? as i64,
                     });
@@ -188,6 +328,39 @@ impl Decode<'_> for FilesReply {
             2 => FilesReply::NoFolder,
             3 => FilesReply::StaleSnapshot,
             4 => FilesReply::Failed(r.string_max(MAX_TEXT)?.to_string()),
+            5 => {
+                let snapshot = r.u64()?;
+                let total = r.u32()?;
+                // A path takes at least 5 bytes, a record at least 37.
+                let count = r.count(5 + 37)?;
+                let mut records = Vec::with_capacity(count);
+                for _ in 0..count {
+                    let p = path(r)?;
+                    records.push((p, Record::decode(r)?));
+                }
+                FilesReply::Records {
+                    snapshot,
+                    total,
+                    records,
+                }
+            }
+            6 => {
+                let size = r.u64()?;
+                let offset = r.u64()?;
+                let checksum = r.u64()?;
+                let len = r.u32()? as usize;
+                if len > CHUNK_BYTES {
+                    return Err(DecodeError::Invalid("chunk length"));
+                }
+                FilesReply::Chunk {
+                    size,
+                    offset,
+                    checksum,
+                    bytes: r.bytes(len)?.to_vec(),
+                }
+            }
+            7 => FilesReply::Gone,
+            8 => FilesReply::Ack,
             _ => return Err(DecodeError::Invalid("files reply kind")),
         })
     }
@@ -217,6 +390,16 @@ mod tests {
                 snapshot: u64::MAX,
                 offset: 0,
             },
+            FilesRequest::Records {
+                snapshot: 3,
+                offset: 9,
+            },
+            FilesRequest::Fetch {
+                path: SharedPath::parse("sub/a.txt").unwrap(),
+                checksum: 77,
+                offset: 1 << 40,
+            },
+            FilesRequest::Hello,
         ] {
             assert_eq!(FilesRequest::from_bytes(&request.to_bytes()), Ok(request));
         }
@@ -230,6 +413,29 @@ mod tests {
             FilesReply::NoFolder,
             FilesReply::StaleSnapshot,
             FilesReply::Failed("cannot read".into()),
+            FilesReply::records_page(
+                4,
+                &[(
+                    SharedPath::parse("a.txt").unwrap(),
+                    Record {
+                        version: crate::version::VersionVector::from_counters([("A", 2)]),
+                        deleted: true,
+                        size: 0,
+                        modified_ns: 5,
+                        checksum: 0,
+                        baseline: false,
+                    },
+                )],
+                0,
+            ),
+            FilesReply::Chunk {
+                size: 10,
+                offset: 4,
+                checksum: 1,
+                bytes: b"abc".to_vec(),
+            },
+            FilesReply::Gone,
+            FilesReply::Ack,
         ] {
             assert_eq!(FilesReply::from_bytes(&reply.to_bytes()), Ok(reply));
         }

@@ -107,6 +107,9 @@ pub async fn start(
     let files = convene_files::service::start(FilesContext {
         peers: peers.clone(),
         router: router.clone(),
+        screen: screen.clone(),
+        store: store.clone(),
+        shutdown: shutdown.clone(),
         root: node.files.as_ref().map(|f| f.dir.clone()),
     });
     let booking = convene_booking::service::start(BookingContext {
@@ -206,6 +209,7 @@ impl RunningNode {
         self.meet.join().await;
         self.booking.join().await;
         self.chat.join().await;
+        self.files.join().await;
         let _ = self.membership_task.await;
         let _ = self.transport.await;
         // Last reference: the SQLite connection closes here, after every

@@ -1,0 +1,138 @@
+//! The composite listing (lab 1): every node answers
+//! [`FilesRequest::ListAll`](crate::files_msg::FilesRequest::ListAll), whether
+//! or not it shares a folder itself, by asking every files node for its
+//! listing (reading its own folder directly) and merging them (each name
+//! once, the newest copy's size and time). A node that does not answer is
+//! named in the reply, so the client can say the listing is partial instead
+//! of silently showing less.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use convene_cluster::ServiceTag;
+use convene_wire::{Decode, Encode};
+
+use super::FilesNode;
+use crate::files_msg::{FilesReply, FilesRequest};
+use crate::listing::{Entry, merge};
+
+impl FilesNode {
+    /// A page of this node's own folder listing.
+    pub(super) async fn list_local(self: &Arc<Self>, snapshot: u64, offset: u32) -> FilesReply {
+        if self.root.is_none() {
+            return FilesReply::NoFolder;
+        }
+        let (id, listing) = if snapshot == 0 {
+            match self.local_entries().await {
+                Ok(entries) => self.listings.freeze((entries, Vec::new())),
+                Err(reason) => return FilesReply::Failed(reason),
+            }
+        } else {
+            match self.listings.get(snapshot) {
+                Some(listing) => (snapshot, listing),
+                None => return FilesReply::StaleSnapshot,
+            }
+        };
+        FilesReply::page(id, &listing.0, offset, listing.1.clone())
+    }
+
+    /// A page of the composite listing of every files node.
+    pub(super) async fn list_all(self: &Arc<Self>, snapshot: u64, offset: u32) -> FilesReply {
+        let (id, listing) = if snapshot == 0 {
+            let composite = self.composite().await;
+            self.listings.freeze(composite)
+        } else {
+            match self.listings.get(snapshot) {
+                Some(listing) => (snapshot, listing),
+                None => return FilesReply::StaleSnapshot,
+            }
+        };
+        FilesReply::page(id, &listing.0, offset, listing.1.clone())
+    }
+
+    /// This node's folder, read off the async threads.
+    async fn local_entries(&self) -> Result<Vec<Entry>, String> {
+        let Some(root) = self.root.clone() else {
+            return Ok(Vec::new());
+        };
+        let listed = tokio::task::spawn_blocking(move || crate::inventory::entries(&root)).await;
+        match listed {
+            Ok(Ok(entries)) => Ok(entries),
+            Ok(Err(e)) => Err(format!("cannot read the shared folder: {e}")),
+            Err(e) => Err(format!("listing the shared folder failed: {e}")),
+        }
+    }
+
+    /// Every files node's listing, merged; and the nodes that did not answer.
+    async fn composite(self: &Arc<Self>) -> (Vec<Entry>, Vec<String>) {
+        let cluster = self.peers.cluster();
+        let me = self.peers.me().id.clone();
+        let mut listings = Vec::new();
+        let mut missing = Vec::new();
+        let mut asks = tokio::task::JoinSet::new();
+        for (_, node) in cluster.files_nodes() {
+            let (id, addr) = (node.id.clone(), node.peer_addr());
+            let this = self.clone();
+            let mine = id == me;
+            asks.spawn(async move {
+                let listed = if mine {
+                    this.local_entries().await.ok()
+                } else {
+                    this.remote_entries(addr).await
+                };
+                (id, listed)
+            });
+        }
+        while let Some(done) = asks.join_next().await {
+            match done {
+                Ok((_, Some(entries))) => listings.push(entries),
+                Ok((id, None)) => missing.push(id),
+                Err(_) => {}
+            }
+        }
+        missing.sort();
+        (merge(listings), missing)
+    }
+
+    /// Another node's folder, page by page; `None` if it cannot be had.
+    async fn remote_entries(&self, addr: SocketAddr) -> Option<Vec<Entry>> {
+        for _ in 0..3 {
+            let mut entries = Vec::new();
+            let mut snapshot = 0;
+            let complete = loop {
+                let request = FilesRequest::ListLocal {
+                    snapshot,
+                    offset: entries.len() as u32,
+                };
+                let reply = self
+                    .peers
+                    .call(addr, ServiceTag::Files, &request.to_bytes())
+                    .await
+                    .ok()?;
+                match FilesReply::from_bytes(&reply).ok()? {
+                    FilesReply::Listing {
+                        snapshot: s,
+                        total,
+                        entries: page,
+                        ..
+                    } => {
+                        snapshot = s;
+                        if page.is_empty() && entries.len() < total as usize {
+                            return None;
+                        }
+                        entries.extend(page);
+                        if entries.len() >= total as usize {
+                            break true;
+                        }
+                    }
+                    FilesReply::StaleSnapshot => break false,
+                    _ => return None,
+                }
+            };
+            if complete {
+                return Some(entries);
+            }
+        }
+        None
+    }
+}

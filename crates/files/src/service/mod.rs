@@ -1,0 +1,186 @@
+//! The files service, running.
+//!
+//! - `listing.rs`: the composite listing (lab 1), which any node serves by
+//!   gathering every files node's folder.
+//! - `sync.rs`: the node's index of its folder, and reconciling it with a
+//!   peer's records (lab 2, at start-up): the [`plan`](crate::plan)
+//!   decision, carried out.
+//! - `content.rs`: moving a file's bytes: serving chunks, fetching them into
+//!   a temporary file that replaces the real one only when whole and right.
+//! - `snapshots.rs`: frozen lists served page by page.
+//!
+//! Every node runs it: a node without a `[node.files]` table still answers
+//! the composite listing, gathering it from the others.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use convene_cluster::peer::BoxFuture;
+use convene_cluster::{Peers, Router, Screen, ServiceHandler, ServiceTag, Shutdown};
+use convene_store::Store;
+use convene_wire::{Decode, Encode};
+use tokio::task::JoinHandle;
+
+use crate::files_msg::{FilesReply, FilesRequest};
+use crate::listing::Entry;
+use crate::path::SharedPath;
+use crate::plan::Record;
+
+mod content;
+mod listing;
+mod snapshots;
+mod sync;
+
+use snapshots::Snapshots;
+
+/// What the files service needs from its node.
+pub struct FilesContext {
+    /// The peer transport.
+    pub peers: Peers,
+    /// Where to register for [`ServiceTag::Files`].
+    pub router: Arc<Router>,
+    /// Where notifications go.
+    pub screen: Screen,
+    /// The node's store (its records of the folder).
+    pub store: Arc<Store>,
+    /// Stops the service's tasks.
+    pub shutdown: Shutdown,
+    /// The shared folder, if this node has one.
+    pub root: Option<PathBuf>,
+}
+
+/// A running files service.
+pub struct FilesService {
+    node: Arc<FilesNode>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// Starts the files service of one node: registers for peer requests and,
+/// for a node that shares a folder, takes stock of it and reconciles with
+/// every other files node.
+pub fn start(ctx: FilesContext) -> FilesService {
+    let sync = ctx
+        .root
+        .clone()
+        .map(|root| sync::Sync::new(root, ctx.peers.me().id.clone(), ctx.store.clone()));
+    let node = Arc::new(FilesNode {
+        peers: ctx.peers,
+        screen: ctx.screen,
+        root: ctx.root,
+        sync,
+        listings: Snapshots::default(),
+        records: Snapshots::default(),
+    });
+    // A second registration is a programming error; the first stands.
+    let _ = ctx
+        .router
+        .register(ServiceTag::Files, Arc::new(FilesHandler(node.clone())));
+    let task = node
+        .sync
+        .as_ref()
+        .map(|_| tokio::spawn(sync::run(node.clone(), ctx.shutdown)));
+    FilesService { node, task }
+}
+
+impl FilesService {
+    /// The shared folder, if this node has one.
+    pub fn root(&self) -> Option<&std::path::Path> {
+        self.node.root.as_deref()
+    }
+
+    /// Whether start-up reconciliation with every reachable node is done
+    /// and nothing is waiting to be applied.
+    pub fn is_settled(&self) -> bool {
+        self.node.sync.as_ref().is_none_or(|s| s.is_settled())
+    }
+
+    /// Waits until the service's task has ended (after the node's shutdown).
+    pub async fn join(self) {
+        if let Some(task) = self.task {
+            let _ = task.await;
+        }
+    }
+}
+
+/// One node's files service, shared by its tasks.
+pub(crate) struct FilesNode {
+    peers: Peers,
+    screen: Screen,
+    root: Option<PathBuf>,
+    sync: Option<sync::Sync>,
+    listings: Snapshots<(Vec<Entry>, Vec<String>)>,
+    records: Snapshots<Vec<(SharedPath, Record)>>,
+}
+
+impl FilesNode {
+    async fn answer(self: &Arc<Self>, from: SocketAddr, request: FilesRequest) -> FilesReply {
+        match request {
+            FilesRequest::ListLocal { snapshot, offset } => self.list_local(snapshot, offset).await,
+            FilesRequest::ListAll { snapshot, offset } => self.list_all(snapshot, offset).await,
+            FilesRequest::Records { snapshot, offset } => {
+                let Some(sync) = &self.sync else {
+                    return FilesReply::NoFolder;
+                };
+                let all = if snapshot == 0 {
+                    self.records.freeze(sync.records())
+                } else {
+                    match self.records.get(snapshot) {
+                        Some(all) => (snapshot, all),
+                        None => return FilesReply::StaleSnapshot,
+                    }
+                };
+                FilesReply::records_page(all.0, &all.1, offset)
+            }
+            FilesRequest::Fetch {
+                path,
+                checksum,
+                offset,
+            } => match &self.sync {
+                Some(sync) => sync.serve_chunk(&path, checksum, offset).await,
+                None => FilesReply::NoFolder,
+            },
+            FilesRequest::Hello => {
+                let cluster = self.peers.cluster();
+                let sender = cluster.node_at(from).filter(|n| n.files.is_some());
+                match (&self.sync, sender) {
+                    (Some(sync), Some(node)) => {
+                        sync.pull_from(&node.id);
+                        FilesReply::Ack
+                    }
+                    (None, _) => FilesReply::NoFolder,
+                    (Some(_), None) => {
+                        FilesReply::Failed("not a files node of this cluster".into())
+                    }
+                }
+            }
+        }
+    }
+}
+
+struct FilesHandler(Arc<FilesNode>);
+
+impl ServiceHandler for FilesHandler {
+    fn handle(&self, from: SocketAddr, body: Vec<u8>) -> BoxFuture<Option<Vec<u8>>> {
+        let node = self.0.clone();
+        Box::pin(async move {
+            let request = match FilesRequest::from_bytes(&body) {
+                Ok(request) => request,
+                Err(e) => {
+                    tracing::debug!(%from, "malformed files request dropped: {e}");
+                    return None;
+                }
+            };
+            // Records and content go to the cluster's own nodes only.
+            let private = matches!(
+                request,
+                FilesRequest::Records { .. } | FilesRequest::Fetch { .. } | FilesRequest::Hello
+            );
+            if private && node.peers.cluster().node_at(from).is_none() {
+                tracing::debug!(%from, "files request from outside the cluster dropped");
+                return None;
+            }
+            Some(node.answer(from, request).await.to_bytes())
+        })
+    }
+}

@@ -1,0 +1,447 @@
+//! The node's index of its folder, and reconciling it with the other files
+//! nodes (lab 2 at start-up).
+//!
+//! On start the node takes stock: it walks its folder and folds what it
+//! finds into the index it kept in its store, so files created, changed or
+//! deleted while it was stopped become changes made here (see
+//! [`index`](crate::index)). Then it reconciles with every other files node
+//! both ways: it reads their records (and applies what [`decide`] says), and
+//! sends each a `Hello`, which makes them read its records in turn. A node
+//! that is down is reconciled with when it starts, since it does the same.
+//!
+//! Reconciliations run one at a time, on one task, so two peers' versions
+//! of one file are never applied at once. When applying changed something
+//! the others should see (our copy won a conflict, a conflict copy was
+//! made), the node says `Hello` again, and they read it.
+//!
+//! [`decide`]: crate::plan::decide
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use convene_cluster::{ServiceTag, Shutdown};
+use convene_store::Store;
+use convene_wire::{Decode, Encode};
+use tokio::sync::mpsc;
+
+use super::FilesNode;
+use crate::files_msg::{FilesReply, FilesRequest};
+use crate::index::{Index, LocalChange, Observed};
+use crate::inventory;
+use crate::path::{SharedPath, resolve};
+use crate::plan::{Decision, Record, decide};
+
+/// The folder's index and the queue of peers to reconcile with.
+pub(crate) struct Sync {
+    pub(super) root: PathBuf,
+    pub(super) me: String,
+    store: Arc<Store>,
+    index: Mutex<Index<SharedPath>>,
+    pulls: mpsc::UnboundedSender<String>,
+    pulls_rx: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
+    /// Pulls queued or running.
+    pending: AtomicUsize,
+    /// The start-up stock-taking is done.
+    stocked: AtomicBool,
+}
+
+impl Sync {
+    /// The index as the store kept it (records that no longer decode are
+    /// dropped with a warning: the next scan sees those files as new).
+    pub fn new(root: PathBuf, me: String, store: Arc<Store>) -> Sync {
+        let mut records = Vec::new();
+        match store.file_records() {
+            Ok(rows) => {
+                for (path, bytes) in rows {
+                    match (SharedPath::parse(&path), Record::from_bytes(&bytes)) {
+                        (Ok(path), Ok(record)) => records.push((path, record)),
+                        _ => tracing::warn!(%path, "unreadable file record in the store; dropped"),
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("cannot read the files records: {e}"),
+        }
+        let (pulls, pulls_rx) = mpsc::unbounded_channel();
+        Sync {
+            root,
+            me,
+            store,
+            index: Mutex::new(Index::from_records(records)),
+            pulls,
+            pulls_rx: Mutex::new(Some(pulls_rx)),
+            pending: AtomicUsize::new(0),
+            stocked: AtomicBool::new(false),
+        }
+    }
+
+    pub(super) fn index(&self) -> MutexGuard<'_, Index<SharedPath>> {
+        self.index.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every record, for a peer to reconcile with.
+    pub fn records(&self) -> Vec<(SharedPath, Record)> {
+        self.index()
+            .records()
+            .map(|(p, r)| (p.clone(), r.clone()))
+            .collect()
+    }
+
+    /// Queues a reconciliation with node `node`.
+    pub fn pull_from(&self, node: &str) {
+        self.pending.fetch_add(1, Ordering::SeqCst);
+        if self.pulls.send(node.to_string()).is_err() {
+            self.pending.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Stock taken, and no reconciliation queued or running.
+    pub fn is_settled(&self) -> bool {
+        self.stocked.load(Ordering::SeqCst) && self.pending.load(Ordering::SeqCst) == 0
+    }
+
+    /// Records `record` for `path`, in the index and the store.
+    pub(super) fn put(&self, path: &SharedPath, record: Record) {
+        if let Err(e) = self
+            .store
+            .put_file_record(path.as_str(), &record.to_bytes())
+        {
+            tracing::warn!(%path, "cannot store the file's record: {e}");
+        }
+        self.index().put(path.clone(), record);
+    }
+
+    /// Looks at `path` on disk and folds it in as a change made here;
+    /// `true` if it was one.
+    pub(super) fn observe(&self, path: &SharedPath) -> bool {
+        let Ok(on_disk) = resolve(&self.root, path) else {
+            return false;
+        };
+        let known = self.index().get(path).filter(|r| !r.deleted).map(observed);
+        let seen = match inventory::look(&on_disk, known) {
+            Ok(seen) => seen,
+            Err(e) => {
+                tracing::warn!(%path, "cannot read: {e}");
+                return false;
+            }
+        };
+        let mut index = self.index();
+        let change = index.observe(path, seen, &self.me);
+        let record = index.get(path).cloned();
+        drop(index);
+        if let (Some(_), Some(record)) = (&change, record)
+            && let Err(e) = self
+                .store
+                .put_file_record(path.as_str(), &record.to_bytes())
+        {
+            tracing::warn!(%path, "cannot store the file's record: {e}");
+        }
+        change.is_some()
+    }
+}
+
+/// What a record says is on disk.
+fn observed(r: &Record) -> Observed {
+    Observed {
+        size: r.size,
+        modified_ns: r.modified_ns,
+        checksum: r.checksum,
+    }
+}
+
+/// Takes stock of the folder, then reconciles with peers as they come.
+pub(super) async fn run(node: Arc<FilesNode>, shutdown: Shutdown) {
+    let Some(sync) = node.sync.as_ref() else {
+        return;
+    };
+    let Some(mut pulls) = sync
+        .pulls_rx
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+    else {
+        return;
+    };
+    take_stock(&node).await;
+    sync.stocked.store(true, Ordering::SeqCst);
+    for (_, peer) in node.peers.cluster().files_nodes() {
+        if peer.id != sync.me {
+            sync.pull_from(&peer.id);
+        }
+    }
+    node.hello_all();
+    loop {
+        let peer = tokio::select! {
+            peer = pulls.recv() => match peer {
+                Some(peer) => peer,
+                None => return,
+            },
+            _ = shutdown.wait() => return,
+        };
+        let changed_here = tokio::select! {
+            changed = node.pull(&peer) => changed,
+            _ = shutdown.wait() => return,
+        };
+        sync.pending.fetch_sub(1, Ordering::SeqCst);
+        if changed_here {
+            node.hello_all();
+        }
+    }
+}
+
+/// Folds a walk of the folder into the index: what changed while the node
+/// was stopped becomes changes made here.
+async fn take_stock(node: &Arc<FilesNode>) {
+    let Some(sync) = node.sync.as_ref() else {
+        return;
+    };
+    if let Err(e) = std::fs::create_dir_all(&sync.root) {
+        tracing::warn!(root = %sync.root.display(), "cannot create the shared folder: {e}");
+    }
+    let known: BTreeMap<SharedPath, Observed> = sync
+        .index()
+        .records()
+        .filter(|(_, r)| !r.deleted)
+        .map(|(p, r)| (p.clone(), observed(r)))
+        .collect();
+    let root = sync.root.clone();
+    let walked = tokio::task::spawn_blocking(move || {
+        let known_ref = &known;
+        inventory::scan_with(&root, &|p| known_ref.get(p).copied()).map(|inv| (inv, known))
+    })
+    .await;
+    let (inventory, known) = match walked {
+        Ok(Ok(done)) => done,
+        Ok(Err(e)) => {
+            node.screen.line(format!(
+                "Cannot read the shared folder {}: {e}",
+                sync.root.display()
+            ));
+            return;
+        }
+        Err(_) => return,
+    };
+    let mut seen = inventory.files.clone();
+    for skipped in &inventory.skipped {
+        tracing::info!(path = %skipped.path.display(), "not shared: {}", skipped.reason);
+        // A file the walk could not read is not a deleted file.
+        if let Some(path) = &skipped.shared
+            && let Some(k) = known.get(path)
+        {
+            seen.insert(path.clone(), *k);
+        }
+    }
+    let changes = sync.index().scan(&seen, &sync.me);
+    for change in changes {
+        let (path, what) = match &change {
+            LocalChange::Created(p) => (p, "new"),
+            LocalChange::Modified(p) => (p, "changed"),
+            LocalChange::Deleted(p) => (p, "deleted"),
+        };
+        let record = sync.index().get(path).cloned();
+        if let Some(record) = record
+            && let Err(e) = sync
+                .store
+                .put_file_record(path.as_str(), &record.to_bytes())
+        {
+            tracing::warn!(%path, "cannot store the file's record: {e}");
+        }
+        node.screen.line(format!("Files: {path} is {what} here."));
+    }
+}
+
+impl FilesNode {
+    /// Says `Hello` to every other files node, so each reads our records.
+    pub(super) fn hello_all(self: &Arc<Self>) {
+        let me = self.peers.me().id.clone();
+        for (_, peer) in self.peers.cluster().files_nodes() {
+            if peer.id == me {
+                continue;
+            }
+            let (peers, addr) = (self.peers.clone(), peer.peer_addr());
+            tokio::spawn(async move {
+                let body = FilesRequest::Hello.to_bytes();
+                let _ = peers.call(addr, ServiceTag::Files, &body).await;
+            });
+        }
+    }
+
+    /// Reconciles with node `peer`: reads its records and carries out each
+    /// decision. `true` if something changed here that peers should read.
+    async fn pull(self: &Arc<Self>, peer: &str) -> bool {
+        let Some(sync) = self.sync.as_ref() else {
+            return false;
+        };
+        let Ok(addr) = self.peers.cluster().node(peer).map(|n| n.peer_addr()) else {
+            return false;
+        };
+        let Some(records) = self.peer_records(addr).await else {
+            tracing::info!(%peer, "no records from the node; it reconciles when it starts");
+            return false;
+        };
+        let mut changed_here = false;
+        for (path, theirs) in records {
+            let ours = sync.index().get(&path).cloned();
+            let decision = decide(ours.as_ref(), &theirs, &sync.me, peer);
+            changed_here |= self
+                .carry_out(peer, addr, &path, ours, theirs, decision)
+                .await;
+        }
+        changed_here
+    }
+
+    /// Does what `decision` says for `path`; `true` if something changed
+    /// here that peers should read.
+    async fn carry_out(
+        self: &Arc<Self>,
+        peer: &str,
+        addr: std::net::SocketAddr,
+        path: &SharedPath,
+        ours: Option<Record>,
+        theirs: Record,
+        decision: Decision,
+    ) -> bool {
+        let Some(sync) = self.sync.as_ref() else {
+            return false;
+        };
+        match decision {
+            Decision::Keep => false,
+            Decision::Merge { version } => {
+                if let Some(ours) = ours {
+                    sync.put(path, Record { version, ..ours });
+                }
+                false
+            }
+            Decision::Take { version }
+            | Decision::TakeTheirs {
+                version,
+                conflict: None,
+            } => {
+                self.take(peer, addr, path, Record { version, ..theirs })
+                    .await;
+                false
+            }
+            Decision::TakeTheirs {
+                version,
+                conflict: Some(conflict),
+            } => {
+                let (node, secs) = conflict.copy_of();
+                let copy = path.conflict_name(node, secs);
+                let moved = match (resolve(&sync.root, path), resolve(&sync.root, &copy)) {
+                    (Ok(from), Ok(to)) => std::fs::rename(from, to).is_ok(),
+                    _ => false,
+                };
+                if moved {
+                    sync.observe(&copy);
+                    self.screen.line(format!(
+                        "Files: {path} was changed here and on {peer}; {peer}'s copy keeps the name, ours is {copy}."
+                    ));
+                }
+                self.take(peer, addr, path, Record { version, ..theirs })
+                    .await;
+                moved
+            }
+            Decision::KeepOurs { version, conflict } => {
+                if let Some(conflict) = &conflict {
+                    let (node, secs) = conflict.copy_of();
+                    let copy = path.conflict_name(node, secs);
+                    let fetched = self.fetch_into(addr, path, &theirs, &copy).await.is_ok();
+                    if fetched {
+                        sync.observe(&copy);
+                        self.screen.line(format!(
+                            "Files: {path} was changed here and on {peer}; ours keeps the name, {peer}'s is {copy}."
+                        ));
+                    }
+                }
+                if let Some(ours) = ours {
+                    sync.put(path, Record { version, ..ours });
+                }
+                true
+            }
+        }
+    }
+
+    /// Applies `record` (from `peer`) to `path`: deletes, or fetches the
+    /// content; the index records it only once the folder matches.
+    async fn take(
+        &self,
+        peer: &str,
+        addr: std::net::SocketAddr,
+        path: &SharedPath,
+        record: Record,
+    ) {
+        let Some(sync) = self.sync.as_ref() else {
+            return;
+        };
+        if record.deleted {
+            match resolve(&sync.root, path) {
+                Ok(on_disk) => match std::fs::remove_file(&on_disk) {
+                    Ok(()) => self
+                        .screen
+                        .line(format!("Files: deleted {path} (deleted on {peer}).")),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        tracing::warn!(%path, "cannot delete: {e}");
+                        return;
+                    }
+                },
+                Err(e) => {
+                    tracing::warn!(%path, "refused: {e}");
+                    return;
+                }
+            }
+            sync.put(path, record);
+            return;
+        }
+        match self.fetch_into(addr, path, &record, path).await {
+            Ok(()) => {
+                sync.put(path, record);
+                self.screen
+                    .line(format!("Files: synchronized {path} from {peer}."));
+            }
+            Err(e) => tracing::info!(%path, %peer, "not synchronized: {e}"),
+        }
+    }
+
+    /// A peer's records, page by page; `None` if they cannot be had.
+    async fn peer_records(&self, addr: std::net::SocketAddr) -> Option<Vec<(SharedPath, Record)>> {
+        for _ in 0..3 {
+            let mut records = Vec::new();
+            let mut snapshot = 0;
+            let complete = loop {
+                let request = FilesRequest::Records {
+                    snapshot,
+                    offset: records.len() as u32,
+                };
+                let reply = self
+                    .peers
+                    .call(addr, ServiceTag::Files, &request.to_bytes())
+                    .await
+                    .ok()?;
+                match FilesReply::from_bytes(&reply).ok()? {
+                    FilesReply::Records {
+                        snapshot: s,
+                        total,
+                        records: page,
+                    } => {
+                        snapshot = s;
+                        if page.is_empty() && records.len() < total as usize {
+                            return None;
+                        }
+                        records.extend(page);
+                        if records.len() >= total as usize {
+                            break true;
+                        }
+                    }
+                    FilesReply::StaleSnapshot => break false,
+                    _ => return None,
+                }
+            };
+            if complete {
+                return Some(records);
+            }
+        }
+        None
+    }
+}
