@@ -215,3 +215,43 @@ async fn a_link_out_of_the_folder_is_not_followed_or_shared() {
     assert_eq!(contents(&b), [("fine.txt".to_string(), b"shared".to_vec())]);
     c.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_made_while_running_reach_the_other_node_both_ways() {
+    let mut c = TestCluster::bind(&[files("A", "directory_a"), files("B", "directory_b")]).await;
+    let (a, b) = (c.path("directory_a"), c.path("directory_b"));
+    put(&a, "start.txt", b"0", AUG_20_2024);
+    c.start_node("A").await;
+    c.start_node("B").await;
+    both_hold(&a, &b, &[("start.txt", b"0")]).await;
+
+    // Created on A.
+    std::fs::write(a.join("new.txt"), b"hello").unwrap();
+    both_hold(&a, &b, &[("new.txt", b"hello"), ("start.txt", b"0")]).await;
+    c.wait_for_line("B", "synchronized new.txt from A").await;
+
+    // Modified on B.
+    std::fs::write(b.join("new.txt"), b"hello, world").unwrap();
+    both_hold(&a, &b, &[("new.txt", b"hello, world"), ("start.txt", b"0")]).await;
+
+    // Renamed on A, into a new subfolder.
+    std::fs::create_dir(a.join("sub")).unwrap();
+    std::fs::rename(a.join("new.txt"), a.join("sub/renamed.txt")).unwrap();
+    both_hold(
+        &a,
+        &b,
+        &[("start.txt", b"0"), ("sub/renamed.txt", b"hello, world")],
+    )
+    .await;
+
+    // Deleted on B.
+    std::fs::remove_file(b.join("start.txt")).unwrap();
+    both_hold(&a, &b, &[("sub/renamed.txt", b"hello, world")]).await;
+    c.wait_for_line("A", "deleted start.txt (deleted on B)")
+        .await;
+
+    // A whole folder removed on A.
+    std::fs::remove_dir_all(a.join("sub")).unwrap();
+    both_hold(&a, &b, &[]).await;
+    c.stop().await;
+}

@@ -10,6 +10,7 @@
 //! | 3 | [`FilesRequest::Records`] | u64 snapshot, u32 offset |
 //! | 4 | [`FilesRequest::Fetch`] | string path, u64 checksum, u64 offset |
 //! | 5 | [`FilesRequest::Hello`] | (none) |
+//! | 6 | [`FilesRequest::Announce`] | string path, record |
 //!
 //! | kind | reply | body |
 //! |------|-------|------|
@@ -81,6 +82,13 @@ pub enum FilesRequest {
     /// Node to node: "I have started; reconcile with me" (the receiver
     /// reads the sender's records).
     Hello,
+    /// Node to node: a file changed here; this is its record now.
+    Announce {
+        /// The file.
+        path: SharedPath,
+        /// Its record.
+        record: Record,
+    },
 }
 
 /// The answer to a [`FilesRequest`].
@@ -207,6 +215,11 @@ impl Encode for FilesRequest {
                 out.put_u64(*offset);
             }
             FilesRequest::Hello => out.put_u8(5),
+            FilesRequest::Announce { path, record } => {
+                out.put_u8(6);
+                out.put_string(path.as_str());
+                record.encode(out);
+            }
         }
     }
 }
@@ -232,6 +245,10 @@ impl Decode<'_> for FilesRequest {
                 offset: r.u64()?,
             },
             5 => FilesRequest::Hello,
+            6 => FilesRequest::Announce {
+                path: path(r)?,
+                record: Record::decode(r)?,
+            },
             _ => return Err(DecodeError::Invalid("files request kind")),
         })
     }
@@ -400,6 +417,17 @@ mod tests {
                 offset: 1 << 40,
             },
             FilesRequest::Hello,
+            FilesRequest::Announce {
+                path: SharedPath::parse("b.txt").unwrap(),
+                record: Record {
+                    version: crate::version::VersionVector::from_counters([("B", 1)]),
+                    deleted: false,
+                    size: 3,
+                    modified_ns: 9,
+                    checksum: 4,
+                    baseline: true,
+                },
+            },
         ] {
             assert_eq!(FilesRequest::from_bytes(&request.to_bytes()), Ok(request));
         }

@@ -5,6 +5,8 @@
 //! - `sync.rs`: the node's index of its folder, and reconciling it with a
 //!   peer's records (lab 2, at start-up): the [`plan`](crate::plan)
 //!   decision, carried out.
+//! - `watch.rs`: the OS watcher on the folder, debounced, feeding changes
+//!   made here to the sync task (lab 2 at run time).
 //! - `content.rs`: moving a file's bytes: serving chunks, fetching them into
 //!   a temporary file that replaces the real one only when whole and right.
 //! - `snapshots.rs`: frozen lists served page by page.
@@ -31,6 +33,7 @@ mod content;
 mod listing;
 mod snapshots;
 mod sync;
+mod watch;
 
 use snapshots::Snapshots;
 
@@ -140,6 +143,24 @@ impl FilesNode {
                 Some(sync) => sync.serve_chunk(&path, checksum, offset).await,
                 None => FilesReply::NoFolder,
             },
+            FilesRequest::Announce { path, record } => {
+                let cluster = self.peers.cluster();
+                let sender = cluster.node_at(from).filter(|n| n.files.is_some());
+                match (&self.sync, sender) {
+                    (Some(sync), Some(node)) => {
+                        sync.queue(sync::Work::Remote {
+                            from: node.id.clone(),
+                            path,
+                            record,
+                        });
+                        FilesReply::Ack
+                    }
+                    (None, _) => FilesReply::NoFolder,
+                    (Some(_), None) => {
+                        FilesReply::Failed("not a files node of this cluster".into())
+                    }
+                }
+            }
             FilesRequest::Hello => {
                 let cluster = self.peers.cluster();
                 let sender = cluster.node_at(from).filter(|n| n.files.is_some());
@@ -174,7 +195,10 @@ impl ServiceHandler for FilesHandler {
             // Records and content go to the cluster's own nodes only.
             let private = matches!(
                 request,
-                FilesRequest::Records { .. } | FilesRequest::Fetch { .. } | FilesRequest::Hello
+                FilesRequest::Records { .. }
+                    | FilesRequest::Fetch { .. }
+                    | FilesRequest::Hello
+                    | FilesRequest::Announce { .. }
             );
             if private && node.peers.cluster().node_at(from).is_none() {
                 tracing::debug!(%from, "files request from outside the cluster dropped");

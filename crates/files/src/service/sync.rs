@@ -33,16 +33,34 @@ use crate::inventory;
 use crate::path::{SharedPath, resolve};
 use crate::plan::{Decision, Record, decide};
 
-/// The folder's index and the queue of peers to reconcile with.
+/// What the sync task does, one at a time, in order.
+#[derive(Debug)]
+pub(crate) enum Work {
+    /// Reconcile with this node.
+    Pull(String),
+    /// The watcher saw these paths change (files or folders).
+    Local(Vec<PathBuf>),
+    /// A node announced a file's new record.
+    Remote {
+        /// The announcing node.
+        from: String,
+        /// The file.
+        path: SharedPath,
+        /// Its record there.
+        record: Record,
+    },
+}
+
+/// The folder's index and the queue of what to do.
 pub(crate) struct Sync {
     pub(super) root: PathBuf,
     pub(super) me: String,
     store: Arc<Store>,
     index: Mutex<Index<SharedPath>>,
-    pulls: mpsc::UnboundedSender<String>,
-    pulls_rx: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
-    /// Pulls queued or running.
-    pending: AtomicUsize,
+    work: mpsc::UnboundedSender<Work>,
+    work_rx: Mutex<Option<mpsc::UnboundedReceiver<Work>>>,
+    /// Work queued or running.
+    pending: Arc<AtomicUsize>,
     /// The start-up stock-taking is done.
     stocked: AtomicBool,
 }
@@ -63,15 +81,15 @@ impl Sync {
             }
             Err(e) => tracing::warn!("cannot read the files records: {e}"),
         }
-        let (pulls, pulls_rx) = mpsc::unbounded_channel();
+        let (work, work_rx) = mpsc::unbounded_channel();
         Sync {
             root,
             me,
             store,
             index: Mutex::new(Index::from_records(records)),
-            pulls,
-            pulls_rx: Mutex::new(Some(pulls_rx)),
-            pending: AtomicUsize::new(0),
+            work,
+            work_rx: Mutex::new(Some(work_rx)),
+            pending: Arc::new(AtomicUsize::new(0)),
             stocked: AtomicBool::new(false),
         }
     }
@@ -90,9 +108,22 @@ impl Sync {
 
     /// Queues a reconciliation with node `node`.
     pub fn pull_from(&self, node: &str) {
-        self.pending.fetch_add(1, Ordering::SeqCst);
-        if self.pulls.send(node.to_string()).is_err() {
-            self.pending.fetch_sub(1, Ordering::SeqCst);
+        self.queue(Work::Pull(node.to_string()));
+    }
+
+    /// Queues work for the sync task.
+    pub(super) fn queue(&self, work: Work) {
+        (self.work_sender())(work);
+    }
+
+    /// A function that queues work, from any thread (the watcher's).
+    pub(super) fn work_sender(&self) -> impl Fn(Work) + Send + 'static {
+        let (work, pending) = (self.work.clone(), self.pending.clone());
+        move |w| {
+            pending.fetch_add(1, Ordering::SeqCst);
+            if work.send(w).is_err() {
+                pending.fetch_sub(1, Ordering::SeqCst);
+            }
         }
     }
 
@@ -115,15 +146,20 @@ impl Sync {
     /// Looks at `path` on disk and folds it in as a change made here;
     /// `true` if it was one.
     pub(super) fn observe(&self, path: &SharedPath) -> bool {
+        self.observe_change(path).is_some()
+    }
+
+    /// As [`observe`](Sync::observe), returning the change.
+    pub(super) fn observe_change(&self, path: &SharedPath) -> Option<LocalChange<SharedPath>> {
         let Ok(on_disk) = resolve(&self.root, path) else {
-            return false;
+            return None;
         };
         let known = self.index().get(path).filter(|r| !r.deleted).map(observed);
         let seen = match inventory::look(&on_disk, known) {
             Ok(seen) => seen,
             Err(e) => {
                 tracing::warn!(%path, "cannot read: {e}");
-                return false;
+                return None;
             }
         };
         let mut index = self.index();
@@ -137,7 +173,18 @@ impl Sync {
         {
             tracing::warn!(%path, "cannot store the file's record: {e}");
         }
-        change.is_some()
+        change
+    }
+
+    /// The files known under folder `prefix` (to find those a folder's
+    /// removal or rename took away).
+    fn known_under(&self, prefix: &str) -> Vec<SharedPath> {
+        let prefix = format!("{prefix}/");
+        self.index()
+            .records()
+            .filter(|(p, r)| !r.deleted && p.as_str().starts_with(&prefix))
+            .map(|(p, _)| p.clone())
+            .collect()
     }
 }
 
@@ -150,19 +197,23 @@ fn observed(r: &Record) -> Observed {
     }
 }
 
-/// Takes stock of the folder, then reconciles with peers as they come.
+/// Takes stock of the folder, then does the queued work as it comes:
+/// reconciliations, changes seen here, changes announced by others.
 pub(super) async fn run(node: Arc<FilesNode>, shutdown: Shutdown) {
     let Some(sync) = node.sync.as_ref() else {
         return;
     };
-    let Some(mut pulls) = sync
-        .pulls_rx
+    let taken = sync
+        .work_rx
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .take()
-    else {
+        .take();
+    let Some(mut work) = taken else {
         return;
     };
+    // Watch before taking stock, so nothing changed during the walk is
+    // missed (what the walk already saw is seen again, harmlessly).
+    let _watcher = super::watch::start(sync);
     take_stock(&node).await;
     sync.stocked.store(true, Ordering::SeqCst);
     for (_, peer) in node.peers.cluster().files_nodes() {
@@ -172,15 +223,27 @@ pub(super) async fn run(node: Arc<FilesNode>, shutdown: Shutdown) {
     }
     node.hello_all();
     loop {
-        let peer = tokio::select! {
-            peer = pulls.recv() => match peer {
-                Some(peer) => peer,
+        let next = tokio::select! {
+            next = work.recv() => match next {
+                Some(next) => next,
                 None => return,
             },
             _ = shutdown.wait() => return,
         };
+        let doing = async {
+            match next {
+                Work::Pull(peer) => node.pull(&peer).await,
+                Work::Local(paths) => {
+                    node.local_changes(paths).await;
+                    false
+                }
+                Work::Remote { from, path, record } => {
+                    node.remote_change(&from, &path, record).await
+                }
+            }
+        };
         let changed_here = tokio::select! {
-            changed = node.pull(&peer) => changed,
+            changed = doing => changed,
             _ = shutdown.wait() => return,
         };
         sync.pending.fetch_sub(1, Ordering::SeqCst);
@@ -252,6 +315,88 @@ async fn take_stock(node: &Arc<FilesNode>) {
 }
 
 impl FilesNode {
+    /// Folds what the watcher saw into the index, and announces each change
+    /// to the other files nodes.
+    async fn local_changes(self: &Arc<Self>, paths: Vec<PathBuf>) {
+        let Some(sync) = self.sync.as_ref() else {
+            return;
+        };
+        let mut files: Vec<SharedPath> = Vec::new();
+        for full in paths {
+            let Ok(path) = SharedPath::from_relative(&sync.root, &full) else {
+                continue; // outside the folder, Convene's own, or not a valid name
+            };
+            // A folder (created, removed or renamed): every file in it now,
+            // and every file known in it before.
+            if full.is_dir()
+                && let Ok(inventory) = inventory::scan(&full)
+            {
+                for inner in inventory.files.keys() {
+                    if let Ok(inner) = SharedPath::parse(&format!("{path}/{inner}")) {
+                        files.push(inner);
+                    }
+                }
+            }
+            files.extend(sync.known_under(path.as_str()));
+            files.push(path);
+        }
+        files.sort();
+        files.dedup();
+        for path in files {
+            let Some(change) = sync.observe_change(&path) else {
+                continue;
+            };
+            let what = match change {
+                LocalChange::Created(_) => "new",
+                LocalChange::Modified(_) => "changed",
+                LocalChange::Deleted(_) => "deleted",
+            };
+            self.screen.line(format!("Files: {path} is {what} here."));
+            let record = sync.index().get(&path).cloned();
+            if let Some(record) = record {
+                self.announce(&path, &record);
+            }
+        }
+    }
+
+    /// Tells every other files node that `path` now has `record` here.
+    fn announce(self: &Arc<Self>, path: &SharedPath, record: &Record) {
+        let me = self.peers.me().id.clone();
+        let body = FilesRequest::Announce {
+            path: path.clone(),
+            record: record.clone(),
+        }
+        .to_bytes();
+        for (_, peer) in self.peers.cluster().files_nodes() {
+            if peer.id == me {
+                continue;
+            }
+            let (peers, addr, body) = (self.peers.clone(), peer.peer_addr(), body.clone());
+            tokio::spawn(async move {
+                let _ = peers.call(addr, ServiceTag::Files, &body).await;
+            });
+        }
+    }
+
+    /// Carries out what a node's announcement of `path` calls for.
+    async fn remote_change(
+        self: &Arc<Self>,
+        from: &str,
+        path: &SharedPath,
+        theirs: Record,
+    ) -> bool {
+        let Some(sync) = self.sync.as_ref() else {
+            return false;
+        };
+        let Ok(addr) = self.peers.cluster().node(from).map(|n| n.peer_addr()) else {
+            return false;
+        };
+        let ours = sync.index().get(path).cloned();
+        let decision = decide(ours.as_ref(), &theirs, &sync.me, from);
+        self.carry_out(from, addr, path, ours, theirs, decision)
+            .await
+    }
+
     /// Says `Hello` to every other files node, so each reads our records.
     pub(super) fn hello_all(self: &Arc<Self>) {
         let me = self.peers.me().id.clone();
