@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 mod booking;
 mod chat;
+mod files;
 mod data;
 mod intersect;
 mod meet;
@@ -55,6 +56,18 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 10_000)]
         idle: usize,
     },
+    /// The files service: propagation latency, a large file, start-up reconciliation.
+    Files {
+        /// Small files created, then modified, then deleted (0 skips it).
+        #[arg(long, default_value_t = 100)]
+        changes: usize,
+        /// Size of the large file in MiB (0 skips it).
+        #[arg(long, default_value_t = 1024)]
+        large_mib: usize,
+        /// Files on one node only at start (0 skips it).
+        #[arg(long, default_value_t = 10_000)]
+        reconcile: usize,
+    },
     /// End to end: clients -> main -> two backends, over loopback.
     Meet {
         /// Users per backend.
@@ -92,6 +105,15 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             no_memory,
         } => meet::run(users, &clients, seconds, !no_memory),
         BenchCommand::Booking { clients, seconds } => booking::run(&clients, seconds),
+        BenchCommand::Files {
+            changes,
+            large_mib,
+            reconcile,
+        } => files::run(&files::FilesBench {
+            changes,
+            large_mib,
+            reconcile,
+        }),
         BenchCommand::Chat {
             fanout,
             broadcast,
