@@ -255,3 +255,76 @@ async fn changes_made_while_running_reach_the_other_node_both_ways() {
     both_hold(&a, &b, &[]).await;
     c.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_get_listings_but_never_records_or_content() {
+    use convene_cluster::ServiceTag;
+    use convene_files::files_msg::{FilesReply, FilesRequest};
+    use convene_files::path::SharedPath;
+    use convene_wire::{Decode, Encode};
+
+    let mut c = TestCluster::bind(&[files("A", "directory_a")]).await;
+    put(&c.path("directory_a"), "a.txt", b"private", AUG_20_2024);
+    c.start_node("A").await;
+    let node = c.cluster.node("A").unwrap().peer_addr();
+
+    // A client outside the cluster, with short timeouts.
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let config = convene_rpc::Config {
+        timeout: Duration::from_millis(200),
+        retries: 1,
+        ..Default::default()
+    };
+    let (trigger, shutdown) = convene_cluster::shutdown::Shutdown::new();
+    let (client, task) = convene_rpc::start(
+        socket,
+        config,
+        std::sync::Arc::new(convene_rpc::socket::handler_fn(|_, _| async { None })),
+        async move { shutdown.wait().await },
+    );
+    let ask = |request: Vec<u8>| {
+        let client = client.clone();
+        async move {
+            let mut body = vec![ServiceTag::Files as u8];
+            body.extend(request);
+            client.call(node, body).await
+        }
+    };
+    let path = SharedPath::parse("a.txt").unwrap();
+    for private in [
+        FilesRequest::Records {
+            snapshot: 0,
+            offset: 0,
+        },
+        FilesRequest::Fetch {
+            path: path.clone(),
+            checksum: convene_files::transfer::checksum(b"private"),
+            offset: 0,
+        },
+        FilesRequest::Hello,
+    ] {
+        assert!(
+            ask(private.to_bytes()).await.is_err(),
+            "{private:?} answered"
+        );
+    }
+    // Garbage, and a name that tries to leave the folder: dropped.
+    assert!(ask(vec![4, 0, 0, 0, 2, b'.', b'.']).await.is_err());
+    assert!(ask(vec![0xff; 40]).await.is_err());
+    // The listing is public, and the node is unharmed.
+    let reply = ask(FilesRequest::ListAll {
+        snapshot: 0,
+        offset: 0,
+    }
+    .to_bytes())
+    .await
+    .unwrap();
+    let FilesReply::Listing { entries, .. } = FilesReply::from_bytes(&reply).unwrap() else {
+        panic!("a listing");
+    };
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].path, path);
+    trigger.trigger();
+    let _ = task.await;
+    c.stop().await;
+}

@@ -84,7 +84,10 @@ fn folders(dir: &Path, name: &str) -> anyhow::Result<(PathBuf, PathBuf)> {
 async fn start(
     dir: &Path,
     name: &str,
-) -> anyhow::Result<(std::sync::Arc<ClusterConfig>, Vec<convene_node::RunningNode>)> {
+) -> anyhow::Result<(
+    std::sync::Arc<ClusterConfig>,
+    Vec<convene_node::RunningNode>,
+)> {
     let mut toml = String::new();
     for id in ["A", "B"] {
         toml.push_str(&format!(
@@ -129,7 +132,9 @@ fn propagation(a: &Path, b: &Path, n: usize) -> anyhow::Result<()> {
         let name = format!("p{i:04}.txt");
         let started = Instant::now();
         std::fs::write(a.join(&name), b"created")?;
-        wait_until(limit, || std::fs::read(b.join(&name)).is_ok_and(|c| c == b"created"))?;
+        wait_until(limit, || {
+            std::fs::read(b.join(&name)).is_ok_and(|c| c == b"created")
+        })?;
         created.push(started.elapsed());
     }
     // Edits with a distinct size, so a poll never mistakes the old content.
@@ -137,7 +142,9 @@ fn propagation(a: &Path, b: &Path, n: usize) -> anyhow::Result<()> {
         let name = format!("p{i:04}.txt");
         let started = Instant::now();
         std::fs::write(a.join(&name), b"modified!")?;
-        wait_until(limit, || std::fs::read(b.join(&name)).is_ok_and(|c| c == b"modified!"))?;
+        wait_until(limit, || {
+            std::fs::read(b.join(&name)).is_ok_and(|c| c == b"modified!")
+        })?;
         modified.push(started.elapsed());
     }
     for i in 0..n {
@@ -147,7 +154,11 @@ fn propagation(a: &Path, b: &Path, n: usize) -> anyhow::Result<()> {
         wait_until(limit, || !b.join(&name).exists())?;
         deleted.push(started.elapsed());
     }
-    for (kind, mut samples) in [("create", created), ("modify", modified), ("delete", deleted)] {
+    for (kind, mut samples) in [
+        ("create", created),
+        ("modify", modified),
+        ("delete", deleted),
+    ] {
         samples.sort_unstable();
         let ms = |q| quantile(&samples, q).unwrap_or_default().as_secs_f64() * 1000.0;
         println!(

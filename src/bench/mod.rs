@@ -8,8 +8,8 @@ use std::process::ExitCode;
 
 mod booking;
 mod chat;
-mod files;
 mod data;
+mod files;
 mod intersect;
 mod meet;
 mod stats;
