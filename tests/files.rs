@@ -328,3 +328,88 @@ async fn strangers_get_listings_but_never_records_or_content() {
     let _ = task.await;
     c.stop().await;
 }
+
+async fn files_cli(args: &[&str]) -> (String, String, Option<i32>) {
+    let args = args.iter().map(|s| s.to_string()).collect();
+    let out = convene_with_input(args, "").await;
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.code(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lab_3_scenario_updates_to_a_locked_file_wait_and_apply_in_order() {
+    // A comes second, so it has the higher priority: it holds the locks.
+    let mut c = TestCluster::bind(&[files("B", "directory_b"), files("A", "directory_a")]).await;
+    let (a, b) = (c.path("directory_a"), c.path("directory_b"));
+    put(&a, "a.txt", b"orig", AUG_20_2024);
+    put(&a, "b.txt", b"other", AUG_20_2024);
+    c.start_node("B").await;
+    c.start_node("A").await;
+    both_hold(&a, &b, &[("a.txt", b"orig"), ("b.txt", b"other")]).await;
+    let server = c.cluster.node("B").unwrap().peer_addr().to_string();
+
+    let (out, err, code) = files_cli(&[
+        "files", "lock", "0", "--server", &server, "--owner", "alice",
+    ])
+    .await;
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, "Locked a.txt (for 3600 s unless renewed).\n");
+    let (out, _, _) = files_cli(&["files", "ls", "--server", &server]).await;
+    assert!(
+        out.starts_with("[0] a.txt 4B 20-Aug-2024 <locked>\n[1] b.txt 5B"),
+        "{out}"
+    );
+
+    // B changes the locked file twice, and another file once.
+    std::fs::write(b.join("a.txt"), b"first change").unwrap();
+    c.wait_for_line("A", "a.txt is locked; B's update is held (1 waiting)")
+        .await;
+    std::fs::write(b.join("a.txt"), b"second change, longer").unwrap();
+    c.wait_for_line("A", "(2 waiting)").await;
+    std::fs::write(b.join("b.txt"), b"synced meanwhile").unwrap();
+    c.wait_for_line("A", "synchronized b.txt from B").await;
+    // A's copy of the locked file is untouched; the other file synced.
+    assert_eq!(std::fs::read(a.join("a.txt")).unwrap(), b"orig");
+    assert_eq!(std::fs::read(a.join("b.txt")).unwrap(), b"synced meanwhile");
+
+    // Only the owner unlocks (or --force); a number past the end is refused.
+    let (_, err, code) = files_cli(&[
+        "files", "unlock", "0", "--server", &server, "--owner", "bob",
+    ])
+    .await;
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("cannot unlock a.txt"), "{err}");
+    let (_, err, code) = files_cli(&["files", "lock", "9", "--server", &server]).await;
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("no file [9]"), "{err}");
+
+    let (out, err, code) = files_cli(&[
+        "files", "unlock", "0", "--server", &server, "--owner", "alice",
+    ])
+    .await;
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, "Unlocked a.txt; 2 held updates applied.\n");
+    let lines = c.lines("A");
+    let first = lines
+        .iter()
+        .position(|l| l.contains("held update of a.txt (1 of 2)"));
+    let second = lines
+        .iter()
+        .position(|l| l.contains("held update of a.txt (2 of 2)"));
+    assert!(first.is_some() && first < second, "{lines:#?}");
+    both_hold(
+        &a,
+        &b,
+        &[
+            ("a.txt", b"second change, longer"),
+            ("b.txt", b"synced meanwhile"),
+        ],
+    )
+    .await;
+    let (out, _, _) = files_cli(&["files", "ls", "--server", &server]).await;
+    assert!(!out.contains("<locked>"), "{out}");
+    c.stop().await;
+}

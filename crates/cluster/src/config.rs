@@ -24,6 +24,8 @@
 //! chat_port = 4444             # TCP, the chat seed's JSON lines (optional)
 //! [node.files]
 //! dir = "directory_b"          # the folder this node shares, relative to this file
+//! lock_holder = false          # locks live on one files node (default: the highest priority)
+//! lease_seconds = 3600         # a lock lasts this long unless renewed (on the holder)
 //! [node.booking]
 //! semantics = "at-most-once"   # or "at-least-once"
 //! request_loss = 0.0           # probability a received request is dropped
@@ -152,6 +154,11 @@ impl Default for BookingSection {
 pub struct FilesSection {
     /// The shared folder, already resolved against the cluster file.
     pub dir: PathBuf,
+    /// Locks live on this node (the seed's Server A). If no files node
+    /// says so, the files node with the highest priority holds them.
+    pub lock_holder: bool,
+    /// How long a lock lasts unless renewed (used by the holder).
+    pub lease: Duration,
 }
 
 /// `[node.meet]`: this node serves the users of one availability file.
@@ -225,6 +232,8 @@ struct RawNode {
 #[serde(deny_unknown_fields)]
 struct RawFiles {
     dir: PathBuf,
+    lock_holder: Option<bool>,
+    lease_seconds: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -306,9 +315,21 @@ impl ClusterConfig {
                 None => BookingSection::default(),
                 Some(b) => booking_section(b, &raw.id, &invalid)?,
             };
-            let files = raw.files.map(|f| FilesSection {
-                dir: base.join(f.dir),
-            });
+            let files = match raw.files {
+                None => None,
+                Some(f) => Some(FilesSection {
+                    dir: base.join(f.dir),
+                    lock_holder: f.lock_holder.unwrap_or(false),
+                    lease: match f.lease_seconds {
+                        None => Duration::from_secs(3600),
+                        Some(s) if (1..=365 * 86_400).contains(&s) => Duration::from_secs(s),
+                        Some(s) => {
+                            let problem = format!("is {s}: use 1 to 31536000 seconds");
+                            return Err(invalid(&raw.id, "lease_seconds", problem));
+                        }
+                    },
+                }),
+            };
             nodes.push(NodeConfig {
                 priority: raw.priority.unwrap_or(position as i64 + 1),
                 id: raw.id,
@@ -424,8 +445,19 @@ impl ClusterConfig {
         invalid: &dyn Fn(&str, &'static str, String) -> ConfigError,
     ) -> Result<(), ConfigError> {
         let mut dirs: HashMap<&Path, &str> = HashMap::new();
+        let mut holder: Option<&str> = None;
         for node in &self.nodes {
             let Some(files) = &node.files else { continue };
+            if files.lock_holder {
+                if let Some(other) = holder {
+                    return Err(invalid(
+                        &node.id,
+                        "lock_holder",
+                        format!("is true, but node {other:?} already holds the locks"),
+                    ));
+                }
+                holder = Some(&node.id);
+            }
             if let Some(other) = dirs.insert(&files.dir, &node.id) {
                 return Err(invalid(
                     &node.id,
@@ -435,6 +467,21 @@ impl ClusterConfig {
             }
         }
         Ok(())
+    }
+
+    /// The files node that holds the locks: the one marked `lock_holder`,
+    /// else the files node with the highest priority (the first in the file
+    /// among equals).
+    pub fn lock_holder(&self) -> Option<&NodeConfig> {
+        let files = || self.nodes.iter().filter(|n| n.files.is_some());
+        files()
+            .find(|n| n.files.as_ref().is_some_and(|f| f.lock_holder))
+            .or_else(|| {
+                files().fold(None, |best: Option<&NodeConfig>, n| match best {
+                    Some(b) if b.priority >= n.priority => Some(b),
+                    _ => Some(n),
+                })
+            })
     }
 
     /// The nodes that share a folder, in file order.

@@ -11,10 +11,12 @@
 //! | 4 | [`FilesRequest::Fetch`] | string path, u64 checksum, u64 offset |
 //! | 5 | [`FilesRequest::Hello`] | (none) |
 //! | 6 | [`FilesRequest::Announce`] | string path, record |
+//! | 7 | [`FilesRequest::Lock`] | string path, string owner, u8 action (1 lock, 2 unlock, 3 force unlock) |
+//! | 8 | [`FilesRequest::Locks`] | (none) |
 //!
 //! | kind | reply | body |
 //! |------|-------|------|
-//! | 1 | [`FilesReply::Listing`] | u64 snapshot, u32 total, u32 count, entries (string path, u64 size, i64 modified), u32 count, strings (nodes missing) |
+//! | 1 | [`FilesReply::Listing`] | u64 snapshot, u32 total, u32 count, entries (string path, u64 size, i64 modified), u32 count, strings (nodes missing), u32 count, strings (locked paths) |
 //! | 2 | [`FilesReply::NoFolder`] | (none) |
 //! | 3 | [`FilesReply::StaleSnapshot`] | (none) |
 //! | 4 | [`FilesReply::Failed`] | string reason |
@@ -22,6 +24,8 @@
 //! | 6 | [`FilesReply::Chunk`] | u64 size, u64 offset, u64 checksum, u32 length, bytes |
 //! | 7 | [`FilesReply::Gone`] | (none) |
 //! | 8 | [`FilesReply::Ack`] | (none) |
+//! | 9 | [`FilesReply::Locked`] | u32 count, strings (locked paths) |
+//! | 10 | [`FilesReply::LockDone`] | string (what was done) |
 //!
 //! **Listings come in pages of a snapshot.** A folder of thousands of files
 //! does not fit one datagram, and a folder that changes between two pages
@@ -82,6 +86,17 @@ pub enum FilesRequest {
     /// Node to node: "I have started; reconcile with me" (the receiver
     /// reads the sender's records).
     Hello,
+    /// To any node (forwarded to the lock holder): lock or unlock `path`.
+    Lock {
+        /// The file.
+        path: SharedPath,
+        /// Who asks (a lock is released by its owner, or forced).
+        owner: String,
+        /// What to do.
+        action: LockAction,
+    },
+    /// To the lock holder: which files are locked?
+    Locks,
     /// Node to node: a file changed here; this is its record now.
     Announce {
         /// The file.
@@ -89,6 +104,17 @@ pub enum FilesRequest {
         /// Its record.
         record: Record,
     },
+}
+
+/// What a [`FilesRequest::Lock`] asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockAction {
+    /// Lock (or renew one's own lock).
+    Lock,
+    /// Release one's own lock, applying the updates it held.
+    Unlock,
+    /// Release anyone's lock (`unlock --force`).
+    ForceUnlock,
 }
 
 /// The answer to a [`FilesRequest`].
@@ -105,6 +131,8 @@ pub enum FilesReply {
         /// Nodes whose folders are missing from a composite listing (they
         /// did not answer).
         missing: Vec<String>,
+        /// The files locked at the lock holder (a composite listing only).
+        locked: Vec<SharedPath>,
     },
     /// This node shares no folder.
     NoFolder,
@@ -136,12 +164,22 @@ pub enum FilesReply {
     Gone,
     /// Done.
     Ack,
+    /// The files locked at the lock holder.
+    Locked(Vec<SharedPath>),
+    /// A lock request was carried out; what happened, for the user.
+    LockDone(String),
 }
 
 impl FilesReply {
     /// A page of `all` from `offset`: as many entries as fit in
     /// [`PAGE_BYTES`] (at least one, if any remain).
-    pub fn page(snapshot: u64, all: &[Entry], offset: u32, missing: Vec<String>) -> FilesReply {
+    pub fn page(
+        snapshot: u64,
+        all: &[Entry],
+        offset: u32,
+        missing: Vec<String>,
+        locked: Vec<SharedPath>,
+    ) -> FilesReply {
         let start = (offset as usize).min(all.len());
         let mut bytes = 0;
         let mut end = start;
@@ -158,6 +196,7 @@ impl FilesReply {
             total: all.len() as u32,
             entries: all[start..end].to_vec(),
             missing,
+            locked,
         }
     }
 }
@@ -184,6 +223,18 @@ impl FilesReply {
             records: all[start..end].to_vec(),
         }
     }
+}
+
+fn put_paths(out: &mut Vec<u8>, paths: &[SharedPath]) {
+    out.put_u32(paths.len() as u32);
+    for p in paths {
+        out.put_string(p.as_str());
+    }
+}
+
+fn paths(r: &mut Reader<'_>) -> Result<Vec<SharedPath>, DecodeError> {
+    let count = r.count(5)?;
+    (0..count).map(|_| path(r)).collect()
 }
 
 fn path(r: &mut Reader<'_>) -> Result<SharedPath, DecodeError> {
@@ -220,6 +271,21 @@ impl Encode for FilesRequest {
                 out.put_string(path.as_str());
                 record.encode(out);
             }
+            FilesRequest::Lock {
+                path,
+                owner,
+                action,
+            } => {
+                out.put_u8(7);
+                out.put_string(path.as_str());
+                out.put_string(owner);
+                out.put_u8(match action {
+                    LockAction::Lock => 1,
+                    LockAction::Unlock => 2,
+                    LockAction::ForceUnlock => 3,
+                });
+            }
+            FilesRequest::Locks => out.put_u8(8),
         }
     }
 }
@@ -249,6 +315,17 @@ impl Decode<'_> for FilesRequest {
                 path: path(r)?,
                 record: Record::decode(r)?,
             },
+            7 => FilesRequest::Lock {
+                path: path(r)?,
+                owner: r.string_max(MAX_TEXT)?.to_string(),
+                action: match r.u8()? {
+                    1 => LockAction::Lock,
+                    2 => LockAction::Unlock,
+                    3 => LockAction::ForceUnlock,
+                    _ => return Err(DecodeError::Invalid("lock action")),
+                },
+            },
+            8 => FilesRequest::Locks,
             _ => return Err(DecodeError::Invalid("files request kind")),
         })
     }
@@ -262,6 +339,7 @@ impl Encode for FilesReply {
                 total,
                 entries,
                 missing,
+                locked,
             } => {
                 out.put_u8(1);
                 out.put_u64(*snapshot);
@@ -276,6 +354,7 @@ impl Encode for FilesReply {
                 for m in missing {
                     out.put_string(m);
                 }
+                put_paths(out, locked);
             }
             FilesReply::NoFolder => out.put_u8(2),
             FilesReply::StaleSnapshot => out.put_u8(3),
@@ -312,6 +391,14 @@ impl Encode for FilesReply {
             }
             FilesReply::Gone => out.put_u8(7),
             FilesReply::Ack => out.put_u8(8),
+            FilesReply::Locked(paths) => {
+                out.put_u8(9);
+                put_paths(out, paths);
+            }
+            FilesReply::LockDone(what) => {
+                out.put_u8(10);
+                out.put_string(what);
+            }
         }
     }
 }
@@ -340,6 +427,7 @@ impl Decode<'_> for FilesReply {
                     total,
                     entries,
                     missing,
+                    locked: paths(r)?,
                 }
             }
             2 => FilesReply::NoFolder,
@@ -378,6 +466,8 @@ impl Decode<'_> for FilesReply {
             }
             7 => FilesReply::Gone,
             8 => FilesReply::Ack,
+            9 => FilesReply::Locked(paths(r)?),
+            10 => FilesReply::LockDone(r.string_max(MAX_TEXT)?.to_string()),
             _ => return Err(DecodeError::Invalid("files reply kind")),
         })
     }
@@ -417,6 +507,12 @@ mod tests {
                 offset: 1 << 40,
             },
             FilesRequest::Hello,
+            FilesRequest::Locks,
+            FilesRequest::Lock {
+                path: SharedPath::parse("a.txt").unwrap(),
+                owner: "alice".into(),
+                action: LockAction::ForceUnlock,
+            },
             FilesRequest::Announce {
                 path: SharedPath::parse("b.txt").unwrap(),
                 record: Record {
@@ -437,7 +533,10 @@ mod tests {
                 &[entry("a.txt", 1), entry("sub/b c.txt", 2)],
                 0,
                 vec!["B".into()],
+                vec![SharedPath::parse("a.txt").unwrap()],
             ),
+            FilesReply::Locked(vec![SharedPath::parse("x/y").unwrap()]),
+            FilesReply::LockDone("Locked a.txt.".into()),
             FilesReply::NoFolder,
             FilesReply::StaleSnapshot,
             FilesReply::Failed("cannot read".into()),
@@ -489,7 +588,7 @@ mod tests {
             .collect();
         let mut seen = 0;
         while seen < all.len() {
-            let page = FilesReply::page(1, &all, seen as u32, vec![]);
+            let page = FilesReply::page(1, &all, seen as u32, vec![], vec![]);
             assert!(page.to_bytes().len() < 60_000);
             let FilesReply::Listing { entries, total, .. } = page else {
                 panic!("a listing")

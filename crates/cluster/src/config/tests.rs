@@ -228,4 +228,31 @@ fn files_sections_resolve_their_folder_and_are_checked() {
     let error = parse(&two("dir = \"a\"\nlocks = true", "dir = \"b\"")).unwrap_err();
     assert!(error.to_string().contains("locks"), "{error}");
     assert!(parse(&two("", "dir = \"b\"")).is_err(), "dir is required");
+
+    // Locks: the marked holder, else the highest priority.
+    assert_eq!(config.lock_holder().unwrap().id, "B");
+    let marked = parse(&two(
+        "dir = \"a\"\nlock_holder = true\nlease_seconds = 60",
+        "dir = \"b\"",
+    ))
+    .unwrap();
+    assert_eq!(marked.lock_holder().unwrap().id, "A");
+    let lease = marked.nodes[0].files.as_ref().unwrap().lease;
+    assert_eq!(lease, std::time::Duration::from_secs(60));
+    for (text, key) in [
+        (
+            two(
+                "dir = \"a\"\nlock_holder = true",
+                "dir = \"b\"\nlock_holder = true",
+            ),
+            "lock_holder",
+        ),
+        (
+            two("dir = \"a\"\nlease_seconds = 0", "dir = \"b\""),
+            "lease_seconds",
+        ),
+    ] {
+        let error = parse(&text).unwrap_err().to_string();
+        assert!(error.contains(key), "{key}: {error}");
+    }
 }

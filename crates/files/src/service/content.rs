@@ -98,6 +98,21 @@ impl FilesNode {
             return Err(FetchError::NoAnswer);
         };
         let destination = resolve(&sync.root, target)?;
+        self.fetch_to(addr, path, record, destination).await
+    }
+
+    /// As [`fetch_into`](FilesNode::fetch_into), to a place in the folder
+    /// given as a path (a held update's file).
+    pub(super) async fn fetch_to(
+        &self,
+        addr: SocketAddr,
+        path: &SharedPath,
+        record: &Record,
+        destination: PathBuf,
+    ) -> Result<(), FetchError> {
+        let Some(sync) = self.sync.as_ref() else {
+            return Err(FetchError::NoAnswer);
+        };
         let temporary = sync.root.join(format!(
             "{RESERVED_PREFIX}tmp-{:016x}",
             convene_rpc::random_seed()

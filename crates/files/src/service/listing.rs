@@ -15,6 +15,7 @@ use convene_wire::{Decode, Encode};
 use super::FilesNode;
 use crate::files_msg::{FilesReply, FilesRequest};
 use crate::listing::{Entry, merge};
+use crate::path::SharedPath;
 
 impl FilesNode {
     /// A page of this node's own folder listing.
@@ -24,7 +25,7 @@ impl FilesNode {
         }
         let (id, listing) = if snapshot == 0 {
             match self.local_entries().await {
-                Ok(entries) => self.listings.freeze((entries, Vec::new())),
+                Ok(entries) => self.listings.freeze((entries, Vec::new(), Vec::new())),
                 Err(reason) => return FilesReply::Failed(reason),
             }
         } else {
@@ -33,7 +34,7 @@ impl FilesNode {
                 None => return FilesReply::StaleSnapshot,
             }
         };
-        FilesReply::page(id, &listing.0, offset, listing.1.clone())
+        FilesReply::page(id, &listing.0, offset, listing.1.clone(), listing.2.clone())
     }
 
     /// A page of the composite listing of every files node.
@@ -47,7 +48,7 @@ impl FilesNode {
                 None => return FilesReply::StaleSnapshot,
             }
         };
-        FilesReply::page(id, &listing.0, offset, listing.1.clone())
+        FilesReply::page(id, &listing.0, offset, listing.1.clone(), listing.2.clone())
     }
 
     /// This node's folder, read off the async threads.
@@ -63,8 +64,9 @@ impl FilesNode {
         }
     }
 
-    /// Every files node's listing, merged; and the nodes that did not answer.
-    async fn composite(self: &Arc<Self>) -> (Vec<Entry>, Vec<String>) {
+    /// Every files node's listing, merged; the nodes that did not answer;
+    /// and the files locked at the holder.
+    async fn composite(self: &Arc<Self>) -> (Vec<Entry>, Vec<String>, Vec<SharedPath>) {
         let cluster = self.peers.cluster();
         let me = self.peers.me().id.clone();
         let mut listings = Vec::new();
@@ -91,7 +93,14 @@ impl FilesNode {
             }
         }
         missing.sort();
-        (merge(listings), missing)
+        let locked = match &self.sync {
+            Some(sync) if sync.holder => sync.locked_paths(),
+            _ => match self.ask_holder(&FilesRequest::Locks).await {
+                FilesReply::Locked(paths) => paths,
+                _ => Vec::new(),
+            },
+        };
+        (merge(listings), missing, locked)
     }
 
     /// Another node's folder, page by page; `None` if it cannot be had.

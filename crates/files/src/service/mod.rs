@@ -31,6 +31,7 @@ use crate::plan::Record;
 
 mod content;
 mod listing;
+mod locking;
 mod snapshots;
 mod sync;
 mod watch;
@@ -63,10 +64,22 @@ pub struct FilesService {
 /// for a node that shares a folder, takes stock of it and reconciles with
 /// every other files node.
 pub fn start(ctx: FilesContext) -> FilesService {
+    let me = ctx.peers.me().id.clone();
+    let holder = ctx
+        .peers
+        .cluster()
+        .lock_holder()
+        .is_some_and(|n| n.id == me);
+    let lease = ctx
+        .peers
+        .me()
+        .files
+        .as_ref()
+        .map_or(std::time::Duration::from_secs(3600), |f| f.lease);
     let sync = ctx
         .root
         .clone()
-        .map(|root| sync::Sync::new(root, ctx.peers.me().id.clone(), ctx.store.clone()));
+        .map(|root| sync::Sync::new(root, me, ctx.store.clone(), holder, lease));
     let node = Arc::new(FilesNode {
         peers: ctx.peers,
         screen: ctx.screen,
@@ -112,7 +125,7 @@ pub(crate) struct FilesNode {
     screen: Screen,
     root: Option<PathBuf>,
     sync: Option<sync::Sync>,
-    listings: Snapshots<(Vec<Entry>, Vec<String>)>,
+    listings: Snapshots<(Vec<Entry>, Vec<String>, Vec<SharedPath>)>,
     records: Snapshots<Vec<(SharedPath, Record)>>,
 }
 
@@ -161,6 +174,37 @@ impl FilesNode {
                     }
                 }
             }
+            FilesRequest::Lock {
+                path,
+                owner,
+                action,
+            } => match &self.sync {
+                Some(sync) if sync.holder => {
+                    let (reply, answer) = tokio::sync::oneshot::channel();
+                    sync.queue(sync::Work::Lock {
+                        path,
+                        owner,
+                        action,
+                        reply,
+                    });
+                    match tokio::time::timeout(std::time::Duration::from_secs(10), answer).await {
+                        Ok(Ok(answer)) => answer,
+                        _ => FilesReply::Failed("the lock holder is busy; try again".into()),
+                    }
+                }
+                _ => {
+                    let request = FilesRequest::Lock {
+                        path,
+                        owner,
+                        action,
+                    };
+                    self.ask_holder(&request).await
+                }
+            },
+            FilesRequest::Locks => match &self.sync {
+                Some(sync) if sync.holder => FilesReply::Locked(sync.locked_paths()),
+                _ => self.ask_holder(&FilesRequest::Locks).await,
+            },
             FilesRequest::Hello => {
                 let cluster = self.peers.cluster();
                 let sender = cluster.node_at(from).filter(|n| n.files.is_some());
@@ -175,6 +219,32 @@ impl FilesNode {
                     }
                 }
             }
+        }
+    }
+}
+
+impl FilesNode {
+    /// Forwards `request` to the lock holder and returns its answer.
+    async fn ask_holder(&self, request: &FilesRequest) -> FilesReply {
+        let cluster = self.peers.cluster();
+        let Some(holder) = cluster.lock_holder() else {
+            return FilesReply::Failed("no node shares a folder, so none holds locks".into());
+        };
+        if holder.id == self.peers.me().id {
+            return FilesReply::Failed("the lock holder has no folder".into());
+        }
+        match self
+            .peers
+            .call(holder.peer_addr(), ServiceTag::Files, &request.to_bytes())
+            .await
+        {
+            Ok(bytes) => FilesReply::from_bytes(&bytes).unwrap_or_else(|_| {
+                FilesReply::Failed("unreadable answer from the lock holder".into())
+            }),
+            Err(_) => FilesReply::Failed(format!(
+                "the lock holder, node {}, did not answer",
+                holder.id
+            )),
         }
     }
 }

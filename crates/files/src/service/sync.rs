@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use convene_cluster::{ServiceTag, Shutdown};
 use convene_store::Store;
@@ -27,11 +28,22 @@ use convene_wire::{Decode, Encode};
 use tokio::sync::mpsc;
 
 use super::FilesNode;
+use super::locking::Held;
 use crate::files_msg::{FilesReply, FilesRequest};
 use crate::index::{Index, LocalChange, Observed};
 use crate::inventory;
-use crate::path::{SharedPath, resolve};
+use crate::locks::LockTable;
+use crate::path::{RESERVED_PREFIX, SharedPath, resolve};
 use crate::plan::{Decision, Record, decide};
+
+/// How many times an announcement is sent (each retried by the transport)
+/// before the peer is left to catch up when it next reconciles.
+const ANNOUNCE_ATTEMPTS: usize = 5;
+
+/// How often every other files node is reconciled with anyway: a safety
+/// net under the announcements (one lost to a peer that was briefly away
+/// is made up within this time).
+pub const RECONCILE_EVERY: Duration = Duration::from_secs(60);
 
 /// What the sync task does, one at a time, in order.
 #[derive(Debug)]
@@ -49,6 +61,17 @@ pub(crate) enum Work {
         /// Its record there.
         record: Record,
     },
+    /// A lock request, at the holder.
+    Lock {
+        /// The file.
+        path: SharedPath,
+        /// Who asks.
+        owner: String,
+        /// What to do.
+        action: crate::files_msg::LockAction,
+        /// Where the answer goes.
+        reply: tokio::sync::oneshot::Sender<FilesReply>,
+    },
 }
 
 /// The folder's index and the queue of what to do.
@@ -63,12 +86,24 @@ pub(crate) struct Sync {
     pending: Arc<AtomicUsize>,
     /// The start-up stock-taking is done.
     stocked: AtomicBool,
+    /// Whether this node holds the cluster's locks.
+    pub(super) holder: bool,
+    /// How long a lock lasts unless renewed.
+    pub(super) lease: Duration,
+    /// The locks and their held updates (empty unless `holder`).
+    locks: Mutex<LockTable<SharedPath, Held>>,
 }
 
 impl Sync {
     /// The index as the store kept it (records that no longer decode are
     /// dropped with a warning: the next scan sees those files as new).
-    pub fn new(root: PathBuf, me: String, store: Arc<Store>) -> Sync {
+    pub fn new(
+        root: PathBuf,
+        me: String,
+        store: Arc<Store>,
+        holder: bool,
+        lease: Duration,
+    ) -> Sync {
         let mut records = Vec::new();
         match store.file_records() {
             Ok(rows) => {
@@ -82,6 +117,11 @@ impl Sync {
             Err(e) => tracing::warn!("cannot read the files records: {e}"),
         }
         let (work, work_rx) = mpsc::unbounded_channel();
+        let locks = if holder {
+            super::locking::restore(&store)
+        } else {
+            LockTable::new()
+        };
         Sync {
             root,
             me,
@@ -91,11 +131,22 @@ impl Sync {
             work_rx: Mutex::new(Some(work_rx)),
             pending: Arc::new(AtomicUsize::new(0)),
             stocked: AtomicBool::new(false),
+            holder,
+            lease,
+            locks: Mutex::new(locks),
         }
     }
 
     pub(super) fn index(&self) -> MutexGuard<'_, Index<SharedPath>> {
         self.index.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(super) fn locks(&self) -> MutexGuard<'_, LockTable<SharedPath, Held>> {
+        self.locks.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(super) fn store(&self) -> &Store {
+        &self.store
     }
 
     /// Every record, for a peer to reconcile with.
@@ -222,12 +273,35 @@ pub(super) async fn run(node: Arc<FilesNode>, shutdown: Shutdown) {
         }
     }
     node.hello_all();
+    // Leases that ran out while the node was down.
+    node.expire_locks();
+    let mut reconcile = tokio::time::interval(RECONCILE_EVERY);
+    reconcile.tick().await; // the first tick is now: start-up pulls are queued already
     loop {
+        let expiry = sync.locks().next_expiry();
+        let lease_ends = async {
+            match expiry {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
         let next = tokio::select! {
             next = work.recv() => match next {
                 Some(next) => next,
                 None => return,
             },
+            () = lease_ends => {
+                node.expire_locks();
+                continue;
+            }
+            _ = reconcile.tick() => {
+                for (_, peer) in node.peers.cluster().files_nodes() {
+                    if peer.id != sync.me {
+                        sync.pull_from(&peer.id);
+                    }
+                }
+                continue;
+            }
             _ = shutdown.wait() => return,
         };
         let doing = async {
@@ -239,6 +313,15 @@ pub(super) async fn run(node: Arc<FilesNode>, shutdown: Shutdown) {
                 }
                 Work::Remote { from, path, record } => {
                     node.remote_change(&from, &path, record).await
+                }
+                Work::Lock {
+                    path,
+                    owner,
+                    action,
+                    reply,
+                } => {
+                    let _ = reply.send(node.lock_request(path, &owner, action));
+                    false
                 }
             }
         };
@@ -373,7 +456,15 @@ impl FilesNode {
             }
             let (peers, addr, body) = (self.peers.clone(), peer.peer_addr(), body.clone());
             tokio::spawn(async move {
-                let _ = peers.call(addr, ServiceTag::Files, &body).await;
+                // The transport retries for about two seconds; a busy or
+                // briefly unreachable peer gets a few more chances. One that
+                // stays down reads our records when it starts.
+                for _ in 0..ANNOUNCE_ATTEMPTS {
+                    if peers.call(addr, ServiceTag::Files, &body).await.is_ok() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
             });
         }
     }
@@ -519,6 +610,10 @@ impl FilesNode {
         let Some(sync) = self.sync.as_ref() else {
             return;
         };
+        if sync.holder && sync.is_locked(path) {
+            self.hold(peer, addr, path, record).await;
+            return;
+        }
         if record.deleted {
             match resolve(&sync.root, path) {
                 Ok(on_disk) => match std::fs::remove_file(&on_disk) {
@@ -546,6 +641,48 @@ impl FilesNode {
                     .line(format!("Files: synchronized {path} from {peer}."));
             }
             Err(e) => tracing::info!(%path, %peer, "not synchronized: {e}"),
+        }
+    }
+
+    /// Holds `peer`'s update of locked `path`: its content is fetched now,
+    /// into a held file, and applied when the lock goes.
+    async fn hold(
+        &self,
+        peer: &str,
+        addr: std::net::SocketAddr,
+        path: &SharedPath,
+        record: Record,
+    ) {
+        let Some(sync) = self.sync.as_ref() else {
+            return;
+        };
+        let file = if record.deleted {
+            None
+        } else {
+            let name = format!("{RESERVED_PREFIX}held-{:016x}", convene_rpc::random_seed());
+            match self
+                .fetch_to(addr, path, &record, sync.root.join(&name))
+                .await
+            {
+                Ok(()) => Some(name),
+                Err(e) => {
+                    tracing::info!(%path, %peer, "held update not fetched: {e}");
+                    return;
+                }
+            }
+        };
+        let held = Held {
+            from: peer.to_string(),
+            record,
+            file: file.clone(),
+        };
+        if sync.hold(path, held) {
+            let waiting = sync.locks().queued_for(path);
+            self.screen.line(format!(
+                "Files: {path} is locked; {peer}'s update is held ({waiting} waiting)."
+            ));
+        } else if let Some(name) = file {
+            let _ = std::fs::remove_file(sync.root.join(name));
         }
     }
 

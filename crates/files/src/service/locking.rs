@@ -1,0 +1,265 @@
+//! Locks at the lock holder (lab 3): while a file is locked, updates to it
+//! from other nodes are held, first in first out, and applied in arrival
+//! order when it is unlocked (or its lease runs out).
+//!
+//! A held update keeps its content: the holder fetches it when the update
+//! arrives, into a `.convene-held-…` file in the shared folder (a name the
+//! walk, the listing and the watcher never show), because by unlock time the
+//! sender may have changed the file again and no longer have that version.
+//! Locks and held updates are written to the store as they happen, so a
+//! restart of the holder loses neither; a lease that ran out while the
+//! holder was down is applied at once when it comes back.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use convene_store::files::LockRow;
+use convene_wire::{Decode, DecodeError, Encode, Reader, WriteExt};
+
+use super::FilesNode;
+use super::sync::Sync;
+use crate::files_msg::{FilesReply, LockAction};
+use crate::locks::{LockTable, SavedLock};
+use crate::path::{RESERVED_PREFIX, SharedPath, resolve};
+use crate::plan::Record;
+
+/// An update held for a locked file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Held {
+    /// The node it came from.
+    pub from: String,
+    /// Its record.
+    pub record: Record,
+    /// Where its content waits in the folder (none for a deletion).
+    pub file: Option<String>,
+}
+
+impl Encode for Held {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.put_string(&self.from);
+        self.record.encode(out);
+        out.put_string(self.file.as_deref().unwrap_or(""));
+    }
+}
+
+impl Decode<'_> for Held {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let from = r.string_max(64)?.to_string();
+        let record = Record::decode(r)?;
+        let file = r.string_max(64)?;
+        if !file.is_empty() && !file.starts_with(RESERVED_PREFIX) {
+            return Err(DecodeError::Invalid("held file name"));
+        }
+        Ok(Held {
+            from,
+            record,
+            file: (!file.is_empty()).then(|| file.to_string()),
+        })
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The holder's locks as the store kept them; a lease that ran out while
+/// the node was down comes back expired, to be applied at once.
+pub(crate) fn restore(store: &convene_store::Store) -> LockTable<SharedPath, Held> {
+    let now = Instant::now();
+    let rows = store.file_locks().unwrap_or_default();
+    let mut entries = Vec::new();
+    for row in rows {
+        let Ok(path) = SharedPath::parse(&row.path) else {
+            continue;
+        };
+        let held: Vec<Held> = store
+            .held_file_updates(&row.path)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|bytes| Held::from_bytes(bytes).ok())
+            .collect();
+        let remaining =
+            Duration::from_millis(row.expires_ms.saturating_sub(now_ms()).max(0) as u64);
+        let saved = SavedLock {
+            owner: row.owner,
+            remaining,
+            held_for: Duration::ZERO,
+        };
+        entries.push((path, saved, held));
+    }
+    LockTable::restore(entries, now).unwrap_or_default()
+}
+
+impl Sync {
+    /// Paths locked here.
+    pub fn locked_paths(&self) -> Vec<SharedPath> {
+        self.locks().locked().map(|(p, _)| p.clone()).collect()
+    }
+
+    /// Whether `path` is locked here.
+    pub(super) fn is_locked(&self, path: &SharedPath) -> bool {
+        self.locks().is_locked(path)
+    }
+
+    /// Queues a held update (already fetched) for locked `path`, in memory
+    /// and in the store; `false` if the lock went meanwhile.
+    pub(super) fn hold(&self, path: &SharedPath, held: Held) -> bool {
+        let bytes = held.to_bytes();
+        if self.locks().hold(path, held).is_err() {
+            return false;
+        }
+        if let Err(e) = self.store().hold_file_update(path.as_str(), &bytes) {
+            tracing::warn!(%path, "cannot store the held update: {e}");
+        }
+        true
+    }
+}
+
+impl FilesNode {
+    /// Carries out a lock request at the holder.
+    pub(super) fn lock_request(
+        &self,
+        path: SharedPath,
+        owner: &str,
+        action: LockAction,
+    ) -> FilesReply {
+        let Some(sync) = self.sync.as_ref() else {
+            return FilesReply::NoFolder;
+        };
+        self.expire_locks();
+        let now = Instant::now();
+        match action {
+            LockAction::Lock => {
+                let result = sync.locks().lock(path.clone(), owner, now, sync.lease);
+                match result {
+                    Ok(info) => {
+                        let expires_ms = now_ms() + info.remaining(now).as_millis() as i64;
+                        let row = LockRow {
+                            path: path.as_str().to_string(),
+                            owner: owner.to_string(),
+                            expires_ms,
+                        };
+                        if let Err(e) = sync.store().put_file_lock(&row) {
+                            return FilesReply::Failed(format!("cannot store the lock: {e}"));
+                        }
+                        self.screen
+                            .line(format!("Files: {path} is locked by {owner}."));
+                        FilesReply::LockDone(format!(
+                            "Locked {path} (for {} s unless renewed).",
+                            sync.lease.as_secs()
+                        ))
+                    }
+                    Err(e) => FilesReply::Failed(format!("cannot lock {path}: {e}")),
+                }
+            }
+            LockAction::Unlock | LockAction::ForceUnlock => {
+                let released = if action == LockAction::Unlock {
+                    sync.locks().unlock(&path, owner)
+                } else {
+                    sync.locks().force_unlock(&path)
+                };
+                match released {
+                    Ok(held) => {
+                        let n = held.len();
+                        self.release(&path, held);
+                        FilesReply::LockDone(format!(
+                            "Unlocked {path}; {n} held update{} applied.",
+                            if n == 1 { "" } else { "s" }
+                        ))
+                    }
+                    Err(e) => FilesReply::Failed(format!("cannot unlock {path}: {e}")),
+                }
+            }
+        }
+    }
+
+    /// Applies the updates of every lease that has run out.
+    pub(super) fn expire_locks(&self) {
+        let Some(sync) = self.sync.as_ref() else {
+            return;
+        };
+        let expired = sync.locks().expire(Instant::now());
+        for (path, held) in expired {
+            self.screen
+                .line(format!("Files: the lock on {path} ran out."));
+            self.release(&path, held);
+        }
+    }
+
+    /// Forgets the lock on `path` and applies its held updates in order.
+    fn release(&self, path: &SharedPath, held: Vec<Held>) {
+        let Some(sync) = self.sync.as_ref() else {
+            return;
+        };
+        let total = held.len();
+        for (i, update) in held.into_iter().enumerate() {
+            let applied = match resolve(&sync.root, path) {
+                Ok(target) => match &update.file {
+                    Some(name) => {
+                        let source = sync.root.join(name);
+                        target
+                            .parent()
+                            .map_or(Ok(()), std::fs::create_dir_all)
+                            .and_then(|()| std::fs::rename(&source, &target))
+                    }
+                    None => match std::fs::remove_file(&target) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                        _ => Ok(()),
+                    },
+                },
+                Err(e) => Err(std::io::Error::other(e.to_string())),
+            };
+            match applied {
+                Ok(()) => {
+                    sync.put(path, update.record);
+                    self.screen.line(format!(
+                        "Files: applied {}'s held update of {path} ({} of {total}).",
+                        update.from,
+                        i + 1
+                    ));
+                }
+                Err(e) => tracing::warn!(%path, "cannot apply a held update: {e}"),
+            }
+        }
+        if let Err(e) = sync.store().clear_held_file_updates(path.as_str()) {
+            tracing::warn!(%path, "cannot clear the held updates: {e}");
+        }
+        if let Err(e) = sync.store().remove_file_lock(path.as_str()) {
+            tracing::warn!(%path, "cannot remove the lock: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::version::VersionVector;
+
+    #[test]
+    fn held_updates_round_trip_and_refuse_other_file_names() {
+        let held = Held {
+            from: "B".into(),
+            record: Record {
+                version: VersionVector::from_counters([("B", 2)]),
+                deleted: false,
+                size: 3,
+                modified_ns: 7,
+                checksum: 9,
+                baseline: false,
+            },
+            file: Some(".convene-held-00ff".into()),
+        };
+        assert_eq!(Held::from_bytes(&held.to_bytes()), Ok(held.clone()));
+        let deletion = Held {
+            file: None,
+            ..held.clone()
+        };
+        assert_eq!(Held::from_bytes(&deletion.to_bytes()), Ok(deletion));
+        let escape = Held {
+            file: Some("../../etc/passwd".into()),
+            ..held
+        };
+        assert!(Held::from_bytes(&escape.to_bytes()).is_err());
+    }
+}
