@@ -375,6 +375,12 @@ async fn the_lab_3_scenario_updates_to_a_locked_file_wait_and_apply_in_order() {
     assert_eq!(std::fs::read(a.join("a.txt")).unwrap(), b"orig");
     assert_eq!(std::fs::read(a.join("b.txt")).unwrap(), b"synced meanwhile");
 
+    // The holder restarts: the lock and its held updates survive.
+    c.stop_node("A").await;
+    c.start_node("A").await;
+    let (out, _, _) = files_cli(&["files", "ls", "--server", &server]).await;
+    assert!(out.contains("<locked>"), "{out}");
+
     // Only the owner unlocks (or --force); a number past the end is refused.
     let (_, err, code) = files_cli(&[
         "files", "unlock", "0", "--server", &server, "--owner", "bob",
@@ -411,5 +417,52 @@ async fn the_lab_3_scenario_updates_to_a_locked_file_wait_and_apply_in_order() {
     .await;
     let (out, _, _) = files_cli(&["files", "ls", "--server", &server]).await;
     assert!(!out.contains("<locked>"), "{out}");
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_cut_by_a_stop_is_never_applied_half_and_completes_after_restart() {
+    let mut c = TestCluster::bind(&[files("A", "directory_a"), files("B", "directory_b")]).await;
+    let (a, b) = (c.path("directory_a"), c.path("directory_b"));
+    c.start_node("A").await;
+    c.start_node("B").await;
+    // A large file appears on A (written aside, then moved in whole).
+    let big: Vec<u8> = (0..64 * 1024 * 1024).map(|i| (i % 253) as u8).collect();
+    std::fs::write(a.join(".convene-staging"), &big).unwrap();
+    std::fs::rename(a.join(".convene-staging"), a.join("big.bin")).unwrap();
+    // Stop B as soon as its transfer has begun.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let torn = loop {
+        let started = std::fs::read_dir(&b).unwrap().flatten().any(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with(".convene-tmp-") && e.metadata().is_ok_and(|m| m.len() > 0)
+        });
+        if started || b.join("big.bin").exists() {
+            break started;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the transfer never began"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    };
+    c.stop_node("B").await;
+    if torn {
+        // Cut mid-way: the real name was never written.
+        assert!(!b.join("big.bin").exists(), "half a file was applied");
+    }
+    c.start_node("B").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::fs::read(b.join("big.bin")).map_or(true, |got| got != big) {
+        assert!(std::time::Instant::now() < deadline, "never completed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Nothing of the torn transfer is left behind.
+    let litter: Vec<_> = std::fs::read_dir(&b)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".convene-tmp-"))
+        .collect();
+    assert!(litter.is_empty(), "{litter:?}");
     c.stop().await;
 }

@@ -484,6 +484,12 @@ impl<K: Ord + Clone, U> LockTable<K, U> {
         self.locks.get(key).map_or(0, |held| held.queue.len())
     }
 
+    /// The update most recently held for `key`, if any (so a caller can
+    /// tell a repeat of it from a new one).
+    pub fn last_held(&self, key: &K) -> Option<&U> {
+        self.locks.get(key).and_then(|held| held.queue.last())
+    }
+
     /// Every lock with its queue, in key order, for saving. Turn each
     /// [`LockInfo`] into a [`SavedLock`] with [`LockInfo::save`] before
     /// writing it out: its instants do not survive a restart.

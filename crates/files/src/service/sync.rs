@@ -40,9 +40,13 @@ use crate::plan::{Decision, Record, decide};
 /// before the peer is left to catch up when it next reconciles.
 const ANNOUNCE_ATTEMPTS: usize = 5;
 
-/// How often every other files node is reconciled with anyway: a safety
-/// net under the announcements (one lost to a peer that was briefly away
-/// is made up within this time).
+/// How soon a new folder is looked at again (see [`Work::Recheck`]).
+const RECHECK_AFTER: Duration = Duration::from_millis(300);
+
+/// How often every other files node is reconciled with anyway, and this
+/// node's own folder walked: a safety net under the announcements and the
+/// OS watcher (an announcement lost to a peer that was briefly away, or a
+/// change the watcher missed, is made up within this time).
 pub const RECONCILE_EVERY: Duration = Duration::from_secs(60);
 
 /// What the sync task does, one at a time, in order.
@@ -52,6 +56,11 @@ pub(crate) enum Work {
     Pull(String),
     /// The watcher saw these paths change (files or folders).
     Local(Vec<PathBuf>),
+    /// New folders seen a moment ago, looked at again: a file moved into a
+    /// folder before the OS watched it raises no event of its own.
+    Recheck(Vec<PathBuf>),
+    /// Walk the whole folder (the periodic safety net under the watcher).
+    Rescan,
     /// A node announced a file's new record.
     Remote {
         /// The announcing node.
@@ -265,7 +274,7 @@ pub(super) async fn run(node: Arc<FilesNode>, shutdown: Shutdown) {
     // Watch before taking stock, so nothing changed during the walk is
     // missed (what the walk already saw is seen again, harmlessly).
     let _watcher = super::watch::start(sync);
-    take_stock(&node).await;
+    take_stock(&node, false).await;
     sync.stocked.store(true, Ordering::SeqCst);
     for (_, peer) in node.peers.cluster().files_nodes() {
         if peer.id != sync.me {
@@ -295,6 +304,7 @@ pub(super) async fn run(node: Arc<FilesNode>, shutdown: Shutdown) {
                 continue;
             }
             _ = reconcile.tick() => {
+                sync.queue(Work::Rescan);
                 for (_, peer) in node.peers.cluster().files_nodes() {
                     if peer.id != sync.me {
                         sync.pull_from(&peer.id);
@@ -308,7 +318,15 @@ pub(super) async fn run(node: Arc<FilesNode>, shutdown: Shutdown) {
             match next {
                 Work::Pull(peer) => node.pull(&peer).await,
                 Work::Local(paths) => {
-                    node.local_changes(paths).await;
+                    node.local_changes(paths, true).await;
+                    false
+                }
+                Work::Recheck(paths) => {
+                    node.local_changes(paths, false).await;
+                    false
+                }
+                Work::Rescan => {
+                    take_stock(&node, true).await;
                     false
                 }
                 Work::Remote { from, path, record } => {
@@ -338,12 +356,15 @@ pub(super) async fn run(node: Arc<FilesNode>, shutdown: Shutdown) {
 
 /// Folds a walk of the folder into the index: what changed while the node
 /// was stopped becomes changes made here.
-async fn take_stock(node: &Arc<FilesNode>) {
+async fn take_stock(node: &Arc<FilesNode>, announce: bool) {
     let Some(sync) = node.sync.as_ref() else {
         return;
     };
     if let Err(e) = std::fs::create_dir_all(&sync.root) {
         tracing::warn!(root = %sync.root.display(), "cannot create the shared folder: {e}");
+    }
+    if !announce {
+        remove_torn_transfers(&sync.root);
     }
     let known: BTreeMap<SharedPath, Observed> = sync
         .index()
@@ -394,16 +415,41 @@ async fn take_stock(node: &Arc<FilesNode>) {
             tracing::warn!(%path, "cannot store the file's record: {e}");
         }
         node.screen.line(format!("Files: {path} is {what} here."));
+        if announce && let Some(record) = sync.index().get(path).cloned() {
+            node.announce(path, &record);
+        }
+    }
+}
+
+/// Removes what transfers cut off by a stop or a crash left behind: their
+/// temporary files never replaced anything, so they are only litter.
+fn remove_torn_transfers(root: &std::path::Path) {
+    let prefix = format!("{RESERVED_PREFIX}tmp-");
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 
 impl FilesNode {
     /// Folds what the watcher saw into the index, and announces each change
     /// to the other files nodes.
-    async fn local_changes(self: &Arc<Self>, paths: Vec<PathBuf>) {
+    async fn local_changes(self: &Arc<Self>, paths: Vec<PathBuf>, recheck_folders: bool) {
         let Some(sync) = self.sync.as_ref() else {
             return;
         };
+        let folders: Vec<PathBuf> = paths.iter().filter(|p| p.is_dir()).cloned().collect();
+        if recheck_folders && !folders.is_empty() {
+            let queue = sync.work_sender();
+            tokio::spawn(async move {
+                tokio::time::sleep(RECHECK_AFTER).await;
+                queue(Work::Recheck(folders));
+            });
+        }
         let mut files: Vec<SharedPath> = Vec::new();
         for full in paths {
             let Ok(path) = SharedPath::from_relative(&sync.root, &full) else {
@@ -656,6 +702,15 @@ impl FilesNode {
         let Some(sync) = self.sync.as_ref() else {
             return;
         };
+        // The same version again (a peer's records read once more after a
+        // restart or a periodic reconciliation) is already waiting.
+        let repeat = sync
+            .locks()
+            .last_held(path)
+            .is_some_and(|last| last.record.version == record.version);
+        if repeat {
+            return;
+        }
         let file = if record.deleted {
             None
         } else {
