@@ -466,3 +466,58 @@ async fn a_transfer_cut_by_a_stop_is_never_applied_half_and_completes_after_rest
     assert!(litter.is_empty(), "{litter:?}");
     c.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simultaneous_edits_on_running_nodes_keep_both_writes() {
+    let mut c = TestCluster::bind(&[files("A", "directory_a"), files("B", "directory_b")]).await;
+    let (a, b) = (c.path("directory_a"), c.path("directory_b"));
+    put(&a, "doc.txt", b"v0", AUG_20_2024);
+    c.start_node("A").await;
+    c.start_node("B").await;
+    both_hold(&a, &b, &[("doc.txt", b"v0")]).await;
+    // Both edit before either hears of the other (the watcher waits 50 ms).
+    put(&a, "doc.txt", b"A wrote this", AUG_21_2024);
+    put(&b, "doc.txt", b"B wrote this later", AUG_21_2024 + 5);
+    both_hold(
+        &a,
+        &b,
+        &[
+            ("doc.sync-conflict-A-20240821-000000.txt", b"A wrote this"),
+            ("doc.txt", b"B wrote this later"),
+        ],
+    )
+    .await;
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_share_one_folder() {
+    let mut c = TestCluster::bind(&[
+        files("A", "directory_a"),
+        files("B", "directory_b"),
+        files("C", "directory_c"),
+    ])
+    .await;
+    let dirs = [
+        c.path("directory_a"),
+        c.path("directory_b"),
+        c.path("directory_c"),
+    ];
+    put(&dirs[0], "from_a.txt", b"a", AUG_20_2024);
+    put(&dirs[2], "from_c.txt", b"c", AUG_20_2024);
+    for id in ["A", "B", "C"] {
+        c.start_node(id).await;
+    }
+    let expected: &[(&str, &[u8])] = &[("from_a.txt", b"a"), ("from_c.txt", b"c")];
+    both_hold(&dirs[0], &dirs[1], expected).await;
+    both_hold(&dirs[1], &dirs[2], expected).await;
+    // A change on one reaches both others.
+    std::fs::write(dirs[1].join("from_b.txt"), b"b").unwrap();
+    let expected: &[(&str, &[u8])] = &[
+        ("from_a.txt", b"a"),
+        ("from_b.txt", b"b"),
+        ("from_c.txt", b"c"),
+    ];
+    both_hold(&dirs[0], &dirs[2], expected).await;
+    c.stop().await;
+}

@@ -488,6 +488,23 @@ impl FilesNode {
         }
     }
 
+    /// Our record of `path`, after looking at the disk: a change made here
+    /// that the watcher has not reported yet (it waits for a quiet moment)
+    /// is folded in and announced first, so an incoming version is weighed
+    /// against it, as a conflict if need be, instead of overwriting it.
+    fn look_before_taking(self: &Arc<Self>, path: &SharedPath) -> Option<Record> {
+        let sync = self.sync.as_ref()?;
+        if sync.observe_change(path).is_some() {
+            let record = sync.index().get(path).cloned();
+            if let Some(record) = &record {
+                self.screen.line(format!("Files: {path} changed here."));
+                self.announce(path, record);
+            }
+            return record;
+        }
+        sync.index().get(path).cloned()
+    }
+
     /// Tells every other files node that `path` now has `record` here.
     fn announce(self: &Arc<Self>, path: &SharedPath, record: &Record) {
         let me = self.peers.me().id.clone();
@@ -528,7 +545,7 @@ impl FilesNode {
         let Ok(addr) = self.peers.cluster().node(from).map(|n| n.peer_addr()) else {
             return false;
         };
-        let ours = sync.index().get(path).cloned();
+        let ours = self.look_before_taking(path);
         let decision = decide(ours.as_ref(), &theirs, &sync.me, from);
         self.carry_out(from, addr, path, ours, theirs, decision)
             .await
@@ -564,7 +581,7 @@ impl FilesNode {
         };
         let mut changed_here = false;
         for (path, theirs) in records {
-            let ours = sync.index().get(&path).cloned();
+            let ours = self.look_before_taking(&path);
             let decision = decide(ours.as_ref(), &theirs, &sync.me, peer);
             changed_here |= self
                 .carry_out(peer, addr, &path, ours, theirs, decision)
