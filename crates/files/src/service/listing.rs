@@ -9,10 +9,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use convene_cluster::ServiceTag;
-use convene_wire::{Decode, Encode};
-
-use super::FilesNode;
+use super::{FilesNode, Page};
 use crate::files_msg::{FilesReply, FilesRequest};
 use crate::listing::{Entry, merge};
 use crate::path::SharedPath;
@@ -105,43 +102,21 @@ impl FilesNode {
 
     /// Another node's folder, page by page; `None` if it cannot be had.
     async fn remote_entries(&self, addr: SocketAddr) -> Option<Vec<Entry>> {
-        for _ in 0..3 {
-            let mut entries = Vec::new();
-            let mut snapshot = 0;
-            let complete = loop {
-                let request = FilesRequest::ListLocal {
-                    snapshot,
-                    offset: entries.len() as u32,
-                };
-                let reply = self
-                    .peers
-                    .call(addr, ServiceTag::Files, &request.to_bytes())
-                    .await
-                    .ok()?;
-                match FilesReply::from_bytes(&reply).ok()? {
-                    FilesReply::Listing {
-                        snapshot: s,
-                        total,
-                        entries: page,
-                        ..
-                    } => {
-                        snapshot = s;
-                        if page.is_empty() && entries.len() < total as usize {
-                            return None;
-                        }
-                        entries.extend(page);
-                        if entries.len() >= total as usize {
-                            break true;
-                        }
-                    }
-                    FilesReply::StaleSnapshot => break false,
-                    _ => return None,
-                }
-            };
-            if complete {
-                return Some(entries);
-            }
-        }
-        None
+        let request = |snapshot, offset| FilesRequest::ListLocal { snapshot, offset };
+        self.read_snapshot(addr, request, |reply| match reply {
+            FilesReply::Listing {
+                snapshot,
+                total,
+                entries,
+                ..
+            } => Page::Items {
+                snapshot,
+                total,
+                items: entries,
+            },
+            FilesReply::StaleSnapshot => Page::Stale,
+            _ => Page::Refused,
+        })
+        .await
     }
 }

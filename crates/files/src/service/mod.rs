@@ -223,7 +223,63 @@ impl FilesNode {
     }
 }
 
+/// One page of a snapshot, as a reply gives it.
+pub(crate) enum Page<T> {
+    /// Items from the offset asked for.
+    Items {
+        /// The snapshot they belong to.
+        snapshot: u64,
+        /// Items in the whole snapshot.
+        total: u32,
+        /// This page's items.
+        items: Vec<T>,
+    },
+    /// The snapshot expired: start again.
+    Stale,
+    /// Anything else: give up.
+    Refused,
+}
+
 impl FilesNode {
+    /// Reads a whole snapshot from the node at `addr`, page by page:
+    /// `request` makes the request for a snapshot and an offset, `page` reads
+    /// a reply. `None` if it cannot be had (no answer, a refusal, a snapshot
+    /// that keeps expiring).
+    pub(crate) async fn read_snapshot<T>(
+        &self,
+        addr: SocketAddr,
+        request: impl Fn(u64, u32) -> FilesRequest,
+        page: impl Fn(FilesReply) -> Page<T>,
+    ) -> Option<Vec<T>> {
+        for _ in 0..3 {
+            let mut all = Vec::new();
+            let mut snapshot = 0;
+            loop {
+                let body = request(snapshot, all.len() as u32).to_bytes();
+                let reply = self.peers.call(addr, ServiceTag::Files, &body).await.ok()?;
+                match page(FilesReply::from_bytes(&reply).ok()?) {
+                    Page::Items {
+                        snapshot: s,
+                        total,
+                        items,
+                    } => {
+                        snapshot = s;
+                        if items.is_empty() && all.len() < total as usize {
+                            return None;
+                        }
+                        all.extend(items);
+                        if all.len() >= total as usize {
+                            return Some(all);
+                        }
+                    }
+                    Page::Stale => break,
+                    Page::Refused => return None,
+                }
+            }
+        }
+        None
+    }
+
     /// Forwards `request` to the lock holder and returns its answer.
     async fn ask_holder(&self, request: &FilesRequest) -> FilesReply {
         let cluster = self.peers.cluster();

@@ -27,8 +27,8 @@ use convene_store::Store;
 use convene_wire::{Decode, Encode};
 use tokio::sync::mpsc;
 
-use super::FilesNode;
 use super::locking::Held;
+use super::{FilesNode, Page};
 use crate::files_msg::{FilesReply, FilesRequest};
 use crate::index::{Index, LocalChange, Observed};
 use crate::inventory;
@@ -760,42 +760,20 @@ impl FilesNode {
 
     /// A peer's records, page by page; `None` if they cannot be had.
     async fn peer_records(&self, addr: std::net::SocketAddr) -> Option<Vec<(SharedPath, Record)>> {
-        for _ in 0..3 {
-            let mut records = Vec::new();
-            let mut snapshot = 0;
-            let complete = loop {
-                let request = FilesRequest::Records {
-                    snapshot,
-                    offset: records.len() as u32,
-                };
-                let reply = self
-                    .peers
-                    .call(addr, ServiceTag::Files, &request.to_bytes())
-                    .await
-                    .ok()?;
-                match FilesReply::from_bytes(&reply).ok()? {
-                    FilesReply::Records {
-                        snapshot: s,
-                        total,
-                        records: page,
-                    } => {
-                        snapshot = s;
-                        if page.is_empty() && records.len() < total as usize {
-                            return None;
-                        }
-                        records.extend(page);
-                        if records.len() >= total as usize {
-                            break true;
-                        }
-                    }
-                    FilesReply::StaleSnapshot => break false,
-                    _ => return None,
-                }
-            };
-            if complete {
-                return Some(records);
-            }
-        }
-        None
+        let request = |snapshot, offset| FilesRequest::Records { snapshot, offset };
+        self.read_snapshot(addr, request, |reply| match reply {
+            FilesReply::Records {
+                snapshot,
+                total,
+                records,
+            } => Page::Items {
+                snapshot,
+                total,
+                items: records,
+            },
+            FilesReply::StaleSnapshot => Page::Stale,
+            _ => Page::Refused,
+        })
+        .await
     }
 }
