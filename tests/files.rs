@@ -521,3 +521,24 @@ async fn three_nodes_share_one_folder() {
     both_hold(&dirs[0], &dirs[2], expected).await;
     c.stop().await;
 }
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incoming_file_is_never_written_through_a_link() {
+    let mut c = TestCluster::bind(&[files("A", "directory_a"), files("B", "directory_b")]).await;
+    let (a, b) = (c.path("directory_a"), c.path("directory_b"));
+    let outside = c.path("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    // On B, `sub` leads out of the folder; on A it is a real folder.
+    std::os::unix::fs::symlink(&outside, b.join("sub")).unwrap();
+    put(&a, "sub/x.txt", b"payload", AUG_20_2024);
+    c.start_node("A").await;
+    c.start_node("B").await;
+    c.wait_for_line("B", "cannot synchronize sub/x.txt from A")
+        .await;
+    assert!(
+        std::fs::read_dir(&outside).unwrap().next().is_none(),
+        "a file was written outside the shared folder"
+    );
+    c.stop().await;
+}

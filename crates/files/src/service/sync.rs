@@ -703,6 +703,14 @@ impl FilesNode {
                 self.screen
                     .line(format!("Files: synchronized {path} from {peer}."));
             }
+            // A write that fails here (a full disk, permissions) is the
+            // user's to know; a peer that changed its file again or went
+            // away is routine, and its next record will come.
+            Err(e @ (super::content::FetchError::Io(_) | super::content::FetchError::Path(_))) => {
+                self.screen.line(format!(
+                    "Files: cannot synchronize {path} from {peer}: {e}."
+                ));
+            }
             Err(e) => tracing::info!(%path, %peer, "not synchronized: {e}"),
         }
     }
