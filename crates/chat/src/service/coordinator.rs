@@ -67,11 +67,6 @@ impl Coordinator {
         self.ready.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The registry's rooms, if this node coordinates (for tests and status).
-    pub fn rooms(&self) -> Option<Vec<String>> {
-        self.lock().as_ref().map(|r| r.registry.rooms())
-    }
-
     /// Answers a request from chat server `server`.
     pub fn answer(&self, server: &str, request: PeerRequest) -> PeerReply {
         let mut guard = self.lock();

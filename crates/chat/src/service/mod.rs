@@ -150,11 +150,6 @@ impl ChatService {
         self.node.hub.lock().server.rooms()
     }
 
-    /// Every room of the cluster, if this node is the coordinator and ready.
-    pub fn registry_rooms(&self) -> Option<Vec<String>> {
-        self.node.coordinator.rooms()
-    }
-
     /// Lines delivered to clients so far.
     pub fn delivered(&self) -> u64 {
         self.stats().delivered.load(Ordering::Relaxed)

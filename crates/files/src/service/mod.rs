@@ -56,7 +56,6 @@ pub struct FilesContext {
 
 /// A running files service.
 pub struct FilesService {
-    node: Arc<FilesNode>,
     task: Option<JoinHandle<()>>,
 }
 
@@ -96,21 +95,10 @@ pub fn start(ctx: FilesContext) -> FilesService {
         .sync
         .as_ref()
         .map(|_| tokio::spawn(sync::run(node.clone(), ctx.shutdown)));
-    FilesService { node, task }
+    FilesService { task }
 }
 
 impl FilesService {
-    /// The shared folder, if this node has one.
-    pub fn root(&self) -> Option<&std::path::Path> {
-        self.node.root.as_deref()
-    }
-
-    /// Whether start-up reconciliation with every reachable node is done
-    /// and nothing is waiting to be applied.
-    pub fn is_settled(&self) -> bool {
-        self.node.sync.as_ref().is_none_or(|s| s.is_settled())
-    }
-
     /// Waits until the service's task has ended (after the node's shutdown).
     pub async fn join(self) {
         if let Some(task) = self.task {

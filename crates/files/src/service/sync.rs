@@ -18,7 +18,6 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -91,10 +90,6 @@ pub(crate) struct Sync {
     index: Mutex<Index<SharedPath>>,
     work: mpsc::UnboundedSender<Work>,
     work_rx: Mutex<Option<mpsc::UnboundedReceiver<Work>>>,
-    /// Work queued or running.
-    pending: Arc<AtomicUsize>,
-    /// The start-up stock-taking is done.
-    stocked: AtomicBool,
     /// Whether this node holds the cluster's locks.
     pub(super) holder: bool,
     /// How long a lock lasts unless renewed.
@@ -138,8 +133,6 @@ impl Sync {
             index: Mutex::new(Index::from_records(records)),
             work,
             work_rx: Mutex::new(Some(work_rx)),
-            pending: Arc::new(AtomicUsize::new(0)),
-            stocked: AtomicBool::new(false),
             holder,
             lease,
             locks: Mutex::new(locks),
@@ -178,18 +171,11 @@ impl Sync {
 
     /// A function that queues work, from any thread (the watcher's).
     pub(super) fn work_sender(&self) -> impl Fn(Work) + Send + 'static {
-        let (work, pending) = (self.work.clone(), self.pending.clone());
+        let work = self.work.clone();
         move |w| {
-            pending.fetch_add(1, Ordering::SeqCst);
-            if work.send(w).is_err() {
-                pending.fetch_sub(1, Ordering::SeqCst);
-            }
+            // Gone only when the node is stopping: nothing left to do.
+            let _ = work.send(w);
         }
-    }
-
-    /// Stock taken, and no reconciliation queued or running.
-    pub fn is_settled(&self) -> bool {
-        self.stocked.load(Ordering::SeqCst) && self.pending.load(Ordering::SeqCst) == 0
     }
 
     /// Records `record` for `path`, in the index and the store.
@@ -275,7 +261,6 @@ pub(super) async fn run(node: Arc<FilesNode>, shutdown: Shutdown) {
     // missed (what the walk already saw is seen again, harmlessly).
     let _watcher = super::watch::start(sync);
     take_stock(&node, false).await;
-    sync.stocked.store(true, Ordering::SeqCst);
     for (_, peer) in node.peers.cluster().files_nodes() {
         if peer.id != sync.me {
             sync.pull_from(&peer.id);
@@ -347,7 +332,6 @@ pub(super) async fn run(node: Arc<FilesNode>, shutdown: Shutdown) {
             changed = doing => changed,
             _ = shutdown.wait() => return,
         };
-        sync.pending.fetch_sub(1, Ordering::SeqCst);
         if changed_here {
             node.hello_all();
         }
