@@ -41,6 +41,15 @@ pub enum LocalChange<K> {
     Deleted(K),
 }
 
+impl<K> LocalChange<K> {
+    /// The file that changed.
+    pub fn path(&self) -> &K {
+        match self {
+            LocalChange::Created(k) | LocalChange::Modified(k) | LocalChange::Deleted(k) => k,
+        }
+    }
+}
+
 /// The records of one node's folder. See the [module docs](self).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Index<K: Ord> {

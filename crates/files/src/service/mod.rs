@@ -145,22 +145,7 @@ impl FilesNode {
                 None => FilesReply::NoFolder,
             },
             FilesRequest::Announce { path, record } => {
-                let cluster = self.peers.cluster();
-                let sender = cluster.node_at(from).filter(|n| n.files.is_some());
-                match (&self.sync, sender) {
-                    (Some(sync), Some(node)) => {
-                        sync.queue(sync::Work::Remote {
-                            from: node.id.clone(),
-                            path,
-                            record,
-                        });
-                        FilesReply::Ack
-                    }
-                    (None, _) => FilesReply::NoFolder,
-                    (Some(_), None) => {
-                        FilesReply::Failed("not a files node of this cluster".into())
-                    }
-                }
+                self.queue_for_files_node(from, |from| sync::Work::Remote { from, path, record })
             }
             FilesRequest::Lock {
                 path,
@@ -193,20 +178,26 @@ impl FilesNode {
                 Some(sync) if sync.holder => FilesReply::Locked(sync.locked_paths()),
                 _ => self.ask_holder(&FilesRequest::Locks).await,
             },
-            FilesRequest::Hello => {
-                let cluster = self.peers.cluster();
-                let sender = cluster.node_at(from).filter(|n| n.files.is_some());
-                match (&self.sync, sender) {
-                    (Some(sync), Some(node)) => {
-                        sync.pull_from(&node.id);
-                        FilesReply::Ack
-                    }
-                    (None, _) => FilesReply::NoFolder,
-                    (Some(_), None) => {
-                        FilesReply::Failed("not a files node of this cluster".into())
-                    }
-                }
+            FilesRequest::Hello => self.queue_for_files_node(from, sync::Work::Pull),
+        }
+    }
+
+    /// Queues the work a files node's message at `from` asks for (made from
+    /// the sender's id), if this node shares a folder and the sender does.
+    fn queue_for_files_node(
+        &self,
+        from: SocketAddr,
+        work: impl FnOnce(String) -> sync::Work,
+    ) -> FilesReply {
+        let cluster = self.peers.cluster();
+        let sender = cluster.node_at(from).filter(|n| n.files.is_some());
+        match (&self.sync, sender) {
+            (Some(sync), Some(node)) => {
+                sync.queue(work(node.id.clone()));
+                FilesReply::Ack
             }
+            (None, _) => FilesReply::NoFolder,
+            (Some(_), None) => FilesReply::Failed("not a files node of this cluster".into()),
         }
     }
 }

@@ -180,13 +180,20 @@ impl Sync {
 
     /// Records `record` for `path`, in the index and the store.
     pub(super) fn put(&self, path: &SharedPath, record: Record) {
-        if let Err(e) = self
-            .store
-            .put_file_record(path.as_str(), &record.to_bytes())
+        self.index().put(path.clone(), record);
+        self.persist(path);
+    }
+
+    /// Writes `path`'s record, as the index has it, to the store.
+    fn persist(&self, path: &SharedPath) {
+        let record = self.index().get(path).cloned();
+        if let Some(record) = record
+            && let Err(e) = self
+                .store
+                .put_file_record(path.as_str(), &record.to_bytes())
         {
             tracing::warn!(%path, "cannot store the file's record: {e}");
         }
-        self.index().put(path.clone(), record);
     }
 
     /// Looks at `path` on disk and folds it in as a change made here;
@@ -208,16 +215,9 @@ impl Sync {
                 return None;
             }
         };
-        let mut index = self.index();
-        let change = index.observe(path, seen, &self.me);
-        let record = index.get(path).cloned();
-        drop(index);
-        if let (Some(_), Some(record)) = (&change, record)
-            && let Err(e) = self
-                .store
-                .put_file_record(path.as_str(), &record.to_bytes())
-        {
-            tracing::warn!(%path, "cannot store the file's record: {e}");
+        let change = self.index().observe(path, seen, &self.me);
+        if change.is_some() {
+            self.persist(path);
         }
         change
     }
@@ -385,23 +385,8 @@ async fn take_stock(node: &Arc<FilesNode>, announce: bool) {
     }
     let changes = sync.index().scan(&seen, &sync.me);
     for change in changes {
-        let (path, what) = match &change {
-            LocalChange::Created(p) => (p, "new"),
-            LocalChange::Modified(p) => (p, "changed"),
-            LocalChange::Deleted(p) => (p, "deleted"),
-        };
-        let record = sync.index().get(path).cloned();
-        if let Some(record) = record
-            && let Err(e) = sync
-                .store
-                .put_file_record(path.as_str(), &record.to_bytes())
-        {
-            tracing::warn!(%path, "cannot store the file's record: {e}");
-        }
-        node.screen.line(format!("Files: {path} is {what} here."));
-        if announce && let Some(record) = sync.index().get(path).cloned() {
-            node.announce(path, &record);
-        }
+        sync.persist(change.path());
+        node.report_local(&change, announce);
     }
 }
 
@@ -456,19 +441,27 @@ impl FilesNode {
         files.sort();
         files.dedup();
         for path in files {
-            let Some(change) = sync.observe_change(&path) else {
-                continue;
-            };
-            let what = match change {
-                LocalChange::Created(_) => "new",
-                LocalChange::Modified(_) => "changed",
-                LocalChange::Deleted(_) => "deleted",
-            };
-            self.screen.line(format!("Files: {path} is {what} here."));
-            let record = sync.index().get(&path).cloned();
-            if let Some(record) = record {
-                self.announce(&path, &record);
+            if let Some(change) = sync.observe_change(&path) {
+                self.report_local(&change, true);
             }
+        }
+    }
+
+    /// Shows a change made here on the node's screen and, with `announce`,
+    /// tells the other files nodes its record.
+    fn report_local(self: &Arc<Self>, change: &LocalChange<SharedPath>, announce: bool) {
+        let (path, what) = match change {
+            LocalChange::Created(p) => (p, "new"),
+            LocalChange::Modified(p) => (p, "changed"),
+            LocalChange::Deleted(p) => (p, "deleted"),
+        };
+        self.screen.line(format!("Files: {path} is {what} here."));
+        let record = self
+            .sync
+            .as_ref()
+            .and_then(|s| s.index().get(path).cloned());
+        if announce && let Some(record) = record {
+            self.announce(path, &record);
         }
     }
 
@@ -478,13 +471,8 @@ impl FilesNode {
     /// against it, as a conflict if need be, instead of overwriting it.
     fn look_before_taking(self: &Arc<Self>, path: &SharedPath) -> Option<Record> {
         let sync = self.sync.as_ref()?;
-        if sync.observe_change(path).is_some() {
-            let record = sync.index().get(path).cloned();
-            if let Some(record) = &record {
-                self.screen.line(format!("Files: {path} changed here."));
-                self.announce(path, record);
-            }
-            return record;
+        if let Some(change) = sync.observe_change(path) {
+            self.report_local(&change, true);
         }
         sync.index().get(path).cloned()
     }
