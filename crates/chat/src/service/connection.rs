@@ -60,6 +60,9 @@ async fn read_lines(
     let mut reader = BufReader::with_capacity(READ_BUFFER, read);
     let mut line = Vec::new();
     let mut first = true;
+    // One timer for the connection, not one per line read.
+    let first_line_due = tokio::time::sleep(FIRST_LINE_WITHIN);
+    tokio::pin!(first_line_due);
     loop {
         line.clear();
         let read = async {
@@ -70,7 +73,7 @@ async fn read_lines(
         let outcome = tokio::select! {
             outcome = read => outcome,
             _ = kill.changed() => return,
-            _ = tokio::time::sleep(FIRST_LINE_WITHIN), if first => {
+            _ = &mut first_line_due, if first => {
                 tracing::debug!(client = id, "no first line; closed");
                 return;
             }
