@@ -1,0 +1,220 @@
+//! The web front's side: [`Events`], the handle the web app calls.
+//!
+//! Creating an event and submitting a constraint go to an event server
+//! chosen round-robin among the live ones (the seed's load balancing); if it
+//! does not answer, the next one is tried. Reading events goes to the
+//! database directly: it is shared, and the result is stored there.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use crate::db::{Event, EventDb, EventSummary, NewEvent};
+use crate::error::EventsError;
+use crate::ids::{is_event_id, new_event_id};
+use crate::interval::Availability;
+use crate::msg::{Reply, Request};
+
+use super::node::{Node, Work};
+use super::now_seconds;
+
+/// Most participants one event may invite.
+pub const MAX_PARTICIPANTS: usize = 20_000;
+/// Most intervals in one submission.
+pub const MAX_INTERVALS: usize = 100;
+/// Longest event name, in characters.
+pub const MAX_NAME: usize = 200;
+/// Longest description, in characters.
+pub const MAX_DESCRIPTION: usize = 5_000;
+
+/// What a user asks for when creating an event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewEventRequest {
+    /// A short title.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Who creates it (a logged-in user).
+    pub creator: String,
+    /// Who is invited, by user name (the creator is added if missing).
+    pub participants: Vec<String>,
+    /// When constraints stop being accepted (Unix seconds, in the future).
+    pub deadline: i64,
+    /// The creator's own availability, if given.
+    pub availability: Option<Availability>,
+}
+
+/// The events service, as a web front uses it. Cheap to clone.
+#[derive(Clone)]
+pub struct Events {
+    pub(crate) node: Arc<Node>,
+}
+
+impl Events {
+    /// The shared database (accounts and sessions live there too).
+    pub fn db(&self) -> &Arc<dyn EventDb> {
+        &self.node.db
+    }
+
+    /// This node's id.
+    pub fn node_id(&self) -> &str {
+        self.node.my_id()
+    }
+
+    /// Creates an event; returns its id. The event server that takes it
+    /// becomes its leader.
+    pub async fn create(&self, request: NewEventRequest) -> Result<String, EventsError> {
+        let name = request.name.trim().to_string();
+        if name.is_empty() {
+            return Err(EventsError::Invalid("the event needs a name".into()));
+        }
+        if name.chars().count() > MAX_NAME {
+            return Err(EventsError::Invalid(format!(
+                "the name is longer than {MAX_NAME} characters"
+            )));
+        }
+        if request.description.chars().count() > MAX_DESCRIPTION {
+            return Err(EventsError::Invalid(format!(
+                "the description is longer than {MAX_DESCRIPTION} characters"
+            )));
+        }
+        if request.deadline <= now_seconds() {
+            return Err(EventsError::Invalid(
+                "the deadline must be in the future".into(),
+            ));
+        }
+        let mut seen = HashSet::new();
+        let participants: Vec<String> = std::iter::once(request.creator.clone())
+            .chain(request.participants.iter().map(|p| p.trim().to_string()))
+            .filter(|p| !p.is_empty() && seen.insert(p.clone()))
+            .collect();
+        if participants.len() > MAX_PARTICIPANTS {
+            return Err(EventsError::Invalid(format!(
+                "at most {MAX_PARTICIPANTS} participants may be invited"
+            )));
+        }
+        if let Some(availability) = &request.availability {
+            check_size(availability)?;
+        }
+        let unknown = self.node.db.unknown_users(&participants).await?;
+        if !unknown.is_empty() {
+            return Err(EventsError::UnknownUsers(unknown));
+        }
+
+        let servers = self.node.round_robin(Work::Event);
+        let Some(&first) = servers.first() else {
+            return Err(EventsError::NoEventServer);
+        };
+        let id = new_event_id();
+        let event = NewEvent {
+            id: id.clone(),
+            name,
+            description: request.description,
+            creator: request.creator.clone(),
+            participants,
+            deadline: request.deadline,
+            leader: self.node.id_of(first).to_string(),
+            created_at: now_seconds(),
+        };
+        self.node.db.create_event(&event).await?;
+
+        // Hand the event to its leader; if it does not answer, to the next
+        // server (a compare-and-set, so a slow first answer cannot leave two
+        // leaders). If none answers, the event is stored and the hand-over
+        // loop will find it a leader.
+        let mut leader = first;
+        for (i, &server) in servers.iter().enumerate() {
+            if i > 0 {
+                let from = self.node.id_of(leader).to_string();
+                if !self
+                    .node
+                    .db
+                    .set_leader(&id, &from, self.node.id_of(server))
+                    .await?
+                {
+                    break;
+                }
+                leader = server;
+            }
+            let lead = Request::Lead { event: id.clone() };
+            if matches!(self.node.call(server, lead).await, Ok(Reply::Done)) {
+                break;
+            }
+        }
+        // The creator's own constraint goes to the leader, as in the seed.
+        if let Some(availability) = request.availability {
+            let submit = Request::Submit {
+                event: id.clone(),
+                user: request.creator,
+                availability,
+            };
+            let order = std::iter::once(leader).chain(servers.into_iter().filter(|&s| s != leader));
+            self.send(order.collect(), submit).await?;
+        }
+        Ok(id)
+    }
+
+    /// Submits `user`'s availability for `event`.
+    pub async fn submit(
+        &self,
+        event: &str,
+        user: &str,
+        availability: Availability,
+    ) -> Result<(), EventsError> {
+        if !is_event_id(event) {
+            return Err(EventsError::UnknownEvent(event.to_string()));
+        }
+        if availability.is_empty() {
+            return Err(EventsError::Invalid("give at least one interval".into()));
+        }
+        check_size(&availability)?;
+        let request = Request::Submit {
+            event: event.to_string(),
+            user: user.to_string(),
+            availability,
+        };
+        self.send(self.node.round_robin(Work::Constraint), request)
+            .await
+    }
+
+    /// The event with this id.
+    pub async fn event(&self, id: &str) -> Result<Event, EventsError> {
+        if !is_event_id(id) {
+            return Err(EventsError::UnknownEvent(id.to_string()));
+        }
+        self.node
+            .db
+            .event(id)
+            .await?
+            .ok_or_else(|| EventsError::UnknownEvent(id.to_string()))
+    }
+
+    /// Every event `user` created or is invited to.
+    pub async fn events_for(&self, user: &str) -> Result<Vec<EventSummary>, EventsError> {
+        Ok(self.node.db.events_for(user).await?)
+    }
+
+    /// Sends `request` to the first of `servers` that answers.
+    async fn send(&self, servers: Vec<usize>, request: Request) -> Result<(), EventsError> {
+        for server in servers {
+            match self.node.call(server, request.clone()).await {
+                Ok(Reply::Done) => return Ok(()),
+                Ok(Reply::Refused(EventsError::NoEventServer)) => continue,
+                Ok(Reply::Refused(error)) => return Err(error),
+                Ok(Reply::Partial(_)) => continue,
+                Err(error) => {
+                    tracing::info!(server = self.node.id_of(server), %error, "event server did not answer; trying the next");
+                }
+            }
+        }
+        Err(EventsError::NoEventServer)
+    }
+}
+
+fn check_size(availability: &Availability) -> Result<(), EventsError> {
+    if availability.intervals().len() > MAX_INTERVALS {
+        return Err(EventsError::Invalid(format!(
+            "at most {MAX_INTERVALS} intervals may be given at once"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,128 @@
+//! Keeping every open event led, and every constraint held, by a live
+//! server.
+//!
+//! Two loops run on every node:
+//!
+//! - **Hand-over**, acting only on the node that is the cluster's elected
+//!   coordinator: whenever the live set or the coordinator changes (and
+//!   every few seconds besides, in case a step failed), it hands each dead
+//!   event server's constraints to a live one, which rebuilds its partials
+//!   from the database (`Adopt`), and gives each open event whose leader is
+//!   dead to a live server, which arms its deadline (`Lead`). An event whose
+//!   deadline passed while its leader was dead is finished at once.
+//! - **Sweep**, on every event server, every few seconds: arm the deadline
+//!   of every open event it leads (this is also how deadlines come back
+//!   after a restart), and drop working state of events that became final
+//!   while a `Clear` was lost.
+//!
+//! Leadership changes by compare-and-set in the database, so two
+//! coordinators for a moment (during an election) cannot give one event two
+//! leaders; and finishing stores a result only once, so even a leader that
+//! was wrongly declared dead and a new one racing are harmless.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::db::EventState;
+use crate::msg::Request;
+
+use super::node::Node;
+
+/// How often both loops run when nothing changes.
+pub(crate) const PERIOD: Duration = Duration::from_secs(2);
+
+/// The coordinator's hand-over loop.
+pub(crate) async fn hand_over(node: Arc<Node>) {
+    let mut coordinator = node.membership.coordinator();
+    let mut live = node.membership.live();
+    loop {
+        tokio::select! {
+            _ = node.shutdown.wait() => return,
+            _ = coordinator.changed() => {}
+            _ = live.changed() => {}
+            _ = tokio::time::sleep(PERIOD) => {}
+        }
+        if *coordinator.borrow() != Some(node.me) {
+            continue;
+        }
+        if let Err(error) = hand_over_once(&node).await {
+            tracing::warn!(%error, "handing over dead servers' events failed; will retry");
+        }
+    }
+}
+
+async fn hand_over_once(node: &Arc<Node>) -> Result<(), crate::EventsError> {
+    let live = node.live_servers();
+    if live.is_empty() {
+        return Ok(());
+    }
+    let live_ids: Vec<String> = live.iter().map(|&n| node.id_of(n).to_string()).collect();
+    let dead: Vec<String> = node
+        .peers
+        .cluster()
+        .event_servers()
+        .map(|(_, n)| n.id.clone())
+        .filter(|id| !live_ids.contains(id))
+        .collect();
+    let mut turn = 0usize;
+    let mut next_live = || {
+        turn += 1;
+        live[(turn - 1) % live.len()]
+    };
+
+    for dead_id in &dead {
+        let heir = next_live();
+        let events = node.db.move_constraints(dead_id, node.id_of(heir)).await?;
+        for event in events {
+            tracing::info!(%event, from = %dead_id, to = node.id_of(heir), "constraints handed over");
+            let _ = node.call(heir, Request::Adopt { event }).await;
+        }
+    }
+    for open in node.db.open_events().await? {
+        if live_ids.contains(&open.leader) {
+            continue;
+        }
+        let heir = next_live();
+        if node
+            .db
+            .set_leader(&open.id, &open.leader, node.id_of(heir))
+            .await?
+        {
+            tracing::info!(event = %open.id, from = %open.leader, to = node.id_of(heir), "event handed over");
+            let _ = node.call(heir, Request::Lead { event: open.id }).await;
+        }
+    }
+    Ok(())
+}
+
+/// An event server's sweep.
+pub(crate) async fn sweep(node: Arc<Node>) {
+    loop {
+        if let Err(error) = sweep_once(&node).await {
+            tracing::warn!(%error, "events sweep failed; will retry");
+        }
+        tokio::select! {
+            _ = node.shutdown.wait() => return,
+            _ = tokio::time::sleep(PERIOD) => {}
+        }
+    }
+}
+
+async fn sweep_once(node: &Arc<Node>) -> Result<(), crate::EventsError> {
+    let Some(server) = &node.server else {
+        return Ok(());
+    };
+    for open in node.db.open_events().await? {
+        if open.leader == node.my_id() {
+            node.arm(&open.id, open.deadline);
+        }
+    }
+    for event in server.past_deadline() {
+        if let Some(stored) = node.db.event(&event).await?
+            && stored.state == EventState::Final
+        {
+            server.clear(&event).await?;
+        }
+    }
+    Ok(())
+}
