@@ -1,0 +1,156 @@
+//! What every backend does the same way with rows: read stored text back
+//! into the service's types (refusing what does not parse), and prepare a
+//! new event's participant list.
+
+use std::collections::HashSet;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use convene_events::DbError;
+use convene_events::db::{
+    Event, EventState, EventSummary, NewEvent, Participant, decode_availability,
+};
+
+/// Seconds since the Unix epoch, now (0 if the clock is before 1970).
+pub(crate) fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Reads back a stored `events.state`.
+pub(crate) fn parse_state(text: &str) -> Result<EventState, DbError> {
+    match text {
+        "open" => Ok(EventState::Open),
+        "final" => Ok(EventState::Final),
+        other => Err(DbError::Corrupt(format!("event state {other:?}"))),
+    }
+}
+
+/// The participants to store for a new event, in order: the creator (if
+/// the list lacks them, first) and then everyone given, each once.
+///
+/// The service passes the creator among the participants and no repeats;
+/// this makes sure of it, since a repeat would fail the insert as a
+/// duplicate key (and read as "this event id exists"), and a missing
+/// creator would not see their own event in [`events_for`].
+///
+/// [`events_for`]: convene_events::db::EventDb::events_for
+pub(crate) fn dedup_participants(event: &NewEvent) -> Vec<&str> {
+    let mut seen = HashSet::with_capacity(event.participants.len() + 1);
+    let mut out = Vec::with_capacity(event.participants.len() + 1);
+    if !event.participants.contains(&event.creator) {
+        seen.insert(event.creator.as_str());
+        out.push(event.creator.as_str());
+    }
+    for name in &event.participants {
+        if seen.insert(name.as_str()) {
+            out.push(name.as_str());
+        }
+    }
+    out
+}
+
+/// An `events` row as read, before its text is checked.
+pub(crate) struct EventRow {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub creator: String,
+    pub deadline: i64,
+    pub leader: String,
+    pub state: String,
+    pub result: Option<String>,
+    pub created_at: i64,
+}
+
+impl EventRow {
+    /// The event, with its participants; [`DbError::Corrupt`] if the state
+    /// or result text does not parse.
+    pub fn into_event(self, participants: Vec<Participant>) -> Result<Event, DbError> {
+        Ok(Event {
+            state: parse_state(&self.state)?,
+            result: self
+                .result
+                .as_deref()
+                .map(decode_availability)
+                .transpose()?,
+            id: self.id,
+            name: self.name,
+            description: self.description,
+            creator: self.creator,
+            deadline: self.deadline,
+            leader: self.leader,
+            created_at: self.created_at,
+            participants,
+        })
+    }
+}
+
+/// One line of `events_for`'s query, before its text is checked.
+pub(crate) struct SummaryRow {
+    pub id: String,
+    pub name: String,
+    pub creator: String,
+    pub deadline: i64,
+    pub state: String,
+    pub result: Option<String>,
+    pub answered: bool,
+}
+
+impl SummaryRow {
+    /// The summary; [`DbError::Corrupt`] if the state or result text does
+    /// not parse.
+    pub fn into_summary(self) -> Result<EventSummary, DbError> {
+        Ok(EventSummary {
+            state: parse_state(&self.state)?,
+            result: self
+                .result
+                .as_deref()
+                .map(decode_availability)
+                .transpose()?,
+            id: self.id,
+            name: self.name,
+            creator: self.creator,
+            deadline: self.deadline,
+            answered: self.answered,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(creator: &str, participants: &[&str]) -> NewEvent {
+        NewEvent {
+            id: "e".into(),
+            name: "n".into(),
+            description: String::new(),
+            creator: creator.into(),
+            participants: participants.iter().map(|p| p.to_string()).collect(),
+            deadline: 0,
+            leader: "s".into(),
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn participants_keep_their_order_once_each_with_the_creator() {
+        assert_eq!(
+            dedup_participants(&event("a", &["b", "a", "c"])),
+            ["b", "a", "c"]
+        );
+        assert_eq!(
+            dedup_participants(&event("a", &["b", "c", "b"])),
+            ["a", "b", "c"]
+        );
+        assert_eq!(dedup_participants(&event("a", &[])), ["a"]);
+    }
+
+    #[test]
+    fn unknown_states_are_corrupt() {
+        assert_eq!(parse_state("open").unwrap(), EventState::Open);
+        assert_eq!(parse_state("final").unwrap(), EventState::Final);
+        assert!(matches!(parse_state("Open"), Err(DbError::Corrupt(_))));
+    }
+}
