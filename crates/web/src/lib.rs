@@ -1,0 +1,88 @@
+//! The web app: server-rendered pages and the JSON API of the events
+//! service, served by every node that has an `http_port`.
+//!
+//! Any node with a web front can serve any request: accounts, sessions and
+//! events all live in the cluster's shared database, and the [`Events`]
+//! handle sends creations and submissions to event servers round-robin. A
+//! browser or API client may therefore be spread over several nodes (behind
+//! a load balancer, or by hand) and stay logged in.
+//!
+//! # Layout
+//!
+//! - [`routes`]: every route, the shared state, the headers on every response.
+//! - [`session`]: cookies, session lookup, CSRF tokens, who is asking.
+//! - [`password`]: user name and password rules, argon2id off the async threads.
+//! - [`accounts`]: register and log in, shared by pages and API.
+//! - [`pages`]: the HTML pages (maud), which need no script.
+//! - [`forms`]: reading form bodies, interval rows, participant lists.
+//! - [`api`]: the JSON API under `/api`.
+//! - [`error`]: refusals as error pages or `{"error": …}`.
+//! - [`timefmt`]: times in the viewer's zone, relative deadlines.
+//! - [`client`]: a small HTTP/1.1 client for tests and benchmarks.
+
+#![deny(missing_docs)]
+
+pub mod accounts;
+pub mod api;
+pub mod client;
+pub mod error;
+pub mod forms;
+pub mod pages;
+pub mod password;
+pub mod routes;
+pub mod session;
+pub mod timefmt;
+
+use std::net::SocketAddr;
+
+use convene_events::Events;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// What the web front needs from its node.
+pub struct WebContext {
+    /// The events service on this node.
+    pub events: Events,
+    /// The bound listener for `http_port`.
+    pub listener: TcpListener,
+    /// Resolves when the node stops.
+    pub shutdown: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+}
+
+/// A running web front.
+pub struct WebService {
+    addr: Option<SocketAddr>,
+    task: JoinHandle<()>,
+}
+
+/// Starts serving pages and the API on the listener.
+pub fn start(context: WebContext) -> WebService {
+    let addr = context.listener.local_addr().ok();
+    let app = router(context.events);
+    let task = tokio::spawn(async move {
+        if let Err(error) = axum::serve(context.listener, app)
+            .with_graceful_shutdown(context.shutdown)
+            .await
+        {
+            tracing::warn!(%error, "the web front stopped");
+        }
+    });
+    WebService { addr, task }
+}
+
+/// Every route of the web app, for a server or a test.
+pub fn router(events: Events) -> axum::Router {
+    routes::router(events)
+}
+
+impl WebService {
+    /// Where the web front listens.
+    pub fn addr(&self) -> Option<SocketAddr> {
+        self.addr
+    }
+
+    /// Waits for the server to end (after shutdown).
+    pub async fn join(self) {
+        let _ = self.task.await;
+    }
+}

@@ -1,0 +1,90 @@
+//! The server-rendered pages. They need no script: every button is a form
+//! submit, and "Add interval" is one too (the server sends the form back
+//! with one more row and everything typed kept).
+//!
+//! - [`layout`]: the frame, the stylesheet, error pages.
+//! - [`auth`]: register, log in, log out.
+//! - [`events`]: my events, and the new-event form.
+//! - [`event`]: one event, and adding availability to it.
+
+use axum::http::StatusCode;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
+
+use crate::forms::Row;
+use crate::session::MaybeViewer;
+
+pub mod auth;
+pub mod event;
+pub mod events;
+pub mod layout;
+
+/// `GET /`: a logged-in user's events, or the login page.
+pub async fn home(MaybeViewer(viewer): MaybeViewer) -> Redirect {
+    match viewer {
+        Some(_) => Redirect::to("/events"),
+        None => Redirect::to("/login"),
+    }
+}
+
+/// `GET /style.css`. The address carries the stylesheet's hash, so a
+/// browser may keep it for a day.
+pub async fn style() -> Response {
+    let mut response = (StatusCode::OK, layout::STYLE).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    headers.insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
+    );
+    response
+}
+
+/// The 403 page for a form whose CSRF token is wrong.
+pub fn csrf_refused() -> Response {
+    crate::error::PageError::new(
+        StatusCode::FORBIDDEN,
+        "This form was not sent from this site's own page, or the page is too old \
+         (for instance from before you logged in again). Go back, reload the page \
+         and send the form again.",
+    )
+    .into_response()
+}
+
+/// The rows of start and end fields of an availability form, the
+/// "Add interval" button below them.
+pub fn interval_rows(rows: &[Row], zone_name: &str) -> Markup {
+    html! {
+        fieldset.rows {
+            legend { "Times you can make " span.hint { "(" (zone_name) "; blank rows are ignored)" } }
+            @for (i, row) in rows.iter().enumerate() {
+                div.row {
+                    label {
+                        "From"
+                        input type="datetime-local" name="start" value=(row.start)
+                            aria-label=(format!("Interval {} start", i + 1));
+                    }
+                    label {
+                        "To"
+                        input type="datetime-local" name="end" value=(row.end)
+                            aria-label=(format!("Interval {} end", i + 1));
+                    }
+                }
+            }
+            button.secondary type="submit" name="action" value="add" { "Add interval" }
+        }
+    }
+}
+
+/// A hidden copy of a form's main button, placed first: pressing Enter in
+/// a field submits with the form's first button, and that must be the main
+/// action, not "Add interval".
+pub fn default_button(value: &str) -> Markup {
+    html! {
+        button.offscreen type="submit" name="action" value=(value) tabindex="-1" aria-hidden="true" { "Send" }
+    }
+}

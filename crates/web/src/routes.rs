@@ -1,0 +1,133 @@
+//! The routes, the state they share, and what every response carries.
+//!
+//! | Route | What |
+//! |---|---|
+//! | `GET /` | to `/events` when logged in, else `/login` |
+//! | `GET, POST /register`, `/login`; `POST /logout` | accounts (pages) |
+//! | `GET /events` | my events |
+//! | `GET, POST /events/new` | create an event (with "Add interval") |
+//! | `GET /events/{id}`; `POST /events/{id}/availability` | one event |
+//! | `GET /style.css` | the stylesheet |
+//! | `POST /api/register`, `/api/login`, `/api/logout` | accounts (JSON) |
+//! | `GET, POST /api/events`; `GET /api/events/{id}` | events (JSON) |
+//! | `POST /api/events/{id}/constraints` | availability (JSON) |
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, HeaderValue, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+    X_FRAME_OPTIONS,
+};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use convene_events::{EventDb, Events};
+
+use crate::api;
+use crate::error::{ApiError, PageError};
+use crate::pages::{self, layout};
+use crate::password::Passwords;
+
+/// The largest request body taken: far above any real form or event, and
+/// small enough that a flood of large bodies cannot exhaust memory.
+pub const MAX_BODY: usize = 1 << 20;
+
+/// What every handler shares. Cheap to clone (two `Arc`s).
+#[derive(Clone)]
+pub struct App {
+    /// The events service on this node.
+    pub events: Events,
+    /// The password hasher (argon2id, a few at a time).
+    pub passwords: Arc<Passwords>,
+}
+
+impl App {
+    /// The shared database, for accounts and sessions.
+    pub fn db(&self) -> &Arc<dyn EventDb> {
+        self.events.db()
+    }
+}
+
+/// Every route of the web app.
+pub fn router(events: Events) -> Router {
+    let app = App {
+        events,
+        passwords: Arc::new(Passwords::new()),
+    };
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/style.css", get(pages::style))
+        .route(
+            "/register",
+            get(pages::auth::register_form).post(pages::auth::register),
+        )
+        .route(
+            "/login",
+            get(pages::auth::login_form).post(pages::auth::login),
+        )
+        .route("/logout", post(pages::auth::logout))
+        .route("/events", get(pages::events::list))
+        .route(
+            "/events/new",
+            get(pages::events::new_form).post(pages::events::create),
+        )
+        .route("/events/{id}", get(pages::event::show))
+        .route(
+            "/events/{id}/availability",
+            post(pages::event::add_availability),
+        )
+        .route("/api/register", post(api::register))
+        .route("/api/login", post(api::login))
+        .route("/api/logout", post(api::logout))
+        .route("/api/events", get(api::list_events).post(api::create_event))
+        .route("/api/events/{id}", get(api::event))
+        .route("/api/events/{id}/constraints", post(api::add_constraints))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(app)
+}
+
+/// Unknown addresses: a JSON error under `/api`, a friendly page elsewhere.
+async fn not_found(uri: Uri) -> Response {
+    if is_api(&uri) {
+        ApiError::new(StatusCode::NOT_FOUND, "no such API route").into_response()
+    } else {
+        PageError::not_found().into_response()
+    }
+}
+
+async fn method_not_allowed(uri: Uri) -> Response {
+    let status = StatusCode::METHOD_NOT_ALLOWED;
+    if is_api(&uri) {
+        ApiError::new(status, "this method is not allowed here").into_response()
+    } else {
+        PageError::new(status, "This address does not take that kind of request.").into_response()
+    }
+}
+
+fn is_api(uri: &Uri) -> bool {
+    uri.path() == "/api" || uri.path().starts_with("/api/")
+}
+
+/// Headers on every response: nothing personal is cached (`no-store`,
+/// unless a handler chose otherwise, as the stylesheet does), no other
+/// site may frame a page (clickjacking), scripts are limited to our one
+/// inline script, and types are not sniffed.
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    if !headers.contains_key(CACHE_CONTROL) {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    headers.insert(
+        CONTENT_SECURITY_POLICY,
+        layout::content_security_policy().clone(),
+    );
+    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    response
+}
