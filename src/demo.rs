@@ -50,6 +50,65 @@ const DEMO_FILES: [(&str, &str, &str); 2] = [
     ("directory_b", "notes.txt", "Shared by node B.\n"),
 ];
 
+/// The demo's people: name, time zone. Their password is [`DEMO_PASSWORD`].
+const DEMO_PEOPLE: [(&str, &str); 3] = [
+    ("ada", "Europe/Rome"),
+    ("bob", "America/New_York"),
+    ("cy", "UTC"),
+];
+
+/// The demo accounts' password.
+pub const DEMO_PASSWORD: &str = "convene-demo";
+
+/// Writes the demo's events data once: three accounts and, when they are
+/// new, one event whose deadline is ten minutes away, answered by ada (who
+/// created it) and bob; cy has not answered yet. Run again, it finds the
+/// accounts and leaves everything as it is.
+pub async fn seed_events(events: &convene_events::Events) -> anyhow::Result<()> {
+    use convene_events::db::User;
+    use convene_events::service::NewEventRequest;
+    use convene_events::zone::Zone;
+    use convene_events::{Availability, Interval};
+
+    if events.db().user(DEMO_PEOPLE[0].0).await?.is_some() {
+        return Ok(());
+    }
+    let passwords = convene_web::password::Passwords::new();
+    for (name, zone) in DEMO_PEOPLE {
+        let password_hash = passwords.hash(DEMO_PASSWORD.to_string()).await?;
+        let user = User {
+            name: name.into(),
+            password_hash,
+            time_zone: zone.into(),
+        };
+        events.db().create_user(&user).await?;
+    }
+    // Tomorrow, in each person's own clock.
+    let now = jiff::Timestamp::now();
+    let tomorrow = now.to_zoned(jiff::tz::TimeZone::UTC).date().tomorrow()?;
+    let slot = |zone: &str, from: &str, to: &str| -> anyhow::Result<Availability> {
+        let zone = Zone::named(zone)?;
+        let start = zone.parse_local(&format!("{tomorrow}T{from}"))?;
+        let end = zone.parse_local(&format!("{tomorrow}T{to}"))?;
+        Ok(Availability::from_intervals([Interval::new(start, end)?]))
+    };
+    let id = events
+        .create(NewEventRequest {
+            name: "Demo: team lunch".into(),
+            description: "Written by convene up. Log in as cy to answer before the deadline."
+                .into(),
+            creator: "ada".into(),
+            participants: vec!["bob".into(), "cy".into()],
+            deadline: now.as_second() + 600,
+            availability: Some(slot("Europe/Rome", "11:00", "14:30")?),
+        })
+        .await?;
+    events
+        .submit(&id, "bob", slot("America/New_York", "06:00", "09:00")?)
+        .await?;
+    Ok(())
+}
+
 /// What `convene up` prints before the nodes' own lines.
 pub fn banner(cluster_file: &Path) -> String {
     format!(
@@ -63,6 +122,7 @@ pub fn banner(cluster_file: &Path) -> String {
            convene chat --identity Adel          (the CS4262 chat client, on M)\n  \
            convene files ls                      (every node's shared files, one list)\n  \
            convene status                        (who is up, who coordinates)\n\
+         Events web app: http://127.0.0.1:8080 (also :8081, :8082); log in as ada, bob or cy, password {DEMO_PASSWORD}.\n\
          Stop with Ctrl-C.\n",
         cluster_file.display()
     )

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 mod booking;
 mod chat;
 mod data;
+mod events;
 mod files;
 mod intersect;
 mod meet;
@@ -68,6 +69,25 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 10_000)]
         reconcile: usize,
     },
+    /// The events service: submissions/s through the JSON API, finalizing
+    /// a large event, page render times.
+    Events {
+        /// Concurrent users submitting constraints.
+        #[arg(long, default_value_t = 64)]
+        users: usize,
+        /// Seconds of submissions (0 skips them).
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Participants of the event finalized (0 skips it).
+        #[arg(long, default_value_t = 10_000)]
+        participants: usize,
+        /// Requests per page for the render times (0 skips them).
+        #[arg(long, default_value_t = 2_000)]
+        renders: usize,
+        /// The shared database (default: a SQLite file in a temporary folder).
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// End to end: clients -> main -> two backends, over loopback.
     Meet {
         /// Users per backend.
@@ -113,6 +133,19 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             changes,
             large_mib,
             reconcile,
+        }),
+        BenchCommand::Events {
+            users,
+            seconds,
+            participants,
+            renders,
+            database_url,
+        } => events::run(&events::EventsBench {
+            users,
+            seconds,
+            participants,
+            renders,
+            database_url,
         }),
         BenchCommand::Chat {
             fanout,

@@ -11,7 +11,7 @@ use crate::demo;
 
 pub fn run(config: Option<&Path>, chat_config: Option<&Path>) -> anyhow::Result<ExitCode> {
     if let Some(chat) = chat_config {
-        return run_cluster(super::node::load_course(chat)?);
+        return run_cluster(super::node::load_course(chat)?, false);
     }
     let path = match config {
         Some(path) => path.to_path_buf(),
@@ -20,13 +20,13 @@ pub fn run(config: Option<&Path>, chat_config: Option<&Path>) -> anyhow::Result<
                 format!("cannot write the demo cluster into {}", demo::DEMO_DIR)
             })?;
             print!("{}", demo::banner(&path));
-            path
+            return run_cluster(ClusterConfig::load(&path)?, true);
         }
     };
-    run_cluster(ClusterConfig::load(&path)?)
+    run_cluster(ClusterConfig::load(&path)?, false)
 }
 
-fn run_cluster(cluster: ClusterConfig) -> anyhow::Result<ExitCode> {
+fn run_cluster(cluster: ClusterConfig, demo_data: bool) -> anyhow::Result<ExitCode> {
     super::runtime()?.block_on(async {
         let screen = Screen::stdout();
         let several = cluster.nodes.len() > 1;
@@ -41,6 +41,12 @@ fn run_cluster(cluster: ClusterConfig) -> anyhow::Result<ExitCode> {
         })
         .await
         .context("the cluster did not start")?;
+        if demo_data
+            && let Some(events) = running.iter().find_map(|n| n.events())
+            && let Err(error) = demo::seed_events(events).await
+        {
+            eprintln!("convene: the demo's events could not be written: {error}");
+        }
         super::stop_signal().await;
         convene_node::stop_all(running).await;
         Ok(ExitCode::SUCCESS)

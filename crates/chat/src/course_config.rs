@@ -70,6 +70,8 @@ pub fn course_cluster(servers: &[CourseServer], path: &Path) -> Result<ClusterCo
             chat_port: Some(server.client_port),
             booking: BookingSection::default(),
             files: None,
+            http_port: None,
+            event_server: false,
         })
         .collect();
     ClusterConfig::from_nodes(path, nodes, ElectionConfig::default())

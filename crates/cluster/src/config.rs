@@ -1,6 +1,10 @@
 //! The cluster file: one TOML file that describes every node of a cluster.
 //!
 //! ```toml
+//! database_url = "sqlite://convene-data/convene.db"  # events: shared by all nodes (default);
+//!                                                     # or mysql://... or postgres://...
+//! redis_url = "redis://127.0.0.1:6379"  # optional: event servers keep their working set there
+//!
 //! [[node]]
 //! id = "M"               # unique; letters, digits, '-' and '_'
 //! host = "127.0.0.1"     # IPv4 or IPv6 ("::1"), or "localhost"
@@ -22,6 +26,8 @@
 //! peer_port = 22092
 //! booking_port = 2222          # UDP, the booking seed's protocol (optional)
 //! chat_port = 4444             # TCP, the chat seed's JSON lines (optional)
+//! http_port = 8080             # TCP, web pages and the JSON API of events (optional)
+//! event_server = true          # computes partial solutions for events (default true)
 //! [node.files]
 //! dir = "directory_b"          # the folder this node shares, relative to this file
 //! lock_holder = false          # locks live on one files node (default: the highest priority)
@@ -60,6 +66,34 @@ pub struct ClusterConfig {
     pub nodes: Vec<NodeConfig>,
     /// Heartbeat and election timings (`[election]`, all optional).
     pub election: ElectionConfig,
+    /// Where the events service keeps its data.
+    pub events: EventsConfig,
+}
+
+/// The events service's shared storage (top-level keys of the file).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventsConfig {
+    /// The database every node shares: `sqlite://path` (relative paths
+    /// resolved against the cluster file), `mysql://...` or `postgres://...`.
+    pub database_url: String,
+    /// Redis for the event servers' working sets; memory if absent.
+    pub redis_url: Option<String>,
+}
+
+impl EventsConfig {
+    /// The default for a cluster file at `path`: one SQLite file,
+    /// `convene-data/convene.db` next to it, and no Redis.
+    pub fn default_for(path: &Path) -> Self {
+        let base = path.parent().unwrap_or(Path::new(""));
+        EventsConfig {
+            database_url: sqlite_url(&base.join("convene-data").join("convene.db")),
+            redis_url: None,
+        }
+    }
+}
+
+fn sqlite_url(path: &Path) -> String {
+    format!("sqlite://{}", path.display())
 }
 
 /// One node of the cluster.
@@ -91,6 +125,10 @@ pub struct NodeConfig {
     pub booking: BookingSection,
     /// The files service's settings, if this node shares a folder.
     pub files: Option<FilesSection>,
+    /// TCP port for the web pages and JSON API, if this node serves them.
+    pub http_port: Option<u16>,
+    /// Whether this node computes partial solutions for events.
+    pub event_server: bool,
 }
 
 /// Invocation semantics of a booking front door.
@@ -180,6 +218,11 @@ impl NodeConfig {
         self.chat_port.map(|port| SocketAddr::new(self.host, port))
     }
 
+    /// Where the web front listens, if this node has one.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http_port.map(|port| SocketAddr::new(self.host, port))
+    }
+
     /// The UDP address peers send to.
     pub fn peer_addr(&self) -> SocketAddr {
         SocketAddr::new(self.host, self.peer_port)
@@ -198,6 +241,8 @@ struct RawCluster {
     #[serde(default)]
     node: Vec<RawNode>,
     election: Option<RawElection>,
+    database_url: Option<String>,
+    redis_url: Option<String>,
 }
 
 /// `[election]`: timings in milliseconds; see [`ElectionConfig`].
@@ -226,6 +271,8 @@ struct RawNode {
     booking: Option<RawBooking>,
     chat_port: Option<u16>,
     files: Option<RawFiles>,
+    http_port: Option<u16>,
+    event_server: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -342,11 +389,15 @@ impl ClusterConfig {
                 booking,
                 chat_port: raw.chat_port,
                 files,
+                http_port: raw.http_port,
+                event_server: raw.event_server.unwrap_or(true),
             });
         }
 
         let election = election_config(raw.election, path)?;
-        Self::from_nodes(path, nodes, election)
+        let mut config = Self::from_nodes(path, nodes, election)?;
+        config.events = events_config(raw.database_url, raw.redis_url, path)?;
+        Ok(config)
     }
 
     /// A cluster built from nodes read some other way (the chat seed's
@@ -372,6 +423,7 @@ impl ClusterConfig {
             path: path.to_path_buf(),
             nodes,
             election,
+            events: EventsConfig::default_for(path),
         };
         config.check_unique(&invalid)?;
         config.check_facilities(&invalid)?;
@@ -415,8 +467,23 @@ impl ClusterConfig {
             claim("tcp", "client_port", node.client_port)?;
             claim("udp", "booking_port", node.booking_port)?;
             claim("tcp", "chat_port", node.chat_port)?;
+            claim("tcp", "http_port", node.http_port)?;
         }
         Ok(())
+    }
+
+    /// Whether the events service runs: only if some node serves the web
+    /// front, since nothing else can create an event.
+    pub fn events_enabled(&self) -> bool {
+        self.nodes.iter().any(|n| n.http_port.is_some())
+    }
+
+    /// The nodes that compute partial solutions, with their numbers.
+    pub fn event_servers(&self) -> impl Iterator<Item = (usize, &NodeConfig)> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.event_server)
     }
 
     /// Each facility belongs to one node.
@@ -634,3 +701,53 @@ fn parse_host(host: &str) -> Option<IpAddr> {
 
 #[cfg(test)]
 mod tests;
+
+/// Checks the top-level events keys; a relative SQLite path is resolved
+/// against the cluster file's directory, as every other path in it.
+fn events_config(
+    database_url: Option<String>,
+    redis_url: Option<String>,
+    path: &Path,
+) -> Result<EventsConfig, ConfigError> {
+    let mut events = EventsConfig::default_for(path);
+    let invalid = |key: &'static str, problem: String| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        node: "(top level)".to_string(),
+        key,
+        problem,
+    };
+    if let Some(url) = database_url {
+        events.database_url = if let Some(file) = url.strip_prefix("sqlite://") {
+            if file.is_empty() {
+                return Err(invalid(
+                    "database_url",
+                    "names no file: use sqlite://path/to/file.db".to_string(),
+                ));
+            }
+            let base = path.parent().unwrap_or(Path::new(""));
+            sqlite_url(&base.join(file))
+        } else if ["mysql://", "mariadb://", "postgres://", "postgresql://"]
+            .iter()
+            .any(|scheme| url.starts_with(scheme))
+        {
+            url
+        } else {
+            return Err(invalid(
+                "database_url",
+                format!(
+                    "is {url:?}: use sqlite://path, mysql://user@host/db or postgres://user@host/db"
+                ),
+            ));
+        };
+    }
+    if let Some(url) = redis_url {
+        if !url.starts_with("redis://") {
+            return Err(invalid(
+                "redis_url",
+                format!("is {url:?}: use redis://host:port"),
+            ));
+        }
+        events.redis_url = Some(url);
+    }
+    Ok(events)
+}

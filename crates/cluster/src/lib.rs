@@ -34,7 +34,9 @@ pub mod screen;
 pub mod shutdown;
 pub mod unordered;
 
-pub use config::{BookingSection, ClusterConfig, FilesSection, MeetSection, NodeConfig, Semantics};
+pub use config::{
+    BookingSection, ClusterConfig, EventsConfig, FilesSection, MeetSection, NodeConfig, Semantics,
+};
 pub use error::ConfigError;
 pub use peer::{Peers, Router, ServiceHandler, ServiceTag};
 pub use screen::Screen;

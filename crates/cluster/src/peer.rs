@@ -41,6 +41,8 @@ pub enum ServiceTag {
     Chat = 4,
     /// The files service (seed 004): listings, records and content.
     Files = 5,
+    /// The events service (seed 002): event servers and web fronts.
+    Events = 6,
 }
 
 /// How many tags [`Router`] has room for.
@@ -55,6 +57,7 @@ impl ServiceTag {
             3 => Some(ServiceTag::Election),
             4 => Some(ServiceTag::Chat),
             5 => Some(ServiceTag::Files),
+            6 => Some(ServiceTag::Events),
             _ => None,
         }
     }

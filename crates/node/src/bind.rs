@@ -22,6 +22,8 @@ pub struct NodeSockets {
     pub booking: Option<UdpSocket>,
     /// The TCP listener for chat clients, if the node is a chat server.
     pub chat: Option<TcpListener>,
+    /// The TCP listener for the web pages and API, if the node serves them.
+    pub http: Option<TcpListener>,
 }
 
 /// Binds one node's sockets as its configuration says.
@@ -60,11 +62,20 @@ pub async fn bind_node(node: &NodeConfig) -> Result<NodeSockets, NodeError> {
                 .map_err(|e| fail("chat_port (TCP)", addr, e))?,
         ),
     };
+    let http = match node.http_addr() {
+        None => None,
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .map_err(|e| fail("http_port (TCP)", addr, e))?,
+        ),
+    };
     Ok(NodeSockets {
         peer,
         client,
         booking,
         chat,
+        http,
     })
 }
 
@@ -107,6 +118,9 @@ fn resolve_ports(node: &mut NodeConfig, sockets: &NodeSockets) {
     }
     if let Some(listener) = &sockets.chat {
         node.chat_port = Some(port_of(listener.local_addr(), 0));
+    }
+    if let Some(listener) = &sockets.http {
+        node.http_port = Some(port_of(listener.local_addr(), 0));
     }
 }
 

@@ -37,6 +37,14 @@ pub enum NodeError {
         /// What went wrong.
         source: convene_booking::service::BookingStartError,
     },
+    /// The events service's database or working set could not be opened.
+    #[error("node {node}: {source}")]
+    Events {
+        /// The node.
+        node: String,
+        /// What went wrong.
+        source: convene_eventdb::OpenError,
+    },
     /// The meet service could not start.
     #[error("node {node}: {source}")]
     Meet {

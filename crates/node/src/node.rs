@@ -8,9 +8,12 @@ use convene_chat::service::{ChatContext, ChatService};
 use convene_cluster::membership::Membership;
 use convene_cluster::shutdown::{Shutdown, ShutdownTrigger};
 use convene_cluster::{ClusterConfig, Peers, Router, Screen};
+use convene_events::Events;
+use convene_events::service::{EventsContext, EventsService};
 use convene_files::service::{FilesContext, FilesService};
 use convene_meet::{MeetContext, MeetService};
 use convene_store::Store;
+use convene_web::{WebContext, WebService};
 use tokio::task::JoinHandle;
 
 use crate::bind::NodeSockets;
@@ -30,6 +33,8 @@ pub struct RunningNode {
     booking: BookingService,
     chat: ChatService,
     files: FilesService,
+    events: Option<EventsService>,
+    web: Option<WebService>,
     store: Arc<Store>,
 }
 
@@ -97,6 +102,50 @@ pub async fn start(
             });
         }
     };
+    // The events service only where some node has a web front (nothing
+    // else can create an event); its database first, so a bad URL stops
+    // the node before anything else starts.
+    let events = if cluster.events_enabled() {
+        warn_if_sqlite_across_machines(&cluster);
+        let opened = async {
+            let db = convene_eventdb::open(&cluster.events.database_url).await?;
+            let working =
+                convene_eventdb::open_working_set(cluster.events.redis_url.as_deref()).await?;
+            Ok::<_, convene_eventdb::OpenError>((db, working))
+        };
+        match opened.await {
+            Ok((db, working)) => Some(convene_events::service::start(EventsContext {
+                peers: peers.clone(),
+                router: router.clone(),
+                membership: membership.clone(),
+                shutdown: shutdown.clone(),
+                db,
+                working,
+            })),
+            Err(source) => {
+                trigger.trigger();
+                meet.join().await;
+                let _ = transport.await;
+                return Err(NodeError::Events {
+                    node: id.to_string(),
+                    source,
+                });
+            }
+        }
+    } else {
+        None
+    };
+    let web = match (&events, sockets.http) {
+        (Some(events), Some(listener)) => {
+            let web_shutdown = shutdown.clone();
+            Some(convene_web::start(WebContext {
+                events: events.events().clone(),
+                listener,
+                shutdown: Box::pin(async move { web_shutdown.wait().await }),
+            }))
+        }
+        _ => None,
+    };
     let chat = convene_chat::service::start(ChatContext {
         peers: peers.clone(),
         router: router.clone(),
@@ -127,6 +176,12 @@ pub async fn start(
             trigger.trigger();
             meet.join().await;
             chat.join().await;
+            if let Some(web) = web {
+                web.join().await;
+            }
+            if let Some(events) = events {
+                events.join().await;
+            }
             let _ = transport.await;
             return Err(NodeError::Booking {
                 node: id.to_string(),
@@ -148,6 +203,8 @@ pub async fn start(
         booking,
         chat,
         files,
+        events,
+        web,
         store,
     })
 }
@@ -198,6 +255,16 @@ impl RunningNode {
         self.chat.addr()
     }
 
+    /// The node's events service, if the cluster has a web front.
+    pub fn events(&self) -> Option<&Events> {
+        self.events.as_ref().map(|e| e.events())
+    }
+
+    /// Where the web pages and JSON API are served, if this node has them.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.web.as_ref().and_then(|w| w.addr())
+    }
+
     /// Where booking clients send requests, if this node is a front door.
     pub fn booking_addr(&self) -> Option<SocketAddr> {
         self.booking_addr
@@ -210,11 +277,33 @@ impl RunningNode {
         self.booking.join().await;
         self.chat.join().await;
         self.files.join().await;
+        if let Some(web) = self.web {
+            web.join().await;
+        }
+        if let Some(events) = self.events {
+            events.join().await;
+        }
         let _ = self.membership_task.await;
         let _ = self.transport.await;
         // Last reference: the SQLite connection closes here, after every
         // writer has finished.
         drop(self.store);
         tracing::info!(node = %self.id, "node stopped");
+    }
+}
+
+/// One SQLite file cannot be shared by nodes on different machines: each
+/// would open its own copy, and they would disagree about every event.
+fn warn_if_sqlite_across_machines(cluster: &ClusterConfig) {
+    let hosts: std::collections::HashSet<_> = cluster.nodes.iter().map(|n| n.host).collect();
+    if cluster.events.database_url.starts_with("sqlite:")
+        && hosts.len() > 1
+        && hosts.iter().any(|h| !h.is_loopback())
+    {
+        tracing::warn!(
+            database_url = %cluster.events.database_url,
+            "the nodes are on several machines but share a SQLite file: each machine will have its own; \
+             set database_url to a MySQL or PostgreSQL server"
+        );
     }
 }

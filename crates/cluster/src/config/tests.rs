@@ -256,3 +256,57 @@ fn files_sections_resolve_their_folder_and_are_checked() {
         assert!(error.contains(key), "{key}: {error}");
     }
 }
+
+#[test]
+fn events_keys_default_to_one_sqlite_file_and_are_checked() {
+    let node = "[[node]]\nid = \"A\"\nhost = \"127.0.0.1\"\npeer_port = 1\n";
+    let plain = parse(node).unwrap();
+    assert_eq!(
+        plain.events.database_url,
+        "sqlite:///etc/convene/convene-data/convene.db"
+    );
+    assert_eq!(plain.events.redis_url, None);
+    assert!(plain.nodes[0].event_server, "event_server defaults to true");
+    assert!(!plain.events_enabled(), "no web front, no events service");
+
+    let web = parse(&format!(
+        "database_url = \"sqlite://shared/events.db\"\nredis_url = \"redis://127.0.0.1:6379\"\n\
+         {node}http_port = 8080\nevent_server = false\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        web.events.database_url,
+        "sqlite:///etc/convene/shared/events.db"
+    );
+    assert_eq!(
+        web.events.redis_url.as_deref(),
+        Some("redis://127.0.0.1:6379")
+    );
+    assert_eq!(web.nodes[0].http_addr().unwrap().port(), 8080);
+    assert!(web.events_enabled());
+    assert_eq!(web.event_servers().count(), 0);
+
+    let pg = parse(&format!("database_url = \"postgres://me@db/test\"\n{node}")).unwrap();
+    assert_eq!(pg.events.database_url, "postgres://me@db/test");
+
+    for (text, key) in [
+        (
+            format!("database_url = \"oracle://x\"\n{node}"),
+            "database_url",
+        ),
+        (
+            format!("database_url = \"sqlite://\"\n{node}"),
+            "database_url",
+        ),
+        (format!("redis_url = \"http://x\"\n{node}"), "redis_url"),
+        (
+            format!(
+                "{node}http_port = 1\nchat_port = 1\n[[node]]\nid = \"B\"\nhost = \"127.0.0.1\"\npeer_port = 2\nhttp_port = 1\n"
+            ),
+            "http_port",
+        ),
+    ] {
+        let error = parse(&text).unwrap_err().to_string();
+        assert!(error.contains(key), "{key}: {error}");
+    }
+}
