@@ -1,14 +1,21 @@
 //! Convene's integration tests: one test binary (ripgrep's pattern, one link
 //! step instead of many), one module per area, a shared fixture in `util`.
 
+// First, for its `on_every_backend!` macro.
+#[macro_use]
+mod util;
+
 mod booking;
 mod booking_cli;
+mod browser;
 mod chat;
 mod chat_cli;
 mod chat_failover;
 mod election;
+mod events;
+mod events_kill;
 mod files;
 mod meet;
 mod meet_bad_input;
 mod meet_cli;
-mod util;
+mod web;

@@ -11,6 +11,27 @@ use convene_cluster::screen::Captured;
 use convene_cluster::{ClusterConfig, Screen};
 use convene_node::{NodeSockets, RunningNode};
 
+/// Defines, for each named `async fn test(backend: &str)`, a module of four
+/// tests: on SQLite, and on MySQL, PostgreSQL and SQLite + Redis when the
+/// environment names them (`crate::events::storage`; the test returns at
+/// once otherwise).
+macro_rules! on_every_backend {
+    ($($test:ident),* $(,)?) => {
+        $(
+            mod $test {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() { super::$test("sqlite").await }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn mysql() { super::$test("mysql").await }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() { super::$test("postgres").await }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn redis() { super::$test("redis").await }
+            }
+        )*
+    };
+}
+
 /// One node of a test cluster.
 pub struct NodeSpec {
     pub id: &'static str,
@@ -27,6 +48,10 @@ pub struct NodeSpec {
     /// The folder this node shares (`[node.files] dir`), relative to the
     /// test's directory.
     pub files: Option<&'static str>,
+    /// A web front for events (http_port = 0).
+    pub web: bool,
+    /// Not an event server (`event_server = false`).
+    pub web_only: bool,
 }
 
 pub const fn main(id: &'static str) -> NodeSpec {
@@ -53,6 +78,24 @@ pub const fn plain(id: &'static str) -> NodeSpec {
         booking: None,
         chat: false,
         files: None,
+        web: false,
+        web_only: false,
+    }
+}
+
+/// A web front that computes nothing itself (`event_server = false`).
+pub const fn web_only(id: &'static str) -> NodeSpec {
+    NodeSpec {
+        web_only: true,
+        ..web(id)
+    }
+}
+
+/// An event server with a web front.
+pub const fn web(id: &'static str) -> NodeSpec {
+    NodeSpec {
+        web: true,
+        ..plain(id)
     }
 }
 
@@ -95,6 +138,8 @@ pub struct TestCluster {
     nodes: HashMap<String, RunningNode>,
     unstarted: HashMap<String, NodeSockets>,
     screens: HashMap<String, Captured>,
+    /// Held for the cluster's life: a turn on a shared database server.
+    pub turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl TestCluster {
@@ -106,12 +151,18 @@ impl TestCluster {
     /// As [`TestCluster::bind`], with `tail` appended to the cluster file
     /// (top-level tables such as `[election]`).
     pub async fn bind_with(specs: &[NodeSpec], tail: &str) -> TestCluster {
+        Self::bind_full(specs, "", tail).await
+    }
+
+    /// As [`TestCluster::bind_with`], with `head` first in the file (the
+    /// top-level keys such as `database_url`).
+    pub async fn bind_full(specs: &[NodeSpec], head: &str, tail: &str) -> TestCluster {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
             .try_init();
         let dir = tempfile::tempdir().unwrap();
-        let mut toml = String::new();
+        let mut toml = head.to_string();
         for spec in specs {
             toml.push_str(&format!(
                 "[[node]]\nid = \"{}\"\nhost = \"127.0.0.1\"\npeer_port = 0\n",
@@ -125,6 +176,12 @@ impl TestCluster {
             }
             if spec.chat {
                 toml.push_str("chat_port = 0\n");
+            }
+            if spec.web {
+                toml.push_str("http_port = 0\n");
+            }
+            if spec.web_only {
+                toml.push_str("event_server = false\n");
             }
             if let Some(folder) = spec.files {
                 std::fs::create_dir_all(dir.path().join(folder)).unwrap();
@@ -156,6 +213,7 @@ impl TestCluster {
             nodes: HashMap::new(),
             unstarted,
             screens: HashMap::new(),
+            turn: None,
         }
     }
 

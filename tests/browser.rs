@@ -1,0 +1,358 @@
+//! The web app in a real browser: Debian's Chromium, headless, driven
+//! through chromedriver's WebDriver protocol. Three users register (each on
+//! another node), one creates an event and gives her availability, the
+//! others add theirs (one with the "Add interval" button), and after the
+//! deadline each sees the common time on the event page, in their own time
+//! zone.
+//!
+//! Skipped when chromedriver is not installed, unless
+//! `CONVENE_REQUIRE_BROWSER=1` (as `.ci/run` sets), which makes a missing
+//! browser a failure.
+
+use std::net::SocketAddr;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use convene_events::zone::Zone;
+use convene_web::client::HttpClient;
+use serde_json::{Value, json};
+
+use crate::events::{now, unique};
+use crate::util::{FAST_ELECTION, TestCluster, web};
+
+/// The W3C name of an element reference in WebDriver answers.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// chromedriver, killed when dropped.
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One browser session.
+struct Browser {
+    http: HttpClient,
+    session: String,
+    _driver: Driver,
+    _profile: tempfile::TempDir,
+}
+
+/// Ends the session however the test ends, so chromedriver closes the
+/// browser (a browser outlives a killed chromedriver). Blocking, as a drop
+/// must be: one `DELETE` over a plain socket.
+impl Drop for Browser {
+    fn drop(&mut self) {
+        use std::io::{Read, Write};
+        let addr = self.http.addr();
+        let Ok(mut socket) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+        else {
+            return;
+        };
+        let _ = socket.set_read_timeout(Some(Duration::from_secs(10)));
+        let request = format!(
+            "DELETE /session/{} HTTP/1.1\r\nhost: {addr}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            self.session
+        );
+        if socket.write_all(request.as_bytes()).is_ok() {
+            let _ = socket.read_to_end(&mut Vec::new());
+        }
+    }
+}
+
+impl Browser {
+    async fn start() -> Option<Browser> {
+        let found = |name: &str| {
+            std::env::var_os("PATH")
+                .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+        };
+        if !found("chromedriver") || !found("chromium") {
+            assert!(
+                std::env::var("CONVENE_REQUIRE_BROWSER").as_deref() != Ok("1"),
+                "chromium and chromedriver are required (CONVENE_REQUIRE_BROWSER=1)"
+            );
+            eprintln!("browser test skipped: chromium or chromedriver is not installed");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = Driver(
+            std::process::Command::new("chromedriver")
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let mut http = HttpClient::new(SocketAddr::from(([127, 0, 0, 1], port)));
+        let give_up = Instant::now() + Duration::from_secs(20);
+        while !matches!(http.get("/status").await, Ok(r) if r.status == 200) {
+            assert!(Instant::now() < give_up, "chromedriver did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let capabilities = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--window-size=412,915", // a phone's screen
+                         format!("--user-data-dir={}", profile.path().display())],
+            },
+        }}});
+        let created = http.post_json("/session", &capabilities).await.unwrap();
+        let value = created.json().unwrap();
+        let session = value["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no WebDriver session: {value}"))
+            .to_string();
+        Some(Browser {
+            http,
+            session,
+            _driver: driver,
+            _profile: profile,
+        })
+    }
+
+    async fn command(&mut self, method: &str, path: &str, body: Value) -> Value {
+        let path = format!("/session/{}{path}", self.session);
+        let bytes = serde_json::to_vec(&body).unwrap();
+        let headers = [("content-type", "application/json")];
+        let r = self
+            .http
+            .request(method, &path, &headers, &bytes)
+            .await
+            .unwrap();
+        let value = r.json().unwrap();
+        assert_eq!(r.status, 200, "{method} {path}: {value}");
+        value["value"].clone()
+    }
+
+    async fn go(&mut self, url: String) {
+        self.command("POST", "/url", json!({"url": url})).await;
+    }
+
+    async fn find(&mut self, using: &str, selector: &str) -> String {
+        let found = self
+            .command(
+                "POST",
+                "/element",
+                json!({"using": using, "value": selector}),
+            )
+            .await;
+        found[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element for {selector}: {found}"))
+            .to_string()
+    }
+
+    async fn type_into(&mut self, css: &str, text: &str) {
+        let element = self.find("css selector", css).await;
+        self.command("POST", &format!("/element/{element}/clear"), json!({}))
+            .await;
+        self.command(
+            "POST",
+            &format!("/element/{element}/value"),
+            json!({"text": text}),
+        )
+        .await;
+    }
+
+    /// Sets a field's value by script (a date-time field has no keyboard
+    /// format a test can rely on); `step = 1` lets it hold seconds.
+    async fn set(&mut self, css: &str, index: usize, value: &str) {
+        let script = "const e = document.querySelectorAll(arguments[0])[arguments[1]]; \
+                      if (!e) { return false; } e.step = 1; e.value = arguments[2]; return true;";
+        let done = self
+            .command(
+                "POST",
+                "/execute/sync",
+                json!({"script": script, "args": [css, index, value]}),
+            )
+            .await;
+        if done != json!(true) {
+            panic!(
+                "no field {css} #{index} on {}:\n{}",
+                self.url().await,
+                self.source().await
+            );
+        }
+    }
+
+    /// Clicks a form's button and waits for the page the form leads to
+    /// (a click's answer may come before the browser has left the page).
+    async fn click(&mut self, button_text: &str) {
+        let xpath = format!("//button[starts-with(normalize-space(), '{button_text}')]");
+        let element = self.find("xpath", &xpath).await;
+        let mark = json!({"script": "window.conveneOld = true;", "args": []});
+        self.command("POST", "/execute/sync", mark).await;
+        self.command("POST", &format!("/element/{element}/click"), json!({}))
+            .await;
+        let loaded = json!({"script": "return window.conveneOld !== true && document.readyState === 'complete';", "args": []});
+        let give_up = Instant::now() + Duration::from_secs(10);
+        while self.command("POST", "/execute/sync", loaded.clone()).await != json!(true) {
+            assert!(
+                Instant::now() < give_up,
+                "clicking {button_text:?} led nowhere"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn source(&mut self) -> String {
+        self.command("GET", "/source", json!({}))
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    async fn url(&mut self) -> String {
+        self.command("GET", "/url", json!({}))
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    async fn register(&mut self, node: SocketAddr, name: &str, zone: &str) {
+        self.go(format!("http://{node}/register")).await;
+        self.type_into("#username", name).await;
+        self.type_into("#password", "browser-password").await;
+        self.set("#time_zone", 0, zone).await;
+        self.click("Register").await;
+        assert!(
+            self.url().await.ends_with("/events"),
+            "{}",
+            self.source().await
+        );
+        self.click("Log out").await;
+    }
+
+    async fn login(&mut self, node: SocketAddr, name: &str) {
+        self.go(format!("http://{node}/login")).await;
+        self.type_into("#username", name).await;
+        self.type_into("#password", "browser-password").await;
+        self.click("Log in").await;
+        assert!(
+            self.url().await.ends_with("/events"),
+            "{}",
+            self.source().await
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_people_find_a_common_hour_in_a_real_browser() {
+    let Some(mut browser) = Browser::start().await else {
+        return;
+    };
+    let c = TestCluster::bind_full(&[web("A"), web("B"), web("C")], "", FAST_ELECTION).await;
+    let mut c = c;
+    for id in ["A", "B", "C"] {
+        c.start_node(id).await;
+    }
+    let node = |id: &str| c.node(id).http_addr().unwrap();
+    let tag = unique();
+    let (ann, ben, cat) = (
+        format!("ann{tag}"),
+        format!("ben{tag}"),
+        format!("cat{tag}"),
+    );
+    browser.register(node("A"), &ann, "Europe/Rome").await;
+    browser.register(node("B"), &ben, "America/New_York").await;
+    browser.register(node("C"), &cat, "UTC").await;
+    tokio::time::sleep(Duration::from_secs(1)).await; // every node sees every event server
+
+    // Ann creates the event on A, her times in Rome's clock.
+    browser.login(node("A"), &ann).await;
+    browser.go(format!("http://{}/events/new", node("A"))).await;
+    browser.type_into("#name", "Launch review").await;
+    browser
+        .type_into("#participants", &format!("{ben}, {cat}"))
+        .await;
+    let deadline = now() + 20;
+    let rome = Zone::named("Europe/Rome").unwrap();
+    let deadline_text = format!("{}:{:02}", rome.to_local_input(deadline), deadline % 60);
+    browser.set("#deadline", 0, &deadline_text).await;
+    browser
+        .set("input[name=start]", 0, "2030-01-15T10:00")
+        .await;
+    browser.set("input[name=end]", 0, "2030-01-15T18:00").await;
+    browser.click("Create event").await;
+    let url = browser.url().await;
+    let id = url.rsplit('/').next().unwrap().to_string();
+    assert!(
+        convene_events::ids::is_event_id(&id),
+        "not on an event page: {url}\n{}",
+        browser.source().await
+    );
+    browser.click("Log out").await;
+
+    // Ben, on B, in New York: two intervals, the second row from "Add interval".
+    browser.login(node("B"), &ben).await;
+    browser
+        .go(format!("http://{}/events/{id}", node("B")))
+        .await;
+    browser
+        .set("input[name=start]", 0, "2030-01-15T05:00")
+        .await;
+    browser.set("input[name=end]", 0, "2030-01-15T11:00").await;
+    browser.click("Add interval").await;
+    let rows = browser.source().await.matches("name=\"start\"").count();
+    assert!(rows >= 2, "Add interval gave no new row");
+    browser
+        .set("input[name=start]", 1, "2030-01-15T12:00")
+        .await;
+    browser.set("input[name=end]", 1, "2030-01-15T13:00").await;
+    browser.click("Send my availability").await;
+    assert!(browser.source().await.contains(&ben), "ben's page");
+    browser.click("Log out").await;
+
+    // Cat, on C, in UTC.
+    browser.login(node("C"), &cat).await;
+    browser
+        .go(format!("http://{}/events/{id}", node("C")))
+        .await;
+    browser
+        .set("input[name=start]", 0, "2030-01-15T11:00")
+        .await;
+    browser.set("input[name=end]", 0, "2030-01-15T20:00").await;
+    browser.click("Send my availability").await;
+
+    // After the deadline the page shows the common time: 11:00-16:00 UTC.
+    while now() < deadline + 2 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let give_up = Instant::now() + Duration::from_secs(10);
+    loop {
+        browser
+            .go(format!("http://{}/events/{id}", node("C")))
+            .await;
+        let page = browser.source().await;
+        if page.contains("Tue 15 Jan 2030, 11:00 – 16:00 (UTC)") {
+            break;
+        }
+        assert!(Instant::now() < give_up, "no result on the page:\n{page}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    browser.click("Log out").await;
+    // Ann sees it on Rome's clock, on another node.
+    browser.login(node("B"), &ann).await;
+    browser
+        .go(format!("http://{}/events/{id}", node("B")))
+        .await;
+    let page = browser.source().await;
+    assert!(
+        page.contains("Tue 15 Jan 2030, 12:00 – 17:00 (CET)"),
+        "{page}"
+    );
+    drop(browser);
+    c.stop().await;
+}

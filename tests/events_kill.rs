@@ -1,0 +1,249 @@
+//! `kill -9` of an event's leader, with three `convene node` processes on
+//! one shared SQLite file: before the deadline (the coordinator hands the
+//! event to a live server, which finishes it on time from the database
+//! backups) and in the middle of finishing (between freezing the servers and
+//! storing the result, held open by a fault-injection pause): the result is
+//! still stored, once, and complete.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use convene_web::client::HttpClient;
+use serde_json::{Value, json};
+
+use crate::events::{now, unique};
+use crate::util::{FAST_ELECTION, convene};
+
+const IDS: [&str; 3] = ["A", "B", "C"];
+
+/// A node process, killed with SIGKILL when dropped (a failed test leaves
+/// nothing running).
+struct NodeProcess(Child);
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_tcp() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn free_udp() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Cluster {
+    _dir: tempfile::TempDir,
+    nodes: Vec<Option<NodeProcess>>,
+    http: Vec<SocketAddr>,
+}
+
+fn start(pause_ms: u64) -> Cluster {
+    let dir = tempfile::tempdir().unwrap();
+    let mut toml = String::new();
+    let mut http = Vec::new();
+    for id in IDS {
+        let port = free_tcp();
+        http.push(SocketAddr::from(([127, 0, 0, 1], port)));
+        toml.push_str(&format!(
+            "[[node]]\nid = \"{id}\"\nhost = \"127.0.0.1\"\npeer_port = {}\nhttp_port = {port}\n",
+            free_udp()
+        ));
+    }
+    toml.push_str(FAST_ELECTION);
+    let config = dir.path().join("cluster.toml");
+    std::fs::write(&config, toml).unwrap();
+    let nodes = IDS
+        .iter()
+        .map(|id| Some(spawn(&config, id, pause_ms)))
+        .collect();
+    Cluster {
+        _dir: dir,
+        nodes,
+        http,
+    }
+}
+
+fn spawn(config: &Path, id: &str, pause_ms: u64) -> NodeProcess {
+    let log = std::fs::File::create(config.with_file_name(format!("{id}.log"))).unwrap();
+    NodeProcess(
+        convene()
+            .args(["node", "--config"])
+            .arg(config)
+            .args(["--id", id])
+            .env("RUST_LOG", "info")
+            .env("CONVENE_FAULT_PAUSE_BEFORE_STORE_MS", pause_ms.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// A logged-in API client on node `at`, retrying while the nodes start.
+async fn user(c: &Cluster, at: usize, name: &str) -> HttpClient {
+    let mut client = HttpClient::new(c.http[at]);
+    let credentials = json!({"username": name, "password": "kill-test-password"});
+    let give_up = Instant::now() + Duration::from_secs(20);
+    loop {
+        match client.post_json("/api/register", &credentials).await {
+            Ok(r) if r.status == 201 => break,
+            other => {
+                assert!(
+                    Instant::now() < give_up,
+                    "node {at} never took a registration: {other:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    let login = client.post_json("/api/login", &credentials).await.unwrap();
+    assert_eq!(login.status, 200, "{}", login.text());
+    client
+}
+
+/// Waits until every node's membership sees three live nodes, judged by an
+/// event created on each being taken (round-robin needs the live set).
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+}
+
+async fn event(client: &mut HttpClient, id: &str) -> Value {
+    let r = client.get(&format!("/api/events/{id}")).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json().unwrap()
+}
+
+fn window(start_hour: u32, end_hour: u32) -> Value {
+    json!([{"start": format!("2030-01-01T{start_hour:02}:00:00Z"), "end": format!("2030-01-01T{end_hour:02}:00:00Z")}])
+}
+
+/// Three users answer through three nodes; returns the event id, its
+/// deadline and each user's client.
+async fn scenario(c: &Cluster, seconds: i64) -> (String, i64, Vec<HttpClient>) {
+    let tag = unique();
+    let mut users = Vec::new();
+    for (i, name) in ["kim", "lou", "max"].iter().enumerate() {
+        users.push(user(c, i, &format!("{name}-{tag}")).await);
+    }
+    settle().await;
+    let deadline = now() + seconds;
+    let created = users[0]
+        .post_json(
+            "/api/events",
+            &json!({
+                "name": "Kill test", "participants": [format!("lou-{tag}"), format!("max-{tag}")],
+                "deadline": convene_events::zone::format_rfc3339(deadline),
+                "constraints": window(8, 18),
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.status, 201, "{}", created.text());
+    let id = created.json().unwrap()["id"].as_str().unwrap().to_string();
+    for (i, (from, to)) in [(10, 20), (9, 16)].into_iter().enumerate() {
+        let r = users[i + 1]
+            .post_json(
+                &format!("/api/events/{id}/constraints"),
+                &json!({"constraints": window(from, to)}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    (id, deadline, users)
+}
+
+async fn wait_final(client: &mut HttpClient, id: &str, deadline: i64, within: i64) -> Value {
+    loop {
+        let e = event(client, id).await;
+        if e["state"] == "final" {
+            return e;
+        }
+        assert!(
+            now() <= deadline + within,
+            "not final {within} s after the deadline: {e}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn node_index(leader: &Value) -> usize {
+    IDS.iter()
+        .position(|id| leader == id)
+        .expect("a known leader")
+}
+
+fn survivor(users: &mut [HttpClient], c: &Cluster, dead: usize) -> HttpClient {
+    let at = (dead + 1) % 3;
+    let mut client = HttpClient::new(c.http[at]);
+    // The same session works on any node: sessions live in the shared database.
+    let cookie = users[0].cookie("convene_session").unwrap().to_string();
+    client.set_cookie("convene_session", Some(&cookie));
+    client
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leader_killed_before_the_deadline_is_replaced_and_the_result_is_on_time() {
+    let mut c = start(0);
+    let (id, deadline, mut users) = scenario(&c, 5).await;
+    let leader = node_index(&event(&mut users[0], &id).await["leader"]);
+    c.nodes[leader] = None; // SIGKILL
+    let mut reader = survivor(&mut users, &c, leader);
+    let e = wait_final(&mut reader, &id, deadline, 6).await;
+    assert_eq!(e["result"], window(10, 16), "{e}");
+    assert_ne!(
+        node_index(&e["leader"]),
+        leader,
+        "a live server took the event over"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leader_killed_while_finishing_is_replaced_and_the_result_stored_once() {
+    // Every leader pauses 3 s between freezing the servers and storing.
+    let mut c = start(3000);
+    let (id, deadline, mut users) = scenario(&c, 4).await;
+    let leader = node_index(&event(&mut users[0], &id).await["leader"]);
+    // Kill it inside its pause: frozen everywhere, nothing stored yet.
+    while now() < deadline + 1 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(event(&mut users[0], &id).await["state"], "open");
+    let late = users[1]
+        .post_json(
+            &format!("/api/events/{id}/constraints"),
+            &json!({"constraints": window(11, 12)}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        late.status,
+        409,
+        "frozen and past the deadline: {}",
+        late.text()
+    );
+    c.nodes[leader] = None; // SIGKILL
+    let mut reader = survivor(&mut users, &c, leader);
+    // The new leader pauses too (3 s), after failure detection.
+    let e = wait_final(&mut reader, &id, deadline, 10).await;
+    assert_eq!(e["result"], window(10, 16), "{e}");
+    assert_ne!(node_index(&e["leader"]), leader);
+    // Stored once: it stays as it is.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(event(&mut reader, &id).await, e);
+}
