@@ -475,9 +475,16 @@ async fn simultaneous_edits_on_running_nodes_keep_both_writes() {
     c.start_node("A").await;
     c.start_node("B").await;
     both_hold(&a, &b, &[("doc.txt", b"v0")]).await;
-    // Both edit before either hears of the other (the watcher waits 50 ms).
-    put(&a, "doc.txt", b"A wrote this", AUG_21_2024);
-    put(&b, "doc.txt", b"B wrote this later", AUG_21_2024 + 5);
+    // Both edit before either hears of the other. The watcher waits 50 ms
+    // for quiet, so the two edits are made ready outside the folders and
+    // then moved in back to back: a test thread descheduled on a busy
+    // machine between two slow writes could otherwise let A's edit reach B
+    // first, and B's would then simply be the later edit, not a conflict.
+    let staging = c.path("staging");
+    put(&staging, "from_a", b"A wrote this", AUG_21_2024);
+    put(&staging, "from_b", b"B wrote this later", AUG_21_2024 + 5);
+    std::fs::rename(staging.join("from_a"), a.join("doc.txt")).unwrap();
+    std::fs::rename(staging.join("from_b"), b.join("doc.txt")).unwrap();
     both_hold(
         &a,
         &b,
