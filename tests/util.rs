@@ -237,7 +237,7 @@ impl TestCluster {
     pub async fn try_start_node(&mut self, id: &str) -> Result<(), convene_node::NodeError> {
         let sockets = match self.unstarted.remove(id) {
             Some(s) => s,
-            None => convene_node::bind_node(self.cluster.node(id).unwrap()).await?,
+            None => rebind(self.cluster.node(id).unwrap()).await?,
         };
         let (screen, captured) = Screen::capture();
         self.screens.insert(id.to_string(), captured);
@@ -247,6 +247,9 @@ impl TestCluster {
     }
 
     /// Stops one node cleanly.
+    /// Stops one node. Its ports may stay taken for a moment by a task
+    /// still ending (a forward failing now that the transport has stopped)
+    /// or by a handle the test keeps; starting it again waits for them.
     pub async fn stop_node(&mut self, id: &str) {
         if let Some(node) = self.nodes.remove(id) {
             node.stop().await;
@@ -425,4 +428,22 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
     p
+}
+
+/// Binds a restarting node's ports, waiting while the previous run's
+/// sockets are still being let go (`AddrInUse`).
+async fn rebind(
+    node: &convene_cluster::NodeConfig,
+) -> Result<NodeSockets, convene_node::NodeError> {
+    let give_up = Instant::now() + Duration::from_secs(10);
+    loop {
+        match convene_node::bind_node(node).await {
+            Err(convene_node::NodeError::Bind { source, .. })
+                if source.kind() == std::io::ErrorKind::AddrInUse && Instant::now() < give_up =>
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            other => return other,
+        }
+    }
 }

@@ -82,15 +82,6 @@ impl BookingService {
         self.shared.dropped.load(Ordering::Relaxed)
     }
 
-    /// A weak reference to the front door's socket, if this node has one:
-    /// it stops upgrading once the last request in flight has let it go.
-    pub fn socket_weak(&self) -> Option<std::sync::Weak<UdpSocket>> {
-        self.shared
-            .front
-            .as_ref()
-            .map(|f| Arc::downgrade(&f.socket))
-    }
-
     /// Waits for the service's tasks after shutdown.
     pub async fn join(self) {
         for t in self.tasks {

@@ -1,8 +1,7 @@
 //! Starting and stopping one node.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::sync::Arc;
 
 use convene_booking::service::{BookingContext, BookingService};
 use convene_chat::service::{ChatContext, ChatService};
@@ -15,7 +14,6 @@ use convene_files::service::{FilesContext, FilesService};
 use convene_meet::{MeetContext, MeetService};
 use convene_store::Store;
 use convene_web::{WebContext, WebService};
-use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
 
 use crate::bind::NodeSockets;
@@ -38,14 +36,7 @@ pub struct RunningNode {
     events: Option<EventsService>,
     web: Option<WebService>,
     store: Arc<Store>,
-    /// The node's UDP sockets, to see them closed before `stop` returns.
-    udp_sockets: Vec<(&'static str, Weak<UdpSocket>)>,
 }
-
-/// How long `stop` waits for the last task using a UDP socket to let it
-/// go (a request in flight fails fast once the transport has stopped, so
-/// this is a bound, not a wait anyone should see).
-const SOCKET_RELEASE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Starts node `id` of `cluster` on sockets already bound for it.
 pub async fn start(
@@ -83,7 +74,6 @@ pub async fn start(
         router.clone(),
         async move { transport_shutdown.wait().await },
     );
-    let mut udp_sockets = vec![("peer_port", client.socket_weak())];
     let peers = Peers::new(client, cluster.clone(), me);
     // Membership first, so services can watch the coordinator from the start.
     let (membership, membership_task) = Membership::start(
@@ -199,7 +189,6 @@ pub async fn start(
             });
         }
     };
-    udp_sockets.extend(booking.socket_weak().map(|s| ("booking_port", s)));
     tracing::info!(node = id, %peer_addr, "node started");
     Ok(RunningNode {
         id: id.to_string(),
@@ -217,7 +206,6 @@ pub async fn start(
         events,
         web,
         store,
-        udp_sockets,
     })
 }
 
@@ -300,30 +288,7 @@ impl RunningNode {
         // Last reference: the SQLite connection closes here, after every
         // writer has finished.
         drop(self.store);
-        drop(self.membership);
-        release_udp_sockets(&self.id, &self.udp_sockets).await;
         tracing::info!(node = %self.id, "node stopped");
-    }
-}
-
-/// Waits until no task holds the node's UDP sockets any more, so a node
-/// restarted in the same process can bind the same ports. Detached tasks
-/// (a reply being sent, a forward whose call fails now that the transport
-/// has stopped) may hold one for a moment after every service has ended.
-async fn release_udp_sockets(node: &str, sockets: &[(&'static str, Weak<UdpSocket>)]) {
-    let deadline = tokio::time::Instant::now() + SOCKET_RELEASE_TIMEOUT;
-    for (what, socket) in sockets {
-        while socket.strong_count() > 0 {
-            if tokio::time::Instant::now() >= deadline {
-                tracing::warn!(
-                    node,
-                    what,
-                    "a task still holds the socket after the node stopped"
-                );
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
     }
 }
 

@@ -261,14 +261,6 @@ impl<S: DatagramSocket> Client<S> {
     pub fn stats(&self) -> Stats {
         self.shared.lock().endpoint.stats()
     }
-
-    /// A weak reference to the socket. It stops upgrading once every
-    /// client, handler and send task has let the socket go, which is when
-    /// its port is free to bind again (a node restarting in-process waits
-    /// for this).
-    pub fn socket_weak(&self) -> std::sync::Weak<S> {
-        Arc::downgrade(&self.shared.socket)
-    }
 }
 
 /// Cancels a call's request if the call's future is dropped before the
