@@ -493,12 +493,13 @@ impl FilesNode {
             tokio::spawn(async move {
                 // The transport retries for about two seconds; a busy or
                 // briefly unreachable peer gets a few more chances. One that
-                // stays down reads our records when it starts.
+                // stays down reads our records when it starts. Once this
+                // node has stopped there is no one left to try for.
                 for _ in 0..ANNOUNCE_ATTEMPTS {
-                    if peers.call(addr, ServiceTag::Files, &body).await.is_ok() {
-                        return;
+                    match peers.call(addr, ServiceTag::Files, &body).await {
+                        Ok(_) | Err(convene_rpc::RpcError::Closed) => return,
+                        Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
                     }
-                    tokio::time::sleep(Duration::from_secs(1)).await;
                 }
             });
         }
