@@ -118,9 +118,10 @@ async fn sweep_once(node: &Arc<Node>) -> Result<(), crate::EventsError> {
         }
     }
     for event in server.past_deadline() {
-        if let Some(stored) = node.db.event(&event).await?
-            && stored.state == EventState::Final
-        {
+        let stored = node.db.event(&event).await?;
+        // Final (a `Clear` was lost), or unknown to the database: nothing
+        // to keep.
+        if stored.is_none_or(|e| e.state == EventState::Final) {
             server.clear(&event).await?;
         }
     }

@@ -87,7 +87,17 @@ impl EventServer {
         availability: &Availability,
     ) -> Result<(), EventsError> {
         let slot = self.slot(event);
-        let known = self.known(&slot, event).await?;
+        let known = match self.known(&slot, event).await {
+            Ok(known) => known,
+            Err(e) => {
+                // Keep no state for an id the database does not know: a
+                // stream of made-up ids must not grow the map.
+                if matches!(e, EventsError::UnknownEvent(_)) {
+                    self.forget(event);
+                }
+                return Err(e);
+            }
+        };
         if known.final_.load(Ordering::Relaxed) || now_seconds() >= known.deadline {
             return Err(EventsError::DeadlinePassed);
         }
@@ -162,9 +172,13 @@ impl EventServer {
         let slot = self.slot(event);
         let _exclusive = slot.gate.write().await;
         self.working.remove(&self.me, event).await?;
+        self.forget(event);
+        Ok(())
+    }
+
+    fn forget(&self, event: &str) {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         slots.remove(event);
-        Ok(())
     }
 
     /// Events this server holds state for whose deadline has passed (or is
@@ -222,5 +236,90 @@ impl EventServer {
         slot.frozen.store(entry.frozen, Ordering::Release);
         slot.loaded.store(true, Ordering::Release);
         Ok(entry)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{DbFuture, Event, EventSummary, NewEvent, OpenEvent, Session, User};
+    use crate::interval::Interval;
+    use crate::working::MemoryWorkingSet;
+
+    /// A database that knows no event; a test that reaches anything else
+    /// has gone wrong.
+    struct NoEvents;
+
+    impl EventDb for NoEvents {
+        fn backend(&self) -> &'static str {
+            "none"
+        }
+        fn create_user<'a>(&'a self, _: &'a User) -> DbFuture<'a, ()> {
+            unreachable!()
+        }
+        fn user<'a>(&'a self, _: &'a str) -> DbFuture<'a, Option<User>> {
+            unreachable!()
+        }
+        fn unknown_users<'a>(&'a self, _: &'a [String]) -> DbFuture<'a, Vec<String>> {
+            unreachable!()
+        }
+        fn create_session<'a>(&'a self, _: &'a Session) -> DbFuture<'a, ()> {
+            unreachable!()
+        }
+        fn session<'a>(&'a self, _: &'a str) -> DbFuture<'a, Option<Session>> {
+            unreachable!()
+        }
+        fn delete_session<'a>(&'a self, _: &'a str) -> DbFuture<'a, ()> {
+            unreachable!()
+        }
+        fn create_event<'a>(&'a self, _: &'a NewEvent) -> DbFuture<'a, ()> {
+            unreachable!()
+        }
+        fn event<'a>(&'a self, _: &'a str) -> DbFuture<'a, Option<Event>> {
+            Box::pin(async { Ok(None) })
+        }
+        fn events_for<'a>(&'a self, _: &'a str) -> DbFuture<'a, Vec<EventSummary>> {
+            unreachable!()
+        }
+        fn add_constraint<'a>(&'a self, _: &'a Constraint) -> DbFuture<'a, bool> {
+            unreachable!()
+        }
+        fn constraints<'a>(&'a self, _: &'a str, _: &'a str) -> DbFuture<'a, Vec<Availability>> {
+            unreachable!()
+        }
+        fn open_events(&self) -> DbFuture<'_, Vec<OpenEvent>> {
+            unreachable!()
+        }
+        fn set_leader<'a>(&'a self, _: &'a str, _: &'a str, _: &'a str) -> DbFuture<'a, bool> {
+            unreachable!()
+        }
+        fn move_constraints<'a>(&'a self, _: &'a str, _: &'a str) -> DbFuture<'a, Vec<String>> {
+            unreachable!()
+        }
+        fn finish<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a Partial,
+            _: &'a [String],
+        ) -> DbFuture<'a, Option<Availability>> {
+            unreachable!()
+        }
+    }
+
+    #[tokio::test]
+    async fn made_up_event_ids_are_refused_and_leave_no_state() {
+        let server = EventServer::new(
+            "A".into(),
+            Arc::new(NoEvents),
+            Arc::new(MemoryWorkingSet::new()),
+        );
+        let availability = Availability::from_intervals([Interval::new(1, 2).unwrap()]);
+        for i in 0..1000 {
+            let made_up = format!("{i:010}");
+            let refused = server.submit(&made_up, "ada", &availability).await;
+            assert_eq!(refused, Err(EventsError::UnknownEvent(made_up)));
+        }
+        assert!(server.slots.lock().unwrap().is_empty());
+        assert!(server.past_deadline().is_empty());
     }
 }
