@@ -91,10 +91,20 @@ impl Passwords {
     /// The PHC string of a new argon2id hash of `password`, with a fresh
     /// random salt.
     pub async fn hash(&self, password: String) -> Result<String, HashError> {
-        let _permit = self.permits.acquire().await.map_err(|_| HashError)?;
-        tokio::task::spawn_blocking(move || hash_now(&password))
+        // The permit moves into the blocking task: a request dropped while
+        // hashing must not free its place while the hash still runs.
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
             .await
-            .map_err(|_| HashError)?
+            .map_err(|_| HashError)?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            hash_now(&password)
+        })
+        .await
+        .map_err(|_| HashError)?
     }
 
     /// Whether `password` matches `hash` (a PHC string). With no hash (no
@@ -112,12 +122,15 @@ impl Passwords {
                 Err(_) => return false,
             },
         };
-        let Ok(_permit) = self.permits.acquire().await else {
+        let Ok(permit) = self.permits.clone().acquire_owned().await else {
             return false;
         };
-        let matched = tokio::task::spawn_blocking(move || verify_now(&password, &hash))
-            .await
-            .unwrap_or(false);
+        let matched = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            verify_now(&password, &hash)
+        })
+        .await
+        .unwrap_or(false);
         matched && real
     }
 }
@@ -174,6 +187,23 @@ mod tests {
         assert_eq!(password_problem("ééééééééé"), None, "counted in characters");
         assert_eq!(password_problem(&"p".repeat(1024)), None);
         assert!(password_problem(&"p".repeat(1025)).is_some());
+    }
+
+    #[tokio::test]
+    async fn a_hash_abandoned_by_its_request_keeps_its_place_until_done() {
+        let passwords = Passwords::new();
+        let all = passwords.permits.available_permits();
+        // An argon2id hash takes far longer than a millisecond.
+        let abandoned = tokio::time::timeout(
+            std::time::Duration::from_millis(1),
+            passwords.hash("x".into()),
+        )
+        .await;
+        assert!(abandoned.is_err());
+        assert_eq!(passwords.permits.available_permits(), all - 1);
+        while passwords.permits.available_permits() < all {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
 
     #[tokio::test]
