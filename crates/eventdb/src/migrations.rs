@@ -205,9 +205,13 @@ pub const MYSQL: &[Migration] = &[
         version: 2,
         name: "constraints: who accepted each (origin), kept when the holder changes",
         statements: &[
-            "ALTER TABLE constraints ADD COLUMN IF NOT EXISTS origin VARCHAR(64) NOT NULL DEFAULT ''",
+            // One ALTER for the column and its index: MySQL has no
+            // `ADD COLUMN IF NOT EXISTS` (only MariaDB does), and one
+            // statement is applied whole.
+            "ALTER TABLE constraints
+                ADD COLUMN origin VARCHAR(64) NOT NULL DEFAULT '',
+                ADD INDEX constraints_by_event_origin (event_id, origin)",
             "UPDATE constraints SET origin = server WHERE origin = ''",
-            "CREATE INDEX IF NOT EXISTS constraints_by_event_origin ON constraints (event_id, origin)",
         ],
     },
 ];
