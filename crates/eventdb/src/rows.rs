@@ -3,19 +3,11 @@
 //! new event's participant list.
 
 use std::collections::HashSet;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use convene_events::DbError;
 use convene_events::db::{
     Event, EventState, EventSummary, NewEvent, Participant, decode_availability,
 };
-
-/// Seconds since the Unix epoch, now (0 if the clock is before 1970).
-pub(crate) fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
 
 /// Reads back a stored `events.state`.
 pub(crate) fn parse_state(text: &str) -> Result<EventState, DbError> {

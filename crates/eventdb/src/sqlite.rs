@@ -47,7 +47,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 
 use crate::error::{OpenError, from_sqlite};
 use crate::migrations::{self, SCHEMA_TABLE};
-use crate::rows::{EventRow, SummaryRow, dedup_participants, unix_now};
+use crate::rows::{EventRow, SummaryRow, dedup_participants};
+use convene_events::zone::now_seconds;
 
 /// How long a statement waits for another connection's write lock.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -126,11 +127,6 @@ impl SqliteDb {
         Ok(db)
     }
 
-    /// The database file (`None` in memory).
-    pub fn path(&self) -> Option<&Path> {
-        self.inner.path.as_deref()
-    }
-
     /// Applies the migrations the file lacks, all in one `BEGIN IMMEDIATE`
     /// transaction: it takes the write lock before reading the version, so
     /// two nodes opening a new file at once apply each step exactly once.
@@ -171,7 +167,7 @@ impl SqliteDb {
             }
             tx.execute(
                 "INSERT INTO convene_events_schema (version, name, applied_at) VALUES (?1, ?2, ?3)",
-                params![m.version, m.name, unix_now()],
+                params![m.version, m.name, now_seconds()],
             )
             .map_err(failed(m.version))?;
             tracing::info!(db = %name, version = m.version, step = m.name, "events schema migrated");
@@ -350,7 +346,7 @@ impl EventDb for SqliteDb {
                 user.name,
                 user.password_hash,
                 user.time_zone,
-                unix_now()
+                now_seconds()
             ])?;
             Ok(())
         }))
@@ -696,7 +692,7 @@ impl EventDb for SqliteDb {
                 .execute(params![
                     event,
                     encode_availability(&result),
-                    unix_now()
+                    now_seconds()
                 ])?;
                 tx.prepare_cached("DELETE FROM constraints WHERE event_id = ?1")?
                     .execute([&event])?;

@@ -59,7 +59,8 @@ use sqlx::{Connection, Database, Pool};
 
 use crate::error::{OpenError, from_sqlx, redact};
 use crate::migrations::{self, Migration, SCHEMA_TABLE};
-use crate::rows::{EventRow, SummaryRow, dedup_participants, unix_now};
+use crate::rows::{EventRow, SummaryRow, dedup_participants};
+use convene_events::zone::now_seconds;
 
 /// The most connections one node opens to the server.
 pub const MAX_CONNECTIONS: u32 = 10;
@@ -292,7 +293,11 @@ async fn migrate_locked<E: Engine>(conn: &mut E::Connection, url: &str) -> Resul
 async fn apply<E: Engine>(conn: &mut E::Connection, m: &Migration) -> Result<(), DbError> {
     let record =
         sql::<E>("INSERT INTO convene_events_schema (version, name, applied_at) VALUES (?, ?, ?)");
-    let args = [Arg::Int(m.version), Arg::Text(m.name), Arg::Int(unix_now())];
+    let args = [
+        Arg::Int(m.version),
+        Arg::Text(m.name),
+        Arg::Int(now_seconds()),
+    ];
     if E::TRANSACTIONAL_DDL {
         let mut tx = conn.begin().await.map_err(from_sqlx)?;
         for statement in m.statements {
@@ -389,7 +394,7 @@ impl<E: Engine> EventDb for SqlxDb<E> {
                     Arg::Text(&user.name),
                     Arg::Text(&user.password_hash),
                     Arg::Text(&user.time_zone),
-                    Arg::Int(unix_now()),
+                    Arg::Int(now_seconds()),
                 ],
             )
             .await?;
@@ -817,7 +822,7 @@ impl<E: Engine> EventDb for SqlxDb<E> {
                 ),
                 &[
                     Arg::Text(&encode_availability(&result)),
-                    Arg::Int(unix_now()),
+                    Arg::Int(now_seconds()),
                     Arg::Text(event),
                 ],
             )

@@ -55,11 +55,6 @@ impl Events {
         &self.node.db
     }
 
-    /// This node's id.
-    pub fn node_id(&self) -> &str {
-        self.node.my_id()
-    }
-
     /// Creates an event; returns its id. The event server that takes it
     /// becomes its leader.
     pub async fn create(&self, request: NewEventRequest) -> Result<String, EventsError> {
