@@ -483,3 +483,29 @@ async fn a_web_only_front_hands_the_work_to_the_event_servers() {
     }
     c.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_cannot_be_reached_stops_the_node_with_a_clear_error() {
+    let mut c = TestCluster::bind_full(
+        &[web("A")],
+        "database_url = \"postgres://postgres@127.0.0.1:1/none\"\n",
+        "",
+    )
+    .await;
+    let error = c
+        .try_start_node("A")
+        .await
+        .expect_err("the node refuses to start");
+    let message = error.to_string();
+    assert!(
+        matches!(error, convene_node::NodeError::Events { .. }),
+        "{message}"
+    );
+    assert!(message.starts_with("node A: "), "{message}");
+    assert!(message.contains("127.0.0.1:1"), "{message}");
+    // Nothing was started: the same ports bind again at once.
+    let node = c.cluster.node("A").unwrap().clone();
+    convene_node::bind_node(&node)
+        .await
+        .expect("the ports are free");
+}

@@ -64,6 +64,24 @@ pub async fn start(
         })?;
     let client_addr = sockets.client.as_ref().and_then(|l| l.local_addr().ok());
     let booking_addr = sockets.booking.as_ref().and_then(|s| s.local_addr().ok());
+    // The events database only where some node has a web front (nothing
+    // else can create an event), and before anything starts: a bad URL
+    // stops the node with nothing to tear down.
+    let event_storage = if cluster.events_enabled() {
+        warn_if_sqlite_across_machines(&cluster);
+        let opened = async {
+            let db = convene_eventdb::open(&cluster.events.database_url).await?;
+            let working =
+                convene_eventdb::open_working_set(cluster.events.redis_url.as_deref()).await?;
+            Ok::<_, convene_eventdb::OpenError>((db, working))
+        };
+        Some(opened.await.map_err(|source| NodeError::Events {
+            node: id.to_string(),
+            source,
+        })?)
+    } else {
+        None
+    };
 
     let (trigger, shutdown) = Shutdown::new();
     let router = Arc::new(Router::new());
@@ -102,39 +120,16 @@ pub async fn start(
             });
         }
     };
-    // The events service only where some node has a web front (nothing
-    // else can create an event); its database first, so a bad URL stops
-    // the node before anything else starts.
-    let events = if cluster.events_enabled() {
-        warn_if_sqlite_across_machines(&cluster);
-        let opened = async {
-            let db = convene_eventdb::open(&cluster.events.database_url).await?;
-            let working =
-                convene_eventdb::open_working_set(cluster.events.redis_url.as_deref()).await?;
-            Ok::<_, convene_eventdb::OpenError>((db, working))
-        };
-        match opened.await {
-            Ok((db, working)) => Some(convene_events::service::start(EventsContext {
-                peers: peers.clone(),
-                router: router.clone(),
-                membership: membership.clone(),
-                shutdown: shutdown.clone(),
-                db,
-                working,
-            })),
-            Err(source) => {
-                trigger.trigger();
-                meet.join().await;
-                let _ = transport.await;
-                return Err(NodeError::Events {
-                    node: id.to_string(),
-                    source,
-                });
-            }
-        }
-    } else {
-        None
-    };
+    let events = event_storage.map(|(db, working)| {
+        convene_events::service::start(EventsContext {
+            peers: peers.clone(),
+            router: router.clone(),
+            membership: membership.clone(),
+            shutdown: shutdown.clone(),
+            db,
+            working,
+        })
+    });
     let web = match (&events, sockets.http) {
         (Some(events), Some(listener)) => {
             let web_shutdown = shutdown.clone();
