@@ -246,7 +246,6 @@ impl TestCluster {
         Ok(())
     }
 
-    /// Stops one node cleanly.
     /// Stops one node. Its ports may stay taken for a moment by a task
     /// still ending (a forward failing now that the transport has stopped)
     /// or by a handle the test keeps; starting it again waits for them.
