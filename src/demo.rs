@@ -90,7 +90,7 @@ pub async fn seed_events(events: &convene_events::Events) -> anyhow::Result<()> 
         let zone = Zone::named(zone)?;
         let start = zone.parse_local(&format!("{tomorrow}T{from}"))?;
         let end = zone.parse_local(&format!("{tomorrow}T{to}"))?;
-        Ok(Availability::from_intervals([Interval::new(start, end)?]))
+        Ok(Availability::from_iter([Interval::new(start, end)?]))
     };
     let id = events
         .create(NewEventRequest {

@@ -40,7 +40,7 @@ pub use convene_events::zone::now_seconds as now;
 fn hours(pairs: &[(i64, i64)]) -> Availability {
     // Whole hours from a fixed day, 2030-01-01T00:00Z.
     const DAY: i64 = 1_893_456_000;
-    Availability::from_intervals(
+    Availability::from_iter(
         pairs
             .iter()
             .map(|&(s, e)| Interval::new(DAY + s * 3600, DAY + e * 3600).unwrap()),
@@ -281,11 +281,11 @@ async fn bad_requests_are_refused_with_reasons(backend: &str) {
         Err(EventsError::UnknownEvent(_))
     ));
     assert!(matches!(
-        a.submit(&id, &names[1], Availability::empty()).await,
+        a.submit(&id, &names[1], Availability::new()).await,
         Err(EventsError::Invalid(_))
     ));
     let too_many =
-        Availability::from_intervals((0..101).map(|i| Interval::new(i * 10, i * 10 + 5).unwrap()));
+        Availability::from_iter((0..101).map(|i| Interval::new(i * 10, i * 10 + 5).unwrap()));
     assert!(matches!(
         a.submit(&id, &names[1], too_many).await,
         Err(EventsError::Invalid(_))

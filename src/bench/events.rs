@@ -208,9 +208,7 @@ async fn finalization(events: &[Events], participants: usize, run: &str) -> anyh
     fn window(i: usize) -> Availability {
         const DAY: i64 = 1_893_456_000; // 2030-01-01T00:00Z
         let start = DAY + 3600 * (i % 4) as i64;
-        Availability::from_intervals([
-            Interval::new(start, DAY + 20 * 3600).expect("a valid interval")
-        ])
+        Availability::from_iter([Interval::new(start, DAY + 20 * 3600).expect("a valid interval")])
     }
     // Time to answer for everyone, then the deadline.
     let deadline = now_seconds() + 5 + (participants / 2000) as i64;
@@ -272,7 +270,7 @@ async fn finalization(events: &[Events], participants: usize, run: &str) -> anyh
     println!(
         "finalization: {participants} participants, all answered ({:.1} s to submit), result {} interval(s) stored {:.1} ms after the deadline (polled every 1 ms)",
         answered.as_secs_f64(),
-        result.intervals().len(),
+        result.as_slice().len(),
         took.as_secs_f64() * 1000.0
     );
     Ok(())

@@ -273,7 +273,7 @@ pub trait EventDb: Send + Sync + 'static {
 /// commas (`1767261600-1767265200,1767272400-1767276000`); empty for none.
 pub fn encode_availability(availability: &Availability) -> String {
     let mut out = String::new();
-    for (i, interval) in availability.intervals().iter().enumerate() {
+    for (i, interval) in availability.as_slice().iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
@@ -286,7 +286,7 @@ pub fn encode_availability(availability: &Availability) -> String {
 /// [`DbError::Corrupt`].
 pub fn decode_availability(text: &str) -> Result<Availability, DbError> {
     if text.is_empty() {
-        return Ok(Availability::empty());
+        return Ok(Availability::new());
     }
     let corrupt = || DbError::Corrupt(format!("availability {text:?}"));
     let mut intervals = Vec::new();
@@ -296,7 +296,7 @@ pub fn decode_availability(text: &str) -> Result<Availability, DbError> {
         let end: i64 = end.parse().map_err(|_| corrupt())?;
         intervals.push(Interval::new(start, end).map_err(|_| corrupt())?);
     }
-    Ok(Availability::from_intervals(intervals))
+    Ok(Availability::from_iter(intervals))
 }
 
 #[cfg(test)]
@@ -305,13 +305,13 @@ mod tests {
 
     #[test]
     fn availability_text_round_trips_and_refuses_garbage() {
-        let a = Availability::from_intervals([
+        let a = Availability::from_iter([
             Interval::new(100, 200).unwrap(),
             Interval::new(300, 400).unwrap(),
         ]);
         assert_eq!(encode_availability(&a), "100-200,300-400");
         assert_eq!(decode_availability("100-200,300-400").unwrap(), a);
-        assert_eq!(decode_availability("").unwrap(), Availability::empty());
+        assert_eq!(decode_availability("").unwrap(), Availability::new());
         for bad in ["100", "100-", "a-b", "200-100", "100-200,", "-5-3"] {
             assert!(decode_availability(bad).is_err(), "{bad:?}");
         }

@@ -18,131 +18,28 @@
 //! idempotent, which is what lets event servers fold constraints in any order,
 //! on any server, and count a repeated submission once.
 
-use std::fmt;
+pub use convene_time::IntervalError;
 
-/// A non-empty, half-open span of time `[start, end)`, in Unix seconds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Interval {
-    start: i64,
-    end: i64,
-}
+/// A non-empty, half-open span of time `[start, end)`, in Unix seconds:
+/// the same interval meet and booking use ([`convene_time::Interval`]),
+/// counted in seconds.
+pub type Interval = convene_time::Interval<i64>;
 
-/// Why an interval cannot be made.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum IntervalError {
-    /// The end is not after the start.
-    #[error("an interval must end after it starts")]
-    EndNotAfterStart,
-}
-
-impl Interval {
-    /// The interval `[start, end)`; `end` must be after `start`.
-    pub fn new(start: i64, end: i64) -> Result<Self, IntervalError> {
-        if end > start {
-            Ok(Interval { start, end })
-        } else {
-            Err(IntervalError::EndNotAfterStart)
-        }
-    }
-
-    /// The first second of the interval.
-    pub fn start(&self) -> i64 {
-        self.start
-    }
-
-    /// The first second after the interval.
-    pub fn end(&self) -> i64 {
-        self.end
-    }
-
-    /// The time both intervals share, if any (strict overlap).
-    pub fn overlap(&self, other: &Interval) -> Option<Interval> {
-        let start = self.start.max(other.start);
-        let end = self.end.min(other.end);
-        (start < end).then_some(Interval { start, end })
-    }
-}
-
-impl fmt::Display for Interval {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "[{}, {})", self.start, self.end)
-    }
-}
-
-/// A set of intervals in normal form: sorted, disjoint, not touching.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Availability {
-    intervals: Vec<Interval>,
-}
-
-impl Availability {
-    /// No time at all.
-    pub fn empty() -> Self {
-        Availability::default()
-    }
-
-    /// The union of `intervals`, in normal form.
-    pub fn from_intervals(intervals: impl IntoIterator<Item = Interval>) -> Self {
-        let mut sorted: Vec<Interval> = intervals.into_iter().collect();
-        sorted.sort_unstable();
-        let mut merged: Vec<Interval> = Vec::with_capacity(sorted.len());
-        for interval in sorted {
-            match merged.last_mut() {
-                // Overlapping or touching: one continuous span.
-                Some(last) if interval.start <= last.end => last.end = last.end.max(interval.end),
-                _ => merged.push(interval),
-            }
-        }
-        Availability { intervals: merged }
-    }
-
-    /// The intervals, sorted, disjoint and not touching.
-    pub fn intervals(&self) -> &[Interval] {
-        &self.intervals
-    }
-
-    /// True when the set holds no time.
-    pub fn is_empty(&self) -> bool {
-        self.intervals.is_empty()
-    }
-
-    /// The time both sets share (strict overlap), in normal form.
-    ///
-    /// A linear merge of the two sorted lists: O(n + m).
-    pub fn intersect(&self, other: &Availability) -> Availability {
-        let (a, b) = (&self.intervals, &other.intervals);
-        let mut out = Vec::new();
-        let (mut i, mut j) = (0, 0);
-        while i < a.len() && j < b.len() {
-            if let Some(shared) = a[i].overlap(&b[j]) {
-                out.push(shared);
-            }
-            // Drop whichever ends first: it cannot meet anything further on.
-            if a[i].end <= b[j].end {
-                i += 1;
-            } else {
-                j += 1;
-            }
-        }
-        // Pieces of disjoint, non-touching inputs are themselves disjoint and
-        // cannot touch: a shared boundary would need a gap of zero in one
-        // input.
-        Availability { intervals: out }
-    }
-
-    /// Whether the instant `t` is in the set.
-    pub fn contains(&self, t: i64) -> bool {
-        let i = self.intervals.partition_point(|iv| iv.end <= t);
-        self.intervals.get(i).is_some_and(|iv| iv.start <= t)
-    }
-}
+/// A set of intervals in normal form: sorted, disjoint, not touching
+/// ([`convene_time::SlotList`]). Build one with `collect()` or
+/// [`SlotList::normalize`](convene_time::SlotList::normalize), which merge
+/// overlapping and touching intervals; [`intersect`] is one linear merge
+/// with strict overlap.
+///
+/// [`intersect`]: convene_time::SlotList::intersect
+pub type Availability = convene_time::SlotList<i64>;
 
 /// An event server's running intersection for one event: nothing yet, or
 /// the intersection of every constraint folded in so far.
 ///
 /// "Nothing yet" is not the same as "no time": an event nobody has answered
 /// has no constraint, while answers that share no time intersect to
-/// [`Availability::empty`], and stay empty whatever comes later.
+/// an empty [`Availability`], and stay empty whatever comes later.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Partial(Option<Availability>);
 
@@ -195,13 +92,18 @@ mod tests {
     }
 
     fn set(pairs: &[(i64, i64)]) -> Availability {
-        Availability::from_intervals(pairs.iter().map(|&(s, e)| iv(s, e)))
+        pairs.iter().map(|&(s, e)| iv(s, e)).collect()
+    }
+
+    /// Whether the instant `t` is in `a`.
+    fn holds(a: &Availability, t: i64) -> bool {
+        a.iter().any(|iv| iv.start() <= t && t < iv.end())
     }
 
     #[test]
     fn an_interval_must_end_after_it_starts() {
-        assert_eq!(Interval::new(5, 5), Err(IntervalError::EndNotAfterStart));
-        assert_eq!(Interval::new(6, 5), Err(IntervalError::EndNotAfterStart));
+        assert_eq!(Interval::new(5, 5), Err(IntervalError::Empty));
+        assert_eq!(Interval::new(6, 5), Err(IntervalError::Empty));
         assert!(Interval::new(5, 6).is_ok());
     }
 
@@ -224,9 +126,9 @@ mod tests {
     #[test]
     fn touching_intervals_share_no_time_but_merge_within_one_set() {
         assert!(set(&[(10, 20)]).intersect(&set(&[(20, 30)])).is_empty());
-        assert_eq!(set(&[(10, 20), (20, 30)]).intervals(), &[iv(10, 30)]);
+        assert_eq!(set(&[(10, 20), (20, 30)]).as_slice(), &[iv(10, 30)]);
         assert_eq!(
-            set(&[(10, 25), (20, 30), (40, 50)]).intervals(),
+            set(&[(10, 25), (20, 30), (40, 50)]).as_slice(),
             &[iv(10, 30), iv(40, 50)]
         );
     }
@@ -237,19 +139,18 @@ mod tests {
         assert_eq!(partial.current(), None);
         partial.fold(&set(&[(10, 20)]));
         partial.fold(&set(&[(30, 40)]));
-        assert_eq!(partial.current(), Some(&Availability::empty()));
+        assert_eq!(partial.current(), Some(&Availability::new()));
         partial.fold(&set(&[(0, 100)]));
         assert!(partial.into_result().is_empty(), "empty stays empty");
     }
 
     fn arb_set() -> impl Strategy<Value = Availability> {
-        prop::collection::vec((0i64..200, 1i64..40), 0..8).prop_map(|pairs| {
-            Availability::from_intervals(pairs.into_iter().map(|(s, len)| iv(s, s + len)))
-        })
+        prop::collection::vec((0i64..200, 1i64..40), 0..8)
+            .prop_map(|pairs| pairs.into_iter().map(|(s, len)| iv(s, s + len)).collect())
     }
 
     fn normal(a: &Availability) -> bool {
-        a.intervals().windows(2).all(|w| w[0].end() < w[1].start())
+        a.as_slice().windows(2).all(|w| w[0].end() < w[1].start())
     }
 
     proptest! {
@@ -260,7 +161,7 @@ mod tests {
             let ab = a.intersect(&b);
             prop_assert!(normal(&ab));
             for t in -1..250 {
-                prop_assert_eq!(ab.contains(t), a.contains(t) && b.contains(t), "t = {}", t);
+                prop_assert_eq!(holds(&ab, t), holds(&a, t) && holds(&b, t), "t = {}", t);
             }
             prop_assert_eq!(&ab, &b.intersect(&a));
             prop_assert_eq!(ab.intersect(&c), a.intersect(&b.intersect(&c)));

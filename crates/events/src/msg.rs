@@ -81,8 +81,8 @@ impl Request {
 }
 
 fn put_availability(out: &mut Vec<u8>, availability: &Availability) {
-    out.put_u32(availability.intervals().len() as u32);
-    for interval in availability.intervals() {
+    out.put_u32(availability.as_slice().len() as u32);
+    for interval in availability.as_slice() {
         out.put_u64(interval.start() as u64);
         out.put_u64(interval.end() as u64);
     }
@@ -100,7 +100,7 @@ fn read_availability(r: &mut Reader<'_>) -> Result<Availability, DecodeError> {
                 .map_err(|_| DecodeError::Invalid("interval ends before it starts"))?,
         );
     }
-    Ok(Availability::from_intervals(intervals))
+    Ok(Availability::from_iter(intervals))
 }
 
 impl Encode for Request {
@@ -239,7 +239,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn availability(pairs: &[(i64, i64)]) -> Availability {
-        Availability::from_intervals(pairs.iter().map(|&(s, e)| Interval::new(s, e).unwrap()))
+        Availability::from_iter(pairs.iter().map(|&(s, e)| Interval::new(s, e).unwrap()))
     }
 
     #[test]
@@ -265,7 +265,7 @@ mod tests {
             Reply::Refused(EventsError::UnknownEvent("x".into())),
             Reply::Partial(Partial::none()),
             Reply::Partial(Partial::from_current(Some(a))),
-            Reply::Partial(Partial::from_current(Some(Availability::empty()))),
+            Reply::Partial(Partial::from_current(Some(Availability::new()))),
         ] {
             assert_eq!(Reply::from_bytes(&reply.to_bytes()), Ok(reply));
         }

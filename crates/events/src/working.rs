@@ -125,18 +125,14 @@ mod tests {
         };
         assert_eq!(none.encode(), "open|none");
         assert_eq!(Entry::decode("open|none").unwrap(), none);
-        partial.fold(&Availability::from_intervals(
-            [Interval::new(5, 9).unwrap()],
-        ));
+        partial.fold(&Availability::from_iter([Interval::new(5, 9).unwrap()]));
         let some = Entry {
             partial: partial.clone(),
             frozen: true,
         };
         assert_eq!(some.encode(), "frozen|5-9");
         assert_eq!(Entry::decode("frozen|5-9").unwrap(), some);
-        partial.fold(&Availability::from_intervals([
-            Interval::new(10, 11).unwrap()
-        ]));
+        partial.fold(&Availability::from_iter([Interval::new(10, 11).unwrap()]));
         let empty = Entry {
             partial,
             frozen: false,

@@ -189,18 +189,18 @@ mod tests {
         // Rome is free 15:00-18:00, New York 10:00-11:30, on a winter day.
         let rome = Zone::named("Europe/Rome").unwrap();
         let ny = Zone::named("America/New_York").unwrap();
-        let a = Availability::from_intervals([Interval::new(
+        let a = Availability::from_iter([Interval::new(
             rome.parse_local("2026-02-10T15:00").unwrap(),
             rome.parse_local("2026-02-10T18:00").unwrap(),
         )
         .unwrap()]);
-        let b = Availability::from_intervals([Interval::new(
+        let b = Availability::from_iter([Interval::new(
             ny.parse_local("2026-02-10T10:00").unwrap(),
             ny.parse_local("2026-02-10T11:30").unwrap(),
         )
         .unwrap()]);
         let common = a.intersect(&b);
-        let only = common.intervals()[0];
+        let only = common.as_slice()[0];
         assert_eq!(format_rfc3339(only.start()), "2026-02-10T15:00:00Z");
         assert_eq!(format_rfc3339(only.end()), "2026-02-10T16:30:00Z");
         // Each sees it on their own clock.

@@ -191,12 +191,12 @@ pub fn parse_intervals(intervals: &[JsonInterval]) -> Result<Availability, ApiEr
             .map_err(|_| at("each interval must end after it starts".into()))?;
         out.push(interval);
     }
-    Ok(Availability::from_intervals(out))
+    Ok(Availability::from_iter(out))
 }
 
 fn intervals_out(availability: &Availability) -> Vec<IntervalOut> {
     availability
-        .intervals()
+        .as_slice()
         .iter()
         .map(|i| IntervalOut {
             start: format_rfc3339(i.start()),
@@ -449,7 +449,7 @@ mod tests {
 
     #[test]
     fn results_are_null_until_final() {
-        let some = Availability::from_intervals([Interval::new(0, 60).unwrap()]);
+        let some = Availability::from_iter([Interval::new(0, 60).unwrap()]);
         assert!(final_result(EventState::Open, Some(&some)).is_none());
         assert_eq!(final_result(EventState::Final, None), Some(vec![]));
         assert_eq!(

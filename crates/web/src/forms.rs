@@ -148,7 +148,7 @@ pub fn parse_rows(zone: &Zone, rows: &[Row]) -> Result<Availability, String> {
             Interval::new(start, end).map_err(|_| at("each interval must end after it starts"))?;
         intervals.push(interval);
     }
-    Ok(Availability::from_intervals(intervals))
+    Ok(Availability::from_iter(intervals))
 }
 
 /// User names typed into one field, separated by commas, spaces or new
@@ -210,7 +210,7 @@ mod tests {
         let a = parse_rows(&rome, &rows).unwrap();
         let utc = |t| convene_events::zone::parse_rfc3339(t).unwrap();
         assert_eq!(
-            a.intervals(),
+            a.as_slice(),
             &[Interval::new(utc("2026-01-15T09:00:00Z"), utc("2026-01-15T12:00:00Z")).unwrap()]
         );
         assert!(parse_rows(&rome, &[Row::default()]).unwrap().is_empty());

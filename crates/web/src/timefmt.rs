@@ -23,7 +23,7 @@ pub fn interval(zone: &Zone, interval: &Interval) -> String {
 /// Every interval of a result, one string each.
 pub fn intervals(zone: &Zone, availability: &Availability) -> Vec<String> {
     availability
-        .intervals()
+        .as_slice()
         .iter()
         .map(|i| interval(zone, i))
         .collect()
@@ -91,7 +91,7 @@ mod tests {
             "Sun 29 Mar 2026, 01:00 – 05:00 (CEST)"
         );
         let ny = Zone::named("America/New_York").unwrap();
-        let a = Availability::from_intervals([iv("2026-02-10T15:00:00Z", "2026-02-10T16:30:00Z")]);
+        let a = Availability::from_iter([iv("2026-02-10T15:00:00Z", "2026-02-10T16:30:00Z")]);
         assert_eq!(intervals(&ny, &a), ["Tue 10 Feb 2026, 10:00 – 11:30 (EST)"]);
     }
 

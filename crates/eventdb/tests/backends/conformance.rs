@@ -23,7 +23,7 @@ pub fn run_id() -> String {
 
 /// An availability of `[start, end)` pairs.
 pub fn avail(pairs: &[(i64, i64)]) -> Availability {
-    Availability::from_intervals(pairs.iter().map(|&(s, e)| Interval::new(s, e).unwrap()))
+    Availability::from_iter(pairs.iter().map(|&(s, e)| Interval::new(s, e).unwrap()))
 }
 
 /// One test's names, all with the same random suffix.
@@ -340,11 +340,11 @@ pub async fn constraints_while_open(db: &Arc<dyn EventDb>) {
         .finish(&event.id, &from_a, std::slice::from_ref(&a))
         .await
         .unwrap();
-    assert_eq!(result, Some(Availability::empty()));
+    assert_eq!(result, Some(Availability::new()));
     assert!(!db.add_constraint(&first).await.unwrap());
     assert!(db.constraints(&event.id, &b).await.unwrap().is_empty());
     let stored = db.event(&event.id).await.unwrap().unwrap();
-    assert_eq!(stored.result, Some(Availability::empty()));
+    assert_eq!(stored.result, Some(Availability::new()));
     // Once only.
     assert_eq!(db.finish(&event.id, &from_a, &[]).await.unwrap(), None);
     assert_eq!(
@@ -391,7 +391,7 @@ pub async fn open_events_and_leaders(db: &Arc<dyn EventDb>) {
     for e in [&later, &sooner, &done] {
         db.create_event(e).await.unwrap();
     }
-    assert!(store_result(db, &done.id, &Availability::empty()).await);
+    assert!(store_result(db, &done.id, &Availability::new()).await);
     let ours: HashSet<&str> = [later.id.as_str(), sooner.id.as_str(), done.id.as_str()].into();
     let open = db.open_events().await.unwrap();
     assert!(open.windows(2).all(|w| w[0].deadline <= w[1].deadline));
@@ -484,10 +484,10 @@ pub async fn finalize_once(db: &Arc<dyn EventDb>) {
 
     let empty = new_event(&ann, &[&ann], 1_900_000_000, &a);
     db.create_event(&empty).await.unwrap();
-    assert!(store_result(db, &empty.id, &Availability::empty()).await);
+    assert!(store_result(db, &empty.id, &Availability::new()).await);
     let stored = db.event(&empty.id).await.unwrap().unwrap();
-    assert_eq!(stored.result, Some(Availability::empty()));
-    assert!(!store_result(db, &new_event_id(), &Availability::empty()).await);
+    assert_eq!(stored.result, Some(Availability::new()));
+    assert!(!store_result(db, &new_event_id(), &Availability::new()).await);
 }
 
 /// Two servers finishing one event at once: exactly one wins.

@@ -206,7 +206,7 @@ impl Events {
 }
 
 fn check_size(availability: &Availability) -> Result<(), EventsError> {
-    if availability.intervals().len() > MAX_INTERVALS {
+    if availability.as_slice().len() > MAX_INTERVALS {
         return Err(EventsError::Invalid(format!(
             "at most {MAX_INTERVALS} intervals may be given at once"
         )));

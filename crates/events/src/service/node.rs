@@ -269,7 +269,7 @@ impl Node {
         // stores the result, so no acknowledged constraint can slip between.
         match self.db.finish(event, &result, &answered).await? {
             Some(result) => {
-                tracing::info!(%event, intervals = result.intervals().len(), "event finished")
+                tracing::info!(%event, intervals = result.as_slice().len(), "event finished")
             }
             None => tracing::info!(%event, "event already finished by another leader"),
         }

@@ -313,7 +313,7 @@ mod tests {
             Arc::new(NoEvents),
             Arc::new(MemoryWorkingSet::new()),
         );
-        let availability = Availability::from_intervals([Interval::new(1, 2).unwrap()]);
+        let availability = Availability::from_iter([Interval::new(1, 2).unwrap()]);
         for i in 0..1000 {
             let made_up = format!("{i:010}");
             let refused = server.submit(&made_up, "ada", &availability).await;

@@ -297,7 +297,7 @@ mod tests {
 
     #[test]
     fn a_final_event_shows_its_result_in_the_viewers_zone() {
-        let result = Availability::from_intervals([Interval::new(
+        let result = Availability::from_iter([Interval::new(
             convene_events::zone::parse_rfc3339("2026-02-10T15:00:00Z").unwrap(),
             convene_events::zone::parse_rfc3339("2026-02-10T16:30:00Z").unwrap(),
         )
@@ -313,7 +313,7 @@ mod tests {
         assert!(!text.contains("/availability"), "no form once final");
         let none = event_page(
             &viewer("bob"),
-            &event(EventState::Final, Some(Availability::empty())),
+            &event(EventState::Final, Some(Availability::new())),
             &form(),
             2_000_000_100,
         )

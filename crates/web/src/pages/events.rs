@@ -241,7 +241,7 @@ mod tests {
 
     #[test]
     fn the_list_escapes_names_and_shows_results_in_the_viewers_zone() {
-        let common = Availability::from_intervals([Interval::new(
+        let common = Availability::from_iter([Interval::new(
             convene_events::zone::parse_rfc3339("2026-02-10T14:00:00Z").unwrap(),
             convene_events::zone::parse_rfc3339("2026-02-10T15:00:00Z").unwrap(),
         )
@@ -267,7 +267,7 @@ mod tests {
                 "cccccccccc",
                 "Never",
                 EventState::Final,
-                Some(Availability::empty()),
+                Some(Availability::new()),
             ),
         ];
         let text = list_page(&viewer(), &events, 1_760_000_000).into_string();
