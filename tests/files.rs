@@ -120,12 +120,17 @@ fn contents(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-/// Waits until both folders hold exactly `expected` (name, content) pairs.
-async fn both_hold(a: &Path, b: &Path, expected: &[(&str, &[u8])]) {
-    let want: Vec<(String, Vec<u8>)> = expected
+/// `expected` as [`contents`] gives it.
+fn owned(expected: &[(&str, &[u8])]) -> Vec<(String, Vec<u8>)> {
+    expected
         .iter()
         .map(|(n, c)| (n.to_string(), c.to_vec()))
-        .collect();
+        .collect()
+}
+
+/// Waits until both folders hold exactly `expected` (name, content) pairs.
+async fn both_hold(a: &Path, b: &Path, expected: &[(&str, &[u8])]) {
+    let want = owned(expected);
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     loop {
         let (got_a, got_b) = (contents(a), contents(b));
@@ -417,6 +422,90 @@ async fn the_lab_3_scenario_updates_to_a_locked_file_wait_and_apply_in_order() {
     .await;
     let (out, _, _) = files_cli(&["files", "ls", "--server", &server]).await;
     assert!(!out.contains("<locked>"), "{out}");
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_on_the_lock_holder_during_the_lock_is_kept_at_unlock() {
+    // A holds the locks (it comes second: higher priority).
+    let mut c = TestCluster::bind(&[files("B", "directory_b"), files("A", "directory_a")]).await;
+    let (a, b) = (c.path("directory_a"), c.path("directory_b"));
+    put(&a, "a.txt", b"orig", AUG_20_2024);
+    c.start_node("B").await;
+    c.start_node("A").await;
+    both_hold(&a, &b, &[("a.txt", b"orig")]).await;
+    let server = c.cluster.node("A").unwrap().peer_addr().to_string();
+    let (_, err, code) = files_cli(&[
+        "files", "lock", "0", "--server", &server, "--owner", "alice",
+    ])
+    .await;
+    assert_eq!(code, Some(0), "{err}");
+
+    // B's edit is held, and B goes away; then the file is edited on A
+    // itself, later. Only A has its own edit.
+    put(&b, "a.txt", b"B's edit", AUG_21_2024);
+    c.wait_for_line("A", "a.txt is locked; B's update is held (1 waiting)")
+        .await;
+    c.stop_node("B").await;
+    put(&a, "a.txt", b"A's later edit", AUG_21_2024 + 60);
+    c.wait_for_line("A", "Files: a.txt is changed here.").await;
+    assert_eq!(std::fs::read(a.join("a.txt")).unwrap(), b"A's later edit");
+
+    let (out, err, code) = files_cli(&[
+        "files", "unlock", "0", "--server", &server, "--owner", "alice",
+    ])
+    .await;
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, "Unlocked a.txt; 1 held update applied.\n");
+    // The held update is weighed against A's edit as if it arrived now:
+    // they conflict, A's (newer) keeps the name, B's becomes a copy.
+    let both: &[(&str, &[u8])] = &[
+        ("a.sync-conflict-B-20240821-000000.txt", b"B's edit"),
+        ("a.txt", b"A's later edit"),
+    ];
+    assert_eq!(contents(&a), owned(both));
+    c.start_node("B").await;
+    both_hold(&a, &b, both).await;
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflict_that_arrives_during_a_lock_waits_for_the_unlock() {
+    // A holds the locks (it comes second: higher priority).
+    let mut c = TestCluster::bind(&[files("B", "directory_b"), files("A", "directory_a")]).await;
+    let (a, b) = (c.path("directory_a"), c.path("directory_b"));
+    put(&a, "a.txt", b"orig", AUG_20_2024);
+    c.start_node("B").await;
+    c.start_node("A").await;
+    both_hold(&a, &b, &[("a.txt", b"orig")]).await;
+    let server = c.cluster.node("A").unwrap().peer_addr().to_string();
+    let (_, err, code) = files_cli(&[
+        "files", "lock", "0", "--server", &server, "--owner", "alice",
+    ])
+    .await;
+    assert_eq!(code, Some(0), "{err}");
+
+    // Both edit at once; B's is newer, so it wins the name.
+    let staging = c.path("staging");
+    put(&staging, "from_a", b"A's edit", AUG_21_2024);
+    put(&staging, "from_b", b"B's newer edit", AUG_21_2024 + 60);
+    std::fs::rename(staging.join("from_a"), a.join("a.txt")).unwrap();
+    std::fs::rename(staging.join("from_b"), b.join("a.txt")).unwrap();
+    // B resolves it at once: its own under the name, A's as a copy, which
+    // reaches A too. A's locked file stays as it is until the unlock.
+    let copy = "a.sync-conflict-A-20240821-000000.txt";
+    c.wait_for_line("A", &format!("synchronized {copy} from B"))
+        .await;
+    c.wait_for_line("A", "a.txt is locked; B's update is held")
+        .await;
+    assert_eq!(std::fs::read(a.join("a.txt")).unwrap(), b"A's edit");
+
+    let (_, err, code) = files_cli(&[
+        "files", "unlock", "1", "--server", &server, "--owner", "alice",
+    ])
+    .await;
+    assert_eq!(code, Some(0), "{err}"); // [1]: the conflict copy sorts first
+    both_hold(&a, &b, &[(copy, b"A's edit"), ("a.txt", b"B's newer edit")]).await;
     c.stop().await;
 }
 

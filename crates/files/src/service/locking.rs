@@ -1,6 +1,8 @@
 //! Locks at the lock holder (lab 3): while a file is locked, updates to it
-//! from other nodes are held, first in first out, and applied in arrival
-//! order when it is unlocked (or its lease runs out).
+//! from other nodes are held, first in first out, and weighed in arrival
+//! order when it is unlocked (or its lease runs out), each as if it arrived
+//! then: an edit made on the holder during the lock is one side of a
+//! conflict, never overwritten.
 //!
 //! A held update keeps its content: the holder fetches it when the update
 //! arrives, into a `.convene-held-…` file in the shared folder (a name the
@@ -15,12 +17,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use convene_store::files::LockRow;
 use convene_wire::{Decode, DecodeError, Encode, Reader, WriteExt};
 
+use std::sync::Arc;
+
 use super::FilesNode;
-use super::sync::Sync;
+use super::sync::{Source, Sync};
 use crate::files_msg::{FilesReply, LockAction};
 use crate::locks::{LockTable, SavedLock};
-use crate::path::{RESERVED_PREFIX, SharedPath, resolve};
-use crate::plan::Record;
+use crate::path::{RESERVED_PREFIX, SharedPath};
+use crate::plan::{Record, decide};
 
 /// An update held for a locked file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -118,8 +122,8 @@ impl Sync {
 
 impl FilesNode {
     /// Carries out a lock request at the holder.
-    pub(super) fn lock_request(
-        &self,
+    pub(super) async fn lock_request(
+        self: &Arc<Self>,
         path: SharedPath,
         owner: &str,
         action: LockAction,
@@ -127,7 +131,7 @@ impl FilesNode {
         let Some(sync) = self.sync.as_ref() else {
             return FilesReply::NoFolder;
         };
-        self.expire_locks();
+        self.expire_locks().await;
         let now = Instant::now();
         match action {
             LockAction::Lock => {
@@ -162,7 +166,7 @@ impl FilesNode {
                 match released {
                     Ok(held) => {
                         let n = held.len();
-                        self.release(&path, held);
+                        self.release(&path, held).await;
                         FilesReply::LockDone(format!(
                             "Unlocked {path}; {n} held update{} applied.",
                             if n == 1 { "" } else { "s" }
@@ -175,7 +179,7 @@ impl FilesNode {
     }
 
     /// Applies the updates of every lease that has run out.
-    pub(super) fn expire_locks(&self) {
+    pub(super) async fn expire_locks(self: &Arc<Self>) {
         let Some(sync) = self.sync.as_ref() else {
             return;
         };
@@ -183,43 +187,40 @@ impl FilesNode {
         for (path, held) in expired {
             self.screen
                 .line(format!("Files: the lock on {path} ran out."));
-            self.release(&path, held);
+            self.release(&path, held).await;
         }
     }
 
-    /// Forgets the lock on `path` and applies its held updates in order.
-    fn release(&self, path: &SharedPath, held: Vec<Held>) {
+    /// Forgets the lock on `path` and weighs its held updates in arrival
+    /// order, each against the file as it is by then.
+    async fn release(self: &Arc<Self>, path: &SharedPath, held: Vec<Held>) {
         let Some(sync) = self.sync.as_ref() else {
             return;
         };
         let total = held.len();
+        let mut changed_here = false;
         for (i, update) in held.into_iter().enumerate() {
-            let applied = match resolve(&sync.root, path) {
-                Ok(target) => match &update.file {
-                    Some(name) => {
-                        let source = sync.root.join(name);
-                        target
-                            .parent()
-                            .map_or(Ok(()), std::fs::create_dir_all)
-                            .and_then(|()| std::fs::rename(&source, &target))
-                    }
-                    None => match std::fs::remove_file(&target) {
-                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-                        _ => Ok(()),
-                    },
-                },
-                Err(e) => Err(std::io::Error::other(e.to_string())),
-            };
-            match applied {
-                Ok(()) => {
-                    sync.put(path, update.record);
-                    self.screen.line(format!(
-                        "Files: applied {}'s held update of {path} ({} of {total}).",
-                        update.from,
-                        i + 1
-                    ));
-                }
-                Err(e) => tracing::warn!(%path, "cannot apply a held update: {e}"),
+            let file = update.file.as_ref().map(|name| sync.root.join(name));
+            let ours = self.look_before_taking(path);
+            let decision = decide(ours.as_ref(), &update.record, &sync.me, &update.from);
+            changed_here |= self
+                .carry_out(
+                    &update.from,
+                    Source::Held(file.as_deref()),
+                    path,
+                    ours,
+                    update.record,
+                    decision,
+                )
+                .await;
+            self.screen.line(format!(
+                "Files: applied {}'s held update of {path} ({} of {total}).",
+                update.from,
+                i + 1
+            ));
+            // Not moved into place (ours was newer, or the same): done with.
+            if let Some(file) = file {
+                let _ = std::fs::remove_file(file);
             }
         }
         if let Err(e) = sync.store().clear_held_file_updates(path.as_str()) {
@@ -227,6 +228,9 @@ impl FilesNode {
         }
         if let Err(e) = sync.store().remove_file_lock(path.as_str()) {
             tracing::warn!(%path, "cannot remove the lock: {e}");
+        }
+        if changed_here {
+            self.hello_all();
         }
     }
 }

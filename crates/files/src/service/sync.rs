@@ -48,6 +48,15 @@ const RECHECK_AFTER: Duration = Duration::from_millis(300);
 /// change the watcher missed, is made up within this time).
 pub const RECONCILE_EVERY: Duration = Duration::from_secs(60);
 
+/// Where a peer's version of a file comes from.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Source<'a> {
+    /// Fetched from the peer at this address.
+    Peer(std::net::SocketAddr),
+    /// Already here: a held update's file (none for a deletion).
+    Held(Option<&'a std::path::Path>),
+}
+
 /// What the sync task does, one at a time, in order.
 #[derive(Debug)]
 pub(crate) enum Work {
@@ -268,7 +277,7 @@ pub(super) async fn run(node: Arc<FilesNode>, shutdown: Shutdown) {
     }
     node.hello_all();
     // Leases that ran out while the node was down.
-    node.expire_locks();
+    node.expire_locks().await;
     let mut reconcile = tokio::time::interval(RECONCILE_EVERY);
     reconcile.tick().await; // the first tick is now: start-up pulls are queued already
     loop {
@@ -285,7 +294,7 @@ pub(super) async fn run(node: Arc<FilesNode>, shutdown: Shutdown) {
                 None => return,
             },
             () = lease_ends => {
-                node.expire_locks();
+                node.expire_locks().await;
                 continue;
             }
             _ = reconcile.tick() => {
@@ -323,7 +332,7 @@ pub(super) async fn run(node: Arc<FilesNode>, shutdown: Shutdown) {
                     action,
                     reply,
                 } => {
-                    let _ = reply.send(node.lock_request(path, &owner, action));
+                    let _ = reply.send(node.lock_request(path, &owner, action).await);
                     false
                 }
             }
@@ -469,7 +478,7 @@ impl FilesNode {
     /// that the watcher has not reported yet (it waits for a quiet moment)
     /// is folded in and announced first, so an incoming version is weighed
     /// against it, as a conflict if need be, instead of overwriting it.
-    fn look_before_taking(self: &Arc<Self>, path: &SharedPath) -> Option<Record> {
+    pub(super) fn look_before_taking(self: &Arc<Self>, path: &SharedPath) -> Option<Record> {
         let sync = self.sync.as_ref()?;
         if let Some(change) = sync.observe_change(path) {
             self.report_local(&change, true);
@@ -520,7 +529,7 @@ impl FilesNode {
         };
         let ours = self.look_before_taking(path);
         let decision = decide(ours.as_ref(), &theirs, &sync.me, from);
-        self.carry_out(from, addr, path, ours, theirs, decision)
+        self.carry_out(from, Source::Peer(addr), path, ours, theirs, decision)
             .await
     }
 
@@ -557,18 +566,22 @@ impl FilesNode {
             let ours = self.look_before_taking(&path);
             let decision = decide(ours.as_ref(), &theirs, &sync.me, peer);
             changed_here |= self
-                .carry_out(peer, addr, &path, ours, theirs, decision)
+                .carry_out(peer, Source::Peer(addr), &path, ours, theirs, decision)
                 .await;
         }
         changed_here
     }
 
-    /// Does what `decision` says for `path`; `true` if something changed
-    /// here that peers should read.
-    async fn carry_out(
+    /// Does what `decision` says for `path`, with `theirs`'s content from
+    /// `source`; `true` if something changed here that peers should read.
+    ///
+    /// While `path` is locked here, a peer's update that would move content
+    /// is held instead, as it came: it is decided again when the lock goes,
+    /// against whatever the file is then.
+    pub(super) async fn carry_out(
         self: &Arc<Self>,
         peer: &str,
-        addr: std::net::SocketAddr,
+        source: Source<'_>,
         path: &SharedPath,
         ours: Option<Record>,
         theirs: Record,
@@ -577,6 +590,14 @@ impl FilesNode {
         let Some(sync) = self.sync.as_ref() else {
             return false;
         };
+        let moves_content = !matches!(decision, Decision::Keep | Decision::Merge { .. });
+        if let Source::Peer(addr) = source
+            && moves_content
+            && sync.is_locked(path)
+        {
+            self.hold(peer, addr, path, theirs).await;
+            return false;
+        }
         match decision {
             Decision::Keep => false,
             Decision::Merge { version } => {
@@ -590,7 +611,7 @@ impl FilesNode {
                 version,
                 conflict: None,
             } => {
-                self.take(peer, addr, path, Record { version, ..theirs })
+                self.take(peer, source, path, Record { version, ..theirs })
                     .await;
                 false
             }
@@ -610,7 +631,7 @@ impl FilesNode {
                         "Files: {path} was changed here and on {peer}; {peer}'s copy keeps the name, ours is {copy}."
                     ));
                 }
-                self.take(peer, addr, path, Record { version, ..theirs })
+                self.take(peer, source, path, Record { version, ..theirs })
                     .await;
                 moved
             }
@@ -618,7 +639,7 @@ impl FilesNode {
                 if let Some(conflict) = &conflict {
                     let (node, secs) = conflict.copy_of();
                     let copy = path.conflict_name(node, secs);
-                    let fetched = self.fetch_into(addr, path, &theirs, &copy).await.is_ok();
+                    let fetched = self.place(source, path, &theirs, &copy).await.is_ok();
                     if fetched {
                         sync.observe(&copy);
                         self.screen.line(format!(
@@ -634,22 +655,37 @@ impl FilesNode {
         }
     }
 
-    /// Applies `record` (from `peer`) to `path`: deletes, or fetches the
-    /// content; the index records it only once the folder matches.
-    async fn take(
+    /// Puts `record`'s content of `path` at `target`: fetched from a peer,
+    /// or moved from the held file it already waits in.
+    async fn place(
         &self,
-        peer: &str,
-        addr: std::net::SocketAddr,
+        source: Source<'_>,
         path: &SharedPath,
-        record: Record,
-    ) {
+        record: &Record,
+        target: &SharedPath,
+    ) -> Result<(), super::content::FetchError> {
+        match source {
+            Source::Peer(addr) => self.fetch_into(addr, path, record, target).await,
+            Source::Held(file) => {
+                let sync = self.sync.as_ref().ok_or(super::content::FetchError::Gone)?;
+                let destination = resolve(&sync.root, target)?;
+                if let Some(parent) = destination.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                Ok(std::fs::rename(
+                    file.ok_or(super::content::FetchError::Gone)?,
+                    destination,
+                )?)
+            }
+        }
+    }
+
+    /// Applies `record` (from `peer`) to `path`: deletes, or puts the
+    /// content in place; the index records it only once the folder matches.
+    async fn take(&self, peer: &str, source: Source<'_>, path: &SharedPath, record: Record) {
         let Some(sync) = self.sync.as_ref() else {
             return;
         };
-        if sync.holder && sync.is_locked(path) {
-            self.hold(peer, addr, path, record).await;
-            return;
-        }
         if record.deleted {
             match resolve(&sync.root, path) {
                 Ok(on_disk) => match std::fs::remove_file(&on_disk) {
@@ -670,7 +706,7 @@ impl FilesNode {
             sync.put(path, record);
             return;
         }
-        match self.fetch_into(addr, path, &record, path).await {
+        match self.place(source, path, &record, path).await {
             Ok(()) => {
                 sync.put(path, record);
                 self.screen
