@@ -50,7 +50,7 @@ impl Decode<'_> for Held {
         let from = r.string_max(64)?.to_string();
         let record = Record::decode(r)?;
         let file = r.string_max(64)?;
-        if !file.is_empty() && !file.starts_with(RESERVED_PREFIX) {
+        if !file.is_empty() && !is_held_file_name(file) {
             return Err(DecodeError::Invalid("held file name"));
         }
         Ok(Held {
@@ -59,6 +59,18 @@ impl Decode<'_> for Held {
             file: (!file.is_empty()).then(|| file.to_string()),
         })
     }
+}
+
+/// A held update's file name: `.convene-held-` and 16 hex digits, in the
+/// folder itself (nothing that could lead elsewhere).
+pub(super) fn held_file_name() -> String {
+    format!("{RESERVED_PREFIX}held-{:016x}", convene_rpc::random_seed())
+}
+
+fn is_held_file_name(name: &str) -> bool {
+    name.strip_prefix(RESERVED_PREFIX)
+        .and_then(|rest| rest.strip_prefix("held-"))
+        .is_some_and(|hex| hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn now_ms() -> i64 {
@@ -252,7 +264,7 @@ mod tests {
                 checksum: 9,
                 baseline: false,
             },
-            file: Some(".convene-held-00ff".into()),
+            file: Some(".convene-held-00000000000000ff".into()),
         };
         assert_eq!(Held::from_bytes(&held.to_bytes()), Ok(held.clone()));
         let deletion = Held {
@@ -260,10 +272,19 @@ mod tests {
             ..held.clone()
         };
         assert_eq!(Held::from_bytes(&deletion.to_bytes()), Ok(deletion));
-        let escape = Held {
-            file: Some("../../etc/passwd".into()),
-            ..held
-        };
-        assert!(Held::from_bytes(&escape.to_bytes()).is_err());
+        for name in [
+            "../../etc/passwd",
+            ".convene-/../../x",
+            ".convene-held-/../../x",
+            ".convene-held-00ff",
+            ".convene-tmp-00000000000000ff",
+        ] {
+            let escape = Held {
+                file: Some(name.into()),
+                ..held.clone()
+            };
+            assert!(Held::from_bytes(&escape.to_bytes()).is_err(), "{name}");
+        }
+        assert!(is_held_file_name(&held_file_name()));
     }
 }

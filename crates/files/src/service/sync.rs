@@ -748,7 +748,7 @@ impl FilesNode {
         let file = if record.deleted {
             None
         } else {
-            let name = format!("{RESERVED_PREFIX}held-{:016x}", convene_rpc::random_seed());
+            let name = super::locking::held_file_name();
             match self
                 .fetch_to(addr, path, &record, sync.root.join(&name))
                 .await
