@@ -7,35 +7,15 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use convene_chat::client::{ChatSession, ClientError};
 
 use crate::chat::say;
-use crate::util::convene;
+use crate::util::{NodeProcess, convene, free_ports};
 
 const WAIT: Duration = Duration::from_secs(20);
-
-/// A node process, killed with SIGKILL when dropped (a failed test leaves
-/// nothing running).
-struct NodeProcess(Child);
-
-impl Drop for NodeProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_ports() -> (u16, u16) {
-    let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    (
-        tcp.local_addr().unwrap().port(),
-        udp.local_addr().unwrap().port(),
-    )
-}
 
 fn start(config: &Path, id: &str) -> NodeProcess {
     let log = std::fs::File::create(config.with_file_name(format!("{id}.log"))).unwrap();

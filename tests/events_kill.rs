@@ -7,46 +7,19 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use convene_web::client::HttpClient;
 use serde_json::{Value, json};
 
 use crate::events::{now, unique};
-use crate::util::{FAST_ELECTION, convene};
+use crate::util::{FAST_ELECTION, NodeProcess, convene, free_ports};
 
 const IDS: [&str; 3] = ["A", "B", "C"];
 
-/// A node process, killed with SIGKILL when dropped (a failed test leaves
-/// nothing running).
-struct NodeProcess(Child);
-
-impl Drop for NodeProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_tcp() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn free_udp() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 struct Cluster {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     nodes: Vec<Option<NodeProcess>>,
     http: Vec<SocketAddr>,
 }
@@ -56,11 +29,10 @@ fn start(pause_ms: u64) -> Cluster {
     let mut toml = String::new();
     let mut http = Vec::new();
     for id in IDS {
-        let port = free_tcp();
+        let (port, peer_port) = free_ports();
         http.push(SocketAddr::from(([127, 0, 0, 1], port)));
         toml.push_str(&format!(
-            "[[node]]\nid = \"{id}\"\nhost = \"127.0.0.1\"\npeer_port = {}\nhttp_port = {port}\n",
-            free_udp()
+            "[[node]]\nid = \"{id}\"\nhost = \"127.0.0.1\"\npeer_port = {peer_port}\nhttp_port = {port}\n"
         ));
     }
     toml.push_str(FAST_ELECTION);
@@ -70,11 +42,7 @@ fn start(pause_ms: u64) -> Cluster {
         .iter()
         .map(|id| Some(spawn(&config, id, pause_ms)))
         .collect();
-    Cluster {
-        _dir: dir,
-        nodes,
-        http,
-    }
+    Cluster { dir, nodes, http }
 }
 
 fn spawn(config: &Path, id: &str, pause_ms: u64) -> NodeProcess {
@@ -116,10 +84,29 @@ async fn user(c: &Cluster, at: usize, name: &str) -> HttpClient {
     client
 }
 
-/// Waits until every node's membership sees three live nodes, judged by an
-/// event created on each being taken (round-robin needs the live set).
-async fn settle() {
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+/// Waits until every node has seen the other two come up (its log says
+/// so): round-robin needs the live set.
+async fn settle(c: &Cluster) {
+    let give_up = std::time::Instant::now() + Duration::from_secs(15);
+    for id in IDS {
+        let log = c.dir.path().join(format!("{id}.log"));
+        let others: Vec<String> = IDS
+            .iter()
+            .filter(|other| **other != id)
+            .map(|other| format!("node {other} is up"))
+            .collect();
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if others.iter().all(|line| text.contains(line)) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < give_up,
+                "node {id} never saw the others:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }
 
 async fn event(client: &mut HttpClient, id: &str) -> Value {
@@ -140,7 +127,7 @@ async fn scenario(c: &Cluster, seconds: i64) -> (String, i64, Vec<HttpClient>) {
     for (i, name) in ["kim", "lou", "max"].iter().enumerate() {
         users.push(user(c, i, &format!("{name}-{tag}")).await);
     }
-    settle().await;
+    settle(c).await;
     let deadline = now() + seconds;
     let created = users[0]
         .post_json(
@@ -188,23 +175,16 @@ fn node_index(leader: &Value) -> usize {
         .expect("a known leader")
 }
 
-fn survivor(users: &mut [HttpClient], c: &Cluster, dead: usize) -> HttpClient {
-    let at = (dead + 1) % 3;
-    let mut client = HttpClient::new(c.http[at]);
-    // The same session works on any node: sessions live in the shared database.
-    let cookie = users[0].cookie("convene_session").unwrap().to_string();
-    client.set_cookie("convene_session", Some(&cookie));
-    client
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_leader_killed_before_the_deadline_is_replaced_and_the_result_is_on_time() {
     let mut c = start(0);
     let (id, deadline, mut users) = scenario(&c, 5).await;
     let leader = node_index(&event(&mut users[0], &id).await["leader"]);
     c.nodes[leader] = None; // SIGKILL
-    let mut reader = survivor(&mut users, &c, leader);
-    let e = wait_final(&mut reader, &id, deadline, 6).await;
+    // The same session works on any node: sessions live in the database.
+    let reader = &mut users[0];
+    reader.set_addr(c.http[(leader + 1) % 3]);
+    let e = wait_final(reader, &id, deadline, 6).await;
     assert_eq!(e["result"], window(10, 16), "{e}");
     assert_ne!(
         node_index(&e["leader"]),
@@ -238,12 +218,13 @@ async fn the_leader_killed_while_finishing_is_replaced_and_the_result_stored_onc
         late.text()
     );
     c.nodes[leader] = None; // SIGKILL
-    let mut reader = survivor(&mut users, &c, leader);
+    let reader = &mut users[0];
+    reader.set_addr(c.http[(leader + 1) % 3]);
     // The new leader pauses too (3 s), after failure detection.
-    let e = wait_final(&mut reader, &id, deadline, 10).await;
+    let e = wait_final(reader, &id, deadline, 10).await;
     assert_eq!(e["result"], window(10, 16), "{e}");
     assert_ne!(node_index(&e["leader"]), leader);
     // Stored once: it stays as it is.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(event(&mut reader, &id).await, e);
+    assert_eq!(event(reader, &id).await, e);
 }

@@ -446,3 +446,25 @@ async fn rebind(
         }
     }
 }
+
+/// A `convene node` process, killed with SIGKILL when dropped (a failed
+/// test leaves nothing running).
+pub struct NodeProcess(pub std::process::Child);
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A free TCP port and a free UDP port on loopback, for a node process's
+/// cluster file (the OS may hand them out again; tests accept that).
+pub fn free_ports() -> (u16, u16) {
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    (
+        tcp.local_addr().unwrap().port(),
+        udp.local_addr().unwrap().port(),
+    )
+}
