@@ -44,12 +44,15 @@ pub struct Zone {
 const LAST: i64 = 253_402_207_199;
 
 impl Zone {
-    /// The zone with this IANA name.
+    /// The zone with this IANA name, in any letter case; [`name`] gives
+    /// it as the database spells it (`europe/rome` is `Europe/Rome`).
+    ///
+    /// [`name`]: Zone::name
     pub fn named(name: &str) -> Result<Zone, ZoneError> {
         let name = name.trim();
         let tz = TimeZone::get(name).map_err(|_| ZoneError::UnknownZone(name.to_string()))?;
         Ok(Zone {
-            name: name.to_string(),
+            name: tz.iana_name().unwrap_or(name).to_string(),
             tz,
         })
     }

@@ -69,9 +69,6 @@ pub fn canonical_zone(text: &str) -> Result<String, String> {
     if text.is_empty() {
         return Ok("UTC".into());
     }
-    if let Some(name) = zones().iter().find(|n| n.eq_ignore_ascii_case(text)) {
-        return Ok(name.clone());
-    }
     Zone::named(text)
         .map(|zone| zone.name().to_string())
         .map_err(|error| error.to_string())
