@@ -18,7 +18,6 @@ use axum::http::header::{CONTENT_TYPE, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use convene_events::EventsError;
 use convene_events::db::{Event, EventState, EventSummary};
 use convene_events::interval::{Availability, Interval};
 use convene_events::service::NewEventRequest;
@@ -312,13 +311,6 @@ fn final_result(state: EventState, result: Option<&Availability>) -> Option<Vec<
     }
 }
 
-/// Whether `user` may see `event`: its participants may (the creator is
-/// always one). Event codes are hard to guess, but a link passed on should
-/// still not show who was invited and who answered.
-pub fn may_see(event: &Event, user: &str) -> bool {
-    event.creator == user || event.participants.iter().any(|p| p.name == user)
-}
-
 /// `GET /api/events/{id}`: the event, if the caller is invited (403 if not).
 pub async fn event(
     State(app): State<App>,
@@ -326,10 +318,7 @@ pub async fn event(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let id = path_id(path)?;
-    let event = app.events.event(&id).await?;
-    if !may_see(&event, &user) {
-        return Err(EventsError::NotInvited { user }.into());
-    }
+    let event = app.events.event_for(&id, &user).await?;
     Ok(Json(EventOut::from(event)).into_response())
 }
 

@@ -183,6 +183,20 @@ impl Events {
             .ok_or_else(|| EventsError::UnknownEvent(id.to_string()))
     }
 
+    /// Event `id` as `viewer` may see it: only its participants may (the
+    /// creator is always one). Event codes are hard to guess, but a link
+    /// passed on should still not show who was invited and who answered.
+    pub async fn event_for(&self, id: &str, viewer: &str) -> Result<Event, EventsError> {
+        let event = self.event(id).await?;
+        if event.creator == viewer || event.participants.iter().any(|p| p.name == viewer) {
+            Ok(event)
+        } else {
+            Err(EventsError::NotInvited {
+                user: viewer.to_string(),
+            })
+        }
+    }
+
     /// Every event `user` created or is invited to.
     pub async fn events_for(&self, user: &str) -> Result<Vec<EventSummary>, EventsError> {
         Ok(self.node.db.events_for(user).await?)

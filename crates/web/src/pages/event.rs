@@ -5,11 +5,11 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use convene_events::EventsError;
 use convene_events::db::{Event, EventState};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use crate::api::may_see;
 use crate::error::{PageError, capitalized, events_message, events_status};
 use crate::forms::{self, FormData, Row};
 use crate::pages::events::result_text;
@@ -138,14 +138,13 @@ fn event_page(viewer: &Viewer, event: &Event, form: &FormState, now: i64) -> Mar
 
 /// Loads an event the viewer may see.
 async fn load(app: &App, viewer: &Viewer, id: &str) -> Result<Event, PageError> {
-    let event = app.events.event(id).await?;
-    if !may_see(&event, &viewer.name) {
-        return Err(PageError::new(
+    match app.events.event_for(id, &viewer.name).await {
+        Err(EventsError::NotInvited { .. }) => Err(PageError::new(
             StatusCode::FORBIDDEN,
             "You are not invited to this event.",
-        ));
+        )),
+        other => Ok(other?),
     }
-    Ok(event)
 }
 
 fn path_id(path: Result<Path<String>, PathRejection>) -> Result<String, PageError> {
