@@ -46,7 +46,7 @@ const RECHECK_AFTER: Duration = Duration::from_millis(300);
 /// node's own folder walked: a safety net under the announcements and the
 /// OS watcher (an announcement lost to a peer that was briefly away, or a
 /// change the watcher missed, is made up within this time).
-pub const RECONCILE_EVERY: Duration = Duration::from_secs(60);
+const RECONCILE_EVERY: Duration = Duration::from_secs(60);
 
 /// Where a peer's version of a file comes from.
 #[derive(Clone, Copy, Debug)]
@@ -173,6 +173,15 @@ impl Sync {
         self.queue(Work::Pull(node.to_string()));
     }
 
+    /// Queues a reconciliation with every other files node.
+    fn pull_from_all(&self, cluster: &convene_cluster::ClusterConfig) {
+        for (_, peer) in cluster.files_nodes() {
+            if peer.id != self.me {
+                self.pull_from(&peer.id);
+            }
+        }
+    }
+
     /// Queues work for the sync task.
     pub(super) fn queue(&self, work: Work) {
         (self.work_sender())(work);
@@ -270,11 +279,7 @@ pub(super) async fn run(node: Arc<FilesNode>, shutdown: Shutdown) {
     // missed (what the walk already saw is seen again, harmlessly).
     let _watcher = super::watch::start(sync);
     take_stock(&node, false).await;
-    for (_, peer) in node.peers.cluster().files_nodes() {
-        if peer.id != sync.me {
-            sync.pull_from(&peer.id);
-        }
-    }
+    sync.pull_from_all(node.peers.cluster());
     node.hello_all();
     // Leases that ran out while the node was down.
     node.expire_locks().await;
@@ -299,11 +304,7 @@ pub(super) async fn run(node: Arc<FilesNode>, shutdown: Shutdown) {
             }
             _ = reconcile.tick() => {
                 sync.queue(Work::Rescan);
-                for (_, peer) in node.peers.cluster().files_nodes() {
-                    if peer.id != sync.me {
-                        sync.pull_from(&peer.id);
-                    }
-                }
+                sync.pull_from_all(node.peers.cluster());
                 continue;
             }
             _ = shutdown.wait() => return,
