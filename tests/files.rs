@@ -1,7 +1,7 @@
 //! The files service over real nodes on loopback: the composite listing
 //! (lab 1), asked of any node, with `convene files ls`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use crate::util::{TestCluster, convene_with_input, files, plain};
@@ -425,9 +425,10 @@ async fn the_lab_3_scenario_updates_to_a_locked_file_wait_and_apply_in_order() {
     c.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_edit_on_the_lock_holder_during_the_lock_is_kept_at_unlock() {
-    // A holds the locks (it comes second: higher priority).
+/// Nodes B and A sharing `a.txt` ("orig"), locked by alice at A, which
+/// holds the locks (it comes second: higher priority). Returns the cluster,
+/// A's and B's folders, and A's address for the client.
+async fn a_txt_locked_at_a() -> (TestCluster, PathBuf, PathBuf, String) {
     let mut c = TestCluster::bind(&[files("B", "directory_b"), files("A", "directory_a")]).await;
     let (a, b) = (c.path("directory_a"), c.path("directory_b"));
     put(&a, "a.txt", b"orig", AUG_20_2024);
@@ -440,6 +441,12 @@ async fn an_edit_on_the_lock_holder_during_the_lock_is_kept_at_unlock() {
     ])
     .await;
     assert_eq!(code, Some(0), "{err}");
+    (c, a, b, server)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_on_the_lock_holder_during_the_lock_is_kept_at_unlock() {
+    let (mut c, a, b, server) = a_txt_locked_at_a().await;
 
     // B's edit is held, and B goes away; then the file is edited on A
     // itself, later. Only A has its own edit.
@@ -471,19 +478,7 @@ async fn an_edit_on_the_lock_holder_during_the_lock_is_kept_at_unlock() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_conflict_that_arrives_during_a_lock_waits_for_the_unlock() {
-    // A holds the locks (it comes second: higher priority).
-    let mut c = TestCluster::bind(&[files("B", "directory_b"), files("A", "directory_a")]).await;
-    let (a, b) = (c.path("directory_a"), c.path("directory_b"));
-    put(&a, "a.txt", b"orig", AUG_20_2024);
-    c.start_node("B").await;
-    c.start_node("A").await;
-    both_hold(&a, &b, &[("a.txt", b"orig")]).await;
-    let server = c.cluster.node("A").unwrap().peer_addr().to_string();
-    let (_, err, code) = files_cli(&[
-        "files", "lock", "0", "--server", &server, "--owner", "alice",
-    ])
-    .await;
-    assert_eq!(code, Some(0), "{err}");
+    let (c, a, b, server) = a_txt_locked_at_a().await;
 
     // Both edit at once; B's is newer, so it wins the name.
     let staging = c.path("staging");
