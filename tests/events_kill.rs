@@ -24,7 +24,23 @@ struct Cluster {
     http: Vec<SocketAddr>,
 }
 
-fn start(pause_ms: u64) -> Cluster {
+/// Three node processes on free ports, every one serving its web front.
+///
+/// A port found free may be taken again before the node binds it (the OS
+/// hands out the same range for outgoing connections): a node that exits
+/// at start is such a loss, and the cluster is started again on new ports.
+async fn start(pause_ms: u64) -> Cluster {
+    for _ in 0..5 {
+        let mut c = spawn_cluster(pause_ms);
+        match serving(&mut c).await {
+            Ok(()) => return c,
+            Err(why) => eprintln!("starting again on other ports: {why}"),
+        }
+    }
+    panic!("the node processes never started");
+}
+
+fn spawn_cluster(pause_ms: u64) -> Cluster {
     let dir = tempfile::tempdir().unwrap();
     let mut toml = String::new();
     let mut http = Vec::new();
@@ -43,6 +59,24 @@ fn start(pause_ms: u64) -> Cluster {
         .map(|id| Some(spawn(&config, id, pause_ms)))
         .collect();
     Cluster { dir, nodes, http }
+}
+
+/// Waits until every node accepts connections on its web port; an error
+/// (with the node's log) if one exits first or none does in 20 s.
+async fn serving(c: &mut Cluster) -> Result<(), String> {
+    let give_up = Instant::now() + Duration::from_secs(20);
+    for (i, id) in IDS.iter().enumerate() {
+        while tokio::net::TcpStream::connect(c.http[i]).await.is_err() {
+            let exited = c.nodes[i].as_mut().is_some_and(|n| n.has_exited());
+            if exited || Instant::now() >= give_up {
+                let log = std::fs::read_to_string(c.dir.path().join(format!("{id}.log")))
+                    .unwrap_or_default();
+                return Err(format!("node {id} is not serving:\n{log}"));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    Ok(())
 }
 
 fn spawn(config: &Path, id: &str, pause_ms: u64) -> NodeProcess {
@@ -177,7 +211,7 @@ fn node_index(leader: &Value) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_leader_killed_before_the_deadline_is_replaced_and_the_result_is_on_time() {
-    let mut c = start(0);
+    let mut c = start(0).await;
     let (id, deadline, mut users) = scenario(&c, 5).await;
     let leader = node_index(&event(&mut users[0], &id).await["leader"]);
     c.nodes[leader] = None; // SIGKILL
@@ -196,7 +230,7 @@ async fn the_leader_killed_before_the_deadline_is_replaced_and_the_result_is_on_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_leader_killed_while_finishing_is_replaced_and_the_result_stored_once() {
     // Every leader pauses 3 s between freezing the servers and storing.
-    let mut c = start(3000);
+    let mut c = start(3000).await;
     let (id, deadline, mut users) = scenario(&c, 4).await;
     let leader = node_index(&event(&mut users[0], &id).await["leader"]);
     // Kill it inside its pause: frozen everywhere, nothing stored yet.

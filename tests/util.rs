@@ -451,6 +451,13 @@ async fn rebind(
 /// test leaves nothing running).
 pub struct NodeProcess(pub std::process::Child);
 
+impl NodeProcess {
+    /// Whether the process has ended (a node that could not start).
+    pub fn has_exited(&mut self) -> bool {
+        !matches!(self.0.try_wait(), Ok(None))
+    }
+}
+
 impl Drop for NodeProcess {
     fn drop(&mut self) {
         let _ = self.0.kill();
