@@ -134,6 +134,7 @@ async fn users(events: &Events, names: &[&str], tag: &str) -> Vec<String> {
 /// Waits for the event to be final; returns its result and how long after
 /// the deadline it came.
 async fn final_result(
+    c: &TestCluster,
     events: &Events,
     id: &str,
     deadline: i64,
@@ -150,8 +151,9 @@ async fn final_result(
         }
         assert!(
             Instant::now() < give_up,
-            "event {id} is not final {within:?} after its deadline (leader {})",
-            event.leader
+            "event {id} is not final {within:?} after its deadline (leader {}); {}",
+            event.leader,
+            c.membership_views()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -206,7 +208,7 @@ async fn three_servers_find_the_common_time(backend: &str) {
         names.iter().map(|n| (n.as_str(), true)).collect::<Vec<_>>()
     );
 
-    let (result, late) = final_result(&b, &id, deadline, Duration::from_secs(5)).await;
+    let (result, late) = final_result(&c, &b, &id, deadline, Duration::from_secs(5)).await;
     assert_eq!(
         result,
         hours(&[(10, 11), (15, 16)]),
@@ -327,7 +329,7 @@ async fn a_leader_that_dies_before_its_deadline_is_replaced_in_time(backend: &st
     c.stop_node(&leader).await;
     let survivor = ["A", "B", "C"].into_iter().find(|n| *n != leader).unwrap();
     let s = events(&c, survivor);
-    let (result, late) = final_result(&s, &id, deadline, Duration::from_secs(8)).await;
+    let (result, late) = final_result(&c, &s, &id, deadline, Duration::from_secs(8)).await;
     assert_eq!(result, hours(&[(10, 17)]));
     let event = s.event(&id).await.unwrap();
     assert_ne!(
@@ -421,7 +423,7 @@ async fn acknowledged_constraints_survive_a_crash_and_restart(backend: &str) {
         expected.fold(constraint);
     }
     let reader = events(&c, ids.iter().copied().find(|i| *i != victim).unwrap());
-    let (result, _) = final_result(&reader, &id, deadline, Duration::from_secs(8)).await;
+    let (result, _) = final_result(&c, &reader, &id, deadline, Duration::from_secs(8)).await;
     assert_eq!(
         result,
         expected.into_result(),
@@ -480,7 +482,7 @@ async fn a_web_only_front_hands_the_work_to_the_event_servers() {
         "round-robin over the event servers only"
     );
     for (id, _) in &leaders {
-        let (result, _) = final_result(&front, id, deadline, Duration::from_secs(5)).await;
+        let (result, _) = final_result(&c, &front, id, deadline, Duration::from_secs(5)).await;
         assert_eq!(result, hours(&[(10, 12)]));
     }
     c.stop().await;

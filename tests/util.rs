@@ -266,6 +266,28 @@ impl TestCluster {
         &self.nodes[id]
     }
 
+    /// What each running node believes: the coordinator and the live
+    /// nodes, for a failure message.
+    pub fn membership_views(&self) -> String {
+        let name = |i: usize| self.cluster.nodes[i].id.clone();
+        let mut ids: Vec<&String> = self.nodes.keys().collect();
+        ids.sort();
+        ids.iter()
+            .map(|id| {
+                let membership = self.nodes[*id].membership();
+                let coordinator = membership.coordinator().borrow().map(name);
+                let live: Vec<String> = membership
+                    .live()
+                    .borrow()
+                    .iter()
+                    .map(|&i| name(i))
+                    .collect();
+                format!("{id} sees coordinator {coordinator:?}, live {live:?}")
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
     /// The first main node's client address.
     pub fn main_addr(&self) -> SocketAddr {
         let main = self
