@@ -18,6 +18,16 @@ use crate::util::{FAST_ELECTION, NodeProcess, convene, free_ports};
 
 const IDS: [&str; 3] = ["A", "B", "C"];
 
+/// The faults the node processes are started with (see the environment
+/// variables in `convene_events::service`).
+#[derive(Clone, Copy, Default)]
+struct Faults {
+    /// Every leader pauses this long between freezing and storing.
+    pause_before_store_ms: u64,
+    /// No coordinator hands over a dead leader's events.
+    no_hand_over: bool,
+}
+
 struct Cluster {
     dir: tempfile::TempDir,
     nodes: Vec<Option<NodeProcess>>,
@@ -29,9 +39,9 @@ struct Cluster {
 /// A port found free may be taken again before the node binds it (the OS
 /// hands out the same range for outgoing connections): a node that exits
 /// at start is such a loss, and the cluster is started again on new ports.
-async fn start(pause_ms: u64) -> Cluster {
+async fn start(faults: Faults) -> Cluster {
     for _ in 0..5 {
-        let mut c = spawn_cluster(pause_ms);
+        let mut c = spawn_cluster(faults);
         match serving(&mut c).await {
             Ok(()) => return c,
             Err(why) => eprintln!("starting again on other ports: {why}"),
@@ -40,7 +50,7 @@ async fn start(pause_ms: u64) -> Cluster {
     panic!("the node processes never started");
 }
 
-fn spawn_cluster(pause_ms: u64) -> Cluster {
+fn spawn_cluster(faults: Faults) -> Cluster {
     let dir = tempfile::tempdir().unwrap();
     let mut toml = String::new();
     let mut http = Vec::new();
@@ -56,21 +66,27 @@ fn spawn_cluster(pause_ms: u64) -> Cluster {
     std::fs::write(&config, toml).unwrap();
     let nodes = IDS
         .iter()
-        .map(|id| Some(spawn(&config, id, pause_ms)))
+        .map(|id| Some(spawn(&config, id, faults)))
         .collect();
     Cluster { dir, nodes, http }
 }
 
-/// Waits until every node accepts connections on its web port; an error
-/// (with the node's log) if one exits first or none does in 20 s.
+/// Waits until every node has started (its log says so) and accepts
+/// connections on its web port; an error, with the node's log, if one
+/// exits first or has not started in 20 s.
 async fn serving(c: &mut Cluster) -> Result<(), String> {
     let give_up = Instant::now() + Duration::from_secs(20);
     for (i, id) in IDS.iter().enumerate() {
-        while tokio::net::TcpStream::connect(c.http[i]).await.is_err() {
+        let log_path = c.dir.path().join(format!("{id}.log"));
+        loop {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            if log.contains("node started")
+                && tokio::net::TcpStream::connect(c.http[i]).await.is_ok()
+            {
+                break;
+            }
             let exited = c.nodes[i].as_mut().is_some_and(|n| n.has_exited());
             if exited || Instant::now() >= give_up {
-                let log = std::fs::read_to_string(c.dir.path().join(format!("{id}.log")))
-                    .unwrap_or_default();
                 return Err(format!("node {id} is not serving:\n{log}"));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -79,7 +95,7 @@ async fn serving(c: &mut Cluster) -> Result<(), String> {
     Ok(())
 }
 
-fn spawn(config: &Path, id: &str, pause_ms: u64) -> NodeProcess {
+fn spawn(config: &Path, id: &str, faults: Faults) -> NodeProcess {
     let log = std::fs::File::create(config.with_file_name(format!("{id}.log"))).unwrap();
     NodeProcess(
         convene()
@@ -87,7 +103,14 @@ fn spawn(config: &Path, id: &str, pause_ms: u64) -> NodeProcess {
             .arg(config)
             .args(["--id", id])
             .env("RUST_LOG", "info")
-            .env("CONVENE_FAULT_PAUSE_BEFORE_STORE_MS", pause_ms.to_string())
+            .env(
+                "CONVENE_FAULT_PAUSE_BEFORE_STORE_MS",
+                faults.pause_before_store_ms.to_string(),
+            )
+            .env(
+                "CONVENE_FAULT_NO_HAND_OVER",
+                if faults.no_hand_over { "1" } else { "0" },
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -107,7 +130,9 @@ async fn user(c: &Cluster, at: usize, name: &str) -> HttpClient {
             other => {
                 assert!(
                     Instant::now() < give_up,
-                    "node {at} never took a registration: {other:?}"
+                    "node {at} never took a registration: {other:?}\n{}",
+                    std::fs::read_to_string(c.dir.path().join(format!("{}.log", IDS[at])))
+                        .unwrap_or_default()
                 );
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
@@ -211,7 +236,7 @@ fn node_index(leader: &Value) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_leader_killed_before_the_deadline_is_replaced_and_the_result_is_on_time() {
-    let mut c = start(0).await;
+    let mut c = start(Faults::default()).await;
     let (id, deadline, mut users) = scenario(&c, 5).await;
     let leader = node_index(&event(&mut users[0], &id).await["leader"]);
     c.nodes[leader] = None; // SIGKILL
@@ -228,9 +253,33 @@ async fn the_leader_killed_before_the_deadline_is_replaced_and_the_result_is_on_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_no_hand_over_a_live_server_takes_a_dead_leaders_event_past_its_deadline() {
+    // The coordinator never hands over (a long election, views that
+    // disagree): the servers' sweep is the safety net.
+    let mut c = start(Faults {
+        no_hand_over: true,
+        ..Faults::default()
+    })
+    .await;
+    let (id, deadline, mut users) = scenario(&c, 4).await;
+    let leader = node_index(&event(&mut users[0], &id).await["leader"]);
+    c.nodes[leader] = None; // SIGKILL
+    let reader = &mut users[0];
+    reader.set_addr(c.http[(leader + 1) % 3]);
+    // Taken over 2 s past the deadline, at the next sweep (every 2 s).
+    let e = wait_final(reader, &id, deadline, 8).await;
+    assert_eq!(e["result"], window(10, 16), "{e}");
+    assert_ne!(node_index(&e["leader"]), leader, "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_leader_killed_while_finishing_is_replaced_and_the_result_stored_once() {
     // Every leader pauses 3 s between freezing the servers and storing.
-    let mut c = start(3000).await;
+    let mut c = start(Faults {
+        pause_before_store_ms: 3000,
+        ..Faults::default()
+    })
+    .await;
     let (id, deadline, mut users) = scenario(&c, 4).await;
     let leader = node_index(&event(&mut users[0], &id).await["leader"]);
     // Kill it inside its pause: frozen everywhere, nothing stored yet.

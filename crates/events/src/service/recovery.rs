@@ -13,7 +13,11 @@
 //! - **Sweep**, on every event server, every few seconds: arm the deadline
 //!   of every open event it leads (this is also how deadlines come back
 //!   after a restart), and drop working state of events that became final
-//!   while a `Clear` was lost.
+//!   while a `Clear` was lost. And a safety net under the hand-over: an
+//!   open event whose leader this server sees dead, [`TAKE_OVER_AFTER`]
+//!   past its deadline, is taken over by this server itself (the same
+//!   compare-and-set), so a result comes even if no coordinator acted
+//!   (during a long election, or while views of who is live disagree).
 //!
 //! Leadership changes by compare-and-set in the database, so two
 //! coordinators for a moment (during an election) cannot give one event two
@@ -31,6 +35,10 @@ use super::node::Node;
 /// How often both loops run when nothing changes.
 pub(crate) const PERIOD: Duration = Duration::from_secs(2);
 
+/// How long past its deadline an event whose leader is dead waits for the
+/// coordinator's hand-over before any live server takes it over.
+pub(crate) const TAKE_OVER_AFTER: Duration = Duration::from_secs(2);
+
 /// The coordinator's hand-over loop.
 pub(crate) async fn hand_over(node: Arc<Node>) {
     let mut coordinator = node.membership.coordinator();
@@ -42,7 +50,7 @@ pub(crate) async fn hand_over(node: Arc<Node>) {
             _ = live.changed() => {}
             _ = tokio::time::sleep(PERIOD) => {}
         }
-        if *coordinator.borrow() != Some(node.me) {
+        if *coordinator.borrow() != Some(node.me) || fault_no_hand_over() {
             continue;
         }
         if let Err(error) = hand_over_once(&node).await {
@@ -112,8 +120,23 @@ async fn sweep_once(node: &Arc<Node>) -> Result<(), crate::EventsError> {
     let Some(server) = &node.server else {
         return Ok(());
     };
+    let live: Vec<String> = node
+        .live_servers()
+        .into_iter()
+        .map(|n| node.id_of(n).to_string())
+        .collect();
+    let overdue = super::now_seconds() - TAKE_OVER_AFTER.as_secs() as i64;
     for open in node.db.open_events().await? {
         if open.leader == node.my_id() {
+            node.arm(&open.id, open.deadline);
+        } else if open.deadline <= overdue
+            && !live.contains(&open.leader)
+            && node
+                .db
+                .set_leader(&open.id, &open.leader, node.my_id())
+                .await?
+        {
+            tracing::warn!(event = %open.id, from = %open.leader, "took over an event its dead leader left past its deadline");
             node.arm(&open.id, open.deadline);
         }
     }
@@ -126,4 +149,12 @@ async fn sweep_once(node: &Arc<Node>) -> Result<(), crate::EventsError> {
         }
     }
     Ok(())
+}
+
+/// Fault injection for the test of the sweep's safety net:
+/// `CONVENE_FAULT_NO_HAND_OVER=1` stops the coordinator from handing over.
+/// Unset (always, outside that test), it costs one read of a cached value.
+fn fault_no_hand_over() -> bool {
+    static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *OFF.get_or_init(|| std::env::var("CONVENE_FAULT_NO_HAND_OVER").is_ok_and(|v| v == "1"))
 }
