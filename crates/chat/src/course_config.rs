@@ -71,6 +71,7 @@ pub fn course_cluster(servers: &[CourseServer], path: &Path) -> Result<ClusterCo
             booking: BookingSection::default(),
             files: None,
             http_port: None,
+            tls: None,
             event_server: false,
         })
         .collect();

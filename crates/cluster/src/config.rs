@@ -1,6 +1,9 @@
 //! The cluster file: one TOML file that describes every node of a cluster.
 //!
 //! ```toml
+//! secret_file = "cluster.secret"  # 64 hex digits every node shares (`convene secret` makes one);
+//!                                  # may be left out only when every host is a loopback address
+//! admins = ["ada"]                 # accounts that may break anyone's file lock
 //! database_url = "sqlite://convene-data/convene.db"  # events: shared by all nodes (default);
 //!                                                     # or mysql://... or postgres://...
 //! redis_url = "redis://127.0.0.1:6379"  # optional: event servers keep their working set there
@@ -27,6 +30,8 @@
 //! booking_port = 2222          # UDP, the booking seed's protocol (optional)
 //! chat_port = 4444             # TCP, the chat seed's JSON lines (optional)
 //! http_port = 8080             # TCP, web pages and the JSON API of events (optional)
+//! tls_cert = "b.crt"           # serve http_port over TLS (PEM certificate chain and key;
+//! tls_key = "b.key"            # both or neither, relative to this file)
 //! event_server = true          # computes partial solutions for events (default true)
 //! [node.files]
 //! dir = "directory_b"          # the folder this node shares, relative to this file
@@ -37,6 +42,9 @@
 //! request_loss = 0.0           # probability a received request is dropped
 //! reply_loss = 0.0             # probability a reply is dropped after executing
 //! facilities = ["Meeting Room A", "Lecture Theatre 1"]
+//!
+//! [limits]                     # optional: what one node lets strangers use (see [`Limits`])
+//! http_connections_per_ip = 256
 //! ```
 //!
 //! Parsing happens in two steps. Serde reads the file into `Raw*` structs that
@@ -56,6 +64,7 @@ use serde::Deserialize;
 
 use crate::election::ElectionConfig;
 use crate::error::ConfigError;
+use crate::secret::ClusterSecret;
 
 /// A whole cluster, validated: every node, in file order.
 #[derive(Clone, Debug, PartialEq)]
@@ -68,6 +77,14 @@ pub struct ClusterConfig {
     pub election: ElectionConfig,
     /// Where the events service keeps its data.
     pub events: EventsConfig,
+    /// The secret every node shares (`secret_file`), if the file names one.
+    pub secret: Option<ClusterSecret>,
+    /// Where the secret was read from (for messages).
+    pub secret_file: Option<PathBuf>,
+    /// Accounts that may break anyone's file lock (`admins`).
+    pub admins: Vec<String>,
+    /// What one node lets strangers use of it (`[limits]`).
+    pub limits: Limits,
 }
 
 /// The events service's shared storage (top-level keys of the file).
@@ -127,8 +144,106 @@ pub struct NodeConfig {
     pub files: Option<FilesSection>,
     /// TCP port for the web pages and JSON API, if this node serves them.
     pub http_port: Option<u16>,
+    /// The certificate and key to serve `http_port` over TLS, if given.
+    pub tls: Option<TlsFiles>,
     /// Whether this node computes partial solutions for events.
     pub event_server: bool,
+}
+
+/// `tls_cert` and `tls_key`: PEM files, already resolved against the
+/// cluster file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The private key.
+    pub key: PathBuf,
+}
+
+/// `[limits]`: how much of one node strangers may use. Each limit applies
+/// to each node on its own; every key is optional, and the defaults suit a
+/// team's server. Per-address limits count an IPv6 client by its /64
+/// network, since one host commonly holds a whole /64.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Open web connections in all (503 beyond).
+    pub http_connections: usize,
+    /// Open web connections from one address (503 beyond).
+    pub http_connections_per_ip: usize,
+    /// A web request's headers must be complete within this.
+    pub http_header_timeout: Duration,
+    /// An idle keep-alive web connection is closed after this.
+    pub http_idle_timeout: Duration,
+    /// Login attempts per minute from one address (429 beyond).
+    pub logins_per_minute_per_ip: u32,
+    /// Login attempts per minute for one account (429 beyond).
+    pub logins_per_minute_per_account: u32,
+    /// Accounts registered per hour from one address (429 beyond).
+    pub registrations_per_hour_per_ip: u32,
+    /// Password hashes waiting for a core (503 beyond).
+    pub password_hash_queue: usize,
+    /// Participants of one event, its creator included.
+    pub participants_per_event: usize,
+    /// Open events one user may have created.
+    pub open_events_per_user: usize,
+    /// Open chat connections in all.
+    pub chat_connections: usize,
+    /// Open chat connections from one address.
+    pub chat_connections_per_ip: usize,
+    /// A chat connection must be approved an identity within this.
+    pub chat_identify_timeout: Duration,
+    /// Open meet client connections in all.
+    pub meet_connections: usize,
+    /// Open meet client connections from one address.
+    pub meet_connections_per_ip: usize,
+    /// A meet client connection that sends nothing for this long is closed.
+    pub meet_idle_timeout: Duration,
+    /// Live booking monitor registrations at one front door.
+    pub booking_monitors: usize,
+    /// Live booking monitor registrations from one address.
+    pub booking_monitors_per_ip: usize,
+    /// Bytes a booking front door may send to one address per byte it
+    /// received from it (beyond the burst below).
+    pub booking_reply_factor: u32,
+    /// Bytes a booking front door may send to one address beyond what the
+    /// factor earns, refilled over a minute.
+    pub booking_burst_bytes: u64,
+    /// At-most-once replies kept for one client address.
+    pub booking_replies_per_source: usize,
+    /// File locks one account may hold.
+    pub locks_per_account: usize,
+    /// Changes waiting for a files node's sync task.
+    pub sync_queue: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            http_connections: 2048,
+            http_connections_per_ip: 256,
+            http_header_timeout: Duration::from_secs(30),
+            http_idle_timeout: Duration::from_secs(60),
+            logins_per_minute_per_ip: 30,
+            logins_per_minute_per_account: 10,
+            registrations_per_hour_per_ip: 20,
+            password_hash_queue: 64,
+            participants_per_event: 1000,
+            open_events_per_user: 100,
+            chat_connections: 4096,
+            chat_connections_per_ip: 256,
+            chat_identify_timeout: Duration::from_secs(30),
+            meet_connections: 4096,
+            meet_connections_per_ip: 256,
+            meet_idle_timeout: Duration::from_secs(300),
+            booking_monitors: 10_000,
+            booking_monitors_per_ip: 64,
+            booking_reply_factor: 10,
+            booking_burst_bytes: 64 * 1024,
+            booking_replies_per_source: 1024,
+            locks_per_account: 100,
+            sync_queue: 10_000,
+        }
+    }
 }
 
 /// Invocation semantics of a booking front door.
@@ -243,6 +358,38 @@ struct RawCluster {
     election: Option<RawElection>,
     database_url: Option<String>,
     redis_url: Option<String>,
+    secret_file: Option<PathBuf>,
+    admins: Option<Vec<String>>,
+    limits: Option<RawLimits>,
+}
+
+/// `[limits]`; see [`Limits`]. Durations in seconds.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    http_connections: Option<usize>,
+    http_connections_per_ip: Option<usize>,
+    http_header_seconds: Option<u64>,
+    http_idle_seconds: Option<u64>,
+    logins_per_minute_per_ip: Option<u32>,
+    logins_per_minute_per_account: Option<u32>,
+    registrations_per_hour_per_ip: Option<u32>,
+    password_hash_queue: Option<usize>,
+    participants_per_event: Option<usize>,
+    open_events_per_user: Option<usize>,
+    chat_connections: Option<usize>,
+    chat_connections_per_ip: Option<usize>,
+    chat_identify_seconds: Option<u64>,
+    meet_connections: Option<usize>,
+    meet_connections_per_ip: Option<usize>,
+    meet_idle_seconds: Option<u64>,
+    booking_monitors: Option<usize>,
+    booking_monitors_per_ip: Option<usize>,
+    booking_reply_factor: Option<u32>,
+    booking_burst_bytes: Option<u64>,
+    booking_replies_per_source: Option<usize>,
+    locks_per_account: Option<usize>,
+    sync_queue: Option<usize>,
 }
 
 /// `[election]`: timings in milliseconds; see [`ElectionConfig`].
@@ -272,6 +419,8 @@ struct RawNode {
     chat_port: Option<u16>,
     files: Option<RawFiles>,
     http_port: Option<u16>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     event_server: Option<bool>,
 }
 
@@ -377,6 +526,25 @@ impl ClusterConfig {
                     },
                 }),
             };
+            let tls = match (raw.tls_cert, raw.tls_key) {
+                (None, None) => None,
+                (Some(cert), Some(key)) => Some(TlsFiles {
+                    cert: base.join(cert),
+                    key: base.join(key),
+                }),
+                (Some(_), None) => {
+                    let problem = "is set but tls_key is not: give both or neither".to_string();
+                    return Err(invalid(&raw.id, "tls_cert", problem));
+                }
+                (None, Some(_)) => {
+                    let problem = "is set but tls_cert is not: give both or neither".to_string();
+                    return Err(invalid(&raw.id, "tls_key", problem));
+                }
+            };
+            if tls.is_some() && raw.http_port.is_none() {
+                let problem = "is set but the node has no http_port to serve it on".to_string();
+                return Err(invalid(&raw.id, "tls_cert", problem));
+            }
             nodes.push(NodeConfig {
                 priority: raw.priority.unwrap_or(position as i64 + 1),
                 id: raw.id,
@@ -390,6 +558,7 @@ impl ClusterConfig {
                 chat_port: raw.chat_port,
                 files,
                 http_port: raw.http_port,
+                tls,
                 event_server: raw.event_server.unwrap_or(true),
             });
         }
@@ -397,6 +566,13 @@ impl ClusterConfig {
         let election = election_config(raw.election, path)?;
         let mut config = Self::from_nodes(path, nodes, election)?;
         config.events = events_config(raw.database_url, raw.redis_url, path)?;
+        if let Some(file) = raw.secret_file {
+            let file = base.join(file);
+            config.secret = Some(read_secret(&file, path)?);
+            config.secret_file = Some(file);
+        }
+        config.admins = admins(raw.admins.unwrap_or_default(), path)?;
+        config.limits = limits(raw.limits.unwrap_or_default(), path)?;
         Ok(config)
     }
 
@@ -424,6 +600,10 @@ impl ClusterConfig {
             nodes,
             election,
             events: EventsConfig::default_for(path),
+            secret: None,
+            secret_file: None,
+            admins: Vec::new(),
+            limits: Limits::default(),
         };
         config.check_unique(&invalid)?;
         config.check_facilities(&invalid)?;
@@ -589,6 +769,34 @@ impl ClusterConfig {
         self.nodes.iter().position(|n| n.id == id)
     }
 
+    /// Whether every node's host is a loopback address: the only cluster
+    /// that may run without a secret, since nothing outside this machine
+    /// can reach it.
+    pub fn all_loopback(&self) -> bool {
+        self.nodes.iter().all(|n| n.host.is_loopback())
+    }
+
+    /// Checks that the cluster may run as configured: with a secret, or on
+    /// loopback alone. Returns whether it runs without a secret (the caller
+    /// warns once), or says how to make a secret.
+    pub fn check_secret(&self) -> Result<bool, ConfigError> {
+        match (&self.secret, self.all_loopback()) {
+            (Some(_), _) => Ok(false),
+            (None, true) => Ok(true),
+            (None, false) => {
+                let outside = self
+                    .nodes
+                    .iter()
+                    .find(|n| !n.host.is_loopback())
+                    .map_or_else(String::new, |n| format!("{} ({})", n.id, n.host));
+                Err(ConfigError::NeedsSecret {
+                    path: self.path.clone(),
+                    node: outside,
+                })
+            }
+        }
+    }
+
     /// The node whose peer address is `addr`, if any: how a service learns
     /// which node sent a datagram.
     pub fn node_at(&self, addr: SocketAddr) -> Option<&NodeConfig> {
@@ -681,6 +889,98 @@ fn booking_section(
             .unwrap_or(defaults.reply_cache_seconds),
         reply_cache_entries: entries,
         facilities,
+    })
+}
+
+/// Reads the secret file named by the cluster file at `cluster`.
+fn read_secret(file: &Path, cluster: &Path) -> Result<ClusterSecret, ConfigError> {
+    let bad = |problem: String| ConfigError::Secret {
+        path: cluster.to_path_buf(),
+        file: file.to_path_buf(),
+        problem,
+    };
+    let text = std::fs::read_to_string(file).map_err(|e| bad(format!("cannot be read: {e}")))?;
+    let secret = ClusterSecret::from_hex(&text).map_err(|e| bad(e.to_string()))?;
+    if ClusterSecret::readable_by_others(file) {
+        tracing::warn!(
+            file = %file.display(),
+            "the cluster secret can be read by other accounts on this machine: chmod 600 it"
+        );
+    }
+    Ok(secret)
+}
+
+/// `admins`: account names, each as the web app's user names are spelled.
+fn admins(names: Vec<String>, path: &Path) -> Result<Vec<String>, ConfigError> {
+    for name in &names {
+        let ok = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+        if !ok {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                node: "(top level)".into(),
+                key: "admins",
+                problem: format!("lists {name:?}, which is not an account name"),
+            });
+        }
+    }
+    Ok(names)
+}
+
+/// `[limits]`: every count at least 1, every time at least a second.
+fn limits(raw: RawLimits, path: &Path) -> Result<Limits, ConfigError> {
+    let d = Limits::default();
+    let invalid = |key: &'static str| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        node: "[limits]".into(),
+        key,
+        problem: "must be at least 1".into(),
+    };
+    macro_rules! count {
+        ($key:ident) => {
+            match raw.$key {
+                None => d.$key,
+                Some(0) => return Err(invalid(stringify!($key))),
+                Some(v) => v,
+            }
+        };
+    }
+    macro_rules! seconds {
+        ($key:ident, $default:expr) => {
+            match raw.$key {
+                None => $default,
+                Some(0) => return Err(invalid(stringify!($key))),
+                Some(v) => Duration::from_secs(v),
+            }
+        };
+    }
+    Ok(Limits {
+        http_connections: count!(http_connections),
+        http_connections_per_ip: count!(http_connections_per_ip),
+        http_header_timeout: seconds!(http_header_seconds, d.http_header_timeout),
+        http_idle_timeout: seconds!(http_idle_seconds, d.http_idle_timeout),
+        logins_per_minute_per_ip: count!(logins_per_minute_per_ip),
+        logins_per_minute_per_account: count!(logins_per_minute_per_account),
+        registrations_per_hour_per_ip: count!(registrations_per_hour_per_ip),
+        password_hash_queue: count!(password_hash_queue),
+        participants_per_event: count!(participants_per_event),
+        open_events_per_user: count!(open_events_per_user),
+        chat_connections: count!(chat_connections),
+        chat_connections_per_ip: count!(chat_connections_per_ip),
+        chat_identify_timeout: seconds!(chat_identify_seconds, d.chat_identify_timeout),
+        meet_connections: count!(meet_connections),
+        meet_connections_per_ip: count!(meet_connections_per_ip),
+        meet_idle_timeout: seconds!(meet_idle_seconds, d.meet_idle_timeout),
+        booking_monitors: count!(booking_monitors),
+        booking_monitors_per_ip: count!(booking_monitors_per_ip),
+        booking_reply_factor: count!(booking_reply_factor),
+        booking_burst_bytes: count!(booking_burst_bytes),
+        booking_replies_per_source: count!(booking_replies_per_source),
+        locks_per_account: count!(locks_per_account),
+        sync_queue: count!(sync_queue),
     })
 }
 

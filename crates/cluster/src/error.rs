@@ -36,6 +36,29 @@ pub enum ConfigError {
         /// What is wrong with it.
         problem: String,
     },
+    /// The secret file named by `secret_file` cannot be used.
+    #[error("{path}: secret_file {file}: {problem}")]
+    Secret {
+        /// The cluster file.
+        path: PathBuf,
+        /// The secret file.
+        file: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A node is reachable from other machines, and the cluster has no
+    /// secret to tell its members from strangers.
+    #[error(
+        "{path}: node {node} is not on a loopback address, so the cluster needs a secret: \
+         run `convene secret > cluster.secret`, add `secret_file = \"cluster.secret\"` at the \
+         top of the cluster file, and copy both files to every node"
+    )]
+    NeedsSecret {
+        /// The cluster file.
+        path: PathBuf,
+        /// The first node outside loopback, with its host.
+        node: String,
+    },
     /// The file declares no node.
     #[error("{path}: the cluster file declares no [[node]]")]
     NoNodes {

@@ -21,24 +21,32 @@
 //!   finishing order (a main node's fan-out to its backends).
 //! - [`membership`]: the election running on the peer transport: watch
 //!   the coordinator and the live set; answer `convene status`.
+//! - [`secret`]: the cluster secret every node shares, and the keys derived
+//!   from it.
+//! - [`admission`]: how many connections a TCP front door holds, in all and
+//!   per address.
 //! - [`error`]: the typed errors of this crate.
 
 #![deny(missing_docs)]
 
+pub mod admission;
 pub mod config;
 pub mod election;
 pub mod error;
 pub mod membership;
 pub mod peer;
 pub mod screen;
+pub mod secret;
 pub mod shutdown;
 pub mod unordered;
 
 pub use config::{
-    BookingSection, ClusterConfig, EventsConfig, FilesSection, MeetSection, NodeConfig, Semantics,
+    BookingSection, ClusterConfig, EventsConfig, FilesSection, Limits, MeetSection, NodeConfig,
+    Semantics, TlsFiles,
 };
 pub use error::ConfigError;
 pub use peer::{Peers, Router, ServiceHandler, ServiceTag};
-pub use screen::Screen;
+pub use screen::{Screen, Untrusted};
+pub use secret::ClusterSecret;
 pub use shutdown::Shutdown;
 pub use unordered::Unordered;

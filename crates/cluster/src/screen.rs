@@ -16,6 +16,14 @@
 //!   wake-up and one `write` per burst instead of per line.
 //! - **Tests.** [`Screen::capture`] records lines in memory so an integration
 //!   test can compare them with the seed's tables.
+//!
+//! Two rules keep the screen safe from the network. Text that came from a
+//! client (a facility name, an identity) is shown through [`Untrusted`],
+//! which escapes control characters, so no client can move the operator's
+//! cursor, clear the terminal or forge a line. And the text waiting for the
+//! writer is bounded ([`MAX_PENDING`]): if the terminal stops reading (a
+//! paused `less`, a stuck pipe), lines are dropped and counted instead of
+//! growing memory, and a line says how many were lost once it reads again.
 
 use std::fmt::{Display, Write as _};
 use std::io::Write;
@@ -24,6 +32,38 @@ use std::time::{Duration, Instant};
 
 /// How long the writer lets a burst of lines gather before writing it.
 pub const LINGER: Duration = Duration::from_millis(1);
+
+/// Most bytes of text kept waiting for the writer; lines beyond are dropped
+/// (and counted) until it catches up.
+pub const MAX_PENDING: usize = 4 << 20;
+
+/// Shows text that came from the network with every control character
+/// escaped (as `\u{1b}`), and the Unicode marks that reorder text on
+/// screen (bidirectional overrides) too; everything else as it is.
+///
+/// ```
+/// use convene_cluster::screen::Untrusted;
+///
+/// assert_eq!(Untrusted("Room A").to_string(), "Room A");
+/// assert_eq!(Untrusted("\x1b[2Jhi\n").to_string(), "\\u{1b}[2Jhi\\n");
+/// assert_eq!(Untrusted("a\u{202e}b").to_string(), "a\\u{202e}b");
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Untrusted<'a>(pub &'a str);
+
+impl std::fmt::Display for Untrusted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for c in self.0.chars() {
+            let reorders = matches!(c, '\u{200e}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            if c.is_control() || reorders {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                f.write_char(c)?;
+            }
+        }
+        Ok(())
+    }
+}
 
 /// Where a node's on-screen lines go. Cheap to clone; all clones share one
 /// sink and keep its order.
@@ -73,6 +113,8 @@ struct Pending {
 #[derive(Default)]
 struct PendingText {
     text: String,
+    /// Lines dropped because `text` was full, not yet reported.
+    dropped: u64,
     /// The writer is asleep waiting for text (so the next line must wake it).
     idle: bool,
     /// Every `Screen` is gone: write what is left and stop.
@@ -177,6 +219,18 @@ impl Screen {
             Sink::Writer(handle) => {
                 let pending = &handle.pending;
                 let mut p = pending.text.lock().unwrap_or_else(|e| e.into_inner());
+                if p.text.len() >= MAX_PENDING {
+                    p.dropped += lines.len() as u64;
+                    return;
+                }
+                if p.dropped > 0 {
+                    let dropped = std::mem::take(&mut p.dropped);
+                    let _ = writeln!(
+                        p.text,
+                        "{}({dropped} lines not shown: the terminal was not reading)",
+                        self.prefix
+                    );
+                }
                 for line in lines {
                     // Writing into a String cannot fail.
                     let _ = writeln!(p.text, "{}{line}", self.prefix);
@@ -264,6 +318,46 @@ mod tests {
             String::from_utf8(out.0.lock().unwrap().clone()).unwrap(),
             expected
         );
+    }
+
+    /// A writer that blocks until the test lets it go.
+    struct Stuck(Arc<(Mutex<bool>, Condvar)>, Shared);
+
+    impl Write for Stuck {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            let (lock, go) = &*self.0;
+            let mut open = lock.lock().unwrap();
+            while !*open {
+                open = go.wait(open).unwrap();
+            }
+            self.1.write(b)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_terminal_that_does_not_read_costs_bounded_memory_and_is_told_what_it_missed() {
+        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        let out = Shared::default();
+        let screen = Screen::writer(Stuck(gate.clone(), out.clone()));
+        let line = "x".repeat(1000);
+        for _ in 0..(3 * MAX_PENDING / 1000) {
+            screen.line(&line);
+        }
+        if let Sink::Writer(handle) = &screen.sink {
+            let p = handle.pending.text.lock().unwrap();
+            assert!(p.text.len() <= MAX_PENDING + 2000, "{}", p.text.len());
+            assert!(p.dropped > 0);
+        }
+        *gate.0.lock().unwrap() = true;
+        gate.1.notify_all();
+        std::thread::sleep(Duration::from_millis(50));
+        screen.line("after");
+        drop(screen);
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert!(text.contains("lines not shown: the terminal was not reading)\nafter\n"));
     }
 
     #[test]

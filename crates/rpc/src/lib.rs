@@ -41,8 +41,9 @@
 //!   bound; [`CacheConfig`], [`Lookup`], [`RestoredEntry`], [`CacheStats`].
 //! * [`loss`]: [`Loss`] and [`LossConfig`], seeded, replayable request loss,
 //!   reply loss and duplication for tests and experiments.
-//! * [`rng`]: [`SplitMix64`], a tiny seeded generator for request ids and
-//!   replayable loss injection, and [`random_seed`].
+//! * [`rng`]: [`SplitMix64`], a tiny seeded generator for replayable loss
+//!   injection, [`random_seed`] to seed it, and [`os_random_u64`] for values
+//!   a stranger must not guess.
 //! * [`socket`]: the tokio transport: [`start`], [`Client`], [`Handler`].
 //! * [`datagram`]: [`DatagramSocket`], what the transport needs of a socket
 //!   (tokio's, or a simulator's in tests).
@@ -68,6 +69,6 @@ pub use envelope::{Envelope, Kind, RequestId};
 pub use error::{EnvelopeError, RpcError};
 pub use loss::{Loss, LossConfig};
 pub use reply_cache::{CacheConfig, CacheStats, Lookup, ReplyCache, RestoredEntry};
-pub use rng::{SplitMix64, random_seed};
+pub use rng::{SplitMix64, os_random_u64, random_seed};
 pub use socket::{Client, Handler, start};
 pub use stats::Stats;

@@ -59,6 +59,20 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// 64 bits from the operating system's random source: for values a
+/// stranger must not guess (request ids, temporary file names, boot
+/// numbers).
+///
+/// Falls back to [`random_seed`] only if the OS source fails, which on the
+/// platforms Convene runs on it does not (it would mean no `getrandom`
+/// system call and no `/dev/urandom`).
+pub fn os_random_u64() -> u64 {
+    getrandom::u64().unwrap_or_else(|error| {
+        tracing::warn!(%error, "the OS random source failed; using a time-based seed");
+        random_seed()
+    })
+}
+
 /// A seed that differs between processes and between calls.
 ///
 /// Mixes the wall clock in nanoseconds, the process id and a per-process
@@ -97,6 +111,11 @@ mod tests {
             let x = g.next_f64();
             assert!((0.0..1.0).contains(&x));
         }
+    }
+
+    #[test]
+    fn os_random_values_differ() {
+        assert_ne!(os_random_u64(), os_random_u64());
     }
 
     #[test]

@@ -44,7 +44,7 @@ use crate::config::Config;
 use crate::endpoint::{Endpoint, Event, Transmit};
 use crate::envelope::RequestId;
 use crate::error::RpcError;
-use crate::rng::random_seed;
+use crate::rng::os_random_u64;
 use crate::stats::Stats;
 
 /// Size of the receive buffer: the largest possible UDP payload fits, so no
@@ -330,7 +330,7 @@ pub fn start<S: DatagramSocket, H: Handler>(
         socket: Arc::new(socket),
         local_addr,
         state: Mutex::new(State {
-            endpoint: Endpoint::new(config, random_seed()),
+            endpoint: Endpoint::new(config, os_random_u64()),
             waiters: HashMap::new(),
             closed: false,
         }),

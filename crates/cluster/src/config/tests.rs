@@ -310,3 +310,108 @@ fn events_keys_default_to_one_sqlite_file_and_are_checked() {
         assert!(error.contains(key), "{key}: {error}");
     }
 }
+
+#[test]
+fn the_secret_file_is_read_relative_to_the_cluster_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "0123456789abcdef".repeat(4);
+    std::fs::write(dir.path().join("cluster.secret"), format!("{secret}\n")).unwrap();
+    let text = "secret_file = 'cluster.secret'\n[[node]]\nid='a'\nhost='10.0.0.1'\npeer_port=1\n";
+    let c = ClusterConfig::from_toml(text, &dir.path().join("cluster.toml")).unwrap();
+    assert_eq!(c.secret.as_ref().unwrap().to_hex(), secret);
+    assert_eq!(
+        c.secret_file.as_deref(),
+        Some(dir.path().join("cluster.secret").as_path())
+    );
+    assert!(!c.check_secret().unwrap(), "runs authenticated");
+}
+
+#[test]
+fn a_missing_or_malformed_secret_file_names_the_file_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "secret_file = 'nope.secret'\n[[node]]\nid='a'\nhost='::1'\npeer_port=1\n";
+    let err = ClusterConfig::from_toml(text, &dir.path().join("cluster.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("nope.secret") && err.contains("cannot be read"),
+        "{err}"
+    );
+    std::fs::write(dir.path().join("nope.secret"), "not hex").unwrap();
+    let err = ClusterConfig::from_toml(text, &dir.path().join("cluster.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("expected 64 hex digits"), "{err}");
+    assert!(err.contains("convene secret"), "{err}");
+}
+
+#[test]
+fn without_a_secret_only_loopback_clusters_may_run() {
+    let loopback = parse("[[node]]\nid='a'\nhost='127.0.0.1'\npeer_port=1\n[[node]]\nid='b'\nhost='::1'\npeer_port=2\n").unwrap();
+    assert!(
+        loopback.check_secret().unwrap(),
+        "runs open, with a warning"
+    );
+    let wide = parse("[[node]]\nid='a'\nhost='127.0.0.1'\npeer_port=1\n[[node]]\nid='b'\nhost='192.0.2.4'\npeer_port=2\n").unwrap();
+    let err = wide.check_secret().unwrap_err().to_string();
+    assert!(err.contains("node b (192.0.2.4)"), "{err}");
+    assert!(err.contains("convene secret > cluster.secret"), "{err}");
+    assert!(err.contains("secret_file = \"cluster.secret\""), "{err}");
+}
+
+#[test]
+fn limits_have_defaults_and_refuse_zero() {
+    let c = parse(EXAMPLE).unwrap();
+    assert_eq!(c.limits, Limits::default());
+    assert_eq!(c.limits.booking_monitors_per_ip, 64);
+    let text = format!("[limits]\nhttp_connections_per_ip = 3\nhttp_header_seconds = 5\n{EXAMPLE}");
+    let c = parse(&text).unwrap();
+    assert_eq!(c.limits.http_connections_per_ip, 3);
+    assert_eq!(c.limits.http_header_timeout, Duration::from_secs(5));
+    assert_eq!(
+        c.limits.http_connections,
+        Limits::default().http_connections
+    );
+    let err = parse(&format!("[limits]\nchat_connections = 0\n{EXAMPLE}"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`chat_connections` must be at least 1"),
+        "{err}"
+    );
+    let err = parse(&format!("[limits]\nchat_conections = 5\n{EXAMPLE}"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("chat_conections"), "{err}");
+}
+
+#[test]
+fn tls_takes_both_files_and_an_http_port() {
+    let c = parse("[[node]]\nid='a'\nhost='::1'\npeer_port=1\nhttp_port=8443\ntls_cert='a.crt'\ntls_key='keys/a.key'\n").unwrap();
+    let tls = c.nodes[0].tls.as_ref().unwrap();
+    assert_eq!(tls.cert, Path::new("/etc/convene/a.crt"));
+    assert_eq!(tls.key, Path::new("/etc/convene/keys/a.key"));
+    let err =
+        parse("[[node]]\nid='a'\nhost='::1'\npeer_port=1\nhttp_port=8443\ntls_cert='a.crt'\n")
+            .unwrap_err()
+            .to_string();
+    assert!(err.contains("give both or neither"), "{err}");
+    let err =
+        parse("[[node]]\nid='a'\nhost='::1'\npeer_port=1\ntls_cert='a.crt'\ntls_key='a.key'\n")
+            .unwrap_err()
+            .to_string();
+    assert!(err.contains("no http_port"), "{err}");
+}
+
+#[test]
+fn admins_are_account_names() {
+    let c = parse(&format!("admins = ['ada', 'bob']\n{EXAMPLE}")).unwrap();
+    assert_eq!(c.admins, ["ada", "bob"]);
+    let err = parse(&format!("admins = ['a b']\n{EXAMPLE}"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("\"a b\", which is not an account name"),
+        "{err}"
+    );
+}
