@@ -20,10 +20,14 @@ pub const DEMO_PEER: &str = "127.0.0.1:23092";
 /// The demo main node's chat port, where `convene chat` connects by default.
 pub const DEMO_CHAT_SERVER: &str = "127.0.0.1:4444";
 
-/// Writes the demo cluster file and availability files into `dir` (keeping
-/// any the user has already edited) and returns the cluster file's path.
+/// Writes the demo cluster file, its secret and availability files into
+/// `dir` (keeping any the user has already edited) and returns the cluster
+/// file's path.
 pub fn write_demo(dir: &Path) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
+    // Readable by its owner only; never replaced, since every node of a
+    // cluster must hold the same one.
+    convene_cluster::ClusterSecret::create_file(&dir.join("cluster.secret"))?;
     for (name, text) in [
         ("cluster.toml", CLUSTER),
         ("a.txt", A_TXT),

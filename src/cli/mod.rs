@@ -11,6 +11,7 @@ mod chat;
 mod files;
 mod meet;
 mod node;
+mod secret;
 mod status;
 mod up;
 
@@ -40,6 +41,9 @@ enum Command {
         /// format): every server a chat-only node.
         #[arg(long)]
         chat_config: Option<PathBuf>,
+        /// With --chat-config: the cluster's secret (64 hex digits; `convene secret` makes one).
+        #[arg(long, requires = "chat_config")]
+        secret_file: Option<PathBuf>,
         /// Which node of the file to run.
         #[arg(long)]
         id: String,
@@ -53,6 +57,9 @@ enum Command {
         /// server it lists, in this process.
         #[arg(long)]
         chat_config: Option<PathBuf>,
+        /// With --chat-config: the cluster's secret (64 hex digits; `convene secret` makes one).
+        #[arg(long, requires = "chat_config")]
+        secret_file: Option<PathBuf>,
     },
     /// Each node up or down, and the current coordinator.
     Status {
@@ -62,7 +69,13 @@ enum Command {
         /// Instead of a cluster file, the chat seed's configuration.txt.
         #[arg(long)]
         chat_config: Option<PathBuf>,
+        /// With --chat-config: the cluster's secret (64 hex digits; `convene secret` makes one).
+        #[arg(long, requires = "chat_config")]
+        secret_file: Option<PathBuf>,
     },
+    /// Print a new cluster secret (64 hex digits from the OS random source):
+    /// `convene secret > cluster.secret`, then `secret_file = "cluster.secret"`.
+    Secret,
     /// The EE450 meeting client: with names, one query; without, the interactive loop.
     Meet(meet::MeetArgs),
     /// The facility booking client: without a subcommand, the seed's interactive menu.
@@ -86,20 +99,32 @@ pub fn main() -> ExitCode {
         Command::Node {
             config,
             chat_config,
+            secret_file,
             id,
         } => match (config, chat_config) {
             (Some(config), _) => node::run(&config, &id),
-            (None, Some(chat)) => node::run_course(&chat, &id),
+            (None, Some(chat)) => node::run_course(&chat, secret_file.as_deref(), &id),
             (None, None) => Err(anyhow::anyhow!("give --config FILE or --chat-config FILE")),
         },
         Command::Up {
             config,
             chat_config,
-        } => up::run(config.as_deref(), chat_config.as_deref()),
+            secret_file,
+        } => up::run(
+            config.as_deref(),
+            chat_config.as_deref(),
+            secret_file.as_deref(),
+        ),
         Command::Status {
             config,
             chat_config,
-        } => status::run(config.as_deref(), chat_config.as_deref()),
+            secret_file,
+        } => status::run(
+            config.as_deref(),
+            chat_config.as_deref(),
+            secret_file.as_deref(),
+        ),
+        Command::Secret => secret::run(),
         Command::Meet(args) => meet::run(args),
         Command::Book(args) => book::run(args),
         Command::Chat(args) => chat::run(args),
@@ -124,6 +149,20 @@ fn init_logging() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+}
+
+/// Says, once, that a cluster runs without a secret (allowed only on
+/// loopback), or stops with how to make one.
+fn check_secret(cluster: &convene_cluster::ClusterConfig) -> anyhow::Result<()> {
+    if cluster.check_secret()? {
+        eprintln!(
+            "convene: warning: this cluster has no secret_file, so any process on this machine \
+             can speak for its nodes (allowed only because every node is on a loopback address); \
+             run `convene secret > cluster.secret` and add `secret_file = \"cluster.secret\"` \
+             to the cluster file to close that"
+        );
+    }
+    Ok(())
 }
 
 /// A `--server HOST:PORT` argument as an address.

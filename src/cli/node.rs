@@ -14,24 +14,28 @@ pub fn run(config: &Path, id: &str) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs node `id` of a course chat configuration (see [`load_course`]).
-pub fn run_course(config: &Path, id: &str) -> anyhow::Result<ExitCode> {
-    run_cluster(load_course(config)?, id)
+pub fn run_course(config: &Path, secret_file: Option<&Path>, id: &str) -> anyhow::Result<ExitCode> {
+    run_cluster(load_course(config, secret_file)?, id)
 }
 
 /// Reads the chat seed's `configuration.txt` (or the 4-column course format)
-/// as a cluster of chat-only nodes.
-pub fn load_course(config: &Path) -> anyhow::Result<ClusterConfig> {
+/// as a cluster of chat-only nodes, with the secret in `secret_file` if
+/// given (the course format has no place for one).
+pub fn load_course(config: &Path, secret_file: Option<&Path>) -> anyhow::Result<ClusterConfig> {
     let text = std::fs::read_to_string(config)
         .with_context(|| format!("cannot read {}", config.display()))?;
     let servers = convene_chat::course_config::parse_course_config(&text)
         .with_context(|| format!("{}", config.display()))?;
-    Ok(convene_chat::course_config::course_cluster(
-        &servers, config,
-    )?)
+    let cluster = convene_chat::course_config::course_cluster(&servers, config)?;
+    Ok(match secret_file {
+        Some(file) => cluster.with_secret_file(file)?,
+        None => cluster,
+    })
 }
 
 fn run_cluster(cluster: ClusterConfig, id: &str) -> anyhow::Result<ExitCode> {
     cluster.node(id)?; // an unknown id: an error that lists the known ones
+    super::check_secret(&cluster)?;
     let index = cluster.index_of(id).unwrap_or_default();
     super::runtime()?.block_on(async {
         // A port 0 in the file becomes the port the OS chose, so the node

@@ -14,9 +14,13 @@ use convene_rpc::socket::handler_fn;
 
 use crate::demo;
 
-pub fn run(config: Option<&Path>, chat_config: Option<&Path>) -> anyhow::Result<ExitCode> {
+pub fn run(
+    config: Option<&Path>,
+    chat_config: Option<&Path>,
+    secret_file: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
     let cluster = match chat_config {
-        Some(chat) => super::node::load_course(chat)?,
+        Some(chat) => super::node::load_course(chat, secret_file)?,
         None => load(config)?,
     };
     show(cluster)
@@ -50,9 +54,27 @@ fn show(cluster: ClusterConfig) -> anyhow::Result<ExitCode> {
             ..Default::default()
         };
         let (trigger, shutdown) = Shutdown::new();
-        let (client, task) = convene_rpc::start(
+        // We ask as the operator: holding the cluster's secret, at an
+        // address that is no node's (see convene_rpc::auth).
+        let auth = convene_rpc::PeerAuth {
+            key: cluster.peer_mac_key(),
+            members: cluster
+                .nodes
+                .iter()
+                .map(|n| convene_rpc::Member {
+                    id: n.id.clone(),
+                    addr: n.peer_addr(),
+                })
+                .collect(),
+            me: None,
+            boot: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_millis() as u64),
+        };
+        let (client, task) = convene_rpc::start_authenticated(
             socket,
             config,
+            auth,
             Arc::new(handler_fn(|_, _| async { None })),
             async move { shutdown.wait().await },
         );

@@ -9,9 +9,13 @@ use convene_cluster::{ClusterConfig, Screen};
 
 use crate::demo;
 
-pub fn run(config: Option<&Path>, chat_config: Option<&Path>) -> anyhow::Result<ExitCode> {
+pub fn run(
+    config: Option<&Path>,
+    chat_config: Option<&Path>,
+    secret_file: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
     if let Some(chat) = chat_config {
-        return run_cluster(super::node::load_course(chat)?, false);
+        return run_cluster(super::node::load_course(chat, secret_file)?, false);
     }
     let path = match config {
         Some(path) => path.to_path_buf(),
@@ -27,6 +31,10 @@ pub fn run(config: Option<&Path>, chat_config: Option<&Path>) -> anyhow::Result<
 }
 
 fn run_cluster(cluster: ClusterConfig, demo_data: bool) -> anyhow::Result<ExitCode> {
+    super::check_secret(&cluster)?;
+    // The demo's accounts have a published password: only where nobody
+    // else can reach them.
+    let demo_data = demo_data && cluster.all_loopback();
     super::runtime()?.block_on(async {
         let screen = Screen::stdout();
         let several = cluster.nodes.len() > 1;

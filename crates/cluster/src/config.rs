@@ -567,9 +567,7 @@ impl ClusterConfig {
         let mut config = Self::from_nodes(path, nodes, election)?;
         config.events = events_config(raw.database_url, raw.redis_url, path)?;
         if let Some(file) = raw.secret_file {
-            let file = base.join(file);
-            config.secret = Some(read_secret(&file, path)?);
-            config.secret_file = Some(file);
+            config = config.with_secret_file(&base.join(file))?;
         }
         config.admins = admins(raw.admins.unwrap_or_default(), path)?;
         config.limits = limits(raw.limits.unwrap_or_default(), path)?;
@@ -769,6 +767,15 @@ impl ClusterConfig {
         self.nodes.iter().position(|n| n.id == id)
     }
 
+    /// The cluster with the secret read from `file` (for cluster
+    /// descriptions that cannot name one, such as the chat seed's
+    /// `configuration.txt`: `--secret-file`).
+    pub fn with_secret_file(mut self, file: &Path) -> Result<Self, ConfigError> {
+        self.secret = Some(read_secret(file, &self.path)?);
+        self.secret_file = Some(file.to_path_buf());
+        Ok(self)
+    }
+
     /// Whether every node's host is a loopback address: the only cluster
     /// that may run without a secret, since nothing outside this machine
     /// can reach it.
@@ -795,6 +802,17 @@ impl ClusterConfig {
                 })
             }
         }
+    }
+
+    /// The key that seals peer datagrams: from the cluster's secret, or
+    /// from the public one when there is none (see
+    /// [`ClusterSecret::public`]; [`check_secret`](Self::check_secret)
+    /// decides whether that may run).
+    pub fn peer_mac_key(&self) -> [u8; 32] {
+        self.secret
+            .clone()
+            .unwrap_or_else(ClusterSecret::public)
+            .derive(crate::secret::PEER_MAC_CONTEXT)
     }
 
     /// The node whose peer address is `addr`, if any: how a service learns

@@ -204,4 +204,10 @@ impl<S: DatagramSocket> Peers<S> {
     pub fn local_addr(&self) -> SocketAddr {
         self.client.local_addr()
     }
+
+    /// What the transport's authentication let through and dropped so far
+    /// (`None` for a transport that does not authenticate).
+    pub fn auth_stats(&self) -> Option<convene_rpc::AuthStats> {
+        self.client.auth_stats()
+    }
 }

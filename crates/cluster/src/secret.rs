@@ -21,6 +21,9 @@ use std::path::Path;
 /// Length of the secret in bytes.
 pub const SECRET_LEN: usize = 32;
 
+/// The context of the key that authenticates peer datagrams.
+pub const PEER_MAC_CONTEXT: &str = "convene 2026-12-06 peer datagram MAC v1";
+
 /// The cluster secret. Its `Debug` output never shows the bytes.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ClusterSecret([u8; SECRET_LEN]);
@@ -94,6 +97,15 @@ impl ClusterSecret {
     /// the secret.
     pub fn derive(&self, context: &str) -> [u8; 32] {
         blake3::derive_key(context, &self.0)
+    }
+
+    /// The secret of a cluster that has none: all zeros, known to everyone.
+    /// A loopback-only cluster without `secret_file` still seals its
+    /// datagrams with it, so the same code runs with and without a secret
+    /// (and replays are still refused), but it proves nothing: any process
+    /// on the machine can use it.
+    pub fn public() -> Self {
+        ClusterSecret([0; SECRET_LEN])
     }
 
     /// Whether the file at `path` can be read by accounts other than its

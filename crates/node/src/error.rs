@@ -21,6 +21,16 @@ pub enum NodeError {
     /// The cluster file does not have this node.
     #[error(transparent)]
     Config(#[from] convene_cluster::ConfigError),
+    /// The boot number could not be recorded in the data directory.
+    #[error("node {node}: cannot record the boot number in {path}: {source}")]
+    Boot {
+        /// The node.
+        node: String,
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
     /// The store could not be opened.
     #[error("node {node}: {source}")]
     Store {

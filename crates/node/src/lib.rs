@@ -11,6 +11,7 @@
 //!
 //! - [`bind`]: binding a node's sockets, and a whole cluster's with port 0
 //!   replaced by the ports the OS chose.
+//! - [`boot`]: this run's boot number, larger than every earlier run's.
 //! - [`node`]: starting and stopping one node.
 //! - [`cluster`]: every node of a cluster in one process.
 //! - [`error`]: the typed errors of this crate.
@@ -18,6 +19,7 @@
 #![deny(missing_docs)]
 
 pub mod bind;
+pub mod boot;
 pub mod cluster;
 pub mod error;
 pub mod node;

@@ -12,6 +12,7 @@ use convene_events::Events;
 use convene_events::service::{EventsContext, EventsService};
 use convene_files::service::{FilesContext, FilesService};
 use convene_meet::{MeetContext, MeetService};
+use convene_rpc::{Member, PeerAuth};
 use convene_store::Store;
 use convene_web::{WebContext, WebService};
 use tokio::task::JoinHandle;
@@ -26,6 +27,7 @@ pub struct RunningNode {
     client_addr: Option<SocketAddr>,
     booking_addr: Option<SocketAddr>,
     trigger: ShutdownTrigger,
+    peers: Peers,
     transport: JoinHandle<()>,
     membership: Membership,
     membership_task: JoinHandle<()>,
@@ -47,6 +49,8 @@ pub async fn start(
 ) -> Result<RunningNode, NodeError> {
     let node = cluster.node(id)?;
     let me = cluster.index_of(id).unwrap_or_default();
+    // A node that strangers can reach runs only with the cluster's secret.
+    cluster.check_secret()?;
     let store = Arc::new(
         Store::open(&node.data_dir).map_err(|source| NodeError::Store {
             node: id.to_string(),
@@ -83,12 +87,33 @@ pub async fn start(
         None
     };
 
+    let boot =
+        crate::boot::next_boot(&node.data_dir, wall_ms()).map_err(|source| NodeError::Boot {
+            node: id.to_string(),
+            path: node.data_dir.join(crate::boot::BOOT_FILE),
+            source,
+        })?;
+    let auth = PeerAuth {
+        key: cluster.peer_mac_key(),
+        members: cluster
+            .nodes
+            .iter()
+            .map(|n| Member {
+                id: n.id.clone(),
+                addr: n.peer_addr(),
+            })
+            .collect(),
+        me: Some(me),
+        boot,
+    };
+
     let (trigger, shutdown) = Shutdown::new();
     let router = Arc::new(Router::new());
     let transport_shutdown = shutdown.clone();
-    let (client, transport) = convene_rpc::start(
+    let (client, transport) = convene_rpc::start_authenticated(
         sockets.peer,
         convene_rpc::Config::default(),
+        auth,
         router.clone(),
         async move { transport_shutdown.wait().await },
     );
@@ -157,7 +182,7 @@ pub async fn start(
         root: node.files.as_ref().map(|f| f.dir.clone()),
     });
     let booking = convene_booking::service::start(BookingContext {
-        peers,
+        peers: peers.clone(),
         router,
         screen,
         store: store.clone(),
@@ -191,6 +216,7 @@ pub async fn start(
         client_addr,
         booking_addr,
         trigger,
+        peers,
         transport,
         membership,
         membership_task,
@@ -218,6 +244,13 @@ impl RunningNode {
     /// Where meet clients connect, if the node serves them.
     pub fn client_addr(&self) -> Option<SocketAddr> {
         self.client_addr
+    }
+
+    /// What the peer transport's authentication let through and dropped:
+    /// forged, replayed and strangers' datagrams are counted here, before
+    /// any service sees them.
+    pub fn peer_auth_stats(&self) -> convene_rpc::AuthStats {
+        self.peers.auth_stats().unwrap_or_default()
     }
 
     /// The node's view of the cluster: the coordinator and the live nodes.
@@ -285,6 +318,12 @@ impl RunningNode {
         drop(self.store);
         tracing::info!(node = %self.id, "node stopped");
     }
+}
+
+fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// One SQLite file cannot be shared by nodes on different machines: each

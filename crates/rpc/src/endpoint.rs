@@ -278,11 +278,25 @@ impl Endpoint {
         from: SocketAddr,
         data: &[u8],
     ) -> Result<(), RpcError> {
-        let _ = now;
-        self.stats.received += 1;
         let envelope = Envelope::parse(data).inspect_err(|_| {
+            self.stats.received += 1;
             self.stats.dropped_malformed += 1;
         })?;
+        self.handle_envelope(now, from, envelope)
+    }
+
+    /// Processes one envelope already taken out of a datagram, as
+    /// [`handle_datagram`](Endpoint::handle_datagram) does after parsing:
+    /// for a transport that authenticates datagrams before they reach the
+    /// endpoint (see [`auth`](crate::auth)).
+    pub fn handle_envelope(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        envelope: Envelope<'_>,
+    ) -> Result<(), RpcError> {
+        let _ = now;
+        self.stats.received += 1;
         let id = envelope.id;
         match envelope.kind {
             Kind::Notice => {

@@ -110,6 +110,12 @@ impl<'a> Envelope<'a> {
     ///
     /// Never panics; the payload borrows from `datagram`.
     pub fn parse(datagram: &'a [u8]) -> Result<Envelope<'a>, EnvelopeError> {
+        Self::parse_version(datagram, VERSION)
+    }
+
+    /// Parses an envelope whose version byte must be `version` (a sealed
+    /// datagram's envelope carries [`SEALED_VERSION`](crate::auth::SEALED_VERSION)).
+    pub fn parse_version(datagram: &'a [u8], version: u8) -> Result<Envelope<'a>, EnvelopeError> {
         let truncated = |_| EnvelopeError::Truncated {
             len: datagram.len(),
             needed: HEADER_LEN,
@@ -119,9 +125,9 @@ impl<'a> Envelope<'a> {
         if magic != MAGIC {
             return Err(EnvelopeError::BadMagic(magic));
         }
-        let version = r.u8().map_err(truncated)?;
-        if version != VERSION {
-            return Err(EnvelopeError::UnknownVersion(version));
+        let found = r.u8().map_err(truncated)?;
+        if found != version {
+            return Err(EnvelopeError::UnknownVersion(found));
         }
         let kind = r.u8().map_err(truncated)?;
         let kind = Kind::from_u8(kind).ok_or(EnvelopeError::UnknownKind(kind))?;

@@ -32,6 +32,9 @@
 //!
 //! * [`envelope`]: the 11-byte header every datagram carries (magic, version,
 //!   kind, request id) and [`RequestId`].
+//! * [`auth`]: sealed datagrams: the MAC that proves which node sent one,
+//!   and the sequence window that lets it act only once ([`Sealer`],
+//!   [`Opener`]).
 //! * [`config`]: [`Config`], per-attempt timeout, retry count, size limit.
 //! * [`endpoint`]: [`Endpoint`], the sans-IO request/reply state machine, and
 //!   the [`Transmit`]s and [`Event`]s it produces.
@@ -51,6 +54,7 @@
 
 #![deny(missing_docs)]
 
+pub mod auth;
 pub mod config;
 pub mod datagram;
 pub mod endpoint;
@@ -62,6 +66,7 @@ pub mod rng;
 pub mod socket;
 pub mod stats;
 
+pub use auth::{AuthError, AuthStats, MacKey, Member, Opened, Opener, Sealer, Sender};
 pub use config::Config;
 pub use datagram::DatagramSocket;
 pub use endpoint::{Endpoint, Event, Transmit};
@@ -70,5 +75,5 @@ pub use error::{EnvelopeError, RpcError};
 pub use loss::{Loss, LossConfig};
 pub use reply_cache::{CacheConfig, CacheStats, Lookup, ReplyCache, RestoredEntry};
 pub use rng::{SplitMix64, os_random_u64, random_seed};
-pub use socket::{Client, Handler, start};
+pub use socket::{Client, Handler, PeerAuth, start, start_authenticated};
 pub use stats::Stats;

@@ -24,6 +24,17 @@
 //!
 //! Time is read through [`tokio::time::Instant`], so tests running with
 //! tokio's paused clock drive retries as well.
+//!
+//! # Authentication
+//!
+//! Started with [`start_authenticated`], the transport seals every datagram
+//! it sends and opens every datagram it receives (see [`auth`](crate::auth)):
+//! a datagram that is not from a member, fails its MAC or has acted before
+//! is dropped before the endpoint sees it, counted in [`AuthStats`], and
+//! logged at most once per [`DROP_LOG_EVERY`] per reason, with the sender
+//! and what to check. Sealing happens as each datagram leaves (a
+//! retransmission is sealed anew, with a new sequence number), outside the
+//! lock; opening happens under it, where the datagram is handled anyway.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -40,6 +51,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
+use crate::auth::{AuthError, AuthStats, MacKey, Member, Opener, Sealer};
 use crate::config::Config;
 use crate::endpoint::{Endpoint, Event, Transmit};
 use crate::envelope::RequestId;
@@ -60,6 +72,37 @@ pub const MAX_CONCURRENT_HANDLERS: usize = 8192;
 /// Pause after a receive error that is not about one peer, so a broken
 /// socket makes the loop retry slowly instead of spinning.
 const RECV_ERROR_BACKOFF: Duration = Duration::from_millis(10);
+
+/// Datagrams dropped for one reason are logged at most this often (the
+/// count of the others goes into the next line), so a flood of forgeries
+/// cannot flood the log.
+pub const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// What an authenticated transport needs: the cluster's MAC key, every
+/// member (this node among them, unless it is the operator) and this run's
+/// boot number.
+#[derive(Clone)]
+pub struct PeerAuth {
+    /// The key derived from the cluster secret for datagram MACs.
+    pub key: MacKey,
+    /// Every node of the cluster: id and peer address.
+    pub members: Vec<Member>,
+    /// This node's position in `members`; `None` for the operator (see
+    /// [`auth`](crate::auth#the-operator)).
+    pub me: Option<usize>,
+    /// This run's boot number: larger than any earlier run's.
+    pub boot: u64,
+}
+
+impl std::fmt::Debug for PeerAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerAuth")
+            .field("members", &self.members)
+            .field("me", &self.me)
+            .field("boot", &self.boot)
+            .finish_non_exhaustive()
+    }
+}
 
 /// What a node does with an incoming request: returns the reply payload, or
 /// `None` to send no reply (the requester will eventually time out).
@@ -148,6 +191,8 @@ impl<S> std::fmt::Debug for Client<S> {
 struct Shared<S> {
     socket: Arc<S>,
     local_addr: SocketAddr,
+    /// Seals each datagram as it leaves, if the transport authenticates.
+    sealer: Option<Sealer>,
     state: Mutex<State>,
     /// Wakes the receive task to re-read the endpoint's next deadline.
     timer: Notify,
@@ -156,6 +201,8 @@ struct Shared<S> {
 /// The part behind the mutex.
 struct State {
     endpoint: Endpoint,
+    /// Opens each datagram as it arrives, if the transport authenticates.
+    opener: Option<Opener>,
     /// The caller waiting on each pending request.
     waiters: HashMap<RequestId, oneshot::Sender<Result<Vec<u8>, RpcError>>>,
     /// Set once the transport has stopped; calls fail fast from then on.
@@ -176,8 +223,38 @@ impl<S: DatagramSocket> Shared<S> {
     /// lost datagram: the request's retries cover it.
     async fn send_all(&self, transmits: impl IntoIterator<Item = Transmit>) {
         for t in transmits {
-            if let Err(error) = self.socket.send_to(&t.data, t.to).await {
+            let Some(data) = self.sealed(&t) else {
+                continue;
+            };
+            if let Err(error) = self.socket.send_to(&data, t.to).await {
                 debug!(to = %t.to, %error, "send failed");
+            }
+        }
+    }
+
+    /// Sends datagrams without waiting (see [`send_soon`]).
+    fn send_soon_all(&self, transmits: impl IntoIterator<Item = Transmit>) {
+        for t in transmits {
+            if let Some(data) = self.sealed(&t) {
+                send_soon(&self.socket, &data, t.to);
+            }
+        }
+    }
+}
+
+impl<S> Shared<S> {
+    /// The bytes to put on the wire for `t`: sealed for its receiver if the
+    /// transport authenticates. `None` (logged) if `t` goes to an address
+    /// that is no member's, which an authenticated transport cannot seal for.
+    fn sealed<'t>(&self, t: &'t Transmit) -> Option<std::borrow::Cow<'t, [u8]>> {
+        let Some(sealer) = &self.sealer else {
+            return Some(std::borrow::Cow::Borrowed(&t.data));
+        };
+        match sealer.seal(&t.data, t.to, wall_ms()) {
+            Some(sealed) => Some(std::borrow::Cow::Owned(sealed)),
+            None => {
+                debug!(to = %t.to, "not sent: no node of the cluster is at that address");
+                None
             }
         }
     }
@@ -186,6 +263,14 @@ impl<S: DatagramSocket> Shared<S> {
 /// The current time, from tokio's clock so a paused test clock applies.
 fn now() -> Instant {
     tokio::time::Instant::now().into_std()
+}
+
+/// The wall clock in milliseconds since the Unix epoch: what sealed
+/// datagrams are stamped with.
+fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl<S: DatagramSocket> Client<S> {
@@ -245,9 +330,7 @@ impl<S: DatagramSocket> Client<S> {
             state.endpoint.notify(to, payload)?;
             drain_transmits(&mut state.endpoint)
         };
-        for t in transmits {
-            send_soon(&self.shared.socket, &t.data, t.to);
-        }
+        self.shared.send_soon_all(transmits);
         Ok(())
     }
 
@@ -260,6 +343,17 @@ impl<S: DatagramSocket> Client<S> {
     /// The endpoint's traffic counters so far.
     pub fn stats(&self) -> Stats {
         self.shared.lock().endpoint.stats()
+    }
+
+    /// What authentication let through and dropped so far, if the
+    /// transport authenticates.
+    pub fn auth_stats(&self) -> Option<AuthStats> {
+        self.shared.lock().opener.as_ref().map(Opener::stats)
+    }
+
+    /// This run's boot number, if the transport authenticates.
+    pub fn boot(&self) -> Option<u64> {
+        self.shared.sealer.as_ref().map(Sealer::boot)
     }
 }
 
@@ -293,6 +387,7 @@ impl<S> Drop for CloseOnDrop<S> {
             endpoint,
             waiters,
             closed,
+            ..
         } = &mut *state;
         *closed = true;
         for (id, waiter) in waiters.drain() {
@@ -322,15 +417,53 @@ pub fn start<S: DatagramSocket, H: Handler>(
     handler: Arc<H>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> (Client<S>, JoinHandle<()>) {
+    start_with(socket, config, None, handler, shutdown)
+}
+
+/// As [`start`], but every datagram is sealed and opened with `auth`
+/// (see [`auth`](crate::auth)): only the members in `auth` can reach the
+/// handler, each datagram acts at most once, and calls can be made only
+/// to members.
+pub fn start_authenticated<S: DatagramSocket, H: Handler>(
+    socket: S,
+    config: Config,
+    auth: PeerAuth,
+    handler: Arc<H>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> (Client<S>, JoinHandle<()>) {
+    start_with(socket, config, Some(auth), handler, shutdown)
+}
+
+fn start_with<S: DatagramSocket, H: Handler>(
+    socket: S,
+    config: Config,
+    auth: Option<PeerAuth>,
+    handler: Arc<H>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> (Client<S>, JoinHandle<()>) {
     let local_addr = socket.local_addr().unwrap_or_else(|error| {
         warn!(%error, "cannot read the socket's local address");
         SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))
     });
+    let (sealer, opener) = match auth {
+        None => (None, None),
+        Some(auth) => (
+            Some(Sealer::new(
+                auth.key,
+                auth.members.clone(),
+                auth.me,
+                auth.boot,
+            )),
+            Some(Opener::new(auth.key, auth.members, auth.me, wall_ms())),
+        ),
+    };
     let shared = Arc::new(Shared {
         socket: Arc::new(socket),
         local_addr,
+        sealer,
         state: Mutex::new(State {
             endpoint: Endpoint::new(config, os_random_u64()),
+            opener,
             waiters: HashMap::new(),
             closed: false,
         }),
@@ -349,6 +482,7 @@ async fn run<S: DatagramSocket, H: Handler>(
     let _close = CloseOnDrop(shared.clone());
     let limiter = Arc::new(Semaphore::new(MAX_CONCURRENT_HANDLERS));
     let mut buf = vec![0u8; RECV_BUFFER];
+    let mut drops = DropLog::default();
     // Reused across iterations so the hot path does not allocate.
     let mut requests = Vec::new();
     let mut transmits = Vec::new();
@@ -366,7 +500,18 @@ async fn run<S: DatagramSocket, H: Handler>(
                 Ok((len, from)) => {
                     {
                         let mut state = shared.lock();
-                        if let Err(error) = state.endpoint.handle_datagram(now(), from, &buf[..len]) {
+                        let State { endpoint, opener, .. } = &mut *state;
+                        let handled = match opener {
+                            None => endpoint.handle_datagram(now(), from, &buf[..len]),
+                            Some(opener) => match opener.open(&buf[..len], from, wall_ms()) {
+                                Ok(opened) => endpoint.handle_envelope(now(), from, opened.envelope),
+                                Err(error) => {
+                                    drops.report(opener.members(), from, &error);
+                                    Ok(())
+                                }
+                            },
+                        };
+                        if let Err(error) = handled {
                             debug!(%from, len, %error, "dropped datagram");
                         }
                         dispatch_events(&mut state, &mut requests);
@@ -481,9 +626,7 @@ fn spawn_handler<S: DatagramSocket, H: Handler>(
     match work.as_mut().poll(&mut cx) {
         Poll::Ready(reply) => {
             let transmits = reply_transmits(shared, from, id, reply);
-            for t in transmits {
-                send_soon(&shared.socket, &t.data, t.to);
-            }
+            shared.send_soon_all(transmits);
         }
         Poll::Pending => {
             let shared = shared.clone();
@@ -520,6 +663,48 @@ fn reply_transmits<S>(
 /// Takes every queued datagram out of the endpoint.
 fn drain_transmits(endpoint: &mut Endpoint) -> Vec<Transmit> {
     std::iter::from_fn(|| endpoint.poll_transmit()).collect()
+}
+
+/// Logs dropped datagrams at a bounded rate: the first of each reason at
+/// once, then at most one line per [`DROP_LOG_EVERY`] saying how many more
+/// there were.
+#[derive(Default)]
+struct DropLog {
+    /// Per reason: when it was last logged, and how many were not since.
+    last: HashMap<&'static str, (Instant, u64)>,
+}
+
+impl DropLog {
+    fn report(&mut self, members: &[Member], from: SocketAddr, error: &AuthError) {
+        let at = Instant::now();
+        let more = match self.last.get_mut(error.reason()) {
+            Some((last, suppressed)) if at.duration_since(*last) < DROP_LOG_EVERY => {
+                *suppressed += 1;
+                return;
+            }
+            Some((last, suppressed)) => {
+                *last = at;
+                std::mem::take(suppressed)
+            }
+            None => {
+                self.last.insert(error.reason(), (at, 0));
+                0
+            }
+        };
+        let sender = members
+            .iter()
+            .find(|m| {
+                m.addr.ip().to_canonical() == from.ip().to_canonical()
+                    && m.addr.port() == from.port()
+            })
+            .map_or_else(|| format!("{from}"), |m| format!("node {} ({from})", m.id));
+        let also = if more > 0 {
+            format!(" ({more} more dropped for this reason since the last report)")
+        } else {
+            String::new()
+        };
+        warn!("peer datagram from {sender} dropped: {error}{also}");
+    }
 }
 
 /// Whether a receive error is about one peer (an ICMP error for an earlier

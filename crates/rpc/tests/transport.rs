@@ -325,3 +325,182 @@ async fn notices_arrive_once_with_their_sender_and_are_never_retried() {
     sender.shutdown().await;
     receiver.shutdown().await;
 }
+
+/// Authenticated transports: members bound first, so each knows every
+/// member's address before any transport starts.
+mod authenticated {
+    use super::*;
+    use convene_rpc::{Envelope, Kind, Member, PeerAuth, RequestId, Sealer, start_authenticated};
+    use convene_wire::Encode;
+
+    const KEY: [u8; 32] = [42; 32];
+
+    async fn bind(n: usize) -> (Vec<UdpSocket>, Vec<Member>) {
+        let mut sockets = Vec::new();
+        let mut members = Vec::new();
+        for i in 0..n {
+            let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            members.push(Member {
+                id: format!("n{i}"),
+                addr: socket.local_addr().unwrap(),
+            });
+            sockets.push(socket);
+        }
+        (sockets, members)
+    }
+
+    fn start_member<H: Handler>(
+        socket: UdpSocket,
+        members: &[Member],
+        me: usize,
+        key: [u8; 32],
+        handler: H,
+    ) -> Node {
+        let auth = PeerAuth {
+            key,
+            members: members.to_vec(),
+            me: Some(me),
+            boot: 1,
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let (client, task) =
+            start_authenticated(socket, fast(), auth, Arc::new(handler), async move {
+                let _ = stopped.await;
+            });
+        Node {
+            client,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// A handler that counts the requests it runs.
+    fn counting(count: Arc<AtomicUsize>) -> impl Handler {
+        handler_fn(move |_from, payload: Vec<u8>| {
+            let count = count.clone();
+            async move {
+                count.fetch_add(1, Ordering::SeqCst);
+                Some(payload)
+            }
+        })
+    }
+
+    #[tokio::test]
+    async fn members_with_one_key_talk() {
+        let (mut sockets, members) = bind(2).await;
+        let b = start_member(sockets.pop().unwrap(), &members, 1, KEY, echo());
+        let a = start_member(sockets.pop().unwrap(), &members, 0, KEY, echo());
+        let reply = a.client.call(b.addr(), b"ping".to_vec()).await.unwrap();
+        assert_eq!(reply, b"ping");
+        let stats = b.client.auth_stats().unwrap();
+        assert_eq!((stats.accepted, stats.dropped()), (1, 0));
+        a.shutdown().await;
+        b.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn an_impostor_with_another_key_is_never_heard() {
+        let (mut sockets, members) = bind(2).await;
+        let runs = Arc::new(AtomicUsize::new(0));
+        let b = start_member(
+            sockets.pop().unwrap(),
+            &members,
+            1,
+            KEY,
+            counting(runs.clone()),
+        );
+        // The impostor sits at member 0's own address, with another key.
+        let impostor = start_member(sockets.pop().unwrap(), &members, 0, [1; 32], echo());
+        let answer = impostor.client.call(b.addr(), b"x".to_vec()).await;
+        assert!(
+            matches!(answer, Err(RpcError::TimedOut { .. })),
+            "{answer:?}"
+        );
+        assert_eq!(runs.load(Ordering::SeqCst), 0, "the handler never ran");
+        assert_eq!(
+            b.client.auth_stats().unwrap().bad_mac,
+            3,
+            "every attempt dropped"
+        );
+        impostor.shutdown().await;
+        b.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_stranger_gets_nothing() {
+        let (mut sockets, members) = bind(1).await;
+        let runs = Arc::new(AtomicUsize::new(0));
+        let b = start_member(
+            sockets.pop().unwrap(),
+            &members,
+            0,
+            KEY,
+            counting(runs.clone()),
+        );
+        let stranger = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let plain = Envelope {
+            kind: Kind::Request,
+            id: RequestId(1),
+            payload: b"x",
+        }
+        .to_bytes();
+        stranger.send_to(&plain, b.addr()).await.unwrap();
+        let mut buf = [0u8; 100];
+        let answer =
+            tokio::time::timeout(Duration::from_millis(300), stranger.recv_from(&mut buf)).await;
+        assert!(answer.is_err(), "no reply to a stranger");
+        assert_eq!(runs.load(Ordering::SeqCst), 0);
+        assert_eq!(
+            b.client.auth_stats().unwrap().malformed,
+            1,
+            "not even sealed"
+        );
+        b.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_captured_datagram_acts_once_and_only_at_its_receiver() {
+        let (mut sockets, members) = bind(3).await;
+        let (runs_b, runs_c) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let c = start_member(
+            sockets.pop().unwrap(),
+            &members,
+            2,
+            KEY,
+            counting(runs_c.clone()),
+        );
+        let b = start_member(
+            sockets.pop().unwrap(),
+            &members,
+            1,
+            KEY,
+            counting(runs_b.clone()),
+        );
+        // Member 0 is played by the test: it seals a request for B, as a
+        // real node would, and "an attacker" sends the same bytes again.
+        let a = sockets.pop().unwrap();
+        let sealer = Sealer::new(KEY, members.clone(), Some(0), 7);
+        let request = Envelope {
+            kind: Kind::Request,
+            id: RequestId(9),
+            payload: b"cancel",
+        }
+        .to_bytes();
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let captured = sealer.seal(&request, b.addr(), now_ms).unwrap();
+        for _ in 0..3 {
+            a.send_to(&captured, b.addr()).await.unwrap();
+        }
+        a.send_to(&captured, c.addr()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(runs_b.load(Ordering::SeqCst), 1, "acted once at B");
+        assert_eq!(runs_c.load(Ordering::SeqCst), 0, "never at C");
+        assert_eq!(b.client.auth_stats().unwrap().replayed, 2);
+        assert_eq!(c.client.auth_stats().unwrap().bad_mac, 1);
+        b.shutdown().await;
+        c.shutdown().await;
+    }
+}
