@@ -162,7 +162,13 @@ impl TestCluster {
             .with_test_writer()
             .try_init();
         let dir = tempfile::tempdir().unwrap();
-        let mut toml = head.to_string();
+        // Every test cluster has a secret of its own, as a real one would.
+        convene_cluster::ClusterSecret::create_file(&dir.path().join("cluster.secret")).unwrap();
+        let mut toml = if head.contains("secret_file") {
+            head.to_string()
+        } else {
+            format!("secret_file = \"cluster.secret\"\n{head}")
+        };
         for spec in specs {
             toml.push_str(&format!(
                 "[[node]]\nid = \"{}\"\nhost = \"127.0.0.1\"\npeer_port = 0\n",
@@ -244,6 +250,19 @@ impl TestCluster {
         let node = convene_node::start(self.cluster.clone(), id, sockets, screen).await?;
         self.nodes.insert(id.to_string(), node);
         Ok(())
+    }
+
+    /// Takes the bound peer socket of a node that was never started: the
+    /// address an impostor uses in the security tests.
+    pub fn take_peer_socket(&mut self, id: &str) -> tokio::net::UdpSocket {
+        self.take_sockets(id).peer
+    }
+
+    /// Takes every bound socket of a node that was never started.
+    pub fn take_sockets(&mut self, id: &str) -> NodeSockets {
+        self.unstarted
+            .remove(id)
+            .expect("a node that was bound and never started")
     }
 
     /// Stops one node. Its ports may stay taken for a moment by a task
@@ -354,7 +373,7 @@ impl TestCluster {
     /// Writes the cluster as it is bound (real ports, not 0) to a file a
     /// separate `convene` process can read; returns its path.
     pub fn write_bound_config(&self) -> PathBuf {
-        let mut toml = String::new();
+        let mut toml = String::from("secret_file = \"cluster.secret\"\n");
         for n in &self.cluster.nodes {
             toml.push_str(&format!(
                 "[[node]]\nid = \"{}\"\nhost = \"{}\"\npeer_port = {}\npriority = {}\n",
