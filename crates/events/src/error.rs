@@ -36,12 +36,14 @@ pub enum EventsError {
     /// The creator already has as many open events as one user may
     /// (`limits.open_events_per_user`).
     #[error(
-        "you already have {limit} events whose deadline has not passed, the most one person may \
-         have; you can create another once one of their deadlines has passed"
+        "you have {open} events whose deadline has not passed, and one person may have at most \
+         {limit}; you can create another once one of their deadlines has passed"
     )]
     TooManyOpenEvents {
         /// The cap.
         limit: usize,
+        /// How many the creator has.
+        open: u64,
     },
     /// No event server is live to take the request.
     #[error("no event server is available; try again shortly")]

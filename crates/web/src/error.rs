@@ -186,6 +186,23 @@ mod tests {
                 "no user is called \"x\", \"y\"",
             ),
             (
+                EventsError::TooManyParticipants {
+                    limit: 1000,
+                    given: 1001,
+                },
+                400,
+                "an event may have at most 1000 participants, you included; this one has 1001",
+            ),
+            (
+                EventsError::TooManyOpenEvents {
+                    limit: 100,
+                    open: 100,
+                },
+                409,
+                "you have 100 events whose deadline has not passed, and one person may have at \
+                 most 100; you can create another once one of their deadlines has passed",
+            ),
+            (
                 EventsError::NoEventServer,
                 503,
                 "no event server is available; try again shortly",

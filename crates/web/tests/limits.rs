@@ -281,7 +281,9 @@ async fn events_beyond_the_caps_are_refused_and_leave_nothing() {
         .unwrap();
     assert_eq!(r.status, 409, "{}", r.text());
     assert!(
-        error_of(&r).starts_with("you already have 2 events whose deadline has not passed"),
+        error_of(&r).starts_with(
+            "you have 2 events whose deadline has not passed, and one person may have at most 2;"
+        ),
         "{}",
         r.text()
     );
@@ -305,7 +307,8 @@ async fn events_beyond_the_caps_are_refused_and_leave_nothing() {
         .unwrap();
     assert_eq!(r.status, 409);
     assert!(
-        r.text().contains("You already have 2 events"),
+        r.text()
+            .contains("You have 2 events whose deadline has not passed"),
         "{}",
         r.text()
     );

@@ -123,6 +123,7 @@ impl Events {
         if open >= limits.open_events_per_user as u64 {
             return Err(EventsError::TooManyOpenEvents {
                 limit: limits.open_events_per_user,
+                open,
             });
         }
         let unknown = self.node.db.unknown_users(&participants).await?;
