@@ -14,9 +14,11 @@
 //!
 //! **The address** is the TCP peer's ([`ClientAddress`]); an IPv6 client
 //! counts by its /64 network, as in the connection limits. A
-//! `X-Forwarded-For` header is not believed: anyone can send one. (Behind
-//! a reverse proxy every client would share the proxy's address; that
-//! needs an explicit option naming the proxy, which there is not yet.)
+//! `X-Forwarded-For` header is not believed, since anyone can send one,
+//! unless the peer is a reverse proxy named in `limits.trusted_proxies`:
+//! then the client is the nearest address in that header that is not a
+//! trusted proxy ([`client_address`]). Behind a proxy left unnamed, every
+//! client would share the proxy's allowance.
 //!
 //! **The account** limit stops a guesser who spreads over many addresses.
 //! Every well-formed name has a bucket, existing or not, so a 429 tells
@@ -44,6 +46,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::StatusCode;
+use axum::http::header::HeaderName;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use convene_cluster::admission::AddressKey;
@@ -52,6 +55,9 @@ use convene_cluster::config::Limits;
 use crate::error::{ApiError, PageError};
 use crate::password::username_problem;
 use crate::rate::{Limited, RateLimiter};
+use crate::routes::App;
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// Most keys each limiter remembers. At about 100 bytes a key (an account
 /// name of up to 64 bytes, an instant, the map's own cost) that is a few
@@ -76,6 +82,7 @@ pub struct Throttle {
     logins_by_address: Mutex<RateLimiter<AddressKey>>,
     logins_by_account: Mutex<RateLimiter<String>>,
     registrations_by_address: Mutex<RateLimiter<AddressKey>>,
+    trusted_proxies: Vec<IpAddr>,
 }
 
 impl Throttle {
@@ -97,6 +104,7 @@ impl Throttle {
                 HOUR,
                 MAX_KEYS,
             )),
+            trusted_proxies: limits.trusted_proxies.clone(),
         }
     }
 
@@ -149,18 +157,61 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The client's address: `peer`, the TCP peer's, unless it is one of the
+/// `trusted` proxies; then the nearest address in the `X-Forwarded-For`
+/// lines (`forwarded`, in the order received) that is not a trusted proxy.
+///
+/// The header is read from the right: each proxy appends the address it
+/// got the request from, so the entries to the left of the last one a
+/// trusted proxy wrote are whatever the client chose to send. An entry
+/// that is not an address ends the walk at the last good one.
+pub fn client_address<'a>(
+    peer: IpAddr,
+    forwarded: impl DoubleEndedIterator<Item = &'a str>,
+    trusted: &[IpAddr],
+) -> IpAddr {
+    let is_trusted = |ip: IpAddr| {
+        trusted
+            .iter()
+            .any(|t| t.to_canonical() == ip.to_canonical())
+    };
+    let mut client = peer;
+    if !is_trusted(client) {
+        return client;
+    }
+    let entries = forwarded.rev().flat_map(|line| line.rsplit(','));
+    for entry in entries {
+        let Ok(ip) = entry.trim().parse::<IpAddr>() else {
+            break;
+        };
+        client = ip;
+        if !is_trusted(ip) {
+            break;
+        }
+    }
+    client
+}
+
 /// The address of the client on the other end of the TCP connection, as
-/// the server loop records it (axum's [`ConnectInfo`]). Never taken from a
-/// header.
+/// the server loop records it (axum's [`ConnectInfo`]), or, from a trusted
+/// proxy, as it says ([`client_address`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientAddress(pub IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+impl FromRequestParts<App> for ClientAddress {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
         match parts.extensions.get::<ConnectInfo<SocketAddr>>() {
-            Some(ConnectInfo(peer)) => Ok(ClientAddress(peer.ip())),
+            Some(ConnectInfo(peer)) => {
+                let forwarded = parts
+                    .headers
+                    .get_all(X_FORWARDED_FOR)
+                    .iter()
+                    .filter_map(|value| value.to_str().ok());
+                let trusted = &app.throttle.trusted_proxies;
+                Ok(ClientAddress(client_address(peer.ip(), forwarded, trusted)))
+            }
             None => {
                 // A server loop that does not record peers: refuse rather
                 // than run without limits.
@@ -269,6 +320,40 @@ mod tests {
             throttle.login(ip("192.0.2.1"), &long, now).unwrap();
         }
         assert_eq!(lock(&throttle.logins_by_account).len(), 0);
+    }
+
+    #[test]
+    fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
+        let proxy = ip("10.0.0.5");
+        let trusted = [proxy, ip("10.0.0.6")];
+        let at =
+            |peer: &str, lines: &[&str]| client_address(ip(peer), lines.iter().copied(), &trusted);
+        // From anyone else, the header is ignored.
+        assert_eq!(at("198.51.100.9", &["203.0.113.1"]), ip("198.51.100.9"));
+        assert_eq!(at("198.51.100.9", &[]), ip("198.51.100.9"));
+        // From the proxy: the address it appended.
+        assert_eq!(at("10.0.0.5", &["203.0.113.1"]), ip("203.0.113.1"));
+        // What the client put to the left is not believed.
+        assert_eq!(at("10.0.0.5", &["1.2.3.4, 203.0.113.1"]), ip("203.0.113.1"));
+        assert_eq!(
+            at("10.0.0.5", &["1.2.3.4", "203.0.113.1"]),
+            ip("203.0.113.1")
+        );
+        // Through two trusted proxies.
+        assert_eq!(
+            at("10.0.0.5", &["1.2.3.4, 203.0.113.1, 10.0.0.6"]),
+            ip("203.0.113.1")
+        );
+        // Junk stops the walk at the last address that was good.
+        assert_eq!(
+            at("10.0.0.5", &["203.0.113.1, junk, 10.0.0.6"]),
+            ip("10.0.0.6")
+        );
+        assert_eq!(at("10.0.0.5", &["junk"]), proxy);
+        // No header from the proxy: the proxy.
+        assert_eq!(at("10.0.0.5", &[]), proxy);
+        // An IPv4-mapped peer is its IPv4 address.
+        assert_eq!(at("::ffff:10.0.0.5", &["203.0.113.1"]), ip("203.0.113.1"));
     }
 
     #[test]

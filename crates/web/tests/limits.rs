@@ -87,6 +87,9 @@ async fn a_login_flood_from_one_address_is_refused_even_with_the_right_password(
     // Other accounts from the same address too.
     let r = api_login(&mut guesser, "bob", PASSWORD).await;
     assert_eq!(r.status, 429);
+    // Claiming to be someone else changes nothing: no proxy is trusted.
+    let r = forwarded_login(&mut guesser, "203.0.113.9", "alice").await;
+    assert_eq!(r.status, 429, "{}", r.text());
 
     // The login page shows the form again with the reason.
     let r = page_login(&mut guesser, "alice", PASSWORD).await;
@@ -103,6 +106,48 @@ async fn a_login_flood_from_one_address_is_refused_even_with_the_right_password(
     let mut elsewhere = from(&node, 2);
     let r = api_login(&mut elsewhere, "alice", PASSWORD).await;
     assert_eq!(r.status, 200, "{}", r.text());
+    node.stop().await;
+}
+
+/// `POST /api/login` saying `X-Forwarded-For: forwarded`.
+async fn forwarded_login(client: &mut HttpClient, forwarded: &str, name: &str) -> HttpResponse {
+    let body = serde_json::to_vec(&json!({"username": name, "password": PASSWORD})).unwrap();
+    let headers = [
+        ("content-type", "application/json"),
+        ("x-forwarded-for", forwarded),
+    ];
+    client
+        .request("POST", "/api/login", &headers, &body)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_allowance() {
+    let limits = limits_with(&[("logins_per_minute_per_ip", 2)]);
+    let node = TestNode::start_with(&format!("{limits}trusted_proxies = [\"127.0.0.1\"]\n")).await;
+    assert_eq!(api_register(&mut node.client(), "alice").await.status, 201);
+    // The "proxy" (this test, on 127.0.0.1) forwards two clients.
+    let mut proxy = node.client();
+    for _ in 0..2 {
+        let r = forwarded_login(&mut proxy, "203.0.113.1", "alice").await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let r = forwarded_login(&mut proxy, "203.0.113.1", "alice").await;
+    assert_eq!(r.status, 429, "{}", r.text());
+    // What a client writes to the left of the proxy's entry is ignored.
+    let r = forwarded_login(&mut proxy, "198.51.100.1, 203.0.113.1", "alice").await;
+    assert_eq!(r.status, 429, "{}", r.text());
+    let r = forwarded_login(&mut proxy, "203.0.113.2", "alice").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // A peer that is not the proxy is counted by its own address.
+    let mut direct = from(&node, 2);
+    for _ in 0..2 {
+        let r = forwarded_login(&mut direct, "203.0.113.3", "alice").await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let r = forwarded_login(&mut direct, "203.0.113.4", "alice").await;
+    assert_eq!(r.status, 429, "{}", r.text());
     node.stop().await;
 }
 
