@@ -11,7 +11,7 @@ use convene_events::db::{EventState, User};
 use convene_events::service::NewEventRequest;
 use convene_events::{Availability, Events, EventsError, Interval};
 
-use crate::util::{FAST_ELECTION, TestCluster, web};
+use crate::util::{FAST_ELECTION, HIGH_LIMITS, TestCluster, web};
 
 /// The storage a test runs on: the cluster file's top-level keys, or `None`
 /// when its environment variable is not set.
@@ -53,7 +53,8 @@ pub async fn cluster(backend: &str) -> Option<TestCluster> {
     let head = storage(backend)?;
     let turn = server_turn(backend).await;
     end_earlier_runs(backend).await;
-    let mut c = TestCluster::bind_full(&[web("A"), web("B"), web("C")], &head, FAST_ELECTION).await;
+    let tail = format!("{FAST_ELECTION}{HIGH_LIMITS}");
+    let mut c = TestCluster::bind_full(&[web("A"), web("B"), web("C")], &head, &tail).await;
     for id in ["A", "B", "C"] {
         c.start_node(id).await;
     }

@@ -14,7 +14,7 @@ use convene_web::client::HttpClient;
 use serde_json::{Value, json};
 
 use crate::events::{now, unique};
-use crate::util::{FAST_ELECTION, NodeProcess, convene, free_ports};
+use crate::util::{FAST_ELECTION, HIGH_LIMITS, NodeProcess, convene, free_ports};
 
 const IDS: [&str; 3] = ["A", "B", "C"];
 
@@ -62,6 +62,7 @@ fn spawn_cluster(faults: Faults) -> Cluster {
         ));
     }
     toml.push_str(FAST_ELECTION);
+    toml.push_str(HIGH_LIMITS);
     let config = dir.path().join("cluster.toml");
     std::fs::write(&config, toml).unwrap();
     let nodes = IDS

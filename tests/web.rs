@@ -682,3 +682,42 @@ async fn forms_without_the_right_csrf_token_are_refused(backend: &str) {
     assert_eq!((r.status, r.location()), (303, Some("/login")));
     c.stop().await;
 }
+
+/// The cluster file's `[limits]` reach each node's web front (SQLite
+/// only: the limits do not touch the database): a login flood from one
+/// address meets `logins_per_minute_per_ip`, with `Retry-After`, and an
+/// event beyond `participants_per_event` is refused with its reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cluster_files_limits_reach_the_web_front() {
+    let tail = format!(
+        "{}[limits]\nlogins_per_minute_per_ip = 3\nparticipants_per_event = 2\n",
+        crate::util::FAST_ELECTION
+    );
+    let mut c = TestCluster::bind_full(&[crate::util::web("A")], "", &tail).await;
+    c.start_node("A").await;
+    let addr = c.node("A").http_addr().expect("a web front");
+    let (ann, bob) = (format!("ann-{}", unique()), format!("bob-{}", unique()));
+    api_user(addr, &bob, "UTC").await;
+    // The helper logged bob in: one attempt; ann's makes two.
+    let mut ann_client = api_user(addr, &ann, "UTC").await;
+    let r = ann_client
+        .post_json(
+            "/api/events",
+            &json!({"name": "Three", "participants": [bob, "x"], "deadline": rfc3339(now() + 600)}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(
+        error_of(&r),
+        "an event may have at most 2 participants, you included; this one has 3"
+    );
+    let login = json!({"username": ann, "password": PASSWORD});
+    let r = ann_client.post_json("/api/login", &login).await.unwrap();
+    assert_eq!(r.status, 200, "the third attempt in the minute");
+    let r = ann_client.post_json("/api/login", &login).await.unwrap();
+    assert_eq!(r.status, 429, "{}", r.text());
+    let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait));
+    c.stop().await;
+}

@@ -57,6 +57,7 @@ pub fn run(b: &EventsBench) -> anyhow::Result<()> {
                 "[[node]]\nid = \"{id}\"\nhost = \"127.0.0.1\"\npeer_port = 0\nhttp_port = 0\n"
             ));
         }
+        toml.push_str(&bench_limits(b));
         let path = dir.path().join("cluster.toml");
         std::fs::write(&path, toml)?;
         let screen = Screen::discard();
@@ -68,6 +69,20 @@ pub fn run(b: &EventsBench) -> anyhow::Result<()> {
         convene_node::stop_all(nodes).await;
         result
     })
+}
+
+/// The cluster's `[limits]`: the benchmark is one client on one address
+/// that registers and logs in every user, puts them all in one event, and
+/// (for the finalization) creates an event of `participants` people. The
+/// limits that guard against strangers would stop it, and are not what
+/// it measures.
+fn bench_limits(b: &EventsBench) -> String {
+    let people = b.users.max(b.participants) + 1;
+    let attempts = u32::try_from(people.saturating_mul(2)).unwrap_or(u32::MAX);
+    format!(
+        "[limits]\nlogins_per_minute_per_ip = {attempts}\nregistrations_per_hour_per_ip = {attempts}\n\
+         participants_per_event = {people}\n"
+    )
 }
 
 async fn measure(nodes: &[RunningNode], b: &EventsBench) -> anyhow::Result<()> {

@@ -45,6 +45,7 @@
 //!
 //! [limits]                     # optional: what one node lets strangers use (see [`Limits`])
 //! http_connections_per_ip = 256
+//! trusted_proxies = ["10.0.0.5"]  # believe X-Forwarded-For only from these peers
 //! ```
 //!
 //! Parsing happens in two steps. Serde reads the file into `Raw*` structs that
@@ -186,6 +187,11 @@ pub struct Limits {
     pub participants_per_event: usize,
     /// Open events one user may have created.
     pub open_events_per_user: usize,
+    /// Reverse proxies in front of the web fronts: for a request whose TCP
+    /// peer is one of these, the client's address (which the login and
+    /// registration limits count by) is read from `X-Forwarded-For`. Empty
+    /// by default: the header is then never believed.
+    pub trusted_proxies: Vec<IpAddr>,
     /// Open chat connections in all.
     pub chat_connections: usize,
     /// Open chat connections from one address.
@@ -229,6 +235,7 @@ impl Default for Limits {
             password_hash_queue: 64,
             participants_per_event: 1000,
             open_events_per_user: 100,
+            trusted_proxies: Vec::new(),
             chat_connections: 4096,
             chat_connections_per_ip: 256,
             chat_identify_timeout: Duration::from_secs(30),
@@ -377,6 +384,7 @@ struct RawLimits {
     password_hash_queue: Option<usize>,
     participants_per_event: Option<usize>,
     open_events_per_user: Option<usize>,
+    trusted_proxies: Option<Vec<IpAddr>>,
     chat_connections: Option<usize>,
     chat_connections_per_ip: Option<usize>,
     chat_identify_seconds: Option<u64>,
@@ -986,6 +994,7 @@ fn limits(raw: RawLimits, path: &Path) -> Result<Limits, ConfigError> {
         password_hash_queue: count!(password_hash_queue),
         participants_per_event: count!(participants_per_event),
         open_events_per_user: count!(open_events_per_user),
+        trusted_proxies: raw.trusted_proxies.unwrap_or_default(),
         chat_connections: count!(chat_connections),
         chat_connections_per_ip: count!(chat_connections_per_ip),
         chat_identify_timeout: seconds!(chat_identify_seconds, d.chat_identify_timeout),

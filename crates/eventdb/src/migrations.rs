@@ -131,6 +131,11 @@ pub const SQLITE: &[Migration] = &[
             "CREATE INDEX constraints_by_event_origin ON constraints (event_id, origin)",
         ],
     },
+    Migration {
+        version: 3,
+        name: "events: by creator and deadline, to count a user's open events",
+        statements: &["CREATE INDEX events_by_creator_deadline ON events (creator, deadline)"],
+    },
 ];
 
 /// MySQL's and MariaDB's steps.
@@ -214,6 +219,16 @@ pub const MYSQL: &[Migration] = &[
             "UPDATE constraints SET origin = server WHERE origin = ''",
         ],
     },
+    Migration {
+        version: 3,
+        name: "events: by creator and deadline, to count a user's open events",
+        // One statement: MySQL has no `ADD INDEX IF NOT EXISTS` (MariaDB
+        // has), so this step is not re-runnable; being one statement, only
+        // a crash between it and its record could leave it half done.
+        statements: &[
+            "ALTER TABLE events ADD INDEX events_by_creator_deadline (creator, deadline)",
+        ],
+    },
 ];
 
 /// PostgreSQL's steps.
@@ -278,6 +293,13 @@ pub const POSTGRES: &[Migration] = &[
             "ALTER TABLE constraints ADD COLUMN IF NOT EXISTS origin TEXT NOT NULL DEFAULT ''",
             "UPDATE constraints SET origin = server WHERE origin = ''",
             "CREATE INDEX IF NOT EXISTS constraints_by_event_origin ON constraints (event_id, origin)",
+        ],
+    },
+    Migration {
+        version: 3,
+        name: "events: by creator and deadline, to count a user's open events",
+        statements: &[
+            "CREATE INDEX IF NOT EXISTS events_by_creator_deadline ON events (creator, deadline)",
         ],
     },
 ];

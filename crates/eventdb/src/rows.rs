@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use convene_events::DbError;
 use convene_events::db::{
-    Event, EventState, EventSummary, NewEvent, Participant, decode_availability,
+    Event, EventState, EventSummary, NewEvent, PageOf, Participant, decode_availability,
 };
 
 /// Reads back a stored `events.state`.
@@ -24,9 +24,9 @@ pub(crate) fn parse_state(text: &str) -> Result<EventState, DbError> {
 /// The service passes the creator among the participants and no repeats;
 /// this makes sure of it, since a repeat would fail the insert as a
 /// duplicate key (and read as "this event id exists"), and a missing
-/// creator would not see their own event in [`events_for`].
+/// creator would not see their own event in [`events_page`].
 ///
-/// [`events_for`]: convene_events::db::EventDb::events_for
+/// [`events_page`]: convene_events::db::EventDb::events_page
 pub(crate) fn dedup_participants(event: &NewEvent) -> Vec<&str> {
     let mut seen = HashSet::with_capacity(event.participants.len() + 1);
     let mut out = Vec::with_capacity(event.participants.len() + 1);
@@ -78,7 +78,81 @@ impl EventRow {
     }
 }
 
-/// One line of `events_for`'s query, before its text is checked.
+/// One page of a user's events, as every backend asks for it: the
+/// statement (with `?` placeholders, which SQLite, MySQL and, rewritten,
+/// PostgreSQL all take), what to bind, and whether the rows come in
+/// reverse list order.
+///
+/// The list runs `deadline DESC, id`. A page after a place reads on from
+/// it in that order; a page before a place reads backwards from it (so
+/// that `LIMIT` keeps the events nearest to it), and is turned round by
+/// the caller. The place is compared as `(deadline, id)` with an `OR`
+/// rather than a row value, because the two columns run in opposite
+/// directions.
+pub(crate) struct PageQuery<'a> {
+    pub sql: &'static str,
+    pub user: &'a str,
+    /// `deadline, deadline, id` of the place, if any.
+    pub place: Option<(i64, &'a str)>,
+    pub limit: i64,
+    pub reversed: bool,
+}
+
+const PAGE_FIRST: &str = "SELECT e.id, e.name, e.creator, e.deadline, e.state, e.result, p.answered
+     FROM participants p JOIN events e ON e.id = p.event_id
+     WHERE p.user_name = ?
+     ORDER BY e.deadline DESC, e.id
+     LIMIT ?";
+
+const PAGE_AFTER: &str = "SELECT e.id, e.name, e.creator, e.deadline, e.state, e.result, p.answered
+     FROM participants p JOIN events e ON e.id = p.event_id
+     WHERE p.user_name = ? AND (e.deadline < ? OR (e.deadline = ? AND e.id > ?))
+     ORDER BY e.deadline DESC, e.id
+     LIMIT ?";
+
+const PAGE_BEFORE: &str =
+    "SELECT e.id, e.name, e.creator, e.deadline, e.state, e.result, p.answered
+     FROM participants p JOIN events e ON e.id = p.event_id
+     WHERE p.user_name = ? AND (e.deadline > ? OR (e.deadline = ? AND e.id < ?))
+     ORDER BY e.deadline, e.id DESC
+     LIMIT ?";
+
+/// How many events `creator` made whose deadline has not passed (served
+/// by the `events_by_creator_deadline` index).
+pub(crate) const OPEN_EVENTS_CREATED: &str =
+    "SELECT COUNT(*) FROM events WHERE creator = ? AND deadline > ?";
+
+impl<'a> PageQuery<'a> {
+    pub fn new(user: &'a str, page: &'a PageOf, limit: usize) -> Self {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let (sql, place, reversed) = match page {
+            PageOf::First => (PAGE_FIRST, None, false),
+            PageOf::After(c) => (PAGE_AFTER, Some((c.deadline, c.id.as_str())), false),
+            PageOf::Before(c) => (PAGE_BEFORE, Some((c.deadline, c.id.as_str())), true),
+        };
+        PageQuery {
+            sql,
+            user,
+            place,
+            limit,
+            reversed,
+        }
+    }
+
+    /// The rows read, as summaries in list order.
+    pub fn summaries(&self, rows: Vec<SummaryRow>) -> Result<Vec<EventSummary>, DbError> {
+        let mut out = rows
+            .into_iter()
+            .map(SummaryRow::into_summary)
+            .collect::<Result<Vec<_>, _>>()?;
+        if self.reversed {
+            out.reverse();
+        }
+        Ok(out)
+    }
+}
+
+/// One line of a page of a user's events, before its text is checked.
 pub(crate) struct SummaryRow {
     pub id: String,
     pub name: String,

@@ -39,15 +39,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use convene_events::db::{
-    Constraint, DbFuture, Event, EventDb, EventSummary, NewEvent, OpenEvent, Participant, Session,
-    User, decode_availability, encode_availability,
+    Constraint, DbFuture, Event, EventDb, EventSummary, NewEvent, OpenEvent, PageOf, Participant,
+    Session, User, decode_availability, encode_availability,
 };
 use convene_events::{Availability, DbError, Partial};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use crate::error::{OpenError, from_sqlite};
 use crate::migrations::{self, SCHEMA_TABLE};
-use crate::rows::{EventRow, SummaryRow, dedup_participants};
+use crate::rows::{EventRow, OPEN_EVENTS_CREATED, PageQuery, SummaryRow, dedup_participants};
 use convene_events::zone::now_seconds;
 
 /// How long a statement waits for another connection's write lock.
@@ -509,32 +509,53 @@ impl EventDb for SqliteDb {
         }))
     }
 
-    fn events_for<'a>(&'a self, user: &'a str) -> DbFuture<'a, Vec<EventSummary>> {
+    fn events_page<'a>(
+        &'a self,
+        user: &'a str,
+        page: &'a PageOf,
+        limit: usize,
+    ) -> DbFuture<'a, Vec<EventSummary>> {
         let user = user.to_string();
+        let page = page.clone();
         Box::pin(self.read(move |conn| {
+            let query = PageQuery::new(&user, &page, limit);
+            let read = |r: &rusqlite::Row| {
+                Ok(SummaryRow {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    creator: r.get(2)?,
+                    deadline: r.get(3)?,
+                    state: r.get(4)?,
+                    result: r.get(5)?,
+                    answered: r.get(6)?,
+                })
+            };
             let rows = conn
-                .prepare_cached(
-                    "SELECT e.id, e.name, e.creator, e.deadline, e.state, e.result, p.answered
-                     FROM participants p JOIN events e ON e.id = p.event_id
-                     WHERE p.user_name = ?1
-                     ORDER BY e.deadline DESC, e.id",
-                )
-                .and_then(|mut s| {
-                    s.query_map([&user], |r| {
-                        Ok(SummaryRow {
-                            id: r.get(0)?,
-                            name: r.get(1)?,
-                            creator: r.get(2)?,
-                            deadline: r.get(3)?,
-                            state: r.get(4)?,
-                            result: r.get(5)?,
-                            answered: r.get(6)?,
-                        })
-                    })?
-                    .collect::<Result<Vec<_>, _>>()
+                .prepare_cached(query.sql)
+                .and_then(|mut s| match query.place {
+                    None => s
+                        .query_map(params![query.user, query.limit], read)?
+                        .collect::<Result<Vec<_>, _>>(),
+                    Some((deadline, id)) => s
+                        .query_map(
+                            params![query.user, deadline, deadline, id, query.limit],
+                            read,
+                        )?
+                        .collect::<Result<Vec<_>, _>>(),
                 })
                 .map_err(from_sqlite)?;
-            rows.into_iter().map(SummaryRow::into_summary).collect()
+            query.summaries(rows)
+        }))
+    }
+
+    fn open_events_created<'a>(&'a self, creator: &'a str, now: i64) -> DbFuture<'a, u64> {
+        let creator = creator.to_string();
+        Box::pin(self.read(move |conn| {
+            let count: i64 = conn
+                .prepare_cached(OPEN_EVENTS_CREATED)
+                .and_then(|mut s| s.query_row(params![creator, now], |r| r.get(0)))
+                .map_err(from_sqlite)?;
+            Ok(u64::try_from(count).unwrap_or_default())
         }))
     }
 

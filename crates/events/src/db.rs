@@ -157,6 +157,42 @@ pub struct EventSummary {
     pub answered: bool,
 }
 
+/// A place in a user's "my events" list, which runs latest deadline first
+/// and, among events with one deadline, by id: the `(deadline, id)` of the
+/// event the place is next to. A page that starts from a place holds the
+/// same events however many are created meanwhile elsewhere in the list
+/// (an offset would shift by one for each, and show an event twice or
+/// never).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventCursor {
+    /// The event's deadline (Unix seconds).
+    pub deadline: i64,
+    /// The event's id.
+    pub id: String,
+}
+
+impl EventCursor {
+    /// The place of this line of the list.
+    pub fn of(summary: &EventSummary) -> Self {
+        EventCursor {
+            deadline: summary.deadline,
+            id: summary.id.clone(),
+        }
+    }
+}
+
+/// Which page of a user's events to read ([`EventDb::events_page`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PageOf {
+    /// The first events of the list.
+    First,
+    /// The events that come after this place.
+    After(EventCursor),
+    /// The events that come before this place (the page before one that
+    /// starts there).
+    Before(EventCursor),
+}
+
 /// An accepted constraint, backed up for recovery until the event is final.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Constraint {
@@ -218,8 +254,21 @@ pub trait EventDb: Send + Sync + 'static {
     /// The event with this id, participants included.
     fn event<'a>(&'a self, id: &'a str) -> DbFuture<'a, Option<Event>>;
 
-    /// Every event `user` created or is invited to, latest deadline first.
-    fn events_for<'a>(&'a self, user: &'a str) -> DbFuture<'a, Vec<EventSummary>>;
+    /// At most `limit` of the events `user` created or is invited to, in
+    /// the list's order (latest deadline first, then by id): the first
+    /// ones, those right after a place, or those right before it ([`PageOf`]).
+    /// The database reads only what the page needs (`LIMIT`), however many
+    /// events the user has.
+    fn events_page<'a>(
+        &'a self,
+        user: &'a str,
+        page: &'a PageOf,
+        limit: usize,
+    ) -> DbFuture<'a, Vec<EventSummary>>;
+
+    /// How many events `creator` created whose deadline is after `now`
+    /// (Unix seconds): what the cap on open events per user counts.
+    fn open_events_created<'a>(&'a self, creator: &'a str, now: i64) -> DbFuture<'a, u64>;
 
     /// Backs up an accepted constraint and marks its user as answered, in
     /// one transaction, **only while the event is open**. Returns false (and

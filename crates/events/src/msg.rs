@@ -154,7 +154,12 @@ fn refusal_code(error: &EventsError) -> u8 {
         EventsError::UnknownEvent(_) => 1,
         EventsError::NotInvited { .. } => 2,
         EventsError::DeadlinePassed => 3,
-        EventsError::UnknownUsers(_) | EventsError::Invalid(_) => 4,
+        // The caps are checked by the web front's own node and never sent
+        // between servers; were one sent, it would arrive as its message.
+        EventsError::UnknownUsers(_)
+        | EventsError::Invalid(_)
+        | EventsError::TooManyParticipants { .. }
+        | EventsError::TooManyOpenEvents { .. } => 4,
         EventsError::NoEventServer => 5,
         EventsError::Db(_) => 6,
     }

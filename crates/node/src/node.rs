@@ -161,6 +161,7 @@ pub async fn start(
             Some(convene_web::start(WebContext {
                 events: events.events().clone(),
                 listener,
+                limits: cluster.limits.clone(),
                 shutdown: Box::pin(async move { web_shutdown.wait().await }),
             }))
         }

@@ -1,16 +1,19 @@
 //! Registering and logging in, shared by the pages and the JSON API so
 //! that both apply the same rules and say the same things.
 
+use std::net::IpAddr;
 use std::sync::OnceLock;
+use std::time::Instant;
 
 use axum::http::StatusCode;
 use convene_events::db::{DbError, User};
 use convene_events::zone::{Zone, zone_names};
 
-use crate::error::db_message;
-use crate::password::{password_problem, username_problem};
+use crate::error::{ApiError, db_message};
+use crate::password::{BUSY_RETRY_AFTER, HashError, password_problem, username_problem};
 use crate::routes::App;
 use crate::session;
+use crate::throttle::TooMany;
 
 /// The one message for a failed login, whether the name or the password
 /// was wrong: telling them apart would tell strangers which names exist.
@@ -25,6 +28,10 @@ pub enum AccountError {
     Taken(String),
     /// Unknown user or wrong password (401).
     WrongLogin,
+    /// Too many attempts from this address or for this account (429).
+    TooMany(TooMany),
+    /// Every core is checking other passwords and the queue is full (503).
+    Busy,
     /// Our side failed (503).
     Unavailable(String),
 }
@@ -36,7 +43,17 @@ impl AccountError {
             AccountError::Invalid(_) => StatusCode::BAD_REQUEST,
             AccountError::Taken(_) => StatusCode::CONFLICT,
             AccountError::WrongLogin => StatusCode::UNAUTHORIZED,
-            AccountError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AccountError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
+            AccountError::Busy | AccountError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// Seconds to wait before trying again (`Retry-After`), where one helps.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            AccountError::TooMany(too_many) => Some(too_many.retry_after),
+            AccountError::Busy => Some(BUSY_RETRY_AFTER),
+            _ => None,
         }
     }
 
@@ -46,6 +63,23 @@ impl AccountError {
             AccountError::Invalid(message) | AccountError::Unavailable(message) => message.clone(),
             AccountError::Taken(name) => format!("the user name {name:?} is taken"),
             AccountError::WrongLogin => WRONG_LOGIN.into(),
+            AccountError::TooMany(too_many) => too_many.message.clone(),
+            AccountError::Busy => HashError::Busy.to_string(),
+        }
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(error: AccountError) -> Self {
+        ApiError::new(error.status(), error.message()).retry_after(error.retry_after())
+    }
+}
+
+impl From<HashError> for AccountError {
+    fn from(error: HashError) -> Self {
+        match error {
+            HashError::Busy => AccountError::Busy,
+            HashError::Failed => AccountError::Unavailable(error.to_string()),
         }
     }
 }
@@ -74,13 +108,20 @@ pub fn canonical_zone(text: &str) -> Result<String, String> {
         .map_err(|error| error.to_string())
 }
 
-/// Creates an account; returns the zone it was given.
+/// Creates an account for a client at `from`; returns the zone it was
+/// given. Every attempt counts against the address's registrations, those
+/// refused included (a refusal for a taken name is also an answer to "does
+/// this name exist?").
 pub async fn register(
     app: &App,
+    from: IpAddr,
     username: &str,
     password: &str,
     time_zone: &str,
 ) -> Result<String, AccountError> {
+    app.throttle
+        .register(from, Instant::now())
+        .map_err(AccountError::TooMany)?;
     if let Some(problem) = username_problem(username) {
         return Err(AccountError::Invalid(problem));
     }
@@ -93,11 +134,7 @@ pub async fn register(
     if app.db().user(username).await?.is_some() {
         return Err(AccountError::Taken(username.into()));
     }
-    let password_hash = app
-        .passwords
-        .hash(password.to_string())
-        .await
-        .map_err(|e| AccountError::Unavailable(e.to_string()))?;
+    let password_hash = app.passwords.hash(password.to_string()).await?;
     let user = User {
         name: username.to_string(),
         password_hash,
@@ -110,8 +147,19 @@ pub async fn register(
     }
 }
 
-/// Checks a name and password; returns a new session's token.
-pub async fn login(app: &App, username: &str, password: &str) -> Result<String, AccountError> {
+/// Checks a name and password from a client at `from`; returns a new
+/// session's token. Refused before any hashing when the address or the
+/// account has tried too often ([`crate::throttle`]), right password or
+/// not.
+pub async fn login(
+    app: &App,
+    from: IpAddr,
+    username: &str,
+    password: &str,
+) -> Result<String, AccountError> {
+    app.throttle
+        .login(from, username, Instant::now())
+        .map_err(AccountError::TooMany)?;
     // A name that breaks the rules cannot exist; it is still "wrong user
     // name or password", and still costs a hash, like any unknown name.
     let stored = if username_problem(username).is_none() {
@@ -120,7 +168,7 @@ pub async fn login(app: &App, username: &str, password: &str) -> Result<String, 
         None
     };
     let hash = stored.map(|user| user.password_hash);
-    if !app.passwords.verify(password.to_string(), hash).await {
+    if !app.passwords.verify(password.to_string(), hash).await? {
         return Err(AccountError::WrongLogin);
     }
     Ok(session::begin(app.db(), username).await?)

@@ -13,7 +13,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, RawQuery, Request, State};
 use axum::http::header::{CONTENT_TYPE, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
@@ -25,10 +25,11 @@ use convene_events::zone::{format_rfc3339, parse_rfc3339};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::accounts;
 use crate::error::ApiError;
 use crate::routes::{App, MAX_BODY};
 use crate::session::{self, ApiUser};
+use crate::throttle::ClientAddress;
+use crate::{accounts, paging};
 
 /// Proof that a request says `Content-Type: application/json` (or a
 /// `+json` type), for `POST`s whose body is not read.
@@ -109,17 +110,18 @@ pub struct RegisterBody {
     time_zone: Option<String>,
 }
 
-/// `POST /api/register`: 201 `{"username","time_zone"}`; 409 if taken.
-pub async fn register(State(app): State<App>, ApiJson(body): ApiJson<RegisterBody>) -> Response {
+/// `POST /api/register`: 201 `{"username","time_zone"}`; 409 if taken;
+/// 429 with `Retry-After` after too many from one address; 503 with
+/// `Retry-After` while the password-hash queue is full.
+pub async fn register(
+    State(app): State<App>,
+    ClientAddress(from): ClientAddress,
+    ApiJson(body): ApiJson<RegisterBody>,
+) -> Result<Response, ApiError> {
     let zone = body.time_zone.as_deref().unwrap_or("");
-    match accounts::register(&app, &body.username, &body.password, zone).await {
-        Ok(time_zone) => (
-            StatusCode::CREATED,
-            Json(serde_json::json!({ "username": body.username, "time_zone": time_zone })),
-        )
-            .into_response(),
-        Err(error) => ApiError::new(error.status(), error.message()).into_response(),
-    }
+    let time_zone = accounts::register(&app, from, &body.username, &body.password, zone).await?;
+    let body = serde_json::json!({ "username": body.username, "time_zone": time_zone });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 /// `POST /api/login` body.
@@ -132,15 +134,16 @@ pub struct LoginBody {
 
 /// `POST /api/login`: 200 `{"username"}` and the session cookie; 401
 /// `wrong user name or password` for an unknown name or a wrong password
-/// alike.
+/// alike; 429 with `Retry-After` after too many attempts from one address
+/// or for one account; 503 with `Retry-After` while the password-hash
+/// queue is full.
 pub async fn login(
     State(app): State<App>,
+    ClientAddress(from): ClientAddress,
     headers: HeaderMap,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Response, ApiError> {
-    let token = accounts::login(&app, &body.username, &body.password)
-        .await
-        .map_err(|error| ApiError::new(error.status(), error.message()))?;
+    let token = accounts::login(&app, from, &body.username, &body.password).await?;
     // A login over an old session ends the old one.
     session::end(app.db(), &headers).await?;
     let mut response = Json(serde_json::json!({ "username": body.username })).into_response();
@@ -352,22 +355,33 @@ impl From<EventSummary> for SummaryOut {
 #[derive(Serialize)]
 pub struct EventsOut {
     events: Vec<SummaryOut>,
+    /// `?after=` this for the next page; `null` on the last.
+    next: Option<String>,
+    /// `?before=` this for the previous page; `null` on the first.
+    previous: Option<String>,
 }
 
-/// `GET /api/events`: `{"events": [...]}`, every event the caller created
-/// or is invited to, latest deadline first.
+/// `GET /api/events[?after=PLACE|?before=PLACE][&limit=N]`: one page of
+/// the events the caller created or is invited to, latest deadline first,
+/// `{"events": [...], "next": PLACE|null, "previous": PLACE|null}`; at
+/// most 50 events unless `limit` (1 to 100) says otherwise. See
+/// [`crate::paging`].
 pub async fn list_events(
     State(app): State<App>,
     ApiUser(user): ApiUser,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let events = app
+    let asked = paging::read_query(query.as_deref()).map_err(ApiError::bad_request)?;
+    let page = app
         .events
-        .events_for(&user)
-        .await?
-        .into_iter()
-        .map(SummaryOut::from)
-        .collect();
-    Ok(Json(EventsOut { events }).into_response())
+        .events_page(&user, asked.page, asked.limit)
+        .await?;
+    Ok(Json(EventsOut {
+        events: page.events.into_iter().map(SummaryOut::from).collect(),
+        next: page.next.as_ref().map(paging::place_text),
+        previous: page.previous.as_ref().map(paging::place_text),
+    })
+    .into_response())
 }
 
 #[cfg(test)]

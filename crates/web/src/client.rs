@@ -22,11 +22,11 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 /// Longest a request may take before it is abandoned.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -79,6 +79,8 @@ impl HttpResponse {
 /// A client for one server, with one user's cookies.
 pub struct HttpClient {
     addr: SocketAddr,
+    /// The address connections come from, if chosen.
+    local: Option<IpAddr>,
     connection: Option<BufReader<TcpStream>>,
     cookies: BTreeMap<String, String>,
 }
@@ -88,9 +90,19 @@ impl HttpClient {
     pub fn new(addr: SocketAddr) -> Self {
         HttpClient {
             addr,
+            local: None,
             connection: None,
             cookies: BTreeMap::new(),
         }
+    }
+
+    /// The same client, connecting from `local` (any port), so that tests
+    /// can be several clients at once: on Linux every `127.0.0.x` is a
+    /// loopback address of its own.
+    pub fn from_address(mut self, local: IpAddr) -> Self {
+        self.local = Some(local);
+        self.connection = None;
+        self
     }
 
     /// Points the client at another server (another node of the cluster),
@@ -219,7 +231,17 @@ impl HttpClient {
 
     async fn exchange(&mut self, message: &[u8], method: &str) -> io::Result<HttpResponse> {
         if self.connection.is_none() {
-            let stream = TcpStream::connect(self.addr).await?;
+            let stream = match self.local {
+                None => TcpStream::connect(self.addr).await?,
+                Some(local) => {
+                    let socket = match local {
+                        IpAddr::V4(_) => TcpSocket::new_v4()?,
+                        IpAddr::V6(_) => TcpSocket::new_v6()?,
+                    };
+                    socket.bind(SocketAddr::new(local, 0))?;
+                    socket.connect(self.addr).await?
+                }
+            };
             stream.set_nodelay(true)?;
             self.connection = Some(BufReader::new(stream));
         }

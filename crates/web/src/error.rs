@@ -8,6 +8,7 @@
 //! shortly".
 
 use axum::http::StatusCode;
+use axum::http::header::{HeaderValue, RETRY_AFTER};
 use axum::response::{IntoResponse, Response};
 use convene_events::{DbError, EventsError};
 
@@ -91,6 +92,8 @@ pub struct ApiError {
     pub status: StatusCode,
     /// The `error` field.
     pub message: String,
+    /// Seconds to wait before trying again, sent as `Retry-After`.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -99,7 +102,14 @@ impl ApiError {
         ApiError {
             status,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// The same refusal, saying how long to wait (`Retry-After`).
+    pub fn retry_after(mut self, seconds: Option<u64>) -> Self {
+        self.retry_after = seconds;
+        self
     }
 
     /// 400, the request itself is wrong.
@@ -123,7 +133,18 @@ impl From<DbError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "error": self.message });
-        (self.status, axum::Json(body)).into_response()
+        let mut response = (self.status, axum::Json(body)).into_response();
+        set_retry_after(&mut response, self.retry_after);
+        response
+    }
+}
+
+/// Adds `Retry-After: seconds` to a refusal, if there is a wait to tell.
+pub fn set_retry_after(response: &mut Response, seconds: Option<u64>) {
+    if let Some(seconds) = seconds {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(seconds));
     }
 }
 
@@ -165,6 +186,23 @@ mod tests {
                 "no user is called \"x\", \"y\"",
             ),
             (
+                EventsError::TooManyParticipants {
+                    limit: 1000,
+                    given: 1001,
+                },
+                400,
+                "an event may have at most 1000 participants, you included; this one has 1001",
+            ),
+            (
+                EventsError::TooManyOpenEvents {
+                    limit: 100,
+                    open: 100,
+                },
+                409,
+                "you have 100 events whose deadline has not passed, and one person may have at \
+                 most 100; you can create another once one of their deadlines has passed",
+            ),
+            (
                 EventsError::NoEventServer,
                 503,
                 "no event server is available; try again shortly",
@@ -203,5 +241,9 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(&body[..], br#"{"error":"nope"}"#);
+        let limited = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "slow down")
+            .retry_after(Some(20))
+            .into_response();
+        assert_eq!(limited.headers()[RETRY_AFTER], "20");
     }
 }

@@ -13,9 +13,12 @@
 //! - [`session`]: cookies, session lookup, CSRF tokens, who is asking.
 //! - [`password`]: user name and password rules, argon2id off the async threads.
 //! - [`accounts`]: register and log in, shared by pages and API.
+//! - [`throttle`]: how often one address or account may try them;
+//!   [`rate`], the sans-IO rate limiter underneath.
 //! - [`pages`]: the HTML pages (maud), which need no script.
 //! - [`forms`]: reading form bodies, interval rows, participant lists.
 //! - [`api`]: the JSON API under `/api`.
+//! - [`paging`]: pages of "my events", for the page and the API.
 //! - [`error`]: refusals as error pages or `{"error": …}`.
 //! - [`timefmt`]: times in the viewer's zone, relative deadlines.
 //! - [`client`]: a small HTTP/1.1 client for tests and benchmarks.
@@ -28,13 +31,17 @@ pub mod client;
 pub mod error;
 pub mod forms;
 pub mod pages;
+pub mod paging;
 pub mod password;
+pub mod rate;
 pub mod routes;
 pub mod session;
+pub mod throttle;
 pub mod timefmt;
 
 use std::net::SocketAddr;
 
+use convene_cluster::config::Limits;
 use convene_events::Events;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -45,6 +52,8 @@ pub struct WebContext {
     pub events: Events,
     /// The bound listener for `http_port`.
     pub listener: TcpListener,
+    /// What strangers may use of this node (`cluster.limits`).
+    pub limits: Limits,
     /// Resolves when the node stops.
     pub shutdown: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
 }
@@ -58,7 +67,10 @@ pub struct WebService {
 /// Starts serving pages and the API on the listener.
 pub fn start(context: WebContext) -> WebService {
     let addr = context.listener.local_addr().ok();
-    let app = router(context.events);
+    // Handlers see each request's TCP peer address (`ConnectInfo`): the
+    // rate limits count by it.
+    let app =
+        router(context.events, &context.limits).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
         if let Err(error) = axum::serve(context.listener, app)
             .with_graceful_shutdown(context.shutdown)
@@ -70,9 +82,11 @@ pub fn start(context: WebContext) -> WebService {
     WebService { addr, task }
 }
 
-/// Every route of the web app, for a server or a test.
-pub fn router(events: Events) -> axum::Router {
-    routes::router(events)
+/// Every route of the web app, for a server or a test. A server must
+/// record each connection's peer address as `ConnectInfo<SocketAddr>` (as
+/// [`start`] does): logins and registrations are refused without it.
+pub fn router(events: Events, limits: &Limits) -> axum::Router {
+    routes::router(events, limits)
 }
 
 impl WebService {

@@ -23,24 +23,28 @@ use axum::http::header::{
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use convene_cluster::config::Limits;
 use convene_events::{EventDb, Events};
 
 use crate::api;
 use crate::error::{ApiError, PageError};
 use crate::pages::{self, layout};
 use crate::password::Passwords;
+use crate::throttle::Throttle;
 
 /// The largest request body taken: far above any real form or event, and
 /// small enough that a flood of large bodies cannot exhaust memory.
 pub const MAX_BODY: usize = 1 << 20;
 
-/// What every handler shares. Cheap to clone (two `Arc`s).
+/// What every handler shares. Cheap to clone (a few `Arc`s).
 #[derive(Clone)]
 pub struct App {
     /// The events service on this node.
     pub events: Events,
-    /// The password hasher (argon2id, a few at a time).
+    /// The password hasher (argon2id, a few at a time, a bounded queue).
     pub passwords: Arc<Passwords>,
+    /// The login and registration rate limits.
+    pub throttle: Arc<Throttle>,
 }
 
 impl App {
@@ -50,11 +54,12 @@ impl App {
     }
 }
 
-/// Every route of the web app.
-pub fn router(events: Events) -> Router {
+/// Every route of the web app, with this node's `[limits]`.
+pub fn router(events: Events, limits: &Limits) -> Router {
     let app = App {
         events,
-        passwords: Arc::new(Passwords::new()),
+        passwords: Arc::new(Passwords::with_queue(limits.password_hash_queue)),
+        throttle: Arc::new(Throttle::new(limits)),
     };
     Router::new()
         .route("/", get(pages::home))

@@ -386,6 +386,26 @@ fn limits_have_defaults_and_refuse_zero() {
 }
 
 #[test]
+fn trusted_proxies_are_addresses() {
+    assert!(parse(EXAMPLE).unwrap().limits.trusted_proxies.is_empty());
+    let text = format!("[limits]\ntrusted_proxies = [\"10.0.0.5\", \"::1\"]\n{EXAMPLE}");
+    let proxies = parse(&text).unwrap().limits.trusted_proxies;
+    assert_eq!(
+        proxies,
+        [
+            "10.0.0.5".parse::<IpAddr>().unwrap(),
+            "::1".parse().unwrap()
+        ]
+    );
+    let err = parse(&format!(
+        "[limits]\ntrusted_proxies = [\"proxy.lan\"]\n{EXAMPLE}"
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("invalid IP address"), "{err}");
+}
+
+#[test]
 fn tls_takes_both_files_and_an_http_port() {
     let c = parse("[[node]]\nid='a'\nhost='::1'\npeer_port=1\nhttp_port=8443\ntls_cert='a.crt'\ntls_key='keys/a.key'\n").unwrap();
     let tls = c.nodes[0].tls.as_ref().unwrap();

@@ -50,8 +50,8 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use convene_events::db::{
-    Constraint, DbFuture, Event, EventDb, EventSummary, NewEvent, OpenEvent, Participant, Session,
-    User, decode_availability, encode_availability,
+    Constraint, DbFuture, Event, EventDb, EventSummary, NewEvent, OpenEvent, PageOf, Participant,
+    Session, User, decode_availability, encode_availability,
 };
 use convene_events::{Availability, DbError, Partial};
 use sqlx::pool::PoolOptions;
@@ -59,7 +59,7 @@ use sqlx::{Connection, Database, Pool};
 
 use crate::error::{OpenError, from_sqlx, redact};
 use crate::migrations::{self, Migration, SCHEMA_TABLE};
-use crate::rows::{EventRow, SummaryRow, dedup_participants};
+use crate::rows::{EventRow, OPEN_EVENTS_CREATED, PageQuery, SummaryRow, dedup_participants};
 use convene_events::zone::now_seconds;
 
 /// The most connections one node opens to the server.
@@ -584,20 +584,24 @@ impl<E: Engine> EventDb for SqlxDb<E> {
         })
     }
 
-    fn events_for<'a>(&'a self, user: &'a str) -> DbFuture<'a, Vec<EventSummary>> {
+    fn events_page<'a>(
+        &'a self,
+        user: &'a str,
+        page: &'a PageOf,
+        limit: usize,
+    ) -> DbFuture<'a, Vec<EventSummary>> {
         Box::pin(async move {
-            let rows = self
-                .rows(
-                    "SELECT e.id, e.name, e.creator, e.deadline, e.state, e.result, p.answered
-                     FROM participants p JOIN events e ON e.id = p.event_id
-                     WHERE p.user_name = ?
-                     ORDER BY e.deadline DESC, e.id",
-                    &[Arg::Text(user)],
-                )
-                .await?;
-            rows.iter()
+            let query = PageQuery::new(user, page, limit);
+            let mut args = vec![Arg::Text(query.user)];
+            if let Some((deadline, id)) = query.place {
+                args.extend([Arg::Int(deadline), Arg::Int(deadline), Arg::Text(id)]);
+            }
+            args.push(Arg::Int(query.limit));
+            let rows = self.rows(query.sql, &args).await?;
+            let rows = rows
+                .iter()
                 .map(|r| {
-                    SummaryRow {
+                    Ok(SummaryRow {
                         id: E::text(r, 0)?,
                         name: E::text(r, 1)?,
                         creator: E::text(r, 2)?,
@@ -605,10 +609,22 @@ impl<E: Engine> EventDb for SqlxDb<E> {
                         state: E::text(r, 4)?,
                         result: E::opt_text(r, 5)?,
                         answered: E::flag(r, 6)?,
-                    }
-                    .into_summary()
+                    })
                 })
-                .collect()
+                .collect::<Result<Vec<_>, DbError>>()?;
+            query.summaries(rows)
+        })
+    }
+
+    fn open_events_created<'a>(&'a self, creator: &'a str, now: i64) -> DbFuture<'a, u64> {
+        Box::pin(async move {
+            let rows = self
+                .rows(OPEN_EVENTS_CREATED, &[Arg::Text(creator), Arg::Int(now)])
+                .await?;
+            let count = rows.first().map(|r| E::int(r, 0)).transpose()?;
+            Ok(count
+                .and_then(|c| u64::try_from(c).ok())
+                .unwrap_or_default())
         })
     }
 

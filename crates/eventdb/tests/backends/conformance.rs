@@ -10,7 +10,9 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use convene_events::db::{Constraint, EventState, NewEvent, Participant, Session, User};
+use convene_events::db::{
+    Constraint, EventCursor, EventState, EventSummary, NewEvent, PageOf, Participant, Session, User,
+};
 use convene_events::ids::new_event_id;
 use convene_events::working::{Entry, WorkingSet};
 use convene_events::{Availability, DbError, EventDb, Interval, Partial};
@@ -121,6 +123,8 @@ pub async fn conformance(db: Arc<dyn EventDb>) {
     sessions(&db).await;
     events_round_trip(&db).await;
     events_for_ordering(&db).await;
+    events_in_pages(&db).await;
+    counting_open_events(&db).await;
     constraints_while_open(&db).await;
     open_events_and_leaders(&db).await;
     moving_constraints(&db).await;
@@ -250,14 +254,19 @@ pub async fn events_round_trip(db: &Arc<dyn EventDb>) {
     assert_eq!(names, [bob.as_str(), cat.as_str(), ann.as_str()]);
 }
 
-/// `events_for`: every event the user is in, latest deadline first, with
+/// Every event `user` is in, read with `events_page` in one page.
+async fn all_events(db: &Arc<dyn EventDb>, user: &str) -> Vec<EventSummary> {
+    db.events_page(user, &PageOf::First, 1_000).await.unwrap()
+}
+
+/// `events_page`: every event the user is in, latest deadline first, with
 /// that user's own `answered`.
 pub async fn events_for_ordering(db: &Arc<dyn EventDb>) {
     let n = Names::new();
     let (ann, bob, cat) = (n.user("ann"), n.user("bob"), n.user("cat"));
     make_users(db, &[ann.clone(), bob.clone(), cat.clone()]).await;
     let s = n.server("a");
-    assert!(db.events_for(&ann).await.unwrap().is_empty());
+    assert!(all_events(db, &ann).await.is_empty());
     let early = new_event(&ann, &[&ann, &bob], 1_800_000_000, &s);
     let late = new_event(&bob, &[&bob, &ann], 1_900_000_000, &s);
     let middle = new_event(&cat, &[&cat, &ann], 1_850_000_000, &s);
@@ -272,7 +281,7 @@ pub async fn events_for_ordering(db: &Arc<dyn EventDb>) {
     );
     assert!(store_result(db, &early.id, &avail(&[(1, 2)])).await);
 
-    let list = db.events_for(&ann).await.unwrap();
+    let list = all_events(db, &ann).await;
     let ids: Vec<&str> = list.iter().map(|e| e.id.as_str()).collect();
     assert_eq!(
         ids,
@@ -288,10 +297,135 @@ pub async fn events_for_ordering(db: &Arc<dyn EventDb>) {
     assert_eq!(list[2].state, EventState::Final);
     assert_eq!(list[2].result, Some(avail(&[(1, 2)])));
     // Cat answered nothing: their line of `middle` says so.
-    let cats = db.events_for(&cat).await.unwrap();
+    let cats = all_events(db, &cat).await;
     let ids: Vec<&str> = cats.iter().map(|e| e.id.as_str()).collect();
     assert_eq!(ids, [without_ann.id.as_str(), middle.id.as_str()]);
     assert!(cats.iter().all(|e| !e.answered));
+}
+
+/// `events_page` in pages of 3: forwards from the first page, each event
+/// once and in order (ties on the deadline broken by id); backwards from
+/// the last; a page after a place still holds the same events when
+/// events are created meanwhile before that place; only the user's own
+/// events.
+pub async fn events_in_pages(db: &Arc<dyn EventDb>) {
+    let n = Names::new();
+    let (ann, bob) = (n.user("ann"), n.user("bob"));
+    make_users(db, &[ann.clone(), bob.clone()]).await;
+    let s = n.server("a");
+    // Eight events, three of them sharing a deadline, and one without ann.
+    let deadlines = [
+        1_900_000_500,
+        1_900_000_100,
+        1_900_000_300,
+        1_900_000_300,
+        1_900_000_300,
+        1_900_000_200,
+        1_900_000_400,
+        1_900_000_000,
+    ];
+    let mut made: Vec<NewEvent> = Vec::new();
+    for (i, &deadline) in deadlines.iter().enumerate() {
+        let (creator, with) = if i % 2 == 0 {
+            (&ann, &bob)
+        } else {
+            (&bob, &ann)
+        };
+        let event = new_event(creator, &[creator, with], deadline, &s);
+        db.create_event(&event).await.unwrap();
+        made.push(event);
+    }
+    db.create_event(&new_event(&bob, &[&bob], 1_900_000_250, &s))
+        .await
+        .unwrap();
+    let mut expected: Vec<(i64, String)> =
+        made.iter().map(|e| (e.deadline, e.id.clone())).collect();
+    expected.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let ids = |page: &[EventSummary]| page.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
+    let expected_ids: Vec<String> = expected.iter().map(|(_, id)| id.clone()).collect();
+
+    // Forwards.
+    let mut seen = Vec::new();
+    let mut page = db.events_page(&ann, &PageOf::First, 3).await.unwrap();
+    let mut pages = 0;
+    while !page.is_empty() {
+        pages += 1;
+        assert!(page.len() <= 3);
+        seen.extend(ids(&page));
+        let last = EventCursor::of(page.last().unwrap());
+        page = db.events_page(&ann, &PageOf::After(last), 3).await.unwrap();
+    }
+    assert_eq!(seen, expected_ids, "forwards, every event once, in order");
+    assert_eq!(pages, 3);
+
+    // Backwards from after the last event.
+    let end = EventCursor {
+        deadline: i64::MIN,
+        id: String::new(),
+    };
+    let mut back = Vec::new();
+    let mut page = db.events_page(&ann, &PageOf::Before(end), 3).await.unwrap();
+    assert_eq!(
+        ids(&page),
+        expected_ids[5..],
+        "the last page, in list order"
+    );
+    while !page.is_empty() {
+        back.splice(0..0, ids(&page));
+        let first = EventCursor::of(&page[0]);
+        page = db
+            .events_page(&ann, &PageOf::Before(first), 3)
+            .await
+            .unwrap();
+    }
+    assert_eq!(back, expected_ids, "backwards, every event once");
+
+    // A place holds while events are created before it.
+    let third = EventCursor::of(&db.events_page(&ann, &PageOf::First, 3).await.unwrap()[2]);
+    let next = db
+        .events_page(&ann, &PageOf::After(third.clone()), 3)
+        .await
+        .unwrap();
+    db.create_event(&new_event(&ann, &[&ann], 1_900_000_900, &s))
+        .await
+        .unwrap();
+    let again = db
+        .events_page(&ann, &PageOf::After(third), 3)
+        .await
+        .unwrap();
+    assert_eq!(ids(&again), ids(&next));
+    assert_eq!(ids(&next), expected_ids[3..6]);
+    // Bob's own event is in his list only.
+    assert_eq!(all_events(db, &bob).await.len(), made.len() + 1);
+}
+
+/// `open_events_created`: the events a user created (not those they are
+/// invited to) whose deadline is after the time given.
+pub async fn counting_open_events(db: &Arc<dyn EventDb>) {
+    let n = Names::new();
+    let (ann, bob) = (n.user("ann"), n.user("bob"));
+    make_users(db, &[ann.clone(), bob.clone()]).await;
+    let s = n.server("a");
+    // Deadlines in the future, so that no event server sharing this
+    // database takes these events over as overdue.
+    let t = |k: i64| 2_100_000_000 + k * 1_000;
+    assert_eq!(db.open_events_created(&ann, t(1)).await.unwrap(), 0);
+    for deadline in [t(2), t(3), t(4)] {
+        db.create_event(&new_event(&ann, &[&ann, &bob], deadline, &s))
+            .await
+            .unwrap();
+    }
+    db.create_event(&new_event(&bob, &[&bob, &ann], t(5), &s))
+        .await
+        .unwrap();
+    let finished = new_event(&ann, &[&ann], t(6), &s);
+    db.create_event(&finished).await.unwrap();
+    assert!(store_result(db, &finished.id, &Availability::new()).await);
+    assert_eq!(db.open_events_created(&ann, t(1)).await.unwrap(), 4);
+    assert_eq!(db.open_events_created(&ann, t(2)).await.unwrap(), 3);
+    assert_eq!(db.open_events_created(&ann, t(3) + 500).await.unwrap(), 2);
+    assert_eq!(db.open_events_created(&ann, t(6)).await.unwrap(), 0);
+    assert_eq!(db.open_events_created(&bob, t(1)).await.unwrap(), 1);
 }
 
 /// `add_constraint` stores while open, refuses unknown and final events;
@@ -587,7 +721,7 @@ pub async fn big_event_of(db: &Arc<dyn EventDb>, size: usize) {
         db.backend(),
         order.len()
     );
-    let mine = db.events_for(&names[size / 2]).await.unwrap();
+    let mine = all_events(db, &names[size / 2]).await;
     assert_eq!(mine.len(), 1);
     assert_eq!(
         stored
@@ -618,7 +752,7 @@ where
         Err(DbError::Corrupt(_))
     ));
     assert!(matches!(
-        db.events_for(&ann).await,
+        db.events_page(&ann, &PageOf::First, 10).await,
         Err(DbError::Corrupt(_))
     ));
 }

@@ -4,11 +4,19 @@
 //! chosen round-robin among the live ones (the seed's load balancing); if it
 //! does not answer, the next one is tried. Reading events goes to the
 //! database directly: it is shared, and the result is stored there.
+//!
+//! Creation applies the cluster's caps (`[limits]` in the cluster file):
+//! participants per event, the creator included, and open events per user
+//! (events a user created whose deadline has not passed, counted by the
+//! database). The count and the insert are two steps, so a user creating
+//! several events at the very same moment may pass the cap by the number
+//! in flight; the cap bounds what one account can make the event servers
+//! carry, and that bound holds.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use crate::db::{Event, EventDb, EventSummary, NewEvent};
+use crate::db::{Event, EventCursor, EventDb, EventSummary, NewEvent, PageOf};
 use crate::error::EventsError;
 use crate::ids::{is_event_id, new_event_id};
 use crate::interval::Availability;
@@ -17,8 +25,10 @@ use crate::msg::{Reply, Request};
 use super::node::{Node, Work};
 use super::now_seconds;
 
-/// Most participants one event may invite.
-pub const MAX_PARTICIPANTS: usize = 20_000;
+/// Events on one page of "my events" unless the caller asks for fewer.
+pub const PAGE_SIZE: usize = 50;
+/// Most events one page may hold, whatever the caller asks for.
+pub const MAX_PAGE_SIZE: usize = 100;
 /// Most intervals in one submission.
 pub const MAX_INTERVALS: usize = 100;
 /// Longest event name, in characters.
@@ -41,6 +51,19 @@ pub struct NewEventRequest {
     pub deadline: i64,
     /// The creator's own availability, if given.
     pub availability: Option<Availability>,
+}
+
+/// One page of a user's events ([`Events::events_page`]), with the places
+/// the pages on either side start from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventsPage {
+    /// The events, latest deadline first.
+    pub events: Vec<EventSummary>,
+    /// The next page is [`PageOf::After`] this, if any event follows.
+    pub next: Option<EventCursor>,
+    /// The previous page is [`PageOf::Before`] this, if any event comes
+    /// before.
+    pub previous: Option<EventCursor>,
 }
 
 /// The events service, as a web front uses it. Cheap to clone.
@@ -82,13 +105,26 @@ impl Events {
             .chain(request.participants.iter().map(|p| p.trim().to_string()))
             .filter(|p| !p.is_empty() && seen.insert(p.clone()))
             .collect();
-        if participants.len() > MAX_PARTICIPANTS {
-            return Err(EventsError::Invalid(format!(
-                "at most {MAX_PARTICIPANTS} participants may be invited"
-            )));
+        let limits = &self.node.peers.cluster().limits;
+        if participants.len() > limits.participants_per_event {
+            return Err(EventsError::TooManyParticipants {
+                limit: limits.participants_per_event,
+                given: participants.len(),
+            });
         }
         if let Some(availability) = &request.availability {
             check_size(availability)?;
+        }
+        let open = self
+            .node
+            .db
+            .open_events_created(&request.creator, now_seconds())
+            .await?;
+        if open >= limits.open_events_per_user as u64 {
+            return Err(EventsError::TooManyOpenEvents {
+                limit: limits.open_events_per_user,
+                open,
+            });
         }
         let unknown = self.node.db.unknown_users(&participants).await?;
         if !unknown.is_empty() {
@@ -197,9 +233,72 @@ impl Events {
         }
     }
 
-    /// Every event `user` created or is invited to.
-    pub async fn events_for(&self, user: &str) -> Result<Vec<EventSummary>, EventsError> {
-        Ok(self.node.db.events_for(user).await?)
+    /// One page of the events `user` created or is invited to, latest
+    /// deadline first: at most `size` (from 1 to [`MAX_PAGE_SIZE`]), and
+    /// where the pages before and after it start. A page before a place
+    /// that has fewer than `size` events before it is the first page.
+    pub async fn events_page(
+        &self,
+        user: &str,
+        page: PageOf,
+        size: usize,
+    ) -> Result<EventsPage, EventsError> {
+        let size = size.clamp(1, MAX_PAGE_SIZE);
+        let db = &self.node.db;
+        // Each page is read with one event more than it holds, to know
+        // whether more follow it (or, before a place, precede it).
+        if let PageOf::Before(place) = &page {
+            let mut events = db.events_page(user, &page, size + 1).await?;
+            if events.len() > size {
+                // The extra event is the one farthest from the place.
+                events.remove(0);
+                let last = events.last().map_or_else(|| place.clone(), EventCursor::of);
+                let next = self
+                    .any_on(user, PageOf::After(last.clone()))
+                    .await?
+                    .then_some(last);
+                let previous = Some(EventCursor::of(&events[0]));
+                return Ok(EventsPage {
+                    events,
+                    next,
+                    previous,
+                });
+            }
+            // Fewer than a page before the place: the first page, full.
+            return self.forwards(user, PageOf::First, size).await;
+        }
+        self.forwards(user, page, size).await
+    }
+
+    /// The first page, or the page after a place.
+    async fn forwards(
+        &self,
+        user: &str,
+        page: PageOf,
+        size: usize,
+    ) -> Result<EventsPage, EventsError> {
+        let mut events = self.node.db.events_page(user, &page, size + 1).await?;
+        let next = (events.len() > size).then(|| EventCursor::of(&events[size - 1]));
+        events.truncate(size);
+        let previous = match page {
+            PageOf::After(place) => {
+                let first = events.first().map_or(place, EventCursor::of);
+                self.any_on(user, PageOf::Before(first.clone()))
+                    .await?
+                    .then_some(first)
+            }
+            _ => None,
+        };
+        Ok(EventsPage {
+            events,
+            next,
+            previous,
+        })
+    }
+
+    /// Whether `user` has any event on `page`.
+    async fn any_on(&self, user: &str, page: PageOf) -> Result<bool, EventsError> {
+        Ok(!self.node.db.events_page(user, &page, 1).await?.is_empty())
     }
 
     /// Sends `request` to the first of `servers` that answers.

@@ -26,7 +26,8 @@ mod recovery;
 mod server;
 
 pub use front::{
-    Events, MAX_DESCRIPTION, MAX_INTERVALS, MAX_NAME, MAX_PARTICIPANTS, NewEventRequest,
+    Events, EventsPage, MAX_DESCRIPTION, MAX_INTERVALS, MAX_NAME, MAX_PAGE_SIZE, NewEventRequest,
+    PAGE_SIZE,
 };
 
 use node::Node;

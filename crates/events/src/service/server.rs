@@ -242,7 +242,7 @@ impl EventServer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::{DbFuture, Event, EventSummary, NewEvent, OpenEvent, Session, User};
+    use crate::db::{DbFuture, Event, EventSummary, NewEvent, OpenEvent, PageOf, Session, User};
     use crate::interval::Interval;
     use crate::working::MemoryWorkingSet;
 
@@ -278,7 +278,15 @@ mod tests {
         fn event<'a>(&'a self, _: &'a str) -> DbFuture<'a, Option<Event>> {
             Box::pin(async { Ok(None) })
         }
-        fn events_for<'a>(&'a self, _: &'a str) -> DbFuture<'a, Vec<EventSummary>> {
+        fn events_page<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a PageOf,
+            _: usize,
+        ) -> DbFuture<'a, Vec<EventSummary>> {
+            unreachable!()
+        }
+        fn open_events_created<'a>(&'a self, _: &'a str, _: i64) -> DbFuture<'a, u64> {
             unreachable!()
         }
         fn add_constraint<'a>(&'a self, _: &'a Constraint) -> DbFuture<'a, bool> {

@@ -15,11 +15,13 @@ use maud::{Markup, PreEscaped, html};
 use serde::Deserialize;
 
 use crate::accounts::{self, AccountError};
+use crate::error::set_retry_after;
 use crate::forms::FormData;
 use crate::pages::layout::{self, error_box, page};
 use crate::password::{MAX_USERNAME, MIN_PASSWORD};
 use crate::routes::App;
 use crate::session::{self, MaybeViewer, Viewer, anonymous_csrf, anonymous_csrf_ok, is_local_path};
+use crate::throttle::ClientAddress;
 
 /// `?next=` on the login page.
 #[derive(Deserialize, Default)]
@@ -99,8 +101,14 @@ pub async fn login_form(
 }
 
 /// `POST /login`: on success a session cookie and a redirect to `next` (or
-/// my events); otherwise the form again with the reason.
-pub async fn login(State(app): State<App>, headers: HeaderMap, form: FormData) -> Response {
+/// my events); otherwise the form again with the reason (429 or 503 with
+/// `Retry-After` when it is a matter of waiting).
+pub async fn login(
+    State(app): State<App>,
+    ClientAddress(from): ClientAddress,
+    headers: HeaderMap,
+    form: FormData,
+) -> Response {
     let typed = Typed {
         username: form.get("username"),
         next: form.get("next"),
@@ -111,17 +119,30 @@ pub async fn login(State(app): State<App>, headers: HeaderMap, form: FormData) -
             login_page(csrf, &typed, Some(CSRF_MESSAGE))
         });
     }
-    match accounts::login(&app, typed.username, form.get("password")).await {
+    match accounts::login(&app, from, typed.username, form.get("password")).await {
         Ok(token) => {
             if let Err(error) = session::end(app.db(), &headers).await {
                 tracing::debug!(%error, "old session not ended");
             }
             logged_in(&token, after_login(typed.next))
         }
-        Err(error) => anonymous_page(&headers, error.status(), |csrf| {
-            login_page(csrf, &typed, Some(&layout_message(&error)))
+        Err(error) => refused(&headers, &error, |csrf, message| {
+            login_page(csrf, &typed, Some(message))
         }),
     }
+}
+
+/// The form again, with why it was refused and, for a refusal that lifts
+/// with time, how long to wait in `Retry-After`.
+fn refused(
+    headers: &HeaderMap,
+    error: &AccountError,
+    render: impl FnOnce(&str, &str) -> Markup,
+) -> Response {
+    let message = layout_message(error);
+    let mut response = anonymous_page(headers, error.status(), |csrf| render(csrf, &message));
+    set_retry_after(&mut response, error.retry_after());
+    response
 }
 
 /// The anonymous forms' CSRF refusal, shown on the form itself with a
@@ -204,7 +225,12 @@ pub async fn register_form(MaybeViewer(viewer): MaybeViewer, headers: HeaderMap)
 }
 
 /// `POST /register`: creates the account and logs it in.
-pub async fn register(State(app): State<App>, headers: HeaderMap, form: FormData) -> Response {
+pub async fn register(
+    State(app): State<App>,
+    ClientAddress(from): ClientAddress,
+    headers: HeaderMap,
+    form: FormData,
+) -> Response {
     let typed = Typed {
         username: form.get("username"),
         time_zone: form.get("time_zone"),
@@ -216,7 +242,8 @@ pub async fn register(State(app): State<App>, headers: HeaderMap, form: FormData
         });
     }
     let password = form.get("password");
-    let result = match accounts::register(&app, typed.username, password, typed.time_zone).await {
+    let registered = accounts::register(&app, from, typed.username, password, typed.time_zone);
+    let result = match registered.await {
         // Straight in: a new account needs no second typing of its password.
         Ok(_) => session::begin(app.db(), typed.username)
             .await
@@ -231,8 +258,8 @@ pub async fn register(State(app): State<App>, headers: HeaderMap, form: FormData
             }
             logged_in(&token, "/events")
         }
-        Err(error) => anonymous_page(&headers, error.status(), |csrf| {
-            register_page(csrf, &typed, Some(&layout_message(&error)), false)
+        Err(error) => refused(&headers, &error, |csrf, message| {
+            register_page(csrf, &typed, Some(message), false)
         }),
     }
 }

@@ -1,11 +1,11 @@
 //! "My events", and the form that creates an event.
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use convene_events::db::{EventState, EventSummary};
+use convene_events::db::EventState;
 use convene_events::interval::Availability;
-use convene_events::service::{MAX_DESCRIPTION, MAX_NAME, NewEventRequest};
+use convene_events::service::{EventsPage, MAX_DESCRIPTION, MAX_NAME, NewEventRequest};
 use maud::{Markup, html};
 
 use crate::error::{PageError, capitalized, events_message, events_status};
@@ -14,7 +14,7 @@ use crate::pages::layout::{self, error_box, page};
 use crate::pages::{csrf_refused, default_button, interval_rows};
 use crate::routes::App;
 use crate::session::{Viewer, now_seconds};
-use crate::timefmt;
+use crate::{paging, timefmt};
 
 /// What a list or page says about an event's result.
 pub fn result_text(
@@ -29,26 +29,22 @@ pub fn result_text(
     }
 }
 
-/// Most events the list shows (the latest deadlines): a page stays quick
-/// to render and to read however many events a user collects. The API
-/// lists them all.
-pub const MAX_LISTED: usize = 500;
-
-fn list_page(viewer: &Viewer, events: &[EventSummary], now: i64) -> Markup {
+fn list_page(viewer: &Viewer, shown: &EventsPage, now: i64) -> Markup {
     let zone = &viewer.zone;
-    let hidden = events.len().saturating_sub(MAX_LISTED);
-    let events = &events[..events.len().min(MAX_LISTED)];
+    let events = &shown.events;
     page(
         "My events",
         Some(viewer),
         html! {
             h1 { "My events" }
             p.actions { a.button href="/events/new" { "Create an event" } }
-            @if events.is_empty() {
+            @if events.is_empty() && shown.previous.is_none() {
                 p.card { "No events yet. Create one, or ask someone to invite you as "
                     strong { (viewer.name) } "." }
+            } @else if events.is_empty() {
+                p.card { "No more events." }
             } @else {
-                p.hint { "Times are in " (zone.name()) "." }
+                p.hint { "Times are in " (zone.name()) ". Latest deadline first." }
                 table.events {
                     thead { tr {
                         th { "Event" } th { "Creator" } th { "Deadline" } th { "State" }
@@ -82,10 +78,14 @@ fn list_page(viewer: &Viewer, events: &[EventSummary], now: i64) -> Markup {
                         }
                     }
                 }
-                @if hidden > 0 {
-                    p.hint {
-                        @if hidden == 1 { "1 event with an earlier deadline is not shown." }
-                        @else { (hidden) " events with earlier deadlines are not shown." }
+            }
+            @if shown.previous.is_some() || shown.next.is_some() {
+                nav.pager aria-label="Pages of events" {
+                    @if let Some(place) = &shown.previous {
+                        a rel="prev" href={ "/events?before=" (paging::place_text(place)) } { "← Later deadlines" }
+                    }
+                    @if let Some(place) = &shown.next {
+                        a rel="next" href={ "/events?after=" (paging::place_text(place)) } { "Earlier deadlines →" }
                     }
                 }
             }
@@ -93,10 +93,21 @@ fn list_page(viewer: &Viewer, events: &[EventSummary], now: i64) -> Markup {
     )
 }
 
-/// `GET /events`: every event the viewer created or is invited to.
-pub async fn list(State(app): State<App>, viewer: Viewer) -> Result<Response, PageError> {
-    let events = app.events.events_for(&viewer.name).await?;
-    let markup = list_page(&viewer, &events, now_seconds());
+/// `GET /events[?after=PLACE|?before=PLACE]`: a page of the events the
+/// viewer created or is invited to, with links to the pages either side
+/// (plain links: no script needed).
+pub async fn list(
+    State(app): State<App>,
+    viewer: Viewer,
+    RawQuery(query): RawQuery,
+) -> Result<Response, PageError> {
+    let asked = paging::read_query(query.as_deref())
+        .map_err(|problem| PageError::new(StatusCode::BAD_REQUEST, capitalized(&problem)))?;
+    let shown = app
+        .events
+        .events_page(&viewer.name, asked.page, paging::PAGE_SIZE)
+        .await?;
+    let markup = list_page(&viewer, &shown, now_seconds());
     Ok(layout::html(StatusCode::OK, markup))
 }
 
@@ -228,6 +239,7 @@ pub async fn create(State(app): State<App>, viewer: Viewer, form: FormData) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
+    use convene_events::db::EventSummary;
     use convene_events::interval::Interval;
     use convene_events::zone::Zone;
 
@@ -270,7 +282,12 @@ mod tests {
                 Some(Availability::new()),
             ),
         ];
-        let text = list_page(&viewer(), &events, 1_760_000_000).into_string();
+        let shown = EventsPage {
+            events: events.to_vec(),
+            next: None,
+            previous: None,
+        };
+        let text = list_page(&viewer(), &shown, 1_760_000_000).into_string();
         assert!(!text.contains("<script>alert"));
         assert!(text.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(text.contains("href=\"/events/bbbbbbbbbb\""));
@@ -281,22 +298,53 @@ mod tests {
     }
 
     #[test]
-    fn long_lists_show_the_latest_events() {
-        let events: Vec<EventSummary> = (0..MAX_LISTED + 2)
-            .map(|i| EventSummary {
-                id: format!("e{i}"),
-                name: format!("Event {i}"),
-                creator: "bob".into(),
-                deadline: 2_000_000_000 - i as i64,
-                state: EventState::Open,
-                result: None,
-                answered: true,
-            })
-            .collect();
-        let text = list_page(&viewer(), &events, 1_900_000_000).into_string();
-        assert!(text.contains(&format!(">Event {}<", MAX_LISTED - 1)));
-        assert!(!text.contains(&format!(">Event {}<", MAX_LISTED)));
-        assert!(text.contains("2 events with earlier deadlines are not shown."));
+    fn pages_link_to_their_neighbours_and_say_when_empty() {
+        let place = |deadline, id: &str| convene_events::db::EventCursor {
+            deadline,
+            id: id.into(),
+        };
+        let line = EventSummary {
+            id: "dddddddddd".into(),
+            name: "Standup".into(),
+            creator: "bob".into(),
+            deadline: 2_000_000_000,
+            state: EventState::Open,
+            result: None,
+            answered: true,
+        };
+        let middle = EventsPage {
+            events: vec![line.clone()],
+            next: Some(place(2_000_000_000, "dddddddddd")),
+            previous: Some(place(2_000_000_000, "dddddddddd")),
+        };
+        let text = list_page(&viewer(), &middle, 1_900_000_000).into_string();
+        assert!(text.contains(
+            "<a rel=\"prev\" href=\"/events?before=2000000000.dddddddddd\">← Later deadlines</a>"
+        ));
+        assert!(text.contains(
+            "<a rel=\"next\" href=\"/events?after=2000000000.dddddddddd\">Earlier deadlines →</a>"
+        ));
+        let only = EventsPage {
+            events: vec![line],
+            next: None,
+            previous: None,
+        };
+        let text = list_page(&viewer(), &only, 1_900_000_000).into_string();
+        assert!(!text.contains("pager"));
+        let past_the_end = EventsPage {
+            events: vec![],
+            next: None,
+            previous: Some(place(1, "dddddddddd")),
+        };
+        let text = list_page(&viewer(), &past_the_end, 1_900_000_000).into_string();
+        assert!(text.contains("No more events.") && text.contains("rel=\"prev\""));
+        let none = EventsPage {
+            events: vec![],
+            next: None,
+            previous: None,
+        };
+        let text = list_page(&viewer(), &none, 1_900_000_000).into_string();
+        assert!(text.contains("No events yet."));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use convene_events::EventDb;
 use convene_events::db::{
-    Constraint, DbError, DbFuture, Event, EventState, EventSummary, NewEvent, OpenEvent,
+    Constraint, DbError, DbFuture, Event, EventState, EventSummary, NewEvent, OpenEvent, PageOf,
     Participant, Session, User,
 };
 use convene_events::interval::{Availability, Partial};
@@ -136,7 +136,12 @@ impl EventDb for MemoryDb {
         ready(Ok(self.state.lock().unwrap().events.get(id).cloned()))
     }
 
-    fn events_for<'a>(&'a self, user: &'a str) -> DbFuture<'a, Vec<EventSummary>> {
+    fn events_page<'a>(
+        &'a self,
+        user: &'a str,
+        page: &'a PageOf,
+        limit: usize,
+    ) -> DbFuture<'a, Vec<EventSummary>> {
         let s = self.state.lock().unwrap();
         let mut out: Vec<EventSummary> = s
             .events
@@ -152,8 +157,36 @@ impl EventDb for MemoryDb {
                 answered: e.participants.iter().any(|p| p.name == user && p.answered),
             })
             .collect();
-        out.sort_by(|a, b| b.deadline.cmp(&a.deadline).then(a.id.cmp(&b.id)));
-        ready(Ok(out))
+        // The list's order: latest deadline first, then by id.
+        let key = |deadline: i64, id: &str| (std::cmp::Reverse(deadline), id.to_string());
+        out.sort_by_key(|e| key(e.deadline, &e.id));
+        let page = match page {
+            PageOf::First => out.into_iter().take(limit).collect(),
+            PageOf::After(c) => out
+                .into_iter()
+                .filter(|e| key(e.deadline, &e.id) > key(c.deadline, &c.id))
+                .take(limit)
+                .collect(),
+            PageOf::Before(c) => {
+                let before: Vec<EventSummary> = out
+                    .into_iter()
+                    .filter(|e| key(e.deadline, &e.id) < key(c.deadline, &c.id))
+                    .collect();
+                let skip = before.len().saturating_sub(limit);
+                before.into_iter().skip(skip).collect()
+            }
+        };
+        ready(Ok(page))
+    }
+
+    fn open_events_created<'a>(&'a self, creator: &'a str, now: i64) -> DbFuture<'a, u64> {
+        let s = self.state.lock().unwrap();
+        let count = s
+            .events
+            .values()
+            .filter(|e| e.creator == creator && e.deadline > now)
+            .count();
+        ready(Ok(count as u64))
     }
 
     fn add_constraint<'a>(&'a self, constraint: &'a Constraint) -> DbFuture<'a, bool> {

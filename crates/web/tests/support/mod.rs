@@ -30,12 +30,44 @@ pub struct TestNode {
     events: Option<EventsService>,
 }
 
+/// Limits no test meets by accident: the tests register and log in far
+/// more often from one address than a person would.
+pub const HIGH_LIMITS: &str = "[limits]
+logins_per_minute_per_ip = 1000000
+logins_per_minute_per_account = 1000000
+registrations_per_hour_per_ip = 1000000
+participants_per_event = 100000
+open_events_per_user = 100000
+";
+
+/// [`HIGH_LIMITS`] with some keys changed (`[("password_hash_queue", 1)]`).
+pub fn limits_with(changes: &[(&str, u64)]) -> String {
+    let mut out = String::from("[limits]\n");
+    for line in HIGH_LIMITS.lines().skip(1) {
+        let (key, _) = line.split_once(" = ").unwrap();
+        if !changes.iter().any(|(k, _)| *k == key) {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    for (key, value) in changes {
+        out.push_str(&format!("{key} = {value}\n"));
+    }
+    out
+}
+
 impl TestNode {
+    /// A node whose limits no test meets by accident.
     pub async fn start() -> TestNode {
+        Self::start_with(HIGH_LIMITS).await
+    }
+
+    /// A node with `limits`, a `[limits]` table of the cluster file.
+    pub async fn start_with(limits: &str) -> TestNode {
         let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let port = peer.local_addr().unwrap().port();
         let toml = format!(
-            "[[node]]\nid = \"A\"\nhost = \"127.0.0.1\"\npeer_port = {port}\nhttp_port = 0\n"
+            "[[node]]\nid = \"A\"\nhost = \"127.0.0.1\"\npeer_port = {port}\nhttp_port = 0\n{limits}"
         );
         let cluster = Arc::new(
             ClusterConfig::from_toml(&toml, Path::new("/nonexistent/cluster.toml")).unwrap(),
@@ -71,6 +103,7 @@ impl TestNode {
         let web = convene_web::start(WebContext {
             events: events.events().clone(),
             listener,
+            limits: cluster.limits.clone(),
             shutdown: Box::pin(async move { web_shutdown.wait().await }),
         });
         TestNode {
