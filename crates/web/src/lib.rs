@@ -16,6 +16,8 @@
 //! - [`pages`]: the HTML pages (maud), which need no script.
 //! - [`forms`]: reading form bodies, interval rows, participant lists.
 //! - [`api`]: the JSON API under `/api`.
+//! - [`ops`]: the operations API (`/api/status`, `/api/files`): the
+//!   cluster's status and shared files, for accounts and the operator.
 //! - [`error`]: refusals as error pages or `{"error": …}`.
 //! - [`timefmt`]: times in the viewer's zone, relative deadlines.
 //! - [`client`]: a small HTTP/1.1 client for tests and benchmarks.
@@ -27,6 +29,7 @@ pub mod api;
 pub mod client;
 pub mod error;
 pub mod forms;
+pub mod ops;
 pub mod pages;
 pub mod password;
 pub mod routes;
@@ -47,6 +50,9 @@ pub struct WebContext {
     pub listener: TcpListener,
     /// Resolves when the node stops.
     pub shutdown: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+    /// The node's membership and files, for the operations API (none: no
+    /// `/api/status` or `/api/files` on this front).
+    pub operations: Option<ops::Operations>,
 }
 
 /// A running web front.
@@ -58,7 +64,7 @@ pub struct WebService {
 /// Starts serving pages and the API on the listener.
 pub fn start(context: WebContext) -> WebService {
     let addr = context.listener.local_addr().ok();
-    let app = router(context.events);
+    let app = router(context.events, context.operations);
     let task = tokio::spawn(async move {
         if let Err(error) = axum::serve(context.listener, app)
             .with_graceful_shutdown(context.shutdown)
@@ -71,8 +77,8 @@ pub fn start(context: WebContext) -> WebService {
 }
 
 /// Every route of the web app, for a server or a test.
-pub fn router(events: Events) -> axum::Router {
-    routes::router(events)
+pub fn router(events: Events, operations: Option<ops::Operations>) -> axum::Router {
+    routes::router(events, operations)
 }
 
 impl WebService {

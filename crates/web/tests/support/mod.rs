@@ -72,6 +72,7 @@ impl TestNode {
             events: events.events().clone(),
             listener,
             shutdown: Box::pin(async move { web_shutdown.wait().await }),
+            operations: None,
         });
         TestNode {
             addr,
