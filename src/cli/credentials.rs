@@ -86,7 +86,9 @@ impl Credentials {
     /// Writes the file at `path` (its folder made if need be), readable
     /// and writable by its owner only.
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
-        let folder = path.parent().context("the credentials file has no folder")?;
+        let folder = path
+            .parent()
+            .context("the credentials file has no folder")?;
         let mut builder = std::fs::DirBuilder::new();
         builder.recursive(true);
         #[cfg(unix)]

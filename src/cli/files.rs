@@ -123,8 +123,11 @@ async fn list(remote: &mut Remote) -> anyhow::Result<Listing> {
     if answer.status != 200 {
         bail!("{}: {}", remote.url(), answer.error());
     }
-    let unreadable = |what: &str| anyhow::anyhow!("{} answered an unreadable listing ({what})", remote.url());
-    let files = answer.body["files"].as_array().ok_or_else(|| unreadable("no files"))?;
+    let unreadable =
+        |what: &str| anyhow::anyhow!("{} answered an unreadable listing ({what})", remote.url());
+    let files = answer.body["files"]
+        .as_array()
+        .ok_or_else(|| unreadable("no files"))?;
     let mut listing = Listing {
         entries: Vec::with_capacity(files.len()),
         missing: Vec::new(),
@@ -155,7 +158,11 @@ async fn list(remote: &mut Remote) -> anyhow::Result<Listing> {
     }
     listing.missing = answer.body["missing"]
         .as_array()
-        .map(|m| m.iter().filter_map(|n| n.as_str().map(str::to_string)).collect())
+        .map(|m| {
+            m.iter()
+                .filter_map(|n| n.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     Ok(listing)
 }

@@ -33,7 +33,10 @@ pub fn login(server: &str, user: Option<String>) -> anyhow::Result<ExitCode> {
     let (status, message, token) = super::runtime()?.block_on(async {
         let mut client = http_client(&url)?;
         let response = client
-            .post_json("/api/login", &json!({"username": user, "password": password}))
+            .post_json(
+                "/api/login",
+                &json!({"username": user, "password": password}),
+            )
             .await
             .with_context(|| {
                 format!("cannot reach {url} (is it a Convene node's web front, its http_port?)")
@@ -47,14 +50,22 @@ pub fn login(server: &str, user: Option<String>) -> anyhow::Result<ExitCode> {
     })?;
     let token = match (status, token) {
         (200, Some(token)) => token,
-        (200, None) => bail!("{url} accepted the login but sent no session: is it a Convene web front?"),
+        (200, None) => {
+            bail!("{url} accepted the login but sent no session: is it a Convene web front?")
+        }
         (_, _) => {
             let why = message.unwrap_or_else(|| format!("HTTP {status}"));
             eprintln!("convene login: {url}: {why}");
             return Ok(ExitCode::FAILURE);
         }
     };
-    let previous = stored.insert(&url.to_string(), Login { user: user.clone(), token });
+    let previous = stored.insert(
+        &url.to_string(),
+        Login {
+            user: user.clone(),
+            token,
+        },
+    );
     stored.save(&path)?;
     if let Some(previous) = previous {
         // The session this login replaces would otherwise last its week.
@@ -115,12 +126,18 @@ fn read_line(prompt: &str, secret: bool) -> anyhow::Result<String> {
     }
     let _quiet = (terminal && secret).then(EchoOff::new).flatten();
     let mut line = String::new();
-    let read = stdin.lock().read_line(&mut line).context("cannot read standard input")?;
+    let read = stdin
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read standard input")?;
     if terminal && secret {
         eprintln!();
     }
     if read == 0 {
-        bail!("standard input ended before the {}", prompt.trim_end_matches(": ").to_lowercase());
+        bail!(
+            "standard input ended before the {}",
+            prompt.trim_end_matches(": ").to_lowercase()
+        );
     }
     while line.ends_with('\n') || line.ends_with('\r') {
         line.pop();

@@ -42,9 +42,8 @@ impl ServerUrl {
     /// Reads `http://host[:port]`, `https://host[:port]` or `host:port`
     /// (then plain HTTP); a trailing `/` is allowed, a path is not.
     pub fn parse(text: &str) -> anyhow::Result<ServerUrl> {
-        let wrong = || {
-            anyhow::anyhow!("--server {text:?}: expected a URL such as http://127.0.0.1:8080")
-        };
+        let wrong =
+            || anyhow::anyhow!("--server {text:?}: expected a URL such as http://127.0.0.1:8080");
         let trimmed = text.trim().trim_end_matches('/');
         let (https, rest) = if let Some(rest) = strip_prefix_ignore_case(trimmed, "https://") {
             (true, rest)
@@ -114,7 +113,9 @@ fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> 
 /// An HTTP client for `url`.
 pub fn http_client(url: &ServerUrl) -> anyhow::Result<HttpClient> {
     if url.https {
-        bail!("{url}: this build of convene speaks plain HTTP only; use the node's http:// address");
+        bail!(
+            "{url}: this build of convene speaks plain HTTP only; use the node's http:// address"
+        );
     }
     Ok(HttpClient::new(url.addr()?))
 }
@@ -148,9 +149,10 @@ pub struct Answer {
 impl Answer {
     /// The `error` of a refusal (or the status, if it has none).
     pub fn error(&self) -> String {
-        self.body["error"]
-            .as_str()
-            .map_or_else(|| format!("the server answered {}", self.status), str::to_string)
+        self.body["error"].as_str().map_or_else(
+            || format!("the server answered {}", self.status),
+            str::to_string,
+        )
     }
 }
 
@@ -201,7 +203,11 @@ impl Remote {
         };
         let urls = match server {
             Some(url) => vec![url],
-            None => cluster.nodes.iter().filter_map(ServerUrl::of_node).collect(),
+            None => cluster
+                .nodes
+                .iter()
+                .filter_map(ServerUrl::of_node)
+                .collect(),
         };
         if urls.is_empty() {
             bail!(
@@ -237,8 +243,16 @@ impl Remote {
     /// One request, to the first candidate that can be reached. A login
     /// that is refused, a server that is not a Convene web front, or none
     /// reachable, is an error that says what to do.
-    async fn call(&mut self, method: &str, path: &str, body: Option<&Value>) -> anyhow::Result<Answer> {
-        let body = body.map(serde_json::to_vec).transpose()?.unwrap_or_default();
+    async fn call(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Answer> {
+        let body = body
+            .map(serde_json::to_vec)
+            .transpose()?
+            .unwrap_or_default();
         loop {
             let url = self.urls[0].clone();
             let mut client = match self.client.take() {
@@ -272,7 +286,12 @@ impl Remote {
         }
     }
 
-    fn answer(&self, url: &ServerUrl, path: &str, response: HttpResponse) -> anyhow::Result<Answer> {
+    fn answer(
+        &self,
+        url: &ServerUrl,
+        path: &str,
+        response: HttpResponse,
+    ) -> anyhow::Result<Answer> {
         let Ok(body) = response.json() else {
             bail!(
                 "{url} answered {path} with something that is not Convene's API (HTTP {}): is it a Convene node's web front?",
@@ -314,9 +333,20 @@ mod tests {
             ("http://[::1]:8080", "http://[::1]:8080"),
             ("http://[::1]", "http://[::1]:80"),
         ] {
-            assert_eq!(ServerUrl::parse(given).unwrap().to_string(), spelled, "{given}");
+            assert_eq!(
+                ServerUrl::parse(given).unwrap().to_string(),
+                spelled,
+                "{given}"
+            );
         }
-        for bad in ["", "ftp://x:1", "http://", "http://x:port", "http://x:1/api", "http://u@x:1"] {
+        for bad in [
+            "",
+            "ftp://x:1",
+            "http://",
+            "http://x:port",
+            "http://x:1/api",
+            "http://u@x:1",
+        ] {
             assert!(ServerUrl::parse(bad).is_err(), "{bad}");
         }
     }

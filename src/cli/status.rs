@@ -35,7 +35,9 @@ pub fn run(
     chat_config: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
     let rows = match chat_config {
-        Some(chat) => super::runtime()?.block_on(over_peer_ports(super::node::load_course(chat)?))?,
+        Some(chat) => {
+            super::runtime()?.block_on(over_peer_ports(super::node::load_course(chat)?))?
+        }
         None => super::runtime()?.block_on(over_http(Remote::resolve(server, config)?))?,
     };
     Ok(show(&rows))
@@ -98,9 +100,17 @@ async fn over_peer_ports(cluster: ClusterConfig) -> anyhow::Result<Vec<Row>> {
     for node in &cluster.nodes {
         let client = client.clone();
         let addr = node.peer_addr();
-        asks.push(tokio::spawn(async move { query_status(&client, addr).await }));
+        asks.push(tokio::spawn(
+            async move { query_status(&client, addr).await },
+        ));
     }
-    let name = |n: usize| cluster.nodes.get(n).map_or("?", |node| node.id.as_str()).to_string();
+    let name = |n: usize| {
+        cluster
+            .nodes
+            .get(n)
+            .map_or("?", |node| node.id.as_str())
+            .to_string()
+    };
     let mut rows = Vec::new();
     for (node, ask) in cluster.nodes.iter().zip(asks) {
         let view = ask.await.unwrap_or_else(|e| Err(e.to_string())).ok();

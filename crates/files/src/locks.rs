@@ -197,7 +197,7 @@ pub struct SavedLock {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum LockError {
     /// Someone else holds the lock.
-    #[error("locked by {by} for another {expires_in:?}")]
+    #[error("locked by {by} for another {} s", expires_in.as_millis().div_ceil(1000))]
     Held {
         /// The owner of the lock.
         by: String,
@@ -921,7 +921,7 @@ mod tests {
             by: "ana".into(),
             expires_in: secs(3),
         };
-        assert_eq!(held.to_string(), "locked by ana for another 3s");
+        assert_eq!(held.to_string(), "locked by ana for another 3 s");
         assert_eq!(
             LockError::NotOwner { by: "ana".into() }.to_string(),
             "the lock belongs to ana"

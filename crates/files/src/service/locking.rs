@@ -179,12 +179,14 @@ impl FilesNode {
                 }
             }
             LockAction::Unlock | LockAction::ForceUnlock => {
-                let may_break = owner == OPERATOR
-                    || self.peers.cluster().admins.iter().any(|a| a == owner);
+                let may_break =
+                    owner == OPERATOR || self.peers.cluster().admins.iter().any(|a| a == owner);
                 let released = {
                     let mut locks = sync.locks();
                     match (action, locks.get(&path)) {
-                        (LockAction::ForceUnlock, Some(lock)) if lock.owner != owner && !may_break => {
+                        (LockAction::ForceUnlock, Some(lock))
+                            if lock.owner != owner && !may_break =>
+                        {
                             let by = lock.owner.clone();
                             return FilesReply::Refused(
                                 Refusal::NotOwner,

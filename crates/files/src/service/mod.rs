@@ -186,7 +186,9 @@ impl FilesNode {
                         FilesReply::Ack
                     }
                     (None, _) => FilesReply::NoFolder,
-                    (Some(_), None) => FilesReply::Failed("not a files node of this cluster".into()),
+                    (Some(_), None) => {
+                        FilesReply::Failed("not a files node of this cluster".into())
+                    }
                 }
             }
         }

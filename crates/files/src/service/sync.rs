@@ -60,6 +60,14 @@ const RECHECK_AFTER: Duration = Duration::from_millis(300);
 /// change the watcher missed, is made up within this time).
 const RECONCILE_EVERY: Duration = Duration::from_secs(60);
 
+/// `wait`, give or take half: announcements refused together (a burst of
+/// changes) come back spread out, not all at once again.
+fn jittered(wait: Duration) -> Duration {
+    let half = wait / 2;
+    let spread = half.as_millis().max(1) as u64 * 2;
+    half + Duration::from_millis(convene_rpc::os_random_u64() % spread)
+}
+
 /// Where a peer's version of a file comes from.
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Source<'a> {
@@ -523,7 +531,7 @@ impl FilesNode {
                     match peers.call(addr, ServiceTag::Files, &body).await {
                         Ok(reply) if FilesReply::from_bytes(&reply) == Ok(FilesReply::Busy) => {
                             busy += 1;
-                            tokio::time::sleep(wait).await;
+                            tokio::time::sleep(jittered(wait)).await;
                             wait = (wait * 2).min(BUSY_LONGEST_WAIT);
                         }
                         Ok(_) | Err(convene_rpc::RpcError::Closed) => return,

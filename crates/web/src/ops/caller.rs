@@ -17,8 +17,8 @@ use std::sync::Arc;
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
-use axum::http::header::{AUTHORIZATION, HeaderValue, WWW_AUTHENTICATE};
 use axum::http::StatusCode;
+use axum::http::header::{AUTHORIZATION, HeaderValue, WWW_AUTHENTICATE};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use convene_files::files_msg::OPERATOR;
@@ -83,9 +83,7 @@ pub(crate) async fn authenticate(
             };
             let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
             let now_ms = jiff::Timestamp::now().as_millisecond();
-            if let Err(refusal) =
-                gate.verify(&value, parts.method.as_str(), path, &bytes, now_ms)
-            {
+            if let Err(refusal) = gate.verify(&value, parts.method.as_str(), path, &bytes, now_ms) {
                 return unauthorized(&refusal.to_string());
             }
             (Caller::Operator, Body::from(bytes))
@@ -112,9 +110,7 @@ pub(crate) async fn authenticate(
             match account(&app, cookie).await {
                 Ok(Some(name)) => (Caller::Account(name), body),
                 Ok(None) => {
-                    return unauthorized(
-                        "log in first (`convene login`, or POST /api/login)",
-                    );
+                    return unauthorized("log in first (`convene login`, or POST /api/login)");
                 }
                 Err(error) => return error.into_response(),
             }

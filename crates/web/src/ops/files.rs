@@ -106,8 +106,9 @@ async fn act(
     action: LockAction,
 ) -> Result<Response, ApiError> {
     let path = match (body.path, body.index) {
-        (Some(path), None) => SharedPath::parse(&path)
-            .map_err(|e| ApiError::bad_request(format!("path: {e}")))?,
+        (Some(path), None) => {
+            SharedPath::parse(&path).map_err(|e| ApiError::bad_request(format!("path: {e}")))?
+        }
         (None, Some(index)) => {
             let listing = ops.files.listing().await;
             by_index(&listing.entries, index)
