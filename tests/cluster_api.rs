@@ -91,7 +91,9 @@ async fn strangers_get_401_and_nothing_else() {
     let c = cluster("").await;
     let mut stranger = HttpClient::new(web(&c));
     let json_type = [("content-type", "application/json")];
-    let tries: Vec<(&str, &str, Vec<(&str, String)>, &[u8])> = vec![
+    /// Method, path, extra headers, body.
+    type Try<'a> = (&'a str, &'a str, Vec<(&'a str, String)>, &'a [u8]);
+    let tries: Vec<Try> = vec![
         ("GET", "/api/status", vec![], b""),
         ("GET", "/api/files", vec![], b""),
         (
@@ -531,8 +533,7 @@ async fn convene_login_then_files_and_status_as_an_account() {
     let ran = ann.run(&["files", "ls"], "").await;
     assert_eq!(ran.code, Some(1));
     assert!(
-        ran.stderr
-            .contains(&format!("did not accept the login of ann")),
+        ran.stderr.contains("did not accept the login of ann"),
         "{}",
         ran.stderr
     );
@@ -594,7 +595,7 @@ async fn the_operator_uses_the_cluster_files_secret() {
     let other = bound
         .lines()
         .skip(1)
-        .fold(format!("secret_file = \"other.secret\"\n"), |t, l| {
+        .fold("secret_file = \"other.secret\"\n".to_string(), |t, l| {
             t + l + "\n"
         });
     std::fs::write(&wrong, other).unwrap();

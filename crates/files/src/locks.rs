@@ -682,13 +682,13 @@ mod tests {
         let mut table: LockTable<&str, u32> = LockTable::new().with_owner_limit(2);
         table.lock("a", "ana", t0, LEASE).unwrap();
         table.lock("b", "ana", t0, LEASE).unwrap();
-        let too_many = Err(LockError::TooMany {
+        let too_many = LockError::TooMany {
             owner: "ana".into(),
             limit: 2,
-        });
-        assert_eq!(table.lock("c", "ana", t0, LEASE), too_many);
+        };
+        assert_eq!(table.lock("c", "ana", t0, LEASE), Err(too_many.clone()));
         assert_eq!(
-            too_many.unwrap_err().to_string(),
+            too_many.to_string(),
             "ana already holds 2 locks, the most one account may hold"
         );
         // Renewing one's own lock is not a new lock; others are not limited by ana.
