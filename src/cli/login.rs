@@ -1,6 +1,6 @@
 //! `convene login [--server URL]` and `convene logout [--server URL]`: a
 //! session with a cluster's web front, kept in the user's config folder
-//! (see [`credentials`](super::credentials)) for `convene status` and
+//! (see [`credentials`]) for `convene status` and
 //! `convene files`.
 //!
 //! The user name and password are read from standard input: at a terminal

@@ -44,7 +44,7 @@ pub enum Caller {
 
 impl Caller {
     /// The name locks are taken in: the account, or
-    /// [`OPERATOR`](convene_files::files_msg::OPERATOR).
+    /// [`OPERATOR`].
     pub fn owner(&self) -> &str {
         match self {
             Caller::Account(name) => name,
