@@ -163,7 +163,12 @@ impl Remote {
         if let Some(config) = config {
             return Self::operator(config, server);
         }
-        let credentials = Credentials::load(&credentials::path()?)?;
+        // No HOME at all (a service account): no login, but the operator
+        // path below still works.
+        let credentials = match credentials::path() {
+            Ok(path) => Credentials::load(&path)?,
+            Err(_) => Credentials::default(),
+        };
         if let Some(url) = server {
             let Some(login) = credentials.get(&url.to_string()) else {
                 bail!("not logged in to {url}: run `convene login --server {url}` first");
