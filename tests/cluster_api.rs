@@ -370,7 +370,8 @@ async fn an_account_holds_at_most_locks_per_account() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_sync_queue_refuses_announcements_and_they_arrive_later() {
-    // A sync queue of one: a burst of changes on B overflows A's at once.
+    // A sync queue of one, and A's sync task busy fetching a large file
+    // from B when a burst of changes on B is announced to it.
     let tail = format!("{FAST_ELECTION}[limits]\nsync_queue = 1\n");
     let mut c = TestCluster::bind_full(
         &[files("A", "directory_a"), files("B", "directory_b")],
@@ -384,14 +385,25 @@ async fn a_full_sync_queue_refuses_announcements_and_they_arrive_later() {
     // Written aside and moved in, so each is whole when the watcher sees it.
     let staging = c.path("staging");
     std::fs::create_dir_all(&staging).unwrap();
+    let big: Vec<u8> = (0..64 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+    std::fs::write(staging.join("big.bin"), &big).unwrap();
     let names: Vec<String> = (0..30).map(|i| format!("burst-{i:02}.txt")).collect();
     for name in &names {
         std::fs::write(staging.join(name), name).unwrap();
     }
+    std::fs::rename(staging.join("big.bin"), b.join("big.bin")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !std::fs::read_dir(&a).unwrap().flatten().any(|e| {
+        e.file_name().to_string_lossy().starts_with(".convene-tmp-")
+            && e.metadata().is_ok_and(|m| m.len() > 0)
+    }) {
+        assert!(Instant::now() < deadline, "A never began fetching big.bin");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
     for name in &names {
         std::fs::rename(staging.join(name), b.join(name)).unwrap();
     }
-    let deadline = Instant::now() + Duration::from_secs(45);
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let missing: Vec<&String> = names
             .iter()
@@ -403,6 +415,7 @@ async fn a_full_sync_queue_refuses_announcements_and_they_arrive_later() {
         assert!(Instant::now() < deadline, "never arrived at A: {missing:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    assert_eq!(std::fs::read(a.join("big.bin")).unwrap(), big);
     let refused = c.node("A").files().handle().busy_refusals();
     assert!(
         refused > 0,
