@@ -14,9 +14,6 @@ pub const DEMO_DIR: &str = "convene-data/demo";
 /// The demo's main node, where `convene meet` connects by default.
 pub const DEMO_SERVER: &str = "127.0.0.1:24092";
 
-/// The demo main node's peer port, where `convene files` asks by default.
-pub const DEMO_PEER: &str = "127.0.0.1:23092";
-
 /// The demo main node's chat port, where `convene chat` connects by default.
 pub const DEMO_CHAT_SERVER: &str = "127.0.0.1:4444";
 

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::util::{NodeSpec, TestCluster, convene, plain};
+use crate::util::{FAST_ELECTION, NodeSpec, SECRET, TestCluster, convene, plain, web};
 
 /// Three plain nodes; priorities follow file order (M=1, A=2, B=3).
 const NODES: [NodeSpec; 3] = [plain("M"), plain("A"), plain("B")];
@@ -53,7 +53,12 @@ async fn the_highest_live_node_coordinates_through_failure_and_recovery() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn convene_status_shows_who_is_up_and_who_coordinates() {
-    let mut c = TestCluster::start(&NODES).await;
+    // Asked of a web front (M's, the first), as the operator.
+    let mut c =
+        TestCluster::bind_full(&[web("M"), web("A"), web("B")], SECRET, FAST_ELECTION).await;
+    for id in ["M", "A", "B"] {
+        c.start_node(id).await;
+    }
     agree(&c, &["M", "A", "B"], "B").await;
     let config = c.write_bound_config();
     let status = |config: std::path::PathBuf| async move {

@@ -1,10 +1,12 @@
 //! The files service over real nodes on loopback: the composite listing
-//! (lab 1), asked of any node, with `convene files ls`.
+//! (lab 1), asked of any node's web front with `convene files ls` (as the
+//! operator, or a logged-in account), live sync, and locks that belong to
+//! accounts.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::util::{TestCluster, convene_with_input, files, plain};
+use crate::util::{CliUser, SECRET, TestCluster, files, web, web_files};
 
 /// Writes `content` to `dir/name` with the given modified time (Unix seconds).
 fn put(dir: &Path, name: &str, content: &[u8], modified: u64) {
@@ -16,16 +18,31 @@ fn put(dir: &Path, name: &str, content: &[u8], modified: u64) {
         .unwrap();
 }
 
-async fn ls(server: &str) -> (String, String, Option<i32>) {
-    let args = ["files", "ls", "--server", server]
-        .map(String::from)
-        .to_vec();
-    let out = convene_with_input(args, "").await;
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        out.status.code(),
-    )
+/// `convene files ls` as the cluster's operator, asking node `id`'s web
+/// front.
+async fn ls(c: &TestCluster, id: &str) -> (String, String, Option<i32>) {
+    let config = c.write_bound_config();
+    let server = web_url(c, id);
+    let ran = CliUser::new()
+        .run(
+            &[
+                "files",
+                "ls",
+                "--config",
+                config.to_str().unwrap(),
+                "--server",
+                &server,
+            ],
+            "",
+        )
+        .await;
+    (ran.stdout, ran.stderr, ran.code)
+}
+
+/// Node `id`'s web front, as a URL.
+fn web_url(c: &TestCluster, id: &str) -> String {
+    let node = c.cluster.node(id).unwrap();
+    format!("http://{}", node.http_addr().expect("a web front"))
 }
 
 const AUG_20_2024: u64 = 1_724_112_000; // 2024-08-20 00:00:00 UTC
@@ -33,11 +50,15 @@ const AUG_21_2024: u64 = AUG_20_2024 + 86_400;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn any_node_lists_every_folder_once_sorted_and_numbered() {
-    let mut c = TestCluster::bind(&[
-        plain("M"),
-        files("A", "directory_a"),
-        files("B", "directory_b"),
-    ])
+    let mut c = TestCluster::bind_full(
+        &[
+            web("M"),
+            web_files("A", "directory_a"),
+            web_files("B", "directory_b"),
+        ],
+        SECRET,
+        crate::util::FAST_ELECTION,
+    )
     .await;
     let (a, b) = (c.path("directory_a"), c.path("directory_b"));
     put(&a, "a.jpg", &vec![7u8; 575_100], AUG_20_2024);
@@ -64,8 +85,7 @@ async fn any_node_lists_every_folder_once_sorted_and_numbered() {
                     [3] shared.txt 5B 21-Aug-2024\n";
     // M shares no folder itself; A and B do. Every node gives the same list.
     for id in ["M", "A", "B"] {
-        let server = c.cluster.node(id).unwrap().peer_addr().to_string();
-        let (out, err, code) = ls(&server).await;
+        let (out, err, code) = ls(&c, id).await;
         assert_eq!(out, expected, "asking {id}; stderr: {err}");
         assert_eq!(code, Some(0), "{err}");
         assert!(err.is_empty(), "{err}");
@@ -73,8 +93,7 @@ async fn any_node_lists_every_folder_once_sorted_and_numbered() {
 
     // With B down, the list (A's copies) says B did not answer.
     c.stop_node("B").await;
-    let server = c.cluster.node("M").unwrap().peer_addr().to_string();
-    let (out, err, code) = ls(&server).await;
+    let (out, err, code) = ls(&c, "M").await;
     assert_eq!(out, expected);
     assert!(err.contains("no answer from node B"), "{err}");
     assert_eq!(code, Some(0));
@@ -82,17 +101,49 @@ async fn any_node_lists_every_folder_once_sorted_and_numbered() {
 }
 
 #[tokio::test]
-async fn a_server_that_is_not_a_node_is_a_clear_error() {
+async fn a_server_that_is_not_a_web_front_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    convene_cluster::ClusterSecret::create_file(&dir.path().join("cluster.secret")).unwrap();
+    let config = dir.path().join("cluster.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{SECRET}[[node]]\nid = \"A\"\nhost = \"127.0.0.1\"\npeer_port = 1\nhttp_port = 2\n"
+        ),
+    )
+    .unwrap();
     // A port nothing listens on (bound, then released).
-    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let (out, err, code) = ls(&format!("127.0.0.1:{port}")).await;
-    assert_eq!(out, "");
-    assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("no answer from 127.0.0.1"), "{err}");
+    let server = format!("http://127.0.0.1:{port}");
+    let user = CliUser::new();
+    let config = config.to_str().unwrap();
+    let ran = user
+        .run(
+            &["files", "ls", "--config", config, "--server", &server],
+            "",
+        )
+        .await;
+    assert_eq!(ran.stdout, "");
+    assert_eq!(ran.code, Some(1), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains(&format!("cannot reach {server}")),
+        "{}",
+        ran.stderr
+    );
+    // Without a login for it, the client says so before trying.
+    let ran = user.run(&["files", "ls", "--server", &server], "").await;
+    assert_eq!(ran.code, Some(1));
+    assert!(
+        ran.stderr.contains(&format!(
+            "not logged in to {server}: run `convene login --server {server}` first"
+        )),
+        "{}",
+        ran.stderr
+    );
 }
 
 /// The names and contents of every file under `dir` (not Convene's own).
@@ -262,11 +313,11 @@ async fn changes_made_while_running_reach_the_other_node_both_ways() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn strangers_get_listings_but_never_records_or_content() {
+async fn strangers_get_nothing_from_the_peer_port_not_even_a_listing_or_a_lock() {
     use convene_cluster::ServiceTag;
-    use convene_files::files_msg::{FilesReply, FilesRequest};
+    use convene_files::files_msg::{FilesRequest, LockAction};
     use convene_files::path::SharedPath;
-    use convene_wire::{Decode, Encode};
+    use convene_wire::Encode;
 
     let mut c = TestCluster::bind(&[files("A", "directory_a")]).await;
     put(&c.path("directory_a"), "a.txt", b"private", AUG_20_2024);
@@ -307,6 +358,22 @@ async fn strangers_get_listings_but_never_records_or_content() {
             offset: 0,
         },
         FilesRequest::Hello,
+        // Listings and locks were answered to anyone before: now only
+        // through a web front, to people who log in.
+        FilesRequest::ListAll {
+            snapshot: 0,
+            offset: 0,
+        },
+        FilesRequest::ListLocal {
+            snapshot: 0,
+            offset: 0,
+        },
+        FilesRequest::Locks,
+        FilesRequest::Lock {
+            path: path.clone(),
+            owner: "mallory".into(),
+            action: LockAction::Lock,
+        },
     ] {
         assert!(
             ask(private.to_bytes()).await.is_err(),
@@ -316,53 +383,54 @@ async fn strangers_get_listings_but_never_records_or_content() {
     // Garbage, and a name that tries to leave the folder: dropped.
     assert!(ask(vec![4, 0, 0, 0, 2, b'.', b'.']).await.is_err());
     assert!(ask(vec![0xff; 40]).await.is_err());
-    // The listing is public, and the node is unharmed.
-    let reply = ask(FilesRequest::ListAll {
-        snapshot: 0,
-        offset: 0,
-    }
-    .to_bytes())
-    .await
-    .unwrap();
-    let FilesReply::Listing { entries, .. } = FilesReply::from_bytes(&reply).unwrap() else {
-        panic!("a listing");
-    };
-    assert_eq!(entries.len(), 1);
-    assert_eq!(entries[0].path, path);
+    // Nothing was locked, and the node is unharmed.
+    let listing = c.node("A").files().handle().listing().await;
+    assert_eq!(listing.entries.len(), 1);
+    assert_eq!(listing.entries[0].path, path);
+    assert!(listing.locked.is_empty(), "{listing:?}");
     trigger.trigger();
     let _ = task.await;
     c.stop().await;
 }
 
-async fn files_cli(args: &[&str]) -> (String, String, Option<i32>) {
-    let args = args.iter().map(|s| s.to_string()).collect();
-    let out = convene_with_input(args, "").await;
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        out.status.code(),
-    )
+/// `convene files <args>` as `user`, at their latest login's server.
+async fn files_cli(user: &CliUser, args: &[&str]) -> (String, String, Option<i32>) {
+    let mut all = vec!["files"];
+    all.extend(args);
+    let ran = user.run(&all, "").await;
+    (ran.stdout, ran.stderr, ran.code)
+}
+
+/// `name`, registered and logged in (`convene login`) at node `id`'s web
+/// front.
+async fn user_at(c: &TestCluster, id: &str, name: &str) -> CliUser {
+    let user = CliUser::new();
+    let web = c.cluster.node(id).unwrap().http_addr().unwrap();
+    user.log_in(web, name).await;
+    user
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lab_3_scenario_updates_to_a_locked_file_wait_and_apply_in_order() {
     // A comes second, so it has the higher priority: it holds the locks.
-    let mut c = TestCluster::bind(&[files("B", "directory_b"), files("A", "directory_a")]).await;
+    // People ask B's web front, which passes lock requests on to A.
+    let mut c =
+        TestCluster::bind(&[web_files("B", "directory_b"), files("A", "directory_a")]).await;
     let (a, b) = (c.path("directory_a"), c.path("directory_b"));
     put(&a, "a.txt", b"orig", AUG_20_2024);
     put(&a, "b.txt", b"other", AUG_20_2024);
     c.start_node("B").await;
     c.start_node("A").await;
     both_hold(&a, &b, &[("a.txt", b"orig"), ("b.txt", b"other")]).await;
-    let server = c.cluster.node("B").unwrap().peer_addr().to_string();
+    let alice = user_at(&c, "B", "alice").await;
+    let bob = user_at(&c, "B", "bob").await;
 
-    let (out, err, code) = files_cli(&[
-        "files", "lock", "0", "--server", &server, "--owner", "alice",
-    ])
-    .await;
+    let (out, err, code) = files_cli(&alice, &["lock", "0"]).await;
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(out, "Locked a.txt (for 3600 s unless renewed).\n");
-    let (out, _, _) = files_cli(&["files", "ls", "--server", &server]).await;
+    c.wait_for_line("A", "Files: a.txt is locked by alice.")
+        .await;
+    let (out, _, _) = files_cli(&bob, &["ls"]).await;
     assert!(
         out.starts_with("[0] a.txt 4B 20-Aug-2024 <locked>\n[1] b.txt 5B"),
         "{out}"
@@ -383,24 +451,27 @@ async fn the_lab_3_scenario_updates_to_a_locked_file_wait_and_apply_in_order() {
     // The holder restarts: the lock and its held updates survive.
     c.stop_node("A").await;
     c.start_node("A").await;
-    let (out, _, _) = files_cli(&["files", "ls", "--server", &server]).await;
+    let (out, _, _) = files_cli(&bob, &["ls"]).await;
     assert!(out.contains("<locked>"), "{out}");
 
-    // Only the owner unlocks (or --force); a number past the end is refused.
-    let (_, err, code) = files_cli(&[
-        "files", "unlock", "0", "--server", &server, "--owner", "bob",
-    ])
-    .await;
+    // Only the owner unlocks, or breaks it; a number past the end is refused.
+    let (_, err, code) = files_cli(&bob, &["unlock", "0"]).await;
     assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("cannot unlock a.txt"), "{err}");
-    let (_, err, code) = files_cli(&["files", "lock", "9", "--server", &server]).await;
+    assert_eq!(
+        err,
+        "convene files: cannot unlock a.txt: the lock belongs to alice\n"
+    );
+    let (_, err, code) = files_cli(&bob, &["unlock", "0", "--force"]).await;
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("it belongs to alice, and only alice or an admin"),
+        "{err}"
+    );
+    let (_, err, code) = files_cli(&bob, &["lock", "9"]).await;
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("no file [9]"), "{err}");
 
-    let (out, err, code) = files_cli(&[
-        "files", "unlock", "0", "--server", &server, "--owner", "alice",
-    ])
-    .await;
+    let (out, err, code) = files_cli(&alice, &["unlock", "0"]).await;
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(out, "Unlocked a.txt; 2 held updates applied.\n");
     let lines = c.lines("A");
@@ -420,33 +491,31 @@ async fn the_lab_3_scenario_updates_to_a_locked_file_wait_and_apply_in_order() {
         ],
     )
     .await;
-    let (out, _, _) = files_cli(&["files", "ls", "--server", &server]).await;
+    let (out, _, _) = files_cli(&alice, &["ls"]).await;
     assert!(!out.contains("<locked>"), "{out}");
     c.stop().await;
 }
 
 /// Nodes B and A sharing `a.txt` ("orig"), locked by alice at A, which
-/// holds the locks (it comes second: higher priority). Returns the cluster,
-/// A's and B's folders, and A's address for the client.
-async fn a_txt_locked_at_a() -> (TestCluster, PathBuf, PathBuf, String) {
-    let mut c = TestCluster::bind(&[files("B", "directory_b"), files("A", "directory_a")]).await;
+/// holds the locks (it comes second: higher priority) and has the web
+/// front. Returns the cluster, A's and B's folders, and alice.
+async fn a_txt_locked_at_a() -> (TestCluster, PathBuf, PathBuf, CliUser) {
+    let mut c =
+        TestCluster::bind(&[files("B", "directory_b"), web_files("A", "directory_a")]).await;
     let (a, b) = (c.path("directory_a"), c.path("directory_b"));
     put(&a, "a.txt", b"orig", AUG_20_2024);
     c.start_node("B").await;
     c.start_node("A").await;
     both_hold(&a, &b, &[("a.txt", b"orig")]).await;
-    let server = c.cluster.node("A").unwrap().peer_addr().to_string();
-    let (_, err, code) = files_cli(&[
-        "files", "lock", "0", "--server", &server, "--owner", "alice",
-    ])
-    .await;
+    let alice = user_at(&c, "A", "alice").await;
+    let (_, err, code) = files_cli(&alice, &["lock", "0"]).await;
     assert_eq!(code, Some(0), "{err}");
-    (c, a, b, server)
+    (c, a, b, alice)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edit_on_the_lock_holder_during_the_lock_is_kept_at_unlock() {
-    let (mut c, a, b, server) = a_txt_locked_at_a().await;
+    let (mut c, a, b, alice) = a_txt_locked_at_a().await;
 
     // B's edit is held, and B goes away; then the file is edited on A
     // itself, later. Only A has its own edit.
@@ -458,10 +527,7 @@ async fn an_edit_on_the_lock_holder_during_the_lock_is_kept_at_unlock() {
     c.wait_for_line("A", "Files: a.txt is changed here.").await;
     assert_eq!(std::fs::read(a.join("a.txt")).unwrap(), b"A's later edit");
 
-    let (out, err, code) = files_cli(&[
-        "files", "unlock", "0", "--server", &server, "--owner", "alice",
-    ])
-    .await;
+    let (out, err, code) = files_cli(&alice, &["unlock", "0"]).await;
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(out, "Unlocked a.txt; 1 held update applied.\n");
     // The held update is weighed against A's edit as if it arrived now:
@@ -478,7 +544,7 @@ async fn an_edit_on_the_lock_holder_during_the_lock_is_kept_at_unlock() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_conflict_that_arrives_during_a_lock_waits_for_the_unlock() {
-    let (c, a, b, server) = a_txt_locked_at_a().await;
+    let (c, a, b, alice) = a_txt_locked_at_a().await;
 
     // Both edit at once; B's is newer, so it wins the name.
     let staging = c.path("staging");
@@ -495,10 +561,7 @@ async fn a_conflict_that_arrives_during_a_lock_waits_for_the_unlock() {
         .await;
     assert_eq!(std::fs::read(a.join("a.txt")).unwrap(), b"A's edit");
 
-    let (_, err, code) = files_cli(&[
-        "files", "unlock", "1", "--server", &server, "--owner", "alice",
-    ])
-    .await;
+    let (_, err, code) = files_cli(&alice, &["unlock", "1"]).await;
     assert_eq!(code, Some(0), "{err}"); // [1]: the conflict copy sorts first
     both_hold(&a, &b, &[(copy, b"A's edit"), ("a.txt", b"B's newer edit")]).await;
     c.stop().await;

@@ -11,6 +11,7 @@ mod browser;
 mod chat;
 mod chat_cli;
 mod chat_failover;
+mod cluster_api;
 mod election;
 mod events;
 mod events_kill;

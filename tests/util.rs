@@ -116,6 +116,18 @@ pub const fn files(id: &'static str, dir: &'static str) -> NodeSpec {
     }
 }
 
+/// A node sharing folder `dir` with a web front (so an event server too).
+pub const fn web_files(id: &'static str, dir: &'static str) -> NodeSpec {
+    NodeSpec {
+        web: true,
+        ..files(id, dir)
+    }
+}
+
+/// A cluster file's first line naming the secret every test cluster's
+/// folder has (`cluster.secret`, written by `TestCluster::bind_full`).
+pub const SECRET: &str = "secret_file = \"cluster.secret\"\n";
+
 /// A chat server and nothing else.
 pub const fn chat(id: &'static str) -> NodeSpec {
     NodeSpec {
@@ -210,6 +222,8 @@ impl TestCluster {
             }
         }
         toml.push_str(tail);
+        // For a head that says `secret_file = "cluster.secret"` (see SECRET).
+        convene_cluster::ClusterSecret::create_file(&dir.path().join("cluster.secret")).unwrap();
         let path = dir.path().join("cluster.toml");
         std::fs::write(&path, &toml).unwrap();
         let cluster = ClusterConfig::load(&path).unwrap();
@@ -378,14 +392,24 @@ impl TestCluster {
     }
 
     /// Writes the cluster as it is bound (real ports, not 0) to a file a
-    /// separate `convene` process can read; returns its path.
+    /// separate `convene` process can read (with the web fronts and the
+    /// secret, so the operator can use it); returns its path.
     pub fn write_bound_config(&self) -> PathBuf {
-        let mut toml = String::from("secret_file = \"cluster.secret\"\n");
+        let mut toml = String::new();
+        if let Some(secret) = &self.cluster.secret_file {
+            toml.push_str(&format!(
+                "secret_file = {:?}\n",
+                secret.display().to_string()
+            ));
+        }
         for n in &self.cluster.nodes {
             toml.push_str(&format!(
                 "[[node]]\nid = \"{}\"\nhost = \"{}\"\npeer_port = {}\npriority = {}\n",
                 n.id, n.host, n.peer_port, n.priority
             ));
+            if let Some(port) = n.http_port {
+                toml.push_str(&format!("http_port = {port}\n"));
+            }
         }
         let path = self.dir.path().join("bound.toml");
         std::fs::write(&path, toml).unwrap();
@@ -468,6 +492,94 @@ pub async fn convene_with_input(args: Vec<String>, input: &str) -> std::process:
     })
     .await
     .unwrap()
+}
+
+/// A person at a terminal of their own: `convene` runs with their own
+/// config folder (`XDG_CONFIG_HOME`, `HOME`), where `convene login` keeps
+/// their session.
+pub struct CliUser {
+    pub home: tempfile::TempDir,
+}
+
+/// What a `convene` process printed, and how it ended.
+pub struct Ran {
+    pub stdout: String,
+    pub stderr: String,
+    pub code: Option<i32>,
+}
+
+impl CliUser {
+    pub fn new() -> CliUser {
+        CliUser {
+            home: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// The credentials file `convene login` writes.
+    pub fn credentials(&self) -> PathBuf {
+        self.home
+            .path()
+            .join("config")
+            .join("convene")
+            .join("credentials.toml")
+    }
+
+    /// Runs `convene <args>` with `input` on standard input.
+    pub async fn run(&self, args: &[&str], input: &str) -> Ran {
+        use std::io::Write;
+        use std::process::Stdio;
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let (input, home) = (input.to_string(), self.home.path().to_path_buf());
+        let out = tokio::task::spawn_blocking(move || {
+            let mut child = convene()
+                .args(&args)
+                .env("HOME", &home)
+                .env("XDG_CONFIG_HOME", home.join("config"))
+                .current_dir(&home)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+            child.wait_with_output().unwrap()
+        })
+        .await
+        .unwrap();
+        Ran {
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            code: out.status.code(),
+        }
+    }
+
+    /// Registers `name` (password `password1`) on the web front at `web`
+    /// and logs in with `convene login`.
+    pub async fn log_in(&self, web: SocketAddr, name: &str) {
+        register(web, name).await;
+        let url = format!("http://{web}");
+        let ran = self
+            .run(
+                &["login", "--server", &url],
+                &format!("{name}\npassword1\n"),
+            )
+            .await;
+        assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+        assert_eq!(ran.stdout, format!("Logged in to {url} as {name}.\n"));
+    }
+}
+
+/// Registers `name` with the password `password1` over the API at `web`.
+pub async fn register(web: SocketAddr, name: &str) {
+    let mut client = convene_web::client::HttpClient::new(web);
+    let body = serde_json::json!({"username": name, "password": "password1"});
+    let r = client.post_json("/api/register", &body).await.unwrap();
+    assert_eq!(r.status, 201, "{}", r.text());
 }
 
 #[allow(dead_code)]

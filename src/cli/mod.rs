@@ -8,9 +8,12 @@ use clap::{Parser, Subcommand};
 mod book;
 mod book_experiment;
 mod chat;
+mod credentials;
 mod files;
+mod login;
 mod meet;
 mod node;
+mod remote;
 mod secret;
 mod status;
 mod up;
@@ -61,12 +64,18 @@ enum Command {
         #[arg(long, requires = "chat_config")]
         secret_file: Option<PathBuf>,
     },
-    /// Each node up or down, and the current coordinator.
+    /// Each node up or down, and the current coordinator: asked of a
+    /// node's web front, as the logged-in account or the cluster's operator.
     Status {
-        /// The cluster file; without it, the demo cluster's.
+        /// A node's web front (default: your latest `convene login`).
+        #[arg(long, short, value_name = "URL", conflicts_with = "chat_config")]
+        server: Option<String>,
+        /// The cluster file: ask as its operator, with its secret_file
+        /// (without --server or a login: the demo cluster's, if here).
         #[arg(long, short, conflicts_with = "chat_config")]
         config: Option<PathBuf>,
-        /// Instead of a cluster file, the chat seed's configuration.txt.
+        /// Instead, the chat seed's configuration.txt (no web front): ask
+        /// each node's peer port.
         #[arg(long)]
         chat_config: Option<PathBuf>,
         /// With --chat-config: the cluster's secret (64 hex digits; `convene secret` makes one).
@@ -76,6 +85,22 @@ enum Command {
     /// Print a new cluster secret (64 hex digits from the OS random source):
     /// `convene secret > cluster.secret`, then `secret_file = "cluster.secret"`.
     Secret,
+    /// Log in to a cluster's web front and keep the session for `convene
+    /// status` and `convene files` (in ~/.config/convene/credentials.toml).
+    Login {
+        /// The web front (a node's http_port).
+        #[arg(long, short, value_name = "URL", default_value = remote::DEMO_WEB)]
+        server: String,
+        /// The user name (else asked for).
+        #[arg(long, short)]
+        user: Option<String>,
+    },
+    /// End the session of `convene login` and forget it.
+    Logout {
+        /// The web front (default: your latest login).
+        #[arg(long, short, value_name = "URL")]
+        server: Option<String>,
+    },
     /// The EE450 meeting client: with names, one query; without, the interactive loop.
     Meet(meet::MeetArgs),
     /// The facility booking client: without a subcommand, the seed's interactive menu.
@@ -116,15 +141,19 @@ pub fn main() -> ExitCode {
             secret_file.as_deref(),
         ),
         Command::Status {
+            server,
             config,
             chat_config,
             secret_file,
         } => status::run(
+            server.as_deref(),
             config.as_deref(),
             chat_config.as_deref(),
             secret_file.as_deref(),
         ),
         Command::Secret => secret::run(),
+        Command::Login { server, user } => login::login(&server, user),
+        Command::Logout { server } => login::logout(server.as_deref()),
         Command::Meet(args) => meet::run(args),
         Command::Book(args) => book::run(args),
         Command::Chat(args) => chat::run(args),

@@ -6,7 +6,11 @@
 //! at its deadlines, and publishes what it concludes in two `watch` channels:
 //! who the coordinator is, and which nodes are live. Any service can hold a
 //! receiver and react when either changes. It also answers the status
-//! request behind `convene status`, from anyone (it reveals only liveness).
+//! request behind `convene status`: a web node gathers every node's answer
+//! ([`Membership::views`]) for its `GET /api/status`. The request is
+//! answered to anyone who can reach the peer port (it reveals only
+//! liveness): `convene status --chat-config`, for the chat seed's cluster,
+//! which has no web front, asks each node directly.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -17,9 +21,11 @@ use convene_wire::{Decode, Encode};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
+use crate::config::ClusterConfig;
 use crate::election::{Election, ElectionConfig, Event, NodeId};
 use crate::peer::{BoxFuture, Peers, Router, ServiceHandler, ServiceTag};
 use crate::shutdown::Shutdown;
+use crate::unordered::Unordered;
 
 pub mod codec;
 
@@ -90,6 +96,65 @@ impl<S: DatagramSocket> Membership<S> {
     /// This node's number in the cluster file.
     pub fn me(&self) -> NodeId {
         self.inner.me
+    }
+
+    /// The cluster, as this node knows it.
+    pub fn cluster(&self) -> &ClusterConfig {
+        self.inner.peers.cluster()
+    }
+
+    /// Every node's view, in the order of the cluster file: this node's
+    /// own, and each other's as it answers over the peer transport (asked
+    /// all at once); `None` for a node that does not answer (after the
+    /// transport's retries, about two seconds).
+    pub async fn views(&self) -> Vec<Option<View>> {
+        let me = self.inner.me;
+        let asks = self.cluster().nodes.iter().enumerate().map(|(n, node)| {
+            let peers = self.inner.peers.clone();
+            let own = (n == me).then(|| {
+                let e = self.inner.lock();
+                View {
+                    coordinator: e.coordinator(),
+                    live: e.live(),
+                }
+            });
+            let addr = node.peer_addr();
+            async move {
+                let view = match own {
+                    Some(view) => Some(view),
+                    None => ask_status(&peers, addr).await,
+                };
+                (n, view)
+            }
+        });
+        let mut views = vec![None; self.cluster().nodes.len()];
+        let mut asks = Unordered::new(asks);
+        while let Some((n, view)) = asks.next().await {
+            views[n] = view;
+        }
+        views
+    }
+}
+
+/// One node's view of the cluster, as it answered a status request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct View {
+    /// Its coordinator, if it has one.
+    pub coordinator: Option<NodeId>,
+    /// The nodes it believes live, itself included, sorted.
+    pub live: Vec<NodeId>,
+}
+
+/// The view of the node at `addr`, over `peers`; `None` if it does not
+/// answer, or answers something else.
+async fn ask_status<S: DatagramSocket>(peers: &Peers<S>, addr: SocketAddr) -> Option<View> {
+    let body = Wire::StatusRequest.to_bytes();
+    let reply = peers.call(addr, ServiceTag::Election, &body).await.ok()?;
+    match Wire::from_bytes(&reply) {
+        Ok(Wire::Status {
+            coordinator, live, ..
+        }) => Some(View { coordinator, live }),
+        _ => None,
     }
 }
 

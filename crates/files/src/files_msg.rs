@@ -1,7 +1,9 @@
 //! What the files service says over the peer transport
-//! ([`ServiceTag::Files`](convene_cluster::ServiceTag)), to other nodes and
-//! to `convene files` (which speaks the same request/reply transport as
-//! `convene status`).
+//! ([`ServiceTag::Files`](convene_cluster::ServiceTag)), node to node only:
+//! a request from an address outside the cluster is dropped unanswered.
+//! People reach the files through a web node's HTTP API (`convene files`),
+//! which asks its own node's service in-process; that node then speaks
+//! these messages to the others.
 //!
 //! | kind | request | body |
 //! |------|---------|------|
@@ -11,7 +13,7 @@
 //! | 4 | [`FilesRequest::Fetch`] | string path, u64 checksum, u64 offset |
 //! | 5 | [`FilesRequest::Hello`] | (none) |
 //! | 6 | [`FilesRequest::Announce`] | string path, record |
-//! | 7 | [`FilesRequest::Lock`] | string path, string owner, u8 action (1 lock, 2 unlock, 3 force unlock) |
+//! | 7 | [`FilesRequest::Lock`] | string path, string owner (an authenticated account, or [`OPERATOR`]), u8 action (1 lock, 2 unlock, 3 force unlock) |
 //! | 8 | [`FilesRequest::Locks`] | (none) |
 //!
 //! | kind | reply | body |
@@ -26,6 +28,8 @@
 //! | 8 | [`FilesReply::Ack`] | (none) |
 //! | 9 | [`FilesReply::Locked`] | u32 count, strings (locked paths) |
 //! | 10 | [`FilesReply::LockDone`] | string (what was done) |
+//! | 11 | [`FilesReply::Busy`] | (none) |
+//! | 12 | [`FilesReply::Refused`] | u8 refusal (1 held, 2 not the owner, 3 not locked, 4 too many locks), string reason |
 //!
 //! **Listings come in pages of a snapshot.** A folder of thousands of files
 //! does not fit one datagram, and a folder that changes between two pages
@@ -45,6 +49,12 @@ pub const PAGE_BYTES: usize = 48 * 1024;
 
 /// The longest node id or reason accepted on the wire.
 const MAX_TEXT: usize = 1024;
+
+/// The owner a lock request names when the cluster's operator (who proved
+/// they hold the cluster secret) asks rather than an account. The brackets
+/// make it a name no account can have, so no account can pass for the
+/// operator.
+pub const OPERATOR: &str = "(operator)";
 
 /// The most content bytes in one [`FilesReply::Chunk`].
 pub const CHUNK_BYTES: usize = 48 * 1024;
@@ -86,11 +96,13 @@ pub enum FilesRequest {
     /// Node to node: "I have started; reconcile with me" (the receiver
     /// reads the sender's records).
     Hello,
-    /// To any node (forwarded to the lock holder): lock or unlock `path`.
+    /// Node to node (a web node to the lock holder): lock or unlock `path`.
     Lock {
         /// The file.
         path: SharedPath,
-        /// Who asks (a lock is released by its owner, or forced).
+        /// Who asks: the account the web node authenticated, or
+        /// [`OPERATOR`]. A lock belongs to it; only it, an account in the
+        /// cluster file's `admins`, or the operator may end the lock.
         owner: String,
         /// What to do.
         action: LockAction,
@@ -113,8 +125,22 @@ pub enum LockAction {
     Lock,
     /// Release one's own lock, applying the updates it held.
     Unlock,
-    /// Release anyone's lock (`unlock --force`).
+    /// Release anyone's lock (`unlock --force`): the owner, an admin or
+    /// the operator only.
     ForceUnlock,
+}
+
+/// Why the lock holder refused a [`FilesRequest::Lock`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Someone else holds the lock.
+    Held,
+    /// The lock belongs to someone else, and the asker may not break it.
+    NotOwner,
+    /// The file is not locked.
+    NotLocked,
+    /// The asker already holds as many locks as one account may.
+    TooManyLocks,
 }
 
 /// The answer to a [`FilesRequest`].
@@ -168,6 +194,11 @@ pub enum FilesReply {
     Locked(Vec<SharedPath>),
     /// A lock request was carried out; what happened, for the user.
     LockDone(String),
+    /// The node's work queue is full: nothing was done; send it again
+    /// later.
+    Busy,
+    /// A lock request was refused; why, for the user.
+    Refused(Refusal, String),
 }
 
 impl FilesReply {
@@ -399,6 +430,17 @@ impl Encode for FilesReply {
                 out.put_u8(10);
                 out.put_string(what);
             }
+            FilesReply::Busy => out.put_u8(11),
+            FilesReply::Refused(refusal, reason) => {
+                out.put_u8(12);
+                out.put_u8(match refusal {
+                    Refusal::Held => 1,
+                    Refusal::NotOwner => 2,
+                    Refusal::NotLocked => 3,
+                    Refusal::TooManyLocks => 4,
+                });
+                out.put_string(reason);
+            }
         }
     }
 }
@@ -468,6 +510,17 @@ impl Decode<'_> for FilesReply {
             8 => FilesReply::Ack,
             9 => FilesReply::Locked(paths(r)?),
             10 => FilesReply::LockDone(r.string_max(MAX_TEXT)?.to_string()),
+            11 => FilesReply::Busy,
+            12 => {
+                let refusal = match r.u8()? {
+                    1 => Refusal::Held,
+                    2 => Refusal::NotOwner,
+                    3 => Refusal::NotLocked,
+                    4 => Refusal::TooManyLocks,
+                    _ => return Err(DecodeError::Invalid("lock refusal")),
+                };
+                FilesReply::Refused(refusal, r.string_max(MAX_TEXT)?.to_string())
+            }
             _ => return Err(DecodeError::Invalid("files reply kind")),
         })
     }
@@ -563,6 +616,8 @@ mod tests {
             },
             FilesReply::Gone,
             FilesReply::Ack,
+            FilesReply::Busy,
+            FilesReply::Refused(Refusal::NotOwner, "the lock belongs to ana".into()),
         ] {
             assert_eq!(FilesReply::from_bytes(&reply.to_bytes()), Ok(reply));
         }

@@ -71,6 +71,14 @@
 //! queued: [`hold`](LockTable::hold) gives it straight back, so it is applied
 //! at once and cannot overtake, or be overtaken by, a queue.
 //!
+//! # How many locks one owner may hold
+//!
+//! A table made with [`with_owner_limit`](LockTable::with_owner_limit)
+//! refuses an owner's new lock once they hold that many
+//! ([`LockError::TooMany`]); renewing a lock they hold is always allowed.
+//! The runtime sets it from `limits.locks_per_account`, so one account
+//! cannot freeze the whole folder or fill the holder's memory with locks.
+//!
 //! # Memory
 //!
 //! The handout promises that the number of locked files and of queued updates
@@ -189,7 +197,7 @@ pub struct SavedLock {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum LockError {
     /// Someone else holds the lock.
-    #[error("locked by {by} for another {expires_in:?}")]
+    #[error("locked by {by} for another {} s", expires_in.as_millis().div_ceil(1000))]
     Held {
         /// The owner of the lock.
         by: String,
@@ -215,6 +223,14 @@ pub enum LockError {
         by: String,
         /// How long ago the lease ran out.
         ago: Duration,
+    },
+    /// The owner already holds as many locks as one owner may.
+    #[error("{owner} already holds {limit} locks, the most one account may hold")]
+    TooMany {
+        /// Who asked.
+        owner: String,
+        /// How many locks one owner may hold.
+        limit: usize,
     },
     /// A lease of zero would lapse the instant it was granted.
     #[error("a lease must be longer than zero")]
@@ -276,6 +292,10 @@ pub struct LockTable<K, U> {
     by_expiry: BTreeSet<(Instant, K)>,
     /// The total length of every queue.
     queued: usize,
+    /// How many locks each owner holds (owners holding none are absent).
+    per_owner: BTreeMap<String, usize>,
+    /// The most locks one owner may hold, if limited.
+    owner_limit: Option<usize>,
 }
 
 impl<K: Ord + Clone, U> Default for LockTable<K, U> {
@@ -291,7 +311,22 @@ impl<K: Ord + Clone, U> LockTable<K, U> {
             locks: BTreeMap::new(),
             by_expiry: BTreeSet::new(),
             queued: 0,
+            per_owner: BTreeMap::new(),
+            owner_limit: None,
         }
+    }
+
+    /// This table, refusing an owner's new lock once they hold `limit`
+    /// (locks already held, restored ones included, are kept).
+    #[must_use]
+    pub fn with_owner_limit(mut self, limit: usize) -> Self {
+        self.owner_limit = Some(limit);
+        self
+    }
+
+    /// How many locks `owner` holds.
+    pub fn owned_by(&self, owner: &str) -> usize {
+        self.per_owner.get(owner).copied().unwrap_or(0)
     }
 
     /// Locks `key` for `owner` until `now + lease`.
@@ -305,7 +340,9 @@ impl<K: Ord + Clone, U> LockTable<K, U> {
     ///
     /// [`LockError::Held`] if another owner holds it;
     /// [`LockError::Lapsed`] if its lease ran out but was not expired yet
-    /// (whoever held it); [`LockError::ZeroLease`] or
+    /// (whoever held it); [`LockError::TooMany`] if it is a new lock and
+    /// `owner` already holds as many as the table allows;
+    /// [`LockError::ZeroLease`] or
     /// [`LockError::LeaseTooLong`] for a lease that cannot be granted.
     pub fn lock(
         &mut self,
@@ -316,6 +353,15 @@ impl<K: Ord + Clone, U> LockTable<K, U> {
     ) -> Result<LockInfo, LockError> {
         let expires_at = lease_end(now, lease)?;
         let Some(held) = self.locks.get_mut(&key) else {
+            if let Some(limit) = self.owner_limit
+                && self.owned_by(owner) >= limit
+            {
+                return Err(LockError::TooMany {
+                    owner: owner.to_owned(),
+                    limit,
+                });
+            }
+            *self.per_owner.entry(owner.to_owned()).or_default() += 1;
             let info = LockInfo {
                 owner: owner.to_owned(),
                 expires_at,
@@ -436,6 +482,7 @@ impl<K: Ord + Clone, U> LockTable<K, U> {
             };
             if let Some(held) = self.locks.remove(&key) {
                 self.queued -= held.queue.len();
+                self.forget_owner(&held.info.owner);
                 expired.push((key, held.queue));
             }
         }
@@ -540,6 +587,7 @@ impl<K: Ord + Clone, U> LockTable<K, U> {
                 locked_since: now.checked_sub(saved.held_for).unwrap_or(now),
             };
             table.queued += queue.len();
+            *table.per_owner.entry(info.owner.clone()).or_default() += 1;
             table.by_expiry.insert((expires_at, key.clone()));
             table.locks.insert(key, Entry { info, queue });
         }
@@ -552,7 +600,18 @@ impl<K: Ord + Clone, U> LockTable<K, U> {
         let held = self.locks.remove(key)?;
         self.by_expiry.remove(&(held.info.expires_at, key.clone()));
         self.queued -= held.queue.len();
+        self.forget_owner(&held.info.owner);
         Some(held.queue)
+    }
+
+    /// Counts one lock of `owner` fewer.
+    fn forget_owner(&mut self, owner: &str) {
+        if let Some(count) = self.per_owner.get_mut(owner) {
+            *count -= 1;
+            if *count == 0 {
+                self.per_owner.remove(owner);
+            }
+        }
     }
 }
 
@@ -610,6 +669,42 @@ mod tests {
         assert_eq!(table.by_expiry, from_locks);
         let total: usize = table.locks.values().map(|held| held.queue.len()).sum();
         assert_eq!(table.queued, total);
+        let mut owners: BTreeMap<String, usize> = BTreeMap::new();
+        for held in table.locks.values() {
+            *owners.entry(held.info.owner.clone()).or_default() += 1;
+        }
+        assert_eq!(table.per_owner, owners);
+    }
+
+    #[test]
+    fn an_owner_may_hold_only_so_many_locks_but_always_renew() {
+        let t0 = Instant::now();
+        let mut table: LockTable<&str, u32> = LockTable::new().with_owner_limit(2);
+        table.lock("a", "ana", t0, LEASE).unwrap();
+        table.lock("b", "ana", t0, LEASE).unwrap();
+        let too_many = LockError::TooMany {
+            owner: "ana".into(),
+            limit: 2,
+        };
+        assert_eq!(table.lock("c", "ana", t0, LEASE), Err(too_many.clone()));
+        assert_eq!(
+            too_many.to_string(),
+            "ana already holds 2 locks, the most one account may hold"
+        );
+        // Renewing one's own lock is not a new lock; others are not limited by ana.
+        table.lock("a", "ana", t0 + secs(1), LEASE).unwrap();
+        table.lock("c", "bo", t0, LEASE).unwrap();
+        assert_eq!(table.owned_by("ana"), 2);
+        // Each way a lock ends frees a place.
+        table.unlock(&"a", "ana").unwrap();
+        table.lock("d", "ana", t0, LEASE).unwrap();
+        table.force_unlock(&"d").unwrap();
+        table.lock("e", "ana", t0, secs(1)).unwrap();
+        assert_eq!(table.expire(t0 + secs(1)).len(), 1);
+        table.lock("f", "ana", t0 + secs(1), LEASE).unwrap();
+        assert_eq!(table.owned_by("ana"), 2);
+        assert_eq!(table.owned_by("bo"), 1);
+        check_invariants(&table);
     }
 
     #[test]
@@ -826,7 +921,7 @@ mod tests {
             by: "ana".into(),
             expires_in: secs(3),
         };
-        assert_eq!(held.to_string(), "locked by ana for another 3s");
+        assert_eq!(held.to_string(), "locked by ana for another 3 s");
         assert_eq!(
             LockError::NotOwner { by: "ana".into() }.to_string(),
             "the lock belongs to ana"

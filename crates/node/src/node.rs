@@ -14,6 +14,7 @@ use convene_files::service::{FilesContext, FilesService};
 use convene_meet::{MeetContext, MeetService};
 use convene_rpc::{Member, PeerAuth};
 use convene_store::Store;
+use convene_web::ops::Operations;
 use convene_web::{WebContext, WebService};
 use tokio::task::JoinHandle;
 
@@ -155,18 +156,6 @@ pub async fn start(
             working,
         })
     });
-    let web = match (&events, sockets.http) {
-        (Some(events), Some(listener)) => {
-            let web_shutdown = shutdown.clone();
-            Some(convene_web::start(WebContext {
-                events: events.events().clone(),
-                listener,
-                limits: cluster.limits.clone(),
-                shutdown: Box::pin(async move { web_shutdown.wait().await }),
-            }))
-        }
-        _ => None,
-    };
     let chat = convene_chat::service::start(ChatContext {
         peers: peers.clone(),
         router: router.clone(),
@@ -182,6 +171,22 @@ pub async fn start(
         shutdown: shutdown.clone(),
         root: node.files.as_ref().map(|f| f.dir.clone()),
     });
+    let web = match (&events, sockets.http) {
+        (Some(events), Some(listener)) => {
+            let web_shutdown = shutdown.clone();
+            Some(convene_web::start(WebContext {
+                events: events.events().clone(),
+                listener,
+                limits: cluster.limits.clone(),
+                shutdown: Box::pin(async move { web_shutdown.wait().await }),
+                operations: Some(Operations {
+                    membership: membership.clone(),
+                    files: files.handle(),
+                }),
+            }))
+        }
+        _ => None,
+    };
     let booking = convene_booking::service::start(BookingContext {
         peers: peers.clone(),
         router,

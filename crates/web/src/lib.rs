@@ -19,6 +19,8 @@
 //! - [`forms`]: reading form bodies, interval rows, participant lists.
 //! - [`api`]: the JSON API under `/api`.
 //! - [`paging`]: pages of "my events", for the page and the API.
+//! - [`ops`]: the operations API (`/api/status`, `/api/files`): the
+//!   cluster's status and shared files, for accounts and the operator.
 //! - [`error`]: refusals as error pages or `{"error": …}`.
 //! - [`timefmt`]: times in the viewer's zone, relative deadlines.
 //! - [`client`]: a small HTTP/1.1 client for tests and benchmarks.
@@ -30,6 +32,7 @@ pub mod api;
 pub mod client;
 pub mod error;
 pub mod forms;
+pub mod ops;
 pub mod pages;
 pub mod paging;
 pub mod password;
@@ -56,6 +59,9 @@ pub struct WebContext {
     pub limits: Limits,
     /// Resolves when the node stops.
     pub shutdown: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+    /// The node's membership and files, for the operations API (none: no
+    /// `/api/status` or `/api/files` on this front).
+    pub operations: Option<ops::Operations>,
 }
 
 /// A running web front.
@@ -69,8 +75,8 @@ pub fn start(context: WebContext) -> WebService {
     let addr = context.listener.local_addr().ok();
     // Handlers see each request's TCP peer address (`ConnectInfo`): the
     // rate limits count by it.
-    let app =
-        router(context.events, &context.limits).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router(context.events, &context.limits, context.operations)
+        .into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
         if let Err(error) = axum::serve(context.listener, app)
             .with_graceful_shutdown(context.shutdown)
@@ -82,11 +88,16 @@ pub fn start(context: WebContext) -> WebService {
     WebService { addr, task }
 }
 
-/// Every route of the web app, for a server or a test. A server must
-/// record each connection's peer address as `ConnectInfo<SocketAddr>` (as
-/// [`start`] does): logins and registrations are refused without it.
-pub fn router(events: Events, limits: &Limits) -> axum::Router {
-    routes::router(events, limits)
+/// Every route of the web app, for a server or a test; the operations API
+/// too with `operations`. A server must record each connection's peer
+/// address as `ConnectInfo<SocketAddr>` (as [`start`] does): logins and
+/// registrations are refused without it.
+pub fn router(
+    events: Events,
+    limits: &Limits,
+    operations: Option<ops::Operations>,
+) -> axum::Router {
+    routes::router(events, limits, operations)
 }
 
 impl WebService {

@@ -11,6 +11,7 @@
 //! | `POST /api/register`, `/api/login`, `/api/logout` | accounts (JSON) |
 //! | `GET, POST /api/events`; `GET /api/events/{id}` | events (JSON) |
 //! | `POST /api/events/{id}/constraints` | availability (JSON) |
+//! | `GET /api/status`, `/api/files`; `POST /api/files/lock`, `/unlock` | the cluster (see [`ops`](crate::ops)) |
 
 use std::sync::Arc;
 
@@ -54,8 +55,13 @@ impl App {
     }
 }
 
-/// Every route of the web app, with this node's `[limits]`.
-pub fn router(events: Events, limits: &Limits) -> Router {
+/// Every route of the web app, with this node's `[limits]`; the operations
+/// API too with `operations`.
+pub fn router(
+    events: Events,
+    limits: &Limits,
+    operations: Option<crate::ops::Operations>,
+) -> Router {
     let app = App {
         events,
         passwords: Arc::new(Passwords::with_queue(limits.password_hash_queue)),
@@ -89,6 +95,7 @@ pub fn router(events: Events, limits: &Limits) -> Router {
         .route("/api/events", get(api::list_events).post(api::create_event))
         .route("/api/events/{id}", get(api::event))
         .route("/api/events/{id}/constraints", post(api::add_constraints))
+        .merge(crate::ops::routes(&app, operations))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))

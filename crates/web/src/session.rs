@@ -155,6 +155,12 @@ pub async fn lookup(
     let Some(token) = cookie(headers, SESSION_COOKIE).filter(|t| is_token(t)) else {
         return Ok(None);
     };
+    lookup_token(db, token).await
+}
+
+/// The live session of `token` (from the cookie, or a `Bearer` header),
+/// if any; expired sessions count as none, and are deleted on the way.
+pub async fn lookup_token(db: &Arc<dyn EventDb>, token: &str) -> Result<Option<Session>, DbError> {
     let hash = hash_token(token);
     match db.session(&hash).await? {
         Some(session) if session.expires_at > now_seconds() => Ok(Some(session)),

@@ -63,7 +63,7 @@ impl FilesNode {
 
     /// Every files node's listing, merged; the nodes that did not answer;
     /// and the files locked at the holder.
-    async fn composite(self: &Arc<Self>) -> (Vec<Entry>, Vec<String>, Vec<SharedPath>) {
+    pub(super) async fn composite(self: &Arc<Self>) -> (Vec<Entry>, Vec<String>, Vec<SharedPath>) {
         let cluster = self.peers.cluster();
         let me = self.peers.me().id.clone();
         let mut listings = Vec::new();

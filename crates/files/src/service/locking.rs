@@ -11,6 +11,13 @@
 //! Locks and held updates are written to the store as they happen, so a
 //! restart of the holder loses neither; a lease that ran out while the
 //! holder was down is applied at once when it comes back.
+//!
+//! A lock belongs to the account that asked for it, as the web node that
+//! authenticated the person says (`owner` in the request; never a name the
+//! person chose). Its owner may unlock it; the owner, an account listed in
+//! the cluster file's `admins`, or the operator (who holds the cluster
+//! secret) may break it (`--force`). Everyone else is refused, told whose it
+//! is. An account holds at most `limits.locks_per_account` locks.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -21,8 +28,8 @@ use std::sync::Arc;
 
 use super::FilesNode;
 use super::sync::{Source, Sync};
-use crate::files_msg::{FilesReply, LockAction};
-use crate::locks::{LockTable, SavedLock};
+use crate::files_msg::{FilesReply, LockAction, OPERATOR, Refusal};
+use crate::locks::{LockError, LockTable, SavedLock};
 use crate::path::{RESERVED_PREFIX, SharedPath};
 use crate::plan::{Record, decide};
 
@@ -159,21 +166,38 @@ impl FilesNode {
                         if let Err(e) = sync.store().put_file_lock(&row) {
                             return FilesReply::Failed(format!("cannot store the lock: {e}"));
                         }
-                        self.screen
-                            .line(format!("Files: {path} is locked by {owner}."));
+                        self.screen.line(format!(
+                            "Files: {path} is locked by {}.",
+                            convene_cluster::Untrusted(owner)
+                        ));
                         FilesReply::LockDone(format!(
                             "Locked {path} (for {} s unless renewed).",
                             sync.lease.as_secs()
                         ))
                     }
-                    Err(e) => FilesReply::Failed(format!("cannot lock {path}: {e}")),
+                    Err(e) => refused(format!("cannot lock {path}"), e, ""),
                 }
             }
             LockAction::Unlock | LockAction::ForceUnlock => {
-                let released = if action == LockAction::Unlock {
-                    sync.locks().unlock(&path, owner)
-                } else {
-                    sync.locks().force_unlock(&path)
+                let may_break =
+                    owner == OPERATOR || self.peers.cluster().admins.iter().any(|a| a == owner);
+                let released = {
+                    let mut locks = sync.locks();
+                    match (action, locks.get(&path)) {
+                        (LockAction::ForceUnlock, Some(lock))
+                            if lock.owner != owner && !may_break =>
+                        {
+                            let by = lock.owner.clone();
+                            return FilesReply::Refused(
+                                Refusal::NotOwner,
+                                format!(
+                                    "cannot break the lock on {path}: it belongs to {by}, and only {by} or an admin (admins in the cluster file) may break it"
+                                ),
+                            );
+                        }
+                        (LockAction::ForceUnlock, _) => locks.force_unlock(&path),
+                        _ => locks.unlock(&path, owner),
+                    }
                 };
                 match released {
                     Ok(held) => {
@@ -184,7 +208,14 @@ impl FilesNode {
                             if n == 1 { "" } else { "s" }
                         ))
                     }
-                    Err(e) => FilesReply::Failed(format!("cannot unlock {path}: {e}")),
+                    Err(e) => {
+                        let hint = if may_break && matches!(e, LockError::NotOwner { .. }) {
+                            "; as an admin you may break it with --force"
+                        } else {
+                            ""
+                        };
+                        refused(format!("cannot unlock {path}"), e, hint)
+                    }
                 }
             }
         }
@@ -245,6 +276,20 @@ impl FilesNode {
             self.hello_all();
         }
     }
+}
+
+/// The refusal of `what` for `error`, as the person reads it, then `hint`.
+fn refused(what: String, error: LockError, hint: &str) -> FilesReply {
+    let refusal = match error {
+        LockError::Held { .. } | LockError::Lapsed { .. } => Refusal::Held,
+        LockError::NotOwner { .. } => Refusal::NotOwner,
+        LockError::NotLocked => Refusal::NotLocked,
+        LockError::TooMany { .. } => Refusal::TooManyLocks,
+        LockError::ZeroLease | LockError::LeaseTooLong { .. } => {
+            return FilesReply::Failed(format!("{what}: {error}"));
+        }
+    };
+    FilesReply::Refused(refusal, format!("{what}: {error}{hint}"))
 }
 
 #[cfg(test)]

@@ -10,13 +10,20 @@
 //! - `content.rs`: moving a file's bytes: serving chunks, fetching them into
 //!   a temporary file that replaces the real one only when whole and right.
 //! - `snapshots.rs`: frozen lists served page by page.
+//! - `queue.rs`: the sync task's work, bounded for what others send,
+//!   coalesced for what this node notices.
+//! - `handle.rs`: [`Files`], what a node's web front asks in-process: the
+//!   composite listing and lock requests on behalf of an authenticated
+//!   person.
 //!
-//! Every node runs it: a node without a `[node.files]` table still answers
-//! the composite listing, gathering it from the others.
+//! Every node runs it: a node without a `[node.files]` table still gathers
+//! the composite listing from the others. Over the peer transport it
+//! answers only the cluster's own nodes; people come through a web front.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use convene_cluster::peer::BoxFuture;
 use convene_cluster::{Peers, Router, Screen, ServiceHandler, ServiceTag, Shutdown};
@@ -24,17 +31,21 @@ use convene_store::Store;
 use convene_wire::{Decode, Encode};
 use tokio::task::JoinHandle;
 
-use crate::files_msg::{FilesReply, FilesRequest};
+use crate::files_msg::{FilesReply, FilesRequest, LockAction};
 use crate::listing::Entry;
 use crate::path::SharedPath;
 use crate::plan::Record;
 
 mod content;
+mod handle;
 mod listing;
 mod locking;
+mod queue;
 mod snapshots;
 mod sync;
 mod watch;
+
+pub use handle::{Files, Listing, LockOutcome};
 
 use snapshots::Snapshots;
 
@@ -56,6 +67,7 @@ pub struct FilesContext {
 
 /// A running files service.
 pub struct FilesService {
+    node: Arc<FilesNode>,
     task: Option<JoinHandle<()>>,
 }
 
@@ -75,10 +87,11 @@ pub fn start(ctx: FilesContext) -> FilesService {
         .files
         .as_ref()
         .map_or(std::time::Duration::from_secs(3600), |f| f.lease);
+    let limits = ctx.peers.cluster().limits.clone();
     let sync = ctx
         .root
         .clone()
-        .map(|root| sync::Sync::new(root, me, ctx.store.clone(), holder, lease));
+        .map(|root| sync::Sync::new(root, me, ctx.store.clone(), holder, lease, &limits));
     let node = Arc::new(FilesNode {
         peers: ctx.peers,
         screen: ctx.screen,
@@ -86,6 +99,7 @@ pub fn start(ctx: FilesContext) -> FilesService {
         sync,
         listings: Snapshots::default(),
         records: Snapshots::default(),
+        busy: AtomicU64::new(0),
     });
     // A second registration is a programming error; the first stands.
     let _ = ctx
@@ -95,10 +109,15 @@ pub fn start(ctx: FilesContext) -> FilesService {
         .sync
         .as_ref()
         .map(|_| tokio::spawn(sync::run(node.clone(), ctx.shutdown)));
-    FilesService { task }
+    FilesService { node, task }
 }
 
 impl FilesService {
+    /// A handle for the node's web front: listings and locks.
+    pub fn handle(&self) -> Files {
+        Files::new(self.node.clone())
+    }
+
     /// Waits until the service's task has ended (after the node's shutdown).
     pub async fn join(self) {
         if let Some(task) = self.task {
@@ -115,6 +134,8 @@ pub(crate) struct FilesNode {
     sync: Option<sync::Sync>,
     listings: Snapshots<(Vec<Entry>, Vec<String>, Vec<SharedPath>)>,
     records: Snapshots<Vec<(SharedPath, Record)>>,
+    /// Requests refused because the sync queue was full.
+    busy: AtomicU64,
 }
 
 impl FilesNode {
@@ -151,39 +172,60 @@ impl FilesNode {
                 path,
                 owner,
                 action,
-            } => match &self.sync {
-                Some(sync) if sync.holder => {
-                    let (reply, answer) = tokio::sync::oneshot::channel();
-                    sync.queue(sync::Work::Lock {
-                        path,
-                        owner,
-                        action,
-                        reply,
-                    });
-                    match tokio::time::timeout(std::time::Duration::from_secs(10), answer).await {
-                        Ok(Ok(answer)) => answer,
-                        _ => FilesReply::Failed("the lock holder is busy; try again".into()),
-                    }
-                }
-                _ => {
-                    let request = FilesRequest::Lock {
-                        path,
-                        owner,
-                        action,
-                    };
-                    self.ask_holder(&request).await
-                }
-            },
+            } => self.lock(path, owner, action).await,
             FilesRequest::Locks => match &self.sync {
                 Some(sync) if sync.holder => FilesReply::Locked(sync.locked_paths()),
                 _ => self.ask_holder(&FilesRequest::Locks).await,
             },
-            FilesRequest::Hello => self.queue_for_files_node(from, sync::Work::Pull),
+            FilesRequest::Hello => {
+                let cluster = self.peers.cluster();
+                let sender = cluster.node_at(from).filter(|n| n.files.is_some());
+                match (&self.sync, sender) {
+                    (Some(sync), Some(node)) => {
+                        sync.pull_from(&node.id);
+                        FilesReply::Ack
+                    }
+                    (None, _) => FilesReply::NoFolder,
+                    (Some(_), None) => {
+                        FilesReply::Failed("not a files node of this cluster".into())
+                    }
+                }
+            }
         }
     }
 
-    /// Queues the work a files node's message at `from` asks for (made from
-    /// the sender's id), if this node shares a folder and the sender does.
+    /// Carries out a lock request for `owner` (already authenticated by
+    /// the web node that sent it): here if this node holds the locks, else
+    /// at the holder.
+    async fn lock(&self, path: SharedPath, owner: String, action: LockAction) -> FilesReply {
+        let Some(sync) = self.sync.as_ref().filter(|s| s.holder) else {
+            let request = FilesRequest::Lock {
+                path,
+                owner,
+                action,
+            };
+            return self.ask_holder(&request).await;
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let work = sync::Work::Lock {
+            path,
+            owner,
+            action,
+            reply,
+        };
+        if sync.offer(work).is_err() {
+            self.busy.fetch_add(1, Ordering::Relaxed);
+            return FilesReply::Busy;
+        }
+        match tokio::time::timeout(std::time::Duration::from_secs(10), answer).await {
+            Ok(Ok(answer)) => answer,
+            _ => FilesReply::Busy,
+        }
+    }
+
+    /// Queues a files node's announcement from `from`, if this node shares
+    /// a folder and the sender does; `Busy` if the sync queue is full (the
+    /// sender sends it again later).
     fn queue_for_files_node(
         &self,
         from: SocketAddr,
@@ -192,10 +234,14 @@ impl FilesNode {
         let cluster = self.peers.cluster();
         let sender = cluster.node_at(from).filter(|n| n.files.is_some());
         match (&self.sync, sender) {
-            (Some(sync), Some(node)) => {
-                sync.queue(work(node.id.clone()));
-                FilesReply::Ack
-            }
+            (Some(sync), Some(node)) => match sync.offer(work(node.id.clone())) {
+                Ok(()) => FilesReply::Ack,
+                Err(queue::Full) => {
+                    self.busy.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(from = %node.id, "sync queue full: announcement refused, to be sent again");
+                    FilesReply::Busy
+                }
+            },
             (None, _) => FilesReply::NoFolder,
             (Some(_), None) => FilesReply::Failed("not a files node of this cluster".into()),
         }
@@ -290,6 +336,13 @@ impl ServiceHandler for FilesHandler {
     fn handle(&self, from: SocketAddr, body: Vec<u8>) -> BoxFuture<Option<Vec<u8>>> {
         let node = self.0.clone();
         Box::pin(async move {
+            // Everything here is node to node: records, content, listings
+            // and locks. People come through a web front, which asks its
+            // own node in-process (`Files`) after authenticating them.
+            if node.peers.cluster().node_at(from).is_none() {
+                tracing::debug!(%from, "files request from outside the cluster dropped");
+                return None;
+            }
             let request = match FilesRequest::from_bytes(&body) {
                 Ok(request) => request,
                 Err(e) => {
@@ -297,18 +350,6 @@ impl ServiceHandler for FilesHandler {
                     return None;
                 }
             };
-            // Records and content go to the cluster's own nodes only.
-            let private = matches!(
-                request,
-                FilesRequest::Records { .. }
-                    | FilesRequest::Fetch { .. }
-                    | FilesRequest::Hello
-                    | FilesRequest::Announce { .. }
-            );
-            if private && node.peers.cluster().node_at(from).is_none() {
-                tracing::debug!(%from, "files request from outside the cluster dropped");
-                return None;
-            }
             Some(node.answer(from, request).await.to_bytes())
         })
     }

@@ -10,7 +10,10 @@
 //! that is down is reconciled with when it starts, since it does the same.
 //!
 //! Reconciliations run one at a time, on one task, so two peers' versions
-//! of one file are never applied at once. When applying changed something
+//! of one file are never applied at once. What the task is asked to do
+//! waits in the queues of `queue.rs`: bounded for what peers send (a full
+//! queue answers `Busy`, and the peer sends again later), coalesced for what
+//! this node notices itself (never lost). When applying changed something
 //! the others should see (our copy won a conflict, a conflict copy was
 //! made), the node says `Hello` again, and they read it.
 //!
@@ -24,9 +27,9 @@ use std::time::Duration;
 use convene_cluster::{ServiceTag, Shutdown};
 use convene_store::Store;
 use convene_wire::{Decode, Encode};
-use tokio::sync::mpsc;
 
 use super::locking::Held;
+use super::queue::{Full, Noticed, Pending, WorkQueue};
 use super::{FilesNode, Page};
 use crate::files_msg::{FilesReply, FilesRequest};
 use crate::index::{Index, LocalChange, Observed};
@@ -39,7 +42,16 @@ use crate::plan::{Decision, Record, decide};
 /// before the peer is left to catch up when it next reconciles.
 const ANNOUNCE_ATTEMPTS: usize = 5;
 
-/// How soon a new folder is looked at again (see [`Work::Recheck`]).
+/// How many times an announcement refused as `Busy` is sent again, waiting
+/// longer each time (from [`BUSY_FIRST_WAIT`], doubling up to
+/// [`BUSY_LONGEST_WAIT`]): about a minute in all, when the periodic
+/// reconciliation takes over.
+const BUSY_ATTEMPTS: usize = 20;
+const BUSY_FIRST_WAIT: Duration = Duration::from_millis(100);
+const BUSY_LONGEST_WAIT: Duration = Duration::from_secs(5);
+
+/// How soon a new folder is looked at again: a file moved into a folder
+/// before the OS watched it raises no event of its own.
 const RECHECK_AFTER: Duration = Duration::from_millis(300);
 
 /// How often every other files node is reconciled with anyway, and this
@@ -47,6 +59,14 @@ const RECHECK_AFTER: Duration = Duration::from_millis(300);
 /// OS watcher (an announcement lost to a peer that was briefly away, or a
 /// change the watcher missed, is made up within this time).
 const RECONCILE_EVERY: Duration = Duration::from_secs(60);
+
+/// `wait`, give or take half: announcements refused together (a burst of
+/// changes) come back spread out, not all at once again.
+fn jittered(wait: Duration) -> Duration {
+    let half = wait / 2;
+    let spread = half.as_millis().max(1) as u64 * 2;
+    half + Duration::from_millis(convene_rpc::os_random_u64() % spread)
+}
 
 /// Where a peer's version of a file comes from.
 #[derive(Clone, Copy, Debug)]
@@ -57,18 +77,10 @@ pub(super) enum Source<'a> {
     Held(Option<&'a std::path::Path>),
 }
 
-/// What the sync task does, one at a time, in order.
+/// What others ask the sync task to do, one at a time, in order (what
+/// this node notices itself is [`Pending`]).
 #[derive(Debug)]
 pub(crate) enum Work {
-    /// Reconcile with this node.
-    Pull(String),
-    /// The watcher saw these paths change (files or folders).
-    Local(Vec<PathBuf>),
-    /// New folders seen a moment ago, looked at again: a file moved into a
-    /// folder before the OS watched it raises no event of its own.
-    Recheck(Vec<PathBuf>),
-    /// Walk the whole folder (the periodic safety net under the watcher).
-    Rescan,
     /// A node announced a file's new record.
     Remote {
         /// The announcing node.
@@ -97,8 +109,7 @@ pub(crate) struct Sync {
     pub(super) me: String,
     store: Arc<Store>,
     index: Mutex<Index<SharedPath>>,
-    work: mpsc::UnboundedSender<Work>,
-    work_rx: Mutex<Option<mpsc::UnboundedReceiver<Work>>>,
+    queue: WorkQueue,
     /// Whether this node holds the cluster's locks.
     pub(super) holder: bool,
     /// How long a lock lasts unless renewed.
@@ -110,12 +121,14 @@ pub(crate) struct Sync {
 impl Sync {
     /// The index as the store kept it (records that no longer decode are
     /// dropped with a warning: the next scan sees those files as new).
+    /// `limits` bound the work queue and the locks per account.
     pub fn new(
         root: PathBuf,
         me: String,
         store: Arc<Store>,
         holder: bool,
         lease: Duration,
+        limits: &convene_cluster::Limits,
     ) -> Sync {
         let mut records = Vec::new();
         match store.file_records() {
@@ -129,7 +142,6 @@ impl Sync {
             }
             Err(e) => tracing::warn!("cannot read the files records: {e}"),
         }
-        let (work, work_rx) = mpsc::unbounded_channel();
         let locks = if holder {
             super::locking::restore(&store)
         } else {
@@ -140,11 +152,10 @@ impl Sync {
             me,
             store,
             index: Mutex::new(Index::from_records(records)),
-            work,
-            work_rx: Mutex::new(Some(work_rx)),
+            queue: WorkQueue::new(limits.sync_queue),
             holder,
             lease,
-            locks: Mutex::new(locks),
+            locks: Mutex::new(locks.with_owner_limit(limits.locks_per_account)),
         }
     }
 
@@ -168,9 +179,10 @@ impl Sync {
             .collect()
     }
 
-    /// Queues a reconciliation with node `node`.
+    /// Queues a reconciliation with node `node` (never refused: at most
+    /// one waits per node).
     pub fn pull_from(&self, node: &str) {
-        self.queue(Work::Pull(node.to_string()));
+        self.queue.noticed().pull(node);
     }
 
     /// Queues a reconciliation with every other files node.
@@ -182,18 +194,16 @@ impl Sync {
         }
     }
 
-    /// Queues work for the sync task.
-    pub(super) fn queue(&self, work: Work) {
-        (self.work_sender())(work);
+    /// Queues work another node or a person sent, unless the queue is
+    /// full (then they are told `Busy`, and send it again later).
+    pub(super) fn offer(&self, work: Work) -> Result<(), Full> {
+        self.queue.offer(work)
     }
 
-    /// A function that queues work, from any thread (the watcher's).
-    pub(super) fn work_sender(&self) -> impl Fn(Work) + Send + 'static {
-        let work = self.work.clone();
-        move |w| {
-            // Gone only when the node is stopping: nothing left to do.
-            let _ = work.send(w);
-        }
+    /// Where this node's own observations go, from any thread (the
+    /// watcher's).
+    pub(super) fn noticed(&self) -> Arc<Noticed> {
+        self.queue.noticed().clone()
     }
 
     /// Records `record` for `path`, in the index and the store.
@@ -267,14 +277,10 @@ pub(super) async fn run(node: Arc<FilesNode>, shutdown: Shutdown) {
     let Some(sync) = node.sync.as_ref() else {
         return;
     };
-    let taken = sync
-        .work_rx
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take();
-    let Some(mut work) = taken else {
+    let Some(mut work) = sync.queue.take_receiver() else {
         return;
     };
+    let noticed = sync.noticed();
     // Watch before taking stock, so nothing changed during the walk is
     // missed (what the walk already saw is seen again, harmlessly).
     let _watcher = super::watch::start(sync);
@@ -294,8 +300,9 @@ pub(super) async fn run(node: Arc<FilesNode>, shutdown: Shutdown) {
             }
         };
         let next = tokio::select! {
+            () = noticed.wait() => None,
             next = work.recv() => match next {
-                Some(next) => next,
+                Some(next) => Some(next),
                 None => return,
             },
             () = lease_ends => {
@@ -303,7 +310,7 @@ pub(super) async fn run(node: Arc<FilesNode>, shutdown: Shutdown) {
                 continue;
             }
             _ = reconcile.tick() => {
-                sync.queue(Work::Rescan);
+                noticed.rescan();
                 sync.pull_from_all(node.peers.cluster());
                 continue;
             }
@@ -311,28 +318,16 @@ pub(super) async fn run(node: Arc<FilesNode>, shutdown: Shutdown) {
         };
         let doing = async {
             match next {
-                Work::Pull(peer) => node.pull(&peer).await,
-                Work::Local(paths) => {
-                    node.local_changes(paths, true).await;
-                    false
-                }
-                Work::Recheck(paths) => {
-                    node.local_changes(paths, false).await;
-                    false
-                }
-                Work::Rescan => {
-                    take_stock(&node, true).await;
-                    false
-                }
-                Work::Remote { from, path, record } => {
+                None => node.handle_noticed(noticed.take()).await,
+                Some(Work::Remote { from, path, record }) => {
                     node.remote_change(&from, &path, record).await
                 }
-                Work::Lock {
+                Some(Work::Lock {
                     path,
                     owner,
                     action,
                     reply,
-                } => {
+                }) => {
                     let _ = reply.send(node.lock_request(path, &owner, action).await);
                     false
                 }
@@ -415,6 +410,29 @@ fn remove_torn_transfers(root: &std::path::Path) {
 }
 
 impl FilesNode {
+    /// Does what this node noticed itself: a rescan (which covers every
+    /// changed path) or the changed paths, then the reconciliations. `true`
+    /// if something changed here that peers should read.
+    async fn handle_noticed(self: &Arc<Self>, pending: Pending) -> bool {
+        if pending.rescan {
+            take_stock(self, true).await;
+        } else {
+            if !pending.changed.is_empty() {
+                self.local_changes(pending.changed.into_iter().collect(), true)
+                    .await;
+            }
+            if !pending.recheck.is_empty() {
+                self.local_changes(pending.recheck.into_iter().collect(), false)
+                    .await;
+            }
+        }
+        let mut changed_here = false;
+        for peer in pending.pulls {
+            changed_here |= self.pull(&peer).await;
+        }
+        changed_here
+    }
+
     /// Folds what the watcher saw into the index, and announces each change
     /// to the other files nodes.
     async fn local_changes(self: &Arc<Self>, paths: Vec<PathBuf>, recheck_folders: bool) {
@@ -423,10 +441,10 @@ impl FilesNode {
         };
         let folders: Vec<PathBuf> = paths.iter().filter(|p| p.is_dir()).cloned().collect();
         if recheck_folders && !folders.is_empty() {
-            let queue = sync.work_sender();
+            let noticed = sync.noticed();
             tokio::spawn(async move {
                 tokio::time::sleep(RECHECK_AFTER).await;
-                queue(Work::Recheck(folders));
+                noticed.recheck(folders);
             });
         }
         let mut files: Vec<SharedPath> = Vec::new();
@@ -501,14 +519,26 @@ impl FilesNode {
             }
             let (peers, addr, body) = (self.peers.clone(), peer.peer_addr(), body.clone());
             tokio::spawn(async move {
-                // The transport retries for about two seconds; a busy or
-                // briefly unreachable peer gets a few more chances. One that
-                // stays down reads our records when it starts. Once this
-                // node has stopped there is no one left to try for.
-                for _ in 0..ANNOUNCE_ATTEMPTS {
+                // The transport retries for about two seconds; a briefly
+                // unreachable peer gets a few more chances. One that stays
+                // down reads our records when it starts. A peer whose queue
+                // is full says `Busy`: it is sent again, waiting longer each
+                // time. Once this node has stopped there is no one left to
+                // try for.
+                let (mut silent, mut busy) = (0, 0);
+                let mut wait = BUSY_FIRST_WAIT;
+                while silent < ANNOUNCE_ATTEMPTS && busy < BUSY_ATTEMPTS {
                     match peers.call(addr, ServiceTag::Files, &body).await {
+                        Ok(reply) if FilesReply::from_bytes(&reply) == Ok(FilesReply::Busy) => {
+                            busy += 1;
+                            tokio::time::sleep(jittered(wait)).await;
+                            wait = (wait * 2).min(BUSY_LONGEST_WAIT);
+                        }
                         Ok(_) | Err(convene_rpc::RpcError::Closed) => return,
-                        Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+                        Err(_) => {
+                            silent += 1;
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
                     }
                 }
             });

@@ -7,14 +7,15 @@
 //! written when looked at is caught anyway, since its content will not match
 //! what is announced by the time a peer fetches it, and the next quiet
 //! moment announces it again. The paths go to the sync task, which looks at
-//! each and announces what changed.
+//! each and announces what changed. A burst is coalesced there, never
+//! dropped (see `queue.rs`).
 
 use std::time::Duration;
 
 use notify_debouncer_full::notify::RecursiveMode;
 use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
 
-use super::sync::{Sync, Work};
+use super::sync::Sync;
 
 /// How long a path must be quiet before it is looked at: short, because
 /// the target is a change on every node within 200 ms.
@@ -27,7 +28,7 @@ pub(crate) type Watcher =
 /// Starts watching `sync`'s folder; `None` (logged) if the OS refuses, in
 /// which case changes are still found at the next start.
 pub(crate) fn start(sync: &Sync) -> Option<Watcher> {
-    let queue = sync.work_sender();
+    let noticed = sync.noticed();
     let handler = move |result: DebounceEventResult| match result {
         Ok(events) => {
             let paths: Vec<_> = events
@@ -35,7 +36,7 @@ pub(crate) fn start(sync: &Sync) -> Option<Watcher> {
                 .flat_map(|event| event.event.paths)
                 .collect();
             if !paths.is_empty() {
-                queue(Work::Local(paths));
+                noticed.changed(paths);
             }
         }
         Err(errors) => {

@@ -105,6 +105,7 @@ impl TestNode {
             listener,
             limits: cluster.limits.clone(),
             shutdown: Box::pin(async move { web_shutdown.wait().await }),
+            operations: None,
         });
         TestNode {
             addr,

@@ -1,0 +1,154 @@
+//! `GET /api/files`, `POST /api/files/lock` and `POST /api/files/unlock`:
+//! the composite listing and locks by path or by listing number, for the
+//! authenticated [`Caller`], who owns the locks they take.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use axum::http::header::{HeaderValue, RETRY_AFTER};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use convene_events::zone::format_rfc3339;
+use convene_files::files_msg::{LockAction, Refusal};
+use convene_files::listing::by_index;
+use convene_files::path::SharedPath;
+use convene_files::service::LockOutcome;
+use serde::{Deserialize, Serialize};
+
+use super::{Caller, Ops};
+use crate::api::ApiJson;
+use crate::error::ApiError;
+
+/// `GET /api/files`'s answer.
+#[derive(Serialize)]
+pub struct FilesOut {
+    /// Every file, sorted by name; `index` is its number (`[0]`, `[1]`, …).
+    files: Vec<FileOut>,
+    /// Nodes that did not answer: their files may be missing.
+    missing: Vec<String>,
+}
+
+/// One file of the listing.
+#[derive(Serialize)]
+pub struct FileOut {
+    index: usize,
+    path: String,
+    size: u64,
+    /// The newest copy's modification time, RFC 3339 in UTC.
+    modified: String,
+    locked: bool,
+}
+
+/// `GET /api/files`: the composite listing of every files node's folder.
+pub async fn list(Extension(ops): Extension<Arc<Ops>>) -> Json<FilesOut> {
+    let listing = ops.files.listing().await;
+    let files = listing
+        .entries
+        .iter()
+        .enumerate()
+        .map(|(index, entry)| FileOut {
+            index,
+            path: entry.path.as_str().to_string(),
+            size: entry.size,
+            modified: format_rfc3339(entry.modified),
+            locked: listing.locked.contains(&entry.path),
+        })
+        .collect();
+    Json(FilesOut {
+        files,
+        missing: listing.missing,
+    })
+}
+
+/// A lock or unlock request: the file by `path` or by its `index` in the
+/// listing (as it is now), and for unlock, `force` to break another's lock.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockBody {
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    index: Option<usize>,
+    #[serde(default)]
+    force: bool,
+}
+
+/// `POST /api/files/lock`.
+pub async fn lock(
+    Extension(ops): Extension<Arc<Ops>>,
+    Extension(caller): Extension<Caller>,
+    ApiJson(body): ApiJson<LockBody>,
+) -> Result<Response, ApiError> {
+    if body.force {
+        return Err(ApiError::bad_request("\"force\" applies to unlock only"));
+    }
+    act(&ops, &caller, body, LockAction::Lock).await
+}
+
+/// `POST /api/files/unlock`.
+pub async fn unlock(
+    Extension(ops): Extension<Arc<Ops>>,
+    Extension(caller): Extension<Caller>,
+    ApiJson(body): ApiJson<LockBody>,
+) -> Result<Response, ApiError> {
+    let action = if body.force {
+        LockAction::ForceUnlock
+    } else {
+        LockAction::Unlock
+    };
+    act(&ops, &caller, body, action).await
+}
+
+async fn act(
+    ops: &Ops,
+    caller: &Caller,
+    body: LockBody,
+    action: LockAction,
+) -> Result<Response, ApiError> {
+    let path = match (body.path, body.index) {
+        (Some(path), None) => {
+            SharedPath::parse(&path).map_err(|e| ApiError::bad_request(format!("path: {e}")))?
+        }
+        (None, Some(index)) => {
+            let listing = ops.files.listing().await;
+            by_index(&listing.entries, index)
+                .map_err(|e| ApiError::new(StatusCode::NOT_FOUND, e.to_string()))?
+                .path
+                .clone()
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "name the file by \"path\" or by \"index\" (one of them)",
+            ));
+        }
+    };
+    match ops.files.lock(path.clone(), caller.owner(), action).await {
+        LockOutcome::Done(message) => Ok(Json(serde_json::json!({
+            "ok": true,
+            "path": path.as_str(),
+            "message": message,
+        }))
+        .into_response()),
+        LockOutcome::Refused(refusal, reason) => {
+            let status = match refusal {
+                Refusal::NotOwner => StatusCode::FORBIDDEN,
+                Refusal::Held | Refusal::NotLocked | Refusal::TooManyLocks => StatusCode::CONFLICT,
+            };
+            Err(ApiError::new(status, reason))
+        }
+        LockOutcome::Busy => {
+            let mut response = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the lock holder is busy; try again shortly",
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            Ok(response)
+        }
+        LockOutcome::Unavailable(reason) => {
+            Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, reason))
+        }
+    }
+}
