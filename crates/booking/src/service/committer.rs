@@ -17,9 +17,9 @@
 //! than the disk), the request is dropped unanswered before it touches any
 //! state, and the client's retry comes back later.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::Arc;
 
 use convene_store::{BookingWrite, Store};
 use tokio::sync::oneshot;

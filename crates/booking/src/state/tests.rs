@@ -411,7 +411,10 @@ fn id_scheme() {
     for (id, parsed) in [
         ("CONF3-000000000000002a", random(3, 0x2a)),
         ("CONF0-ffffffffffffffff", random(0, u64::MAX)),
-        ("CONF4294967295-0123456789abcdef", random(u32::MAX, 0x0123_4567_89ab_cdef)),
+        (
+            "CONF4294967295-0123456789abcdef",
+            random(u32::MAX, 0x0123_4567_89ab_cdef),
+        ),
         // The sequential ids of earlier versions.
         ("CONF000001", sequential(0, 1)),
         ("CONF999999", sequential(0, 999_999)),
@@ -726,7 +729,10 @@ fn expired_monitors_are_purged_and_counted_out() {
     m.register(HALL, client(1), t0, s(50)).unwrap();
     m.register(ROOM, client(2), t0, s(5)).unwrap();
     m.purge(t0 + s(5));
-    assert_eq!((m.len(), m.held_for(client(1)), m.held_for(client(2))), (1, 1, 0));
+    assert_eq!(
+        (m.len(), m.held_for(client(1)), m.held_for(client(2))),
+        (1, 1, 0)
+    );
     // A refused registration sweeps at most once a second.
     m.register(ROOM, client(1), t0 + s(5), s(1)).unwrap();
     assert!(m.register("Gym", client(1), t0 + s(5), s(1)).is_err());
