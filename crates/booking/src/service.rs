@@ -768,7 +768,7 @@ impl ServiceHandler for BookingPeer {
         Box::pin(async move {
             if shared.peers.cluster().node_at(from).is_none() {
                 shared.dropped.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(%from, "booking peer request from outside the cluster; dropped");
+                tracing::debug!(%from, "booking peer request from outside the cluster; dropped");
                 return None;
             }
             let request = match PeerRequest::from_bytes(&body) {
