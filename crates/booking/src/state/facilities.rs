@@ -195,7 +195,7 @@ impl Facilities {
     ///
     /// The new booking's id is drawn at random (see [`IdScheme`]), and drawn
     /// again if this node already holds it. Only a broken random source,
-    /// drawing held ids [`ID_ATTEMPTS`] times running, makes it fail (code 5).
+    /// drawing held ids 16 times running, makes it fail (code 5).
     pub fn book(
         &mut self,
         facility: &str,
