@@ -1,16 +1,22 @@
 //! The booking service over real UDP on loopback: every service and error
 //! path, monitor callbacks, forwarding between nodes, persistence across a
-//! restart (at-most-once included), and the seed's experiment.
+//! restart (at-most-once included), and the seed's experiment; and what a
+//! stranger can no longer do: guess a booking's id, register too many
+//! monitors, get back much more than it sends, flush others' kept replies,
+//! or write escape sequences on the node's screen.
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use convene_booking::client::Client;
+use convene_booking::state::{IdScheme, ParsedId};
 use convene_booking::wire::{self, Reply, Request};
 use convene_time::WeekTime;
 use tokio::net::UdpSocket;
 
-use crate::util::{TestCluster, booking, convene};
+use crate::util::{FAST_ELECTION, NodeSpec, TestCluster, booking, convene};
 
 const ALL: &str = "facilities = [\"Meeting Room A\", \"Lecture Theatre 1\", \"Conference Hall\", \"Seminar Room B\"]";
 
@@ -42,6 +48,19 @@ async fn raw(server: SocketAddr, datagram: &[u8], wait: Duration) -> Option<Vec<
     }
 }
 
+/// The id of a successful booking, checked to be a new-style id (64 random
+/// bits) of node `owner`.
+fn booked_by(reply: &Reply, owner: u32) -> String {
+    let Reply::Booked { confirmation } = reply else {
+        panic!("expected a booking, got {reply:?}")
+    };
+    assert!(
+        matches!(IdScheme::parse(confirmation), Some(ParsedId::Random { node, .. }) if node == owner),
+        "{confirmation} is not a random id of node {owner}"
+    );
+    confirmation.clone()
+}
+
 fn error_code(reply: &Reply) -> u8 {
     match reply {
         Reply::Error { code, .. } => *code,
@@ -64,12 +83,7 @@ async fn every_service_and_error_path_of_the_seed() {
         },
     )
     .await;
-    assert_eq!(
-        booked,
-        Reply::Booked {
-            confirmation: "CONF000001".into()
-        }
-    );
+    let first = booked_by(&booked, 0);
     let clash = call(
         s,
         Request::Book {
@@ -96,12 +110,7 @@ async fn every_service_and_error_path_of_the_seed() {
         },
     )
     .await;
-    assert_eq!(
-        next,
-        Reply::Booked {
-            confirmation: "CONF000002".into()
-        }
-    );
+    assert_ne!(booked_by(&next, 0), first);
 
     // Query: each day once, even a free one (not the seed's double slot).
     let Reply::Availability { facility, days } = call(
@@ -143,7 +152,7 @@ async fn every_service_and_error_path_of_the_seed() {
     );
 
     // Change, extend (idempotent), cancel (not).
-    let conf = || "CONF000001".to_string();
+    let conf = || first.clone();
     assert_eq!(
         call(
             s,
@@ -376,12 +385,7 @@ async fn malformed_datagrams_get_the_seeds_error_or_are_dropped_and_nothing_brea
         },
     )
     .await;
-    assert_eq!(
-        ok,
-        Reply::Booked {
-            confirmation: "CONF000001".into()
-        }
-    );
+    booked_by(&ok, 0);
     c.stop().await;
 }
 
@@ -516,25 +520,14 @@ async fn any_front_door_reaches_the_owning_node() {
         },
     )
     .await;
-    // Each owner numbers its own ids, with its node number folded in.
-    assert_eq!(
-        a,
-        Reply::Booked {
-            confirmation: "CONF000001".into()
-        }
-    );
-    assert_eq!(
-        b,
-        Reply::Booked {
-            confirmation: "CONF1000001".into()
-        }
-    );
+    // Each owner makes its own ids, with its node number in them.
+    let (a, b) = (booked_by(&a, 0), booked_by(&b, 1));
     // Change and cancel through the other front door.
     assert_eq!(
         call(
             f2,
             Request::Change {
-                confirmation: "CONF000001".into(),
+                confirmation: a.clone(),
                 offset_minutes: 60
             }
         )
@@ -557,28 +550,20 @@ async fn any_front_door_reaches_the_owning_node() {
         message: "Booking cancelled successfully".into(),
     };
     assert_eq!(
-        call(
-            f1,
-            Request::Cancel {
-                confirmation: "CONF1000001".into()
-            }
-        )
-        .await,
+        call(f1, Request::Cancel { confirmation: b }).await,
         cancelled
     );
-    // An id of a node that owns nothing is not a booking.
-    assert_eq!(
-        error_code(
-            &call(
-                f1,
-                Request::Cancel {
-                    confirmation: "CONF2000001".into()
-                }
-            )
-            .await
-        ),
-        3
-    );
+    // An id of a node that owns nothing is not a booking, in either format.
+    for id in ["CONF2000001", "CONF2-0000000000000001"] {
+        let reply = call(
+            f1,
+            Request::Cancel {
+                confirmation: id.into(),
+            },
+        )
+        .await;
+        assert_eq!(error_code(&reply), 3);
+    }
     c.stop().await;
 }
 
@@ -586,7 +571,7 @@ async fn any_front_door_reaches_the_owning_node() {
 async fn bookings_and_kept_replies_survive_a_restart() {
     let mut c = TestCluster::start(&[booking("A", true, ALL)]).await;
     let s = c.node("A").booking_addr().unwrap();
-    call(
+    let booked = call(
         s,
         Request::Book {
             facility: "Seminar Room B".into(),
@@ -595,10 +580,11 @@ async fn bookings_and_kept_replies_survive_a_restart() {
         },
     )
     .await;
+    let booked = booked_by(&booked, 0);
     // A cancel whose reply the client never saw...
     let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let cancel = Request::Cancel {
-        confirmation: "CONF000001".into(),
+        confirmation: booked.clone(),
     }
     .encode(42);
     client.send_to(&cancel, s).await.unwrap();
@@ -621,7 +607,7 @@ async fn bookings_and_kept_replies_survive_a_restart() {
         .unwrap()
         .unwrap();
     assert_eq!(buf[..n].to_vec(), first);
-    // The booking itself is remembered, and numbering goes on.
+    // The booking itself is remembered, and its id is never issued again.
     let again = call(
         s,
         Request::Book {
@@ -631,12 +617,7 @@ async fn bookings_and_kept_replies_survive_a_restart() {
         },
     )
     .await;
-    assert_eq!(
-        again,
-        Reply::Booked {
-            confirmation: "CONF000002".into()
-        }
-    );
+    assert_ne!(booked_by(&again, 0), booked);
     let clash = call(
         s,
         Request::Book {
@@ -734,34 +715,14 @@ async fn duplicated_and_lost_requests_still_execute_once_at_most_once() {
         replies.push(Reply::decode(&buf[..n]).unwrap());
     }
     assert!(!replies.is_empty() && replies.len() <= 2, "{replies:?}");
-    assert!(
-        replies.iter().all(|r| *r
-            == Reply::Booked {
-                confirmation: "CONF000001".into()
-            }),
-        "{replies:?}"
-    );
-    let next = call(
-        d,
-        Request::Book {
-            facility: "Meeting Room A".into(),
-            start: t(0, 10, 0),
-            end: t(0, 11, 0),
-        },
-    )
-    .await;
-    assert_eq!(
-        next,
-        Reply::Booked {
-            confirmation: "CONF000002".into()
-        },
-        "the duplicate did not book twice"
-    );
+    // One booking: a second execution would have answered "not available".
+    booked_by(&replies[0], 0);
+    assert!(replies.iter().all(|r| *r == replies[0]), "{replies:?}");
 
     // Half the requests are lost on arrival: the client's retries get through,
     // and each booking is made once.
     let r = c.node("R").booking_addr().unwrap();
-    for (i, hour) in (8..14).enumerate() {
+    for hour in 8..14 {
         let reply = tokio::task::spawn_blocking(move || {
             let mut client = Client::new(r).unwrap();
             client.timeout = Duration::from_millis(100);
@@ -775,12 +736,8 @@ async fn duplicated_and_lost_requests_still_execute_once_at_most_once() {
         })
         .await
         .unwrap();
-        assert_eq!(
-            reply,
-            Some(Reply::Booked {
-                confirmation: format!("CONF1{:06}", i + 1)
-            })
-        );
+        // Had a retry executed again, it would have been refused (code 2).
+        booked_by(&reply.expect("a reply"), 1);
     }
     c.stop().await;
 }
@@ -811,14 +768,9 @@ async fn a_failed_store_write_sends_no_reply_and_leaves_no_phantom_booking() {
     .unwrap();
     assert_eq!(failed, None, "nothing durable, so nothing answered");
     // The disk has room again: the same booking succeeds (it was not left
-    // half-made in memory), under the first id.
+    // half-made in memory).
     conn.execute_batch("DROP TRIGGER full;").unwrap();
-    assert_eq!(
-        call(s, book()).await,
-        Reply::Booked {
-            confirmation: "CONF000001".into()
-        }
-    );
+    booked_by(&call(s, book()).await, 0);
     c.stop().await;
 }
 
@@ -856,11 +808,335 @@ async fn a_front_door_restarted_with_forwards_in_flight_serves_again() {
         },
     )
     .await;
-    assert_eq!(
-        booked,
-        Reply::Booked {
-            confirmation: "CONF000001".into()
+    booked_by(&booked, 0);
+    c.stop().await;
+}
+
+/// Starts a cluster whose file ends with `tail` (e.g. a `[limits]` table).
+async fn start_with(specs: &[NodeSpec], tail: &str) -> TestCluster {
+    let mut c = TestCluster::bind_with(specs, &format!("{FAST_ELECTION}{tail}")).await;
+    for spec in specs {
+        c.start_node(spec.id).await;
+    }
+    c
+}
+
+/// Sends `datagram` from `socket` and waits for one reply.
+async fn exchange(socket: &UdpSocket, server: SocketAddr, datagram: &[u8]) -> Vec<u8> {
+    socket.send_to(datagram, server).await.unwrap();
+    let mut buf = vec![0u8; 65536];
+    let (n, _) = tokio::time::timeout(Duration::from_secs(5), socket.recv_from(&mut buf))
+        .await
+        .expect("a reply within 5 s")
+        .unwrap();
+    buf[..n].to_vec()
+}
+
+/// The ids a counter would put next to `id`: its number plus or minus 1 to 3,
+/// in the base it is written in.
+fn neighbours(id: &str) -> Vec<String> {
+    let (head, number, hex) = match id.split_once('-') {
+        Some((head, hex)) => (format!("{head}-"), hex, true),
+        None => ("CONF".to_string(), &id["CONF".len()..], false),
+    };
+    let n = u64::from_str_radix(number, if hex { 16 } else { 10 }).unwrap();
+    (1..=3)
+        .flat_map(|d| [n.wrapping_add(d), n.wrapping_sub(d)])
+        .map(|g| {
+            if hex {
+                format!("{head}{g:016x}")
+            } else {
+                format!("{head}{g:06}")
+            }
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guessing_the_next_booking_id_cancels_nothing() {
+    let c = TestCluster::start(&[booking("A", true, ALL)]).await;
+    let s = c.node("A").booking_addr().unwrap();
+    let book = |hour| Request::Book {
+        facility: "Meeting Room A".into(),
+        start: t(0, hour, 0),
+        end: t(0, hour + 1, 0),
+    };
+    // The attacker books once and reads its own id; others book after it.
+    let mine = booked_by(&call(s, book(9)).await, 0);
+    let theirs = [
+        booked_by(&call(s, book(10)).await, 0),
+        booked_by(&call(s, book(11)).await, 0),
+    ];
+    for guess in neighbours(&mine) {
+        let reply = call(
+            s,
+            Request::Cancel {
+                confirmation: guess.clone(),
+            },
+        )
+        .await;
+        assert_eq!(
+            reply,
+            Reply::error(
+                wire::ErrorCode::InvalidConfirmationId,
+                "Invalid confirmation ID"
+            ),
+            "the guess {guess} (from {mine}) cancelled something"
+        );
+    }
+    // Nothing was cancelled: 10:00 to 12:00 is still taken, and each owner
+    // cancels their own booking once.
+    let Reply::Availability { days, .. } = call(
+        s,
+        Request::Query {
+            facility: "Meeting Room A".into(),
+            days: vec![0],
+        },
+    )
+    .await
+    else {
+        panic!("expected availability")
+    };
+    let monday: Vec<String> = days[0]
+        .slots
+        .iter()
+        .map(|(a, b)| format!("{a}-{b}"))
+        .collect();
+    assert_eq!(monday, ["Mon 00:00-Mon 09:00", "Mon 12:00-Mon 24:00"]);
+    for id in theirs {
+        let reply = call(s, Request::Cancel { confirmation: id }).await;
+        assert!(matches!(reply, Reply::Cancelled { .. }), "{reply:?}");
+    }
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_65th_monitor_from_one_address_is_refused_and_ended_ones_are_purged() {
+    let c = TestCluster::start(&[booking("A", true, ALL)]).await;
+    let s = c.node("A").booking_addr().unwrap();
+    let monitor = Request::Monitor {
+        facility: "Conference Hall".into(),
+        seconds: 5,
+    }
+    .encode(1);
+    let register = |from: &'static str| {
+        let monitor = monitor.clone();
+        async move {
+            let socket = UdpSocket::bind(from).await.unwrap();
+            let reply = Reply::decode(&exchange(&socket, s, &monitor).await).unwrap();
+            (socket, reply)
         }
+    };
+    let monitoring = Reply::Monitoring {
+        message: "Monitoring 'Conference Hall' for 5 seconds".into(),
+    };
+    // 64 clients on one address, each on its own port, register at once.
+    let mut clients = tokio::task::JoinSet::new();
+    for _ in 0..64 {
+        clients.spawn(register("127.0.0.1:0"));
+    }
+    let mut sockets = Vec::new();
+    while let Some(joined) = clients.join_next().await {
+        let (socket, reply) = joined.unwrap();
+        assert_eq!(reply, monitoring);
+        sockets.push(socket);
+    }
+    // The 65th from that address is refused with the seed's error code 5...
+    let (_, refused) = register("127.0.0.1:0").await;
+    assert_eq!(
+        refused,
+        Reply::error(
+            wire::ErrorCode::InvalidRequest,
+            "Too many monitors from your address (at most 64); wait for one to end"
+        )
+    );
+    // ...while another address may still register.
+    let (_other, reply) = register("127.0.0.2:0").await;
+    assert_eq!(reply, monitoring);
+    assert_eq!(c.node("A").booking().monitors_held(), 65);
+    assert_eq!(c.node("A").booking().subscriptions_held(), 1);
+
+    // When they end, they are swept out without anyone booking anything,
+    // here and at the owner, and the address may register again.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let service = c.node("A").booking();
+    while service.monitors_held() + service.subscriptions_held() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "{} registrations and {} subscriptions still held",
+            service.monitors_held(),
+            service.subscriptions_held()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, again) = register("127.0.0.1:0").await;
+    assert_eq!(again, monitoring);
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_of_queries_gets_back_at_most_factor_times_what_it_sent_plus_the_burst() {
+    const FACTOR: u64 = 10;
+    const BURST: u64 = 8192;
+    let c = start_with(
+        &[booking("A", true, ALL)],
+        &format!("[limits]\nbooking_reply_factor = {FACTOR}\nbooking_burst_bytes = {BURST}\n"),
+    )
+    .await;
+    let s = c.node("A").booking_addr().unwrap();
+    // A week fragmented by 100 bookings, so that its query is answered with
+    // far more than the factor times the query's bytes.
+    for i in 0..100u32 {
+        let at = |m| WeekTime::from_minutes(m).unwrap();
+        let reply = call(
+            s,
+            Request::Book {
+                facility: "Conference Hall".into(),
+                start: at(i * 100),
+                end: at(i * 100 + 30),
+            },
+        )
+        .await;
+        booked_by(&reply, 0);
+    }
+    let query = |id| {
+        Request::Query {
+            facility: "Conference Hall".into(),
+            days: (0..7).collect(),
+        }
+        .encode(id)
+    };
+    let week = call(
+        s,
+        Request::Query {
+            facility: "Conference Hall".into(),
+            days: (0..7).collect(),
+        },
+    )
+    .await;
+    let (asked, answered) = (query(0).len() as u64, week.encode().len() as u64);
+    assert!(answered > 15 * asked, "{answered} bytes for {asked}");
+
+    // Hundreds of queries from one socket (as a forger with a victim's address
+    // would send them); the replies are counted as they come.
+    let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    let received = Arc::new(AtomicU64::new(0));
+    let receiver = tokio::spawn({
+        let (socket, received) = (socket.clone(), received.clone());
+        async move {
+            let mut buf = vec![0u8; 65536];
+            while let Ok(Ok((n, _))) =
+                tokio::time::timeout(Duration::from_secs(1), socket.recv_from(&mut buf)).await
+            {
+                received.fetch_add(n as u64, Ordering::Relaxed);
+            }
+        }
+    });
+    let start = Instant::now();
+    let mut sent = 0;
+    for id in 1..=400u32 {
+        let datagram = query(id);
+        socket.send_to(&datagram, s).await.unwrap();
+        sent += datagram.len() as u64;
+        if id % 20 == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    receiver.await.unwrap();
+    let got = received.load(Ordering::Relaxed);
+    // The burst refills over a minute: what it brought during the run counts too.
+    let refill = BURST * start.elapsed().as_millis() as u64 / 60_000 + 1;
+    let bound = FACTOR * sent + BURST + refill;
+    assert!(
+        got <= bound,
+        "sent {sent} bytes, got {got} back (at most {bound}); without a budget it would be {}",
+        400 * answered
+    );
+    // Replies that fit came through; the rest were dropped and counted.
+    assert!(got >= FACTOR * sent / 2, "only {got} bytes back");
+    assert!(c.node("A").booking().budget_stats().unwrap().dropped > 0);
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_replies_of_one_address_stay_at_the_cap_and_leave_others_alone() {
+    let c = start_with(
+        &[booking(
+            "A",
+            true,
+            "reply_cache_entries = 50\nfacilities = [\"Meeting Room A\"]",
+        )],
+        "[limits]\nbooking_replies_per_source = 20\n",
+    )
+    .await;
+    let s = c.node("A").booking_addr().unwrap();
+    // Someone else books (at-most-once: the reply is kept for a retry).
+    let other = UdpSocket::bind("127.0.0.2:0").await.unwrap();
+    let book = Request::Book {
+        facility: "Meeting Room A".into(),
+        start: t(0, 9, 0),
+        end: t(0, 10, 0),
+    }
+    .encode(1);
+    let first = exchange(&other, s, &book).await;
+    booked_by(&Reply::decode(&first).unwrap(), 0);
+    // One address sends 200 change-type requests (cancels of made-up ids):
+    // each is answered, and its answer kept.
+    let flood = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    for id in 0..200u32 {
+        let cancel = Request::Cancel {
+            confirmation: format!("CONF0-{id:016x}"),
+        }
+        .encode(id);
+        let reply = Reply::decode(&exchange(&flood, s, &cancel).await).unwrap();
+        assert_eq!(error_code(&reply), 3);
+    }
+    // The store keeps at most 20 of the flood's replies, and the other's one.
+    let conn = rusqlite::Connection::open(c.path("convene-data/A/convene.db")).unwrap();
+    let kept = |clients: &str| -> i64 {
+        conn.query_row(
+            "SELECT COUNT(*) FROM booking_replies WHERE client LIKE ?1",
+            [clients],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert!(kept("127.0.0.1:%") <= 20, "{} kept", kept("127.0.0.1:%"));
+    assert_eq!(kept("127.0.0.2:%"), 1);
+    // The other's retry still gets its reply, not a second execution (which
+    // would answer "not available").
+    assert_eq!(exchange(&other, s, &book).await, first);
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_facility_name_with_an_escape_sequence_is_shown_escaped() {
+    let c = TestCluster::start(&[booking("A", true, ALL)]).await;
+    let s = c.node("A").booking_addr().unwrap();
+    // Clear the operator's screen, turn it red, ring the bell.
+    let name = "\u{1b}[2J\u{1b}[31mRoom\u{7}";
+    let reply = call(
+        s,
+        Request::Monitor {
+            facility: name.into(),
+            seconds: 10,
+        },
+    )
+    .await;
+    assert_eq!(error_code(&reply), 1);
+    c.wait_for_line("A", "Monitor: facility=").await;
+    let lines = c.lines("A");
+    let line = lines
+        .iter()
+        .find(|l| l.contains("Monitor: facility="))
+        .unwrap();
+    assert!(
+        line.contains(r"Monitor: facility='\u{1b}[2J\u{1b}[31mRoom\u{7}', duration=10s"),
+        "{line}"
+    );
+    assert!(
+        lines.iter().all(|l| !l.contains(['\u{1b}', '\u{7}'])),
+        "{lines:#?}"
     );
     c.stop().await;
 }

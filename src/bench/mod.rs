@@ -6,6 +6,7 @@
 
 use std::process::ExitCode;
 
+mod amplification;
 mod booking;
 mod chat;
 mod data;
@@ -29,6 +30,20 @@ pub enum BenchCommand {
         /// Timed repetitions (the median is reported).
         #[arg(long, default_value_t = 30)]
         rounds: usize,
+    },
+    /// UDP amplification: bytes a stranger's socket gets back per byte it
+    /// sends, on the booking port (every request type, the worst cases) and
+    /// the peer port.
+    Amplification {
+        /// Seconds per stream.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        /// Requests sent per second in each stream.
+        #[arg(long, default_value_t = 1000)]
+        rate: u32,
+        /// Raise the booking limits out of reach: the seed's behaviour.
+        #[arg(long)]
+        no_budget: bool,
     },
     /// The booking front door: query and book+cancel under both semantics.
     Booking {
@@ -125,6 +140,15 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             no_memory,
         } => meet::run(users, &clients, seconds, !no_memory),
         BenchCommand::Booking { clients, seconds } => booking::run(&clients, seconds),
+        BenchCommand::Amplification {
+            seconds,
+            rate,
+            no_budget,
+        } => amplification::run(&amplification::AmplificationBench {
+            seconds,
+            rate,
+            no_budget,
+        }),
         BenchCommand::Files {
             changes,
             large_mib,

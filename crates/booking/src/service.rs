@@ -11,6 +11,28 @@
 //! A front door sends each request to the node that owns its facility (or,
 //! for a confirmation id, the node that issued it) — itself, or another node
 //! over the peer transport — so a client may talk to any front door.
+//!
+//! # A front door strangers cannot turn into a weapon
+//!
+//! The seed's protocol is UDP with no handshake, so a request's source
+//! address is only a claim, and some replies are far larger than their
+//! requests. Three limits keep a front door from being aimed at a victim or
+//! exhausted (each in `[limits]` of the cluster file):
+//!
+//! - **a reply-byte budget per address** ([`ReplyBudget`]): every datagram
+//!   sent to an address (replies, cached replies, errors, monitor updates)
+//!   is paid from credit that address earned by sending
+//!   (`booking_reply_factor` bytes per byte received, default 10), plus a
+//!   burst of `booking_burst_bytes` (default 64 KiB) refilled over a minute;
+//!   all addresses together share 16 such bursts. A send that does not fit
+//!   is dropped and counted, and a line is logged at most every 10 s;
+//! - **monitor registrations** ([`Monitors`]): at most
+//!   `booking_monitors_per_ip` (64) live per address, `booking_monitors`
+//!   (10,000) in all; beyond, the seed's error code 5 with a message;
+//!   expired ones are swept every second, here and at the owner;
+//! - **kept replies** (at-most-once): at most `booking_replies_per_source`
+//!   (1,024) per address, in memory here and at the owner, and in the
+//!   owner's store, so one address cannot flush everyone else's.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,17 +41,21 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
+use convene_cluster::config::Limits;
 use convene_cluster::peer::BoxFuture;
+use convene_cluster::screen::Untrusted;
 use convene_cluster::shutdown::Shutdown;
 use convene_cluster::{Peers, Router, Screen, Semantics, ServiceHandler, ServiceTag};
 use convene_rpc::datagram::send_soon;
-use convene_rpc::{CacheConfig, Lookup, Loss, LossConfig, ReplyCache};
+use convene_rpc::{
+    BudgetConfig, BudgetStats, CacheConfig, Lookup, Loss, LossConfig, ReplyBudget, ReplyCache,
+};
 use convene_store::Store;
 use convene_wire::{Decode, Encode};
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
 
-use crate::state::{IdScheme, Monitors};
+use crate::state::{IdScheme, MonitorLimits, Monitors};
 use crate::wire::{self, ErrorCode, MAX_DATAGRAM, Reply, Request};
 
 mod committer;
@@ -42,6 +68,18 @@ use peer_msg::{PeerReply, PeerRequest};
 
 /// The longest monitoring period a client may ask for: one week.
 pub const MAX_MONITOR_SECONDS: u32 = 7 * 24 * 3600;
+
+/// All addresses together may be sent this many times one address's burst
+/// beyond what they earned (see [`ReplyBudget`]).
+pub const SHARED_BURSTS: u64 = 16;
+
+/// How often ended monitor registrations and subscriptions are swept out,
+/// and idle budget entries forgotten.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(1);
+
+/// At most one log line per this long says how many replies the budget
+/// dropped.
+const BUDGET_LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// Everything the booking service needs from its node.
 pub struct BookingContext {
@@ -82,6 +120,36 @@ impl BookingService {
         self.shared.dropped.load(Ordering::Relaxed)
     }
 
+    /// Monitor registrations this front door holds (ended ones are swept
+    /// out every second); 0 if it is not a front door.
+    pub fn monitors_held(&self) -> usize {
+        self.shared.front.as_ref().map_or(0, |front| {
+            front
+                .monitors
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .len()
+        })
+    }
+
+    /// Front doors subscribed to this owner's facilities (ended ones are
+    /// swept out every second); 0 if it owns nothing.
+    pub fn subscriptions_held(&self) -> usize {
+        self.shared.owner.as_ref().map_or(0, Owner::subscriptions)
+    }
+
+    /// What the front door's reply budget let through and dropped, if this
+    /// node is a front door.
+    pub fn budget_stats(&self) -> Option<BudgetStats> {
+        self.shared.front.as_ref().map(|front| {
+            front
+                .budget
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .stats()
+        })
+    }
+
     /// Waits for the service's tasks after shutdown.
     pub async fn join(self) {
         for t in self.tasks {
@@ -104,7 +172,10 @@ struct Front {
     semantics: Semantics,
     loss: Mutex<Loss>,
     cache: Mutex<ReplyCache>,
-    monitors: Mutex<Monitors<SocketAddr>>,
+    monitors: Mutex<Monitors>,
+    budget: Mutex<ReplyBudget>,
+    /// When a line last reported budget drops, and the drops counted then.
+    budget_log: Mutex<(Option<Instant>, u64)>,
 }
 
 /// Starts the booking service on a node (a no-op service if the node has
@@ -116,6 +187,7 @@ pub async fn start(ctx: BookingContext) -> Result<BookingService, BookingStartEr
         .index_of(&ctx.peers.me().id)
         .unwrap_or_default();
     let section = ctx.peers.me().booking.clone();
+    let limits = ctx.peers.cluster().limits.clone();
     let cache = CacheConfig {
         ttl: Duration::from_secs(section.reply_cache_seconds),
         max_entries: section.reply_cache_entries,
@@ -130,10 +202,13 @@ pub async fn start(ctx: BookingContext) -> Result<BookingService, BookingStartEr
             ctx.screen.clone(),
         );
         let node = me_index as u32;
+        let per_source = limits.booking_replies_per_source;
         Some(
-            tokio::task::spawn_blocking(move || Owner::load(&names, node, store, cache, screen))
-                .await
-                .expect("booking store loader panicked")?,
+            tokio::task::spawn_blocking(move || {
+                Owner::load(&names, node, store, cache, per_source, screen)
+            })
+            .await
+            .expect("booking store loader panicked")?,
         )
     };
     let front = ctx.socket.map(|socket| Front {
@@ -145,8 +220,15 @@ pub async fn start(ctx: BookingContext) -> Result<BookingService, BookingStartEr
             duplicate: section.duplicate,
             seed: section.loss_seed,
         })),
-        cache: Mutex::new(ReplyCache::new(cache)),
-        monitors: Mutex::new(Monitors::new()),
+        cache: Mutex::new(
+            ReplyCache::new(cache).with_source_limit(limits.booking_replies_per_source),
+        ),
+        monitors: Mutex::new(Monitors::new(MonitorLimits {
+            total: limits.booking_monitors,
+            per_address: limits.booking_monitors_per_ip,
+        })),
+        budget: Mutex::new(ReplyBudget::new(budget_config(&limits))),
+        budget_log: Mutex::new((None, 0)),
     });
     let shared = Arc::new(Shared {
         peers: ctx.peers.clone(),
@@ -196,7 +278,50 @@ pub async fn start(ctx: BookingContext) -> Result<BookingService, BookingStartEr
             ctx.shutdown.clone(),
         )));
     }
+    if shared.owner.is_some() || shared.front.is_some() {
+        tasks.push(tokio::spawn(housekeeping(
+            shared.clone(),
+            ctx.shutdown.clone(),
+        )));
+    }
     Ok(BookingService { tasks, shared })
+}
+
+/// The front door's reply budget under the cluster file's `[limits]`.
+fn budget_config(limits: &Limits) -> BudgetConfig {
+    BudgetConfig {
+        factor: limits.booking_reply_factor,
+        burst: limits.booking_burst_bytes,
+        total_burst: limits.booking_burst_bytes.saturating_mul(SHARED_BURSTS),
+        ..BudgetConfig::default()
+    }
+}
+
+/// Every second: ended monitor registrations (front door) and subscriptions
+/// (owner) go, and so do budget entries that have refilled.
+async fn housekeeping(shared: Arc<Shared>, shutdown: Shutdown) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(HOUSEKEEPING_EVERY) => {}
+            _ = shutdown.wait() => return,
+        }
+        let now = Instant::now();
+        if let Some(front) = &shared.front {
+            front
+                .monitors
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .purge(now);
+            front
+                .budget
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .sweep(now);
+        }
+        if let Some(owner) = &shared.owner {
+            owner.purge_subscribers(now);
+        }
+    }
 }
 
 /// Kept replies older than the cache's lifetime are no use: drop them now and then.
@@ -231,6 +356,12 @@ async fn serve(shared: Arc<Shared>, shutdown: Shutdown) {
             },
             _ = shutdown.wait() => return,
         };
+        // Whatever becomes of it, the datagram earns its sender credit.
+        front
+            .budget
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .received(Instant::now(), client.ip(), n);
         let (lost, copies) = {
             let mut loss = front.loss.lock().unwrap_or_else(|e| e.into_inner());
             let lost = loss.drop_request();
@@ -341,7 +472,8 @@ impl Shared {
         }
     }
 
-    /// Sends a reply to a client, unless reply loss is simulated.
+    /// Sends a reply to a client, unless reply loss is simulated or the
+    /// client's address has used up its reply budget.
     fn send(&self, client: SocketAddr, bytes: &[u8]) {
         let front = self.front();
         if front
@@ -356,11 +488,42 @@ impl Shared {
             ));
             return;
         }
+        if !self.within_budget(front, client, bytes.len()) {
+            return;
+        }
         send_soon(&front.socket, bytes, client);
         self.screen.block(&[
             &format_args!("Sent response to {}", lines::addr(client)),
             &"",
         ]);
+    }
+
+    /// Whether `len` bytes may go to `client` now (they are then spent);
+    /// if not, the drop is counted and, at most every
+    /// [`BUDGET_LOG_EVERY`], logged.
+    fn within_budget(&self, front: &Front, client: SocketAddr, len: usize) -> bool {
+        let now = Instant::now();
+        let stats = {
+            let mut budget = front.budget.lock().unwrap_or_else(|e| e.into_inner());
+            if budget.try_send(now, client.ip(), len) {
+                return true;
+            }
+            budget.stats()
+        };
+        let mut log = front.budget_log.lock().unwrap_or_else(|e| e.into_inner());
+        let (last, reported) = &mut *log;
+        if last.is_none_or(|at| now.duration_since(at) >= BUDGET_LOG_EVERY) {
+            tracing::warn!(
+                "{} booking datagrams not sent (the latest {len} bytes to {client}): their \
+                 addresses had used up their reply budget (booking_reply_factor and \
+                 booking_burst_bytes in [limits]); {} dropped in all",
+                stats.dropped - *reported,
+                stats.dropped
+            );
+            *last = Some(now);
+            *reported = stats.dropped;
+        }
+        false
     }
 
     /// Routes a request to the node that owns it and returns the reply.
@@ -456,7 +619,8 @@ impl Shared {
         seconds: u32,
     ) -> FrontReply {
         self.screen.line(format_args!(
-            "Monitor: facility='{facility}', duration={seconds}s, client={}",
+            "Monitor: facility='{}', duration={seconds}s, client={}",
+            Untrusted(facility),
             lines::addr(client)
         ));
         let cluster = self.peers.cluster();
@@ -474,6 +638,20 @@ impl Shared {
         }
         let now = Instant::now();
         let period = Duration::from_secs(u64::from(seconds));
+        let refused = |refused: crate::state::MonitorRefused| {
+            FrontReply::Once(Reply::error(ErrorCode::InvalidRequest, refused.to_string()).encode())
+        };
+        // Checked before the owner is asked, and again when registering
+        // (another request from the address may have taken the last place).
+        if let Err(e) = self
+            .front()
+            .monitors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .admit(facility, client, now)
+        {
+            return refused(e);
+        }
         if node == self.me {
             if let Some(owner) = &self.owner {
                 owner.subscribe(facility, None, now + period);
@@ -506,11 +684,15 @@ impl Shared {
                 );
             }
         }
-        self.front()
+        if let Err(e) = self
+            .front()
             .monitors
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .register(facility, client, now, period);
+            .register(facility, client, now, period)
+        {
+            return refused(e);
+        }
         FrontReply::Keep(
             Reply::Monitoring {
                 message: format!("Monitoring '{facility}' for {seconds} seconds"),
@@ -558,6 +740,9 @@ impl Shared {
             .unwrap_or_else(|e| e.into_inner())
             .targets(facility, Instant::now());
         for client in targets {
+            if !self.within_budget(front, client, update.len()) {
+                continue;
+            }
             send_soon(&front.socket, update, client);
             self.screen.line(format_args!(
                 "Sent monitor update to {}",
@@ -583,7 +768,7 @@ impl ServiceHandler for BookingPeer {
         Box::pin(async move {
             if shared.peers.cluster().node_at(from).is_none() {
                 shared.dropped.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(%from, "booking peer request from outside the cluster; dropped");
+                tracing::debug!(%from, "booking peer request from outside the cluster; dropped");
                 return None;
             }
             let request = match PeerRequest::from_bytes(&body) {

@@ -16,12 +16,13 @@
 //! # Layout
 //!
 //! - [`BookingError`]: the seed's error codes and messages, one constructor each.
-//! - [`IdScheme`]: how confirmation ids are numbered, and which node owns one.
+//! - [`IdScheme`]: how confirmation ids are made (64 random bits and the
+//!   owning node), and which node owns one.
 //! - [`Facilities`]: one node's facilities and their bookings; the seed's
 //!   services 1–3 (query, book, change) and its two extra operations (extend,
 //!   idempotent; cancel, non-idempotent).
 //! - [`Monitors`]: who asked for callbacks on which facility, until when
-//!   (service 4).
+//!   (service 4), within [`MonitorLimits`] per address and in all.
 //!
 //! # A session, as the seed's README shows it
 //!
@@ -30,7 +31,8 @@
 //!
 //! let mut rooms = Facilities::new(["Meeting Room A".to_string()], IdScheme { node: 0 });
 //! // Mon 10:00-11:00.
-//! assert_eq!(rooms.book("Meeting Room A", 600, 660)?.id, "CONF000001");
+//! let id = rooms.book("Meeting Room A", 600, 660)?.id.clone();
+//! assert!(id.starts_with("CONF0-") && id.len() == "CONF0-".len() + 16);
 //! // Mon 10:30-11:30 collides.
 //! assert_eq!(rooms.book("Meeting Room A", 630, 690).unwrap_err().code, 2);
 //! // Monday is free around it; Tuesday is one whole-day slot.
@@ -38,8 +40,8 @@
 //!     rooms.availability("Meeting Room A", &[0, 1])?,
 //!     vec![(0, vec![(0, 600), (660, 1440)]), (1, vec![(1440, 2880)])],
 //! );
-//! rooms.cancel("CONF000001")?;
-//! assert_eq!(rooms.cancel("CONF000001").unwrap_err(), BookingError::already_cancelled());
+//! rooms.cancel(&id)?;
+//! assert_eq!(rooms.cancel(&id).unwrap_err(), BookingError::already_cancelled());
 //! # Ok::<(), BookingError>(())
 //! ```
 
@@ -53,8 +55,8 @@ mod tests;
 
 pub use error::{BookingError, RestoreError};
 pub use facilities::{Booking, Extended, Facilities};
-pub use ids::{IdScheme, SEQ_LIMIT};
-pub use monitors::Monitors;
+pub use ids::{IdScheme, ParsedId};
+pub use monitors::{MonitorLimits, MonitorRefused, Monitors};
 
 /// A time of the week: minutes since Monday 00:00, `0..=MINUTES_PER_WEEK`.
 ///

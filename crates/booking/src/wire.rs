@@ -13,7 +13,7 @@
 //! | type | request                 | params                        | reply type | reply payload |
 //! |------|-------------------------|-------------------------------|------------|---------------|
 //! | 1    | `QUERY_AVAILABILITY`    | facility, day list            | 101        | facility, `u32` day count, per day: `u8` day, `u32` slot count, (start, end) times |
-//! | 2    | `BOOK_FACILITY`         | facility, start, end          | 102        | confirmation id (`CONF000001`, …) |
+//! | 2    | `BOOK_FACILITY`         | facility, start, end          | 102        | confirmation id (`CONF1-3f9a0c27e4b5d861`; the seed's were `CONF000001`, …) |
 //! | 3    | `CHANGE_BOOKING`        | confirmation id, `i32` offset minutes | 103 | bool (true) |
 //! | 4    | `MONITOR_REGISTER`      | facility, `u32` seconds       | 104        | bool (true), message |
 //! | 5    | `EXTEND_BOOKING`        | confirmation id, `u32` minutes | 105       | bool (true), message |
@@ -78,8 +78,8 @@ mod tests;
 pub const MAX_DATAGRAM: usize = 65507;
 
 /// Longest facility name or confirmation id we accept, in bytes (the seed has no limit;
-/// we need one). Far above the seed's names ("Lecture Theatre 1", `CONF000001`), and it
-/// bounds what an error reply may echo back.
+/// we need one). Far above the seed's names ("Lecture Theatre 1") and our ids
+/// (`CONF1-3f9a0c27e4b5d861`), and it bounds what an error reply may echo back.
 pub const MAX_NAME: usize = 256;
 
 /// Longest day list accepted in a query. A week has 7 days, but the seed lets a client
@@ -591,7 +591,7 @@ pub enum Reply {
     },
     /// Type 102: the booking was made.
     Booked {
-        /// Its id, `CONF000001` and so on.
+        /// Its id, e.g. `CONF1-3f9a0c27e4b5d861` (see [`IdScheme`](crate::state::IdScheme)).
         confirmation: String,
     },
     /// Type 103: the booking was moved. (On the wire: a bool, always true.)

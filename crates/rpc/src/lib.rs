@@ -41,7 +41,12 @@
 //! * [`stats`]: [`Stats`], the endpoint's counters.
 //! * [`reply_cache`]: [`ReplyCache`], the sans-IO at-most-once cache of
 //!   replies keyed by client address and request id, with expiry and a
-//!   bound; [`CacheConfig`], [`Lookup`], [`RestoredEntry`], [`CacheStats`].
+//!   bound (in all, and per source); [`CacheConfig`], [`Lookup`],
+//!   [`RestoredEntry`], [`CacheStats`].
+//! * [`budget`]: [`ReplyBudget`], the sans-IO reply-byte budget of a UDP
+//!   front door: each source is sent at most a bounded multiple of what it
+//!   sent, so the door cannot be used to amplify an attack;
+//!   [`BudgetConfig`], [`BudgetStats`].
 //! * [`loss`]: [`Loss`] and [`LossConfig`], seeded, replayable request loss,
 //!   reply loss and duplication for tests and experiments.
 //! * [`rng`]: [`SplitMix64`], a tiny seeded generator for replayable loss
@@ -49,12 +54,15 @@
 //!   a stranger must not guess.
 //! * [`socket`]: the tokio transport: [`start`], [`Client`], [`Handler`].
 //! * [`datagram`]: [`DatagramSocket`], what the transport needs of a socket
-//!   (tokio's, or a simulator's in tests).
+//!   (tokio's, or a simulator's in tests), and [`send_soon`](datagram::send_soon),
+//!   with a bound on the sends waiting for a busy socket.
+//! * `source`: what per-source limits count by (an IPv4 address, an IPv6 /64).
 //! * [`error`]: [`RpcError`] and [`EnvelopeError`].
 
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod budget;
 pub mod config;
 pub mod datagram;
 pub mod endpoint;
@@ -64,9 +72,11 @@ pub mod loss;
 pub mod reply_cache;
 pub mod rng;
 pub mod socket;
+mod source;
 pub mod stats;
 
 pub use auth::{AuthError, AuthStats, MacKey, Member, Opened, Opener, Sealer, Sender};
+pub use budget::{BudgetConfig, BudgetStats, ReplyBudget};
 pub use config::Config;
 pub use datagram::DatagramSocket;
 pub use endpoint::{Endpoint, Event, Transmit};

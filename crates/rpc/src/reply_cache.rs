@@ -52,6 +52,14 @@
 //! out genuine entries, whose retries would then execute again: size
 //! `max_entries` above the peak request rate times `ttl`.
 //!
+//! A flood from one sender need not push out everyone else's entries:
+//! [`ReplyCache::with_source_limit`] caps the entries one source (an IPv4
+//! address, or an IPv6 /64) may hold, and a new entry beyond the cap evicts
+//! that source's own oldest. A server that keeps a copy of the entries
+//! elsewhere (the booking owner persists them) asks for the keys evicted
+//! for room with [`ReplyCache::with_eviction_log`] and
+//! [`ReplyCache::take_evicted`], to drop its copies too.
+//!
 //! # Layout
 //!
 //! Entries live in a `HashMap` from a compact key (28 bytes: the client's
@@ -67,6 +75,11 @@
 //! `max_entries`, and the sweep's cost is paid by the removals that made the
 //! records stale. [`ReplyCache::approx_bytes_per_entry`] measures the result:
 //! about 206 bytes per entry with 40-byte replies.
+//!
+//! With a per-source limit, each source with entries also has its own queue
+//! of `(key, sequence number)` records, kept the same way (swept once its
+//! stale records outnumber its live entries, dropped with its last entry),
+//! to find that source's oldest entry without a scan.
 //!
 //! # Time
 //!
@@ -84,6 +97,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use key::Key;
+
+use crate::source::Source;
 
 /// How long the cache remembers requests, and how many.
 ///
@@ -155,8 +170,9 @@ pub struct RestoredEntry {
 ///
 /// Every [`ReplyCache::begin`] counts in exactly one of `hits_done`,
 /// `hits_in_progress` and `misses`. `reused_ids` counts the misses that
-/// replaced an entry with a different checksum. `expired` and
-/// `evicted_full` count entries dropped for age and for room.
+/// replaced an entry with a different checksum. `expired`, `evicted_full`
+/// and `evicted_source` count entries dropped for age, for room, and to keep
+/// a source within its limit.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CacheStats {
     /// Retries answered from a finished entry ([`Lookup::Done`]).
@@ -171,6 +187,9 @@ pub struct CacheStats {
     pub reused_ids: u64,
     /// Entries evicted, oldest first, to stay within `max_entries`.
     pub evicted_full: u64,
+    /// Entries evicted, the source's oldest first, to stay within the
+    /// per-source limit ([`ReplyCache::with_source_limit`]).
+    pub evicted_source: u64,
     /// Entries dropped because they outlived `ttl`, including restored
     /// entries that were already too old to keep.
     pub expired: u64,
@@ -235,9 +254,30 @@ pub struct ReplyCache {
     entries: HashMap<Key, Entry>,
     /// `(key, seq)` of every entry in insertion order, plus stale records.
     order: VecDeque<(Key, u64)>,
+    /// Entries per source, if limited ([`ReplyCache::with_source_limit`]).
+    sources: Option<Sources>,
+    /// Keys evicted for room, if asked for ([`ReplyCache::with_eviction_log`]).
+    evicted: Option<Vec<Key>>,
     /// The sequence number of the next insertion.
     next_seq: u64,
     stats: CacheStats,
+}
+
+/// The entries of each source, for a per-source limit.
+#[derive(Debug)]
+struct Sources {
+    /// Most entries one source may hold.
+    limit: usize,
+    /// Only sources with at least one entry.
+    queues: HashMap<Source, SourceQueue>,
+}
+
+/// One source's entries: how many, and their records oldest first (plus
+/// stale records, as in [`ReplyCache::order`]).
+#[derive(Debug, Default)]
+struct SourceQueue {
+    live: usize,
+    order: VecDeque<(Key, u64)>,
 }
 
 impl ReplyCache {
@@ -247,9 +287,60 @@ impl ReplyCache {
             config,
             entries: HashMap::new(),
             order: VecDeque::new(),
+            sources: None,
+            evicted: None,
             next_seq: 0,
             stats: CacheStats::default(),
         }
+    }
+
+    /// Limits the entries one source (an IPv4 address, or an IPv6 /64) may
+    /// hold to `limit` (at least 1): a new entry beyond it evicts that
+    /// source's oldest, so one sender cannot flush everyone else's entries.
+    /// Set it on a new cache, before any entry.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use convene_rpc::{CacheConfig, Lookup, ReplyCache};
+    ///
+    /// let mut cache = ReplyCache::new(CacheConfig::default()).with_source_limit(2);
+    /// let now = Instant::now();
+    /// let (flood, other) = ("192.0.2.1:4000".parse().unwrap(), "192.0.2.2:4000".parse().unwrap());
+    /// cache.begin(now, other, 1, b"mine");
+    /// for id in 0..100 {
+    ///     cache.begin(now, flood, id, b"x");
+    /// }
+    /// assert_eq!(cache.len(), 3);
+    /// assert_eq!(cache.begin(now, other, 1, b"mine"), Lookup::InProgress);
+    /// ```
+    pub fn with_source_limit(mut self, limit: usize) -> Self {
+        self.sources = Some(Sources {
+            limit: limit.max(1),
+            queues: HashMap::new(),
+        });
+        self
+    }
+
+    /// Keeps the key of every entry evicted for room (from a full cache or
+    /// a source at its limit) until [`take_evicted`](ReplyCache::take_evicted)
+    /// collects them. Entries that expire are not listed: the caller knows
+    /// their age.
+    pub fn with_eviction_log(mut self) -> Self {
+        self.evicted = Some(Vec::new());
+        self
+    }
+
+    /// The `(client, request id)` of every entry evicted for room since the
+    /// last call (always empty without
+    /// [`with_eviction_log`](ReplyCache::with_eviction_log)).
+    pub fn take_evicted(&mut self) -> Vec<(SocketAddr, u32)> {
+        self.evicted
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|key| (key.client(), key.request_id()))
+            .collect()
     }
 
     /// The configuration this cache was built with.
@@ -287,12 +378,12 @@ impl ReplyCache {
             }
             Found::Done => {}
             Found::Expired => {
-                self.entries.remove(&key);
+                self.remove(&key);
                 self.stats.expired += 1;
                 return self.start(now, key, checksum);
             }
             Found::Reused => {
-                self.entries.remove(&key);
+                self.remove(&key);
                 self.stats.reused_ids += 1;
                 return self.start(now, key, checksum);
             }
@@ -344,7 +435,7 @@ impl ReplyCache {
                 return;
             }
             Some(_) => {
-                self.entries.remove(&key);
+                self.remove(&key);
                 self.stats.expired += 1;
             }
             None => {}
@@ -367,7 +458,7 @@ impl ReplyCache {
             .get(&key)
             .is_some_and(|e| e.reply.is_none() && e.checksum == checksum)
         {
-            self.entries.remove(&key);
+            self.remove(&key);
             self.sweep_if_stale();
         }
     }
@@ -387,7 +478,7 @@ impl ReplyCache {
             return;
         };
         let key = Key::new(entry.client, entry.request_id);
-        self.entries.remove(&key);
+        self.remove(&key);
         let expires = now.checked_add(remaining);
         self.insert(
             key,
@@ -407,6 +498,14 @@ impl ReplyCache {
         self.entries.retain(|_, e| !e.is_expired(now));
         self.stats.expired += (before - self.entries.len()) as u64;
         self.sweep();
+        if let Some(sources) = &mut self.sources {
+            let entries = &self.entries;
+            sources.queues.retain(|_, queue| {
+                queue.sweep(entries);
+                queue.live = queue.order.len();
+                queue.live > 0
+            });
+        }
     }
 
     /// How many requests are remembered (in progress or finished).
@@ -460,10 +559,28 @@ impl ReplyCache {
             .filter_map(|e| e.reply.as_deref())
             .map(|reply| heap_block(reply.len()))
             .fold(0, usize::saturating_add);
+        let sources = self.sources.as_ref().map_or(0, |sources| {
+            let record = size_of::<(Key, u64)>();
+            let table = hash_table_bytes(
+                sources.queues.capacity(),
+                size_of::<(Source, SourceQueue)>(),
+            );
+            sources
+                .queues
+                .values()
+                .map(|q| q.order.capacity().saturating_mul(record))
+                .fold(table, usize::saturating_add)
+        });
+        let evicted = self
+            .evicted
+            .as_ref()
+            .map_or(0, |log| log.capacity().saturating_mul(size_of::<Key>()));
         size_of::<Self>()
             .saturating_add(table)
             .saturating_add(queue)
             .saturating_add(replies)
+            .saturating_add(sources)
+            .saturating_add(evicted)
     }
 
     /// [`approx_bytes`](ReplyCache::approx_bytes) divided by the number of
@@ -484,6 +601,8 @@ impl ReplyCache {
     /// * **the replies**: each non-empty reply is its own allocation, counted
     ///   as glibc's malloc sizes it: length plus an 8-byte header, rounded up
     ///   to 16, at least 32 (so a 40-byte reply costs 48).
+    /// * with a per-source limit, each source's queue of records and the
+    ///   table of sources; with an eviction log, its keys.
     /// * the `ReplyCache` itself.
     ///
     /// With 100,000 entries and 40-byte replies this is 206 bytes:
@@ -516,6 +635,7 @@ impl ReplyCache {
                 return;
             }
         }
+        self.make_room_for(key.source());
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
         self.entries.insert(
@@ -528,7 +648,37 @@ impl ReplyCache {
             },
         );
         self.order.push_back((key, seq));
+        if let Some(sources) = &mut self.sources {
+            let queue = sources.queues.entry(key.source()).or_default();
+            queue.live += 1;
+            queue.order.push_back((key, seq));
+        }
         self.sweep_if_stale();
+    }
+
+    /// Evicts `source`'s oldest entries until it may add one (with a
+    /// per-source limit; otherwise does nothing).
+    fn make_room_for(&mut self, source: Source) {
+        loop {
+            let Some(sources) = &mut self.sources else {
+                return;
+            };
+            let limit = sources.limit;
+            let Some(queue) = sources.queues.get_mut(&source) else {
+                return;
+            };
+            if queue.live < limit {
+                return;
+            }
+            let Some((key, seq)) = queue.order.pop_front() else {
+                return; // unreachable: live entries have records
+            };
+            if self.entries.get(&key).is_some_and(|e| e.seq == seq) {
+                self.remove(&key);
+                self.stats.evicted_source += 1;
+                self.log_eviction(key);
+            }
+        }
     }
 
     /// Removes the oldest live entry, skipping stale records. Returns false
@@ -536,12 +686,37 @@ impl ReplyCache {
     fn evict_oldest(&mut self) -> bool {
         while let Some((key, seq)) = self.order.pop_front() {
             if self.entries.get(&key).is_some_and(|e| e.seq == seq) {
-                self.entries.remove(&key);
+                self.remove(&key);
                 self.stats.evicted_full += 1;
+                self.log_eviction(key);
                 return true;
             }
         }
         false
+    }
+
+    fn log_eviction(&mut self, key: Key) {
+        if let Some(log) = &mut self.evicted {
+            log.push(key);
+        }
+    }
+
+    /// Removes the entry under `key`, if any, keeping the per-source counts.
+    /// Its queue records become stale.
+    fn remove(&mut self, key: &Key) -> Option<Entry> {
+        let entry = self.entries.remove(key)?;
+        if let Some(sources) = &mut self.sources {
+            let source = key.source();
+            if let Some(queue) = sources.queues.get_mut(&source) {
+                queue.live = queue.live.saturating_sub(1);
+                if queue.live == 0 {
+                    sources.queues.remove(&source);
+                } else if queue.order.len().saturating_sub(queue.live) > queue.live {
+                    queue.sweep(&self.entries);
+                }
+            }
+        }
+        Some(entry)
     }
 
     /// Drops stale records and expired entries from the front of the queue,
@@ -553,7 +728,7 @@ impl ReplyCache {
                     if !e.is_expired(now) {
                         break;
                     }
-                    self.entries.remove(&key);
+                    self.remove(&key);
                     self.stats.expired += 1;
                 }
                 _ => {} // stale
@@ -574,6 +749,14 @@ impl ReplyCache {
     /// Removes every stale record from the queue, keeping the order.
     fn sweep(&mut self) {
         let entries = &self.entries;
+        self.order
+            .retain(|(key, seq)| entries.get(key).is_some_and(|e| e.seq == *seq));
+    }
+}
+
+impl SourceQueue {
+    /// Removes every stale record, keeping the order.
+    fn sweep(&mut self, entries: &HashMap<Key, Entry>) {
         self.order
             .retain(|(key, seq)| entries.get(key).is_some_and(|e| e.seq == *seq));
     }

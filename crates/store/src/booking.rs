@@ -1,11 +1,21 @@
-//! The booking service's tables: bookings, the confirmation-id sequence,
-//! and the replies kept so a retry is never executed twice.
+//! The booking service's tables: bookings, and the replies kept so a retry
+//! is never executed twice.
 //!
 //! A change to a booking and the reply that reports it are written in one
 //! transaction ([`Store::commit_booking_writes`]): after a crash either both
 //! are on disk (a retry gets the stored reply) or neither is (the retry
 //! executes for the first time). Writes come in batches so a busy node pays
 //! one commit for many requests.
+//!
+//! Kept replies are bounded by the service: its in-memory record holds at
+//! most so many per client address and in all, and each write names the
+//! replies that record has let go of ([`BookingWrite::forget`]), so the
+//! table holds no more than the record does. Older ones go by age
+//! ([`Store::prune_booking_replies`]).
+//!
+//! (The table `booking_sequence` held the counter of the sequential
+//! confirmation ids of earlier versions; ids are random now, and it is no
+//! longer read or written.)
 
 use rusqlite::params;
 
@@ -44,16 +54,17 @@ pub struct ReplyRow {
     pub created_ms: i64,
 }
 
-/// One request's writes: the booking it changed (if any), the sequence
-/// number after it, and its reply (if replies are kept).
+/// One request's writes: the booking it changed (if any), its reply (if
+/// replies are kept), and kept replies to drop.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BookingWrite {
     /// The booking as it is after the request.
     pub booking: Option<BookingRow>,
-    /// The next confirmation sequence number, if it moved.
-    pub next_seq: Option<u32>,
     /// The reply to keep.
     pub reply: Option<ReplyRow>,
+    /// Kept replies to drop, by client address (`ip:port`) and request id:
+    /// those the service's record evicted to stay within its bounds.
+    pub forget: Vec<(String, u32)>,
 }
 
 impl Store {
@@ -76,11 +87,8 @@ impl Store {
                      VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
                 .map_err(|e| self.sqlite(e))?;
-            let mut seq = tx
-                .prepare_cached(
-                    "INSERT INTO booking_sequence (singleton, next_seq) VALUES (1, ?1)
-                     ON CONFLICT (singleton) DO UPDATE SET next_seq = MAX(next_seq, ?1)",
-                )
+            let mut forget = tx
+                .prepare_cached("DELETE FROM booking_replies WHERE client = ?1 AND request_id = ?2")
                 .map_err(|e| self.sqlite(e))?;
             for w in writes {
                 if let Some(b) = &w.booking {
@@ -95,8 +103,10 @@ impl Store {
                         ])
                         .map_err(|e| self.sqlite(e))?;
                 }
-                if let Some(n) = w.next_seq {
-                    seq.execute(params![n]).map_err(|e| self.sqlite(e))?;
+                for (client, request_id) in &w.forget {
+                    forget
+                        .execute(params![client, request_id])
+                        .map_err(|e| self.sqlite(e))?;
                 }
                 if let Some(r) = &w.reply {
                     reply
@@ -144,24 +154,6 @@ impl Store {
             }
         }
         Ok(rows)
-    }
-
-    /// The next confirmation sequence number (1 for a new store).
-    pub fn next_booking_seq(&self) -> Result<u32, StoreError> {
-        let conn = self.conn();
-        let n: Option<u32> = conn
-            .query_row(
-                "SELECT next_seq FROM booking_sequence WHERE singleton = 1",
-                [],
-                |r| r.get(0),
-            )
-            .map(Some)
-            .or_else(|e| match e {
-                rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                e => Err(e),
-            })
-            .map_err(|e| self.sqlite(e))?;
-        Ok(n.unwrap_or(1))
     }
 
     /// Replies made at or after `since_ms` (older ones are expired anyway).
@@ -224,25 +216,26 @@ mod tests {
     fn a_batch_lands_whole_and_reopens_unchanged() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.next_booking_seq().unwrap(), 1);
         store
             .commit_booking_writes(&[
                 BookingWrite {
-                    booking: Some(row("CONF000001", false)),
-                    next_seq: Some(2),
+                    booking: Some(row("CONF1-3f9a0c27e4b5d861", false)),
                     reply: Some(reply(1, 1_000)),
+                    forget: Vec::new(),
                 },
                 BookingWrite {
-                    booking: Some(row("CONF000001", true)),
-                    next_seq: None,
+                    booking: Some(row("CONF1-3f9a0c27e4b5d861", true)),
                     reply: Some(reply(2, 2_000)),
+                    forget: Vec::new(),
                 },
             ])
             .unwrap();
         drop(store);
         let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.bookings().unwrap(), vec![row("CONF000001", true)]);
-        assert_eq!(store.next_booking_seq().unwrap(), 2);
+        assert_eq!(
+            store.bookings().unwrap(),
+            vec![row("CONF1-3f9a0c27e4b5d861", true)]
+        );
         assert_eq!(
             store.booking_replies(0).unwrap(),
             vec![reply(1, 1_000), reply(2, 2_000)]
@@ -253,21 +246,26 @@ mod tests {
     }
 
     #[test]
-    fn the_sequence_never_goes_back() {
+    fn forgotten_replies_go_in_the_same_transaction() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
+        let writes: Vec<BookingWrite> = (1..=3)
+            .map(|id| BookingWrite {
+                reply: Some(reply(id, 1_000)),
+                ..Default::default()
+            })
+            .collect();
+        store.commit_booking_writes(&writes).unwrap();
         store
             .commit_booking_writes(&[BookingWrite {
-                next_seq: Some(9),
+                reply: Some(reply(4, 2_000)),
+                forget: vec![("127.0.0.1:5000".into(), 1), ("127.0.0.1:5000".into(), 3)],
                 ..Default::default()
             }])
             .unwrap();
-        store
-            .commit_booking_writes(&[BookingWrite {
-                next_seq: Some(4),
-                ..Default::default()
-            }])
-            .unwrap();
-        assert_eq!(store.next_booking_seq().unwrap(), 9);
+        assert_eq!(
+            store.booking_replies(0).unwrap(),
+            vec![reply(2, 1_000), reply(4, 2_000)]
+        );
     }
 }

@@ -10,8 +10,15 @@
 //! The committer is a plain thread blocked on a channel rather than a task
 //! that hands each batch to tokio's blocking pool: that would add a thread
 //! hand-off to every commit, which is most of the cost at low load.
+//!
+//! The queue is bounded ([`MAX_QUEUED`]): a request takes a place
+//! ([`Committer::reserve`]) before it changes anything, and gives it back
+//! once its write is committed. When every place is taken (a flood faster
+//! than the disk), the request is dropped unanswered before it touches any
+//! state, and the client's retry comes back later.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use convene_store::{BookingWrite, Store};
@@ -20,18 +27,35 @@ use tokio::sync::oneshot;
 /// Most writes in one transaction.
 const MAX_BATCH: usize = 512;
 
-type Job = (BookingWrite, oneshot::Sender<Result<(), String>>);
+/// Most writes queued or being committed at once.
+pub const MAX_QUEUED: usize = 8 * MAX_BATCH;
+
+type Job = (BookingWrite, Place, oneshot::Sender<Result<(), String>>);
 
 /// Queues writes for the commit thread.
 #[derive(Clone)]
 pub struct Committer {
     jobs: mpsc::Sender<Job>,
+    queued: Arc<AtomicUsize>,
+}
+
+/// A place in the commit queue, given back when dropped (after the commit,
+/// or unused).
+pub struct Place {
+    queued: Arc<AtomicUsize>,
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.queued.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Committer {
     /// Starts the commit thread on `store`. It ends when every `Committer`
     /// is gone, after committing what was queued.
     pub fn start(store: Arc<Store>) -> Self {
+        // Unbounded as a channel, bounded by the places: a job carries one.
         let (jobs, queue) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("booking-store".into())
@@ -46,7 +70,7 @@ impl Committer {
                             Err(_) => break,
                         }
                     }
-                    writes.extend(batch.iter().map(|(w, _)| w.clone()));
+                    writes.extend(batch.iter().map(|(w, _, _)| w.clone()));
                     let outcome = store
                         .commit_booking_writes(&writes)
                         .map_err(|e| e.to_string());
@@ -54,21 +78,53 @@ impl Committer {
                         tracing::error!("cannot store booking changes: {e}");
                     }
                     writes.clear();
-                    for (_, done) in batch.drain(..) {
+                    for (_, place, done) in batch.drain(..) {
+                        drop(place);
                         let _ = done.send(outcome.clone());
                     }
                 }
             })
             .expect("spawning the booking store thread");
-        Committer { jobs }
+        Committer {
+            jobs,
+            queued: Arc::new(AtomicUsize::new(0)),
+        }
     }
 
-    /// Writes `write` durably; returns once it is committed.
-    pub async fn commit(&self, write: BookingWrite) -> Result<(), String> {
+    /// A place in the queue, or `None` if [`MAX_QUEUED`] writes are waiting.
+    pub fn reserve(&self) -> Option<Place> {
+        if self.queued.fetch_add(1, Ordering::Relaxed) >= MAX_QUEUED {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(Place {
+            queued: self.queued.clone(),
+        })
+    }
+
+    /// Writes `write` durably in the place taken for it; returns once it is
+    /// committed.
+    pub async fn commit(&self, place: Place, write: BookingWrite) -> Result<(), String> {
         let (done, wait) = oneshot::channel();
         self.jobs
-            .send((write, done))
+            .send((write, place, done))
             .map_err(|_| "the store is closed".to_string())?;
         wait.await.map_err(|_| "the store is closed".to_string())?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_queue_has_a_bounded_number_of_places() {
+        let dir = tempfile::tempdir().unwrap();
+        let committer = Committer::start(Arc::new(Store::open(dir.path()).unwrap()));
+        let places: Vec<Place> = (0..MAX_QUEUED).map_while(|_| committer.reserve()).collect();
+        assert_eq!(places.len(), MAX_QUEUED);
+        assert!(committer.reserve().is_none());
+        drop(places);
+        assert!(committer.reserve().is_some());
     }
 }

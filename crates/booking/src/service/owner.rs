@@ -6,6 +6,14 @@
 //! checksum), persisted with the change itself, so a retry is answered from
 //! the record even after a restart of the owner or via another front door.
 //! Queries change nothing and are simply executed again.
+//!
+//! That record is bounded: at most `limits.booking_replies_per_source`
+//! replies per client address (an IPv6 client by its /64), the oldest going
+//! first, and at most `reply_cache_entries` in all; the rows it lets go of
+//! are deleted from the store with the next write, so the table never holds
+//! more than the record. Writes wait in a bounded queue (see
+//! [`Committer`]); a request that finds it full is dropped before it
+//! changes anything, unanswered, and the client's retry comes back later.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -13,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use convene_cluster::Screen;
+use convene_cluster::screen::Untrusted;
 use convene_rpc::{CacheConfig, Lookup, ReplyCache, RestoredEntry};
 use convene_store::{BookingRow, BookingWrite, ReplyRow, Store};
 use convene_time::WeekTime;
@@ -26,8 +35,8 @@ use crate::wire::{self, DayAvailability, ErrorCode, Reply, Request};
 pub enum Outcome {
     /// Send these bytes; if a facility changed, its monitors must hear.
     Reply(Vec<u8>, Option<String>),
-    /// The same request is executing right now (or could not be stored):
-    /// send nothing, the client will retry.
+    /// The same request is executing right now (or could not be stored,
+    /// or the store's queue is full): send nothing, the client will retry.
     Busy,
 }
 
@@ -56,16 +65,20 @@ fn now_ms() -> i64 {
 }
 
 impl Owner {
-    /// Loads this node's facilities, bookings and kept replies.
+    /// Loads this node's facilities, bookings and kept replies; at most
+    /// `replies_per_source` replies are kept for one client address.
     pub fn load(
         names: &[String],
         node: u32,
         store: Arc<Store>,
         cache: CacheConfig,
+        replies_per_source: usize,
         screen: Screen,
     ) -> Result<Owner, convene_store::StoreError> {
         let facilities = load_facilities(names, node, &store)?;
-        let mut record = ReplyCache::new(cache);
+        let mut record = ReplyCache::new(cache)
+            .with_source_limit(replies_per_source)
+            .with_eviction_log();
         let now = Instant::now();
         let now_ms = now_ms();
         for row in store.booking_replies(now_ms - cache.ttl.as_millis() as i64)? {
@@ -82,6 +95,15 @@ impl Owner {
                     age: Duration::from_millis(now_ms.saturating_sub(row.created_ms).max(0) as u64),
                 },
             );
+        }
+        // Rows beyond today's bounds (a smaller limit, or written by an
+        // earlier version) go now.
+        let forget = forgotten(&mut record);
+        if !forget.is_empty() {
+            store.commit_booking_writes(&[BookingWrite {
+                forget,
+                ..BookingWrite::default()
+            }])?;
         }
         store.prune_booking_replies(now_ms - cache.ttl.as_millis() as i64)?;
         Ok(Owner {
@@ -104,6 +126,18 @@ impl Owner {
             Err(e) => return Outcome::Reply(e.to_reply().encode(), None),
         };
         let changes = !matches!(request, Request::Query { .. } | Request::Monitor { .. });
+        // A place in the store's queue first, before anything changes.
+        let place = if changes {
+            match self.committer.reserve() {
+                Some(place) => Some(place),
+                None => {
+                    tracing::debug!(%client, "booking store queue full; request dropped");
+                    return Outcome::Busy;
+                }
+            }
+        } else {
+            None
+        };
         if dedup && changes {
             let mut record = self.record.lock().unwrap_or_else(|e| e.into_inner());
             match record.begin(Instant::now(), client, header.request_id, datagram) {
@@ -114,10 +148,15 @@ impl Owner {
         }
         let (reply, changed) = self.apply(&request);
         let bytes = reply.encode();
-        if changes {
+        if let Some(place) = place {
+            let forget = if dedup {
+                forgotten(&mut self.record.lock().unwrap_or_else(|e| e.into_inner()))
+            } else {
+                Vec::new()
+            };
             let write = BookingWrite {
-                booking: changed.as_ref().map(|c| row(&c.booking)),
-                next_seq: changed.as_ref().map(|c| c.next_seq),
+                booking: changed.as_ref().map(row),
+                forget,
                 reply: dedup.then(|| ReplyRow {
                     client: client.to_string(),
                     request_id: header.request_id,
@@ -126,8 +165,8 @@ impl Owner {
                     created_ms: now_ms(),
                 }),
             };
-            if (write.booking.is_some() || write.reply.is_some())
-                && let Err(e) = self.committer.commit(write).await
+            if (write.booking.is_some() || write.reply.is_some() || !write.forget.is_empty())
+                && let Err(e) = self.committer.commit(place, write).await
             {
                 // Not durable, so not sent: the client's retry asks again.
                 // The change was applied in memory: go back to what is on disk.
@@ -148,7 +187,7 @@ impl Owner {
                     .finish(Instant::now(), client, header.request_id, datagram, &bytes);
             }
         }
-        Outcome::Reply(bytes, changed.map(|c| c.booking.facility))
+        Outcome::Reply(bytes, changed.map(|b| b.facility))
     }
 
     /// Replaces the in-memory facilities with what the store holds (after a
@@ -163,13 +202,14 @@ impl Owner {
     }
 
     /// Runs one request against the facilities, printing the seed's lines.
-    fn apply(&self, request: &Request) -> (Reply, Option<Changed>) {
+    fn apply(&self, request: &Request) -> (Reply, Option<Booking>) {
         let mut f = self.facilities.lock().unwrap_or_else(|e| e.into_inner());
         let screen = &self.screen;
         let result: Result<(Reply, Option<Booking>), BookingError> = match request {
             Request::Query { facility, days } => {
                 screen.line(format_args!(
-                    "Query: facility='{facility}', days={}",
+                    "Query: facility='{}', days={}",
+                    Untrusted(facility),
                     lines::days(days)
                 ));
                 f.availability(facility, days).map(|a| {
@@ -188,7 +228,8 @@ impl Owner {
                 end,
             } => {
                 screen.line(format_args!(
-                    "Book: facility='{facility}', from {start} to {end}"
+                    "Book: facility='{}', from {start} to {end}",
+                    Untrusted(facility)
                 ));
                 f.book(facility, start.minutes(), end.minutes()).map(|b| {
                     (
@@ -204,7 +245,8 @@ impl Owner {
                 offset_minutes,
             } => {
                 screen.line(format_args!(
-                    "Change: confirmation_id='{confirmation}', offset={offset_minutes} minutes"
+                    "Change: confirmation_id='{}', offset={offset_minutes} minutes",
+                    Untrusted(confirmation)
                 ));
                 f.change(confirmation, *offset_minutes).map(|b| {
                     screen.line(format_args!(
@@ -220,7 +262,8 @@ impl Owner {
                 minutes,
             } => {
                 screen.line(format_args!(
-                    "Extend: confirmation_id='{confirmation}', extension={minutes} minutes"
+                    "Extend: confirmation_id='{}', extension={minutes} minutes",
+                    Untrusted(confirmation)
                 ));
                 let before = f.booking(confirmation).map(|b| b.end);
                 f.extend(confirmation, *minutes).map(|x| {
@@ -243,7 +286,10 @@ impl Owner {
                 })
             }
             Request::Cancel { confirmation } => {
-                screen.line(format_args!("Cancel: confirmation_id='{confirmation}'"));
+                screen.line(format_args!(
+                    "Cancel: confirmation_id='{}'",
+                    Untrusted(confirmation)
+                ));
                 f.cancel(confirmation).map(|b| {
                     (
                         Reply::Cancelled {
@@ -260,10 +306,7 @@ impl Owner {
             }),
         };
         match result {
-            Ok((reply, booking)) => {
-                let next_seq = f.next_seq();
-                (reply, booking.map(|booking| Changed { booking, next_seq }))
-            }
+            Ok((reply, booking)) => (reply, booking),
             Err(e) => (
                 Reply::Error {
                     code: e.code,
@@ -292,8 +335,18 @@ impl Owner {
     }
 
     /// Records that `who` (this node's front door: `None`) wants changes to
-    /// `facility` until `until`.
+    /// `facility` until `until`. A facility this node does not own is
+    /// ignored, so the list holds at most one entry per owned facility and
+    /// front door.
     pub fn subscribe(&self, facility: &str, who: Option<SocketAddr>, until: Instant) {
+        if !self
+            .facilities
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .has(facility)
+        {
+            return;
+        }
         let mut subs = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
         let list = subs.entry(facility.to_string()).or_default();
         match list.iter_mut().find(|(w, _)| *w == who) {
@@ -311,6 +364,36 @@ impl Owner {
         list.retain(|(_, until)| *until > now);
         list.iter().map(|(w, _)| *w).collect()
     }
+
+    /// Drops every subscription that has ended by `now`.
+    pub fn purge_subscribers(&self, now: Instant) {
+        self.subscribers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, list| {
+                list.retain(|(_, until)| *until > now);
+                !list.is_empty()
+            });
+    }
+
+    /// Subscriptions held, counting ended ones not yet dropped.
+    pub fn subscriptions(&self) -> usize {
+        self.subscribers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .map(Vec::len)
+            .sum()
+    }
+}
+
+/// The replies the record let go of since last asked, as the store names them.
+fn forgotten(record: &mut ReplyCache) -> Vec<(String, u32)> {
+    record
+        .take_evicted()
+        .into_iter()
+        .map(|(client, request_id)| (client.to_string(), request_id))
+        .collect()
 }
 
 /// This node's facilities with their stored bookings.
@@ -321,7 +404,6 @@ fn load_facilities(
 ) -> Result<Facilities, convene_store::StoreError> {
     let mut facilities = Facilities::new(names.iter().cloned(), IdScheme { node });
     let rows = store.bookings()?;
-    let next_seq = store.next_booking_seq()?;
     // Bookings of a facility this node no longer owns (the cluster file
     // changed) stay in the store but are not loaded.
     let (mine, elsewhere): (Vec<_>, Vec<_>) =
@@ -331,6 +413,8 @@ fn load_facilities(
             count = elsewhere.len(),
             "stored bookings of facilities this node no longer owns were not loaded"
         );
+        // Their ids are in the store's table all the same: never reissue one.
+        facilities.reserve_ids(elsewhere.into_iter().map(|r| r.id));
     }
     let bookings = mine
         .into_iter()
@@ -344,19 +428,13 @@ fn load_facilities(
         })
         .collect();
     facilities
-        .restore(bookings, next_seq)
+        .restore(bookings)
         .map_err(|e| convene_store::StoreError::Corrupt {
             path: store.path().to_path_buf(),
             table: "booking_bookings",
             problem: e.to_string(),
         })?;
     Ok(facilities)
-}
-
-/// A booking changed by a request, and the id sequence after it.
-struct Changed {
-    booking: Booking,
-    next_seq: u32,
 }
 
 fn row(b: &Booking) -> BookingRow {

@@ -1,6 +1,6 @@
 //! The seed's error replies, and why a restore can be refused.
 
-use super::{Minute, ids::SEQ_LIMIT};
+use super::Minute;
 
 /// An error reply: the seed's numeric code and its exact message.
 ///
@@ -128,19 +128,12 @@ impl BookingError {
         Self::new(Self::INVALID_REQUEST, format!("Unknown request type: {t}"))
     }
 
-    /// Code 5, when this node has issued its last confirmation id.
-    ///
-    /// Each node numbers at most `SEQ_LIMIT - 1` bookings (see
-    /// [`IdScheme`](super::IdScheme)); after that a booking cannot get an id
-    /// that is both unique and routable, so it is refused rather than numbered
-    /// into another node's range.
-    pub fn ids_exhausted() -> Self {
+    /// Code 5, when no unused confirmation id could be drawn (see
+    /// [`IdScheme`](super::IdScheme)): only a broken random source gets here.
+    pub fn no_free_id() -> Self {
         Self::new(
             Self::INVALID_REQUEST,
-            format!(
-                "No confirmation IDs left on this node (at most {} bookings)",
-                SEQ_LIMIT - 1
-            ),
+            "No confirmation ID could be issued; please try again",
         )
     }
 

@@ -19,10 +19,10 @@
 //!   may spill into the day; after it, only bookings starting inside the day
 //!   matter, visited in order.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::error::{BookingError, RestoreError};
-use super::ids::{IdScheme, SEQ_LIMIT};
+use super::ids::IdScheme;
 use super::{DAYS_PER_WEEK, DayAvailability, MINUTES_PER_DAY, MINUTES_PER_WEEK, Minute};
 
 /// One booking, as stored (the node persists these and restores them).
@@ -32,7 +32,7 @@ use super::{DAYS_PER_WEEK, DayAvailability, MINUTES_PER_DAY, MINUTES_PER_WEEK, M
 /// anyone.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Booking {
-    /// The confirmation id, e.g. `CONF000001` (see [`IdScheme`]).
+    /// The confirmation id, e.g. `CONF1-3f9a0c27e4b5d861` (see [`IdScheme`]).
     pub id: String,
     /// The facility's name.
     pub facility: String,
@@ -86,7 +86,8 @@ struct Record {
 #[derive(Clone, Debug)]
 pub struct Facilities {
     ids: IdScheme,
-    next_seq: u32,
+    /// Where the random part of a new id comes from.
+    draw: fn() -> u64,
     names: Vec<String>,
     by_name: HashMap<String, usize>,
     /// Per facility (same positions as `names`): live bookings by start.
@@ -94,11 +95,19 @@ pub struct Facilities {
     /// Every booking ever made, in the order made (or restored).
     records: Vec<Record>,
     by_id: HashMap<String, usize>,
+    /// Ids of stored bookings this node does not load (their facility moved
+    /// to another node): never issued again.
+    reserved: HashSet<String>,
 }
 
+/// Draws of a random id before giving up. Two equal draws from 64 OS-random
+/// bits do not happen; this only stops a broken random source from looping.
+const ID_ATTEMPTS: usize = 16;
+
 impl Facilities {
-    /// Facilities with the given names and no bookings; ids from `ids`, starting
-    /// at sequence number 1 as the seed does.
+    /// Facilities with the given names and no bookings; ids from `ids`, with
+    /// their random part from the operating system
+    /// ([`convene_rpc::os_random_u64`]).
     ///
     /// Names are matched exactly and case-sensitively, as in the seed. A name
     /// given twice is one facility.
@@ -113,13 +122,20 @@ impl Facilities {
         }
         Self {
             ids,
-            next_seq: 1,
+            draw: convene_rpc::os_random_u64,
             live: vec![Index::new(); list.len()],
             names: list,
             by_name,
             records: Vec::new(),
             by_id: HashMap::new(),
+            reserved: HashSet::new(),
         }
+    }
+
+    /// The same facilities drawing the random part of ids from `draw`
+    /// instead (tests; a real node keeps the OS's).
+    pub fn with_random(self, draw: fn() -> u64) -> Self {
+        Self { draw, ..self }
     }
 
     /// The facilities' names, in the order given to [`new`](Self::new).
@@ -176,7 +192,10 @@ impl Facilities {
     /// Checks, in the seed's order: the facility exists (code 1); `start < end`
     /// (code 4) and `end` is within the week (code 4); no live booking overlaps
     /// (code 2). Touching is not overlapping, so back-to-back bookings succeed.
-    /// Last, a node that has used up its ids refuses with code 5.
+    ///
+    /// The new booking's id is drawn at random (see [`IdScheme`]), and drawn
+    /// again if this node already holds it. Only a broken random source,
+    /// drawing held ids 16 times running, makes it fail (code 5).
     pub fn book(
         &mut self,
         facility: &str,
@@ -193,11 +212,7 @@ impl Facilities {
         if collides(&self.live[f], start, end, None) {
             return Err(BookingError::unavailable());
         }
-        if self.next_seq >= SEQ_LIMIT {
-            return Err(BookingError::ids_exhausted());
-        }
-        let id = self.ids.format(self.next_seq);
-        self.next_seq += 1;
+        let id = self.new_id()?;
         let record = self.records.len();
         self.live[f].insert(start, Held { end, record });
         self.by_id.insert(id.clone(), record);
@@ -330,21 +345,17 @@ impl Facilities {
     }
 
     /// Replaces all bookings with `bookings` (loaded from the store after a
-    /// restart) and sets the next sequence number.
-    ///
-    /// The next booking gets the larger of `next_seq`, one past the highest
-    /// sequence number among the restored ids this node issued, and 1; so an
-    /// id is never issued twice even if the stored counter lags behind.
+    /// restart). Their ids may be of either format [`IdScheme`] reads; new
+    /// ids never repeat one of them.
     ///
     /// The set is checked first and refused whole, leaving the state as it
     /// was, if a booking names a facility this node does not own, an id
     /// repeats, a time range is impossible, or two live bookings on one
     /// facility overlap (see [`RestoreError`]).
-    pub fn restore(&mut self, bookings: Vec<Booking>, next_seq: u32) -> Result<(), RestoreError> {
+    pub fn restore(&mut self, bookings: Vec<Booking>) -> Result<(), RestoreError> {
         let mut live = vec![Index::new(); self.names.len()];
         let mut records = Vec::with_capacity(bookings.len());
         let mut by_id = HashMap::with_capacity(bookings.len());
-        let mut next = next_seq.max(1);
         for booking in bookings {
             let Some(&f) = self.by_name.get(&booking.facility) else {
                 return Err(RestoreError::UnknownFacility {
@@ -389,9 +400,6 @@ impl Facilities {
                 }
                 index.insert(start, Held { end, record: r });
             }
-            if let Some(seq) = self.ids.own_seq(&booking.id) {
-                next = next.max(seq.saturating_add(1));
-            }
             records.push(Record {
                 booking,
                 facility: f,
@@ -400,18 +408,29 @@ impl Facilities {
         self.live = live;
         self.records = records;
         self.by_id = by_id;
-        self.next_seq = next;
         Ok(())
     }
 
-    /// The sequence number the next booking will get (1 on a fresh node).
-    pub fn next_seq(&self) -> u32 {
-        self.next_seq
+    /// Ids this node must never issue although it does not hold their
+    /// bookings: stored bookings of facilities it no longer owns.
+    pub fn reserve_ids(&mut self, ids: impl IntoIterator<Item = String>) {
+        self.reserved.extend(ids);
     }
 
     /// The ids this node issues.
     pub fn id_scheme(&self) -> IdScheme {
         self.ids
+    }
+
+    /// A random id this node holds no booking under (nor reserves).
+    fn new_id(&self) -> Result<String, BookingError> {
+        for _ in 0..ID_ATTEMPTS {
+            let id = self.ids.format((self.draw)());
+            if !self.by_id.contains_key(&id) && !self.reserved.contains(&id) {
+                return Ok(id);
+            }
+        }
+        Err(BookingError::no_free_id())
     }
 
     fn facility_index(&self, name: &str) -> Result<usize, BookingError> {

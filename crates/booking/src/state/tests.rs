@@ -1,6 +1,8 @@
 //! The seed's verified session, its edge cases, and a property test against a
 //! naive model and a per-minute oracle.
 
+use std::cell::Cell;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
@@ -20,6 +22,30 @@ fn rooms(node: u32) -> Facilities {
     Facilities::new(names.map(String::from), IdScheme { node })
 }
 
+thread_local! {
+    static DRAWN: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Draws 1, 2, 3, … (per thread, from the last [`counting`]): ids a test
+/// can predict.
+fn counted() -> u64 {
+    DRAWN.with(|n| {
+        n.set(n.get() + 1);
+        n.get()
+    })
+}
+
+/// `rooms(node)` whose ids' random parts count from 1.
+fn counting(node: u32) -> Facilities {
+    DRAWN.with(|n| n.set(0));
+    rooms(node).with_random(counted)
+}
+
+/// The id node 0 issues for random part `n`.
+fn id0(n: u64) -> String {
+    IdScheme { node: 0 }.format(n)
+}
+
 fn code<T: std::fmt::Debug>(r: Result<T, BookingError>) -> u8 {
     r.unwrap_err().code
 }
@@ -28,7 +54,10 @@ fn code<T: std::fmt::Debug>(r: Result<T, BookingError>) -> u8 {
 fn seed_verified_session() {
     let mut f = rooms(0);
     let id = f.book(ROOM, at(0, 10, 0), at(0, 11, 0)).unwrap().id.clone();
-    assert_eq!(id, "CONF000001");
+    assert!(
+        matches!(IdScheme::parse(&id), Some(ParsedId::Random { node: 0, .. })),
+        "{id}"
+    );
 
     let err = f.book(ROOM, at(0, 10, 30), at(0, 11, 30)).unwrap_err();
     assert_eq!(err, BookingError::unavailable());
@@ -158,8 +187,8 @@ fn book_checks_in_seed_order() {
         f.week(ROOM).unwrap(),
         (0..7).map(|d| (d, vec![])).collect::<Vec<_>>()
     );
-    // Failed attempts use no ids.
-    assert_eq!(f.next_seq(), 2);
+    // Failed attempts make no bookings.
+    assert_eq!(f.bookings().count(), 1);
 }
 
 #[test]
@@ -333,11 +362,11 @@ fn extend_rules() {
 
 #[test]
 fn cancel_frees_the_slot() {
-    let mut f = rooms(0);
+    let mut f = counting(0);
     let id = f.book(ROOM, at(2, 9, 0), at(2, 17, 0)).unwrap().id.clone();
     assert_eq!(code(f.book(ROOM, at(2, 12, 0), at(2, 13, 0))), 2);
     assert_eq!(
-        f.cancel("CONF000002").unwrap_err(),
+        f.cancel(&id0(2)).unwrap_err(),
         BookingError::invalid_confirmation_id()
     );
     let cancelled = f.cancel(&id).unwrap().clone();
@@ -346,10 +375,7 @@ fn cancel_frees_the_slot() {
         f.availability(ROOM, &[2]).unwrap(),
         vec![(2, vec![(at(2, 0, 0), at(3, 0, 0))])]
     );
-    assert_eq!(
-        f.book(ROOM, at(2, 12, 0), at(2, 13, 0)).unwrap().id,
-        "CONF000002"
-    );
+    assert_eq!(f.book(ROOM, at(2, 12, 0), at(2, 13, 0)).unwrap().id, id0(2));
     // The cancelled record is kept.
     assert_eq!(f.booking(&id), Some(&cancelled));
     assert_eq!(f.bookings().count(), 2);
@@ -373,23 +399,41 @@ fn unknown_facility_and_names() {
 
 #[test]
 fn id_scheme() {
-    let zero = IdScheme { node: 0 };
-    assert_eq!(zero.format(1), "CONF000001");
-    assert_eq!(zero.format(999_999), "CONF999999");
     let three = IdScheme { node: 3 };
-    assert_eq!(three.format(1), "CONF3000001");
-    assert_eq!(three.format(42), "CONF3000042");
+    assert_eq!(three.format(0), "CONF3-0000000000000000");
+    assert_eq!(three.format(0x2a), "CONF3-000000000000002a");
     assert_eq!(
-        IdScheme { node: u32::MAX }.format(1),
-        "CONF4294967295000001"
+        IdScheme { node: u32::MAX }.format(u64::MAX),
+        "CONF4294967295-ffffffffffffffff"
     );
-
-    for (id, owner) in [
-        ("CONF000001", Some(0)),
-        ("CONF999999", Some(0)),
-        ("CONF3000001", Some(3)),
-        ("CONF1", Some(0)),
-        ("CONF4294967295000001", Some(u32::MAX)),
+    let random = |node, random| Some(ParsedId::Random { node, random });
+    let sequential = |node, seq| Some(ParsedId::Sequential { node, seq });
+    for (id, parsed) in [
+        ("CONF3-000000000000002a", random(3, 0x2a)),
+        ("CONF0-ffffffffffffffff", random(0, u64::MAX)),
+        (
+            "CONF4294967295-0123456789abcdef",
+            random(u32::MAX, 0x0123_4567_89ab_cdef),
+        ),
+        // The sequential ids of earlier versions.
+        ("CONF000001", sequential(0, 1)),
+        ("CONF999999", sequential(0, 999_999)),
+        ("CONF3000001", sequential(3, 1)),
+        ("CONF3000042", sequential(3, 42)),
+        ("CONF1", sequential(0, 1)),
+        ("CONF4294967295000001", sequential(u32::MAX, 1)),
+        // Not ids.
+        ("CONF4294967296-000000000000002a", None),
+        ("CONF03-000000000000002a", None),
+        ("CONF-000000000000002a", None),
+        ("CONF3-00000000000002a", None),
+        ("CONF3-0000000000000002a", None),
+        ("CONF3-000000000000002A", None),
+        ("CONF3-00000000000000g1", None),
+        ("CONF3-+00000000000002a", None),
+        ("CONF3--000000000000002", None),
+        ("CONF3-000000000000002a-", None),
+        ("CONF+3-000000000000002a", None),
         ("CONF4294967296000001", None),
         ("CONF99999999999999999999999", None),
         ("CONF", None),
@@ -398,58 +442,124 @@ fn id_scheme() {
         ("CONF 000001", None),
         ("CONF00000１", None),
         ("conf000001", None),
+        ("conf3-000000000000002a", None),
         ("XCONF000001", None),
         ("", None),
     ] {
-        assert_eq!(IdScheme::owner_of(id), owner, "{id:?}");
+        assert_eq!(IdScheme::parse(id), parsed, "{id:?}");
+        assert_eq!(IdScheme::owner_of(id), parsed.map(|p| p.node()), "{id:?}");
     }
-    assert_eq!(IdScheme::parse("CONF3000042"), Some((3, 42)));
+    // An earlier id, as it was issued, prints as itself.
+    for id in ["CONF000001", "CONF3000042"] {
+        assert_eq!(IdScheme::parse(id).unwrap().to_string(), id);
+    }
 
     let mut f = rooms(3);
-    assert_eq!(f.book(ROOM, 0, 10).unwrap().id, "CONF3000001");
+    let id = f.book(ROOM, 0, 10).unwrap().id.clone();
+    assert_eq!(IdScheme::owner_of(&id), Some(3));
     assert_eq!(f.id_scheme(), three);
 }
 
+proptest! {
+    /// Every id parses back to what made it, names its owner, and is in the
+    /// format a person reads: `CONF<node>-` and 16 hex digits.
+    #[test]
+    fn ids_round_trip(node in any::<u32>(), random in any::<u64>()) {
+        let id = IdScheme { node }.format(random);
+        prop_assert_eq!(IdScheme::parse(&id), Some(ParsedId::Random { node, random }));
+        prop_assert_eq!(IdScheme::parse(&id).unwrap().to_string(), id.clone());
+        prop_assert_eq!(IdScheme::owner_of(&id), Some(node));
+        let hex = id.strip_prefix(&format!("CONF{node}-")).unwrap();
+        prop_assert!(hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+
+    /// Earlier sequential ids still parse to their node and number.
+    #[test]
+    fn earlier_ids_still_parse(node in 0..4_000u32, seq in 1..1_000_000u32) {
+        let id = format!("CONF{:06}", u64::from(node) * 1_000_000 + u64::from(seq));
+        prop_assert_eq!(IdScheme::parse(&id), Some(ParsedId::Sequential { node, seq }));
+        prop_assert_eq!(IdScheme::owner_of(&id), Some(node));
+    }
+}
+
 #[test]
-fn ids_run_out_with_a_clear_error() {
+fn ids_are_random_and_never_run_out() {
     let mut f = rooms(1);
-    f.restore(Vec::new(), SEQ_LIMIT - 1).unwrap();
-    assert_eq!(f.book(ROOM, 0, 10).unwrap().id, "CONF1999999");
-    // A conflict is still reported as such; only a would-be success runs out.
-    assert_eq!(code(f.book(ROOM, 5, 15)), 2);
-    let err = f.book(ROOM, 10, 20).unwrap_err();
-    assert_eq!(err, BookingError::ids_exhausted());
+    let mut seen = std::collections::HashSet::new();
+    // Far past the million bookings a sequential node could number.
+    for i in 0..2_000u32 {
+        let b = f.book(ROOM, i % 10_000, i % 10_000 + 1).unwrap().id.clone();
+        f.cancel(&b).unwrap();
+        assert!(seen.insert(b));
+    }
+    // One's own id says nothing about the next one.
+    let mine = f.book(ROOM, 0, 10).unwrap().id.clone();
+    let next = f.book(ROOM, 10, 20).unwrap().id.clone();
+    let Some(ParsedId::Random { random, .. }) = IdScheme::parse(&mine) else {
+        panic!("{mine}")
+    };
+    for guess in [random.wrapping_add(1), random.wrapping_sub(1)] {
+        assert_ne!(IdScheme { node: 1 }.format(guess), next);
+    }
+}
+
+#[test]
+fn a_drawn_id_already_held_is_drawn_again() {
+    fn stuck_then_moving() -> u64 {
+        // 1, 1, 1, 2, 3, ...
+        let n = counted();
+        n.saturating_sub(2).max(1)
+    }
+    DRAWN.with(|n| n.set(0));
+    let mut f = rooms(0).with_random(stuck_then_moving);
+    assert_eq!(f.book(ROOM, 0, 10).unwrap().id, id0(1));
+    assert_eq!(f.book(ROOM, 10, 20).unwrap().id, id0(2));
+
+    // Ids of stored bookings this node no longer loads are never reissued.
+    let mut g = counting(0);
+    g.reserve_ids([id0(1)]);
+    assert_eq!(g.book(ROOM, 0, 10).unwrap().id, id0(2));
+
+    // A random source that only repeats itself fails clearly, not for ever.
+    fn stuck() -> u64 {
+        7
+    }
+    let mut h = rooms(0).with_random(stuck);
+    assert_eq!(h.book(ROOM, 0, 10).unwrap().id, id0(7));
+    let err = h.book(ROOM, 10, 20).unwrap_err();
+    assert_eq!(err, BookingError::no_free_id());
     assert_eq!(err.code, 5);
 }
 
 #[test]
-fn restore_then_continue_numbering() {
-    let mut f = rooms(0);
+fn restore_keeps_every_id_and_new_ones_never_repeat_them() {
+    let mut f = counting(0);
     f.book(ROOM, 0, 60).unwrap();
     let b = f.book(ROOM, 60, 120).unwrap().id.clone();
     f.book(HALL, 0, 60).unwrap();
     assert_eq!(f.extend(&b, 30).unwrap().booking.end, 150);
     f.cancel(&b).unwrap();
-    let saved: Vec<Booking> = f.bookings().cloned().collect();
+    let mut saved: Vec<Booking> = f.bookings().cloned().collect();
+    // A booking stored by an earlier version, under a sequential id.
+    saved.push(Booking {
+        id: "CONF000007".into(),
+        facility: HALL.into(),
+        start: 600,
+        end: 660,
+        original_end: 660,
+        cancelled: false,
+    });
 
-    let mut g = rooms(0);
-    g.restore(saved.clone(), f.next_seq()).unwrap();
+    // A restarted node draws the same random parts again: each is skipped.
+    let mut g = counting(0);
+    g.restore(saved.clone()).unwrap();
     assert_eq!(g.bookings().cloned().collect::<Vec<_>>(), saved);
-    assert_eq!(g.next_seq(), 4);
     assert_eq!(g.week(ROOM).unwrap(), f.week(ROOM).unwrap());
     assert_eq!(g.cancel(&b).unwrap_err(), BookingError::already_cancelled());
-    assert_eq!(g.book(ROOM, 60, 90).unwrap().id, "CONF000004");
-
-    // A stale counter never reissues a stored id.
-    let mut h = rooms(0);
-    h.restore(saved.clone(), 0).unwrap();
-    assert_eq!(h.next_seq(), 4);
-    // Ids from other nodes do not move this node's counter.
-    let mut foreign = saved[0].clone();
-    foreign.id = "CONF7000050".into();
-    h.restore(vec![foreign], 2).unwrap();
-    assert_eq!(h.next_seq(), 2);
-    assert_eq!(h.bookings().count(), 1);
+    assert_eq!(g.book(ROOM, 60, 90).unwrap().id, id0(4));
+    // The earlier id still works.
+    assert_eq!(g.change("CONF000007", 60).unwrap().start, 660);
+    assert!(g.cancel("CONF000007").unwrap().cancelled);
 }
 
 #[test]
@@ -471,12 +581,12 @@ fn restore_refuses_damaged_sets_whole() {
         ..good("CONF000009", 0, 10)
     };
     assert!(matches!(
-        f.restore(vec![gym], 1),
+        f.restore(vec![gym]),
         Err(RestoreError::UnknownFacility { .. })
     ));
     let twice = vec![good("CONF000001", 0, 10), good("CONF000001", 20, 30)];
     assert!(matches!(
-        f.restore(twice, 1),
+        f.restore(twice),
         Err(RestoreError::DuplicateId { .. })
     ));
     for bad in [
@@ -488,7 +598,7 @@ fn restore_refuses_damaged_sets_whole() {
         },
     ] {
         assert!(matches!(
-            f.restore(vec![bad], 1),
+            f.restore(vec![bad]),
             Err(RestoreError::BadRange { .. })
         ));
     }
@@ -498,14 +608,13 @@ fn restore_refuses_damaged_sets_whole() {
         good("CONF000003", 5, 25),
     ];
     assert_eq!(
-        f.restore(clash, 1),
+        f.restore(clash),
         Err(RestoreError::Overlap {
             id: "CONF000003".into(),
             other: "CONF000002".into()
         })
     );
     assert_eq!(f.bookings().cloned().collect::<Vec<_>>(), before);
-    assert_eq!(f.next_seq(), 2);
 
     // A cancelled booking may overlap anything.
     let fine = vec![
@@ -515,47 +624,122 @@ fn restore_refuses_damaged_sets_whole() {
             ..good("CONF000002", 5, 25)
         },
     ];
-    f.restore(fine, 1).unwrap();
+    f.restore(fine).unwrap();
     assert_eq!(f.week(ROOM).unwrap()[0], (0, vec![(10, 1440)]));
+}
+
+fn client(n: u8) -> SocketAddr {
+    SocketAddr::from(([192, 0, 2, n], 3001))
 }
 
 #[test]
 fn monitors_two_clients_expiry_and_reregister() {
     let t0 = Instant::now();
     let s = Duration::from_secs;
-    let mut m = Monitors::new();
+    let (one, two) = (client(1), client(2));
+    let mut m = Monitors::default();
     assert!(m.is_empty());
-    m.register(ROOM, 1, t0, s(10));
-    m.register(ROOM, 2, t0, s(20));
-    m.register(HALL, 1, t0, s(5));
+    m.register(ROOM, one, t0, s(10)).unwrap();
+    m.register(ROOM, two, t0, s(20)).unwrap();
+    m.register(HALL, one, t0, s(5)).unwrap();
     assert_eq!(m.len(), 3);
-    assert_eq!(m.targets(ROOM, t0), vec![1, 2]);
-    assert_eq!(m.targets("Gym", t0), Vec::<i32>::new());
+    assert_eq!(m.targets(ROOM, t0), vec![one, two]);
+    assert_eq!(m.targets("Gym", t0), Vec::<SocketAddr>::new());
 
-    // Expiry is exclusive: at t0 + 10 client 1 is gone from ROOM.
-    assert_eq!(m.targets(ROOM, t0 + s(9)), vec![1, 2]);
-    assert_eq!(m.targets(ROOM, t0 + s(10)), vec![2]);
+    // Expiry is exclusive: at t0 + 10 client one is gone from ROOM.
+    assert_eq!(m.targets(ROOM, t0 + s(9)), vec![one, two]);
+    assert_eq!(m.targets(ROOM, t0 + s(10)), vec![two]);
     assert_eq!(m.len(), 2);
 
     // Re-registering replaces the expiry rather than adding a second entry.
-    m.register(ROOM, 2, t0 + s(10), s(100));
-    m.register(ROOM, 2, t0 + s(10), s(100));
+    m.register(ROOM, two, t0 + s(10), s(100)).unwrap();
+    m.register(ROOM, two, t0 + s(10), s(100)).unwrap();
     assert_eq!(m.len(), 2);
-    assert_eq!(m.targets(ROOM, t0 + s(50)), vec![2]);
+    assert_eq!(m.targets(ROOM, t0 + s(50)), vec![two]);
     // ... and may shorten it.
-    m.register(ROOM, 2, t0 + s(50), s(1));
-    assert_eq!(m.targets(ROOM, t0 + s(51)), Vec::<i32>::new());
+    m.register(ROOM, two, t0 + s(50), s(1)).unwrap();
+    assert_eq!(m.targets(ROOM, t0 + s(51)), Vec::<SocketAddr>::new());
 
     m.purge(t0 + s(5));
     assert!(m.is_empty());
     assert_eq!(m.len(), 0);
 
     // A zero-length registration is never live; one too long for an Instant never ends.
-    m.register(ROOM, 3, t0, Duration::ZERO);
-    m.register(ROOM, 4, t0, Duration::MAX);
-    assert_eq!(m.targets(ROOM, t0), vec![4]);
+    m.register(ROOM, client(3), t0, Duration::ZERO).unwrap();
+    m.register(ROOM, client(4), t0, Duration::MAX).unwrap();
+    assert_eq!(m.targets(ROOM, t0), vec![client(4)]);
     m.purge(t0 + s(1_000_000_000));
     assert_eq!(m.len(), 1);
+}
+
+#[test]
+fn monitors_are_capped_per_address_and_in_all() {
+    let t0 = Instant::now();
+    let s = Duration::from_secs;
+    let limits = MonitorLimits {
+        total: 100,
+        per_address: 64,
+    };
+    let mut m = Monitors::new(limits);
+    // 64 registrations from one address (its ports, its facilities).
+    let from = |port: u16| SocketAddr::from(([192, 0, 2, 1], port));
+    for port in 0..64 {
+        m.register(ROOM, from(port), t0, s(10)).unwrap();
+    }
+    assert_eq!(
+        m.register(HALL, from(9999), t0, s(10)),
+        Err(MonitorRefused::PerAddress { limit: 64 })
+    );
+    assert_eq!(
+        MonitorRefused::PerAddress { limit: 64 }.to_string(),
+        "Too many monitors from your address (at most 64); wait for one to end"
+    );
+    // Renewing one held is not a new one.
+    m.register(ROOM, from(0), t0, s(20)).unwrap();
+    // Another address may still register.
+    m.register(HALL, client(2), t0, s(10)).unwrap();
+    // An IPv6 /64 is one address.
+    let v6 = |i: u16| SocketAddr::from(([0x2001, 0xdb8, 0, 1, 0, 0, 0, i], 3001));
+    for i in 0..35 {
+        m.register(ROOM, v6(i), t0, s(30)).unwrap();
+    }
+    assert_eq!(m.len(), 100);
+    assert_eq!(m.held_for(v6(999)), 35);
+    // The front door is full: even a new address must wait.
+    assert_eq!(
+        m.register(ROOM, client(3), t0, s(10)),
+        Err(MonitorRefused::Total { limit: 100 })
+    );
+    // Once they end, the places come back without anyone asking for targets.
+    m.register(HALL, from(9999), t0 + s(10), s(10)).unwrap();
+    assert_eq!(m.held_for(from(1)), 2);
+    assert_eq!(m.len(), 100 - 63 - 1 + 1);
+    m.register(ROOM, client(3), t0 + s(10), s(10)).unwrap();
+}
+
+#[test]
+fn expired_monitors_are_purged_and_counted_out() {
+    let t0 = Instant::now();
+    let s = Duration::from_secs;
+    let mut m = Monitors::new(MonitorLimits {
+        total: 10,
+        per_address: 2,
+    });
+    m.register(ROOM, client(1), t0, s(5)).unwrap();
+    m.register(HALL, client(1), t0, s(50)).unwrap();
+    m.register(ROOM, client(2), t0, s(5)).unwrap();
+    m.purge(t0 + s(5));
+    assert_eq!(
+        (m.len(), m.held_for(client(1)), m.held_for(client(2))),
+        (1, 1, 0)
+    );
+    // A refused registration sweeps at most once a second.
+    m.register(ROOM, client(1), t0 + s(5), s(1)).unwrap();
+    assert!(m.register("Gym", client(1), t0 + s(5), s(1)).is_err());
+    assert!(m.register("Gym", client(1), t0 + s(6), s(1)).is_ok());
+    m.purge(t0 + s(100));
+    assert!(m.is_empty());
+    assert_eq!((m.len(), m.held_for(client(1))), (0, 0));
 }
 
 /// One operation of the property test. Ids are picked by index into those
@@ -616,7 +800,7 @@ impl Model {
                 if self.clash(None, start, end) {
                     return Err(2);
                 }
-                let id = IdScheme { node: 0 }.format(self.bookings.len() as u32 + 1);
+                let id = id0(self.bookings.len() as u64 + 1);
                 let facility = ROOM.into();
                 self.bookings.push(Booking {
                     id,
@@ -711,12 +895,13 @@ proptest! {
     /// exactly the complement of the live bookings.
     #[test]
     fn sessions_match_the_seed_and_the_oracle(ops in proptest::collection::vec(op(), 1..60)) {
-        let mut f = Facilities::new([ROOM.to_string()], IdScheme { node: 0 });
+        DRAWN.with(|n| n.set(0));
+        let mut f = Facilities::new([ROOM.to_string()], IdScheme { node: 0 }).with_random(counted);
         let mut model = Model::default();
         for op in &ops {
             let pick = |i: usize| match model.bookings.len() {
-                0 => "CONF000000".to_string(),
-                n if i.is_multiple_of(8) => format!("CONF{:06}", n + 1 + i % 3),
+                0 => id0(0),
+                n if i.is_multiple_of(8) => id0((n + 1 + i % 3) as u64),
                 n => model.bookings[i % n].id.clone(),
             };
             let id = match *op {

@@ -14,7 +14,9 @@
 //!   different hosts on different links (always 0 for IPv4);
 //! * the port and the client's request id.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
+
+use crate::source::Source;
 
 /// Who sent a request (address, port, link) and which of theirs it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -51,6 +53,29 @@ impl Key {
             port: client.port(),
         }
     }
+
+    /// The client's IP address (IPv4 as such, not mapped).
+    fn ip(&self) -> IpAddr {
+        Ipv6Addr::from(self.ip).to_canonical()
+    }
+
+    /// Who sent the request: its address, port and link.
+    pub(super) fn client(&self) -> SocketAddr {
+        match self.ip() {
+            IpAddr::V4(v4) => SocketAddr::from((v4, self.port)),
+            IpAddr::V6(v6) => SocketAddrV6::new(v6, self.port, 0, self.scope_id).into(),
+        }
+    }
+
+    /// The client's request id.
+    pub(super) fn request_id(&self) -> u32 {
+        self.request_id
+    }
+
+    /// The source a per-source limit counts this request against.
+    pub(super) fn source(&self) -> Source {
+        Source::of(self.ip())
+    }
 }
 
 #[cfg(test)]
@@ -79,6 +104,21 @@ mod tests {
         assert_ne!(base, key("[2001:db8::1]:5", 8));
         assert_ne!(key("[fe80::1%1]:5", 7), key("[fe80::1%2]:5", 7));
         assert_ne!(key("1.2.3.4:5", 7), key("[::1.2.3.4]:5", 7));
+    }
+
+    #[test]
+    fn gives_back_the_client_and_its_source() {
+        for client in ["1.2.3.4:5", "[2001:db8::1]:5", "[fe80::1%3]:5"] {
+            let k = key(client, 7);
+            assert_eq!(k.client(), client.parse::<SocketAddr>().unwrap());
+            assert_eq!(k.request_id(), 7);
+        }
+        assert_eq!(key("1.2.3.4:5", 1).source(), key("1.2.3.4:6", 2).source());
+        assert_eq!(
+            key("[2001:db8:0:1::1]:5", 1).source(),
+            key("[2001:db8:0:1::2]:5", 1).source()
+        );
+        assert_ne!(key("1.2.3.4:5", 1).source(), key("1.2.3.5:5", 1).source());
     }
 
     #[test]

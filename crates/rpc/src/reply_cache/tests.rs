@@ -403,10 +403,14 @@ proptest! {
     #[test]
     fn random_workloads_respect_the_bound_and_the_replies(
         max_entries in 0..6usize,
+        source_limit in proptest::option::of(1..4usize),
         ops in proptest::collection::vec(op(), 0..200),
     ) {
         let ttl = Duration::from_millis(500);
         let mut c = ReplyCache::new(CacheConfig { ttl, max_entries });
+        if let Some(limit) = source_limit {
+            c = c.with_source_limit(limit);
+        }
         let mut now = Instant::now();
         // Every reply handed to finish or restore, by (client, id, checksum).
         let mut given: HashMap<(usize, u32, u64), HashSet<Vec<u8>>> = HashMap::new();
@@ -447,6 +451,95 @@ proptest! {
             }
             prop_assert!(c.len() <= max_entries);
             prop_assert!(c.order.len() <= 2 * c.len() + MIN_STALE + 1);
+            if let (Some(limit), Some(sources)) = (source_limit, &c.sources) {
+                let mut counted: HashMap<Source, usize> = HashMap::new();
+                for key in c.entries.keys() {
+                    *counted.entry(key.source()).or_default() += 1;
+                }
+                prop_assert_eq!(counted.len(), sources.queues.len());
+                for (source, queue) in &sources.queues {
+                    prop_assert_eq!(Some(&queue.live), counted.get(source));
+                    prop_assert!(queue.live <= limit);
+                    prop_assert!(queue.order.len() <= 2 * queue.live + 1);
+                }
+            }
         }
     }
+}
+
+#[test]
+fn one_source_cannot_flush_the_others() {
+    let t = Instant::now();
+    let mut c = cache(100).with_source_limit(10);
+    let (victim, flood) = (addr("192.0.2.1:4000"), addr("192.0.2.2:4000"));
+    c.begin(t, victim, 1, b"victim");
+    c.finish(t, victim, 1, b"victim", b"kept");
+    // Many ports of one address are one source; so is a whole IPv6 /64.
+    for i in 0..10_000u32 {
+        let port = 1000 + (i % 50_000) as u16;
+        c.begin(t, SocketAddr::from(([192, 0, 2, 2], port)), i, b"x");
+        let v6: SocketAddr = format!("[2001:db8:0:1::{:x}]:5", i % 0xffff)
+            .parse()
+            .unwrap();
+        c.begin(t, v6, i, b"y");
+    }
+    c.begin(t, flood, 7, b"z");
+    assert_eq!(c.len(), 21);
+    assert_eq!(c.begin(t, victim, 1, b"victim"), Lookup::Done(b"kept"));
+    assert_eq!(c.stats().evicted_source, 2 * 10_000 + 1 - 20);
+    assert_eq!(c.stats().evicted_full, 0);
+    // The source's newest entries are the ones kept.
+    assert_eq!(
+        c.begin(
+            t,
+            SocketAddr::from(([192, 0, 2, 2], 1000 + 9_999)),
+            9_999,
+            b"x"
+        ),
+        Lookup::InProgress
+    );
+}
+
+#[test]
+fn source_queues_stay_bounded_and_go_with_their_last_entry() {
+    let t = Instant::now();
+    let mut c = cache(1000).with_source_limit(5);
+    let a = addr(A);
+    c.begin(t, a, 0, b"keep");
+    for i in 0..10_000u32 {
+        c.begin(t, a, 1, b"churn");
+        c.abandon(a, 1, b"churn");
+        c.begin(t, a, 2, &i.to_be_bytes());
+        let queue = &c.sources.as_ref().unwrap().queues[&Source::of(a.ip())];
+        assert!(
+            queue.order.len() <= 2 * queue.live + 1,
+            "{}",
+            queue.order.len()
+        );
+    }
+    c.purge(t + secs(1000));
+    assert!(c.is_empty());
+    assert!(c.sources.as_ref().unwrap().queues.is_empty());
+}
+
+#[test]
+fn evictions_are_logged_when_asked() {
+    let t = Instant::now();
+    let mut c = cache(3).with_source_limit(2).with_eviction_log();
+    let (a, b) = (addr("192.0.2.1:1"), addr("192.0.2.2:1"));
+    for id in 0..3 {
+        c.begin(t, a, id, b"a");
+        c.finish(t, a, id, b"a", b"r");
+    }
+    assert_eq!(c.take_evicted(), vec![(a, 0)]);
+    c.begin(t, b, 9, b"b");
+    c.begin(t, b, 10, b"b");
+    // Full (3): the oldest of all goes first.
+    assert_eq!(c.take_evicted(), vec![(a, 1)]);
+    assert!(c.take_evicted().is_empty());
+    // Without the log nothing is kept.
+    let mut quiet = cache(1);
+    quiet.begin(t, a, 1, b"a");
+    quiet.begin(t, a, 2, b"a");
+    assert!(quiet.take_evicted().is_empty());
 }
