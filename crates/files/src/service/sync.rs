@@ -24,6 +24,7 @@ use std::time::Duration;
 use convene_cluster::{ServiceTag, Shutdown};
 use convene_store::Store;
 use convene_wire::{Decode, Encode};
+use rustix::fs::FileType;
 use tokio::sync::mpsc;
 
 use super::content::{FetchError, Place, temporary_prefix};
@@ -227,6 +228,9 @@ impl Sync {
                 .filter_map(|p| index.get(p).map(|r| (p.as_str(), r.to_bytes())))
                 .collect()
         };
+        if records.is_empty() {
+            return;
+        }
         if let Err(e) = self.store.put_file_records(&records) {
             tracing::warn!("cannot store {} file records: {e}", records.len());
         }
@@ -637,12 +641,13 @@ impl FilesNode {
             } => {
                 let (node, secs) = conflict.copy_of();
                 let copy = path.conflict_name(node, secs);
-                // The copy is the file's sibling: one folder, one rename.
+                // The copy is the file's sibling: one folder, one rename (of
+                // a plain file: a link put there is not ours to move).
                 let moved =
                     Folder::parent_of(&sync.root, path, Create::Nothing).is_ok_and(|folder| {
-                        folder
-                            .rename(path.file_name(), &folder, copy.file_name())
-                            .is_ok()
+                        let name = path.file_name();
+                        matches!(folder.kind_of(name), Ok(Some(FileType::RegularFile)))
+                            && folder.rename(name, &folder, copy.file_name()).is_ok()
                             && folder.sync().is_ok()
                     });
                 if moved {
@@ -822,7 +827,7 @@ fn delete(root: &std::path::Path, path: &SharedPath) -> Result<bool, FetchError>
     let name = path.file_name();
     match folder.kind_of(name)? {
         None => return Ok(false),
-        Some(rustix::fs::FileType::Symlink) => {
+        Some(FileType::Symlink) => {
             let path = crate::path::shorten(path.as_str());
             return Err(crate::path::PathError::Symlink { path }.into());
         }
