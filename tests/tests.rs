@@ -7,6 +7,7 @@ mod util;
 
 mod booking;
 mod booking_cli;
+mod booking_kill;
 mod browser;
 mod chat;
 mod chat_cli;
@@ -16,6 +17,7 @@ mod election;
 mod events;
 mod events_kill;
 mod files;
+mod files_swap;
 mod impostor;
 mod meet;
 mod meet_bad_input;

@@ -53,6 +53,14 @@ pub enum OpenError {
         /// What SQLite said.
         source: rusqlite::Error,
     },
+    /// The thread that commits SQLite writes could not be started.
+    #[error("cannot start the commit thread for the SQLite database {path}: {source}")]
+    CommitThread {
+        /// The database file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
     /// The database server could not be reached or refused the login.
     #[error("cannot connect to {url}: {source}")]
     Connect {

@@ -45,8 +45,10 @@
 //!
 //! - [`open`](mod@open): reading the URL and choosing the backend.
 //! - [`migrations`]: the versioned schema of each engine, the tables.
-//! - [`sqlite`]: the SQLite backend (rusqlite, a writer and readers, on the
-//!   blocking pool).
+//! - [`sqlite`]: the SQLite backend (rusqlite, readers on the blocking
+//!   pool, a writer on a commit thread).
+//! - `group_commit`: that thread, which commits many callers' writes in one
+//!   durable transaction.
 //! - [`sql`]: the MySQL/MariaDB and PostgreSQL backends, one
 //!   implementation over sqlx; [`sql::mysql`] and [`sql::postgres`] hold
 //!   what differs.
@@ -62,6 +64,7 @@
 #![deny(missing_docs)]
 
 pub mod error;
+mod group_commit;
 pub mod migrations;
 pub mod open;
 pub mod redis;

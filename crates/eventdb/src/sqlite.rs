@@ -5,8 +5,10 @@
 //! SQLite allows one writer at a time per file and, in WAL mode, any
 //! number of readers alongside it. So a [`SqliteDb`] keeps
 //!
-//! - one **writer** connection behind a mutex: every change is one short
-//!   `BEGIN IMMEDIATE` transaction on it, with cached prepared statements;
+//! - one **writer** connection, used by a commit thread: the changes
+//!   callers ask for meanwhile run together in one `BEGIN IMMEDIATE`
+//!   transaction, each in a savepoint, with cached prepared statements
+//!   (group commit, see [`crate::group_commit`]);
 //! - a few **reader** connections, taken from a small pool for each read
 //!   and given back after (opened on first need, at most [`MAX_IDLE_READERS`]
 //!   kept).
@@ -16,18 +18,21 @@
 //! finds the file locked retries every millisecond (`busy_wait`) for
 //! up to [`BUSY_TIMEOUT`] before giving up with [`DbError::Unavailable`].
 //!
-//! SQLite calls block, so every operation runs on Tokio's blocking pool
-//! (`spawn_blocking`): a slow disk never stalls the tasks serving the
-//! network. The arguments are copied into the closure first (it must own
-//! what it uses), a few small strings per call.
+//! SQLite calls block, so no operation runs on the tasks serving the
+//! network: reads run on Tokio's blocking pool (`spawn_blocking`), writes
+//! on the commit thread. The arguments are copied into the closure first
+//! (it must own what it uses), a few small strings per call.
 //!
 //! # Pragmas
 //!
 //! - `journal_mode = WAL`: readers never block the writer nor the writer
 //!   them, and a commit appends to the log instead of rewriting pages.
-//! - `synchronous = NORMAL`: a commit does not wait for the disk; in WAL
-//!   mode the database stays consistent after a crash or power cut, which
-//!   may lose only the last commits. The log is synced at checkpoints.
+//! - `synchronous = FULL`: a commit returns once the log is on disk
+//!   (`fsync`), so an answer sent after it (a constraint stored, an event
+//!   created) survives a power cut. `NORMAL` would sync the log only at
+//!   checkpoints: the file would stay consistent, but the last commits a
+//!   caller was told about could vanish. Group commit shares the cost: one
+//!   `fsync` per batch of writes, not per write.
 //! - `foreign_keys = ON`: SQLite checks the `REFERENCES` clauses only when
 //!   asked, per connection.
 //!
@@ -46,6 +51,7 @@ use convene_events::{Availability, DbError, Partial};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use crate::error::{OpenError, from_sqlite};
+use crate::group_commit::GroupCommit;
 use crate::migrations::{self, SCHEMA_TABLE};
 use crate::rows::{EventRow, OPEN_EVENTS_CREATED, PageQuery, SummaryRow, dedup_participants};
 use convene_events::zone::now_seconds;
@@ -64,8 +70,11 @@ pub struct SqliteDb {
 struct Inner {
     /// The file, or `None` for a private in-memory database.
     path: Option<PathBuf>,
-    writer: Mutex<Connection>,
+    /// Used by the commit thread, and by the migration before it starts
+    /// (and by every read of an in-memory database).
+    writer: Arc<Mutex<Connection>>,
     readers: Mutex<Vec<Connection>>,
+    commits: GroupCommit,
 }
 
 impl SqliteDb {
@@ -95,15 +104,7 @@ impl SqliteDb {
         if !mode.eq_ignore_ascii_case("wal") {
             tracing::warn!(path = %path.display(), mode, "SQLite refused WAL mode");
         }
-        let db = SqliteDb {
-            inner: Arc::new(Inner {
-                path: Some(path.to_path_buf()),
-                writer: Mutex::new(writer),
-                readers: Mutex::new(Vec::new()),
-            }),
-        };
-        db.migrate()?;
-        Ok(db)
+        SqliteDb::start(Some(path.to_path_buf()), writer)
     }
 
     /// A private, empty in-memory database (for tests): it vanishes when
@@ -116,80 +117,42 @@ impl SqliteDb {
                 path: path.clone(),
                 source,
             })?;
-        let db = SqliteDb {
+        SqliteDb::start(None, conn)
+    }
+
+    /// Brings the schema up to date on `writer`, then starts the commit
+    /// thread on it.
+    fn start(path: Option<PathBuf>, writer: Connection) -> Result<SqliteDb, OpenError> {
+        let name = path
+            .as_deref()
+            .unwrap_or(Path::new(":memory:"))
+            .to_path_buf();
+        let writer = Arc::new(Mutex::new(writer));
+        migrate(&name_of(path.as_deref()), &writer)?;
+        let commits = GroupCommit::start(writer.clone())
+            .map_err(|source| OpenError::CommitThread { path: name, source })?;
+        Ok(SqliteDb {
             inner: Arc::new(Inner {
-                path: None,
-                writer: Mutex::new(conn),
+                path,
+                writer,
                 readers: Mutex::new(Vec::new()),
+                commits,
             }),
-        };
-        db.migrate()?;
-        Ok(db)
+        })
     }
 
-    /// Applies the migrations the file lacks, all in one `BEGIN IMMEDIATE`
-    /// transaction: it takes the write lock before reading the version, so
-    /// two nodes opening a new file at once apply each step exactly once.
-    fn migrate(&self) -> Result<(), OpenError> {
-        let name = self.name();
-        let mut conn = self.inner.writer();
-        let list = migrations::SQLITE;
-        let latest = migrations::latest(list);
-        let failed = |version: i64| {
-            let name = name.clone();
-            move |e: rusqlite::Error| OpenError::Migrate {
-                url: name,
-                version,
-                source: Box::new(e),
-            }
-        };
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(failed(0))?;
-        tx.execute_batch(SCHEMA_TABLE).map_err(failed(0))?;
-        let found: i64 = tx
-            .query_row(
-                "SELECT COALESCE(MAX(version), 0) FROM convene_events_schema",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(failed(0))?;
-        if found > latest {
-            return Err(OpenError::TooNew {
-                url: name,
-                found,
-                known: latest,
-            });
-        }
-        for m in list.iter().filter(|m| m.version > found) {
-            for statement in m.statements {
-                tx.execute_batch(statement).map_err(failed(m.version))?;
-            }
-            tx.execute(
-                "INSERT INTO convene_events_schema (version, name, applied_at) VALUES (?1, ?2, ?3)",
-                params![m.version, m.name, now_seconds()],
-            )
-            .map_err(failed(m.version))?;
-            tracing::info!(db = %name, version = m.version, step = m.name, "events schema migrated");
-        }
-        tx.commit().map_err(failed(latest))
-    }
-
-    fn name(&self) -> String {
-        match &self.inner.path {
-            Some(p) => format!("sqlite://{}", p.display()),
-            None => "sqlite::memory:".to_string(),
-        }
-    }
-
-    /// Runs `f` on the writer connection, on the blocking pool.
+    /// Runs `f` on the writer connection in the next group commit;
+    /// returns once its batch is on disk. An error (returned by `f`, or a
+    /// corrupt value it found) rolls back `f`'s changes alone.
     async fn write<T, F>(&self, f: F) -> Result<T, DbError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, rusqlite::Error> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, SqliteFailure> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        run_blocking(move || f(&mut inner.writer())).await
+        self.inner
+            .commits
+            .write(move |conn| f(conn).map_err(|e| e.0))
+            .await
     }
 
     /// Runs `f` on a reader connection, on the blocking pool. `f` sees one
@@ -215,6 +178,62 @@ impl SqliteDb {
             result
         })
         .await
+    }
+}
+
+/// Applies the migrations the file lacks, all in one `BEGIN IMMEDIATE`
+/// transaction: it takes the write lock before reading the version, so
+/// two nodes opening a new file at once apply each step exactly once.
+fn migrate(name: &str, writer: &Mutex<Connection>) -> Result<(), OpenError> {
+    let name = name.to_string();
+    let mut conn = writer.lock().unwrap_or_else(|e| e.into_inner());
+    let list = migrations::SQLITE;
+    let latest = migrations::latest(list);
+    let failed = |version: i64| {
+        let name = name.clone();
+        move |e: rusqlite::Error| OpenError::Migrate {
+            url: name,
+            version,
+            source: Box::new(e),
+        }
+    };
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(failed(0))?;
+    tx.execute_batch(SCHEMA_TABLE).map_err(failed(0))?;
+    let found: i64 = tx
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM convene_events_schema",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(failed(0))?;
+    if found > latest {
+        return Err(OpenError::TooNew {
+            url: name,
+            found,
+            known: latest,
+        });
+    }
+    for m in list.iter().filter(|m| m.version > found) {
+        for statement in m.statements {
+            tx.execute_batch(statement).map_err(failed(m.version))?;
+        }
+        tx.execute(
+            "INSERT INTO convene_events_schema (version, name, applied_at) VALUES (?1, ?2, ?3)",
+            params![m.version, m.name, now_seconds()],
+        )
+        .map_err(failed(m.version))?;
+        tracing::info!(db = %name, version = m.version, step = m.name, "events schema migrated");
+    }
+    tx.commit().map_err(failed(latest))
+}
+
+/// The database's name in messages.
+fn name_of(path: Option<&Path>) -> String {
+    match path {
+        Some(p) => format!("sqlite://{}", p.display()),
+        None => "sqlite::memory:".to_string(),
     }
 }
 
@@ -292,7 +311,7 @@ fn connect(path: &Path) -> Result<Connection, rusqlite::Error> {
 fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
     conn.busy_handler(Some(busy_wait))?;
     conn.execute_batch(
-        "PRAGMA synchronous = NORMAL;
+        "PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON;",
     )?;
     // Room for every statement of this module, so none is ever re-prepared.
@@ -432,8 +451,7 @@ impl EventDb for SqliteDb {
 
     fn create_event<'a>(&'a self, event: &'a NewEvent) -> DbFuture<'a, ()> {
         let e = event.clone();
-        Box::pin(self.write(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        Box::pin(self.write(move |tx| {
             tx.prepare_cached(
                 "INSERT INTO events (id, name, description, creator, deadline, leader, state,
                                      result, created_at, finished_at)
@@ -457,7 +475,7 @@ impl EventDb for SqliteDb {
                     insert.execute(params![e.id, name, position as i64])?;
                 }
             }
-            tx.commit()
+            Ok(())
         }))
     }
 
@@ -562,8 +580,7 @@ impl EventDb for SqliteDb {
     fn add_constraint<'a>(&'a self, constraint: &'a Constraint) -> DbFuture<'a, bool> {
         let c = constraint.clone();
         let availability = encode_availability(&c.availability);
-        Box::pin(self.write(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        Box::pin(self.write(move |tx| {
             // Inserts nothing unless the event exists and is open: the check
             // and the insert are one statement in the write transaction, so
             // no `finish` can slip in between.
@@ -588,7 +605,6 @@ impl EventDb for SqliteDb {
                  WHERE event_id = ?1 AND user_name = ?2 AND answered = FALSE",
             )?
             .execute(params![c.event, c.user])?;
-            tx.commit()?;
             Ok(true)
         }))
     }
@@ -671,63 +687,110 @@ impl EventDb for SqliteDb {
     ) -> DbFuture<'a, Option<Availability>> {
         let (event, mut result, answered) =
             (event.to_string(), collected.clone(), answered.to_vec());
-        Box::pin(async move {
-            // The inner result carries a corrupt stored value out of the
-            // transaction (which is then rolled back, unfinished).
-            self.write(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let state: Option<String> = tx
-                    .prepare_cached("SELECT state FROM events WHERE id = ?1")?
-                    .query_row([&event], |r| r.get(0))
-                    .optional()?;
-                if state.as_deref() != Some("open") {
-                    return Ok(Ok(None));
-                }
-                // Only the silent servers' backups: the answering ones sent
-                // theirs folded already (one placeholder per server).
-                let mut text =
-                    "SELECT availability FROM constraints WHERE event_id = ?1".to_string();
-                if !answered.is_empty() {
-                    let marks: Vec<String> =
-                        (2..answered.len() + 2).map(|i| format!("?{i}")).collect();
-                    text.push_str(&format!(" AND origin NOT IN ({})", marks.join(", ")));
-                }
-                let texts = tx
-                    .prepare_cached(&text)?
-                    .query_map(
-                        rusqlite::params_from_iter(std::iter::once(&event).chain(&answered)),
-                        |r| r.get::<_, String>(0),
-                    )?
-                    .collect::<Result<Vec<_>, _>>()?;
-                for text in texts {
-                    match decode_availability(&text) {
-                        Ok(constraint) => result.fold(&constraint),
-                        Err(e) => return Ok(Err(e)),
-                    }
-                }
-                let result = result.into_result();
-                tx.prepare_cached(
-                    "UPDATE events SET state = 'final', result = ?2, finished_at = ?3
-                     WHERE id = ?1 AND state = 'open'",
+        // A corrupt stored value is an error of this write, which is then
+        // rolled back, unfinished.
+        Box::pin(self.write(move |tx| {
+            let state: Option<String> = tx
+                .prepare_cached("SELECT state FROM events WHERE id = ?1")?
+                .query_row([&event], |r| r.get(0))
+                .optional()?;
+            if state.as_deref() != Some("open") {
+                return Ok(None);
+            }
+            // Only the silent servers' backups: the answering ones sent
+            // theirs folded already (one placeholder per server).
+            let mut text = "SELECT availability FROM constraints WHERE event_id = ?1".to_string();
+            if !answered.is_empty() {
+                let marks: Vec<String> = (2..answered.len() + 2).map(|i| format!("?{i}")).collect();
+                text.push_str(&format!(" AND origin NOT IN ({})", marks.join(", ")));
+            }
+            let texts = tx
+                .prepare_cached(&text)?
+                .query_map(
+                    rusqlite::params_from_iter(std::iter::once(&event).chain(&answered)),
+                    |r| r.get::<_, String>(0),
                 )?
-                .execute(params![
-                    event,
-                    encode_availability(&result),
-                    now_seconds()
-                ])?;
-                tx.prepare_cached("DELETE FROM constraints WHERE event_id = ?1")?
-                    .execute([&event])?;
-                tx.commit()?;
-                Ok(Ok(Some(result)))
-            })
-            .await?
-        })
+                .collect::<Result<Vec<_>, _>>()?;
+            for text in texts {
+                result.fold(&decode_availability(&text)?);
+            }
+            let result = result.into_result();
+            tx.prepare_cached(
+                "UPDATE events SET state = 'final', result = ?2, finished_at = ?3
+                     WHERE id = ?1 AND state = 'open'",
+            )?
+            .execute(params![event, encode_availability(&result), now_seconds()])?;
+            tx.prepare_cached("DELETE FROM constraints WHERE event_id = ?1")?
+                .execute([&event])?;
+            Ok(Some(result))
+        }))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn synchronous(conn: &Connection) -> i64 {
+        conn.query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    /// 2 is FULL: every commit waits for the log to reach the disk.
+    #[test]
+    fn every_connection_syncs_each_commit_to_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::open(&dir.path().join("events.db")).unwrap();
+        assert_eq!(synchronous(&db.inner.writer()), 2);
+        let reader = db.inner.take_reader().unwrap();
+        assert_eq!(synchronous(&reader), 2);
+        let journal: String = reader
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(journal, "wal");
+    }
+
+    fn user(name: &str) -> User {
+        User {
+            name: name.into(),
+            password_hash: "$argon2id$x".into(),
+            time_zone: "UTC".into(),
+        }
+    }
+
+    /// Writes queued together commit together, and one that fails (a
+    /// taken name) fails alone: the others are stored and answered.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_write_in_a_batch_fails_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(SqliteDb::open(&dir.path().join("events.db")).unwrap());
+        db.create_user(&user("taken")).await.unwrap();
+        let mut writes = tokio::task::JoinSet::new();
+        for i in 0..200 {
+            let db = db.clone();
+            let name = if i % 50 == 7 {
+                "taken".to_string()
+            } else {
+                format!("u{i}")
+            };
+            writes.spawn(async move { (name.clone(), db.create_user(&user(&name)).await) });
+        }
+        let mut duplicates = 0;
+        for (name, result) in writes.join_all().await {
+            match result {
+                Ok(()) => assert!(db.user(&name).await.unwrap().is_some(), "{name}"),
+                Err(DbError::Duplicate) => {
+                    assert_eq!(name, "taken");
+                    duplicates += 1;
+                }
+                Err(e) => panic!("{name}: {e}"),
+            }
+        }
+        assert_eq!(duplicates, 4);
+        drop(db);
+        let again = SqliteDb::open(&dir.path().join("events.db")).unwrap();
+        assert!(again.user("u199").await.unwrap().is_some());
+    }
 
     #[test]
     fn the_busy_wait_gives_up_after_the_timeout() {

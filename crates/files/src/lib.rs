@@ -11,6 +11,9 @@
 //!   folder that cannot leave it (no `..`, no absolute paths, no NUL), the
 //!   name of a conflict copy, and the check that no symbolic link on the way
 //!   leads out.
+//! - [`beneath`]: writing, reading and removing files beneath the shared
+//!   folder through open directory handles, one name at a time, never
+//!   following a link (even one swapped in mid-transfer).
 //! - [`version`]: [`VersionVector`](version::VersionVector), which tells a
 //!   newer copy of a file from a concurrent one.
 //! - [`index`]: a node's records of its folder, and how a look at the disk
@@ -30,6 +33,7 @@
 
 #![deny(missing_docs)]
 
+pub mod beneath;
 mod civil;
 pub mod files_msg;
 pub mod index;

@@ -192,6 +192,13 @@ pub enum PathError {
         /// The part of the shared path that is a file, cut.
         path: String,
     },
+    /// A folder on the way was moved, or another put in its place, while a
+    /// file was on its way into it (see [`crate::beneath`]).
+    #[error("{path:?} was moved or replaced while a file was on its way into it")]
+    Moved {
+        /// The folder, cut.
+        path: String,
+    },
     /// [`resolve`] could not look at a component (permissions, I/O error).
     #[error("cannot inspect {path:?} on disk: {kind}")]
     Io {
@@ -520,7 +527,7 @@ fn cut(text: &str, max: usize) -> &str {
 }
 
 /// Long or hostile input is quoted cut short, never whole.
-fn shorten(text: &str) -> String {
+pub(crate) fn shorten(text: &str) -> String {
     let mut chars = text.chars();
     let mut short: String = chars.by_ref().take(SHOWN_CHARS).collect();
     if chars.next().is_some() {

@@ -33,6 +33,25 @@ impl Store {
             .map_err(|e| self.sqlite(e))
     }
 
+    /// Writes (or replaces) many records in one transaction: one sync to
+    /// disk for a whole walk of the folder, not one per file.
+    pub fn put_file_records(&self, records: &[(&str, Vec<u8>)]) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(|e| self.sqlite(e))?;
+        {
+            let mut put = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO files_records (path, record) VALUES (?1, ?2)",
+                )
+                .map_err(|e| self.sqlite(e))?;
+            for (path, record) in records {
+                put.execute(params![path, record])
+                    .map_err(|e| self.sqlite(e))?;
+            }
+        }
+        tx.commit().map_err(|e| self.sqlite(e))
+    }
+
     /// The record of `path`, if any.
     pub fn file_record(&self, path: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.conn()
@@ -140,7 +159,9 @@ mod tests {
             let store = Store::open(dir.path()).unwrap();
             store.put_file_record("a.txt", b"one").unwrap();
             store.put_file_record("sub/b.txt", b"two").unwrap();
-            store.put_file_record("a.txt", b"three").unwrap();
+            store
+                .put_file_records(&[("a.txt", b"three".to_vec()), ("c.txt", b"four".to_vec())])
+                .unwrap();
             let first = store.hold_file_update("a.txt", b"u1").unwrap();
             store.hold_file_update("c.txt", b"other").unwrap();
             let second = store.hold_file_update("a.txt", b"u2").unwrap();
@@ -160,6 +181,7 @@ mod tests {
             store.file_records().unwrap(),
             [
                 ("a.txt".to_string(), b"three".to_vec()),
+                ("c.txt".to_string(), b"four".to_vec()),
                 ("sub/b.txt".to_string(), b"two".to_vec())
             ]
         );

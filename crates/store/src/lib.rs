@@ -4,7 +4,9 @@
 //! nothing to install, one file to back up. The database is opened in WAL
 //! mode, every change is one transaction, and the schema is versioned (see
 //! [`migrations`]), so a node stopped at any moment reopens to a consistent
-//! state and an older data directory is upgraded in place.
+//! state and an older data directory is upgraded in place. Every commit is
+//! synced to disk before it returns (`synchronous = FULL`), so what a node
+//! has answered "done" survives a power cut, not only a crash.
 //!
 //! Services do not write SQL of their own: each has a module here with the
 //! typed operations it needs, so a table has one owner and one place to read.

@@ -2,12 +2,29 @@
 //!
 //! The sender serves chunks of the version its record names, and answers
 //! `Gone` once the file no longer is that version. The receiver writes the
-//! chunks to a temporary file in the shared folder (a `.convene-tmp-…` name,
-//! which the folder walk and the listing never show), checks them with a
-//! [`transfer::Assembly`](crate::transfer::Assembly), gives the file the
-//! record's modified time, and only then renames it over the real name: an
-//! atomic replace, so a reader never sees half a file and a torn transfer
-//! leaves the old file as it was. Memory stays one chunk, whatever the size.
+//! chunks to a temporary file (a `.convene-tmp-…` name, which the folder
+//! walk and the listing never show) in the folder the file goes to, checks
+//! them with a [`transfer::Assembly`](crate::transfer::Assembly), syncs the
+//! file to disk and gives it the record's modified time, and only then
+//! renames it over the real name: an atomic replace, so a reader never sees
+//! half a file and a torn transfer leaves the old file as it was. Memory
+//! stays one chunk, whatever the size.
+//!
+//! Every step goes through a [`Folder`] handle opened before the transfer
+//! (see [`crate::beneath`]), never through a path: a folder swapped for a
+//! link while the chunks arrive cannot lead the file elsewhere. Just before
+//! the rename the folder is checked to be still where the file's name
+//! leads; if it is not, the file is not applied.
+//!
+//! # Order on disk
+//!
+//! The file is synced, renamed, and its folder synced, before the caller
+//! writes the record that says this node has that version (the store syncs
+//! that too). A power cut between the two leaves the new content with the
+//! old record: the next walk sees a change made here, and the peers find
+//! the two versions concurrent with equal content, which merges without a
+//! conflict. The other order would be unsafe: a record naming content the
+//! disk lost would let the old content pass for the newer version.
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::SocketAddr;
@@ -19,10 +36,65 @@ use convene_wire::{Decode, Encode};
 
 use super::FilesNode;
 use super::sync::Sync;
+use crate::beneath::{Create, Folder};
 use crate::files_msg::{CHUNK_BYTES, FilesReply, FilesRequest};
-use crate::path::{RESERVED_PREFIX, SharedPath, resolve};
+use crate::path::{RESERVED_PREFIX, SharedPath};
 use crate::plan::Record;
 use crate::transfer::{Assembly, TransferError, checksum};
+
+/// The name every temporary file of a transfer starts with.
+pub(super) fn temporary_prefix() -> String {
+    format!("{RESERVED_PREFIX}tmp-")
+}
+
+/// Where a fetched file goes: a folder, opened beforehand, and a name in
+/// it; for a file of the shared folder, its path, to check just before
+/// the rename that the folder is still where that path leads.
+pub(super) struct Place {
+    /// The shared folder.
+    root: PathBuf,
+    folder: Folder,
+    name: String,
+    path: Option<SharedPath>,
+}
+
+impl Place {
+    /// `path` in the shared folder `root` (its missing folders created).
+    pub(super) fn file(root: &Path, path: &SharedPath) -> Result<Place, FetchError> {
+        Ok(Place {
+            root: root.to_path_buf(),
+            folder: Folder::parent_of(root, path, Create::Missing)?,
+            name: path.file_name().to_string(),
+            path: Some(path.clone()),
+        })
+    }
+
+    /// `name` (one of Convene's own, such as a held update's file) in the
+    /// shared folder `root` itself.
+    pub(super) fn own(root: &Path, name: &str) -> Result<Place, FetchError> {
+        Ok(Place {
+            root: root.to_path_buf(),
+            folder: Folder::root(root)?,
+            name: name.to_string(),
+            path: None,
+        })
+    }
+
+    /// Moves `from` (a file in folder `source`) to this place, and syncs
+    /// the folders changed: once this returns, the file is there for good.
+    /// Refused if the place's folder is no longer where its path leads.
+    pub(super) fn put(&self, source: &Folder, from: &str) -> Result<(), FetchError> {
+        if let Some(path) = &self.path {
+            self.folder.still_holds(&self.root, path)?;
+        }
+        source.rename(from, &self.folder, &self.name)?;
+        self.folder.sync()?;
+        if !source.same_as(&self.folder)? {
+            source.sync()?;
+        }
+        Ok(())
+    }
+}
 
 /// Why a file could not be brought over.
 #[derive(Debug, thiserror::Error)]
@@ -52,11 +124,14 @@ impl Sync {
             Some(r) if !r.deleted && r.checksum == wanted => r.size,
             _ => return FilesReply::Gone,
         };
-        let Ok(on_disk) = resolve(&self.root, path) else {
-            return FilesReply::Gone;
-        };
-        let read = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
-            let mut file = std::fs::File::open(on_disk)?;
+        if let Some(pause) = fault_pause_per_chunk() {
+            tokio::time::sleep(pause).await;
+        }
+        let (root, path) = (self.root.clone(), path.clone());
+        let read = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, FetchError> {
+            // Opened without following a link at any step, like a write.
+            let folder = Folder::parent_of(&root, &path, Create::Nothing)?;
+            let mut file = folder.open_file(path.file_name())?;
             file.seek(SeekFrom::Start(offset))?;
             let want = CHUNK_BYTES.min(size.saturating_sub(offset) as usize);
             let mut bytes = vec![0u8; want];
@@ -97,44 +172,40 @@ impl FilesNode {
         let Some(sync) = self.sync.as_ref() else {
             return Err(FetchError::NoAnswer);
         };
-        let destination = resolve(&sync.root, target)?;
-        self.fetch_to(addr, path, record, destination).await
+        let place = Place::file(&sync.root, target)?;
+        self.fetch_to(addr, path, record, &place).await
     }
 
-    /// As [`fetch_into`](FilesNode::fetch_into), to a place in the folder
-    /// given as a path (a held update's file).
+    /// As [`fetch_into`](FilesNode::fetch_into), to any [`Place`] (a held
+    /// update's file). The temporary file is made in the place's folder
+    /// and renamed within it.
     pub(super) async fn fetch_to(
         &self,
         addr: SocketAddr,
         path: &SharedPath,
         record: &Record,
-        destination: PathBuf,
+        place: &Place,
     ) -> Result<(), FetchError> {
-        let Some(sync) = self.sync.as_ref() else {
-            return Err(FetchError::NoAnswer);
+        let (temporary, file) = place.folder.create_temporary(&temporary_prefix())?;
+        let result = match self.download(addr, path, record, file).await {
+            Ok(()) => place.put(&place.folder, &temporary),
+            Err(e) => Err(e),
         };
-        let temporary = sync.root.join(format!(
-            "{RESERVED_PREFIX}tmp-{:016x}",
-            convene_rpc::random_seed()
-        ));
-        let result = self
-            .download(addr, path, record, &temporary, &destination)
-            .await;
         if result.is_err() {
-            let _ = std::fs::remove_file(&temporary);
+            let _ = place.folder.remove_file(&temporary);
         }
         result
     }
 
+    /// Fetches the chunks into `file`, checks them, syncs the file to disk
+    /// and gives it the record's modified time.
     async fn download(
         &self,
         addr: SocketAddr,
         path: &SharedPath,
         record: &Record,
-        temporary: &Path,
-        destination: &PathBuf,
+        mut file: std::fs::File,
     ) -> Result<(), FetchError> {
-        let mut file = std::fs::File::create(temporary)?;
         let mut assembly = Assembly::new(record.size, record.checksum);
         while !assembly.is_complete() {
             let request = FilesRequest::Fetch {
@@ -165,18 +236,28 @@ impl FilesNode {
             }
         }
         assembly.finish()?;
-        file.sync_all()?;
         let modified = if record.modified_ns >= 0 {
             SystemTime::UNIX_EPOCH + Duration::from_nanos(record.modified_ns as u64)
         } else {
             SystemTime::UNIX_EPOCH
         };
         file.set_modified(modified)?;
-        drop(file);
-        if let Some(parent) = destination.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::rename(temporary, destination)?;
+        file.sync_all()?;
         Ok(())
     }
+}
+
+/// Fault injection for the test that swaps a folder for a link while a
+/// file is on its way: `CONVENE_FAULT_FILES_CHUNK_PAUSE_MS` makes a node
+/// wait that long before serving each chunk, so a transfer from it lasts
+/// long enough to act during it. Unset (always, outside that test), it
+/// costs one read of a cached value.
+fn fault_pause_per_chunk() -> Option<Duration> {
+    static PAUSE: std::sync::OnceLock<Option<Duration>> = std::sync::OnceLock::new();
+    *PAUSE.get_or_init(|| {
+        std::env::var("CONVENE_FAULT_FILES_CHUNK_PAUSE_MS")
+            .ok()
+            .and_then(|ms| ms.parse().ok())
+            .map(Duration::from_millis)
+    })
 }

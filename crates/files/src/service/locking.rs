@@ -28,6 +28,7 @@ use std::sync::Arc;
 
 use super::FilesNode;
 use super::sync::{Source, Sync};
+use crate::beneath::Folder;
 use crate::files_msg::{FilesReply, LockAction, OPERATOR, Refusal};
 use crate::locks::{LockError, LockTable, SavedLock};
 use crate::path::{RESERVED_PREFIX, SharedPath};
@@ -69,9 +70,13 @@ impl Decode<'_> for Held {
 }
 
 /// A held update's file name: `.convene-held-` and 16 hex digits, in the
-/// folder itself (nothing that could lead elsewhere).
+/// folder itself (nothing that could lead elsewhere), from the OS random
+/// source (no one can guess it ahead).
 pub(super) fn held_file_name() -> String {
-    format!("{RESERVED_PREFIX}held-{:016x}", convene_rpc::random_seed())
+    format!(
+        "{RESERVED_PREFIX}held-{:016x}",
+        convene_rpc::os_random_u64()
+    )
 }
 
 fn is_held_file_name(name: &str) -> bool {
@@ -243,13 +248,13 @@ impl FilesNode {
         let total = held.len();
         let mut changed_here = false;
         for (i, update) in held.into_iter().enumerate() {
-            let file = update.file.as_ref().map(|name| sync.root.join(name));
+            let file = update.file.as_deref();
             let ours = self.look_before_taking(path);
             let decision = decide(ours.as_ref(), &update.record, &sync.me, &update.from);
             changed_here |= self
                 .carry_out(
                     &update.from,
-                    Source::Held(file.as_deref()),
+                    Source::Held(file),
                     path,
                     ours,
                     update.record,
@@ -262,8 +267,8 @@ impl FilesNode {
                 i + 1
             ));
             // Not moved into place (ours was newer, or the same): done with.
-            if let Some(file) = file {
-                let _ = std::fs::remove_file(file);
+            if let Some(name) = file {
+                let _ = Folder::root(&sync.root).and_then(|root| root.remove_file(name));
             }
         }
         if let Err(e) = sync.store().clear_held_file_updates(path.as_str()) {

@@ -27,15 +27,18 @@ use std::time::Duration;
 use convene_cluster::{ServiceTag, Shutdown};
 use convene_store::Store;
 use convene_wire::{Decode, Encode};
+use rustix::fs::FileType;
 
+use super::content::{FetchError, Place, temporary_prefix};
 use super::locking::Held;
 use super::queue::{Full, Noticed, Pending, WorkQueue};
 use super::{FilesNode, Page};
+use crate::beneath::{Create, Folder};
 use crate::files_msg::{FilesReply, FilesRequest};
 use crate::index::{Index, LocalChange, Observed};
 use crate::inventory;
 use crate::locks::LockTable;
-use crate::path::{RESERVED_PREFIX, SharedPath, resolve};
+use crate::path::{SharedPath, resolve};
 use crate::plan::{Decision, Record, decide};
 
 /// How many times an announcement is sent (each retried by the transport)
@@ -73,8 +76,9 @@ fn jittered(wait: Duration) -> Duration {
 pub(super) enum Source<'a> {
     /// Fetched from the peer at this address.
     Peer(std::net::SocketAddr),
-    /// Already here: a held update's file (none for a deletion).
-    Held(Option<&'a std::path::Path>),
+    /// Already here: a held update's file, by its name in the shared
+    /// folder (none for a deletion).
+    Held(Option<&'a str>),
 }
 
 /// What others ask the sync task to do, one at a time, in order (what
@@ -221,6 +225,24 @@ impl Sync {
                 .put_file_record(path.as_str(), &record.to_bytes())
         {
             tracing::warn!(%path, "cannot store the file's record: {e}");
+        }
+    }
+
+    /// Writes the records of `paths`, as the index has them, to the store
+    /// in one transaction (one sync to disk for a whole walk).
+    fn persist_all(&self, paths: &[&SharedPath]) {
+        let records: Vec<(&str, Vec<u8>)> = {
+            let index = self.index();
+            paths
+                .iter()
+                .filter_map(|p| index.get(p).map(|r| (p.as_str(), r.to_bytes())))
+                .collect()
+        };
+        if records.is_empty() {
+            return;
+        }
+        if let Err(e) = self.store.put_file_records(&records) {
+            tracing::warn!("cannot store {} file records: {e}", records.len());
         }
     }
 
@@ -389,23 +411,20 @@ async fn take_stock(node: &Arc<FilesNode>, announce: bool) {
         }
     }
     let changes = sync.index().scan(&seen, &sync.me);
+    let paths: Vec<&SharedPath> = changes.iter().map(LocalChange::path).collect();
+    sync.persist_all(&paths);
     for change in changes {
-        sync.persist(change.path());
         node.report_local(&change, announce);
     }
 }
 
 /// Removes what transfers cut off by a stop or a crash left behind: their
-/// temporary files never replaced anything, so they are only litter.
+/// temporary files (in the folders their files were going to) never
+/// replaced anything, so they are only litter.
 fn remove_torn_transfers(root: &std::path::Path) {
-    let prefix = format!("{RESERVED_PREFIX}tmp-");
-    let Ok(entries) = std::fs::read_dir(root) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().starts_with(&prefix) {
-            let _ = std::fs::remove_file(entry.path());
-        }
+    let removed = Folder::root(root).and_then(|f| f.remove_files_starting(&temporary_prefix()));
+    if let Err(e) = removed {
+        tracing::warn!(root = %root.display(), "cannot remove torn transfers: {e}");
     }
 }
 
@@ -652,10 +671,15 @@ impl FilesNode {
             } => {
                 let (node, secs) = conflict.copy_of();
                 let copy = path.conflict_name(node, secs);
-                let moved = match (resolve(&sync.root, path), resolve(&sync.root, &copy)) {
-                    (Ok(from), Ok(to)) => std::fs::rename(from, to).is_ok(),
-                    _ => false,
-                };
+                // The copy is the file's sibling: one folder, one rename (of
+                // a plain file: a link put there is not ours to move).
+                let moved =
+                    Folder::parent_of(&sync.root, path, Create::Nothing).is_ok_and(|folder| {
+                        let name = path.file_name();
+                        matches!(folder.kind_of(name), Ok(Some(FileType::RegularFile)))
+                            && folder.rename(name, &folder, copy.file_name()).is_ok()
+                            && folder.sync().is_ok()
+                    });
                 if moved {
                     sync.observe(&copy);
                     self.screen.line(format!(
@@ -694,19 +718,14 @@ impl FilesNode {
         path: &SharedPath,
         record: &Record,
         target: &SharedPath,
-    ) -> Result<(), super::content::FetchError> {
+    ) -> Result<(), FetchError> {
         match source {
             Source::Peer(addr) => self.fetch_into(addr, path, record, target).await,
             Source::Held(file) => {
-                let sync = self.sync.as_ref().ok_or(super::content::FetchError::Gone)?;
-                let destination = resolve(&sync.root, target)?;
-                if let Some(parent) = destination.parent() {
-                    std::fs::create_dir_all(parent)?;
-                }
-                Ok(std::fs::rename(
-                    file.ok_or(super::content::FetchError::Gone)?,
-                    destination,
-                )?)
+                let sync = self.sync.as_ref().ok_or(FetchError::Gone)?;
+                let held = file.ok_or(FetchError::Gone)?;
+                let place = Place::file(&sync.root, target)?;
+                place.put(&Folder::root(&sync.root)?, held)
             }
         }
     }
@@ -718,22 +737,17 @@ impl FilesNode {
             return;
         };
         if record.deleted {
-            match resolve(&sync.root, path) {
-                Ok(on_disk) => match std::fs::remove_file(&on_disk) {
-                    Ok(()) => self
-                        .screen
-                        .line(format!("Files: deleted {path} (deleted on {peer}).")),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => {
-                        tracing::warn!(%path, "cannot delete: {e}");
-                        return;
-                    }
-                },
+            match delete(&sync.root, path) {
+                Ok(true) => self
+                    .screen
+                    .line(format!("Files: deleted {path} (deleted on {peer}).")),
+                Ok(false) => {}
                 Err(e) => {
-                    tracing::warn!(%path, "refused: {e}");
+                    tracing::warn!(%path, "cannot delete: {e}");
                     return;
                 }
             }
+            // Gone from the disk for good before the record says so.
             sync.put(path, record);
             return;
         }
@@ -746,7 +760,7 @@ impl FilesNode {
             // A write that fails here (a full disk, permissions) is the
             // user's to know; a peer that changed its file again or went
             // away is routine, and its next record will come.
-            Err(e @ (super::content::FetchError::Io(_) | super::content::FetchError::Path(_))) => {
+            Err(e @ (FetchError::Io(_) | FetchError::Path(_))) => {
                 self.screen.line(format!(
                     "Files: cannot synchronize {path} from {peer}: {e}."
                 ));
@@ -780,10 +794,11 @@ impl FilesNode {
             None
         } else {
             let name = super::locking::held_file_name();
-            match self
-                .fetch_to(addr, path, &record, sync.root.join(&name))
-                .await
-            {
+            let fetched = match Place::own(&sync.root, &name) {
+                Ok(place) => self.fetch_to(addr, path, &record, &place).await,
+                Err(e) => Err(e),
+            };
+            match fetched {
                 Ok(()) => Some(name),
                 Err(e) => {
                     tracing::info!(%path, %peer, "held update not fetched: {e}");
@@ -802,7 +817,7 @@ impl FilesNode {
                 "Files: {path} is locked; {peer}'s update is held ({waiting} waiting)."
             ));
         } else if let Some(name) = file {
-            let _ = std::fs::remove_file(sync.root.join(name));
+            let _ = Folder::root(&sync.root).and_then(|root| root.remove_file(&name));
         }
     }
 
@@ -824,4 +839,35 @@ impl FilesNode {
         })
         .await
     }
+}
+
+/// Removes `path` from the shared folder, through its folder's handle (a
+/// link on the way is refused, never followed), and syncs the folder;
+/// `Ok(false)` if there was nothing to remove. A link by that name is not
+/// this node's file (the walk never shares links), so it is left alone.
+fn delete(root: &std::path::Path, path: &SharedPath) -> Result<bool, FetchError> {
+    let folder = match Folder::parent_of(root, path, Create::Nothing) {
+        Ok(folder) => folder,
+        Err(crate::path::PathError::Io {
+            kind: std::io::ErrorKind::NotFound,
+            ..
+        }) => return Ok(false),
+        Err(e) => return Err(e.into()),
+    };
+    let name = path.file_name();
+    match folder.kind_of(name)? {
+        None => return Ok(false),
+        Some(FileType::Symlink) => {
+            let path = crate::path::shorten(path.as_str());
+            return Err(crate::path::PathError::Symlink { path }.into());
+        }
+        Some(_) => {}
+    }
+    match folder.remove_file(name) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e.into()),
+    }
+    folder.sync()?;
+    Ok(true)
 }

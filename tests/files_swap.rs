@@ -1,0 +1,160 @@
+//! A folder swapped for a link while a file is on its way into it: two
+//! `convene node` processes share folders, the sender serves its chunks
+//! slowly (fault injection, `CONVENE_FAULT_FILES_CHUNK_PAUSE_MS`), and a
+//! local process on the receiving side replaces the folder the file is
+//! going to with a link to a directory outside the shared folder. Nothing
+//! may be written outside, and the file is not applied through the link.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::util::{FAST_ELECTION, NodeProcess, convene, free_ports};
+
+/// Chunks of the file (48 KiB each) and the sender's pause before each:
+/// the transfer lasts about 2.4 s, time enough to swap the folder.
+const CHUNKS: usize = 6;
+const PAUSE_MS: u64 = 400;
+
+fn spawn(config: &Path, id: &str, pause_ms: u64) -> NodeProcess {
+    let out =
+        |kind: &str| std::fs::File::create(config.with_file_name(format!("{id}.{kind}"))).unwrap();
+    NodeProcess(
+        convene()
+            .args(["node", "--config"])
+            .arg(config)
+            .args(["--id", id])
+            .env("RUST_LOG", "info")
+            .env("CONVENE_FAULT_FILES_CHUNK_PAUSE_MS", pause_ms.to_string())
+            .stdin(Stdio::null())
+            .stdout(out("screen"))
+            .stderr(out("log"))
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// Every file under `dir` whose name starts with `prefix`, not following
+/// links.
+fn find(dir: &Path, prefix: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            found.extend(find(&entry.path(), prefix));
+        } else if entry.file_name().to_string_lossy().starts_with(prefix) {
+            found.push(entry.path());
+        }
+    }
+    found
+}
+
+fn screen(dir: &Path, id: &str) -> String {
+    std::fs::read_to_string(dir.join(format!("{id}.screen"))).unwrap_or_default()
+}
+
+fn logs(dir: &Path) -> String {
+    ["A", "B"]
+        .iter()
+        .flat_map(|id| ["screen", "log"].map(|kind| (id, kind)))
+        .map(|(id, kind)| {
+            let text =
+                std::fs::read_to_string(dir.join(format!("{id}.{kind}"))).unwrap_or_default();
+            format!("--- {id}.{kind}\n{text}")
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folder_swapped_for_a_link_during_a_transfer_leads_nowhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, outside) = (
+        dir.path().join("a"),
+        dir.path().join("b"),
+        dir.path().join("outside"),
+    );
+    for d in [&a, &b, &outside] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::create_dir_all(a.join("sub")).unwrap();
+    let content: Vec<u8> = (0..CHUNKS * 48 * 1024).map(|i| (i % 251) as u8).collect();
+    std::fs::write(a.join("sub/x.bin"), &content).unwrap();
+
+    let mut toml = String::new();
+    for id in ["A", "B"] {
+        let (_, peer_port) = free_ports();
+        toml.push_str(&format!(
+            "[[node]]\nid = \"{id}\"\nhost = \"127.0.0.1\"\npeer_port = {peer_port}\n\
+             [node.files]\ndir = \"{}\"\n",
+            id.to_lowercase()
+        ));
+    }
+    toml.push_str(FAST_ELECTION);
+    let config = dir.path().join("cluster.toml");
+    std::fs::write(&config, toml).unwrap();
+    // A serves slowly; B fetches sub/x.bin from it when they reconcile.
+    let _a = spawn(&config, "A", PAUSE_MS);
+    let _b = spawn(&config, "B", 0);
+
+    // The transfer has begun once B has a temporary file (in the folder
+    // the file goes to, or, before this fix, at the top of the folder).
+    let give_up = Instant::now() + Duration::from_secs(30);
+    while find(&b, ".convene-tmp-").is_empty() {
+        assert!(
+            Instant::now() < give_up,
+            "B never began the transfer:\n{}",
+            logs(dir.path())
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Mid-transfer, a local process moves the folder away (if B made it
+    // already) and puts a link to a directory outside in its place.
+    if b.join("sub").is_dir() {
+        std::fs::rename(b.join("sub"), b.join("moved")).unwrap();
+    }
+    std::os::unix::fs::symlink(&outside, b.join("sub")).unwrap();
+
+    // The transfer ends (about 2.4 s); B says what became of the file.
+    let give_up = Instant::now() + Duration::from_secs(30);
+    let line = loop {
+        let text = screen(dir.path(), "B");
+        if let Some(line) = text.lines().find(|l| l.contains("sub/x.bin from A")) {
+            break line.to_string();
+        }
+        assert!(
+            Instant::now() < give_up,
+            "B never finished the transfer:\n{}",
+            logs(dir.path())
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    let written_outside: Vec<_> = std::fs::read_dir(&outside).unwrap().flatten().collect();
+    assert!(
+        written_outside.is_empty(),
+        "written outside the shared folder: {written_outside:?}\n{}",
+        logs(dir.path())
+    );
+    assert!(
+        line.contains("cannot synchronize sub/x.bin from A"),
+        "the file was applied: {line}"
+    );
+    assert!(
+        std::fs::symlink_metadata(b.join("sub"))
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link was replaced"
+    );
+    assert!(
+        !b.join("moved/x.bin").exists(),
+        "applied where the name no longer leads"
+    );
+    assert!(
+        find(&b, ".convene-tmp-").is_empty(),
+        "a temporary file was left behind"
+    );
+}
