@@ -17,10 +17,11 @@
 //! +---------------------------+--------+--------+-----------+-----------+
 //! ```
 //!
-//! The MAC is keyed BLAKE3 (truncated to 128 bits) over the sender's node
-//! id, the receiver's node id and every byte before the MAC. The ids are not
-//! on the wire: the receiver knows who is at each address from the cluster
-//! file, and who it is itself. So:
+//! The MAC is keyed BLAKE3 (truncated to 128 bits) over every byte before
+//! it, with a key for the pair of nodes: derived from the cluster key, the
+//! sender's node id and the receiver's (each node derives the keys of its
+//! pairs once, at start). The ids are not on the wire: the receiver knows
+//! who is at each address from the cluster file, and who it is itself. So:
 //!
 //! * **a forged datagram** fails: without the key there is no MAC;
 //! * **a datagram replayed from another address**, even by a member, fails:
@@ -195,10 +196,11 @@ impl AuthStats {
 /// every sending task (`&self`: the sequence number is atomic).
 #[derive(Debug)]
 pub struct Sealer {
-    key: MacKey,
     members: Vec<Member>,
-    /// The id the MAC binds for us: a member's, or [`OPERATOR_ID`].
-    me: String,
+    /// The key of each pair (us, member), by the member's position.
+    to_member: Vec<MacKey>,
+    /// The key of the pair (us, the operator).
+    to_operator: MacKey,
     boot: u64,
     next_seq: AtomicU64,
 }
@@ -213,9 +215,10 @@ impl Sealer {
     ///
     /// `me` is our position among the members, or `None` for the operator.
     pub fn new(key: MacKey, members: Vec<Member>, me: Option<usize>, boot: u64) -> Self {
+        let me = id_of(&members, me);
         Sealer {
-            key,
-            me: id_of(&members, me),
+            to_member: members.iter().map(|m| pair_key(&key, &me, &m.id)).collect(),
+            to_operator: pair_key(&key, &me, OPERATOR_ID),
             members,
             boot,
             next_seq: AtomicU64::new(1),
@@ -235,7 +238,7 @@ impl Sealer {
         if envelope.len() < HEADER_LEN {
             return None;
         }
-        let receiver = member_at(&self.members, to).map_or(OPERATOR_ID, |i| &self.members[i].id);
+        let key = member_at(&self.members, to).map_or(&self.to_operator, |i| &self.to_member[i]);
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
         let mut out = Vec::with_capacity(envelope.len() + SEAL_LEN);
         out.extend_from_slice(envelope);
@@ -243,7 +246,7 @@ impl Sealer {
         out.extend_from_slice(&self.boot.to_be_bytes());
         out.extend_from_slice(&seq.to_be_bytes());
         out.extend_from_slice(&now_ms.to_be_bytes());
-        let mac = mac(&self.key, &self.me, receiver, &out);
+        let mac = mac(key, &out);
         out.extend_from_slice(&mac);
         Some(out)
     }
@@ -253,10 +256,12 @@ impl Sealer {
 /// has sent. Owned by the one task that receives (`&mut self`).
 #[derive(Debug)]
 pub struct Opener {
-    key: MacKey,
     members: Vec<Member>,
-    /// The id the MAC binds for us: a member's, or [`OPERATOR_ID`].
-    me: String,
+    /// The key of each pair (member, us), by the member's position.
+    from_member: Vec<MacKey>,
+    /// The key of the pair (the operator, us), if we are a member (an
+    /// operator hears from members only).
+    from_operator: Option<MacKey>,
     started_ms: u64,
     windows: Vec<Option<Window>>,
     /// Windows of the operator, per address it wrote from; the most
@@ -299,9 +304,11 @@ impl Opener {
     /// started at `started_ms` (wall clock, milliseconds).
     pub fn new(key: MacKey, members: Vec<Member>, me: Option<usize>, started_ms: u64) -> Self {
         let windows = vec![None; members.len()];
+        let from_operator = me.map(|_| ());
+        let me = id_of(&members, me);
         Opener {
-            key,
-            me: id_of(&members, me),
+            from_member: members.iter().map(|m| pair_key(&key, &m.id, &me)).collect(),
+            from_operator: from_operator.map(|()| pair_key(&key, OPERATOR_ID, &me)),
             members,
             started_ms,
             windows,
@@ -348,9 +355,13 @@ impl Opener {
         let member = member_at(&self.members, from);
         // Only a member may write to the operator, and a datagram from an
         // address that is no member's can only be the operator's.
-        if member.is_none() && self.me == OPERATOR_ID {
-            return Err(AuthError::Stranger { from });
-        }
+        let key = match member {
+            Some(i) => &self.from_member[i],
+            None => self
+                .from_operator
+                .as_ref()
+                .ok_or(AuthError::Stranger { from })?,
+        };
         if datagram.len() < HEADER_LEN + SEAL_LEN {
             return Err(AuthError::NotSealed(EnvelopeError::Truncated {
                 len: datagram.len(),
@@ -366,8 +377,7 @@ impl Opener {
             )));
         }
         let (signed, tag) = datagram.split_at(datagram.len() - MAC_LEN);
-        let sender_id = member.map_or(OPERATOR_ID, |i| &self.members[i].id);
-        let expected = mac(&self.key, sender_id, &self.me, signed);
+        let expected = mac(key, signed);
         if !constant_time_eq(&expected, tag) {
             // From an address no member has, a wrong MAC means a stranger.
             return Err(match member {
@@ -493,9 +503,11 @@ fn member_at(members: &[Member], addr: SocketAddr) -> Option<usize> {
     })
 }
 
-/// The MAC: keyed BLAKE3 over both ids (each length-prefixed, so no two
-/// pairs of ids read the same) and the signed bytes, cut to [`MAC_LEN`].
-fn mac(key: &MacKey, sender: &str, receiver: &str, signed: &[u8]) -> [u8; MAC_LEN] {
+/// The key of the pair (sender, receiver): keyed BLAKE3 of both ids under
+/// the cluster key, each id length-prefixed so no two pairs read the same.
+/// A pseudo-random function of the pair, so knowing one pair's key tells
+/// nothing of another's or of the cluster key.
+fn pair_key(key: &MacKey, sender: &str, receiver: &str) -> MacKey {
     let mut hasher = blake3::Hasher::new_keyed(key);
     for id in [sender, receiver] {
         // Ids are at most 64 bytes (the cluster file's rule); the length
@@ -503,9 +515,13 @@ fn mac(key: &MacKey, sender: &str, receiver: &str, signed: &[u8]) -> [u8; MAC_LE
         hasher.update(&(id.len() as u16).to_be_bytes());
         hasher.update(id.as_bytes());
     }
-    hasher.update(signed);
+    *hasher.finalize().as_bytes()
+}
+
+/// The MAC of `signed` under a pair's key, cut to [`MAC_LEN`].
+fn mac(pair_key: &MacKey, signed: &[u8]) -> [u8; MAC_LEN] {
     let mut out = [0u8; MAC_LEN];
-    out.copy_from_slice(&hasher.finalize().as_bytes()[..MAC_LEN]);
+    out.copy_from_slice(&blake3::keyed_hash(pair_key, signed).as_bytes()[..MAC_LEN]);
     out
 }
 
