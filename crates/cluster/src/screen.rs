@@ -320,17 +320,57 @@ mod tests {
         );
     }
 
-    /// A writer that blocks until the test lets it go.
-    struct Stuck(Arc<(Mutex<bool>, Condvar)>, Shared);
+    /// A writer that blocks until the test opens its gate, and says when
+    /// it has started waiting.
+    struct Stuck {
+        gate: Arc<Gate>,
+        out: Shared,
+    }
+
+    /// Whether a [`Stuck`] writer may write, and whether it is waiting.
+    #[derive(Default)]
+    struct Gate {
+        state: Mutex<(bool, bool)>,
+        changed: Condvar,
+    }
+
+    impl Gate {
+        fn open(&self) {
+            self.state.lock().unwrap().0 = true;
+            self.changed.notify_all();
+        }
+
+        /// Waits (at most ten seconds) until the writer is blocked.
+        fn wait_for_writer(&self) {
+            let state = self.state.lock().unwrap();
+            let (state, _) = self
+                .changed
+                .wait_timeout_while(state, Duration::from_secs(10), |s| !s.1)
+                .unwrap();
+            assert!(state.1, "the writer never started writing");
+        }
+    }
+
+    /// Opens the gate however the test ends, so a failed assertion cannot
+    /// leave the writer thread (and the drop that joins it) blocked.
+    struct OpenOnDrop(Arc<Gate>);
+
+    impl Drop for OpenOnDrop {
+        fn drop(&mut self) {
+            self.0.open();
+        }
+    }
 
     impl Write for Stuck {
         fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            let (lock, go) = &*self.0;
-            let mut open = lock.lock().unwrap();
-            while !*open {
-                open = go.wait(open).unwrap();
+            let mut state = self.gate.state.lock().unwrap();
+            state.1 = true;
+            self.gate.changed.notify_all();
+            while !state.0 {
+                state = self.gate.changed.wait(state).unwrap();
             }
-            self.1.write(b)
+            drop(state);
+            self.out.write(b)
         }
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
@@ -339,11 +379,19 @@ mod tests {
 
     #[test]
     fn a_terminal_that_does_not_read_costs_bounded_memory_and_is_told_what_it_missed() {
-        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        let gate = Arc::new(Gate::default());
+        let _open = OpenOnDrop(gate.clone());
         let out = Shared::default();
-        let screen = Screen::writer(Stuck(gate.clone(), out.clone()));
+        let screen = Screen::writer(Stuck {
+            gate: gate.clone(),
+            out: out.clone(),
+        });
+        // The writer takes the first line and blocks on it: from then on
+        // nothing leaves the pending text.
+        screen.line("first");
+        gate.wait_for_writer();
         let line = "x".repeat(1000);
-        for _ in 0..(3 * MAX_PENDING / 1000) {
+        for _ in 0..(2 * MAX_PENDING / 1000) {
             screen.line(&line);
         }
         if let Sink::Writer(handle) = &screen.sink {
@@ -351,12 +399,19 @@ mod tests {
             assert!(p.text.len() <= MAX_PENDING + 2000, "{}", p.text.len());
             assert!(p.dropped > 0);
         }
-        *gate.0.lock().unwrap() = true;
-        gate.1.notify_all();
-        std::thread::sleep(Duration::from_millis(50));
+        gate.open();
+        // Once the writer has taken the full text, a new line has room.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Sink::Writer(handle) = &screen.sink
+            && handle.pending.text.lock().unwrap().text.len() >= MAX_PENDING
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         screen.line("after");
         drop(screen);
         let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert!(text.starts_with("first\n"));
         assert!(text.contains("lines not shown: the terminal was not reading)\nafter\n"));
     }
 
