@@ -45,6 +45,15 @@ pub enum NodeError {
         /// What went wrong.
         source: convene_eventdb::OpenError,
     },
+    /// The web front's certificate or key (`tls_cert`, `tls_key`) is
+    /// missing or unusable.
+    #[error("node {node}: {source}")]
+    Tls {
+        /// The node.
+        node: String,
+        /// Which file, and what is wrong with it.
+        source: convene_web::TlsError,
+    },
     /// The meet service could not start.
     #[error("node {node}: {source}")]
     Meet {

@@ -72,6 +72,8 @@ impl TestNode {
             events: events.events().clone(),
             listener,
             shutdown: Box::pin(async move { web_shutdown.wait().await }),
+            limits: convene_cluster::Limits::default(),
+            tls: None,
         });
         TestNode {
             addr,
