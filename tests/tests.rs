@@ -15,6 +15,7 @@ mod election;
 mod events;
 mod events_kill;
 mod files;
+mod front_doors;
 mod meet;
 mod meet_bad_input;
 mod meet_cli;
