@@ -275,14 +275,11 @@ async fn tls_serves_pages_and_only_tls_gets_secure_cookies_and_hsts() {
     let csrf = page.header("set-cookie").expect("the login form's cookie");
     assert!(!csrf.to_ascii_lowercase().contains("secure"), "{csrf}");
 
-    // The TLS port does not answer in clear, and a client that does not
-    // trust the certificate does not talk to it.
-    assert!(
-        HttpClient::new(s)
-            .get("/login")
-            .await
-            .map_or(true, |r| r.status != 200)
-    );
+    // The TLS port does not serve pages in clear, but says why; a client
+    // that does not trust the certificate does not talk to it.
+    let clear = HttpClient::new(s).get("/login").await.unwrap();
+    assert_eq!(clear.status, 400);
+    assert!(clear.text().contains("HTTPS only"), "{}", clear.text());
     let wrong_name = ClientTls::new("example.org", Some(&c.path("S.crt"))).unwrap();
     assert!(
         HttpClient::with_tls(s, wrong_name)

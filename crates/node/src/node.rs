@@ -66,9 +66,9 @@ pub async fn start(
     let tls = match &node.tls {
         Some(files) => {
             Some(
-                convene_web::ServerTls::load(files).map_err(|source| NodeError::Tls {
+                convene_web::ServerTls::load(files).map_err(|problem| NodeError::Tls {
                     node: id.to_string(),
-                    source,
+                    problem,
                 })?,
             )
         }

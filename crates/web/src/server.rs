@@ -159,6 +159,10 @@ async fn connection(
     // The handshake counts against the first request's header time: a
     // client that starts a handshake and stalls is a slowloris too.
     let due = accepted + shared.header_timeout;
+    if !starts_with_tls(&tcp, due).await {
+        // Most likely a person who typed http:// for an https:// node.
+        return say_and_close(tcp, &plain_http_to_tls()).await;
+    }
     let handshake = tokio::time::timeout_at(due, tls.acceptor().accept(tcp));
     let stream = tokio::select! {
         done = handshake => match done {
@@ -265,6 +269,32 @@ pub fn refusal(refused: &Refused) -> Vec<u8> {
          content-length: {}\r\n\
          retry-after: {RETRY_AFTER_SECONDS}\r\n\
          cache-control: no-store\r\n\
+         connection: close\r\n\
+         \r\n\
+         {body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Whether the client's first byte, by `due`, opens a TLS handshake (a
+/// TLS record of type 22); `false` for anything else, or nothing in time.
+async fn starts_with_tls(tcp: &TcpStream, due: Instant) -> bool {
+    const HANDSHAKE_RECORD: u8 = 0x16;
+    let mut first = [0u8; 1];
+    matches!(
+        tokio::time::timeout_at(due, tcp.peek(&mut first)).await,
+        Ok(Ok(1)) if first[0] == HANDSHAKE_RECORD
+    )
+}
+
+/// The answer to a plain-HTTP request on a TLS port.
+fn plain_http_to_tls() -> Vec<u8> {
+    let body = "This port serves HTTPS only: use an https:// address.\n";
+    format!(
+        "HTTP/1.1 400 Bad Request\r\n\
+         content-type: text/plain; charset=utf-8\r\n\
+         content-length: {}\r\n\
          connection: close\r\n\
          \r\n\
          {body}",
