@@ -18,6 +18,7 @@ mod events;
 mod events_kill;
 mod files;
 mod files_swap;
+mod front_doors;
 mod impostor;
 mod meet;
 mod meet_bad_input;

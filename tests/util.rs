@@ -52,6 +52,10 @@ pub struct NodeSpec {
     pub web: bool,
     /// Not an event server (`event_server = false`).
     pub web_only: bool,
+    /// Serve the web front over TLS, with a self-signed certificate for
+    /// `localhost` and `127.0.0.1` made for the test (`<id>.crt`,
+    /// `<id>.key` in the test's directory).
+    pub tls: bool,
 }
 
 pub const fn main(id: &'static str) -> NodeSpec {
@@ -80,6 +84,7 @@ pub const fn plain(id: &'static str) -> NodeSpec {
         files: None,
         web: false,
         web_only: false,
+        tls: false,
     }
 }
 
@@ -207,6 +212,23 @@ impl TestCluster {
             }
             if spec.web_only {
                 toml.push_str("event_server = false\n");
+            }
+            if spec.tls {
+                let made = rcgen::generate_simple_self_signed(vec![
+                    "localhost".to_string(),
+                    "127.0.0.1".to_string(),
+                ])
+                .unwrap();
+                let id = spec.id;
+                std::fs::write(dir.path().join(format!("{id}.crt")), made.cert.pem()).unwrap();
+                std::fs::write(
+                    dir.path().join(format!("{id}.key")),
+                    made.signing_key.serialize_pem(),
+                )
+                .unwrap();
+                toml.push_str(&format!(
+                    "tls_cert = \"{id}.crt\"\ntls_key = \"{id}.key\"\n"
+                ));
             }
             if let Some(folder) = spec.files {
                 std::fs::create_dir_all(dir.path().join(folder)).unwrap();

@@ -110,14 +110,18 @@ fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> 
         .then(|| &text[prefix.len()..])
 }
 
-/// An HTTP client for `url`.
+/// An HTTP client for `url`. For `https://` it trusts the system's root
+/// certificates, or those in the PEM file `$SSL_CERT_FILE` (a node's own
+/// self-signed certificate, for one).
 pub fn http_client(url: &ServerUrl) -> anyhow::Result<HttpClient> {
-    if url.https {
-        bail!(
-            "{url}: this build of convene speaks plain HTTP only; use the node's http:// address"
-        );
+    let addr = url.addr()?;
+    if !url.https {
+        return Ok(HttpClient::new(addr));
     }
-    Ok(HttpClient::new(url.addr()?))
+    let name = url.host.trim_start_matches('[').trim_end_matches(']');
+    let tls = convene_web::client::ClientTls::new(name, None)
+        .with_context(|| format!("{url}: cannot set up TLS"))?;
+    Ok(HttpClient::with_tls(addr, tls))
 }
 
 /// How the client proves itself.

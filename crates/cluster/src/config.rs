@@ -171,7 +171,9 @@ pub struct Limits {
     pub http_connections: usize,
     /// Open web connections from one address (503 beyond).
     pub http_connections_per_ip: usize,
-    /// A web request's headers must be complete within this.
+    /// A web request's headers must be complete within this of its first
+    /// byte (a new connection's: of the accept, TLS handshake included), and
+    /// its body within this of the headers.
     pub http_header_timeout: Duration,
     /// An idle keep-alive web connection is closed after this.
     pub http_idle_timeout: Duration,
@@ -202,7 +204,8 @@ pub struct Limits {
     pub meet_connections: usize,
     /// Open meet client connections from one address.
     pub meet_connections_per_ip: usize,
-    /// A meet client connection that sends nothing for this long is closed.
+    /// A meet client connection that sends no whole line for this long is
+    /// closed.
     pub meet_idle_timeout: Duration,
     /// Live booking monitor registrations at one front door.
     pub booking_monitors: usize,

@@ -25,6 +25,8 @@
 //!   from it.
 //! - [`admission`]: how many connections a TCP front door holds, in all and
 //!   per address.
+//! - [`refusal`]: telling a connection past those limits why, at a bounded
+//!   cost.
 //! - [`error`]: the typed errors of this crate.
 
 #![deny(missing_docs)]
@@ -35,6 +37,7 @@ pub mod election;
 pub mod error;
 pub mod membership;
 pub mod peer;
+pub mod refusal;
 pub mod screen;
 pub mod secret;
 pub mod shutdown;

@@ -175,6 +175,7 @@ pub async fn start(ctx: MeetContext) -> Result<MeetService, MeetError> {
         tasks.push(tokio::spawn(clients::serve(
             listener,
             main.clone(),
+            ctx.peers.cluster().limits.clone(),
             ctx.shutdown.clone(),
         )));
     }

@@ -55,6 +55,16 @@ pub enum NodeError {
         /// What went wrong.
         source: convene_eventdb::OpenError,
     },
+    /// The web front's certificate or key (`tls_cert`, `tls_key`) is
+    /// missing or unusable.
+    #[error("node {node}: {problem}")]
+    Tls {
+        /// The node.
+        node: String,
+        /// Which file, and what is wrong with it (shown, not chained: the
+        /// message says it all once).
+        problem: convene_web::TlsError,
+    },
     /// The meet service could not start.
     #[error("node {node}: {source}")]
     Meet {

@@ -67,6 +67,18 @@ pub async fn start(
             addr: node.peer_addr(),
             source,
         })?;
+    // Read before anything starts: a bad file stops the node, naming it.
+    let tls = match &node.tls {
+        Some(files) => {
+            Some(
+                convene_web::ServerTls::load(files).map_err(|problem| NodeError::Tls {
+                    node: id.to_string(),
+                    problem,
+                })?,
+            )
+        }
+        None => None,
+    };
     let client_addr = sockets.client.as_ref().and_then(|l| l.local_addr().ok());
     let booking_addr = sockets.booking.as_ref().and_then(|s| s.local_addr().ok());
     // The events database only where some node has a web front (nothing
@@ -178,6 +190,7 @@ pub async fn start(
                 events: events.events().clone(),
                 listener,
                 limits: cluster.limits.clone(),
+                tls,
                 shutdown: Box::pin(async move { web_shutdown.wait().await }),
                 operations: Some(Operations {
                     membership: membership.clone(),

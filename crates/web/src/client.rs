@@ -1,12 +1,16 @@
-//! A small HTTP/1.1 client for tests and benchmarks: one keep-alive
-//! connection, a cookie jar, and the whole response in memory.
+//! A small HTTP/1.1 client for tests, benchmarks and the command line: one
+//! keep-alive connection, a cookie jar, and the whole response in memory.
 //!
-//! It is deliberately tiny (no TLS, no redirects followed, no HTTP/2), so
-//! that tests see exactly what the server sent (a `303` and its
-//! `Location`, every `Set-Cookie`) and benchmarks measure the server rather
-//! than a client library. One [`HttpClient`] is one user: it keeps that
-//! user's cookies and reuses one connection, reconnecting when the server
-//! closed it.
+//! It is deliberately tiny (no redirects followed, no HTTP/2), so that
+//! tests see exactly what the server sent (a `303` and its `Location`,
+//! every `Set-Cookie`) and benchmarks measure the server rather than a
+//! client library. One [`HttpClient`] is one user: it keeps that user's
+//! cookies and reuses one connection, reconnecting when the server closed
+//! it (an idle connection is closed by the server after a while).
+//!
+//! It speaks plain HTTP to an address ([`HttpClient::new`]) and HTTPS
+//! through [`ClientTls`] ([`HttpClient::with_tls`]); [`HttpClient::from_url`]
+//! picks from an `http://` or `https://` address.
 //!
 //! ```no_run
 //! # async fn demo(addr: std::net::SocketAddr) -> std::io::Result<()> {
@@ -23,10 +27,20 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpSocket, TcpStream};
+
+pub use crate::tls::ClientTls;
+use crate::tls::TlsError;
+
+/// A connection to the server: plain TCP, or TLS over it.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+type Connection = BufReader<Box<dyn Stream>>;
 
 /// Longest a request may take before it is abandoned.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -81,16 +95,41 @@ pub struct HttpClient {
     addr: SocketAddr,
     /// The address connections come from, if chosen.
     local: Option<IpAddr>,
-    connection: Option<BufReader<TcpStream>>,
+    /// The `Host` header, if not the address (a client made from a URL).
+    host: Option<String>,
+    tls: Option<ClientTls>,
+    connection: Option<Connection>,
     cookies: BTreeMap<String, String>,
 }
 
+/// Why [`HttpClient::from_url`] could not make a client.
+#[derive(Debug, thiserror::Error)]
+pub enum UrlError {
+    /// Not `http://HOST[:PORT]` or `https://HOST[:PORT]`.
+    #[error("{0:?} is not a server address: expected http://HOST[:PORT] or https://HOST[:PORT]")]
+    Malformed(String),
+    /// The host name did not resolve.
+    #[error("cannot find {host}: {source}")]
+    Resolve {
+        /// The host.
+        host: String,
+        /// What the resolver said.
+        source: io::Error,
+    },
+    /// TLS could not be set up (a trusted-root file, or the server name).
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
+
 impl HttpClient {
-    /// A client for the server at `addr`; it connects on first use.
+    /// A client for the plain-HTTP server at `addr`; it connects on first
+    /// use.
     pub fn new(addr: SocketAddr) -> Self {
         HttpClient {
             addr,
             local: None,
+            host: None,
+            tls: None,
             connection: None,
             cookies: BTreeMap::new(),
         }
@@ -105,6 +144,51 @@ impl HttpClient {
         self
     }
 
+    /// A client for the HTTPS server at `addr`, checked with `tls`.
+    pub fn with_tls(addr: SocketAddr, tls: ClientTls) -> Self {
+        HttpClient {
+            tls: Some(tls),
+            ..HttpClient::new(addr)
+        }
+    }
+
+    /// A client for the server at `url` (`http://HOST[:PORT]` or
+    /// `https://HOST[:PORT]`, a trailing `/` allowed; HOST a name, an IPv4
+    /// address or a bracketed IPv6 address). For `https://` it trusts the
+    /// system's roots and the certificates in `extra_roots`, if given (a
+    /// self-signed node's own certificate, for one).
+    pub async fn from_url(url: &str, extra_roots: Option<&Path>) -> Result<Self, UrlError> {
+        let malformed = || UrlError::Malformed(url.to_string());
+        let (https, rest) = if let Some(rest) = url.strip_prefix("https://") {
+            (true, rest)
+        } else if let Some(rest) = url.strip_prefix("http://") {
+            (false, rest)
+        } else {
+            return Err(malformed());
+        };
+        let authority = rest.strip_suffix('/').unwrap_or(rest);
+        let (host, port) =
+            split_authority(authority, if https { 443 } else { 80 }).ok_or_else(malformed)?;
+        let addr = tokio::net::lookup_host((host, port))
+            .await
+            .and_then(|mut addrs| {
+                addrs.next().ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::NotFound, "no address for this name")
+                })
+            })
+            .map_err(|source| UrlError::Resolve {
+                host: host.to_string(),
+                source,
+            })?;
+        let mut client = if https {
+            HttpClient::with_tls(addr, ClientTls::new(host, extra_roots)?)
+        } else {
+            HttpClient::new(addr)
+        };
+        client.host = Some(authority.to_string());
+        Ok(client)
+    }
+
     /// Points the client at another server (another node of the cluster),
     /// keeping its cookies: the same user, elsewhere.
     pub fn set_addr(&mut self, addr: SocketAddr) {
@@ -112,6 +196,11 @@ impl HttpClient {
             self.addr = addr;
             self.connection = None;
         }
+    }
+
+    /// Whether the client speaks HTTPS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
     }
 
     /// The server this client talks to.
@@ -208,7 +297,11 @@ impl HttpClient {
     }
 
     fn message(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
-        let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {}\r\n", self.addr);
+        let host = match &self.host {
+            Some(host) => host.clone(),
+            None => self.addr.to_string(),
+        };
+        let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {host}\r\n");
         if !self.cookies.is_empty() {
             let jar: Vec<String> = self
                 .cookies
@@ -243,10 +336,16 @@ impl HttpClient {
                 }
             };
             stream.set_nodelay(true)?;
+            let stream: Box<dyn Stream> = match &self.tls {
+                None => Box::new(stream),
+                Some(tls) => Box::new(tls.connect(stream).await?),
+            };
             self.connection = Some(BufReader::new(stream));
         }
         let connection = self.connection.as_mut().expect("connected above");
         connection.get_mut().write_all(message).await?;
+        // TLS holds written bytes until flushed; plain TCP ignores this.
+        connection.get_mut().flush().await?;
         let (response, keep) = read_response(connection, method == "HEAD").await?;
         if !keep {
             self.connection = None;
@@ -285,7 +384,7 @@ fn is_stale(error: &io::Error) -> bool {
 
 /// Reads one response; also says whether the connection may be reused.
 async fn read_response(
-    connection: &mut BufReader<TcpStream>,
+    connection: &mut Connection,
     head_only: bool,
 ) -> io::Result<(HttpResponse, bool)> {
     let status_line = read_line(connection).await?;
@@ -354,7 +453,7 @@ async fn read_response(
 }
 
 /// One line without its CRLF; end of stream before it is `UnexpectedEof`.
-async fn read_line(connection: &mut BufReader<TcpStream>) -> io::Result<String> {
+async fn read_line(connection: &mut Connection) -> io::Result<String> {
     let mut line = String::new();
     if connection.read_line(&mut line).await? == 0 {
         return Err(io::Error::new(
@@ -366,6 +465,34 @@ async fn read_line(connection: &mut BufReader<TcpStream>) -> io::Result<String> 
         line.pop();
     }
     Ok(line)
+}
+
+/// `host[:port]` or `[v6]:port`, with `default_port` if none is given.
+fn split_authority(authority: &str, default_port: u16) -> Option<(&str, u16)> {
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        match after {
+            "" => (host, None),
+            _ => (host, Some(after.strip_prefix(':')?)),
+        }
+    } else {
+        match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    let valid_host = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'));
+    if !valid_host {
+        return None;
+    }
+    let port = match port {
+        None => default_port,
+        Some(port) => port.parse().ok()?,
+    };
+    Some((host, port))
 }
 
 fn invalid(message: String) -> io::Error {
@@ -449,6 +576,50 @@ mod tests {
         assert!(seen[2].contains("content-type: application/json"));
         assert!(seen[2].contains("cookie: s=abc\r\n"));
         assert!(seen[2].ends_with("{\"a\":1}"));
+    }
+
+    #[test]
+    fn server_addresses_are_split_into_host_and_port() {
+        assert_eq!(
+            split_authority("example.org", 443),
+            Some(("example.org", 443))
+        );
+        assert_eq!(
+            split_authority("127.0.0.1:8080", 80),
+            Some(("127.0.0.1", 8080))
+        );
+        assert_eq!(split_authority("[::1]:8443", 443), Some(("::1", 8443)));
+        assert_eq!(split_authority("[::1]", 443), Some(("::1", 443)));
+        for bad in [
+            "",
+            ":80",
+            "host:port",
+            "a b",
+            "[::1",
+            "[::1]x",
+            "h/p",
+            "u@h",
+        ] {
+            assert_eq!(split_authority(bad, 80), None, "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn urls_make_plain_or_tls_clients() {
+        let plain = HttpClient::from_url("http://127.0.0.1:9/", None)
+            .await
+            .unwrap();
+        assert!(!plain.is_tls());
+        assert_eq!(plain.addr(), "127.0.0.1:9".parse().unwrap());
+        for bad in ["ftp://x", "127.0.0.1:80", "http://", "http://a:b"] {
+            assert!(
+                matches!(
+                    HttpClient::from_url(bad, None).await,
+                    Err(UrlError::Malformed(_))
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -23,7 +23,12 @@
 //!   cluster's status and shared files, for accounts and the operator.
 //! - [`error`]: refusals as error pages or `{"error": …}`.
 //! - [`timefmt`]: times in the viewer's zone, relative deadlines.
-//! - [`client`]: a small HTTP/1.1 client for tests and benchmarks.
+//! - [`client`]: a small HTTP/1.1 client for tests, benchmarks and the CLI.
+//! - [`server`]: the accept loop: connection caps, `503` beyond them,
+//!   graceful stop.
+//! - [`watchdog`]: a connection's timers (slow headers, idle keep-alive).
+//! - [`tls`]: the node's certificate, `Secure` cookies and HSTS, a
+//!   client's trusted roots.
 
 #![deny(missing_docs)]
 
@@ -38,16 +43,21 @@ pub mod paging;
 pub mod password;
 pub mod rate;
 pub mod routes;
+pub mod server;
 pub mod session;
 pub mod throttle;
 pub mod timefmt;
+pub mod tls;
+pub mod watchdog;
 
 use std::net::SocketAddr;
 
-use convene_cluster::config::Limits;
+use convene_cluster::Limits;
 use convene_events::Events;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+
+pub use tls::{ServerTls, TlsError};
 
 /// What the web front needs from its node.
 pub struct WebContext {
@@ -55,13 +65,18 @@ pub struct WebContext {
     pub events: Events,
     /// The bound listener for `http_port`.
     pub listener: TcpListener,
-    /// What strangers may use of this node (`cluster.limits`).
+    /// What strangers may use of this node (`cluster.limits`): connections,
+    /// header and idle timeouts, logins, caps.
     pub limits: Limits,
     /// Resolves when the node stops.
     pub shutdown: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
     /// The node's membership and files, for the operations API (none: no
     /// `/api/status` or `/api/files` on this front).
     pub operations: Option<ops::Operations>,
+    /// The node's certificate, if it serves TLS (loaded at start with
+    /// [`ServerTls::load`], so a bad file stops the node before anything
+    /// runs).
+    pub tls: Option<ServerTls>,
 }
 
 /// A running web front.
@@ -70,20 +85,25 @@ pub struct WebService {
     task: JoinHandle<()>,
 }
 
-/// Starts serving pages and the API on the listener.
+/// Starts serving pages and the API on the listener (over TLS if the
+/// context has a certificate; see [`server`]).
 pub fn start(context: WebContext) -> WebService {
     let addr = context.listener.local_addr().ok();
-    // Handlers see each request's TCP peer address (`ConnectInfo`): the
-    // rate limits count by it.
-    let app = router(context.events, &context.limits, context.operations)
-        .into_make_service_with_connect_info::<SocketAddr>();
+    // The server loop gives handlers each request's TCP peer address
+    // (`ConnectInfo`): the rate limits count by it.
+    let mut app = router(context.events, &context.limits, context.operations);
+    if context.tls.is_some() {
+        app = app.layer(axum::middleware::map_response(tls::harden));
+    }
     let task = tokio::spawn(async move {
-        if let Err(error) = axum::serve(context.listener, app)
-            .with_graceful_shutdown(context.shutdown)
-            .await
-        {
-            tracing::warn!(%error, "the web front stopped");
-        }
+        server::serve(
+            context.listener,
+            app,
+            &context.limits,
+            context.tls,
+            context.shutdown,
+        )
+        .await;
     });
     WebService { addr, task }
 }

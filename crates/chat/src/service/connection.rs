@@ -8,18 +8,29 @@
 //! |------------------------------------|-----------------------------------------------|
 //! | not UTF-8, not JSON, unknown type, a missing field | an `error` line, the connection stays |
 //! | a line over [`MAX_LINE`]           | an `error` line, then the connection closes   |
-//! | nothing at all after connecting    | closed after [`FIRST_LINE_WITHIN`]            |
-//! | nothing after joining              | nothing: idle members are normal in a chat    |
+//! | no approved identity within `chat_identify_timeout` (default 30 s), whatever it sends meanwhile | an `error` line, then the connection closes |
+//! | nothing after its identity is approved | nothing: idle members are normal in a chat (the protocol has no keep-alive) |
 //! | never reads what it is sent        | cut when its outbox fills ([`OUTBOX_LINES`](super::hub::OUTBOX_LINES)) |
+//!
+//! The identity timer is what keeps a connection from being held for free:
+//! until the cluster has approved a `newidentity` (or a `movejoin`), the
+//! connection is nobody's, and lines that are junk, or valid but not an
+//! identity (`list`, `who`), do not stop the clock.
 //!
 //! The `error` line, `{"type":"error","reason":"…"}`, is not in the course
 //! protocol; the Java client prints unknown types only in debug mode and
 //! otherwise ignores them, so it harms no client and tells a person at a
 //! terminal what went wrong.
+//!
+//! When the server closes after an `error` line, it first lets the writer
+//! send everything queued (the notice included) and close its side, then
+//! lets go of the socket: the notice is never lost to a close that came
+//! first.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use convene_cluster::admission::ConnectionPermit;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -29,40 +40,75 @@ use super::hub::Frame;
 use super::node::ChatNode;
 use crate::{ClientMessage, MAX_LINE};
 
-/// How long a new connection may take to send its first line.
-pub const FIRST_LINE_WITHIN: Duration = Duration::from_secs(30);
+/// How long the writer may take to send a closing notice before the
+/// connection is cut anyway (a client that does not read).
+const NOTICE_PATIENCE: Duration = Duration::from_secs(5);
 
 /// Read buffer per connection: small, since most lines are short and idle
 /// connections should cost little; longer lines grow the line buffer instead.
 const READ_BUFFER: usize = 1024;
 
-/// Serves one accepted connection until it ends.
-pub(crate) fn spawn(node: Arc<ChatNode>, stream: TcpStream) {
+/// Serves one accepted connection until it ends. `permit` is its place
+/// under the node's connection caps, held until both halves are done.
+pub(crate) fn spawn(
+    node: Arc<ChatNode>,
+    stream: TcpStream,
+    permit: ConnectionPermit,
+    identify_within: Duration,
+) {
     let _ = stream.set_nodelay(true);
     let (read, write) = stream.into_split();
     let attached = node.hub.attach();
     let id = attached.id;
-    tokio::spawn(write_lines(write, attached.outbox, attached.kill.clone()));
+    let permit = Arc::new(permit);
+    let writer_permit = permit.clone();
+    let (outbox, kill) = (attached.outbox, attached.kill);
+    let writer_kill = kill.clone();
+    let mut writer = tokio::spawn(async move {
+        write_lines(write, outbox, writer_kill).await;
+        drop(writer_permit);
+    });
     tokio::spawn(async move {
-        read_lines(&node, id, read, attached.kill).await;
+        let end = read_lines(&node, id, read, kill, identify_within).await;
+        // Letting go of the outbox tells the writer to send what is queued
+        // and close.
         node.hub.detach(id);
+        if end == End::AfterNotice
+            && tokio::time::timeout(NOTICE_PATIENCE, &mut writer)
+                .await
+                .is_err()
+        {
+            writer.abort();
+        }
+        drop(permit);
     });
 }
 
-/// Reads and handles lines until EOF, an error, or the hub drops the
-/// connection.
+/// How reading ended.
+#[derive(Debug, PartialEq, Eq)]
+enum End {
+    /// The client left, the socket failed, or the hub cut the connection.
+    Gone,
+    /// The server closes after an `error` line: it must reach the client
+    /// before the socket goes.
+    AfterNotice,
+}
+
+/// Reads and handles lines until EOF, an error, the hub drops the
+/// connection, or the connection is closed with a notice.
 async fn read_lines(
     node: &Arc<ChatNode>,
     id: u64,
     read: OwnedReadHalf,
     mut kill: watch::Receiver<bool>,
-) {
+    identify_within: Duration,
+) -> End {
     let mut reader = BufReader::with_capacity(READ_BUFFER, read);
     let mut line = Vec::new();
-    let mut first = true;
+    let mut identified = false;
     // One timer for the connection, not one per line read.
-    let first_line_due = tokio::time::sleep(FIRST_LINE_WITHIN);
-    tokio::pin!(first_line_due);
+    let identify_due = tokio::time::sleep(identify_within);
+    tokio::pin!(identify_due);
     loop {
         line.clear();
         let read = async {
@@ -72,17 +118,27 @@ async fn read_lines(
         };
         let outcome = tokio::select! {
             outcome = read => outcome,
-            _ = kill.changed() => return,
-            _ = &mut first_line_due, if first => {
-                tracing::debug!(client = id, "no first line; closed");
-                return;
+            _ = kill.changed() => return End::Gone,
+            () = &mut identify_due, if !identified => {
+                // The approval may have come from the coordinator since the
+                // last line.
+                if has_identity(node, id) {
+                    identified = true;
+                    continue;
+                }
+                tracing::debug!(client = id, "no identity in time; closed");
+                let reason = format!(
+                    "no identity approved within {} s; closing",
+                    identify_within.as_secs()
+                );
+                node.hub.send_raw(id, error_line(&reason));
+                return End::AfterNotice;
             }
         };
         match outcome {
-            Ok(0) | Err(_) => return,
+            Ok(0) | Err(_) => return End::Gone,
             Ok(_) => {}
         }
-        first = false;
         let ended = line.last() == Some(&b'\n');
         let body = trim_line_ending(&line);
         if body.len() > MAX_LINE || (!ended && line.len() > MAX_LINE) {
@@ -90,9 +146,7 @@ async fn read_lines(
                 id,
                 error_line(&format!("line longer than {MAX_LINE} bytes; closing")),
             );
-            // Let the writer flush the notice before the socket goes.
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            return;
+            return End::AfterNotice;
         }
         let parsed = std::str::from_utf8(body)
             .map_err(|_| "line is not UTF-8".to_string())
@@ -100,6 +154,11 @@ async fn read_lines(
         match parsed {
             Ok(message) => node.handle(id, message).await,
             Err(reason) => node.hub.send_raw(id, error_line(&reason)),
+        }
+        if !identified {
+            // Once approved, never timed again; until then, one look per
+            // line.
+            identified = has_identity(node, id);
         }
         if line.capacity() > 4 * READ_BUFFER {
             // One long line should not make an idle connection heavy for ever.
@@ -155,6 +214,11 @@ async fn drain(write: OwnedWriteHalf, mut outbox: mpsc::Receiver<Frame>) {
             return;
         }
     }
+}
+
+/// Whether the cluster has approved an identity for connection `id`.
+fn has_identity(node: &ChatNode, id: u64) -> bool {
+    node.hub.lock().server.identity_of(id).is_some()
 }
 
 fn trim_line_ending(line: &[u8]) -> &[u8] {

@@ -27,7 +27,9 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use convene_cluster::admission::ConnectionLimiter;
 use convene_cluster::membership::Membership;
+use convene_cluster::refusal::{Refusals, say_and_close};
 use convene_cluster::{Peers, Router, ServiceTag, Shutdown};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -40,7 +42,6 @@ mod link;
 mod node;
 mod peer_handler;
 
-pub use connection::FIRST_LINE_WITHIN;
 pub use hub::{HubStats, OUTBOX_LINES};
 pub use link::CLAIM_PATIENCE;
 pub use node::ROUTE_GRACE;
@@ -112,11 +113,26 @@ pub fn start(ctx: ChatContext) -> ChatService {
 }
 
 /// Accepts clients until `shutdown`, then cuts every connection.
+///
+/// Connections are capped in all (`chat_connections`) and per address
+/// (`chat_connections_per_ip`); one beyond a cap gets an `error` line
+/// saying which, and is closed.
 async fn accept(node: Arc<ChatNode>, listener: TcpListener, shutdown: Shutdown) {
+    let limits = &node.peers.cluster().limits;
+    let limiter = ConnectionLimiter::new(limits.chat_connections, limits.chat_connections_per_ip);
+    let identify_within = limits.chat_identify_timeout;
+    let refusals = Refusals::default();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => connection::spawn(node.clone(), stream),
+                Ok((stream, peer)) => match limiter.admit(peer.ip()) {
+                    Ok(permit) => connection::spawn(node.clone(), stream, permit, identify_within),
+                    Err(refused) => {
+                        tracing::debug!(%peer, %refused, "chat connection refused");
+                        let notice = connection::error_line(&refused.to_string());
+                        refusals.spawn(async move { say_and_close(stream, &notice).await });
+                    }
+                },
                 Err(e) => {
                     // Out of descriptors, usually: wait instead of spinning.
                     tracing::warn!("chat accept failed: {e}");

@@ -106,6 +106,7 @@ impl TestNode {
             limits: cluster.limits.clone(),
             shutdown: Box::pin(async move { web_shutdown.wait().await }),
             operations: None,
+            tls: None,
         });
         TestNode {
             addr,
