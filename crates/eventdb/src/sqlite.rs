@@ -8,7 +8,7 @@
 //! - one **writer** connection, used by a commit thread: the changes
 //!   callers ask for meanwhile run together in one `BEGIN IMMEDIATE`
 //!   transaction, each in a savepoint, with cached prepared statements
-//!   (group commit, see [`crate::group_commit`]);
+//!   (group commit, in `group_commit.rs`);
 //! - a few **reader** connections, taken from a small pool for each read
 //!   and given back after (opened on first need, at most [`MAX_IDLE_READERS`]
 //!   kept).
