@@ -33,8 +33,8 @@
 //! is dropped before the endpoint sees it, counted in [`AuthStats`], and
 //! logged at most once per [`DROP_LOG_EVERY`] per reason, with the sender
 //! and what to check. Sealing happens as each datagram leaves (a
-//! retransmission is sealed anew, with a new sequence number), outside the
-//! lock; opening happens under it, where the datagram is handled anyway.
+//! retransmission is sealed anew, with a new sequence number), opening in
+//! the receive task; neither holds the lock that callers share.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -193,6 +193,10 @@ struct Shared<S> {
     local_addr: SocketAddr,
     /// Seals each datagram as it leaves, if the transport authenticates.
     sealer: Option<Sealer>,
+    /// What the receive task's opener let through and dropped, copied out
+    /// after each datagram (the opener itself lives in that task, so the
+    /// MAC is checked without holding `state`).
+    auth_stats: Option<Mutex<AuthStats>>,
     state: Mutex<State>,
     /// Wakes the receive task to re-read the endpoint's next deadline.
     timer: Notify,
@@ -201,8 +205,6 @@ struct Shared<S> {
 /// The part behind the mutex.
 struct State {
     endpoint: Endpoint,
-    /// Opens each datagram as it arrives, if the transport authenticates.
-    opener: Option<Opener>,
     /// The caller waiting on each pending request.
     waiters: HashMap<RequestId, oneshot::Sender<Result<Vec<u8>, RpcError>>>,
     /// Set once the transport has stopped; calls fail fast from then on.
@@ -348,7 +350,10 @@ impl<S: DatagramSocket> Client<S> {
     /// What authentication let through and dropped so far, if the
     /// transport authenticates.
     pub fn auth_stats(&self) -> Option<AuthStats> {
-        self.shared.lock().opener.as_ref().map(Opener::stats)
+        self.shared
+            .auth_stats
+            .as_ref()
+            .map(|stats| *stats.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// This run's boot number, if the transport authenticates.
@@ -461,21 +466,22 @@ fn start_with<S: DatagramSocket, H: Handler>(
         socket: Arc::new(socket),
         local_addr,
         sealer,
+        auth_stats: opener.as_ref().map(|_| Mutex::default()),
         state: Mutex::new(State {
             endpoint: Endpoint::new(config, os_random_u64()),
-            opener,
             waiters: HashMap::new(),
             closed: false,
         }),
         timer: Notify::new(),
     });
-    let task = tokio::spawn(run(shared.clone(), handler, shutdown));
+    let task = tokio::spawn(run(shared.clone(), opener, handler, shutdown));
     (Client { shared }, task)
 }
 
 /// The receive task: datagrams in, deadlines, until shutdown.
 async fn run<S: DatagramSocket, H: Handler>(
     shared: Arc<Shared<S>>,
+    mut opener: Option<Opener>,
     handler: Arc<H>,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -498,18 +504,25 @@ async fn run<S: DatagramSocket, H: Handler>(
 
             received = shared.socket.recv_from(&mut buf) => match received {
                 Ok((len, from)) => {
-                    {
+                    // Authenticated first, outside the lock that callers
+                    // and handlers share: a MAC takes a few hundred ns.
+                    let opened = match &mut opener {
+                        None => Ok(None),
+                        Some(opener) => {
+                            let opened = opener.open(&buf[..len], from, wall_ms());
+                            if let Some(stats) = &shared.auth_stats {
+                                *stats.lock().unwrap_or_else(PoisonError::into_inner) = opener.stats();
+                            }
+                            opened.map(Some).inspect_err(|error| {
+                                drops.report(opener.members(), from, error);
+                            })
+                        }
+                    };
+                    if let Ok(opened) = opened {
                         let mut state = shared.lock();
-                        let State { endpoint, opener, .. } = &mut *state;
-                        let handled = match opener {
-                            None => endpoint.handle_datagram(now(), from, &buf[..len]),
-                            Some(opener) => match opener.open(&buf[..len], from, wall_ms()) {
-                                Ok(opened) => endpoint.handle_envelope(now(), from, opened.envelope),
-                                Err(error) => {
-                                    drops.report(opener.members(), from, &error);
-                                    Ok(())
-                                }
-                            },
+                        let handled = match opened {
+                            None => state.endpoint.handle_datagram(now(), from, &buf[..len]),
+                            Some(opened) => state.endpoint.handle_envelope(now(), from, opened.envelope),
                         };
                         if let Err(error) = handled {
                             debug!(%from, len, %error, "dropped datagram");
