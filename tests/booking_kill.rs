@@ -11,7 +11,7 @@
 //! answer survives both.
 
 use std::path::Path;
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use crate::util::{FAST_ELECTION, NodeProcess, convene};
@@ -19,19 +19,7 @@ use crate::util::{FAST_ELECTION, NodeProcess, convene};
 const ROOM: &str = "Meeting Room A";
 
 fn spawn(config: &Path, id: &str) -> NodeProcess {
-    let log = std::fs::File::create(config.with_file_name(format!("{id}.log"))).unwrap();
-    NodeProcess(
-        convene()
-            .args(["node", "--config"])
-            .arg(config)
-            .args(["--id", id])
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    )
+    NodeProcess::start("--config", config, id, &[])
 }
 
 /// A free UDP port on loopback (the OS may hand it out again; the test

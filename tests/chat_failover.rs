@@ -7,7 +7,6 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use convene_chat::client::{ChatSession, ClientError};
@@ -18,19 +17,7 @@ use crate::util::{NodeProcess, convene, free_ports};
 const WAIT: Duration = Duration::from_secs(20);
 
 fn start(config: &Path, id: &str) -> NodeProcess {
-    let log = std::fs::File::create(config.with_file_name(format!("{id}.log"))).unwrap();
-    NodeProcess(
-        convene()
-            .args(["node", "--chat-config"])
-            .arg(config)
-            .args(["--id", id])
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    )
+    NodeProcess::start("--chat-config", config, id, &[])
 }
 
 /// Logs in, retrying while the node is still starting.

@@ -7,14 +7,13 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use convene_web::client::HttpClient;
 use serde_json::{Value, json};
 
 use crate::events::{now, unique};
-use crate::util::{FAST_ELECTION, HIGH_LIMITS, NodeProcess, convene, free_ports};
+use crate::util::{FAST_ELECTION, HIGH_LIMITS, NodeProcess, free_ports};
 
 const IDS: [&str; 3] = ["A", "B", "C"];
 
@@ -97,27 +96,17 @@ async fn serving(c: &mut Cluster) -> Result<(), String> {
 }
 
 fn spawn(config: &Path, id: &str, faults: Faults) -> NodeProcess {
-    let log = std::fs::File::create(config.with_file_name(format!("{id}.log"))).unwrap();
-    NodeProcess(
-        convene()
-            .args(["node", "--config"])
-            .arg(config)
-            .args(["--id", id])
-            .env("RUST_LOG", "info")
-            .env(
-                "CONVENE_FAULT_PAUSE_BEFORE_STORE_MS",
-                faults.pause_before_store_ms.to_string(),
-            )
-            .env(
-                "CONVENE_FAULT_NO_HAND_OVER",
-                if faults.no_hand_over { "1" } else { "0" },
-            )
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    )
+    let env = [
+        (
+            "CONVENE_FAULT_PAUSE_BEFORE_STORE_MS",
+            faults.pause_before_store_ms.to_string(),
+        ),
+        (
+            "CONVENE_FAULT_NO_HAND_OVER",
+            if faults.no_hand_over { "1" } else { "0" }.to_string(),
+        ),
+    ];
+    NodeProcess::start("--config", config, id, &env)
 }
 
 /// A logged-in API client on node `at`, retrying while the nodes start.

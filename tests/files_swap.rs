@@ -6,10 +6,9 @@
 //! may be written outside, and the file is not applied through the link.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::util::{FAST_ELECTION, NodeProcess, convene, free_ports};
+use crate::util::{FAST_ELECTION, NodeProcess, free_ports};
 
 /// Chunks of the file (48 KiB each) and the sender's pause before each:
 /// the transfer lasts about 2.4 s, time enough to swap the folder.
@@ -17,21 +16,8 @@ const CHUNKS: usize = 6;
 const PAUSE_MS: u64 = 400;
 
 fn spawn(config: &Path, id: &str, pause_ms: u64) -> NodeProcess {
-    let out =
-        |kind: &str| std::fs::File::create(config.with_file_name(format!("{id}.{kind}"))).unwrap();
-    NodeProcess(
-        convene()
-            .args(["node", "--config"])
-            .arg(config)
-            .args(["--id", id])
-            .env("RUST_LOG", "info")
-            .env("CONVENE_FAULT_FILES_CHUNK_PAUSE_MS", pause_ms.to_string())
-            .stdin(Stdio::null())
-            .stdout(out("screen"))
-            .stderr(out("log"))
-            .spawn()
-            .unwrap(),
-    )
+    let pause = ("CONVENE_FAULT_FILES_CHUNK_PAUSE_MS", pause_ms.to_string());
+    NodeProcess::start("--config", config, id, &[pause])
 }
 
 /// Every file under `dir` whose name starts with `prefix`, not following

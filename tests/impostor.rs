@@ -18,7 +18,7 @@ use convene_cluster::secret::PEER_MAC_CONTEXT;
 use convene_cluster::shutdown::{Shutdown, ShutdownTrigger};
 use convene_cluster::{ClusterSecret, Peers, Screen, ServiceTag};
 use convene_rpc::socket::handler_fn;
-use convene_rpc::{Envelope, Kind, Member, PeerAuth, RequestId, Sealer};
+use convene_rpc::{Envelope, Kind, PeerAuth, RequestId, Sealer};
 use convene_wire::Encode;
 use tokio::task::JoinHandle;
 
@@ -49,17 +49,6 @@ fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
-fn members(c: &TestCluster) -> Vec<Member> {
-    c.cluster
-        .nodes
-        .iter()
-        .map(|n| Member {
-            id: n.id.clone(),
-            addr: n.peer_addr(),
-        })
-        .collect()
-}
-
 /// The real peer transport, at node `as_id`'s address, sealing with `key`.
 struct Impostor {
     peers: Peers,
@@ -82,8 +71,7 @@ impl Impostor {
         let socket = loop {
             match tokio::net::UdpSocket::bind(addr).await {
                 Ok(socket) => break socket,
-                Err(e) if Instant::now() < deadline => {
-                    let _ = e;
+                Err(_) if Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
                 Err(e) => panic!("cannot take {addr}: {e}"),
@@ -93,13 +81,10 @@ impl Impostor {
     }
 
     fn on(c: &TestCluster, socket: tokio::net::UdpSocket, as_id: &str, key: Key) -> Impostor {
-        let key = key.bytes(c);
         let me = c.cluster.index_of(as_id).unwrap();
         let auth = PeerAuth {
-            key,
-            members: members(c),
-            me: Some(me),
-            boot: now_ms(),
+            key: key.bytes(c),
+            ..c.cluster.peer_auth(Some(me), now_ms())
         };
         let config = convene_rpc::Config {
             timeout: Duration::from_millis(200),
@@ -408,12 +393,8 @@ async fn a_replayed_eviction_acts_once() {
     // Z's own datagram, sealed with the cluster's key for X: what an
     // attacker on the path would capture.
     let z = c.take_peer_socket("Z");
-    let sealer = Sealer::new(
-        c.cluster.peer_mac_key(),
-        members(&c),
-        c.cluster.index_of("Z"),
-        now_ms(),
-    );
+    let auth = c.cluster.peer_auth(c.cluster.index_of("Z"), now_ms());
+    let sealer = Sealer::new(auth.key, auth.members, auth.me, auth.boot);
     let mut body = vec![ServiceTag::Chat as u8];
     body.extend(
         PeerRequest::Evict {

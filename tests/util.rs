@@ -634,6 +634,30 @@ async fn rebind(
 pub struct NodeProcess(pub std::process::Child);
 
 impl NodeProcess {
+    /// Starts `convene node <config_flag> CONFIG --id ID` with `env` set
+    /// (faults, for one), its screen in `ID.screen` and its log (at `info`)
+    /// in `ID.log` beside the configuration. `config_flag` is `--config`
+    /// or `--chat-config`.
+    pub fn start(config_flag: &str, config: &Path, id: &str, env: &[(&str, String)]) -> Self {
+        use std::process::Stdio;
+        let out = |kind: &str| {
+            std::fs::File::create(config.with_file_name(format!("{id}.{kind}"))).unwrap()
+        };
+        let mut command = convene();
+        command
+            .args(["node", config_flag])
+            .arg(config)
+            .args(["--id", id])
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(out("screen"))
+            .stderr(out("log"));
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        NodeProcess(command.spawn().unwrap())
+    }
+
     /// Whether the process has ended (a node that could not start).
     pub fn has_exited(&mut self) -> bool {
         !matches!(self.0.try_wait(), Ok(None))

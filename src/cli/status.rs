@@ -93,21 +93,10 @@ async fn over_peer_ports(cluster: ClusterConfig) -> anyhow::Result<Vec<Row>> {
         ..Default::default()
     };
     let (trigger, shutdown) = Shutdown::new();
-    let auth = convene_rpc::PeerAuth {
-        key: cluster.peer_mac_key(),
-        members: cluster
-            .nodes
-            .iter()
-            .map(|n| convene_rpc::Member {
-                id: n.id.clone(),
-                addr: n.peer_addr(),
-            })
-            .collect(),
-        me: None,
-        boot: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.as_millis() as u64),
-    };
+    let boot = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_millis() as u64);
+    let auth = cluster.peer_auth(None, boot);
     let (client, task) = convene_rpc::start_authenticated(
         socket,
         config,

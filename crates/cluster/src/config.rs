@@ -826,6 +826,25 @@ impl ClusterConfig {
             .derive(crate::secret::PEER_MAC_CONTEXT)
     }
 
+    /// What the peer transport needs to seal and open datagrams for node
+    /// number `me` of this cluster (`None`: the operator) in its run `boot`:
+    /// the key from the secret, and every node's id and peer address.
+    pub fn peer_auth(&self, me: Option<usize>, boot: u64) -> convene_rpc::PeerAuth {
+        convene_rpc::PeerAuth {
+            key: self.peer_mac_key(),
+            members: self
+                .nodes
+                .iter()
+                .map(|n| convene_rpc::Member {
+                    id: n.id.clone(),
+                    addr: n.peer_addr(),
+                })
+                .collect(),
+            me,
+            boot,
+        }
+    }
+
     /// The node whose peer address is `addr`, if any: how a service learns
     /// which node sent a datagram.
     pub fn node_at(&self, addr: SocketAddr) -> Option<&NodeConfig> {

@@ -99,19 +99,7 @@ fn the_coordinator_cut_off_by_a_partition_is_replaced_and_takes_over_after_heali
                 let transport_shutdown = shutdown.clone();
                 // Sealed and opened as in production: the election runs
                 // through the authenticated transport.
-                let auth = convene_rpc::PeerAuth {
-                    key: cluster.peer_mac_key(),
-                    members: cluster
-                        .nodes
-                        .iter()
-                        .map(|n| convene_rpc::Member {
-                            id: n.id.clone(),
-                            addr: n.peer_addr(),
-                        })
-                        .collect(),
-                    me: Some(me),
-                    boot: 1,
-                };
+                let auth = cluster.peer_auth(Some(me), 1);
                 let (client, _transport) = convene_rpc::start_authenticated(
                     SimSocket(socket),
                     convene_rpc::Config::default(),

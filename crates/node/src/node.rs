@@ -12,7 +12,6 @@ use convene_events::Events;
 use convene_events::service::{EventsContext, EventsService};
 use convene_files::service::{FilesContext, FilesService};
 use convene_meet::{MeetContext, MeetService};
-use convene_rpc::{Member, PeerAuth};
 use convene_store::Store;
 use convene_web::ops::Operations;
 use convene_web::{WebContext, WebService};
@@ -106,19 +105,7 @@ pub async fn start(
             path: node.data_dir.join(crate::boot::BOOT_FILE),
             source,
         })?;
-    let auth = PeerAuth {
-        key: cluster.peer_mac_key(),
-        members: cluster
-            .nodes
-            .iter()
-            .map(|n| Member {
-                id: n.id.clone(),
-                addr: n.peer_addr(),
-            })
-            .collect(),
-        me: Some(me),
-        boot,
-    };
+    let auth = cluster.peer_auth(Some(me), boot);
 
     let (trigger, shutdown) = Shutdown::new();
     let router = Arc::new(Router::new());
