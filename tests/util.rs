@@ -493,12 +493,19 @@ pub fn convene() -> std::process::Command {
 /// Runs `convene <args>` with `input` on its standard input, off the async
 /// runtime, and returns what it printed.
 pub async fn convene_with_input(args: Vec<String>, input: &str) -> std::process::Output {
+    let mut command = convene();
+    command.args(&args);
+    run_with_input(command, input).await
+}
+
+/// Runs `command` with `input` on its standard input, off the async
+/// runtime, and returns what it printed.
+async fn run_with_input(mut command: std::process::Command, input: &str) -> std::process::Output {
     use std::io::Write;
     use std::process::Stdio;
     let input = input.to_string();
     tokio::task::spawn_blocking(move || {
-        let mut child = convene()
-            .args(&args)
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -548,31 +555,14 @@ impl CliUser {
 
     /// Runs `convene <args>` with `input` on standard input.
     pub async fn run(&self, args: &[&str], input: &str) -> Ran {
-        use std::io::Write;
-        use std::process::Stdio;
-        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        let (input, home) = (input.to_string(), self.home.path().to_path_buf());
-        let out = tokio::task::spawn_blocking(move || {
-            let mut child = convene()
-                .args(&args)
-                .env("HOME", &home)
-                .env("XDG_CONFIG_HOME", home.join("config"))
-                .current_dir(&home)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(input.as_bytes())
-                .unwrap();
-            child.wait_with_output().unwrap()
-        })
-        .await
-        .unwrap();
+        let home = self.home.path();
+        let mut command = convene();
+        command
+            .args(args)
+            .env("HOME", home)
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .current_dir(home);
+        let out = run_with_input(command, input).await;
         Ran {
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
