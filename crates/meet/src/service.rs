@@ -123,7 +123,7 @@ pub async fn start(ctx: MeetContext) -> Result<MeetService, MeetError> {
             ctx.peers.clone(),
             ctx.screen.clone(),
             boot_stamp(),
-            SplitMix64::new(convene_rpc::random_seed()),
+            SplitMix64::new(convene_rpc::os_random_u64()),
         ))
     });
     let peer = Arc::new(MeetPeer {

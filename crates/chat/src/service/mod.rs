@@ -81,7 +81,7 @@ pub fn start(ctx: ChatContext) -> ChatService {
         hub: Hub::new(&me, link_tx),
         peers: ctx.peers,
         membership: ctx.membership,
-        boot: convene_rpc::random_seed(),
+        boot: convene_rpc::os_random_u64(),
         coordinator: Coordinator::default(),
         snapshot: Mutex::new(None),
         next_snapshot: AtomicU64::new(1),
