@@ -2,10 +2,9 @@
 //! every node's shared folder, live two-way sync of the folders, and locks
 //! that hold a file's incoming updates in a first-in first-out queue.
 //!
-//! So far its cores, each a plain data structure with no I/O but where the
-//! folder is read, tested alone, and the first of the running service: the
-//! composite listing (the sync runtime that watches folders and moves bytes
-//! comes next):
+//! Two layers. The cores decide, each a plain data structure or function
+//! with no I/O (but where the folder itself is read or written, in
+//! `path`, `beneath` and `inventory`), tested alone:
 //!
 //! - [`path`]: [`SharedPath`](path::SharedPath), a name inside a shared
 //!   folder that cannot leave it (no `..`, no absolute paths, no NUL), the
@@ -27,9 +26,14 @@
 //! - [`locks`]: locks as leases, and the FIFO queue of held updates.
 //! - [`record_codec`]: a record on the wire, refused if ambiguous.
 //! - [`files_msg`]: requests and replies over the peer transport.
-//! - [`service`]: the running service: the composite listing.
 //! - [`transfer`]: checksums, and the receiving side of a transfer, which
 //!   never lets a torn or damaged file be applied.
+//!
+//! The running service, [`service`], drives them: it answers peers and the
+//! web front, gathers the composite listing, watches the folder, reconciles
+//! it with the other files nodes and moves files' bytes, and at the lock
+//! holder keeps the locks and their held updates. Its module docs say which
+//! type owns what.
 
 #![deny(missing_docs)]
 

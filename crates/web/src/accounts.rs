@@ -11,8 +11,8 @@ use convene_events::zone::{Zone, zone_names};
 
 use crate::error::{ApiError, db_message};
 use crate::password::{BUSY_RETRY_AFTER, HashError, password_problem, username_problem};
-use crate::routes::App;
 use crate::session;
+use crate::state::App;
 use crate::throttle::TooMany;
 
 /// The one message for a failed login, whether the name or the password

@@ -26,8 +26,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::routes::{App, MAX_BODY};
 use crate::session::{self, ApiUser};
+use crate::state::{App, MAX_BODY};
 use crate::throttle::ClientAddress;
 use crate::{accounts, paging};
 

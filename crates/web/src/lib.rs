@@ -9,7 +9,9 @@
 //!
 //! # Layout
 //!
-//! - [`routes`]: every route, the shared state, the headers on every response.
+//! - [`routes`]: every route, and the headers on every response.
+//! - [`state`]: [`App`](state::App), the state every handler shares, and
+//!   the request body limit.
 //! - [`session`]: cookies, session lookup, CSRF tokens, who is asking.
 //! - [`password`]: user name and password rules, argon2id off the async threads.
 //! - [`accounts`]: register and log in, shared by pages and API.
@@ -45,6 +47,7 @@ pub mod rate;
 pub mod routes;
 pub mod server;
 pub mod session;
+pub mod state;
 pub mod throttle;
 pub mod timefmt;
 pub mod tls;

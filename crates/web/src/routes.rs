@@ -1,4 +1,5 @@
-//! The routes, the state they share, and what every response carries.
+//! The routes, and what every response carries. The state they share is
+//! [`App`], in [`state`](crate::state).
 //!
 //! | Route | What |
 //! |---|---|
@@ -13,8 +14,6 @@
 //! | `POST /api/events/{id}/constraints` | availability (JSON) |
 //! | `GET /api/status`, `/api/files`; `POST /api/files/lock`, `/unlock` | the cluster (see [`ops`](crate::ops)) |
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::header::{
@@ -25,35 +24,12 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use convene_cluster::config::Limits;
-use convene_events::{EventDb, Events};
+use convene_events::Events;
 
 use crate::api;
 use crate::error::{ApiError, PageError};
 use crate::pages::{self, layout};
-use crate::password::Passwords;
-use crate::throttle::Throttle;
-
-/// The largest request body taken: far above any real form or event, and
-/// small enough that a flood of large bodies cannot exhaust memory.
-pub const MAX_BODY: usize = 1 << 20;
-
-/// What every handler shares. Cheap to clone (a few `Arc`s).
-#[derive(Clone)]
-pub struct App {
-    /// The events service on this node.
-    pub events: Events,
-    /// The password hasher (argon2id, a few at a time, a bounded queue).
-    pub passwords: Arc<Passwords>,
-    /// The login and registration rate limits.
-    pub throttle: Arc<Throttle>,
-}
-
-impl App {
-    /// The shared database, for accounts and sessions.
-    pub fn db(&self) -> &Arc<dyn EventDb> {
-        self.events.db()
-    }
-}
+use crate::state::{App, MAX_BODY};
 
 /// Every route of the web app, with this node's `[limits]`; the operations
 /// API too with `operations`.
@@ -62,11 +38,7 @@ pub fn router(
     limits: &Limits,
     operations: Option<crate::ops::Operations>,
 ) -> Router {
-    let app = App {
-        events,
-        passwords: Arc::new(Passwords::with_queue(limits.password_hash_queue)),
-        throttle: Arc::new(Throttle::new(limits)),
-    };
+    let app = App::new(events, limits);
     Router::new()
         .route("/", get(pages::home))
         .route("/style.css", get(pages::style))

@@ -44,7 +44,7 @@ use convene_events::{EventDb, zone::Zone};
 use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, PageError};
-use crate::routes::App;
+use crate::state::App;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "convene_session";

@@ -41,10 +41,10 @@
 //! it exact, at the cost of a write per attempt.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::StatusCode;
 use axum::http::header::HeaderName;
 use axum::http::request::Parts;
@@ -55,7 +55,6 @@ use convene_cluster::config::Limits;
 use crate::error::{ApiError, PageError};
 use crate::password::username_problem;
 use crate::rate::{Limited, RateLimiter};
-use crate::routes::App;
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
@@ -194,14 +193,19 @@ pub fn client_address<'a>(
 
 /// The address of the client on the other end of the TCP connection, as
 /// the server loop records it (axum's [`ConnectInfo`]), or, from a trusted
-/// proxy, as it says ([`client_address`]).
+/// proxy, as it says ([`client_address`]). Any state that gives the
+/// [`Throttle`] (as [`App`](crate::state::App) does) can extract it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientAddress(pub IpAddr);
 
-impl FromRequestParts<App> for ClientAddress {
+impl<S> FromRequestParts<S> for ClientAddress
+where
+    S: Send + Sync,
+    Arc<Throttle>: FromRef<S>,
+{
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match parts.extensions.get::<ConnectInfo<SocketAddr>>() {
             Some(ConnectInfo(peer)) => {
                 let forwarded = parts
@@ -209,7 +213,8 @@ impl FromRequestParts<App> for ClientAddress {
                     .get_all(X_FORWARDED_FOR)
                     .iter()
                     .filter_map(|value| value.to_str().ok());
-                let trusted = &app.throttle.trusted_proxies;
+                let throttle = Arc::<Throttle>::from_ref(state);
+                let trusted = &throttle.trusted_proxies;
                 Ok(ClientAddress(client_address(peer.ip(), forwarded, trusted)))
             }
             None => {

@@ -29,12 +29,12 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use convene_cluster::{ServiceTag, Shutdown};
+use convene_cluster::membership::Membership;
+use convene_cluster::{Peers, ServiceTag, Shutdown};
 use convene_wire::{Decode, Encode};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
-use super::node::ChatNode;
 use crate::ids::MAIN_HALL_PREFIX;
 use crate::peer_msg::{PeerReply, PeerRequest, decode_view};
 use crate::registry::{Kind, Registry, ServerId, ServerView};
@@ -46,8 +46,9 @@ const MAX_VIEW: u32 = 64 * 1024 * 1024;
 
 /// The coordinator role of one node: idle unless membership makes it the
 /// coordinator.
-#[derive(Default)]
 pub(crate) struct Coordinator {
+    peers: Peers,
+    membership: Membership,
     /// `None` while this node does not coordinate, or is rebuilding.
     ready: Mutex<Option<Ready>>,
     /// Servers that spoke while unknown to the registry.
@@ -63,6 +64,18 @@ struct Ready {
 }
 
 impl Coordinator {
+    /// The role of the node `peers` and `membership` belong to, idle until
+    /// [`watch`] finds this node elected.
+    pub fn new(peers: Peers, membership: Membership) -> Coordinator {
+        Coordinator {
+            peers,
+            membership,
+            ready: Mutex::new(None),
+            unknown: Mutex::new(BTreeSet::new()),
+            rebuild: Notify::new(),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Option<Ready>> {
         self.ready.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -138,10 +151,10 @@ impl Coordinator {
 }
 
 /// Keeps the coordinator role in step with membership until `shutdown`.
-pub(crate) async fn watch(node: Arc<ChatNode>, shutdown: Shutdown) {
-    let me = node.membership.me();
-    let mut coordinator = node.membership.coordinator();
-    let mut live = node.membership.live();
+pub(crate) async fn watch(role: Arc<Coordinator>, shutdown: Shutdown) {
+    let me = role.membership.me();
+    let mut coordinator = role.membership.coordinator();
+    let mut live = role.membership.live();
     let mut known: BTreeSet<usize> = BTreeSet::new();
     let mut leading = false;
     let mut requested = false;
@@ -150,15 +163,15 @@ pub(crate) async fn watch(node: Arc<ChatNode>, shutdown: Shutdown) {
         let now_live: BTreeSet<usize> = live.borrow_and_update().iter().copied().collect();
         if !leads {
             leading = false;
-            *node.coordinator.lock() = None;
+            *role.lock() = None;
         } else if !leading || requested || now_live.difference(&known).next().is_some() {
             requested = false;
-            rebuild(&node, &now_live).await;
+            rebuild(&role, &now_live).await;
             leading = true;
         } else {
-            let names = |n: &usize| node.peers.cluster().nodes.get(*n).map(|c| c.id.clone());
+            let names = |n: &usize| role.peers.cluster().nodes.get(*n).map(|c| c.id.clone());
             let lost: Vec<String> = known.difference(&now_live).filter_map(names).collect();
-            if let Some(ready) = node.coordinator.lock().as_mut() {
+            if let Some(ready) = role.lock().as_mut() {
                 for server in lost {
                     tracing::info!(%server, "chat server down; its names are released");
                     ready.registry.server_down(&server);
@@ -170,7 +183,7 @@ pub(crate) async fn watch(node: Arc<ChatNode>, shutdown: Shutdown) {
         tokio::select! {
             _ = coordinator.changed() => {}
             _ = live.changed() => {}
-            _ = node.coordinator.rebuild.notified() => requested = true,
+            _ = role.rebuild.notified() => requested = true,
             _ = shutdown.wait() => return,
         }
     }
@@ -178,9 +191,9 @@ pub(crate) async fn watch(node: Arc<ChatNode>, shutdown: Shutdown) {
 
 /// Collects the views of the live chat servers (and of any that spoke
 /// unknown) and installs the rebuilt registry.
-async fn rebuild(node: &Arc<ChatNode>, live: &BTreeSet<usize>) {
-    *node.coordinator.lock() = None;
-    let cluster = node.peers.cluster();
+async fn rebuild(role: &Coordinator, live: &BTreeSet<usize>) {
+    *role.lock() = None;
+    let cluster = role.peers.cluster();
     let mut targets: BTreeSet<ServerId> = live
         .iter()
         .filter_map(|n| cluster.nodes.get(*n))
@@ -188,17 +201,13 @@ async fn rebuild(node: &Arc<ChatNode>, live: &BTreeSet<usize>) {
         .map(|n| n.id.clone())
         .collect();
     targets.extend(std::mem::take(
-        &mut *node
-            .coordinator
-            .unknown
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()),
+        &mut *role.unknown.lock().unwrap_or_else(|e| e.into_inner()),
     ));
     let mut fetches = JoinSet::new();
     for server in targets {
-        let node = node.clone();
+        let peers = role.peers.clone();
         fetches.spawn(async move {
-            let view = fetch_view(&node, &server).await;
+            let view = fetch_view(&peers, &server).await;
             (server, view)
         });
     }
@@ -222,19 +231,18 @@ async fn rebuild(node: &Arc<ChatNode>, live: &BTreeSet<usize>) {
         conflicts = conflicts.len(),
         "chat registry rebuilt"
     );
-    *node.coordinator.lock() = Some(Ready { registry, boots });
+    *role.lock() = Some(Ready { registry, boots });
     for conflict in conflicts {
-        let node = node.clone();
+        let peers = role.peers.clone();
         tokio::spawn(async move {
-            let Ok(target) = node.peers.cluster().node(&conflict.dropped) else {
+            let Ok(target) = peers.cluster().node(&conflict.dropped) else {
                 return;
             };
             let request = PeerRequest::Evict {
                 kind: conflict.kind,
                 name: conflict.name,
             };
-            let _ = node
-                .peers
+            let _ = peers
                 .call(target.peer_addr(), ServiceTag::Chat, &request.to_bytes())
                 .await;
         });
@@ -242,8 +250,8 @@ async fn rebuild(node: &Arc<ChatNode>, live: &BTreeSet<usize>) {
 }
 
 /// One server's view, read part by part; `None` if it cannot be had.
-async fn fetch_view(node: &ChatNode, server: &str) -> Option<(u64, ServerView)> {
-    let addr = node.peers.cluster().node(server).ok()?.peer_addr();
+async fn fetch_view(peers: &Peers, server: &str) -> Option<(u64, ServerView)> {
+    let addr = peers.cluster().node(server).ok()?.peer_addr();
     // A snapshot replaced under us (another rebuild asked meanwhile) means
     // starting over; a few tries are plenty.
     for _ in 0..3 {
@@ -256,8 +264,7 @@ async fn fetch_view(node: &ChatNode, server: &str) -> Option<(u64, ServerView)> 
                 snapshot,
                 offset: bytes.len() as u32,
             };
-            let reply = node
-                .peers
+            let reply = peers
                 .call(addr, ServiceTag::Chat, &request.to_bytes())
                 .await
                 .ok()?;

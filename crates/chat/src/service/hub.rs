@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{mpsc, watch};
 
-use super::link::LinkOp;
+use super::link_op::LinkOp;
 use crate::ServerMessage;
 use crate::registry::Kind;
 use crate::server::{ChatServer, ClientId, Output};

@@ -22,6 +22,7 @@ use convene_cluster::Shutdown;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::link_op::LinkOp;
 use super::node::ChatNode;
 use crate::peer_msg::{PeerReply, PeerRequest};
 use crate::registry::Kind;
@@ -35,24 +36,6 @@ pub const CLAIM_PATIENCE: Duration = Duration::from_secs(10);
 
 /// How soon to ask again when there is no coordinator, or it is not ready.
 const RETRY: Duration = Duration::from_millis(50);
-
-/// Something to tell the coordinator.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum LinkOp {
-    /// "I am up" (sent first, so a restart is noticed before any claim).
-    Hello,
-    /// A claim the server made; answered with `decide`.
-    Claim(Claim),
-    /// A name the server no longer uses.
-    Release(Kind, String),
-    /// An identity whose `movejoin` the server accepted.
-    Moved {
-        /// The identity.
-        identity: String,
-        /// The room it left on its former server.
-        former: String,
-    },
-}
 
 /// Sends `ops` to the coordinator until `shutdown`.
 pub(crate) async fn run(

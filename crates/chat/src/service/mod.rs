@@ -15,10 +15,22 @@
 //! - `node.rs`: what needs the cluster before the server can answer (`list`,
 //!   `joinroom` to another server) and what is reported after (`movejoin`).
 //! - `link.rs`: this server's messages to the coordinator, in order, retried
-//!   across elections.
+//!   across elections; `link_op.rs`, what those messages are.
 //! - `coordinator.rs`: the [`Registry`](crate::registry::Registry), kept by the
 //!   node membership elects, rebuilt from the servers' views.
 //! - `peer_handler.rs`: the peer requests this service answers.
+//!
+//! Which module `use`s which: the arrows point one way, down to the leaves
+//! (`link_op` and `coordinator` use nothing else of the service).
+//!
+//! ```text
+//!   mod.rs (start) ──▶ connection, peer_handler, link, node, coordinator, hub
+//!   connection ──────▶ node, hub
+//!   peer_handler ────▶ node
+//!   link ────────────▶ node, link_op
+//!   node ────────────▶ hub, coordinator, link_op
+//!   hub ─────────────▶ link_op
+//! ```
 //!
 //! Every node runs the coordinator role (any node can be elected); only nodes
 //! with a `chat_port` run a chat server.
@@ -39,6 +51,7 @@ mod connection;
 mod coordinator;
 mod hub;
 mod link;
+mod link_op;
 mod node;
 mod peer_handler;
 
@@ -48,7 +61,7 @@ pub use node::ROUTE_GRACE;
 
 use coordinator::Coordinator;
 use hub::Hub;
-use link::LinkOp;
+use link_op::LinkOp;
 use node::ChatNode;
 use peer_handler::ChatPeerHandler;
 
@@ -77,12 +90,13 @@ pub struct ChatService {
 pub fn start(ctx: ChatContext) -> ChatService {
     let (link_tx, link_rx) = mpsc::unbounded_channel();
     let me = ctx.peers.me().id.clone();
+    let role = Arc::new(Coordinator::new(ctx.peers.clone(), ctx.membership.clone()));
     let node = Arc::new(ChatNode {
         hub: Hub::new(&me, link_tx),
         peers: ctx.peers,
         membership: ctx.membership,
         boot: convene_rpc::os_random_u64(),
-        coordinator: Coordinator::default(),
+        coordinator: role.clone(),
         snapshot: Mutex::new(None),
         next_snapshot: AtomicU64::new(1),
     });
@@ -91,10 +105,7 @@ pub fn start(ctx: ChatContext) -> ChatService {
     let _ = ctx
         .router
         .register(ServiceTag::Chat, Arc::new(ChatPeerHandler(node.clone())));
-    let mut tasks = vec![tokio::spawn(coordinator::watch(
-        node.clone(),
-        ctx.shutdown.clone(),
-    ))];
+    let mut tasks = vec![tokio::spawn(coordinator::watch(role, ctx.shutdown.clone()))];
     let addr = ctx.listener.as_ref().and_then(|l| l.local_addr().ok());
     if let Some(listener) = ctx.listener {
         node.hub.to_link(LinkOp::Hello);

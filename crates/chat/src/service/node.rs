@@ -32,7 +32,7 @@ use convene_wire::{Decode, Encode};
 
 use super::coordinator::Coordinator;
 use super::hub::Hub;
-use super::link::LinkOp;
+use super::link_op::LinkOp;
 use crate::ClientMessage;
 use crate::peer_msg::{PeerReply, PeerRequest};
 use crate::registry::Kind;
@@ -51,7 +51,7 @@ pub(crate) struct ChatNode {
     /// Drawn at start: tells the coordinator this incarnation from earlier ones.
     pub boot: u64,
     /// The coordinator role, active while membership makes this node it.
-    pub coordinator: Coordinator,
+    pub coordinator: Arc<Coordinator>,
     /// The view being read by a coordinator, frozen: (snapshot id, bytes).
     pub snapshot: Mutex<Option<(u64, Arc<Vec<u8>>)>>,
     /// The id of the next snapshot (never 0, which asks for a new one).

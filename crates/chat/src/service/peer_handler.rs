@@ -41,7 +41,7 @@ impl ChatPeerHandler {
             }
         };
         Some(match request {
-            PeerRequest::ViewPart { snapshot, offset } => node.view_part(snapshot, offset),
+            PeerRequest::ViewPart { snapshot, offset } => self.view_part(snapshot, offset),
             PeerRequest::Evict { kind, name } => {
                 let mut state = node.hub.lock();
                 state.server.evict(kind, &name);
@@ -51,16 +51,15 @@ impl ChatPeerHandler {
             request => node.coordinator.answer(&sender.id, request),
         })
     }
-}
 
-impl ChatNode {
     /// Part of this server's view, from a frozen snapshot. See
     /// [`PeerRequest::ViewPart`].
     fn view_part(&self, snapshot: u64, offset: u32) -> PeerReply {
-        let mut frozen = self.snapshot.lock().unwrap_or_else(|e| e.into_inner());
+        let node = &self.0;
+        let mut frozen = node.snapshot.lock().unwrap_or_else(|e| e.into_inner());
         if snapshot == 0 {
-            let view = self.hub.lock().server.view();
-            let id = self.next_snapshot.fetch_add(1, Ordering::Relaxed);
+            let view = node.hub.lock().server.view();
+            let id = node.next_snapshot.fetch_add(1, Ordering::Relaxed);
             *frozen = Some((id, Arc::new(encode_view(&view))));
         }
         let Some((id, bytes)) = frozen.as_ref() else {
@@ -72,7 +71,7 @@ impl ChatNode {
         let start = (offset as usize).min(bytes.len());
         let end = (start + VIEW_PART).min(bytes.len());
         PeerReply::ViewPart {
-            boot: self.boot,
+            boot: node.boot,
             snapshot: *id,
             total: bytes.len() as u32,
             bytes: bytes[start..end].to_vec(),

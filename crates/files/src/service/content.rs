@@ -1,4 +1,5 @@
-//! Moving a file's bytes between nodes.
+//! Moving a file's bytes between nodes: functions over a path in the
+//! shared folder and the peer transport, with no state of their own.
 //!
 //! The sender serves chunks of the version its record names, and answers
 //! `Gone` once the file no longer is that version. The receiver writes the
@@ -25,17 +26,24 @@
 //! the two versions concurrent with equal content, which merges without a
 //! conflict. The other order would be unsafe: a record naming content the
 //! disk lost would let the old content pass for the newer version.
+//!
+//! # What lives here
+//!
+//! - serving: [`serve_chunk`] (and the test fault that slows it,
+//!   [`fault_pause_per_chunk`]);
+//! - fetching: [`fetch_into`] (a file of the folder, or its conflict copy)
+//!   and [`fetch_to`] (any [`Place`], such as a held update's file);
+//! - moving a held update's file into place: [`place_held`];
+//! - the litter of transfers cut off by a stop: [`remove_torn_transfers`].
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use convene_cluster::ServiceTag;
+use convene_cluster::{Peers, ServiceTag};
 use convene_wire::{Decode, Encode};
 
-use super::FilesNode;
-use super::sync::Sync;
 use crate::beneath::{Create, Folder};
 use crate::files_msg::{CHUNK_BYTES, FilesReply, FilesRequest};
 use crate::path::{RESERVED_PREFIX, SharedPath};
@@ -43,14 +51,14 @@ use crate::plan::Record;
 use crate::transfer::{Assembly, TransferError, checksum};
 
 /// The name every temporary file of a transfer starts with.
-pub(super) fn temporary_prefix() -> String {
+pub(crate) fn temporary_prefix() -> String {
     format!("{RESERVED_PREFIX}tmp-")
 }
 
 /// Where a fetched file goes: a folder, opened beforehand, and a name in
 /// it; for a file of the shared folder, its path, to check just before
 /// the rename that the folder is still where that path leads.
-pub(super) struct Place {
+pub(crate) struct Place {
     /// The shared folder.
     root: PathBuf,
     folder: Folder,
@@ -60,7 +68,7 @@ pub(super) struct Place {
 
 impl Place {
     /// `path` in the shared folder `root` (its missing folders created).
-    pub(super) fn file(root: &Path, path: &SharedPath) -> Result<Place, FetchError> {
+    pub(crate) fn file(root: &Path, path: &SharedPath) -> Result<Place, FetchError> {
         Ok(Place {
             root: root.to_path_buf(),
             folder: Folder::parent_of(root, path, Create::Missing)?,
@@ -71,7 +79,7 @@ impl Place {
 
     /// `name` (one of Convene's own, such as a held update's file) in the
     /// shared folder `root` itself.
-    pub(super) fn own(root: &Path, name: &str) -> Result<Place, FetchError> {
+    pub(crate) fn own(root: &Path, name: &str) -> Result<Place, FetchError> {
         Ok(Place {
             root: root.to_path_buf(),
             folder: Folder::root(root)?,
@@ -83,7 +91,7 @@ impl Place {
     /// Moves `from` (a file in folder `source`) to this place, and syncs
     /// the folders changed: once this returns, the file is there for good.
     /// Refused if the place's folder is no longer where its path leads.
-    pub(super) fn put(&self, source: &Folder, from: &str) -> Result<(), FetchError> {
+    pub(crate) fn put(&self, source: &Folder, from: &str) -> Result<(), FetchError> {
         if let Some(path) = &self.path {
             self.folder.still_holds(&self.root, path)?;
         }
@@ -117,133 +125,151 @@ pub(crate) enum FetchError {
     Io(#[from] std::io::Error),
 }
 
-impl Sync {
-    /// One chunk of `path`'s content as its record `checksum` names it.
-    pub async fn serve_chunk(&self, path: &SharedPath, wanted: u64, offset: u64) -> FilesReply {
-        let size = match self.index().get(path) {
-            Some(r) if !r.deleted && r.checksum == wanted => r.size,
-            _ => return FilesReply::Gone,
-        };
-        if let Some(pause) = fault_pause_per_chunk() {
-            tokio::time::sleep(pause).await;
-        }
-        let (root, path) = (self.root.clone(), path.clone());
-        let read = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, FetchError> {
-            // Opened without following a link at any step, like a write.
-            let folder = Folder::parent_of(&root, &path, Create::Nothing)?;
-            let mut file = folder.open_file(path.file_name())?;
-            file.seek(SeekFrom::Start(offset))?;
-            let want = CHUNK_BYTES.min(size.saturating_sub(offset) as usize);
-            let mut bytes = vec![0u8; want];
-            let mut filled = 0;
-            while filled < want {
-                let n = file.read(&mut bytes[filled..])?;
-                if n == 0 {
-                    break;
-                }
-                filled += n;
+/// One chunk of `path`'s content, in the shared folder `root`, as its
+/// record `checksum` names it; `known` is this node's record of `path`.
+/// `Gone` unless that record names the version asked for.
+pub(crate) async fn serve_chunk(
+    root: &Path,
+    path: &SharedPath,
+    known: Option<Record>,
+    wanted: u64,
+    offset: u64,
+) -> FilesReply {
+    let size = match known {
+        Some(r) if !r.deleted && r.checksum == wanted => r.size,
+        _ => return FilesReply::Gone,
+    };
+    if let Some(pause) = fault_pause_per_chunk() {
+        tokio::time::sleep(pause).await;
+    }
+    let (root, path) = (root.to_path_buf(), path.clone());
+    let read = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, FetchError> {
+        // Opened without following a link at any step, like a write.
+        let folder = Folder::parent_of(&root, &path, Create::Nothing)?;
+        let mut file = folder.open_file(path.file_name())?;
+        file.seek(SeekFrom::Start(offset))?;
+        let want = CHUNK_BYTES.min(size.saturating_sub(offset) as usize);
+        let mut bytes = vec![0u8; want];
+        let mut filled = 0;
+        while filled < want {
+            let n = file.read(&mut bytes[filled..])?;
+            if n == 0 {
+                break;
             }
-            bytes.truncate(filled);
-            Ok(bytes)
-        })
-        .await;
-        match read {
-            Ok(Ok(bytes)) => FilesReply::Chunk {
-                size,
-                offset,
-                checksum: checksum(&bytes),
-                bytes,
-            },
-            _ => FilesReply::Gone,
+            filled += n;
         }
+        bytes.truncate(filled);
+        Ok(bytes)
+    })
+    .await;
+    match read {
+        Ok(Ok(bytes)) => FilesReply::Chunk {
+            size,
+            offset,
+            checksum: checksum(&bytes),
+            bytes,
+        },
+        _ => FilesReply::Gone,
     }
 }
 
-impl FilesNode {
-    /// Brings `record`'s content of `path` over from the node at `addr`
-    /// and puts it at `target` (the same name, or a conflict copy's).
-    pub(super) async fn fetch_into(
-        &self,
-        addr: SocketAddr,
-        path: &SharedPath,
-        record: &Record,
-        target: &SharedPath,
-    ) -> Result<(), FetchError> {
-        let Some(sync) = self.sync.as_ref() else {
-            return Err(FetchError::NoAnswer);
-        };
-        let place = Place::file(&sync.root, target)?;
-        self.fetch_to(addr, path, record, &place).await
-    }
+/// Brings `record`'s content of `path` over from the node at `addr` and
+/// puts it at `target` (the same name, or a conflict copy's) in the shared
+/// folder `root`.
+pub(crate) async fn fetch_into(
+    peers: &Peers,
+    addr: SocketAddr,
+    root: &Path,
+    path: &SharedPath,
+    record: &Record,
+    target: &SharedPath,
+) -> Result<(), FetchError> {
+    let place = Place::file(root, target)?;
+    fetch_to(peers, addr, path, record, &place).await
+}
 
-    /// As [`fetch_into`](FilesNode::fetch_into), to any [`Place`] (a held
-    /// update's file). The temporary file is made in the place's folder
-    /// and renamed within it.
-    pub(super) async fn fetch_to(
-        &self,
-        addr: SocketAddr,
-        path: &SharedPath,
-        record: &Record,
-        place: &Place,
-    ) -> Result<(), FetchError> {
-        let (temporary, file) = place.folder.create_temporary(&temporary_prefix())?;
-        let result = match self.download(addr, path, record, file).await {
-            Ok(()) => place.put(&place.folder, &temporary),
-            Err(e) => Err(e),
-        };
-        if result.is_err() {
-            let _ = place.folder.remove_file(&temporary);
-        }
-        result
+/// As [`fetch_into`], to any [`Place`] (a held update's file). The
+/// temporary file is made in the place's folder and renamed within it.
+pub(crate) async fn fetch_to(
+    peers: &Peers,
+    addr: SocketAddr,
+    path: &SharedPath,
+    record: &Record,
+    place: &Place,
+) -> Result<(), FetchError> {
+    let (temporary, file) = place.folder.create_temporary(&temporary_prefix())?;
+    let result = match download(peers, addr, path, record, file).await {
+        Ok(()) => place.put(&place.folder, &temporary),
+        Err(e) => Err(e),
+    };
+    if result.is_err() {
+        let _ = place.folder.remove_file(&temporary);
     }
+    result
+}
 
-    /// Fetches the chunks into `file`, checks them, syncs the file to disk
-    /// and gives it the record's modified time.
-    async fn download(
-        &self,
-        addr: SocketAddr,
-        path: &SharedPath,
-        record: &Record,
-        mut file: std::fs::File,
-    ) -> Result<(), FetchError> {
-        let mut assembly = Assembly::new(record.size, record.checksum);
-        while !assembly.is_complete() {
-            let request = FilesRequest::Fetch {
-                path: path.clone(),
-                checksum: record.checksum,
-                offset: assembly.next_offset(),
-            };
-            let reply = self
-                .peers
-                .call(addr, ServiceTag::Files, &request.to_bytes())
-                .await
-                .map_err(|_| FetchError::NoAnswer)?;
-            match FilesReply::from_bytes(&reply).map_err(|_| FetchError::NoAnswer)? {
-                FilesReply::Chunk {
-                    size,
-                    offset,
-                    checksum,
-                    bytes,
-                } => {
-                    if size != record.size || bytes.is_empty() {
-                        return Err(FetchError::Gone);
-                    }
-                    assembly.accept(offset, &bytes, checksum)?;
-                    file.write_all(&bytes)?;
+/// Moves a held update's file `held` (in the shared folder `root` itself)
+/// to `target`: its content came when the update did.
+pub(crate) fn place_held(root: &Path, held: &str, target: &SharedPath) -> Result<(), FetchError> {
+    let place = Place::file(root, target)?;
+    place.put(&Folder::root(root)?, held)
+}
+
+/// Fetches the chunks into `file`, checks them, syncs the file to disk and
+/// gives it the record's modified time.
+async fn download(
+    peers: &Peers,
+    addr: SocketAddr,
+    path: &SharedPath,
+    record: &Record,
+    mut file: std::fs::File,
+) -> Result<(), FetchError> {
+    let mut assembly = Assembly::new(record.size, record.checksum);
+    while !assembly.is_complete() {
+        let request = FilesRequest::Fetch {
+            path: path.clone(),
+            checksum: record.checksum,
+            offset: assembly.next_offset(),
+        };
+        let reply = peers
+            .call(addr, ServiceTag::Files, &request.to_bytes())
+            .await
+            .map_err(|_| FetchError::NoAnswer)?;
+        match FilesReply::from_bytes(&reply).map_err(|_| FetchError::NoAnswer)? {
+            FilesReply::Chunk {
+                size,
+                offset,
+                checksum,
+                bytes,
+            } => {
+                if size != record.size || bytes.is_empty() {
+                    return Err(FetchError::Gone);
                 }
-                FilesReply::Gone => return Err(FetchError::Gone),
-                _ => return Err(FetchError::NoAnswer),
+                assembly.accept(offset, &bytes, checksum)?;
+                file.write_all(&bytes)?;
             }
+            FilesReply::Gone => return Err(FetchError::Gone),
+            _ => return Err(FetchError::NoAnswer),
         }
-        assembly.finish()?;
-        let modified = if record.modified_ns >= 0 {
-            SystemTime::UNIX_EPOCH + Duration::from_nanos(record.modified_ns as u64)
-        } else {
-            SystemTime::UNIX_EPOCH
-        };
-        file.set_modified(modified)?;
-        file.sync_all()?;
-        Ok(())
+    }
+    assembly.finish()?;
+    let modified = if record.modified_ns >= 0 {
+        SystemTime::UNIX_EPOCH + Duration::from_nanos(record.modified_ns as u64)
+    } else {
+        SystemTime::UNIX_EPOCH
+    };
+    file.set_modified(modified)?;
+    file.sync_all()?;
+    Ok(())
+}
+
+/// Removes what transfers cut off by a stop or a crash left behind in the
+/// shared folder `root`: their temporary files (in the folders their files
+/// were going to) never replaced anything, so they are only litter.
+pub(crate) fn remove_torn_transfers(root: &Path) {
+    let removed = Folder::root(root).and_then(|f| f.remove_files_starting(&temporary_prefix()));
+    if let Err(e) = removed {
+        tracing::warn!(root = %root.display(), "cannot remove torn transfers: {e}");
     }
 }
 

@@ -5,9 +5,8 @@
 //! lock holder naming the authenticated account as its owner.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
-use super::FilesNode;
+use super::files_node::FilesNode;
 use crate::files_msg::{FilesReply, LockAction, Refusal};
 use crate::listing::Entry;
 use crate::path::SharedPath;
@@ -78,6 +77,6 @@ impl Files {
     /// How many requests this node refused because its sync queue was full
     /// (each sender was told to send again later).
     pub fn busy_refusals(&self) -> u64 {
-        self.node.busy.load(Ordering::Relaxed)
+        self.node.busy_refusals()
     }
 }

@@ -1,32 +1,65 @@
-//! The composite listing (lab 1): every node answers
-//! [`FilesRequest::ListAll`](crate::files_msg::FilesRequest::ListAll), whether
-//! or not it shares a folder itself, by asking every files node for its
-//! listing (reading its own folder directly) and merging them (each name
-//! once, the newest copy's size and time). A node that does not answer is
-//! named in the reply, so the client can say the listing is partial instead
-//! of silently showing less.
+//! [`Listings`]: the composite listing (lab 1). Every node answers
+//! [`FilesRequest::ListAll`], whether or not it shares a folder itself, by
+//! asking every files node for its listing (reading its own folder
+//! directly) and merging them (each name once, the newest copy's size and
+//! time). A node that does not answer is named in the reply, so the client
+//! can say the listing is partial instead of silently showing less.
+//!
+//! Listings travel in pages of a frozen snapshot (see
+//! [`snapshots`](super::snapshots)), so a listing that changes between two
+//! pages is never read half old, half new.
 
-use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{FilesNode, Page};
+use convene_cluster::Peers;
+
+use super::calls::{ask_holder, listing_of};
+use super::lock_desk::LockDesk;
+use super::snapshots::Snapshots;
 use crate::files_msg::{FilesReply, FilesRequest};
 use crate::listing::{Entry, merge};
 use crate::path::SharedPath;
 
-impl FilesNode {
-    /// A page of this node's own folder listing.
-    pub(super) async fn list_local(self: &Arc<Self>, snapshot: u64, offset: u32) -> FilesReply {
-        if self.root.is_none() {
-            return FilesReply::NoFolder;
+/// A composite listing: every name, the nodes that did not answer, and the
+/// files locked at the holder.
+pub(crate) type Composite = (Vec<Entry>, Vec<String>, Vec<SharedPath>);
+
+/// This node's listings: its own folder's, and the composite of every
+/// files node's, each frozen for paging.
+pub(crate) struct Listings {
+    peers: Peers,
+    /// This node's shared folder, if it has one.
+    root: Option<PathBuf>,
+    /// The locks, if this node holds them (else the holder is asked).
+    desk: Option<Arc<LockDesk>>,
+    frozen: Snapshots<Composite>,
+}
+
+impl Listings {
+    /// Listings of the cluster as `peers` sees it, with this node's folder
+    /// at `root`; `desk` if this node holds the locks.
+    pub fn new(peers: Peers, root: Option<PathBuf>, desk: Option<Arc<LockDesk>>) -> Listings {
+        Listings {
+            peers,
+            root,
+            desk,
+            frozen: Snapshots::default(),
         }
+    }
+
+    /// A page of this node's own folder listing.
+    pub async fn local_page(&self, snapshot: u64, offset: u32) -> FilesReply {
+        let Some(root) = &self.root else {
+            return FilesReply::NoFolder;
+        };
         let (id, listing) = if snapshot == 0 {
-            match self.local_entries().await {
-                Ok(entries) => self.listings.freeze((entries, Vec::new(), Vec::new())),
+            match local_entries(root.clone()).await {
+                Ok(entries) => self.frozen.freeze((entries, Vec::new(), Vec::new())),
                 Err(reason) => return FilesReply::Failed(reason),
             }
         } else {
-            match self.listings.get(snapshot) {
+            match self.frozen.get(snapshot) {
                 Some(listing) => (snapshot, listing),
                 None => return FilesReply::StaleSnapshot,
             }
@@ -35,12 +68,12 @@ impl FilesNode {
     }
 
     /// A page of the composite listing of every files node.
-    pub(super) async fn list_all(self: &Arc<Self>, snapshot: u64, offset: u32) -> FilesReply {
+    pub async fn composite_page(&self, snapshot: u64, offset: u32) -> FilesReply {
         let (id, listing) = if snapshot == 0 {
             let composite = self.composite().await;
-            self.listings.freeze(composite)
+            self.frozen.freeze(composite)
         } else {
-            match self.listings.get(snapshot) {
+            match self.frozen.get(snapshot) {
                 Some(listing) => (snapshot, listing),
                 None => return FilesReply::StaleSnapshot,
             }
@@ -48,22 +81,9 @@ impl FilesNode {
         FilesReply::page(id, &listing.0, offset, listing.1.clone(), listing.2.clone())
     }
 
-    /// This node's folder, read off the async threads.
-    async fn local_entries(&self) -> Result<Vec<Entry>, String> {
-        let Some(root) = self.root.clone() else {
-            return Ok(Vec::new());
-        };
-        let listed = tokio::task::spawn_blocking(move || crate::inventory::entries(&root)).await;
-        match listed {
-            Ok(Ok(entries)) => Ok(entries),
-            Ok(Err(e)) => Err(format!("cannot read the shared folder: {e}")),
-            Err(e) => Err(format!("listing the shared folder failed: {e}")),
-        }
-    }
-
     /// Every files node's listing, merged; the nodes that did not answer;
     /// and the files locked at the holder.
-    pub(super) async fn composite(self: &Arc<Self>) -> (Vec<Entry>, Vec<String>, Vec<SharedPath>) {
+    pub async fn composite(&self) -> Composite {
         let cluster = self.peers.cluster();
         let me = self.peers.me().id.clone();
         let mut listings = Vec::new();
@@ -71,13 +91,13 @@ impl FilesNode {
         let mut asks = tokio::task::JoinSet::new();
         for (_, node) in cluster.files_nodes() {
             let (id, addr) = (node.id.clone(), node.peer_addr());
-            let this = self.clone();
+            let (peers, root) = (self.peers.clone(), self.root.clone());
             let mine = id == me;
             asks.spawn(async move {
-                let listed = if mine {
-                    this.local_entries().await.ok()
-                } else {
-                    this.remote_entries(addr).await
+                let listed = match root {
+                    Some(root) if mine => local_entries(root).await.ok(),
+                    None if mine => Some(Vec::new()),
+                    _ => listing_of(&peers, addr).await,
                 };
                 (id, listed)
             });
@@ -90,33 +110,23 @@ impl FilesNode {
             }
         }
         missing.sort();
-        let locked = match &self.sync {
-            Some(sync) if sync.holder => sync.locked_paths(),
-            _ => match self.ask_holder(&FilesRequest::Locks).await {
+        let locked = match &self.desk {
+            Some(desk) => desk.locked_paths(),
+            None => match ask_holder(&self.peers, &FilesRequest::Locks).await {
                 FilesReply::Locked(paths) => paths,
                 _ => Vec::new(),
             },
         };
         (merge(listings), missing, locked)
     }
+}
 
-    /// Another node's folder, page by page; `None` if it cannot be had.
-    async fn remote_entries(&self, addr: SocketAddr) -> Option<Vec<Entry>> {
-        let request = |snapshot, offset| FilesRequest::ListLocal { snapshot, offset };
-        self.read_snapshot(addr, request, |reply| match reply {
-            FilesReply::Listing {
-                snapshot,
-                total,
-                entries,
-                ..
-            } => Page::Items {
-                snapshot,
-                total,
-                items: entries,
-            },
-            FilesReply::StaleSnapshot => Page::Stale,
-            _ => Page::Refused,
-        })
-        .await
+/// The folder at `root`, read off the async threads.
+async fn local_entries(root: PathBuf) -> Result<Vec<Entry>, String> {
+    let listed = tokio::task::spawn_blocking(move || crate::inventory::entries(&root)).await;
+    match listed {
+        Ok(Ok(entries)) => Ok(entries),
+        Ok(Err(e)) => Err(format!("cannot read the shared folder: {e}")),
+        Err(e) => Err(format!("listing the shared folder failed: {e}")),
     }
 }

@@ -3,11 +3,10 @@
 //!
 //! **What others send** (a peer's announcement of a file, a lock request at
 //! the lock holder) waits in a bounded queue of `limits.sync_queue` items.
-//! When it is full the request is refused at once with
-//! [`FilesReply::Busy`](crate::files_msg::FilesReply::Busy): the sender
-//! still has what it sent and tries again later (an announcing node does
-//! so by itself; a person is told to). So a flood of requests cannot grow
-//! the node's memory, and nothing is silently dropped.
+//! When it is full the request is refused at once with [`FilesReply::Busy`]:
+//! the sender still has what it sent and tries again later (an announcing
+//! node does so by itself; a person is told to). So a flood of requests
+//! cannot grow the node's memory, and nothing is silently dropped.
 //!
 //! **What this node notices itself** (paths the OS watcher reports, new
 //! folders to look at again, reconciliations to run, the periodic rescan)
@@ -17,14 +16,44 @@
 //! When the paths would outgrow the same limit, the set is dropped for one
 //! rescan of the whole folder, which finds every change those paths held
 //! (it compares the folder with the index), in memory that does not grow.
+//!
+//! A leaf: it knows the work's shape ([`Work`]), not who does it.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, oneshot};
 
-use super::sync::Work;
+use crate::files_msg::{FilesReply, LockAction};
+use crate::path::SharedPath;
+use crate::plan::Record;
+
+/// What others ask the sync task to do, one at a time, in order (what
+/// this node notices itself is [`Pending`]).
+#[derive(Debug)]
+pub(crate) enum Work {
+    /// A node announced a file's new record.
+    Remote {
+        /// The announcing node.
+        from: String,
+        /// The file.
+        path: SharedPath,
+        /// Its record there.
+        record: Record,
+    },
+    /// A lock request, at the holder.
+    Lock {
+        /// The file.
+        path: SharedPath,
+        /// Who asks.
+        owner: String,
+        /// What to do.
+        action: LockAction,
+        /// Where the answer goes.
+        reply: oneshot::Sender<FilesReply>,
+    },
+}
 
 /// The bounded queue is full: try again later.
 #[derive(Debug, PartialEq, Eq)]
@@ -166,11 +195,9 @@ impl Noticed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::files_msg::LockAction;
-    use crate::path::SharedPath;
 
     fn lock_work() -> Work {
-        let (reply, _) = tokio::sync::oneshot::channel();
+        let (reply, _) = oneshot::channel();
         Work::Lock {
             path: SharedPath::parse("a.txt").unwrap(),
             owner: "ana".into(),

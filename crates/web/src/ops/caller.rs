@@ -26,8 +26,8 @@ use convene_files::files_msg::OPERATOR;
 use super::Ops;
 use super::operator::SCHEME;
 use crate::error::ApiError;
-use crate::routes::App;
 use crate::session;
+use crate::state::App;
 
 /// The largest body an operations request may have: a lock request is a
 /// path and two flags.

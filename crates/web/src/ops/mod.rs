@@ -29,7 +29,7 @@ use axum::{Extension, Router};
 use convene_cluster::membership::Membership;
 use convene_files::service::Files;
 
-use crate::routes::App;
+use crate::state::App;
 
 pub mod caller;
 mod files;

@@ -19,8 +19,8 @@ use crate::error::set_retry_after;
 use crate::forms::FormData;
 use crate::pages::layout::{self, error_box, page};
 use crate::password::{MAX_USERNAME, MIN_PASSWORD};
-use crate::routes::App;
 use crate::session::{self, MaybeViewer, Viewer, anonymous_csrf, anonymous_csrf_ok, is_local_path};
+use crate::state::App;
 use crate::throttle::ClientAddress;
 
 /// `?next=` on the login page.

@@ -15,8 +15,8 @@ use crate::forms::{self, FormData, Row};
 use crate::pages::events::result_text;
 use crate::pages::layout::{self, error_box, page};
 use crate::pages::{csrf_refused, default_button, interval_rows};
-use crate::routes::App;
 use crate::session::{Viewer, now_seconds};
+use crate::state::App;
 use crate::timefmt;
 
 /// `?added=1` after availability was accepted.

@@ -12,8 +12,8 @@ use crate::error::{PageError, capitalized, events_message, events_status};
 use crate::forms::{self, FormData, Row};
 use crate::pages::layout::{self, error_box, page};
 use crate::pages::{csrf_refused, default_button, interval_rows};
-use crate::routes::App;
 use crate::session::{Viewer, now_seconds};
+use crate::state::App;
 use crate::{paging, timefmt};
 
 /// What a list or page says about an event's result.
