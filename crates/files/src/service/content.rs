@@ -124,9 +124,6 @@ impl Sync {
             Some(r) if !r.deleted && r.checksum == wanted => r.size,
             _ => return FilesReply::Gone,
         };
-        if let Some(pause) = fault_pause_per_chunk() {
-            tokio::time::sleep(pause).await;
-        }
         let (root, path) = (self.root.clone(), path.clone());
         let read = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, FetchError> {
             // Opened without following a link at any step, like a write.
@@ -245,19 +242,4 @@ impl FilesNode {
         file.sync_all()?;
         Ok(())
     }
-}
-
-/// Fault injection for the test that swaps a folder for a link while a
-/// file is on its way: `CONVENE_FAULT_FILES_CHUNK_PAUSE_MS` makes a node
-/// wait that long before serving each chunk, so a transfer from it lasts
-/// long enough to act during it. Unset (always, outside that test), it
-/// costs one read of a cached value.
-fn fault_pause_per_chunk() -> Option<Duration> {
-    static PAUSE: std::sync::OnceLock<Option<Duration>> = std::sync::OnceLock::new();
-    *PAUSE.get_or_init(|| {
-        std::env::var("CONVENE_FAULT_FILES_CHUNK_PAUSE_MS")
-            .ok()
-            .and_then(|ms| ms.parse().ok())
-            .map(Duration::from_millis)
-    })
 }

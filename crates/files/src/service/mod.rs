@@ -63,6 +63,19 @@ pub struct FilesContext {
     pub shutdown: Shutdown,
     /// The shared folder, if this node has one.
     pub root: Option<PathBuf>,
+    /// Faults to inject, for tests; [`FilesFaults::default`] (none)
+    /// otherwise.
+    pub faults: FilesFaults,
+}
+
+/// Faults a test injects into the files service: none by default, and
+/// nothing but a test sets one (a node process gets them from the hidden
+/// `convene node --fault` flag, which is for tests only).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FilesFaults {
+    /// The node waits this long before serving each chunk of a file, so a
+    /// transfer from it lasts long enough to act during it.
+    pub chunk_pause: Option<std::time::Duration>,
 }
 
 /// A running files service.
@@ -100,6 +113,7 @@ pub fn start(ctx: FilesContext) -> FilesService {
         listings: Snapshots::default(),
         records: Snapshots::default(),
         busy: AtomicU64::new(0),
+        faults: ctx.faults,
     });
     // A second registration is a programming error; the first stands.
     let _ = ctx
@@ -136,6 +150,7 @@ pub(crate) struct FilesNode {
     records: Snapshots<Vec<(SharedPath, Record)>>,
     /// Requests refused because the sync queue was full.
     busy: AtomicU64,
+    faults: FilesFaults,
 }
 
 impl FilesNode {
@@ -162,7 +177,12 @@ impl FilesNode {
                 checksum,
                 offset,
             } => match &self.sync {
-                Some(sync) => sync.serve_chunk(&path, checksum, offset).await,
+                Some(sync) => {
+                    if let Some(pause) = self.faults.chunk_pause {
+                        tokio::time::sleep(pause).await;
+                    }
+                    sync.serve_chunk(&path, checksum, offset).await
+                }
                 None => FilesReply::NoFolder,
             },
             FilesRequest::Announce { path, record } => {
