@@ -203,7 +203,7 @@ fn node_index(leader: &Value) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_leader_killed_before_the_deadline_is_replaced_and_the_result_is_on_time() {
     let mut c = start(&[]).await;
-    let (id, deadline, mut users) = scenario(&c, 5).await;
+    let (id, deadline, mut users) = scenario(&c, 3).await;
     let leader = node_index(&event(&mut users[0], &id).await["leader"]);
     c.nodes[leader] = None; // SIGKILL
     // The same session works on any node: sessions live in the database.
@@ -223,7 +223,7 @@ async fn with_no_hand_over_a_live_server_takes_a_dead_leaders_event_past_its_dea
     // The coordinator never hands over (a long election, views that
     // disagree): the servers' sweep is the safety net.
     let mut c = start(&[Fault::EventsNoHandOver]).await;
-    let (id, deadline, mut users) = scenario(&c, 4).await;
+    let (id, deadline, mut users) = scenario(&c, 3).await;
     let leader = node_index(&event(&mut users[0], &id).await["leader"]);
     c.nodes[leader] = None; // SIGKILL
     let reader = &mut users[0];
@@ -238,7 +238,7 @@ async fn with_no_hand_over_a_live_server_takes_a_dead_leaders_event_past_its_dea
 async fn the_leader_killed_while_finishing_is_replaced_and_the_result_stored_once() {
     // Every leader pauses 3 s between freezing the servers and storing.
     let mut c = start(&[Fault::EventsPauseBeforeStore(Duration::from_secs(3))]).await;
-    let (id, deadline, mut users) = scenario(&c, 4).await;
+    let (id, deadline, mut users) = scenario(&c, 3).await;
     let leader = node_index(&event(&mut users[0], &id).await["leader"]);
     // Kill it inside its pause: frozen everywhere, nothing stored yet.
     while now() < deadline + 1 {
