@@ -236,8 +236,8 @@ async fn with_no_hand_over_a_live_server_takes_a_dead_leaders_event_past_its_dea
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_leader_killed_while_finishing_is_replaced_and_the_result_stored_once() {
-    // Every leader pauses 3 s between freezing the servers and storing.
-    let mut c = start(&[Fault::EventsPauseBeforeStore(Duration::from_secs(3))]).await;
+    // Every leader pauses 2 s between freezing the servers and storing.
+    let mut c = start(&[Fault::EventsPauseBeforeStore(Duration::from_secs(2))]).await;
     let (id, deadline, mut users) = scenario(&c, 3).await;
     let leader = node_index(&event(&mut users[0], &id).await["leader"]);
     // Kill it inside its pause: frozen everywhere, nothing stored yet.
@@ -261,7 +261,7 @@ async fn the_leader_killed_while_finishing_is_replaced_and_the_result_stored_onc
     c.nodes[leader] = None; // SIGKILL
     let reader = &mut users[0];
     reader.set_addr(c.http[(leader + 1) % 3]);
-    // The new leader pauses too (3 s), after failure detection.
+    // The new leader pauses too (2 s), after failure detection.
     let e = wait_final(reader, &id, deadline, 10).await;
     assert_eq!(e["result"], window(10, 16), "{e}");
     assert_ne!(node_index(&e["leader"]), leader);
