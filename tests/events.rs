@@ -1,9 +1,17 @@
 //! The events service over three in-process nodes, through the `Events`
 //! handle a web front calls: the common time found at the deadline, the
-//! refusals, and the leader's death before its deadline. Each test runs on
-//! SQLite, and again on MariaDB, PostgreSQL and SQLite + Redis when
-//! `CONVENE_TEST_MYSQL_URL`, `CONVENE_TEST_POSTGRES_URL` and
+//! refusals, and a node's crash and restart while answers come in. Each
+//! test runs on SQLite, and again on MariaDB, PostgreSQL and SQLite + Redis
+//! when `CONVENE_TEST_MYSQL_URL`, `CONVENE_TEST_POSTGRES_URL` and
 //! `CONVENE_TEST_REDIS_URL` are set (`.ci/run` sets them).
+//!
+//! These wait for real deadlines, so they are the few end-to-end checks of
+//! each behaviour on each storage engine. The decisions behind them (the
+//! hand-over, the sweep, the leader's finish) are tested in
+//! `convene_events::plan`, and the service as a whole on a simulated clock
+//! and network in `convene_events`'s `service/sim.rs`, where a leader's
+//! death before, at and after its deadline, a partition and crashes take
+//! no real time; `events_kill.rs` kills real processes.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -163,7 +171,6 @@ async fn final_result(
 on_every_backend!(
     three_servers_find_the_common_time,
     bad_requests_are_refused_with_reasons,
-    a_leader_that_dies_before_its_deadline_is_replaced_in_time,
     acknowledged_constraints_survive_a_crash_and_restart,
 );
 
@@ -299,55 +306,11 @@ async fn bad_requests_are_refused_with_reasons(backend: &str) {
     c.stop().await;
 }
 
-async fn a_leader_that_dies_before_its_deadline_is_replaced_in_time(backend: &str) {
-    let Some(mut c) = cluster(backend).await else {
-        return;
-    };
-    let a = events(&c, "A");
-    let tag = unique();
-    let names = users(&a, &["hal", "ivy", "jo"], &tag).await;
-    let deadline = now() + 4;
-    let id = a
-        .create(NewEventRequest {
-            name: "Offsite".into(),
-            description: String::new(),
-            creator: names[0].clone(),
-            participants: names[1..].to_vec(),
-            deadline,
-            availability: Some(hours(&[(9, 17)])),
-        })
-        .await
-        .unwrap();
-    for (i, name) in names.iter().enumerate().skip(1) {
-        let via = events(&c, ["A", "B", "C"][i]);
-        via.submit(&id, name, hours(&[(8 + i as i64, 20)]))
-            .await
-            .unwrap();
-    }
-    let leader = a.event(&id).await.unwrap().leader;
-    // The leader holds the creator's constraint in memory only: it must be
-    // rebuilt from the database by whoever takes over.
-    c.stop_node(&leader).await;
-    let survivor = ["A", "B", "C"].into_iter().find(|n| *n != leader).unwrap();
-    let s = events(&c, survivor);
-    let (result, late) = final_result(&c, &s, &id, deadline, Duration::from_secs(8)).await;
-    assert_eq!(result, hours(&[(10, 17)]));
-    let event = s.event(&id).await.unwrap();
-    assert_ne!(
-        event.leader, leader,
-        "the event was handed to a live server"
-    );
-    assert!(
-        late < Duration::from_secs(5),
-        "the result came {late:?} after the deadline"
-    );
-    c.stop().await;
-}
-
-/// Chaos: users answer through random live nodes while one node is stopped
-/// and restarted (its working set is lost; its backups are handed on and
-/// rebuilt). Whatever was acknowledged is in the result, and nothing else:
-/// the result is exactly the intersection of the acknowledged constraints.
+/// Chaos: users answer through random live nodes while the event's leader
+/// is stopped and restarted (its working set is lost; its backups and its
+/// event are handed on, and rebuilt from the database). Whatever was
+/// acknowledged is in the result, and nothing else: the result is exactly
+/// the intersection of the acknowledged constraints.
 async fn acknowledged_constraints_survive_a_crash_and_restart(backend: &str) {
     let Some(mut c) = cluster(backend).await else {
         return;
@@ -363,7 +326,7 @@ async fn acknowledged_constraints_survive_a_crash_and_restart(backend: &str) {
             .wrapping_add(1_442_695_040_888_963_407);
         (seed >> 33) % n
     };
-    let deadline = now() + 7;
+    let deadline = now() + 5;
     let id = a
         .create(NewEventRequest {
             name: "Chaos".into(),
@@ -375,10 +338,11 @@ async fn acknowledged_constraints_survive_a_crash_and_restart(backend: &str) {
         })
         .await
         .unwrap();
+    let leader = a.event(&id).await.unwrap().leader;
     // A handle kept across the stop would keep the stopped node's socket.
     drop(a);
     let ids = ["A", "B", "C"];
-    let victim = ids[random(3) as usize];
+    let victim = ids.into_iter().find(|i| *i == leader).unwrap();
     let mut running = [true; 3];
     let mut acknowledged: Vec<Availability> = Vec::new();
     let started = Instant::now();
@@ -386,10 +350,10 @@ async fn acknowledged_constraints_survive_a_crash_and_restart(backend: &str) {
     while now() < deadline - 2 {
         let elapsed = started.elapsed();
         let v = ids.iter().position(|i| *i == victim).unwrap();
-        if elapsed > Duration::from_millis(1200) && running[v] && !restarted {
+        if elapsed > Duration::from_millis(600) && running[v] && !restarted {
             c.stop_node(victim).await;
             running[v] = false;
-        } else if elapsed > Duration::from_millis(2800) && !running[v] {
+        } else if elapsed > Duration::from_millis(1600) && !running[v] {
             c.start_node(victim).await;
             running[v] = true;
             restarted = true;

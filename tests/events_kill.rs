@@ -6,9 +6,9 @@
 //! still stored, once, and complete.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
+use convene_node::Fault;
 use convene_web::client::HttpClient;
 use serde_json::{Value, json};
 
@@ -16,16 +16,6 @@ use crate::events::{now, unique};
 use crate::util::{FAST_ELECTION, HIGH_LIMITS, NodeProcess, free_ports};
 
 const IDS: [&str; 3] = ["A", "B", "C"];
-
-/// The faults the node processes are started with (see the environment
-/// variables in `convene_events::service`).
-#[derive(Clone, Copy, Default)]
-struct Faults {
-    /// Every leader pauses this long between freezing and storing.
-    pause_before_store_ms: u64,
-    /// No coordinator hands over a dead leader's events.
-    no_hand_over: bool,
-}
 
 struct Cluster {
     dir: tempfile::TempDir,
@@ -38,7 +28,7 @@ struct Cluster {
 /// A port found free may be taken again before the node binds it (the OS
 /// hands out the same range for outgoing connections): a node that exits
 /// at start is such a loss, and the cluster is started again on new ports.
-async fn start(faults: Faults) -> Cluster {
+async fn start(faults: &[Fault]) -> Cluster {
     for _ in 0..5 {
         let mut c = spawn_cluster(faults);
         match serving(&mut c).await {
@@ -49,7 +39,7 @@ async fn start(faults: Faults) -> Cluster {
     panic!("the node processes never started");
 }
 
-fn spawn_cluster(faults: Faults) -> Cluster {
+fn spawn_cluster(faults: &[Fault]) -> Cluster {
     let dir = tempfile::tempdir().unwrap();
     let mut toml = String::new();
     let mut http = Vec::new();
@@ -66,7 +56,7 @@ fn spawn_cluster(faults: Faults) -> Cluster {
     std::fs::write(&config, toml).unwrap();
     let nodes = IDS
         .iter()
-        .map(|id| Some(spawn(&config, id, faults)))
+        .map(|id| Some(NodeProcess::start("--config", &config, id, faults)))
         .collect();
     Cluster { dir, nodes, http }
 }
@@ -93,20 +83,6 @@ async fn serving(c: &mut Cluster) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-fn spawn(config: &Path, id: &str, faults: Faults) -> NodeProcess {
-    let env = [
-        (
-            "CONVENE_FAULT_PAUSE_BEFORE_STORE_MS",
-            faults.pause_before_store_ms.to_string(),
-        ),
-        (
-            "CONVENE_FAULT_NO_HAND_OVER",
-            if faults.no_hand_over { "1" } else { "0" }.to_string(),
-        ),
-    ];
-    NodeProcess::start("--config", config, id, &env)
 }
 
 /// A logged-in API client on node `at`, retrying while the nodes start.
@@ -226,8 +202,8 @@ fn node_index(leader: &Value) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_leader_killed_before_the_deadline_is_replaced_and_the_result_is_on_time() {
-    let mut c = start(Faults::default()).await;
-    let (id, deadline, mut users) = scenario(&c, 5).await;
+    let mut c = start(&[]).await;
+    let (id, deadline, mut users) = scenario(&c, 3).await;
     let leader = node_index(&event(&mut users[0], &id).await["leader"]);
     c.nodes[leader] = None; // SIGKILL
     // The same session works on any node: sessions live in the database.
@@ -246,12 +222,8 @@ async fn the_leader_killed_before_the_deadline_is_replaced_and_the_result_is_on_
 async fn with_no_hand_over_a_live_server_takes_a_dead_leaders_event_past_its_deadline() {
     // The coordinator never hands over (a long election, views that
     // disagree): the servers' sweep is the safety net.
-    let mut c = start(Faults {
-        no_hand_over: true,
-        ..Faults::default()
-    })
-    .await;
-    let (id, deadline, mut users) = scenario(&c, 4).await;
+    let mut c = start(&[Fault::EventsNoHandOver]).await;
+    let (id, deadline, mut users) = scenario(&c, 3).await;
     let leader = node_index(&event(&mut users[0], &id).await["leader"]);
     c.nodes[leader] = None; // SIGKILL
     let reader = &mut users[0];
@@ -264,13 +236,9 @@ async fn with_no_hand_over_a_live_server_takes_a_dead_leaders_event_past_its_dea
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_leader_killed_while_finishing_is_replaced_and_the_result_stored_once() {
-    // Every leader pauses 3 s between freezing the servers and storing.
-    let mut c = start(Faults {
-        pause_before_store_ms: 3000,
-        ..Faults::default()
-    })
-    .await;
-    let (id, deadline, mut users) = scenario(&c, 4).await;
+    // Every leader pauses 2 s between freezing the servers and storing.
+    let mut c = start(&[Fault::EventsPauseBeforeStore(Duration::from_secs(2))]).await;
+    let (id, deadline, mut users) = scenario(&c, 3).await;
     let leader = node_index(&event(&mut users[0], &id).await["leader"]);
     // Kill it inside its pause: frozen everywhere, nothing stored yet.
     while now() < deadline + 1 {
@@ -293,7 +261,7 @@ async fn the_leader_killed_while_finishing_is_replaced_and_the_result_stored_onc
     c.nodes[leader] = None; // SIGKILL
     let reader = &mut users[0];
     reader.set_addr(c.http[(leader + 1) % 3]);
-    // The new leader pauses too (3 s), after failure detection.
+    // The new leader pauses too (2 s), after failure detection.
     let e = wait_final(reader, &id, deadline, 10).await;
     assert_eq!(e["result"], window(10, 16), "{e}");
     assert_ne!(node_index(&e["leader"]), leader);

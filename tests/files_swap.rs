@@ -1,12 +1,14 @@
 //! A folder swapped for a link while a file is on its way into it: two
 //! `convene node` processes share folders, the sender serves its chunks
-//! slowly (fault injection, `CONVENE_FAULT_FILES_CHUNK_PAUSE_MS`), and a
+//! slowly (fault injection, `--fault files-chunk-pause=MS`), and a
 //! local process on the receiving side replaces the folder the file is
 //! going to with a link to a directory outside the shared folder. Nothing
 //! may be written outside, and the file is not applied through the link.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+use convene_node::Fault;
 
 use crate::util::{FAST_ELECTION, NodeProcess, free_ports};
 
@@ -16,7 +18,7 @@ const CHUNKS: usize = 6;
 const PAUSE_MS: u64 = 400;
 
 fn spawn(config: &Path, id: &str, pause_ms: u64) -> NodeProcess {
-    let pause = ("CONVENE_FAULT_FILES_CHUNK_PAUSE_MS", pause_ms.to_string());
+    let pause = Fault::FilesChunkPause(Duration::from_millis(pause_ms));
     NodeProcess::start("--config", config, id, &[pause])
 }
 

@@ -216,7 +216,10 @@ async fn a_forged_deletion_deletes_nothing() {
         assert_eq!(answered, key == Key::Cluster, "{key:?}");
         assert_eq!(deleted, key == Key::Cluster, "{key:?}");
         if key == Key::Other {
-            assert!(c.node("A").peer_auth_stats().bad_mac > 0, "A dropped the forgery");
+            assert!(
+                c.node("A").peer_auth_stats().bad_mac > 0,
+                "A dropped the forgery"
+            );
         }
         impostor.stop().await;
         c.stop().await;

@@ -624,11 +624,16 @@ async fn rebind(
 pub struct NodeProcess(pub std::process::Child);
 
 impl NodeProcess {
-    /// Starts `convene node <config_flag> CONFIG --id ID` with `env` set
-    /// (faults, for one), its screen in `ID.screen` and its log (at `info`)
-    /// in `ID.log` beside the configuration. `config_flag` is `--config`
-    /// or `--chat-config`.
-    pub fn start(config_flag: &str, config: &Path, id: &str, env: &[(&str, String)]) -> Self {
+    /// Starts `convene node <config_flag> CONFIG --id ID`, with `faults`
+    /// injected (the hidden `--fault` flag), its screen in `ID.screen` and
+    /// its log (at `info`) in `ID.log` beside the configuration.
+    /// `config_flag` is `--config` or `--chat-config`.
+    pub fn start(
+        config_flag: &str,
+        config: &Path,
+        id: &str,
+        faults: &[convene_node::Fault],
+    ) -> Self {
         use std::process::Stdio;
         let out = |kind: &str| {
             std::fs::File::create(config.with_file_name(format!("{id}.{kind}"))).unwrap()
@@ -642,8 +647,8 @@ impl NodeProcess {
             .stdin(Stdio::null())
             .stdout(out("screen"))
             .stderr(out("log"));
-        for (key, value) in env {
-            command.env(key, value);
+        for fault in faults {
+            command.arg("--fault").arg(fault.to_string());
         }
         NodeProcess(command.spawn().unwrap())
     }

@@ -50,6 +50,13 @@ enum Command {
         /// Which node of the file to run.
         #[arg(long)]
         id: String,
+        /// For tests only, and hidden from --help: a fault to inject
+        /// (`convene_node::Fault`), e.g. `events-no-hand-over`. The tests
+        /// that kill node processes mid-way need one; a flag, unlike an
+        /// environment variable or a cluster-file key, is typed, seen only
+        /// by the one process it is given to, and never set by accident.
+        #[arg(long = "fault", value_name = "FAULT", hide = true)]
+        faults: Vec<convene_node::Fault>,
     },
     /// Run every node of a cluster file in this process (with no file: a demo cluster).
     Up {
@@ -126,9 +133,15 @@ pub fn main() -> ExitCode {
             chat_config,
             secret_file,
             id,
+            faults,
         } => match (config, chat_config) {
-            (Some(config), _) => node::run(&config, &id),
-            (None, Some(chat)) => node::run_course(&chat, secret_file.as_deref(), &id),
+            (Some(config), _) => node::run(&config, &id, faults.into_iter().collect()),
+            (None, Some(chat)) => node::run_course(
+                &chat,
+                secret_file.as_deref(),
+                &id,
+                faults.into_iter().collect(),
+            ),
             (None, None) => Err(anyhow::anyhow!("give --config FILE or --chat-config FILE")),
         },
         Command::Up {

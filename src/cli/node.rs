@@ -7,15 +7,23 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use convene_cluster::{ClusterConfig, Screen};
+use convene_node::Faults;
 
-pub fn run(config: &Path, id: &str) -> anyhow::Result<ExitCode> {
+/// Runs node `id` of the cluster file `config`, with `faults` injected (for
+/// tests; none otherwise).
+pub fn run(config: &Path, id: &str, faults: Faults) -> anyhow::Result<ExitCode> {
     let cluster = ClusterConfig::load(config)?;
-    run_cluster(cluster, id)
+    run_cluster(cluster, id, faults)
 }
 
 /// Runs node `id` of a course chat configuration (see [`load_course`]).
-pub fn run_course(config: &Path, secret_file: Option<&Path>, id: &str) -> anyhow::Result<ExitCode> {
-    run_cluster(load_course(config, secret_file)?, id)
+pub fn run_course(
+    config: &Path,
+    secret_file: Option<&Path>,
+    id: &str,
+    faults: Faults,
+) -> anyhow::Result<ExitCode> {
+    run_cluster(load_course(config, secret_file)?, id, faults)
 }
 
 /// Reads the chat seed's `configuration.txt` (or the 4-column course format)
@@ -33,7 +41,7 @@ pub fn load_course(config: &Path, secret_file: Option<&Path>) -> anyhow::Result<
     })
 }
 
-fn run_cluster(cluster: ClusterConfig, id: &str) -> anyhow::Result<ExitCode> {
+fn run_cluster(cluster: ClusterConfig, id: &str, faults: Faults) -> anyhow::Result<ExitCode> {
     cluster.node(id)?; // an unknown id: an error that lists the known ones
     super::check_secret(&cluster)?;
     let index = cluster.index_of(id).unwrap_or_default();
@@ -41,9 +49,15 @@ fn run_cluster(cluster: ClusterConfig, id: &str) -> anyhow::Result<ExitCode> {
         // A port 0 in the file becomes the port the OS chose, so the node
         // can reach itself (a single-node cluster needs nothing else).
         let (cluster, sockets) = convene_node::bind_one(cluster, index).await?;
-        let running = convene_node::start(Arc::new(cluster), id, sockets, Screen::stdout())
-            .await
-            .with_context(|| format!("node {id} did not start"))?;
+        let running = convene_node::start_with_faults(
+            Arc::new(cluster),
+            id,
+            sockets,
+            Screen::stdout(),
+            faults,
+        )
+        .await
+        .with_context(|| format!("node {id} did not start"))?;
         super::stop_signal().await;
         running.stop().await;
         Ok(ExitCode::SUCCESS)

@@ -10,6 +10,8 @@
 //! only names what they must do, so the service and the web front never
 //! know which engine is behind them.
 //!
+//! [`MemoryDb`] is the same behaviour in this process, for tests.
+//!
 //! Every instant is Unix seconds (UTC). Availabilities are stored as text,
 //! [`encode_availability`]: `start-end` pairs separated by commas.
 
@@ -17,6 +19,10 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::interval::{Availability, Interval, Partial};
+
+mod memory;
+
+pub use memory::MemoryDb;
 
 /// A boxed, sendable future borrowing the database: what [`EventDb`]'s
 /// methods return (a trait object cannot have `async fn`s).

@@ -22,9 +22,12 @@
 //!   interface its backends implement.
 //! - [`working`]: an event server's working set (memory, or Redis).
 //! - [`msg`]: the messages event servers and web fronts exchange.
+//! - [`plan`]: what the service decides (the hand-over, the sweep, the
+//!   leader's finish), without I/O.
 //! - [`error`]: why a request was refused.
-//! - [`service`]: the running service: event servers, deadlines, recovery,
-//!   and the [`Events`] handle the web front calls.
+//! - [`service`]: the running service, a driver of [`plan`]'s decisions:
+//!   event servers, deadlines, recovery, and the [`Events`] handle the web
+//!   front calls.
 
 #![deny(missing_docs)]
 
@@ -33,6 +36,7 @@ pub mod error;
 pub mod ids;
 pub mod interval;
 pub mod msg;
+pub mod plan;
 pub mod service;
 
 pub mod working;

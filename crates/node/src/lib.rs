@@ -15,6 +15,7 @@
 //! - [`node`]: starting and stopping one node.
 //! - [`cluster`]: every node of a cluster in one process.
 //! - [`error`]: the typed errors of this crate.
+//! - [`faults`]: the faults a test may start a node with.
 
 #![deny(missing_docs)]
 
@@ -22,9 +23,11 @@ pub mod bind;
 pub mod boot;
 pub mod cluster;
 pub mod error;
+pub mod faults;
 pub mod node;
 
 pub use bind::{NodeSockets, bind_cluster, bind_node, bind_one};
 pub use cluster::{start_all, stop_all};
 pub use error::NodeError;
-pub use node::{RunningNode, start};
+pub use faults::{Fault, Faults};
+pub use node::{RunningNode, start, start_with_faults};

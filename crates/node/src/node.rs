@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 
 use crate::bind::NodeSockets;
 use crate::error::NodeError;
+use crate::faults::Faults;
 
 /// A node that is running. Stop it with [`RunningNode::stop`].
 pub struct RunningNode {
@@ -46,6 +47,17 @@ pub async fn start(
     id: &str,
     sockets: NodeSockets,
     screen: Screen,
+) -> Result<RunningNode, NodeError> {
+    start_with_faults(cluster, id, sockets, screen, Faults::default()).await
+}
+
+/// As [`start`], with faults injected into its services: for tests only.
+pub async fn start_with_faults(
+    cluster: Arc<ClusterConfig>,
+    id: &str,
+    sockets: NodeSockets,
+    screen: Screen,
+    faults: Faults,
 ) -> Result<RunningNode, NodeError> {
     let node = cluster.node(id)?;
     let me = cluster.index_of(id).unwrap_or_default();
@@ -153,6 +165,7 @@ pub async fn start(
             shutdown: shutdown.clone(),
             db,
             working,
+            faults: faults.events,
         })
     });
     let chat = convene_chat::service::start(ChatContext {
@@ -169,6 +182,7 @@ pub async fn start(
         store: store.clone(),
         shutdown: shutdown.clone(),
         root: node.files.as_ref().map(|f| f.dir.clone()),
+        faults: faults.files,
     });
     let web = match (&events, sockets.http) {
         (Some(events), Some(listener)) => {

@@ -23,7 +23,6 @@ use crate::interval::Availability;
 use crate::msg::{Reply, Request};
 
 use super::node::{Node, Work};
-use super::now_seconds;
 
 /// Events on one page of "my events" unless the caller asks for fewer.
 pub const PAGE_SIZE: usize = 50;
@@ -95,7 +94,8 @@ impl Events {
                 "the description is longer than {MAX_DESCRIPTION} characters"
             )));
         }
-        if request.deadline <= now_seconds() {
+        let now = self.node.clock.seconds();
+        if request.deadline <= now {
             return Err(EventsError::Invalid(
                 "the deadline must be in the future".into(),
             ));
@@ -105,7 +105,7 @@ impl Events {
             .chain(request.participants.iter().map(|p| p.trim().to_string()))
             .filter(|p| !p.is_empty() && seen.insert(p.clone()))
             .collect();
-        let limits = &self.node.peers.cluster().limits;
+        let limits = &self.node.cluster().limits;
         if participants.len() > limits.participants_per_event {
             return Err(EventsError::TooManyParticipants {
                 limit: limits.participants_per_event,
@@ -118,7 +118,7 @@ impl Events {
         let open = self
             .node
             .db
-            .open_events_created(&request.creator, now_seconds())
+            .open_events_created(&request.creator, now)
             .await?;
         if open >= limits.open_events_per_user as u64 {
             return Err(EventsError::TooManyOpenEvents {
@@ -144,7 +144,7 @@ impl Events {
             participants,
             deadline: request.deadline,
             leader: self.node.id_of(first).to_string(),
-            created_at: now_seconds(),
+            created_at: self.node.clock.seconds(),
         };
         self.node.db.create_event(&event).await?;
 

@@ -1,11 +1,16 @@
-//! The events service, running on a node.
+//! The events service, running on a node: the driver of the decisions in
+//! [`crate::plan`].
 //!
 //! - `server`: an event server's share of constraints and partials.
-//! - `node`: calls between event servers, deadlines, and the leader's
-//!   work at the deadline.
-//! - `recovery`: the coordinator's hand-over of dead servers' events, and
-//!   each server's sweep.
+//! - `node`: a node's view of the cluster and its calls to event servers.
+//! - `deadline`: the timers of the events a node leads, and the leader's
+//!   work at the deadline ([`crate::plan::Finish`] carried out).
+//! - `recovery`: the coordinator's hand-over and each server's sweep
+//!   ([`crate::plan::plan_hand_over`], [`crate::plan::plan_sweep`] carried
+//!   out).
 //! - `front`: [`Events`], the handle the web front calls.
+//! - `faults`: [`EventsFaults`], what a test may make go wrong.
+//! - `clock`: where the driver reads the time of day.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,17 +25,24 @@ use crate::db::EventDb;
 use crate::msg::Request;
 use crate::working::WorkingSet;
 
+mod clock;
+mod deadline;
+mod faults;
 mod front;
 mod node;
 mod recovery;
 mod server;
+#[cfg(test)]
+mod sim;
 
+pub use faults::EventsFaults;
 pub use front::{
     Events, EventsPage, MAX_DESCRIPTION, MAX_INTERVALS, MAX_NAME, MAX_PAGE_SIZE, NewEventRequest,
     PAGE_SIZE,
 };
 
-use node::Node;
+use clock::Clock;
+use node::{Node, Parts, Transport};
 use server::EventServer;
 
 /// What the events service needs from its node.
@@ -47,6 +59,9 @@ pub struct EventsContext {
     pub db: Arc<dyn EventDb>,
     /// Where this node's event server keeps its working set.
     pub working: Arc<dyn WorkingSet>,
+    /// Faults to inject, for tests; [`EventsFaults::default`] (none)
+    /// otherwise.
+    pub faults: EventsFaults,
 }
 
 /// The running service: the [`Events`] handle and its tasks.
@@ -57,29 +72,41 @@ pub struct EventsService {
 
 /// Starts the events service on a node.
 pub fn start(context: EventsContext) -> EventsService {
-    let me = context
-        .peers
-        .cluster()
-        .index_of(&context.peers.me().id)
-        .unwrap_or_default();
-    let server = context.peers.me().event_server.then(|| {
+    let me = context.membership.me();
+    let live = context.membership.live();
+    let coordinator = context.membership.coordinator();
+    let transport: Arc<dyn Transport> = Arc::new(context.peers);
+    start_on(
+        Parts {
+            me,
+            transport,
+            live,
+            coordinator,
+            db: context.db,
+            shutdown: context.shutdown,
+            faults: context.faults,
+            clock: Clock::system(),
+        },
+        context.working,
+        &context.router,
+    )
+}
+
+/// Starts the service on any transport and clock (the simulation's, in
+/// `sim.rs`): the event server if this node is one, the handler for peer
+/// requests, the hand-over and the sweep.
+fn start_on(parts: Parts, working: Arc<dyn WorkingSet>, router: &Router) -> EventsService {
+    let me = &parts.transport.cluster().nodes[parts.me];
+    let server = me.event_server.then(|| {
         EventServer::new(
-            context.peers.me().id.clone(),
-            context.db.clone(),
-            context.working.clone(),
+            me.id.clone(),
+            parts.db.clone(),
+            working,
+            parts.clock.clone(),
         )
     });
-    let node = Arc::new(Node::new(
-        me,
-        context.peers,
-        context.membership,
-        context.db,
-        server,
-        context.shutdown,
-    ));
-    let _ = context
-        .router
-        .register(ServiceTag::Events, Arc::new(Handler(node.clone())));
+    let node = Arc::new(Node::new(parts, server));
+    let _ = router.register(ServiceTag::Events, Arc::new(Handler(node.clone())));
     let tasks = vec![
         tokio::spawn(recovery::hand_over(node.clone())),
         tokio::spawn(recovery::sweep(node.clone())),
@@ -112,7 +139,7 @@ impl ServiceHandler for Handler {
     fn handle(&self, from: SocketAddr, body: Vec<u8>) -> BoxFuture<Option<Vec<u8>>> {
         let node = self.0.clone();
         Box::pin(async move {
-            node.peers.cluster().node_at(from)?;
+            node.cluster().node_at(from)?;
             let request = match Request::from_bytes(&body) {
                 Ok(request) => request,
                 Err(error) => {
@@ -124,5 +151,3 @@ impl ServiceHandler for Handler {
         })
     }
 }
-
-pub(crate) use crate::zone::now_seconds;

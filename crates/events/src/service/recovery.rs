@@ -1,23 +1,21 @@
 //! Keeping every open event led, and every constraint held, by a live
-//! server.
+//! server: the drivers of the hand-over and the sweep.
 //!
-//! Two loops run on every node:
+//! Two loops run on every node. Each reads what its decision needs (the
+//! live set, the open events, the time), asks [`crate::plan`] what to do,
+//! and carries the steps out:
 //!
-//! - **Hand-over**, acting only on the node that is the cluster's elected
-//!   coordinator: whenever the live set or the coordinator changes (and
-//!   every few seconds besides, in case a step failed), it hands each dead
-//!   event server's constraints to a live one, which rebuilds its partials
-//!   from the database (`Adopt`), and gives each open event whose leader is
-//!   dead to a live server, which arms its deadline (`Lead`). An event whose
-//!   deadline passed while its leader was dead is finished at once.
-//! - **Sweep**, on every event server, every few seconds: arm the deadline
-//!   of every open event it leads (this is also how deadlines come back
-//!   after a restart), and drop working state of events that became final
-//!   while a `Clear` was lost. And a safety net under the hand-over: an
-//!   open event whose leader this server sees dead, [`TAKE_OVER_AFTER`]
-//!   past its deadline, is taken over by this server itself (the same
-//!   compare-and-set), so a result comes even if no coordinator acted
-//!   (during a long election, or while views of who is live disagree).
+//! - **Hand-over** ([`plan_hand_over`]), acting only on the node that is
+//!   the cluster's elected coordinator: whenever the live set or the
+//!   coordinator changes, and every [`SWEEP_PERIOD`] besides (in case a
+//!   step failed).
+//! - **Sweep** ([`plan_sweep`]), on every event server, every
+//!   [`SWEEP_PERIOD`].
+//!
+//! Each step is carried out even if an earlier one failed (they are
+//! independent: an event needs a live leader whether or not a dead
+//! server's backups could be moved); the first failure is reported, and the
+//! next pass tries again.
 //!
 //! Leadership changes by compare-and-set in the database, so two
 //! coordinators for a moment (during an election) cannot give one event two
@@ -25,32 +23,25 @@
 //! was wrongly declared dead and a new one racing are harmless.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use crate::db::EventState;
+use crate::error::EventsError;
 use crate::msg::Request;
+use crate::plan::{HandOverStep, SWEEP_PERIOD, SweepStep, plan_hand_over, plan_sweep};
 
 use super::node::Node;
 
-/// How often both loops run when nothing changes.
-pub(crate) const PERIOD: Duration = Duration::from_secs(2);
-
-/// How long past its deadline an event whose leader is dead waits for the
-/// coordinator's hand-over before any live server takes it over.
-pub(crate) const TAKE_OVER_AFTER: Duration = Duration::from_secs(2);
-
 /// The coordinator's hand-over loop.
 pub(crate) async fn hand_over(node: Arc<Node>) {
-    let mut coordinator = node.membership.coordinator();
-    let mut live = node.membership.live();
+    let mut coordinator = node.coordinator.clone();
+    let mut live = node.watch_live();
     loop {
         tokio::select! {
             _ = node.shutdown.wait() => return,
             _ = coordinator.changed() => {}
             _ = live.changed() => {}
-            _ = tokio::time::sleep(PERIOD) => {}
+            _ = tokio::time::sleep(SWEEP_PERIOD) => {}
         }
-        if *coordinator.borrow() != Some(node.me) || fault_no_hand_over() {
+        if *coordinator.borrow() != Some(node.me) || node.faults.no_hand_over {
             continue;
         }
         if let Err(error) = hand_over_once(&node).await {
@@ -59,45 +50,31 @@ pub(crate) async fn hand_over(node: Arc<Node>) {
     }
 }
 
-async fn hand_over_once(node: &Arc<Node>) -> Result<(), crate::EventsError> {
-    let live = node.live_servers();
-    if live.is_empty() {
-        return Ok(());
+async fn hand_over_once(node: &Arc<Node>) -> Result<(), EventsError> {
+    let live = node.live_server_ids();
+    let open = node.db.open_events().await?;
+    let mut first_error = None;
+    for step in plan_hand_over(&live, &node.server_ids(), &open) {
+        if let Err(error) = carry_out_hand_over(node, step).await {
+            first_error.get_or_insert(error);
+        }
     }
-    let live_ids: Vec<String> = live.iter().map(|&n| node.id_of(n).to_string()).collect();
-    let dead: Vec<String> = node
-        .peers
-        .cluster()
-        .event_servers()
-        .map(|(_, n)| n.id.clone())
-        .filter(|id| !live_ids.contains(id))
-        .collect();
-    let mut turn = 0usize;
-    let mut next_live = || {
-        turn += 1;
-        live[(turn - 1) % live.len()]
-    };
+    first_error.map_or(Ok(()), Err)
+}
 
-    for dead_id in &dead {
-        let heir = next_live();
-        let events = node.db.move_constraints(dead_id, node.id_of(heir)).await?;
-        for event in events {
-            tracing::info!(%event, from = %dead_id, to = node.id_of(heir), "constraints handed over");
-            let _ = node.call(heir, Request::Adopt { event }).await;
+async fn carry_out_hand_over(node: &Arc<Node>, step: HandOverStep) -> Result<(), EventsError> {
+    match step {
+        HandOverStep::Backups { dead, heir } => {
+            for event in node.db.move_constraints(&dead, &heir).await? {
+                tracing::info!(%event, from = %dead, to = %heir, "constraints handed over");
+                let _ = node.call_id(&heir, Request::Adopt { event }).await;
+            }
         }
-    }
-    for open in node.db.open_events().await? {
-        if live_ids.contains(&open.leader) {
-            continue;
-        }
-        let heir = next_live();
-        if node
-            .db
-            .set_leader(&open.id, &open.leader, node.id_of(heir))
-            .await?
-        {
-            tracing::info!(event = %open.id, from = %open.leader, to = node.id_of(heir), "event handed over");
-            let _ = node.call(heir, Request::Lead { event: open.id }).await;
+        HandOverStep::Lead { event, dead, heir } => {
+            if node.db.set_leader(&event, &dead, &heir).await? {
+                tracing::info!(%event, from = %dead, to = %heir, "event handed over");
+                let _ = node.call_id(&heir, Request::Lead { event }).await;
+            }
         }
     }
     Ok(())
@@ -111,50 +88,46 @@ pub(crate) async fn sweep(node: Arc<Node>) {
         }
         tokio::select! {
             _ = node.shutdown.wait() => return,
-            _ = tokio::time::sleep(PERIOD) => {}
+            _ = tokio::time::sleep(SWEEP_PERIOD) => {}
         }
     }
 }
 
-async fn sweep_once(node: &Arc<Node>) -> Result<(), crate::EventsError> {
+async fn sweep_once(node: &Arc<Node>) -> Result<(), EventsError> {
     let Some(server) = &node.server else {
         return Ok(());
     };
-    let live: Vec<String> = node
-        .live_servers()
-        .into_iter()
-        .map(|n| node.id_of(n).to_string())
-        .collect();
-    let overdue = super::now_seconds() - TAKE_OVER_AFTER.as_secs() as i64;
-    for open in node.db.open_events().await? {
-        if open.leader == node.my_id() {
-            node.arm(&open.id, open.deadline);
-        } else if open.deadline <= overdue
-            && !live.contains(&open.leader)
-            && node
-                .db
-                .set_leader(&open.id, &open.leader, node.my_id())
-                .await?
-        {
-            tracing::warn!(event = %open.id, from = %open.leader, "took over an event its dead leader left past its deadline");
-            node.arm(&open.id, open.deadline);
+    // What this server holds is read before the open events (see
+    // `plan_sweep`).
+    let held = server.held();
+    let live = node.live_server_ids();
+    let open = node.db.open_events().await?;
+    let now = node.clock.seconds();
+    let mut first_error = None;
+    for step in plan_sweep(now, node.my_id(), &live, &open, &held) {
+        let done = match step {
+            SweepStep::Arm { event, deadline } => {
+                node.arm(&event, deadline);
+                Ok(())
+            }
+            SweepStep::TakeOver {
+                event,
+                dead,
+                deadline,
+            } => match node.db.set_leader(&event, &dead, node.my_id()).await {
+                Ok(true) => {
+                    tracing::warn!(%event, from = %dead, "took over an event its dead leader left past its deadline");
+                    node.arm(&event, deadline);
+                    Ok(())
+                }
+                Ok(false) => Ok(()),
+                Err(error) => Err(error.into()),
+            },
+            SweepStep::Clear { event } => server.clear(&event).await,
+        };
+        if let Err(error) = done {
+            first_error.get_or_insert(error);
         }
     }
-    for event in server.past_deadline() {
-        let stored = node.db.event(&event).await?;
-        // Final (a `Clear` was lost), or unknown to the database: nothing
-        // to keep.
-        if stored.is_none_or(|e| e.state == EventState::Final) {
-            server.clear(&event).await?;
-        }
-    }
-    Ok(())
-}
-
-/// Fault injection for the test of the sweep's safety net:
-/// `CONVENE_FAULT_NO_HAND_OVER=1` stops the coordinator from handing over.
-/// Unset (always, outside that test), it costs one read of a cached value.
-fn fault_no_hand_over() -> bool {
-    static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *OFF.get_or_init(|| std::env::var("CONVENE_FAULT_NO_HAND_OVER").is_ok_and(|v| v == "1"))
+    first_error.map_or(Ok(()), Err)
 }

@@ -25,9 +25,10 @@ use tokio::sync::RwLock;
 use crate::db::{Constraint, EventDb, EventState};
 use crate::error::EventsError;
 use crate::interval::{Availability, Partial};
+use crate::plan::Held;
 use crate::working::{Entry, WorkingSet};
 
-use super::now_seconds;
+use super::clock::Clock;
 
 /// What a server remembers of an event it has seen: enough to validate a
 /// submission without asking the database each time. None of it changes
@@ -61,15 +62,22 @@ pub(crate) struct EventServer {
     me: String,
     db: Arc<dyn EventDb>,
     working: Arc<dyn WorkingSet>,
+    clock: Clock,
     slots: Mutex<HashMap<String, Arc<Slot>>>,
 }
 
 impl EventServer {
-    pub(crate) fn new(me: String, db: Arc<dyn EventDb>, working: Arc<dyn WorkingSet>) -> Self {
+    pub(crate) fn new(
+        me: String,
+        db: Arc<dyn EventDb>,
+        working: Arc<dyn WorkingSet>,
+        clock: Clock,
+    ) -> Self {
         EventServer {
             me,
             db,
             working,
+            clock,
             slots: Mutex::new(HashMap::new()),
         }
     }
@@ -98,7 +106,7 @@ impl EventServer {
                 return Err(e);
             }
         };
-        if known.final_.load(Ordering::Relaxed) || now_seconds() >= known.deadline {
+        if known.final_.load(Ordering::Relaxed) || self.clock.seconds() >= known.deadline {
             return Err(EventsError::DeadlinePassed);
         }
         if !known.participants.contains(user) {
@@ -123,7 +131,7 @@ impl EventServer {
             user: user.to_string(),
             server: self.me.clone(),
             availability: availability.clone(),
-            submitted_at: now_seconds(),
+            submitted_at: self.clock.seconds(),
         };
         if !self.db.add_constraint(&backup).await? {
             known.final_.store(true, Ordering::Relaxed);
@@ -181,19 +189,19 @@ impl EventServer {
         slots.remove(event);
     }
 
-    /// Events this server holds state for whose deadline has passed (or is
-    /// not known yet): the only ones that can have become final while a
-    /// `Clear` was lost, which the sweep checks.
-    pub(crate) fn past_deadline(&self) -> Vec<String> {
-        let now = now_seconds();
+    /// The events this server holds state for, with their deadlines where
+    /// known: what the sweep checks for events no longer open.
+    pub(crate) fn held(&self) -> Vec<Held> {
         let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         slots
             .iter()
-            .filter(|(_, slot)| {
+            .map(|(event, slot)| {
                 let known = slot.known.lock().unwrap_or_else(|e| e.into_inner());
-                known.as_ref().is_none_or(|k| k.deadline <= now)
+                Held {
+                    event: event.clone(),
+                    deadline: known.as_ref().map(|k| k.deadline),
+                }
             })
-            .map(|(event, _)| event.clone())
             .collect()
     }
 
@@ -320,6 +328,7 @@ mod tests {
             "A".into(),
             Arc::new(NoEvents),
             Arc::new(MemoryWorkingSet::new()),
+            Clock::system(),
         );
         let availability = Availability::from_iter([Interval::new(1, 2).unwrap()]);
         for i in 0..1000 {
@@ -328,6 +337,6 @@ mod tests {
             assert_eq!(refused, Err(EventsError::UnknownEvent(made_up)));
         }
         assert!(server.slots.lock().unwrap().is_empty());
-        assert!(server.past_deadline().is_empty());
+        assert!(server.held().is_empty());
     }
 }

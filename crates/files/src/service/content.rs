@@ -29,8 +29,7 @@
 //!
 //! # What lives here
 //!
-//! - serving: [`serve_chunk`] (and the test fault that slows it,
-//!   [`fault_pause_per_chunk`]);
+//! - serving: [`serve_chunk`];
 //! - fetching: [`fetch_into`] (a file of the folder, or its conflict copy)
 //!   and [`fetch_to`] (any [`Place`], such as a held update's file);
 //! - moving a held update's file into place: [`place_held`];
@@ -139,9 +138,6 @@ pub(crate) async fn serve_chunk(
         Some(r) if !r.deleted && r.checksum == wanted => r.size,
         _ => return FilesReply::Gone,
     };
-    if let Some(pause) = fault_pause_per_chunk() {
-        tokio::time::sleep(pause).await;
-    }
     let (root, path) = (root.to_path_buf(), path.clone());
     let read = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, FetchError> {
         // Opened without following a link at any step, like a write.
@@ -271,19 +267,4 @@ pub(crate) fn remove_torn_transfers(root: &Path) {
     if let Err(e) = removed {
         tracing::warn!(root = %root.display(), "cannot remove torn transfers: {e}");
     }
-}
-
-/// Fault injection for the test that swaps a folder for a link while a
-/// file is on its way: `CONVENE_FAULT_FILES_CHUNK_PAUSE_MS` makes a node
-/// wait that long before serving each chunk, so a transfer from it lasts
-/// long enough to act during it. Unset (always, outside that test), it
-/// costs one read of a cached value.
-fn fault_pause_per_chunk() -> Option<Duration> {
-    static PAUSE: std::sync::OnceLock<Option<Duration>> = std::sync::OnceLock::new();
-    *PAUSE.get_or_init(|| {
-        std::env::var("CONVENE_FAULT_FILES_CHUNK_PAUSE_MS")
-            .ok()
-            .and_then(|ms| ms.parse().ok())
-            .map(Duration::from_millis)
-    })
 }

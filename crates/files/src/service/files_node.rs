@@ -18,6 +18,7 @@ use convene_cluster::peer::BoxFuture;
 use convene_cluster::{Peers, ServiceHandler};
 use convene_wire::{Decode, Encode};
 
+use super::FilesFaults;
 use super::calls::ask_holder;
 use super::content::serve_chunk;
 use super::listing::{Composite, Listings};
@@ -42,18 +43,25 @@ pub(crate) struct FilesNode {
     records: Snapshots<Vec<(SharedPath, Record)>>,
     /// Requests refused because the sync queue was full.
     busy: AtomicU64,
+    faults: FilesFaults,
 }
 
 impl FilesNode {
     /// The service of a node seen through `peers`, listing with
     /// `listings`; `sync` if it shares a folder.
-    pub fn new(peers: Peers, listings: Listings, sync: Option<Arc<Synchronizer>>) -> FilesNode {
+    pub fn new(
+        peers: Peers,
+        listings: Listings,
+        sync: Option<Arc<Synchronizer>>,
+        faults: FilesFaults,
+    ) -> FilesNode {
         FilesNode {
             peers,
             listings,
             sync,
             records: Snapshots::default(),
             busy: AtomicU64::new(0),
+            faults,
         }
     }
 
@@ -96,6 +104,9 @@ impl FilesNode {
                 offset,
             } => match &self.sync {
                 Some(sync) => {
+                    if let Some(pause) = self.faults.chunk_pause {
+                        tokio::time::sleep(pause).await;
+                    }
                     let folder = sync.folder();
                     let known = folder.record(&path);
                     serve_chunk(folder.root(), &path, known, checksum, offset).await

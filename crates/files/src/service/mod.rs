@@ -93,6 +93,19 @@ pub struct FilesContext {
     pub shutdown: Shutdown,
     /// The shared folder, if this node has one.
     pub root: Option<PathBuf>,
+    /// Faults to inject, for tests; [`FilesFaults::default`] (none)
+    /// otherwise.
+    pub faults: FilesFaults,
+}
+
+/// Faults a test injects into the files service: none by default, and
+/// nothing but a test sets one (a node process gets them from the hidden
+/// `convene node --fault` flag, which is for tests only).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FilesFaults {
+    /// The node waits this long before serving each chunk of a file, so a
+    /// transfer from it lasts long enough to act during it.
+    pub chunk_pause: Option<std::time::Duration>,
 }
 
 /// A running files service.
@@ -137,7 +150,12 @@ pub fn start(ctx: FilesContext) -> FilesService {
         ))
     });
     let listings = Listings::new(ctx.peers.clone(), ctx.root, desk);
-    let node = Arc::new(FilesNode::new(ctx.peers, listings, sync.clone()));
+    let node = Arc::new(FilesNode::new(
+        ctx.peers,
+        listings,
+        sync.clone(),
+        ctx.faults,
+    ));
     // A second registration is a programming error; the first stands.
     let _ = ctx
         .router

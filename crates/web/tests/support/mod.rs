@@ -3,8 +3,6 @@
 
 #![allow(dead_code)]
 
-pub mod memdb;
-
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -12,14 +10,13 @@ use std::sync::Arc;
 use convene_cluster::membership::Membership;
 use convene_cluster::shutdown::ShutdownTrigger;
 use convene_cluster::{ClusterConfig, Peers, Router, Shutdown};
+use convene_events::db::MemoryDb;
 use convene_events::service::{EventsContext, EventsService};
 use convene_events::working::MemoryWorkingSet;
 use convene_web::client::HttpClient;
 use convene_web::{WebContext, WebService};
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, UdpSocket};
-
-use memdb::MemoryDb;
 
 /// A running node: its web address and its database.
 pub struct TestNode {
@@ -96,6 +93,7 @@ impl TestNode {
             shutdown: shutdown.clone(),
             db: db.clone(),
             working: Arc::new(MemoryWorkingSet::new()),
+            faults: Default::default(),
         });
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -1,15 +1,16 @@
 //! An in-memory [`EventDb`]: the shared database's behaviour, without an
-//! engine, so the router tests run without `convene-eventdb`.
+//! engine, for tests (the web front's router tests, the service's
+//! simulation). Every method is one step under one lock, so each is atomic
+//! as the real backends' transactions are.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use convene_events::EventDb;
-use convene_events::db::{
-    Constraint, DbError, DbFuture, Event, EventState, EventSummary, NewEvent, OpenEvent, PageOf,
-    Participant, Session, User,
+use super::{
+    Constraint, DbError, DbFuture, Event, EventDb, EventState, EventSummary, NewEvent, OpenEvent,
+    PageOf, Participant, Session, User,
 };
-use convene_events::interval::{Availability, Partial};
+use crate::interval::{Availability, Partial};
 
 #[derive(Default)]
 struct State {
@@ -20,7 +21,7 @@ struct State {
     constraints: Vec<(Constraint, String)>,
 }
 
-/// The database, in a mutex.
+/// The database, in a mutex. Nothing is kept when it is dropped.
 #[derive(Default)]
 pub struct MemoryDb {
     state: Mutex<State>,
@@ -29,7 +30,11 @@ pub struct MemoryDb {
 impl MemoryDb {
     /// How many sessions are stored (logout tests).
     pub fn session_count(&self) -> usize {
-        self.state.lock().unwrap().sessions.len()
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .sessions
+            .len()
     }
 
     /// Every stored session (to check what is stored in place of tokens).
@@ -45,7 +50,12 @@ impl MemoryDb {
 
     /// The stored account.
     pub fn stored_user(&self, name: &str) -> Option<User> {
-        self.state.lock().unwrap().users.get(name).cloned()
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .users
+            .get(name)
+            .cloned()
     }
 }
 
@@ -59,7 +69,7 @@ impl EventDb for MemoryDb {
     }
 
     fn create_user<'a>(&'a self, user: &'a User) -> DbFuture<'a, ()> {
-        let mut s = self.state.lock().unwrap();
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if s.users.contains_key(&user.name) {
             return ready(Err(DbError::Duplicate));
         }
@@ -68,11 +78,17 @@ impl EventDb for MemoryDb {
     }
 
     fn user<'a>(&'a self, name: &'a str) -> DbFuture<'a, Option<User>> {
-        ready(Ok(self.state.lock().unwrap().users.get(name).cloned()))
+        ready(Ok(self
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .users
+            .get(name)
+            .cloned()))
     }
 
     fn unknown_users<'a>(&'a self, names: &'a [String]) -> DbFuture<'a, Vec<String>> {
-        let s = self.state.lock().unwrap();
+        let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         ready(Ok(names
             .iter()
             .filter(|n| !s.users.contains_key(*n))
@@ -81,7 +97,7 @@ impl EventDb for MemoryDb {
     }
 
     fn create_session<'a>(&'a self, session: &'a Session) -> DbFuture<'a, ()> {
-        let mut s = self.state.lock().unwrap();
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         s.sessions
             .insert(session.token_hash.clone(), session.clone());
         ready(Ok(()))
@@ -98,12 +114,16 @@ impl EventDb for MemoryDb {
     }
 
     fn delete_session<'a>(&'a self, token_hash: &'a str) -> DbFuture<'a, ()> {
-        self.state.lock().unwrap().sessions.remove(token_hash);
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .sessions
+            .remove(token_hash);
         ready(Ok(()))
     }
 
     fn create_event<'a>(&'a self, event: &'a NewEvent) -> DbFuture<'a, ()> {
-        let mut s = self.state.lock().unwrap();
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if s.events.contains_key(&event.id) {
             return ready(Err(DbError::Duplicate));
         }
@@ -133,7 +153,13 @@ impl EventDb for MemoryDb {
     }
 
     fn event<'a>(&'a self, id: &'a str) -> DbFuture<'a, Option<Event>> {
-        ready(Ok(self.state.lock().unwrap().events.get(id).cloned()))
+        ready(Ok(self
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .events
+            .get(id)
+            .cloned()))
     }
 
     fn events_page<'a>(
@@ -142,7 +168,7 @@ impl EventDb for MemoryDb {
         page: &'a PageOf,
         limit: usize,
     ) -> DbFuture<'a, Vec<EventSummary>> {
-        let s = self.state.lock().unwrap();
+        let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let mut out: Vec<EventSummary> = s
             .events
             .values()
@@ -180,7 +206,7 @@ impl EventDb for MemoryDb {
     }
 
     fn open_events_created<'a>(&'a self, creator: &'a str, now: i64) -> DbFuture<'a, u64> {
-        let s = self.state.lock().unwrap();
+        let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let count = s
             .events
             .values()
@@ -190,7 +216,7 @@ impl EventDb for MemoryDb {
     }
 
     fn add_constraint<'a>(&'a self, constraint: &'a Constraint) -> DbFuture<'a, bool> {
-        let mut s = self.state.lock().unwrap();
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let Some(event) = s.events.get_mut(&constraint.event) else {
             return ready(Ok(false));
         };
@@ -212,7 +238,7 @@ impl EventDb for MemoryDb {
         event: &'a str,
         server: &'a str,
     ) -> DbFuture<'a, Vec<Availability>> {
-        let s = self.state.lock().unwrap();
+        let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         ready(Ok(s
             .constraints
             .iter()
@@ -222,7 +248,7 @@ impl EventDb for MemoryDb {
     }
 
     fn open_events(&self) -> DbFuture<'_, Vec<OpenEvent>> {
-        let s = self.state.lock().unwrap();
+        let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let mut out: Vec<OpenEvent> = s
             .events
             .values()
@@ -233,12 +259,12 @@ impl EventDb for MemoryDb {
                 deadline: e.deadline,
             })
             .collect();
-        out.sort_by_key(|e| e.deadline);
+        out.sort_by(|a, b| (a.deadline, &a.id).cmp(&(b.deadline, &b.id)));
         ready(Ok(out))
     }
 
     fn set_leader<'a>(&'a self, event: &'a str, from: &'a str, to: &'a str) -> DbFuture<'a, bool> {
-        let mut s = self.state.lock().unwrap();
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         match s.events.get_mut(event) {
             Some(e) if e.state == EventState::Open && e.leader == from => {
                 e.leader = to.to_string();
@@ -249,7 +275,7 @@ impl EventDb for MemoryDb {
     }
 
     fn move_constraints<'a>(&'a self, from: &'a str, to: &'a str) -> DbFuture<'a, Vec<String>> {
-        let mut s = self.state.lock().unwrap();
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let mut events = Vec::new();
         for (c, holder) in &mut s.constraints {
             if holder == from {
@@ -268,7 +294,7 @@ impl EventDb for MemoryDb {
         collected: &'a Partial,
         answered: &'a [String],
     ) -> DbFuture<'a, Option<Availability>> {
-        let mut s = self.state.lock().unwrap();
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let mut result = collected.clone();
         for (c, _) in &s.constraints {
             if c.event == event && !answered.contains(&c.server) {
