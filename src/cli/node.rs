@@ -41,9 +41,8 @@ fn run_cluster(cluster: ClusterConfig, id: &str) -> anyhow::Result<ExitCode> {
         // A port 0 in the file becomes the port the OS chose, so the node
         // can reach itself (a single-node cluster needs nothing else).
         let (cluster, sockets) = convene_node::bind_one(cluster, index).await?;
-        let running = convene_node::start(Arc::new(cluster), id, sockets, Screen::stdout())
-            .await
-            .with_context(|| format!("node {id} did not start"))?;
+        // No context added: the error already names the node.
+        let running = convene_node::start(Arc::new(cluster), id, sockets, Screen::stdout()).await?;
         super::stop_signal().await;
         running.stop().await;
         Ok(ExitCode::SUCCESS)

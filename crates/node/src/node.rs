@@ -52,20 +52,17 @@ pub async fn start(
     // A node that strangers can reach runs only with the cluster's secret.
     cluster.check_secret()?;
     let store = Arc::new(
-        Store::open(&node.data_dir).map_err(|source| NodeError::Store {
+        Store::open(&node.data_dir).map_err(|error| NodeError::Store {
             node: id.to_string(),
-            source,
+            error,
         })?,
     );
-    let peer_addr = sockets
-        .peer
-        .local_addr()
-        .map_err(|source| NodeError::Bind {
-            node: id.to_string(),
-            what: "peer_port (UDP)",
-            addr: node.peer_addr(),
-            source,
-        })?;
+    let peer_addr = sockets.peer.local_addr().map_err(|error| NodeError::Bind {
+        node: id.to_string(),
+        what: "peer_port (UDP)",
+        addr: node.peer_addr(),
+        error,
+    })?;
     // Read before anything starts: a bad file stops the node, naming it.
     let tls = match &node.tls {
         Some(files) => {
@@ -91,19 +88,19 @@ pub async fn start(
                 convene_eventdb::open_working_set(cluster.events.redis_url.as_deref()).await?;
             Ok::<_, convene_eventdb::OpenError>((db, working))
         };
-        Some(opened.await.map_err(|source| NodeError::Events {
+        Some(opened.await.map_err(|error| NodeError::Events {
             node: id.to_string(),
-            source,
+            error,
         })?)
     } else {
         None
     };
 
     let boot =
-        crate::boot::next_boot(&node.data_dir, wall_ms()).map_err(|source| NodeError::Boot {
+        crate::boot::next_boot(&node.data_dir, wall_ms()).map_err(|error| NodeError::Boot {
             node: id.to_string(),
             path: node.data_dir.join(crate::boot::BOOT_FILE),
-            source,
+            error,
         })?;
     let auth = cluster.peer_auth(Some(me), boot);
 
@@ -136,12 +133,12 @@ pub async fn start(
     .await;
     let meet = match meet {
         Ok(meet) => meet,
-        Err(source) => {
+        Err(error) => {
             trigger.trigger();
             let _ = transport.await;
             return Err(NodeError::Meet {
                 node: id.to_string(),
-                source,
+                error,
             });
         }
     };
@@ -198,7 +195,7 @@ pub async fn start(
     .await;
     let booking = match booking {
         Ok(booking) => booking,
-        Err(source) => {
+        Err(error) => {
             trigger.trigger();
             meet.join().await;
             chat.join().await;
@@ -211,7 +208,7 @@ pub async fn start(
             let _ = transport.await;
             return Err(NodeError::Booking {
                 node: id.to_string(),
-                source,
+                error,
             });
         }
     };

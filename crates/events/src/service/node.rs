@@ -21,9 +21,9 @@ use super::server::EventServer;
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum CallError {
     #[error("transport: {0}")]
-    Transport(#[from] convene_rpc::RpcError),
+    Transport(convene_rpc::RpcError),
     #[error("undecodable reply: {0}")]
-    Decode(#[from] convene_wire::DecodeError),
+    Decode(convene_wire::DecodeError),
 }
 
 /// What a request to an event server is for: each kind takes its own turn.
@@ -132,8 +132,9 @@ impl Node {
         let reply = self
             .peers
             .call(to, ServiceTag::Events, &request.to_bytes())
-            .await?;
-        Ok(Reply::from_bytes(&reply)?)
+            .await
+            .map_err(CallError::Transport)?;
+        Reply::from_bytes(&reply).map_err(CallError::Decode)
     }
 
     /// Carries out a request addressed to this node.
