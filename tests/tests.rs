@@ -12,6 +12,7 @@ mod browser;
 mod chat;
 mod chat_cli;
 mod chat_failover;
+mod cli_errors;
 mod cluster_api;
 mod election;
 mod events;

@@ -609,8 +609,8 @@ async fn rebind(
     let give_up = Instant::now() + Duration::from_secs(10);
     loop {
         match convene_node::bind_node(node).await {
-            Err(convene_node::NodeError::Bind { source, .. })
-                if source.kind() == std::io::ErrorKind::AddrInUse && Instant::now() < give_up =>
+            Err(convene_node::NodeError::Bind { error, .. })
+                if error.kind() == std::io::ErrorKind::AddrInUse && Instant::now() < give_up =>
             {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }

@@ -153,7 +153,7 @@ async fn on_received(
             match e {
                 ClientError::Protocol {
                     line,
-                    source: ProtocolError::UnknownType(_),
+                    error: ProtocolError::UnknownType(_),
                 } => terminal.trace(&format!("Unknown Message: {line}")),
                 e => eprintln!("convene chat: skipped a line: {}", chain(e)),
             }

@@ -49,6 +49,7 @@ fn run_cluster(cluster: ClusterConfig, id: &str, faults: Faults) -> anyhow::Resu
         // A port 0 in the file becomes the port the OS chose, so the node
         // can reach itself (a single-node cluster needs nothing else).
         let (cluster, sockets) = convene_node::bind_one(cluster, index).await?;
+        // No context added: the error already names the node.
         let running = convene_node::start_with_faults(
             Arc::new(cluster),
             id,
@@ -56,8 +57,7 @@ fn run_cluster(cluster: ClusterConfig, id: &str, faults: Faults) -> anyhow::Resu
             Screen::stdout(),
             faults,
         )
-        .await
-        .with_context(|| format!("node {id} did not start"))?;
+        .await?;
         super::stop_signal().await;
         running.stop().await;
         Ok(ExitCode::SUCCESS)

@@ -8,7 +8,7 @@
 //! # Time
 //!
 //! A time is a [`Minute`]: minutes since Monday 00:00, from `0` to
-//! [`MINUTES_PER_WEEK`] inclusive (the seed writes the very end of the week as
+//! [`MINUTES_PER_WEEK`](convene_time::MINUTES_PER_WEEK) inclusive (the seed writes the very end of the week as
 //! Sunday 24:00). Spans are half-open, `[start, end)`, so a booking ending at
 //! 11:00 and one starting at 11:00 do not collide, and a booking may run past
 //! midnight into the next day.
@@ -58,21 +58,14 @@ pub use facilities::{Booking, Extended, Facilities};
 pub use ids::{IdScheme, ParsedId};
 pub use monitors::{MonitorLimits, MonitorRefused, Monitors};
 
-/// A time of the week: minutes since Monday 00:00, `0..=MINUTES_PER_WEEK`.
+/// A time of the week: minutes since Monday 00:00, `0..=`[`MINUTES_PER_WEEK`].
+///
+/// [`MINUTES_PER_WEEK`]: convene_time::MINUTES_PER_WEEK
 ///
 /// A plain integer rather than a day/hour/minute triple because every rule
 /// here (overlap, shifting by an offset, extending) is arithmetic on a line;
 /// the wire layer converts to and from the seed's `(day, hour, minute)`.
 pub type Minute = u32;
-
-/// Minutes in one day; day `d` is `[d * MINUTES_PER_DAY, (d + 1) * MINUTES_PER_DAY)`.
-pub const MINUTES_PER_DAY: Minute = 24 * 60;
-
-/// Minutes in the week, and the latest instant a booking may end at (Sunday 24:00).
-pub const MINUTES_PER_WEEK: Minute = 7 * MINUTES_PER_DAY;
-
-/// Days of the week, numbered as the seed does: `0` is Monday, `6` is Sunday.
-pub const DAYS_PER_WEEK: u8 = 7;
 
 /// Free time on each requested day: `(day, [(start, end), ...])`, slots in
 /// order, each `start < end`, clipped to that day.

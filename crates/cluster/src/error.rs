@@ -8,12 +8,12 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read at all.
-    #[error("{path}: cannot read the cluster file: {source}")]
+    #[error("{path}: cannot read the cluster file: {error}")]
     Read {
         /// The cluster file.
         path: PathBuf,
         /// What the operating system said.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not valid TOML, or has an unknown or mistyped key. The
     /// message from the TOML parser carries the line, column and key.

@@ -27,6 +27,8 @@
 //!   per address.
 //! - [`refusal`]: telling a connection past those limits why, at a bounded
 //!   cost.
+//! - [`retry`]: trying again until something works or the node stops, the
+//!   one retry loop above the peer transport.
 //! - [`error`]: the typed errors of this crate.
 
 #![deny(missing_docs)]
@@ -38,6 +40,7 @@ pub mod error;
 pub mod membership;
 pub mod peer;
 pub mod refusal;
+pub mod retry;
 pub mod screen;
 pub mod secret;
 pub mod shutdown;

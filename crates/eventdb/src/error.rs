@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use convene_events::DbError;
 
-/// Any error, boxed: what a driver reported, kept as the `source`.
+/// Any error, boxed: what a driver reported, shown in the message.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Why [`open`](crate::open()) or [`open_working_set`](crate::open_working_set)
@@ -38,46 +38,46 @@ pub enum OpenError {
         problem: String,
     },
     /// The directory meant to hold the SQLite file could not be created.
-    #[error("cannot create the directory {path} for the SQLite database: {source}")]
+    #[error("cannot create the directory {path} for the SQLite database: {error}")]
     CreateDir {
         /// The directory.
         path: PathBuf,
         /// What the operating system said.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// SQLite could not open or configure the file.
-    #[error("cannot open the SQLite database {path}: {source}")]
+    #[error("cannot open the SQLite database {path}: {error}")]
     Sqlite {
         /// The database file.
         path: PathBuf,
         /// What SQLite said.
-        source: rusqlite::Error,
+        error: rusqlite::Error,
     },
     /// The thread that commits SQLite writes could not be started.
-    #[error("cannot start the commit thread for the SQLite database {path}: {source}")]
+    #[error("cannot start the commit thread for the SQLite database {path}: {error}")]
     CommitThread {
         /// The database file.
         path: PathBuf,
         /// What the operating system said.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The database server could not be reached or refused the login.
-    #[error("cannot connect to {url}: {source}")]
+    #[error("cannot connect to {url}: {error}")]
     Connect {
         /// The URL (password hidden).
         url: String,
         /// What the driver said.
-        source: BoxError,
+        error: BoxError,
     },
     /// A schema migration failed; the database keeps the version it had.
-    #[error("cannot bring the schema of {url} to version {version}: {source}")]
+    #[error("cannot bring the schema of {url} to version {version}: {error}")]
     Migrate {
         /// The URL or file (password hidden).
         url: String,
         /// The version being applied.
         version: i64,
         /// What the database said.
-        source: BoxError,
+        error: BoxError,
     },
     /// The database was set up by a newer Convene.
     #[error(
@@ -93,12 +93,12 @@ pub enum OpenError {
         known: i64,
     },
     /// Redis could not be reached, or the URL is not a Redis URL.
-    #[error("cannot connect to Redis at {url}: {source}")]
+    #[error("cannot connect to Redis at {url}: {error}")]
     Redis {
         /// The URL (password hidden).
         url: String,
         /// What the client said.
-        source: BoxError,
+        error: BoxError,
     },
 }
 

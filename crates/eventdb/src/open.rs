@@ -98,7 +98,7 @@ pub async fn open(database_url: &str) -> Result<Arc<dyn EventDb>, OpenError> {
                 .await
                 .map_err(|e| OpenError::Connect {
                     url: redact(database_url),
-                    source: Box::new(e),
+                    error: Box::new(e),
                 })??;
             Ok(Arc::new(db))
         }

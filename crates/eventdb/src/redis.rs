@@ -56,7 +56,7 @@ impl RedisWorkingSet {
         let shown = redact(url);
         let failed = |e: RedisError| OpenError::Redis {
             url: shown.clone(),
-            source: Box::new(e),
+            error: Box::new(e),
         };
         let client = Client::open(url).map_err(failed)?;
         let set = RedisWorkingSet {

@@ -85,14 +85,14 @@ impl SqliteDb {
     /// blocking pool.
     pub fn open(path: &Path) -> Result<SqliteDb, OpenError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| OpenError::CreateDir {
+            std::fs::create_dir_all(dir).map_err(|error| OpenError::CreateDir {
                 path: dir.to_path_buf(),
-                source,
+                error,
             })?;
         }
-        let sqlite = |source| OpenError::Sqlite {
+        let sqlite = |error| OpenError::Sqlite {
             path: path.to_path_buf(),
-            source,
+            error,
         };
         let writer = connect(path).map_err(sqlite)?;
         // WAL is a property of the file: set once, by the writer, while no
@@ -113,9 +113,9 @@ impl SqliteDb {
         let path = PathBuf::from(":memory:");
         let conn = Connection::open_in_memory()
             .and_then(|c| configure(&c).map(|()| c))
-            .map_err(|source| OpenError::Sqlite {
+            .map_err(|error| OpenError::Sqlite {
                 path: path.clone(),
-                source,
+                error,
             })?;
         SqliteDb::start(None, conn)
     }
@@ -130,7 +130,7 @@ impl SqliteDb {
         let writer = Arc::new(Mutex::new(writer));
         migrate(&name_of(path.as_deref()), &writer)?;
         let commits = GroupCommit::start(writer.clone())
-            .map_err(|source| OpenError::CommitThread { path: name, source })?;
+            .map_err(|error| OpenError::CommitThread { path: name, error })?;
         Ok(SqliteDb {
             inner: Arc::new(Inner {
                 path,
@@ -194,7 +194,7 @@ fn migrate(name: &str, writer: &Mutex<Connection>) -> Result<(), OpenError> {
         move |e: rusqlite::Error| OpenError::Migrate {
             url: name,
             version,
-            source: Box::new(e),
+            error: Box::new(e),
         }
     };
     let tx = conn

@@ -27,20 +27,20 @@ use crate::protocol::{MAX_LINE, ProtocolError, Reply, Request, check_names};
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The main server could not be reached.
-    #[error("cannot reach the Main Server at {server}: {source}")]
+    #[error("cannot reach the Main Server at {server}: {error}")]
     Connect {
         /// Where we tried.
         server: SocketAddr,
         /// What the operating system said.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The connection failed mid-conversation.
-    #[error("lost the connection to the Main Server at {server}: {source}")]
+    #[error("lost the connection to the Main Server at {server}: {error}")]
     Io {
         /// The server.
         server: SocketAddr,
         /// What went wrong.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The server answered something this client cannot read.
     #[error(transparent)]
@@ -78,9 +78,9 @@ impl Connection {
     }
 
     fn reconnect(&mut self) -> Result<(), ClientError> {
-        let connect = |source| ClientError::Connect {
+        let connect = |error| ClientError::Connect {
             server: self.server,
-            source,
+            error,
         };
         let stream =
             TcpStream::connect_timeout(&self.server, Duration::from_secs(5)).map_err(connect)?;
@@ -116,7 +116,7 @@ impl Connection {
 
     fn try_exchange(&mut self, request: &Request) -> Result<Reply, ClientError> {
         let server = self.server;
-        let io = |source| ClientError::Io { server, source };
+        let io = |error| ClientError::Io { server, error };
         if self.stream.is_none() {
             self.reconnect()?;
         }

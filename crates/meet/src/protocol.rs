@@ -69,7 +69,7 @@ pub enum ProtocolError {
     #[error("please enter at most 10 usernames (got {0})")]
     TooManyNames(usize),
     /// A name breaks the EE450 rules.
-    #[error("{0}")]
+    #[error(transparent)]
     BadName(#[from] NameError),
     /// A malformed interval or list.
     #[error("bad time interval: {0}")]

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use convene_cluster::peer::BoxFuture;
+use convene_cluster::retry::{Attempt, Backoff, retry_until};
 use convene_cluster::shutdown::Shutdown;
 use convene_cluster::{Peers, Router, Screen, ServiceHandler, ServiceTag};
 use convene_rpc::SplitMix64;
@@ -311,21 +312,17 @@ async fn call_until_answered(
     body: &[u8],
     shutdown: &Shutdown,
 ) -> Option<Vec<u8>> {
-    let mut pause = Duration::from_millis(200);
-    loop {
-        tokio::select! {
-            answer = peers.call(to, ServiceTag::Meet, body) => match answer {
-                Ok(answer) => return Some(answer),
-                Err(e) => tracing::debug!(%to, "no answer yet ({e}); retrying"),
-            },
-            _ = shutdown.wait() => return None,
+    let backoff = Backoff::doubling(Duration::from_millis(200), Duration::from_secs(5));
+    retry_until(shutdown, backoff, || async {
+        match peers.call(to, ServiceTag::Meet, body).await {
+            Ok(answer) => Attempt::Done(answer),
+            Err(e) => {
+                tracing::debug!(%to, "no answer yet ({e}); retrying");
+                Attempt::Retry
+            }
         }
-        tokio::select! {
-            _ = tokio::time::sleep(pause) => {}
-            _ = shutdown.wait() => return None,
-        }
-        pause = (pause * 2).min(Duration::from_secs(5));
-    }
+    })
+    .await
 }
 
 impl BackendRole {

@@ -28,11 +28,11 @@ pub struct NodeSockets {
 
 /// Binds one node's sockets as its configuration says.
 pub async fn bind_node(node: &NodeConfig) -> Result<NodeSockets, NodeError> {
-    let fail = |what, addr, source| NodeError::Bind {
+    let fail = |what, addr, error| NodeError::Bind {
         node: node.id.clone(),
         what,
         addr,
-        source,
+        error,
     };
     let peer_addr = node.peer_addr();
     let peer = UdpSocket::bind(peer_addr)

@@ -2,12 +2,14 @@
 
 use std::net::SocketAddr;
 
-/// Why a node could not start.
+/// Why a node could not start. Each message names the node and shows its
+/// cause, which is not also chained as a `source` (printing the chain, as
+/// the binary does, would say it twice).
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
     /// A socket could not be bound (the port is taken, or the address is not
     /// this machine's).
-    #[error("node {node}: cannot bind {what} {addr}: {source}")]
+    #[error("node {node}: cannot bind {what} {addr}: {error}")]
     Bind {
         /// The node.
         node: String,
@@ -16,44 +18,44 @@ pub enum NodeError {
         /// The address.
         addr: SocketAddr,
         /// What the operating system said.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The cluster file does not have this node.
     #[error(transparent)]
     Config(#[from] convene_cluster::ConfigError),
     /// The boot number could not be recorded in the data directory.
-    #[error("node {node}: cannot record the boot number in {path}: {source}")]
+    #[error("node {node}: cannot record the boot number in {path}: {error}")]
     Boot {
         /// The node.
         node: String,
         /// The file.
         path: std::path::PathBuf,
         /// What the operating system said.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The store could not be opened.
-    #[error("node {node}: {source}")]
+    #[error("node {node}: {error}")]
     Store {
         /// The node.
         node: String,
         /// What went wrong.
-        source: convene_store::StoreError,
+        error: convene_store::StoreError,
     },
     /// The booking service could not start.
-    #[error("node {node}: {source}")]
+    #[error("node {node}: {error}")]
     Booking {
         /// The node.
         node: String,
         /// What went wrong.
-        source: convene_booking::service::BookingStartError,
+        error: convene_booking::service::BookingStartError,
     },
     /// The events service's database or working set could not be opened.
-    #[error("node {node}: {source}")]
+    #[error("node {node}: {error}")]
     Events {
         /// The node.
         node: String,
         /// What went wrong.
-        source: convene_eventdb::OpenError,
+        error: convene_eventdb::OpenError,
     },
     /// The web front's certificate or key (`tls_cert`, `tls_key`) is
     /// missing or unusable.
@@ -66,11 +68,11 @@ pub enum NodeError {
         problem: convene_web::TlsError,
     },
     /// The meet service could not start.
-    #[error("node {node}: {source}")]
+    #[error("node {node}: {error}")]
     Meet {
         /// The node.
         node: String,
         /// What went wrong.
-        source: convene_meet::MeetError,
+        error: convene_meet::MeetError,
     },
 }

@@ -27,21 +27,85 @@ pub struct RunningNode {
     peer_addr: SocketAddr,
     client_addr: Option<SocketAddr>,
     booking_addr: Option<SocketAddr>,
-    trigger: ShutdownTrigger,
     peers: Peers,
-    transport: JoinHandle<()>,
     membership: Membership,
-    membership_task: JoinHandle<()>,
-    meet: MeetService,
-    booking: BookingService,
-    chat: ChatService,
-    files: FilesService,
-    events: Option<EventsService>,
-    web: Option<WebService>,
+    parts: Parts,
     store: Arc<Store>,
 }
 
+/// What a node runs, each part ending when the node's shutdown is
+/// triggered. [`start`] fills it in step by step, so that whatever step
+/// fails, [`Parts::stop`] stops exactly what the steps before it started,
+/// and a node that did not start leaves no task running and no port bound.
+/// A running node is stopped the same way.
+struct Parts {
+    trigger: ShutdownTrigger,
+    transport: JoinHandle<()>,
+    membership: Option<JoinHandle<()>>,
+    meet: Option<MeetService>,
+    events: Option<EventsService>,
+    chat: Option<ChatService>,
+    files: Option<FilesService>,
+    web: Option<WebService>,
+    booking: Option<BookingService>,
+}
+
+impl Parts {
+    /// Nothing started yet but the peer transport.
+    fn new(trigger: ShutdownTrigger, transport: JoinHandle<()>) -> Parts {
+        Parts {
+            trigger,
+            transport,
+            membership: None,
+            meet: None,
+            events: None,
+            chat: None,
+            files: None,
+            web: None,
+            booking: None,
+        }
+    }
+
+    /// Triggers the shutdown and waits for every part, the last started
+    /// first (the transport last: the others may still send on it).
+    async fn stop(self) {
+        self.trigger.trigger();
+        if let Some(booking) = self.booking {
+            booking.join().await;
+        }
+        if let Some(web) = self.web {
+            web.join().await;
+        }
+        if let Some(files) = self.files {
+            files.join().await;
+        }
+        if let Some(chat) = self.chat {
+            chat.join().await;
+        }
+        if let Some(events) = self.events {
+            events.join().await;
+        }
+        if let Some(meet) = self.meet {
+            meet.join().await;
+        }
+        if let Some(membership) = self.membership {
+            let _ = membership.await;
+        }
+        let _ = self.transport.await;
+    }
+}
+
+/// Said by the accessors of a part every running node has: [`start`]
+/// returns a [`RunningNode`] only once each of them has started.
+const STARTED: &str = "a running node has started every part";
+
 /// Starts node `id` of `cluster` on sockets already bound for it.
+///
+/// Everything that can be checked without starting anything (the cluster
+/// file, the store, the TLS files, the events database, the boot number)
+/// is checked first. If a later step fails, what the earlier steps started
+/// is stopped before the error is returned: its ports can be bound again at
+/// once, and its store is closed.
 pub async fn start(
     cluster: Arc<ClusterConfig>,
     id: &str,
@@ -64,20 +128,17 @@ pub async fn start_with_faults(
     // A node that strangers can reach runs only with the cluster's secret.
     cluster.check_secret()?;
     let store = Arc::new(
-        Store::open(&node.data_dir).map_err(|source| NodeError::Store {
+        Store::open(&node.data_dir).map_err(|error| NodeError::Store {
             node: id.to_string(),
-            source,
+            error,
         })?,
     );
-    let peer_addr = sockets
-        .peer
-        .local_addr()
-        .map_err(|source| NodeError::Bind {
-            node: id.to_string(),
-            what: "peer_port (UDP)",
-            addr: node.peer_addr(),
-            source,
-        })?;
+    let peer_addr = sockets.peer.local_addr().map_err(|error| NodeError::Bind {
+        node: id.to_string(),
+        what: "peer_port (UDP)",
+        addr: node.peer_addr(),
+        error,
+    })?;
     // Read before anything starts: a bad file stops the node, naming it.
     let tls = match &node.tls {
         Some(files) => {
@@ -103,19 +164,19 @@ pub async fn start_with_faults(
                 convene_eventdb::open_working_set(cluster.events.redis_url.as_deref()).await?;
             Ok::<_, convene_eventdb::OpenError>((db, working))
         };
-        Some(opened.await.map_err(|source| NodeError::Events {
+        Some(opened.await.map_err(|error| NodeError::Events {
             node: id.to_string(),
-            source,
+            error,
         })?)
     } else {
         None
     };
 
     let boot =
-        crate::boot::next_boot(&node.data_dir, wall_ms()).map_err(|source| NodeError::Boot {
+        crate::boot::next_boot(&node.data_dir, wall_ms()).map_err(|error| NodeError::Boot {
             node: id.to_string(),
             path: node.data_dir.join(crate::boot::BOOT_FILE),
-            source,
+            error,
         })?;
     let auth = cluster.peer_auth(Some(me), boot);
 
@@ -129,6 +190,9 @@ pub async fn start_with_faults(
         router.clone(),
         async move { transport_shutdown.wait().await },
     );
+    // From here on, a step that fails stops what the steps before it
+    // started (see `Parts`).
+    let mut parts = Parts::new(trigger, transport);
     let peers = Peers::new(client, cluster.clone(), me);
     // Membership first, so services can watch the coordinator from the start.
     let (membership, membership_task) = Membership::start(
@@ -137,6 +201,7 @@ pub async fn start_with_faults(
         cluster.election.clone(),
         shutdown.clone(),
     );
+    parts.membership = Some(membership_task);
     let meet = convene_meet::start(MeetContext {
         peers: peers.clone(),
         router: router.clone(),
@@ -146,18 +211,17 @@ pub async fn start_with_faults(
         client_listener: sockets.client,
     })
     .await;
-    let meet = match meet {
-        Ok(meet) => meet,
-        Err(source) => {
-            trigger.trigger();
-            let _ = transport.await;
+    match meet {
+        Ok(meet) => parts.meet = Some(meet),
+        Err(error) => {
+            parts.stop().await;
             return Err(NodeError::Meet {
                 node: id.to_string(),
-                source,
+                error,
             });
         }
-    };
-    let events = event_storage.map(|(db, working)| {
+    }
+    parts.events = event_storage.map(|(db, working)| {
         convene_events::service::start(EventsContext {
             peers: peers.clone(),
             router: router.clone(),
@@ -168,13 +232,13 @@ pub async fn start_with_faults(
             faults: faults.events,
         })
     });
-    let chat = convene_chat::service::start(ChatContext {
+    parts.chat = Some(convene_chat::service::start(ChatContext {
         peers: peers.clone(),
         router: router.clone(),
         membership: membership.clone(),
         shutdown: shutdown.clone(),
         listener: sockets.chat,
-    });
+    }));
     let files = convene_files::service::start(FilesContext {
         peers: peers.clone(),
         router: router.clone(),
@@ -184,7 +248,7 @@ pub async fn start_with_faults(
         root: node.files.as_ref().map(|f| f.dir.clone()),
         faults: faults.files,
     });
-    let web = match (&events, sockets.http) {
+    parts.web = match (&parts.events, sockets.http) {
         (Some(events), Some(listener)) => {
             let web_shutdown = shutdown.clone();
             Some(convene_web::start(WebContext {
@@ -201,51 +265,35 @@ pub async fn start_with_faults(
         }
         _ => None,
     };
+    parts.files = Some(files);
     let booking = convene_booking::service::start(BookingContext {
         peers: peers.clone(),
         router,
         screen,
         store: store.clone(),
-        shutdown: shutdown.clone(),
+        shutdown,
         socket: sockets.booking,
     })
     .await;
-    let booking = match booking {
-        Ok(booking) => booking,
-        Err(source) => {
-            trigger.trigger();
-            meet.join().await;
-            chat.join().await;
-            if let Some(web) = web {
-                web.join().await;
-            }
-            if let Some(events) = events {
-                events.join().await;
-            }
-            let _ = transport.await;
+    match booking {
+        Ok(booking) => parts.booking = Some(booking),
+        Err(error) => {
+            parts.stop().await;
             return Err(NodeError::Booking {
                 node: id.to_string(),
-                source,
+                error,
             });
         }
-    };
+    }
     tracing::info!(node = id, %peer_addr, "node started");
     Ok(RunningNode {
         id: id.to_string(),
         peer_addr,
         client_addr,
         booking_addr,
-        trigger,
         peers,
-        transport,
         membership,
-        membership_task,
-        meet,
-        booking,
-        chat,
-        files,
-        events,
-        web,
+        parts,
         store,
     })
 }
@@ -280,37 +328,37 @@ impl RunningNode {
 
     /// The node's meet service.
     pub fn meet(&self) -> &MeetService {
-        &self.meet
+        self.parts.meet.as_ref().expect(STARTED)
     }
 
     /// The node's booking service.
     pub fn booking(&self) -> &BookingService {
-        &self.booking
+        self.parts.booking.as_ref().expect(STARTED)
     }
 
     /// The node's chat service.
     pub fn chat(&self) -> &ChatService {
-        &self.chat
+        self.parts.chat.as_ref().expect(STARTED)
     }
 
     /// The node's files service.
     pub fn files(&self) -> &FilesService {
-        &self.files
+        self.parts.files.as_ref().expect(STARTED)
     }
 
     /// Where chat clients connect, if this node is a chat server.
     pub fn chat_addr(&self) -> Option<SocketAddr> {
-        self.chat.addr()
+        self.chat().addr()
     }
 
     /// The node's events service, if the cluster has a web front.
     pub fn events(&self) -> Option<&Events> {
-        self.events.as_ref().map(|e| e.events())
+        self.parts.events.as_ref().map(|e| e.events())
     }
 
     /// Where the web pages and JSON API are served, if this node has them.
     pub fn http_addr(&self) -> Option<SocketAddr> {
-        self.web.as_ref().and_then(|w| w.addr())
+        self.parts.web.as_ref().and_then(|w| w.addr())
     }
 
     /// Where booking clients send requests, if this node is a front door.
@@ -320,19 +368,7 @@ impl RunningNode {
 
     /// Stops the node: every task ends, then the store is closed.
     pub async fn stop(self) {
-        self.trigger.trigger();
-        self.meet.join().await;
-        self.booking.join().await;
-        self.chat.join().await;
-        self.files.join().await;
-        if let Some(web) = self.web {
-            web.join().await;
-        }
-        if let Some(events) = self.events {
-            events.join().await;
-        }
-        let _ = self.membership_task.await;
-        let _ = self.transport.await;
+        self.parts.stop().await;
         // Last reference: the SQLite connection closes here, after every
         // writer has finished.
         drop(self.store);
@@ -361,3 +397,6 @@ fn warn_if_sqlite_across_machines(cluster: &ClusterConfig) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -278,9 +278,10 @@ impl Endpoint {
         from: SocketAddr,
         data: &[u8],
     ) -> Result<(), RpcError> {
-        let envelope = Envelope::parse(data).inspect_err(|_| {
+        let envelope = Envelope::parse(data).map_err(|error| {
             self.stats.received += 1;
             self.stats.dropped_malformed += 1;
+            RpcError::Malformed(error)
         })?;
         self.handle_envelope(now, from, envelope)
     }

@@ -62,7 +62,7 @@ pub enum RpcError {
 
     /// An incoming datagram was not a valid envelope; it was dropped.
     #[error("malformed datagram: {0}")]
-    Malformed(#[from] EnvelopeError),
+    Malformed(EnvelopeError),
 
     /// An incoming reply matched no pending request: it is a duplicate of a
     /// reply already delivered, arrived after the request timed out or was

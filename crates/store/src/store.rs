@@ -25,14 +25,14 @@ impl Store {
     /// Opens (creating if needed) the store in `data_dir` and brings its
     /// schema up to date.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::CreateDir {
+        std::fs::create_dir_all(data_dir).map_err(|error| StoreError::CreateDir {
             path: data_dir.to_path_buf(),
-            source,
+            error,
         })?;
         let path = data_dir.join(FILE_NAME);
-        let conn = Connection::open(&path).map_err(|source| StoreError::Sqlite {
+        let conn = Connection::open(&path).map_err(|error| StoreError::Sqlite {
             path: path.clone(),
-            source,
+            error,
         })?;
         let store = Store {
             path,
@@ -61,10 +61,10 @@ impl Store {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn sqlite(&self, source: rusqlite::Error) -> StoreError {
+    pub(crate) fn sqlite(&self, error: rusqlite::Error) -> StoreError {
         StoreError::Sqlite {
             path: self.path.clone(),
-            source,
+            error,
         }
     }
 
@@ -154,7 +154,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("file");
         std::fs::write(&file, b"x").unwrap();
-        let err = Store::open(&file.join("sub")).err().unwrap().to_string();
-        assert!(err.contains("cannot create the data directory"), "{err}");
+        let err = Store::open(&file.join("sub")).err().unwrap();
+        let text = err.to_string();
+        assert!(text.contains("cannot create the data directory"), "{text}");
+        // The operating system's reason is in the message, and so not also
+        // chained, where printing the chain would say it twice.
+        assert!(text.contains("Not a directory"), "{text}");
+        assert!(std::error::Error::source(&err).is_none(), "{text}");
     }
 }

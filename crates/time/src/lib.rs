@@ -70,4 +70,4 @@ pub use error::{IntervalError, SlotListError};
 pub use intersect::{intersect_all, intersect_all_into};
 pub use interval::Interval;
 pub use slots::SlotList;
-pub use week::{MINUTES_PER_DAY, MINUTES_PER_WEEK, WeekTime, WeekTimeError};
+pub use week::{DAYS_PER_WEEK, MINUTES_PER_DAY, MINUTES_PER_WEEK, WeekTime, WeekTimeError};

@@ -40,15 +40,21 @@ use std::cmp::Ordering;
 use std::error::Error;
 use std::fmt;
 
-/// Minutes in one day: 24 × 60.
-pub const MINUTES_PER_DAY: u32 = 1440;
+/// Days of the week, numbered as the seed does: `0` is Monday, `6` is Sunday.
+pub const DAYS_PER_WEEK: u8 = 7;
 
-/// Minutes in the booking week: 7 × 1440. The largest value
-/// [`WeekTime::minutes`] can return (Sunday 24:00).
-pub const MINUTES_PER_WEEK: u32 = 10080;
+/// Minutes in one day, 24 × 60: day `d` is the minutes
+/// `[d * MINUTES_PER_DAY, (d + 1) * MINUTES_PER_DAY)`.
+pub const MINUTES_PER_DAY: u32 = 24 * 60;
+
+/// Minutes in the booking week, 7 × 1440 = 10080: the largest value
+/// [`WeekTime::minutes`] can return (Sunday 24:00), and the latest a booking
+/// may end.
+pub const MINUTES_PER_WEEK: u32 = DAYS_PER_WEEK as u32 * MINUTES_PER_DAY;
 
 /// The seed's three-letter day names, as its server prints them ("Mon 10:30").
-const DAY_ABBREVIATIONS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+const DAY_ABBREVIATIONS: [&str; DAYS_PER_WEEK as usize] =
+    ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
 /// A moment in the booking week: day 0 (Mon) ..= 6 (Sun), hour, minute.
 ///
@@ -91,7 +97,7 @@ impl WeekTime {
     /// assert_eq!(WeekTime::new(0, 24, 1), Err(WeekTimeError::Minute(1)));
     /// ```
     pub fn new(day: u8, hour: u8, minute: u8) -> Result<Self, WeekTimeError> {
-        if day > 6 {
+        if day >= DAYS_PER_WEEK {
             return Err(WeekTimeError::Day(day));
         }
         if hour > 24 {
@@ -226,6 +232,20 @@ mod tests {
 
     fn t(day: u8, hour: u8, minute: u8) -> WeekTime {
         WeekTime::new(day, hour, minute).unwrap()
+    }
+
+    #[test]
+    fn the_week_has_the_seeds_numbers() {
+        // The booking service and its store count in these; written once, here.
+        assert_eq!(
+            (DAYS_PER_WEEK, MINUTES_PER_DAY, MINUTES_PER_WEEK),
+            (7, 1440, 10080)
+        );
+        assert_eq!(
+            WeekTime::end_of_day(DAYS_PER_WEEK - 1).unwrap().minutes(),
+            MINUTES_PER_WEEK
+        );
+        assert_eq!(WeekTime::end_of_day(DAYS_PER_WEEK), None);
     }
 
     #[test]

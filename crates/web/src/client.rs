@@ -109,12 +109,12 @@ pub enum UrlError {
     #[error("{0:?} is not a server address: expected http://HOST[:PORT] or https://HOST[:PORT]")]
     Malformed(String),
     /// The host name did not resolve.
-    #[error("cannot find {host}: {source}")]
+    #[error("cannot find {host}: {error}")]
     Resolve {
         /// The host.
         host: String,
         /// What the resolver said.
-        source: io::Error,
+        error: io::Error,
     },
     /// TLS could not be set up (a trusted-root file, or the server name).
     #[error(transparent)]
@@ -176,9 +176,9 @@ impl HttpClient {
                     io::Error::new(io::ErrorKind::NotFound, "no address for this name")
                 })
             })
-            .map_err(|source| UrlError::Resolve {
+            .map_err(|error| UrlError::Resolve {
                 host: host.to_string(),
-                source,
+                error,
             })?;
         let mut client = if https {
             HttpClient::with_tls(addr, ClientTls::new(host, extra_roots)?)

@@ -45,18 +45,19 @@ use convene_cluster::TlsFiles;
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
-/// Why TLS could not be set up. Each variant names the file at fault.
+/// Why TLS could not be set up. Each variant names the file at fault, and
+/// its message shows the cause (none is chained as a `source`).
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     /// The file could not be read.
-    #[error("cannot read {what} {}: {source}", path.display())]
+    #[error("cannot read {what} {}: {error}", path.display())]
     Read {
         /// `tls_cert`, `tls_key` or "trusted root".
         what: &'static str,
         /// The file.
         path: PathBuf,
         /// What the operating system said.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not PEM, or holds nothing of the kind expected.
     #[error("{what} {}: {problem}", path.display())]
@@ -70,14 +71,14 @@ pub enum TlsError {
     },
     /// rustls refused the certificate and key together (most often: the key
     /// belongs to another certificate).
-    #[error("tls_cert {} with tls_key {}: {source}", cert.display(), key.display())]
+    #[error("tls_cert {} with tls_key {}: {error}", cert.display(), key.display())]
     Pair {
         /// The certificate file.
         cert: PathBuf,
         /// The key file.
         key: PathBuf,
         /// What rustls said.
-        source: rustls::Error,
+        error: rustls::Error,
     },
     /// A client has no root it could trust a server by.
     #[error("no trusted root certificates: the system has none readable{}", .0.as_deref().map(|e| format!(" ({e})")).unwrap_or_default())]
@@ -88,7 +89,16 @@ pub enum TlsError {
     ServerName(String),
     /// Anything else rustls refused (not expected with its safe defaults).
     #[error("TLS setup: {0}")]
-    Setup(#[from] rustls::Error),
+    Setup(rustls::Error),
+}
+
+/// For `?` on rustls's builders. Written out rather than `#[from]`, which
+/// would also chain the error as the `source`, and `{:#}` would print it
+/// twice.
+impl From<rustls::Error> for TlsError {
+    fn from(error: rustls::Error) -> Self {
+        TlsError::Setup(error)
+    }
 }
 
 /// A node's loaded certificate and key, ready to accept TLS connections.
@@ -115,10 +125,10 @@ impl ServerTls {
             .with_safe_default_protocol_versions()?
             .with_no_client_auth()
             .with_single_cert(chain, key)
-            .map_err(|source| TlsError::Pair {
+            .map_err(|error| TlsError::Pair {
                 cert: files.cert.clone(),
                 key: files.key.clone(),
-                source,
+                error,
             })?;
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(ServerTls {
@@ -243,10 +253,10 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
 }
 
 fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(path).map_err(|source| TlsError::Read {
+    std::fs::read(path).map_err(|error| TlsError::Read {
         what,
         path: path.to_path_buf(),
-        source,
+        error,
     })
 }
 

@@ -21,9 +21,11 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use convene_time::{DAYS_PER_WEEK, MINUTES_PER_DAY, MINUTES_PER_WEEK};
+
 use super::error::{BookingError, RestoreError};
 use super::ids::IdScheme;
-use super::{DAYS_PER_WEEK, DayAvailability, MINUTES_PER_DAY, MINUTES_PER_WEEK, Minute};
+use super::{DayAvailability, Minute};
 
 /// One booking, as stored (the node persists these and restores them).
 ///

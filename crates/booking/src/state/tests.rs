@@ -5,6 +5,7 @@ use std::cell::Cell;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use convene_time::{DAYS_PER_WEEK, MINUTES_PER_DAY, MINUTES_PER_WEEK};
 use proptest::prelude::*;
 
 use super::*;

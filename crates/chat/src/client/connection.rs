@@ -32,9 +32,9 @@ impl Connection {
     ) -> Result<Connection, ClientError> {
         let stream = TcpStream::connect(server)
             .await
-            .map_err(|source| ClientError::Connect {
+            .map_err(|error| ClientError::Connect {
                 server: shown(),
-                source,
+                error,
             })?;
         // Chat lines are small and each one is a whole message: send it now rather
         // than wait to fill a segment.

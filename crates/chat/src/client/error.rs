@@ -25,35 +25,35 @@ use crate::ProtocolError;
 ///
 /// Lines quoted in messages are cut to 80 characters: whatever a server sends,
 /// an error stays one readable line. The cause of an error (the operating
-/// system's, or the [`ProtocolError`]) is its [`source`](std::error::Error::source),
-/// not repeated in its own text: print the chain (`{:#}` of an `anyhow::Error`)
-/// to see both.
+/// system's, or the [`ProtocolError`]) is part of its text and is not also
+/// chained as its [`source`](std::error::Error::source), so it is said once
+/// however the error is printed (`{}`, or `{:#}` of an `anyhow::Error`).
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The server could not be reached.
-    #[error("cannot connect to the chat server {server}")]
+    #[error("cannot connect to the chat server {server}: {error}")]
     Connect {
         /// The address tried, as given (`host:port`).
         server: String,
         /// What the operating system said.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Reading or writing an open connection failed.
-    #[error("the chat connection failed")]
-    Io(#[from] std::io::Error),
+    #[error("the chat connection failed: {0}")]
+    Io(std::io::Error),
     /// The server closed the connection (end of stream between two lines).
     #[error("the server closed the connection")]
     Closed,
     /// The server sent a line that is not a server message.
     #[error(
-        "the server sent a line that is not a valid message ({source}): {}",
+        "the server sent a line that is not a valid message ({error}): {}",
         cut(line)
     )]
     Protocol {
         /// The line, without its line ending.
         line: String,
         /// Why it is not a message.
-        source: ProtocolError,
+        error: ProtocolError,
     },
     /// The server sent a line that is not UTF-8.
     #[error("the server sent a line that is not UTF-8: {}", cut(line))]
@@ -91,6 +91,15 @@ pub enum ClientError {
     /// The session ended: the server confirmed this client's own `quit`.
     #[error("the session has ended: the server confirmed our quit")]
     Quit,
+}
+
+/// For `?` on reads and writes. Written out rather than `#[from]`, which
+/// would also chain the error as the `source`, and `{:#}` would print it
+/// twice.
+impl From<std::io::Error> for ClientError {
+    fn from(error: std::io::Error) -> Self {
+        ClientError::Io(error)
+    }
 }
 
 /// `line` cut to 80 characters, so that an error quoting a hostile or huge line

@@ -167,7 +167,7 @@ impl ChatSession {
         self.last_line.clone_from(&line);
         let message = match ServerMessage::parse(&line) {
             Ok(message) => message,
-            Err(source) => return Err(ClientError::Protocol { line, source }),
+            Err(error) => return Err(ClientError::Protocol { line, error }),
         };
         if let ServerMessage::RoomChange {
             identity, roomid, ..
@@ -257,7 +257,7 @@ impl ChatSession {
                 serverid,
             }) => Ok(ServerChangeOutcome::Refused { serverid }),
             Ok(_) => Err(self.unexpected("serverchange")),
-            Err(source) => Err(ClientError::Protocol { line, source }),
+            Err(error) => Err(ClientError::Protocol { line, error }),
         }
     }
 

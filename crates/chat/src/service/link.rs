@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use convene_cluster::Shutdown;
+use convene_cluster::retry::{Attempt, Backoff, retry_until};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -128,29 +129,17 @@ async fn send(
     deadline: Option<Instant>,
     shutdown: &Shutdown,
 ) -> Option<PeerReply> {
-    loop {
-        if shutdown.is_triggered() || deadline.is_some_and(|d| Instant::now() >= d) {
-            return None;
+    let asking = retry_until(shutdown, Backoff::fixed(RETRY), || async {
+        match node.ask_coordinator(request).await {
+            Some(PeerReply::NotCoordinator) | None => Attempt::Retry,
+            Some(reply) => Attempt::Done(reply),
         }
-        let attempt = async {
-            match node.ask_coordinator(request).await {
-                Some(PeerReply::NotCoordinator) | None => {
-                    tokio::time::sleep(RETRY).await;
-                    None
-                }
-                Some(reply) => Some(reply),
-            }
-        };
-        let until = async {
-            match deadline {
-                Some(d) => tokio::time::sleep_until(d).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            reply = attempt => if let Some(reply) = reply { return Some(reply) },
-            _ = until => return None,
-            _ = shutdown.wait() => return None,
-        }
+    });
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, asking)
+            .await
+            .ok()
+            .flatten(),
+        None => asking.await,
     }
 }

@@ -195,7 +195,7 @@ impl<E: Engine> SqlxDb<E> {
                 .await
                 .map_err(|e| OpenError::Connect {
                     url: shown.clone(),
-                    source: Box::new(e),
+                    error: Box::new(e),
                 })?;
         let migrated = migrate::<E>(&mut conn, &shown).await;
         // Closing politely can fail if the server went away meanwhile;
@@ -235,7 +235,7 @@ async fn migrate<E: Engine>(conn: &mut E::Connection, url: &str) -> Result<(), O
         move |e: DbError| OpenError::Migrate {
             url: url.to_string(),
             version,
-            source: Box::new(e),
+            error: Box::new(e),
         }
     };
     E::lock_schema(conn)
@@ -255,7 +255,7 @@ async fn migrate_locked<E: Engine>(conn: &mut E::Connection, url: &str) -> Resul
         move |e: DbError| OpenError::Migrate {
             url: url.to_string(),
             version,
-            source: Box::new(e),
+            error: Box::new(e),
         }
     };
     E::execute(conn, SCHEMA_TABLE, &[])

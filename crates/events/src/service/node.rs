@@ -24,9 +24,9 @@ use super::server::EventServer;
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum CallError {
     #[error("transport: {0}")]
-    Transport(#[from] RpcError),
+    Transport(RpcError),
     #[error("undecodable reply: {0}")]
-    Decode(#[from] convene_wire::DecodeError),
+    Decode(convene_wire::DecodeError),
     #[error("no node {0} in the cluster file")]
     UnknownNode(String),
 }
@@ -189,8 +189,12 @@ impl Node {
             return Ok(self.handle(request).await);
         }
         let to = self.cluster().nodes[node].peer_addr();
-        let reply = self.transport.call(to, request.to_bytes()).await?;
-        Ok(Reply::from_bytes(&reply)?)
+        let reply = self
+            .transport
+            .call(to, request.to_bytes())
+            .await
+            .map_err(CallError::Transport)?;
+        Reply::from_bytes(&reply).map_err(CallError::Decode)
     }
 
     /// Sends `request` to the event server with this id.

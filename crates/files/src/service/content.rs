@@ -108,7 +108,7 @@ impl Place {
 pub(crate) enum FetchError {
     /// The name would leave the folder (a link on the way), or is not usable.
     #[error("refused: {0}")]
-    Path(#[from] crate::path::PathError),
+    Path(crate::path::PathError),
     /// The peer did not answer, or answered nonsense.
     #[error("the peer did not answer")]
     NoAnswer,
@@ -117,11 +117,25 @@ pub(crate) enum FetchError {
     #[error("the peer no longer has that version")]
     Gone,
     /// The bytes were wrong (damaged, out of order, or changed mid-way).
-    #[error("{0}")]
+    #[error(transparent)]
     Transfer(#[from] TransferError),
     /// Writing here failed (a full disk, permissions).
     #[error("cannot write here: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
+}
+
+// Written out rather than `#[from]`, which would also chain the error as
+// the `source` that the message already shows.
+impl From<crate::path::PathError> for FetchError {
+    fn from(error: crate::path::PathError) -> Self {
+        FetchError::Path(error)
+    }
+}
+
+impl From<std::io::Error> for FetchError {
+    fn from(error: std::io::Error) -> Self {
+        FetchError::Io(error)
+    }
 }
 
 /// One chunk of `path`'s content, in the shared folder `root`, as its
