@@ -315,8 +315,8 @@ async fn changes_made_while_running_reach_the_other_node_both_ways() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strangers_get_nothing_from_the_peer_port_not_even_a_listing_or_a_lock() {
     use convene_cluster::ServiceTag;
-    use convene_files::files_msg::{FilesRequest, LockAction};
     use convene_files::path::SharedPath;
+    use convene_files::peer_msg::{FilesRequest, LockAction};
     use convene_wire::Encode;
 
     let mut c = TestCluster::bind(&[files("A", "directory_a")]).await;

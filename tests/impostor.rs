@@ -179,8 +179,8 @@ async fn an_impostor_node_plants_no_file_and_is_never_seen_live() {
 /// out-version, would delete the file on every node for good.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forged_deletion_deletes_nothing() {
-    use convene_files::files_msg::FilesRequest;
     use convene_files::path::SharedPath;
+    use convene_files::peer_msg::FilesRequest;
     use convene_files::plan::Record;
     use convene_files::version::VersionVector;
 
@@ -263,7 +263,7 @@ async fn a_forged_eviction_kicks_nobody() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_submissions_and_freezes_change_no_event() {
     use convene_events::db::User;
-    use convene_events::msg::Request;
+    use convene_events::peer_msg::Request;
     use convene_events::service::NewEventRequest;
     use convene_events::{Availability, Interval};
 
@@ -328,7 +328,7 @@ async fn forged_submissions_and_freezes_change_no_event() {
 /// real announcements, with smaller stamps, would be ignored from then on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forged_meet_announcement_takes_no_user_away() {
-    use convene_meet::message::MeetRequest;
+    use convene_meet::peer_msg::MeetRequest;
 
     for key in [Key::Cluster, Key::Other] {
         let mut c = TestCluster::start(&[main("M"), backend("A", SPEC_A)]).await;

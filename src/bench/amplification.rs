@@ -40,7 +40,7 @@ use convene_booking::service::peer_msg::PeerRequest;
 use convene_booking::wire::{Reply, Request};
 use convene_cluster::config::Limits;
 use convene_cluster::{ClusterConfig, ServiceTag};
-use convene_files::files_msg::FilesRequest;
+use convene_files::peer_msg::FilesRequest;
 use convene_rpc::SplitMix64;
 use convene_time::WeekTime;
 use convene_wire::Encode;

@@ -21,7 +21,7 @@
 //! - [`db`]: what the shared database stores and the [`EventDb`]
 //!   interface its backends implement.
 //! - [`working`]: an event server's working set (memory, or Redis).
-//! - [`msg`]: the messages event servers and web fronts exchange.
+//! - [`peer_msg`]: the messages event servers and web fronts exchange.
 //! - [`plan`]: what the service decides (the hand-over, the sweep, the
 //!   leader's finish), without I/O.
 //! - [`error`]: why a request was refused.
@@ -35,7 +35,7 @@ pub mod db;
 pub mod error;
 pub mod ids;
 pub mod interval;
-pub mod msg;
+pub mod peer_msg;
 pub mod plan;
 pub mod service;
 

@@ -25,7 +25,7 @@
 //!   copy's size and time), sorted, numbered, rendered one line per file.
 //! - [`locks`]: locks as leases, and the FIFO queue of held updates.
 //! - [`record_codec`]: a record on the wire, refused if ambiguous.
-//! - [`files_msg`]: requests and replies over the peer transport.
+//! - [`peer_msg`]: requests and replies over the peer transport.
 //! - [`transfer`]: checksums, and the receiving side of a transfer, which
 //!   never lets a torn or damaged file be applied.
 //!
@@ -39,12 +39,12 @@
 
 pub mod beneath;
 mod civil;
-pub mod files_msg;
 pub mod index;
 pub mod inventory;
 pub mod listing;
 pub mod locks;
 pub mod path;
+pub mod peer_msg;
 pub mod plan;
 pub mod record_codec;
 pub mod service;

@@ -14,7 +14,7 @@
 //! - [`availability`]: reading and checking availability files.
 //! - [`backend`]: a backend's users, intersections and registrations (no I/O).
 //! - [`directory`]: the main node's map from user to backend.
-//! - [`message`]: the binary messages between meet nodes.
+//! - [`peer_msg`]: the binary messages between meet nodes.
 //! - [`protocol`]: the text protocol between `convene meet` and a main node.
 //! - [`lines`]: every on-screen line of the spec.
 //! - [`service`]: the running service: roles, peer handler, client listener.
@@ -29,8 +29,8 @@ pub mod client;
 pub mod directory;
 pub mod error;
 pub mod lines;
-pub mod message;
 pub mod name;
+pub mod peer_msg;
 pub mod protocol;
 pub mod service;
 

@@ -31,7 +31,7 @@ use crate::backend::{Backend, Registration};
 use crate::directory::ChunkOutcome;
 use crate::error::MeetError;
 use crate::lines;
-use crate::message::{MeetReply, MeetRequest};
+use crate::peer_msg::{MeetReply, MeetRequest};
 
 mod clients;
 mod main_role;

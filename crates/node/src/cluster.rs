@@ -7,7 +7,7 @@ use convene_cluster::{ClusterConfig, NodeConfig, Screen};
 
 use crate::bind::bind_cluster;
 use crate::error::NodeError;
-use crate::node::{RunningNode, start};
+use crate::running::{RunningNode, start};
 
 /// Binds every node (port 0 becomes a real port), then starts them in file
 /// order, each with the screen `screen_for` gives it. If one fails, those

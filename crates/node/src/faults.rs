@@ -10,7 +10,7 @@
 //! cluster-file key turns a fault on, so nothing a user sets by accident
 //! can, and a production code path never looks for one.
 //!
-//! [`start_with_faults`]: crate::node::start_with_faults
+//! [`start_with_faults`]: crate::running::start_with_faults
 
 use std::fmt;
 use std::str::FromStr;

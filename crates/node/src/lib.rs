@@ -12,7 +12,7 @@
 //! - [`bind`]: binding a node's sockets, and a whole cluster's with port 0
 //!   replaced by the ports the OS chose.
 //! - [`boot`]: this run's boot number, larger than every earlier run's.
-//! - [`node`]: starting and stopping one node.
+//! - [`running`]: starting and stopping one node.
 //! - [`cluster`]: every node of a cluster in one process.
 //! - [`error`]: the typed errors of this crate.
 //! - [`faults`]: the faults a test may start a node with.
@@ -24,10 +24,10 @@ pub mod boot;
 pub mod cluster;
 pub mod error;
 pub mod faults;
-pub mod node;
+pub mod running;
 
 pub use bind::{NodeSockets, bind_cluster, bind_node, bind_one};
 pub use cluster::{start_all, stop_all};
 pub use error::NodeError;
 pub use faults::{Fault, Faults};
-pub use node::{RunningNode, start, start_with_faults};
+pub use running::{RunningNode, start, start_with_faults};

@@ -36,8 +36,8 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, watch};
 
+use super::chat_node::ChatNode;
 use super::hub::Frame;
-use super::node::ChatNode;
 use crate::{ClientMessage, MAX_LINE};
 
 /// How long the writer may take to send a closing notice before the

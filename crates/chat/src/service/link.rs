@@ -23,8 +23,8 @@ use convene_cluster::retry::{Attempt, Backoff, retry_until};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::chat_node::ChatNode;
 use super::link_op::LinkOp;
-use super::node::ChatNode;
 use crate::peer_msg::{PeerReply, PeerRequest};
 use crate::registry::Kind;
 use crate::server::Claim;

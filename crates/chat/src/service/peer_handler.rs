@@ -14,7 +14,7 @@ use convene_cluster::ServiceHandler;
 use convene_cluster::peer::BoxFuture;
 use convene_wire::{Decode, Encode};
 
-use super::node::ChatNode;
+use super::chat_node::ChatNode;
 use crate::peer_msg::{PeerReply, PeerRequest, VIEW_PART, encode_view};
 
 pub(crate) struct ChatPeerHandler(pub Arc<ChatNode>);

@@ -13,16 +13,16 @@ use std::time::Duration;
 use convene_cluster::Unordered;
 
 use crate::error::EventsError;
-use crate::msg::{Reply, Request};
+use crate::peer_msg::{Reply, Request};
 use crate::plan::{Finish, FinishStep, Stored, leads};
 
-use super::node::Node;
+use super::events_node::EventsNode;
 
 /// How long a leader waits before trying again to finish an event whose
 /// last attempt failed (the database was unreachable, say).
 const RETRY: Duration = Duration::from_secs(1);
 
-impl Node {
+impl EventsNode {
     /// Takes the lead of `event`: arms its deadline if this node leads it.
     pub(crate) async fn lead(self: &Arc<Self>, event: &str) -> Result<(), EventsError> {
         let stored = self

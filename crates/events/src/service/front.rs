@@ -20,9 +20,9 @@ use crate::db::{Event, EventCursor, EventDb, EventSummary, NewEvent, PageOf};
 use crate::error::EventsError;
 use crate::ids::{is_event_id, new_event_id};
 use crate::interval::Availability;
-use crate::msg::{Reply, Request};
+use crate::peer_msg::{Reply, Request};
 
-use super::node::{Node, Work};
+use super::events_node::{EventsNode, Work};
 
 /// Events on one page of "my events" unless the caller asks for fewer.
 pub const PAGE_SIZE: usize = 50;
@@ -68,7 +68,7 @@ pub struct EventsPage {
 /// The events service, as a web front uses it. Cheap to clone.
 #[derive(Clone)]
 pub struct Events {
-    pub(crate) node: Arc<Node>,
+    pub(crate) node: Arc<EventsNode>,
 }
 
 impl Events {

@@ -25,13 +25,13 @@
 use std::sync::Arc;
 
 use crate::error::EventsError;
-use crate::msg::Request;
+use crate::peer_msg::Request;
 use crate::plan::{HandOverStep, SWEEP_PERIOD, SweepStep, plan_hand_over, plan_sweep};
 
-use super::node::Node;
+use super::events_node::EventsNode;
 
 /// The coordinator's hand-over loop.
-pub(crate) async fn hand_over(node: Arc<Node>) {
+pub(crate) async fn hand_over(node: Arc<EventsNode>) {
     let mut coordinator = node.coordinator.clone();
     let mut live = node.watch_live();
     loop {
@@ -50,7 +50,7 @@ pub(crate) async fn hand_over(node: Arc<Node>) {
     }
 }
 
-async fn hand_over_once(node: &Arc<Node>) -> Result<(), EventsError> {
+async fn hand_over_once(node: &Arc<EventsNode>) -> Result<(), EventsError> {
     let live = node.live_server_ids();
     let open = node.db.open_events().await?;
     let mut first_error = None;
@@ -62,7 +62,10 @@ async fn hand_over_once(node: &Arc<Node>) -> Result<(), EventsError> {
     first_error.map_or(Ok(()), Err)
 }
 
-async fn carry_out_hand_over(node: &Arc<Node>, step: HandOverStep) -> Result<(), EventsError> {
+async fn carry_out_hand_over(
+    node: &Arc<EventsNode>,
+    step: HandOverStep,
+) -> Result<(), EventsError> {
     match step {
         HandOverStep::Backups { dead, heir } => {
             for event in node.db.move_constraints(&dead, &heir).await? {
@@ -81,7 +84,7 @@ async fn carry_out_hand_over(node: &Arc<Node>, step: HandOverStep) -> Result<(),
 }
 
 /// An event server's sweep.
-pub(crate) async fn sweep(node: Arc<Node>) {
+pub(crate) async fn sweep(node: Arc<EventsNode>) {
     loop {
         if let Err(error) = sweep_once(&node).await {
             tracing::warn!(%error, "events sweep failed; will retry");
@@ -93,7 +96,7 @@ pub(crate) async fn sweep(node: Arc<Node>) {
     }
 }
 
-async fn sweep_once(node: &Arc<Node>) -> Result<(), EventsError> {
+async fn sweep_once(node: &Arc<EventsNode>) -> Result<(), EventsError> {
     let Some(server) = &node.server else {
         return Ok(());
     };

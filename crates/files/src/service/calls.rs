@@ -16,9 +16,9 @@ use std::time::Duration;
 use convene_cluster::{Peers, ServiceTag};
 use convene_wire::{Decode, Encode};
 
-use crate::files_msg::{FilesReply, FilesRequest};
 use crate::listing::Entry;
 use crate::path::SharedPath;
+use crate::peer_msg::{FilesReply, FilesRequest};
 use crate::plan::Record;
 
 /// How many times an announcement is sent (each retried by the transport)

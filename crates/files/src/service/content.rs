@@ -44,8 +44,8 @@ use convene_cluster::{Peers, ServiceTag};
 use convene_wire::{Decode, Encode};
 
 use crate::beneath::{Create, Folder};
-use crate::files_msg::{CHUNK_BYTES, FilesReply, FilesRequest};
 use crate::path::{RESERVED_PREFIX, SharedPath};
+use crate::peer_msg::{CHUNK_BYTES, FilesReply, FilesRequest};
 use crate::plan::Record;
 use crate::transfer::{Assembly, TransferError, checksum};
 

@@ -25,8 +25,8 @@ use super::listing::{Composite, Listings};
 use super::queue::{Full, Work};
 use super::snapshots::Snapshots;
 use super::synchronizer::Synchronizer;
-use crate::files_msg::{FilesReply, FilesRequest, LockAction};
 use crate::path::SharedPath;
+use crate::peer_msg::{FilesReply, FilesRequest, LockAction};
 use crate::plan::Record;
 
 /// How long a lock request waits for the holder's sync task before the

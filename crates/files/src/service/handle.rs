@@ -7,9 +7,9 @@
 use std::sync::Arc;
 
 use super::files_node::FilesNode;
-use crate::files_msg::{FilesReply, LockAction, Refusal};
 use crate::listing::Entry;
 use crate::path::SharedPath;
+use crate::peer_msg::{FilesReply, LockAction, Refusal};
 
 /// A node's files service, for its web front. Cheap to clone.
 #[derive(Clone)]
@@ -57,7 +57,7 @@ impl Files {
     }
 
     /// Locks, unlocks or breaks the lock on `path` for `owner`: an account
-    /// the caller has authenticated, or [`OPERATOR`](crate::files_msg::OPERATOR).
+    /// the caller has authenticated, or [`OPERATOR`](crate::peer_msg::OPERATOR).
     pub async fn lock(&self, path: SharedPath, owner: &str, action: LockAction) -> LockOutcome {
         match self.node.lock(path, owner.to_string(), action).await {
             FilesReply::LockDone(what) => LockOutcome::Done(what),

@@ -17,9 +17,9 @@ use convene_cluster::Peers;
 use super::calls::{ask_holder, listing_of};
 use super::lock_desk::LockDesk;
 use super::snapshots::Snapshots;
-use crate::files_msg::{FilesReply, FilesRequest};
 use crate::listing::{Entry, merge};
 use crate::path::SharedPath;
+use crate::peer_msg::{FilesReply, FilesRequest};
 
 /// A composite listing: every name, the nodes that did not answer, and the
 /// files locked at the holder.

@@ -32,9 +32,9 @@ use convene_store::files::LockRow;
 use convene_wire::{Decode, Encode};
 
 use super::held::Held;
-use crate::files_msg::{FilesReply, OPERATOR, Refusal};
 use crate::locks::{LockError, LockTable, SavedLock};
 use crate::path::SharedPath;
+use crate::peer_msg::{FilesReply, OPERATOR, Refusal};
 use crate::version::VersionVector;
 
 /// The lock holder's locks, their held updates, and their rows in the store.

@@ -25,8 +25,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use crate::files_msg::{FilesReply, LockAction};
 use crate::path::SharedPath;
+use crate::peer_msg::{FilesReply, LockAction};
 use crate::plan::Record;
 
 /// What others ask the sync task to do, one at a time, in order (what

@@ -43,9 +43,9 @@ use super::lock_desk::LockDesk;
 use super::queue::{Full, Pending, Work, WorkQueue};
 use super::shared_folder::SharedFolder;
 use super::watch::FolderWatcher;
-use crate::files_msg::{FilesReply, LockAction};
 use crate::index::LocalChange;
 use crate::path::SharedPath;
+use crate::peer_msg::{FilesReply, LockAction};
 use crate::plan::{Decision, Record, decide};
 
 /// How soon a new folder is looked at again: a file moved into a folder

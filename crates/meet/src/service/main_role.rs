@@ -10,7 +10,7 @@ use convene_wire::{Decode, Encode};
 
 use crate::directory::Directory;
 use crate::lines;
-use crate::message::{MeetReply, MeetRequest};
+use crate::peer_msg::{MeetReply, MeetRequest};
 use crate::protocol::Reply;
 
 /// A main node's state: the directory and what it needs to reach backends.

@@ -21,7 +21,7 @@ use axum::http::StatusCode;
 use axum::http::header::{AUTHORIZATION, HeaderValue, WWW_AUTHENTICATE};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use convene_files::files_msg::OPERATOR;
+use convene_files::peer_msg::OPERATOR;
 
 use super::Ops;
 use super::operator::SCHEME;

@@ -9,9 +9,9 @@ use axum::http::header::{HeaderValue, RETRY_AFTER};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use convene_events::zone::format_rfc3339;
-use convene_files::files_msg::{LockAction, Refusal};
 use convene_files::listing::by_index;
 use convene_files::path::SharedPath;
+use convene_files::peer_msg::{LockAction, Refusal};
 use convene_files::service::LockOutcome;
 use serde::{Deserialize, Serialize};
 

@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 use crate::db::EventDb;
 use crate::error::EventsError;
-use crate::msg::{Reply, Request};
+use crate::peer_msg::{Reply, Request};
 
 use super::clock::Clock;
 use super::faults::EventsFaults;
@@ -60,7 +60,7 @@ impl<S: DatagramSocket> Transport for Peers<S> {
     }
 }
 
-/// What a node is made of: [`Node::new`]'s parts.
+/// What a node is made of: [`EventsNode::new`]'s parts.
 pub(crate) struct Parts {
     /// This node's number in the cluster file.
     pub me: usize,
@@ -76,7 +76,7 @@ pub(crate) struct Parts {
 }
 
 /// Everything a node's events tasks share.
-pub(crate) struct Node {
+pub(crate) struct EventsNode {
     pub(crate) me: usize,
     transport: Arc<dyn Transport>,
     live: watch::Receiver<Vec<usize>>,
@@ -99,9 +99,9 @@ pub(crate) struct Node {
     pub(crate) timers: Mutex<tokio::task::JoinSet<()>>,
 }
 
-impl Node {
+impl EventsNode {
     pub(crate) fn new(parts: Parts, server: Option<EventServer>) -> Self {
-        Node {
+        EventsNode {
             me: parts.me,
             transport: parts.transport,
             live: parts.live,

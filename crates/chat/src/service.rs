@@ -12,7 +12,7 @@
 //! - `connection.rs`: framing, parsing and writing for one client.
 //! - `hub.rs`: the [`ChatServer`](crate::server::ChatServer) behind one lock,
 //!   and the bounded outbox of every connection.
-//! - `node.rs`: what needs the cluster before the server can answer (`list`,
+//! - `chat_node.rs`: what needs the cluster before the server can answer (`list`,
 //!   `joinroom` to another server) and what is reported after (`movejoin`).
 //! - `link.rs`: this server's messages to the coordinator, in order, retried
 //!   across elections; `link_op.rs`, what those messages are.
@@ -24,11 +24,11 @@
 //! (`link_op` and `coordinator` use nothing else of the service).
 //!
 //! ```text
-//!   mod.rs (start) ──▶ connection, peer_handler, link, node, coordinator, hub
-//!   connection ──────▶ node, hub
-//!   peer_handler ────▶ node
-//!   link ────────────▶ node, link_op
-//!   node ────────────▶ hub, coordinator, link_op
+//!   service.rs (start) ▶ connection, peer_handler, link, chat_node, coordinator, hub
+//!   connection ──────▶ chat_node, hub
+//!   peer_handler ────▶ chat_node
+//!   link ────────────▶ chat_node, link_op
+//!   chat_node ───────▶ hub, coordinator, link_op
 //!   hub ─────────────▶ link_op
 //! ```
 //!
@@ -47,22 +47,22 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+mod chat_node;
 mod connection;
 mod coordinator;
 mod hub;
 mod link;
 mod link_op;
-mod node;
 mod peer_handler;
 
+pub use chat_node::ROUTE_GRACE;
 pub use hub::{HubStats, OUTBOX_LINES};
 pub use link::CLAIM_PATIENCE;
-pub use node::ROUTE_GRACE;
 
+use chat_node::ChatNode;
 use coordinator::Coordinator;
 use hub::Hub;
 use link_op::LinkOp;
-use node::ChatNode;
 use peer_handler::ChatPeerHandler;
 
 /// What the chat service needs from its node.

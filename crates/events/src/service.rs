@@ -22,14 +22,14 @@ use convene_wire::{Decode, Encode};
 use tokio::task::JoinHandle;
 
 use crate::db::EventDb;
-use crate::msg::Request;
+use crate::peer_msg::Request;
 use crate::working::WorkingSet;
 
 mod clock;
 mod deadline;
+mod events_node;
 mod faults;
 mod front;
-mod node;
 mod recovery;
 mod server;
 #[cfg(test)]
@@ -42,7 +42,7 @@ pub use front::{
 };
 
 use clock::Clock;
-use node::{Node, Parts, Transport};
+use events_node::{EventsNode, Parts, Transport};
 use server::EventServer;
 
 /// What the events service needs from its node.
@@ -105,7 +105,7 @@ fn start_on(parts: Parts, working: Arc<dyn WorkingSet>, router: &Router) -> Even
             parts.clock.clone(),
         )
     });
-    let node = Arc::new(Node::new(parts, server));
+    let node = Arc::new(EventsNode::new(parts, server));
     let _ = router.register(ServiceTag::Events, Arc::new(Handler(node.clone())));
     let tasks = vec![
         tokio::spawn(recovery::hand_over(node.clone())),
@@ -133,7 +133,7 @@ impl EventsService {
 }
 
 /// Peer requests: only from nodes of the cluster, and only well formed.
-struct Handler(Arc<Node>);
+struct Handler(Arc<EventsNode>);
 
 impl ServiceHandler for Handler {
     fn handle(&self, from: SocketAddr, body: Vec<u8>) -> BoxFuture<Option<Vec<u8>>> {

@@ -2,7 +2,7 @@
 //! decodes re-encodes to bytes that decode to the same message.
 #![no_main]
 
-use convene_meet::message::{MeetReply, MeetRequest};
+use convene_meet::peer_msg::{MeetReply, MeetRequest};
 use convene_wire::{Decode, Encode};
 use libfuzzer_sys::fuzz_target;
 

@@ -31,7 +31,7 @@
 //! down these layers, so there is no cycle:
 //!
 //! ```text
-//!  mod.rs (start) ──▶ every module it builds
+//!  service.rs (start) ▶ every module it builds
 //!  handle ─────────▶ files_node
 //!  files_node ─────▶ synchronizer, listing, content, calls, queue, snapshots
 //!  synchronizer ───▶ shared_folder, lock_desk, watch, content, calls, queue, held

@@ -2,7 +2,7 @@
 //! with a typed error (hostile paths included), and what decodes round-trips.
 #![no_main]
 
-use convene_files::files_msg::{FilesReply, FilesRequest};
+use convene_files::peer_msg::{FilesReply, FilesRequest};
 use convene_wire::{Decode, Encode};
 use libfuzzer_sys::fuzz_target;
 

@@ -4,7 +4,7 @@
 #![no_main]
 
 use convene_events::db::{decode_availability, encode_availability};
-use convene_events::msg::{Reply, Request};
+use convene_events::peer_msg::{Reply, Request};
 use convene_events::working::Entry;
 use convene_wire::{Decode, Encode};
 use libfuzzer_sys::fuzz_target;
