@@ -1,6 +1,7 @@
-//! The chat service (seed 003), so far its wire layer, one server's room
-//! state and the client side: the CS4262 multi-server chat protocol, spoken
-//! exactly as the course's Java client (`client.jar`) expects it.
+//! The chat service (seed 003): the CS4262 multi-server chat protocol, spoken
+//! exactly as the course's Java client (`client.jar`) expects it, one
+//! server's room state, the coordinator's registry, the service running on a
+//! node, and the client side.
 //!
 //! A client holds one TCP connection to one server of the chat system and exchanges
 //! JSON objects with it, one per line, UTF-8. Each server owns its rooms and one
@@ -8,8 +9,8 @@
 //! and reconnects there with `movejoin`. The message modules say what each line
 //! means, how to read one without trusting it, and how to write one the Java
 //! client reads correctly; [`server`] is one server's rooms and clients as a
-//! sans-IO state machine. Nothing here does I/O but the client's
-//! [`ChatSession`](client::ChatSession), which talks to a server over TCP.
+//! sans-IO state machine. Only [`service`] (the running server) and the
+//! client's [`ChatSession`](client::ChatSession) do I/O.
 //!
 //! The contract is the reference's protocol notes (§2 of `chat-protocol.md`),
 //! including the client's quirks: `approved` and `port` are JSON *strings*, key order
