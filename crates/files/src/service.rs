@@ -147,6 +147,7 @@ pub fn start(ctx: FilesContext) -> FilesService {
             folder,
             limits.sync_queue,
             desk.clone(),
+            ctx.shutdown.clone(),
         ))
     });
     let listings = Listings::new(ctx.peers.clone(), ctx.root, desk);
@@ -160,7 +161,7 @@ pub fn start(ctx: FilesContext) -> FilesService {
     let _ = ctx
         .router
         .register(ServiceTag::Files, Arc::new(FilesHandler(node.clone())));
-    let task = sync.map(|sync| tokio::spawn(sync.run(ctx.shutdown)));
+    let task = sync.map(|sync| tokio::spawn(sync.run()));
     FilesService { node, task }
 }
 

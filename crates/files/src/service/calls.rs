@@ -11,9 +11,12 @@
 //!   locked) to the lock holder.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use convene_cluster::{Peers, ServiceTag};
+use convene_cluster::retry::{Attempt, Backoff, retry_until};
+use convene_cluster::{Peers, ServiceTag, Shutdown};
+use convene_rpc::RpcError;
 use convene_wire::{Decode, Encode};
 
 use crate::listing::Entry;
@@ -22,28 +25,23 @@ use crate::peer_msg::{FilesReply, FilesRequest};
 use crate::plan::Record;
 
 /// How many times an announcement is sent (each retried by the transport)
-/// before the peer is left to catch up when it next reconciles.
+/// before the peer is left to catch up when it next reconciles, a second
+/// apart.
 const ANNOUNCE_ATTEMPTS: usize = 5;
+const ANNOUNCE_WAIT: Duration = Duration::from_secs(1);
 
 /// How many times an announcement refused as `Busy` is sent again, waiting
 /// longer each time (from [`BUSY_FIRST_WAIT`], doubling up to
-/// [`BUSY_LONGEST_WAIT`]): about a minute in all, when the periodic
+/// [`BUSY_LONGEST_WAIT`], jittered so that announcements refused together
+/// come back spread out): about a minute in all, when the periodic
 /// reconciliation takes over.
 const BUSY_ATTEMPTS: usize = 20;
 const BUSY_FIRST_WAIT: Duration = Duration::from_millis(100);
 const BUSY_LONGEST_WAIT: Duration = Duration::from_secs(5);
 
-/// `wait`, give or take half: announcements refused together (a burst of
-/// changes) come back spread out, not all at once again.
-fn jittered(wait: Duration) -> Duration {
-    let half = wait / 2;
-    let spread = half.as_millis().max(1) as u64 * 2;
-    half + Duration::from_millis(convene_rpc::os_random_u64() % spread)
-}
-
 /// Tells every other files node that `path` now has `record` here, each
-/// on a task of its own.
-pub(crate) fn announce(peers: &Peers, path: &SharedPath, record: &Record) {
+/// on a task of its own, which ends at `shutdown`.
+pub(crate) fn announce(peers: &Peers, shutdown: &Shutdown, path: &SharedPath, record: &Record) {
     let me = peers.me().id.clone();
     let body = FilesRequest::Announce {
         path: path.clone(),
@@ -55,29 +53,39 @@ pub(crate) fn announce(peers: &Peers, path: &SharedPath, record: &Record) {
             continue;
         }
         let (peers, addr, body) = (peers.clone(), peer.peer_addr(), body.clone());
+        let shutdown = shutdown.clone();
         tokio::spawn(async move {
             // The transport retries for about two seconds; a briefly
             // unreachable peer gets a few more chances. One that stays
             // down reads our records when it starts. A peer whose queue
             // is full says `Busy`: it is sent again, waiting longer each
             // time. Once this node has stopped there is no one left to
-            // try for.
-            let (mut silent, mut busy) = (0, 0);
-            let mut wait = BUSY_FIRST_WAIT;
-            while silent < ANNOUNCE_ATTEMPTS && busy < BUSY_ATTEMPTS {
+            // try for. Two budgets, counted here: the backoff is the
+            // `Busy` one's, a silent peer waits its own fixed second.
+            // (Atomic counters, because an attempt only borrows them and
+            // the task must be `Send`.)
+            let (silent, busy) = (AtomicUsize::new(0), AtomicUsize::new(0));
+            let backoff = Backoff::doubling(BUSY_FIRST_WAIT, BUSY_LONGEST_WAIT).jittered();
+            retry_until(&shutdown, backoff, || async {
                 match peers.call(addr, ServiceTag::Files, &body).await {
                     Ok(reply) if FilesReply::from_bytes(&reply) == Ok(FilesReply::Busy) => {
-                        busy += 1;
-                        tokio::time::sleep(jittered(wait)).await;
-                        wait = (wait * 2).min(BUSY_LONGEST_WAIT);
+                        if busy.fetch_add(1, Ordering::Relaxed) + 1 < BUSY_ATTEMPTS {
+                            Attempt::Retry
+                        } else {
+                            Attempt::GiveUp
+                        }
                     }
-                    Ok(_) | Err(convene_rpc::RpcError::Closed) => return,
+                    Ok(_) | Err(RpcError::Closed) => Attempt::<()>::GiveUp,
                     Err(_) => {
-                        silent += 1;
-                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        if silent.fetch_add(1, Ordering::Relaxed) + 1 < ANNOUNCE_ATTEMPTS {
+                            Attempt::RetryAfter(ANNOUNCE_WAIT)
+                        } else {
+                            Attempt::GiveUp
+                        }
                     }
                 }
-            }
+            })
+            .await;
         });
     }
 }
