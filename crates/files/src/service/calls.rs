@@ -6,7 +6,8 @@
 //!   again while they are away or busy;
 //! - [`hello_all`]: ask every other files node to read our records;
 //! - [`records_of`], [`listing_of`]: read a node's records or folder
-//!   listing, page by page ([`read_snapshot`]);
+//!   listing, page by page ([`read_snapshot`], with no cap on their
+//!   length: a peer's own folder bounds it);
 //! - [`ask_holder`]: pass a lock request (or the question of what is
 //!   locked) to the lock holder.
 
@@ -15,6 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use convene_cluster::retry::{Attempt, Backoff, retry_until};
+use convene_cluster::snapshot::{Page, read_snapshot};
 use convene_cluster::{Peers, ServiceTag, Shutdown};
 use convene_rpc::RpcError;
 use convene_wire::{Decode, Encode};
@@ -134,96 +136,54 @@ pub(crate) async fn records_of(
     peers: &Peers,
     addr: SocketAddr,
 ) -> Option<Vec<(SharedPath, Record)>> {
-    let request = |snapshot, offset| FilesRequest::Records { snapshot, offset };
-    read_snapshot(peers, addr, request, |reply| match reply {
-        FilesReply::Records {
-            snapshot,
-            total,
-            records,
-        } => Page::Items {
-            snapshot,
-            total,
-            items: records,
-        },
-        FilesReply::StaleSnapshot => Page::Stale,
-        _ => Page::Refused,
-    })
-    .await
+    let fetch = |snapshot, offset| async move {
+        let request = FilesRequest::Records { snapshot, offset };
+        match ask(peers, addr, &request).await? {
+            FilesReply::Records {
+                snapshot,
+                total,
+                records,
+            } => Some(Page::Items {
+                snapshot,
+                total,
+                items: records,
+            }),
+            FilesReply::StaleSnapshot => Some(Page::Stale),
+            _ => None,
+        }
+    };
+    read_snapshot(fetch, usize::MAX).await
 }
 
 /// The folder listing of the node at `addr`, page by page; `None` if it
 /// cannot be had.
 pub(crate) async fn listing_of(peers: &Peers, addr: SocketAddr) -> Option<Vec<Entry>> {
-    let request = |snapshot, offset| FilesRequest::ListLocal { snapshot, offset };
-    read_snapshot(peers, addr, request, |reply| match reply {
-        FilesReply::Listing {
-            snapshot,
-            total,
-            entries,
-            ..
-        } => Page::Items {
-            snapshot,
-            total,
-            items: entries,
-        },
-        FilesReply::StaleSnapshot => Page::Stale,
-        _ => Page::Refused,
-    })
-    .await
-}
-
-/// One page of a snapshot, as a reply gives it.
-pub(crate) enum Page<T> {
-    /// Items from the offset asked for.
-    Items {
-        /// The snapshot they belong to.
-        snapshot: u64,
-        /// Items in the whole snapshot.
-        total: u32,
-        /// This page's items.
-        items: Vec<T>,
-    },
-    /// The snapshot expired: start again.
-    Stale,
-    /// Anything else: give up.
-    Refused,
-}
-
-/// Reads a whole snapshot from the node at `addr`, page by page: `request`
-/// makes the request for a snapshot and an offset, `page` reads a reply.
-/// `None` if it cannot be had (no answer, a refusal, a snapshot that keeps
-/// expiring).
-pub(crate) async fn read_snapshot<T>(
-    peers: &Peers,
-    addr: SocketAddr,
-    request: impl Fn(u64, u32) -> FilesRequest,
-    page: impl Fn(FilesReply) -> Page<T>,
-) -> Option<Vec<T>> {
-    for _ in 0..3 {
-        let mut all = Vec::new();
-        let mut snapshot = 0;
-        loop {
-            let body = request(snapshot, all.len() as u32).to_bytes();
-            let reply = peers.call(addr, ServiceTag::Files, &body).await.ok()?;
-            match page(FilesReply::from_bytes(&reply).ok()?) {
-                Page::Items {
-                    snapshot: s,
-                    total,
-                    items,
-                } => {
-                    snapshot = s;
-                    if items.is_empty() && all.len() < total as usize {
-                        return None;
-                    }
-                    all.extend(items);
-                    if all.len() >= total as usize {
-                        return Some(all);
-                    }
-                }
-                Page::Stale => break,
-                Page::Refused => return None,
-            }
+    let fetch = |snapshot, offset| async move {
+        let request = FilesRequest::ListLocal { snapshot, offset };
+        match ask(peers, addr, &request).await? {
+            FilesReply::Listing {
+                snapshot,
+                total,
+                entries,
+                ..
+            } => Some(Page::Items {
+                snapshot,
+                total,
+                items: entries,
+            }),
+            FilesReply::StaleSnapshot => Some(Page::Stale),
+            _ => None,
         }
-    }
-    None
+    };
+    read_snapshot(fetch, usize::MAX).await
+}
+
+/// Asks the node at `addr`; `None` if it does not answer, or not in a
+/// way that decodes.
+async fn ask(peers: &Peers, addr: SocketAddr, request: &FilesRequest) -> Option<FilesReply> {
+    let reply = peers
+        .call(addr, ServiceTag::Files, &request.to_bytes())
+        .await
+        .ok()?;
+    FilesReply::from_bytes(&reply).ok()
 }
