@@ -43,7 +43,8 @@
 //! A [`ServerView`] can outgrow one datagram (thousands of identities), so it
 //! travels as bytes ([`encode_view`]) in parts: the server freezes a snapshot
 //! on the first request and serves it by offset, and a coordinator that finds
-//! the snapshot replaced starts over.
+//! the snapshot replaced (or, after half a minute, expired) starts over (see
+//! [`convene_cluster::snapshot`]).
 
 use convene_wire::{Decode, DecodeError, Encode, Reader, WriteExt};
 
@@ -145,7 +146,8 @@ pub enum PeerReply {
         /// The bytes from the requested offset.
         bytes: Vec<u8>,
     },
-    /// The snapshot asked for has been replaced; start again from 0.
+    /// The snapshot asked for has been replaced or has expired; start
+    /// again from 0.
     StaleSnapshot,
 }
 

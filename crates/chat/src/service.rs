@@ -36,12 +36,13 @@
 //! with a `chat_port` run a chat server.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use convene_cluster::admission::ConnectionLimiter;
 use convene_cluster::membership::Membership;
 use convene_cluster::refusal::{Refusals, say_and_close};
+use convene_cluster::snapshot::Snapshots;
 use convene_cluster::{Peers, Router, ServiceTag, Shutdown};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -59,7 +60,7 @@ pub use chat_node::ROUTE_GRACE;
 pub use hub::{HubStats, OUTBOX_LINES};
 pub use link::CLAIM_PATIENCE;
 
-use chat_node::ChatNode;
+use chat_node::{ChatNode, VIEW_TTL, VIEWS_KEPT};
 use coordinator::Coordinator;
 use hub::Hub;
 use link_op::LinkOp;
@@ -97,8 +98,7 @@ pub fn start(ctx: ChatContext) -> ChatService {
         membership: ctx.membership,
         boot: convene_rpc::os_random_u64(),
         coordinator: role.clone(),
-        snapshot: Mutex::new(None),
-        next_snapshot: AtomicU64::new(1),
+        views: Snapshots::new(VIEWS_KEPT, VIEW_TTL),
     });
     // Registered once per node; a second registration is a programming error
     // and the first stands.

@@ -29,6 +29,8 @@
 //!   cost.
 //! - [`retry`]: trying again until something works or the node stops, the
 //!   one retry loop above the peer transport.
+//! - [`snapshot`]: lists too long for one datagram, frozen by the server and
+//!   read page by page.
 //! - [`error`]: the typed errors of this crate.
 
 #![deny(missing_docs)]
@@ -44,6 +46,7 @@ pub mod retry;
 pub mod screen;
 pub mod secret;
 pub mod shutdown;
+pub mod snapshot;
 pub mod unordered;
 
 pub use config::{

@@ -20,7 +20,6 @@
 //! | `Held` | `held.rs` | an update waiting for a lock to go, and its file's name |
 //! | `WorkQueue`, `Noticed`, `Work` | `queue.rs` | the sync task's work: bounded for what others send, coalesced for what this node notices |
 //! | `FolderWatcher` | `watch.rs` | the OS watcher on the folder, debounced |
-//! | `Snapshots` | `snapshots.rs` | frozen lists served page by page |
 //! | (functions) | `content.rs` | moving a file's bytes: serving chunks, fetching into a temporary file renamed into place |
 //! | (functions) | `calls.rs` | what this node asks of others: announcements, `Hello`, paged reads, the lock holder |
 //!
@@ -33,13 +32,13 @@
 //! ```text
 //!  service.rs (start) ▶ every module it builds
 //!  handle ─────────▶ files_node
-//!  files_node ─────▶ synchronizer, listing, content, calls, queue, snapshots
+//!  files_node ─────▶ synchronizer, listing, content, calls, queue
 //!  synchronizer ───▶ shared_folder, lock_desk, watch, content, calls, queue, held
-//!  listing ────────▶ lock_desk, calls, snapshots
+//!  listing ────────▶ lock_desk, calls
 //!  shared_folder ──▶ content
 //!  lock_desk ──────▶ held
 //!  watch ──────────▶ queue
-//!  content, calls, queue, held, snapshots: leaves (nothing of the service)
+//!  content, calls, queue, held: leaves (nothing of the service)
 //! ```
 //!
 //! So the state is passed down, never reached for up: the sync task gets
@@ -63,7 +62,6 @@ mod listing;
 mod lock_desk;
 mod queue;
 mod shared_folder;
-mod snapshots;
 mod synchronizer;
 mod watch;
 
@@ -74,6 +72,13 @@ use listing::Listings;
 use lock_desk::LockDesk;
 use shared_folder::SharedFolder;
 use synchronizer::Synchronizer;
+
+/// How many listings (and, apart, sets of records) a node keeps frozen for
+/// peers reading them page by page, and for how long (see
+/// [`convene_cluster::snapshot`]): a reader that finds its snapshot gone
+/// starts again.
+const SNAPSHOTS_KEPT: usize = 16;
+const SNAPSHOT_TTL: Duration = Duration::from_secs(30);
 
 /// How long a lock lasts unless renewed, for a node whose `[node.files]`
 /// says nothing.
@@ -147,6 +152,7 @@ pub fn start(ctx: FilesContext) -> FilesService {
             folder,
             limits.sync_queue,
             desk.clone(),
+            ctx.shutdown.clone(),
         ))
     });
     let listings = Listings::new(ctx.peers.clone(), ctx.root, desk);
@@ -160,7 +166,7 @@ pub fn start(ctx: FilesContext) -> FilesService {
     let _ = ctx
         .router
         .register(ServiceTag::Files, Arc::new(FilesHandler(node.clone())));
-    let task = sync.map(|sync| tokio::spawn(sync.run(ctx.shutdown)));
+    let task = sync.map(|sync| tokio::spawn(sync.run()));
     FilesService { node, task }
 }
 

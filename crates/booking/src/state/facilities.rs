@@ -14,14 +14,16 @@
 //! reaches furthest. Two consequences make every operation O(log n + k):
 //!
 //! - **Overlap check** for `[s, e)`: only the last live booking starting before
-//!   `e` can reach past `s` (skipping the booking being moved, if any).
+//!   `e` can reach past `s` (skipping the booking being moved, if any). Whether
+//!   it does is [`Interval::overlaps`], the rule every service shares: a
+//!   positive length in common, so back to back is not overlapping.
 //! - **Free time on a day** `[lo, hi)`: the last booking starting before `lo`
 //!   may spill into the day; after it, only bookings starting inside the day
 //!   matter, visited in order.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use convene_time::{DAYS_PER_WEEK, MINUTES_PER_DAY, MINUTES_PER_WEEK};
+use convene_time::{DAYS_PER_WEEK, Interval, IntervalError, MINUTES_PER_DAY, MINUTES_PER_WEEK};
 
 use super::error::{BookingError, RestoreError};
 use super::ids::IdScheme;
@@ -50,6 +52,15 @@ pub struct Booking {
     pub cancelled: bool,
 }
 
+impl Booking {
+    /// The span booked, `[start, end)`. An error only for a booking built
+    /// by hand with `start >= end`: every booking [`Facilities`] hands out
+    /// or restores has a span.
+    pub fn span(&self) -> Result<Interval<Minute>, IntervalError> {
+        Interval::new(self.start, self.end)
+    }
+}
+
 /// What [`Facilities::extend`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Extended {
@@ -61,10 +72,10 @@ pub struct Extended {
     pub changed: bool,
 }
 
-/// A live booking inside a facility's index: where it ends and which record it is.
+/// A live booking inside a facility's index: its span and which record it is.
 #[derive(Clone, Copy, Debug)]
 struct Held {
-    end: Minute,
+    span: Interval<Minute>,
     record: usize,
 }
 
@@ -204,19 +215,20 @@ impl Facilities {
         start: Minute,
         end: Minute,
     ) -> Result<&Booking, BookingError> {
+        // The facility first: an unknown one is code 1 even with a
+        // reversed range (the seed's order).
         let f = self.facility_index(facility)?;
-        if start >= end {
-            return Err(BookingError::start_not_before_end());
-        }
+        let span = Interval::new(start, end)
+            .map_err(|IntervalError::Empty| BookingError::start_not_before_end())?;
         if end > MINUTES_PER_WEEK {
             return Err(BookingError::outside_week());
         }
-        if collides(&self.live[f], start, end, None) {
+        if collides(&self.live[f], span, None).is_some() {
             return Err(BookingError::unavailable());
         }
         let id = self.new_id()?;
         let record = self.records.len();
-        self.live[f].insert(start, Held { end, record });
+        self.live[f].insert(start, Held { span, record });
         self.by_id.insert(id.clone(), record);
         self.records.push(Record {
             booking: Booking {
@@ -251,9 +263,12 @@ impl Facilities {
         if new_start < 0 || new_end > i64::from(MINUTES_PER_WEEK) {
             return Err(BookingError::change_outside_week());
         }
-        // Both lie in [0, week] now, so they fit a Minute.
+        // Both lie in [0, week] now, so they fit a Minute; the length is
+        // kept, so the moved span is never empty (the error cannot happen).
         let (new_start, new_end) = (new_start as Minute, new_end as Minute);
-        if collides(&self.live[f], new_start, new_end, Some(r)) {
+        let moved = Interval::new(new_start, new_end)
+            .map_err(|IntervalError::Empty| BookingError::change_outside_week())?;
+        if collides(&self.live[f], moved, Some(r)).is_some() {
             return Err(BookingError::unavailable_new_period());
         }
         let old_start = booking.start;
@@ -262,7 +277,7 @@ impl Facilities {
         index.insert(
             new_start,
             Held {
-                end: new_end,
+                span: moved,
                 record: r,
             },
         );
@@ -300,13 +315,20 @@ impl Facilities {
                 changed: false,
             });
         }
-        let (lo, hi) = (booking.end.min(new_end), booking.end.max(new_end));
-        if collides(&self.live[f], lo, hi, Some(r)) {
+        // The stretch between the two ends (not empty: they differ), and
+        // the booking's new span (not empty: `original_end` is after the
+        // start, and the new end is not before it). Neither error happens.
+        let stretch = Interval::new(booking.end.min(new_end), booking.end.max(new_end));
+        let new_span = Interval::new(booking.start, new_end);
+        let (Ok(stretch), Ok(new_span)) = (stretch, new_span) else {
+            return Err(BookingError::cannot_extend());
+        };
+        if collides(&self.live[f], stretch, Some(r)).is_some() {
             return Err(BookingError::cannot_extend());
         }
         let start = booking.start;
         if let Some(held) = self.live[f].get_mut(&start) {
-            held.end = new_end;
+            held.span = new_span;
         }
         let booking = &mut self.records[r].booking;
         booking.end = new_end;
@@ -371,36 +393,37 @@ impl Facilities {
                 original_end,
                 ..
             } = booking;
-            if start >= end
-                || end > MINUTES_PER_WEEK
-                || start >= original_end
-                || original_end > MINUTES_PER_WEEK
-            {
-                return Err(RestoreError::BadRange {
-                    id: booking.id,
-                    start,
-                    end,
-                    original_end,
-                });
-            }
+            let span = match booking.span() {
+                Ok(span)
+                    if end <= MINUTES_PER_WEEK
+                        && start < original_end
+                        && original_end <= MINUTES_PER_WEEK =>
+                {
+                    span
+                }
+                _ => {
+                    return Err(RestoreError::BadRange {
+                        id: booking.id,
+                        start,
+                        end,
+                        original_end,
+                    });
+                }
+            };
             let r = records.len();
             if by_id.insert(booking.id.clone(), r).is_some() {
                 return Err(RestoreError::DuplicateId { id: booking.id });
             }
             if !booking.cancelled {
                 let index: &mut Index = &mut live[f];
-                let before = index
-                    .range(..end)
-                    .next_back()
-                    .filter(|(_, h)| h.end > start);
-                if let Some((_, h)) = before {
-                    let other: &Record = &records[h.record];
+                if let Some(other) = collides(index, span, None) {
+                    let other: &Record = &records[other];
                     return Err(RestoreError::Overlap {
                         id: booking.id,
                         other: other.booking.id.clone(),
                     });
                 }
-                index.insert(start, Held { end, record: r });
+                index.insert(start, Held { span, record: r });
             }
             records.push(Record {
                 booking,
@@ -456,17 +479,20 @@ impl Facilities {
     }
 }
 
-/// Whether a live booking other than `except` overlaps `[start, end)`.
+/// The record of a live booking other than `except` that overlaps `span`,
+/// if there is one: the one overlap check, for booking, moving, extending
+/// and restoring.
 ///
 /// Live bookings are disjoint, so their ends grow with their starts: of those
-/// starting before `end`, the last (other than `except`) reaches furthest, and
-/// the range overlaps something exactly when that one ends after `start`.
-fn collides(index: &Index, start: Minute, end: Minute, except: Option<usize>) -> bool {
+/// starting before `span` ends, the last (other than `except`) reaches
+/// furthest, and `span` overlaps something exactly when it overlaps that one.
+fn collides(index: &Index, span: Interval<Minute>, except: Option<usize>) -> Option<usize> {
     index
-        .range(..end)
+        .range(..span.end())
         .rev()
         .find(|(_, held)| Some(held.record) != except)
-        .is_some_and(|(_, held)| held.end > start)
+        .filter(|(_, held)| held.span.overlaps(&span))
+        .map(|(_, held)| held.record)
 }
 
 /// The free slots of `day`, clipped to it: the gaps between live bookings.
@@ -477,13 +503,13 @@ fn free_on_day(index: &Index, day: u8) -> Vec<(Minute, Minute)> {
     let mut free_from = index
         .range(..lo)
         .next_back()
-        .map_or(lo, |(_, held)| held.end.clamp(lo, hi));
+        .map_or(lo, |(_, held)| held.span.end().clamp(lo, hi));
     let mut slots = Vec::new();
     for (&start, held) in index.range(lo..hi) {
         if free_from < start {
             slots.push((free_from, start));
         }
-        free_from = held.end.min(hi);
+        free_from = held.span.end().min(hi);
     }
     if free_from < hi {
         slots.push((free_from, hi));

@@ -932,3 +932,17 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_bookings_span_is_its_start_and_end() {
+    let mut f = rooms(0);
+    let booking = f.book(ROOM, 600, 660).unwrap().clone();
+    let span = booking.span().unwrap();
+    assert_eq!((span.start(), span.end()), (600, 660));
+    // Only a booking built by hand can have none.
+    let reversed = Booking {
+        end: booking.start,
+        ..booking
+    };
+    assert!(reversed.span().is_err());
+}

@@ -22,11 +22,11 @@
 //! [`ROUTE_GRACE`]).
 
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use convene_cluster::membership::Membership;
+use convene_cluster::snapshot::Snapshots;
 use convene_cluster::{Peers, ServiceTag};
 use convene_wire::{Decode, Encode};
 
@@ -43,6 +43,15 @@ use crate::server::{ClientId, RemoteRoom};
 /// or the other server did) has its identity released after this.
 pub const ROUTE_GRACE: Duration = Duration::from_secs(30);
 
+/// How many frozen views a server keeps for coordinators reading them part
+/// by part, and for how long (see [`convene_cluster::snapshot`]). One: a
+/// coordinator that asks for a new view is rebuilding, and the view an
+/// earlier rebuild was reading is of no more use. The TTL only bounds how
+/// long a view nobody finished reading is held; a read takes milliseconds.
+pub(crate) const VIEWS_KEPT: usize = 1;
+/// See [`VIEWS_KEPT`].
+pub(crate) const VIEW_TTL: Duration = Duration::from_secs(30);
+
 /// One node's chat service, shared by its tasks.
 pub(crate) struct ChatNode {
     pub hub: Hub,
@@ -52,10 +61,9 @@ pub(crate) struct ChatNode {
     pub boot: u64,
     /// The coordinator role, active while membership makes this node it.
     pub coordinator: Arc<Coordinator>,
-    /// The view being read by a coordinator, frozen: (snapshot id, bytes).
-    pub snapshot: Mutex<Option<(u64, Arc<Vec<u8>>)>>,
-    /// The id of the next snapshot (never 0, which asks for a new one).
-    pub next_snapshot: AtomicU64,
+    /// The view being read by a coordinator, frozen and encoded: one kept
+    /// ([`VIEWS_KEPT`]), so the next rebuild's request replaces it.
+    pub views: Snapshots<Vec<u8>>,
 }
 
 impl ChatNode {

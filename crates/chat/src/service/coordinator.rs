@@ -27,9 +27,11 @@
 //! incarnation held before answering.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use convene_cluster::membership::Membership;
+use convene_cluster::snapshot::{Page, read_snapshot};
 use convene_cluster::{Peers, ServiceTag, Shutdown};
 use convene_wire::{Decode, Encode};
 use tokio::sync::Notify;
@@ -249,21 +251,19 @@ async fn rebuild(role: &Coordinator, live: &BTreeSet<usize>) {
     }
 }
 
-/// One server's view, read part by part; `None` if it cannot be had.
+/// One server's view, read part by part, and the boot number of the server
+/// that sent it; `None` if it cannot be had. A snapshot replaced under us
+/// (another rebuild asked meanwhile) means starting over, which
+/// [`read_snapshot`] does a few times.
 async fn fetch_view(peers: &Peers, server: &str) -> Option<(u64, ServerView)> {
     let addr = peers.cluster().node(server).ok()?.peer_addr();
-    // A snapshot replaced under us (another rebuild asked meanwhile) means
-    // starting over; a few tries are plenty.
-    for _ in 0..3 {
-        let mut snapshot = 0;
-        let mut bytes: Vec<u8> = Vec::new();
-        let mut boot = 0;
-        let mut stale = false;
-        loop {
-            let request = PeerRequest::ViewPart {
-                snapshot,
-                offset: bytes.len() as u32,
-            };
+    // The boot the last part came with (an atomic only so the fetch, which
+    // borrows it, stays `Send`).
+    let boot = AtomicU64::new(0);
+    let fetch = |snapshot, offset| {
+        let boot = &boot;
+        async move {
+            let request = PeerRequest::ViewPart { snapshot, offset };
             let reply = peers
                 .call(addr, ServiceTag::Chat, &request.to_bytes())
                 .await
@@ -271,30 +271,23 @@ async fn fetch_view(peers: &Peers, server: &str) -> Option<(u64, ServerView)> {
             match PeerReply::from_bytes(&reply).ok()? {
                 PeerReply::ViewPart {
                     boot: b,
-                    snapshot: s,
+                    snapshot,
                     total,
-                    bytes: part,
+                    bytes,
                 } => {
-                    if total > MAX_VIEW || (part.is_empty() && bytes.len() < total as usize) {
-                        return None;
-                    }
-                    boot = b;
-                    snapshot = s;
-                    bytes.extend_from_slice(&part);
-                    if bytes.len() >= total as usize {
-                        break;
-                    }
+                    boot.store(b, Ordering::Relaxed);
+                    Some(Page::Items {
+                        snapshot,
+                        total,
+                        items: bytes,
+                    })
                 }
-                PeerReply::StaleSnapshot => {
-                    stale = true;
-                    break;
-                }
-                _ => return None,
+                PeerReply::StaleSnapshot => Some(Page::Stale),
+                _ => None,
             }
         }
-        if !stale {
-            return decode_view(&bytes).ok().map(|view| (boot, view));
-        }
-    }
-    None
+    };
+    let bytes = read_snapshot(fetch, MAX_VIEW as usize).await?;
+    let view = decode_view(&bytes).ok()?;
+    Some((boot.load(Ordering::Relaxed), view))
 }

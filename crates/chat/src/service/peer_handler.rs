@@ -8,7 +8,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use convene_cluster::ServiceHandler;
 use convene_cluster::peer::BoxFuture;
@@ -56,23 +55,20 @@ impl ChatPeerHandler {
     /// [`PeerRequest::ViewPart`].
     fn view_part(&self, snapshot: u64, offset: u32) -> PeerReply {
         let node = &self.0;
-        let mut frozen = node.snapshot.lock().unwrap_or_else(|e| e.into_inner());
-        if snapshot == 0 {
+        let (id, bytes) = if snapshot == 0 {
             let view = node.hub.lock().server.view();
-            let id = node.next_snapshot.fetch_add(1, Ordering::Relaxed);
-            *frozen = Some((id, Arc::new(encode_view(&view))));
-        }
-        let Some((id, bytes)) = frozen.as_ref() else {
-            return PeerReply::StaleSnapshot;
+            node.views.freeze(encode_view(&view))
+        } else {
+            match node.views.get(snapshot) {
+                Some(bytes) => (snapshot, bytes),
+                None => return PeerReply::StaleSnapshot,
+            }
         };
-        if snapshot != 0 && snapshot != *id {
-            return PeerReply::StaleSnapshot;
-        }
         let start = (offset as usize).min(bytes.len());
         let end = (start + VIEW_PART).min(bytes.len());
         PeerReply::ViewPart {
             boot: node.boot,
-            snapshot: *id,
+            snapshot: id,
             total: bytes.len() as u32,
             bytes: bytes[start..end].to_vec(),
         }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use convene_cluster::Unordered;
+use convene_cluster::retry::{Attempt, Backoff, retry_until};
 
 use crate::error::EventsError;
 use crate::peer_msg::{Reply, Request};
@@ -57,19 +58,22 @@ impl EventsNode {
                     _ = tokio::time::sleep(wait) => {}
                 }
             }
-            loop {
+            // An attempt under way is awaited even if the node stops
+            // meanwhile (it may be storing the result); only the wait
+            // between attempts ends at the shutdown.
+            let finished = retry_until(&shutdown, Backoff::fixed(RETRY), || async {
                 match node.finish(&event).await {
-                    Ok(()) => break,
+                    Ok(()) => Attempt::Done(()),
                     Err(error) => {
                         tracing::warn!(%event, %error, "finishing the event failed; retrying");
-                        tokio::select! {
-                            _ = shutdown.wait() => return,
-                            _ = tokio::time::sleep(RETRY) => {}
-                        }
+                        Attempt::Retry
                     }
                 }
+            })
+            .await;
+            if finished.is_some() {
+                node.lock_armed().remove(&event);
             }
-            node.lock_armed().remove(&event);
         });
     }
 

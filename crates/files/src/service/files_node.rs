@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use convene_cluster::peer::BoxFuture;
+use convene_cluster::snapshot::Snapshots;
 use convene_cluster::{Peers, ServiceHandler};
 use convene_wire::{Decode, Encode};
 
@@ -23,8 +24,8 @@ use super::calls::ask_holder;
 use super::content::serve_chunk;
 use super::listing::{Composite, Listings};
 use super::queue::{Full, Work};
-use super::snapshots::Snapshots;
 use super::synchronizer::Synchronizer;
+use super::{SNAPSHOT_TTL, SNAPSHOTS_KEPT};
 use crate::path::SharedPath;
 use crate::peer_msg::{FilesReply, FilesRequest, LockAction};
 use crate::plan::Record;
@@ -59,7 +60,7 @@ impl FilesNode {
             peers,
             listings,
             sync,
-            records: Snapshots::default(),
+            records: Snapshots::new(SNAPSHOTS_KEPT, SNAPSHOT_TTL),
             busy: AtomicU64::new(0),
             faults,
         }

@@ -6,17 +6,18 @@
 //! can say the listing is partial instead of silently showing less.
 //!
 //! Listings travel in pages of a frozen snapshot (see
-//! [`snapshots`](super::snapshots)), so a listing that changes between two
+//! [`convene_cluster::snapshot`]), so a listing that changes between two
 //! pages is never read half old, half new.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use convene_cluster::Peers;
+use convene_cluster::snapshot::Snapshots;
 
 use super::calls::{ask_holder, listing_of};
 use super::lock_desk::LockDesk;
-use super::snapshots::Snapshots;
+use super::{SNAPSHOT_TTL, SNAPSHOTS_KEPT};
 use crate::listing::{Entry, merge};
 use crate::path::SharedPath;
 use crate::peer_msg::{FilesReply, FilesRequest};
@@ -44,7 +45,7 @@ impl Listings {
             peers,
             root,
             desk,
-            frozen: Snapshots::default(),
+            frozen: Snapshots::new(SNAPSHOTS_KEPT, SNAPSHOT_TTL),
         }
     }
 

@@ -76,17 +76,21 @@ pub(crate) struct Synchronizer {
     queue: WorkQueue,
     /// The locks, if this node holds them.
     desk: Option<Arc<LockDesk>>,
+    /// The node's shutdown: ends the task and its announcements.
+    shutdown: Shutdown,
 }
 
 impl Synchronizer {
     /// The sync task's state for `folder`, its queue bounded at
-    /// `queue_limit`; with `desk` at the lock holder.
+    /// `queue_limit`; with `desk` at the lock holder. Its task and what it
+    /// spawns end at `shutdown`.
     pub fn new(
         peers: Peers,
         screen: Screen,
         folder: SharedFolder,
         queue_limit: usize,
         desk: Option<Arc<LockDesk>>,
+        shutdown: Shutdown,
     ) -> Synchronizer {
         Synchronizer {
             peers,
@@ -94,6 +98,7 @@ impl Synchronizer {
             folder,
             queue: WorkQueue::new(queue_limit),
             desk,
+            shutdown,
         }
     }
 
@@ -130,8 +135,9 @@ impl Synchronizer {
 
     /// Takes stock of the folder, then does the queued work as it comes:
     /// reconciliations, changes seen here, changes announced by others,
-    /// lock requests and leases running out. Ends at `shutdown`.
-    pub async fn run(self: Arc<Self>, shutdown: Shutdown) {
+    /// lock requests and leases running out. Ends at the node's shutdown.
+    pub async fn run(self: Arc<Self>) {
+        let shutdown = self.shutdown.clone();
         let Some(mut work) = self.queue.take_receiver() else {
             return;
         };
@@ -272,7 +278,7 @@ impl Synchronizer {
         };
         self.screen.line(format!("Files: {path} is {what} here."));
         if announce_it && let Some(record) = self.folder.record(path) {
-            announce(&self.peers, path, &record);
+            announce(&self.peers, &self.shutdown, path, &record);
         }
     }
 
