@@ -23,20 +23,27 @@
 //!   the coordinator and the live set; answer `convene status`.
 //! - [`secret`]: the cluster secret every node shares, and the keys derived
 //!   from it.
+//! - [`accept`]: the one accept loop of every TCP front door: errors
+//!   waited out, connections admitted or refused, the admitted ones run
+//!   and reaped.
 //! - [`admission`]: how many connections a TCP front door holds, in all and
 //!   per address.
 //! - [`refusal`]: telling a connection past those limits why, at a bounded
 //!   cost.
+//! - [`line`]: reading lines of bounded length from an async stream,
+//!   cancel safe (the driver of `convene_wire::line`).
 //! - [`retry`]: trying again until something works or the node stops, the
 //!   one retry loop above the peer transport.
 //! - [`error`]: the typed errors of this crate.
 
 #![deny(missing_docs)]
 
+pub mod accept;
 pub mod admission;
 pub mod config;
 pub mod election;
 pub mod error;
+pub mod line;
 pub mod membership;
 pub mod peer;
 pub mod refusal;
