@@ -30,7 +30,7 @@
 //!   per address.
 //! - [`refusal`]: telling a connection past those limits why, at a bounded
 //!   cost.
-//! - [`line`]: reading lines of bounded length from an async stream,
+//! - [`line`](mod@line): reading lines of bounded length from an async stream,
 //!   cancel safe (the driver of `convene_wire::line`).
 //! - [`retry`]: trying again until something works or the node stops, the
 //!   one retry loop above the peer transport.

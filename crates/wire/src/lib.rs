@@ -23,7 +23,7 @@
 //! * [`codec`]: the [`Encode`] and [`Decode`] traits that message types
 //!   implement, and their implementations for primitives and strings.
 //! * [`error`]: [`DecodeError`], everything that can be wrong with input bytes.
-//! * [`line`]: [`LineReader`], lines of bounded length framed without I/O
+//! * [`line`](mod@line): [`LineReader`], lines of bounded length framed without I/O
 //!   (the text protocols over TCP), and its blocking driver.
 //!
 //! # Example
