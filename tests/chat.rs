@@ -261,6 +261,57 @@ async fn raw_reply(stream: &mut BufReader<TcpStream>, line: &[u8]) -> Option<Str
     (n > 0).then_some(reply)
 }
 
+/// A `message` line of exactly `len` bytes, its line ending not counted.
+fn message_line_of(len: usize) -> Vec<u8> {
+    let head = br#"{"type":"message","content":""#;
+    let tail = br#""}"#;
+    let mut line = head.to_vec();
+    line.resize(len - tail.len(), b'x');
+    line.extend_from_slice(tail);
+    line
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_takes_a_line_of_max_line_bytes_without_its_ending() {
+    let c = TestCluster::start(&[chat("s1")]).await;
+    let mut maria = login(&c, "s1", "Maria").await;
+    let mut raw = BufReader::new(TcpStream::connect(addr(&c, "s1")).await.unwrap());
+    let newidentity = b"{\"type\":\"newidentity\",\"identity\":\"Adel\"}\n";
+    let approved = raw_reply(&mut raw, newidentity).await.unwrap();
+    assert!(approved.contains("\"approved\":\"true\""), "{approved}");
+    let _hall = raw_reply(&mut raw, b"").await.unwrap();
+    let _maria_sees = recv(&mut maria).await;
+
+    // Exactly the limit, with either ending: a message.
+    for ending in [&b"\n"[..], b"\r\n"] {
+        let mut exact = message_line_of(convene_chat::MAX_LINE);
+        exact.extend_from_slice(ending);
+        raw.get_mut().write_all(&exact).await.unwrap();
+        match recv(&mut maria).await {
+            ServerMessage::Message { identity, content } => {
+                assert_eq!(identity, "Adel");
+                assert_eq!(content.len(), convene_chat::MAX_LINE - 31);
+            }
+            other => panic!("expected Adel's long message, got {other:?}"),
+        }
+    }
+    // One byte over: an error, then the connection closes.
+    let mut over = message_line_of(convene_chat::MAX_LINE + 1);
+    over.extend_from_slice(b"\r\n");
+    let reply = raw_reply(&mut raw, &over).await.unwrap();
+    assert!(
+        reply.contains(&format!(
+            "line longer than {} bytes; closing",
+            convene_chat::MAX_LINE
+        )),
+        "{reply}"
+    );
+    let mut rest = String::new();
+    let eof = tokio::time::timeout(WAIT, raw.read_line(&mut rest)).await;
+    assert!(matches!(eof, Ok(Ok(0)) | Ok(Err(_))), "{rest}");
+    c.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_lines_get_an_error_and_the_connection_and_the_room_keep_working() {
     let c = TestCluster::start(&[chat("s1")]).await;

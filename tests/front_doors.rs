@@ -436,6 +436,29 @@ async fn a_chat_connection_without_an_approved_identity_is_closed_whatever_it_se
     c.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_half_sent_when_the_identity_timer_fires_is_not_lost() {
+    let (c, addr) = chat_node("chat_identify_seconds = 1").await;
+    let mut raw = BufReader::new(TcpStream::connect(addr).await.unwrap());
+    let hello = "{\"type\":\"newidentity\",\"identity\":\"Alice\"}\n";
+    raw.get_mut().write_all(hello.as_bytes()).await.unwrap();
+    assert!(line_from(&mut raw).await.contains("\"approved\":\"true\""));
+    // Half a line, then the identity timer fires (the identity approved
+    // meanwhile), then the rest: the read the timer interrupted kept the
+    // half, so the line is whole.
+    raw.get_mut().write_all(b"{\"type\":\"wh").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    raw.get_mut().write_all(b"o\"}\n").await.unwrap();
+    loop {
+        let line = line_from(&mut raw).await;
+        assert!(!line.contains("\"type\":\"error\""), "{line}");
+        if line.contains("\"type\":\"roomcontents\"") {
+            break;
+        }
+    }
+    c.stop().await;
+}
+
 /// A main node M and one backend A (alice, eliana) with `limits`; M's
 /// client address.
 async fn meet_nodes(limits: &str) -> (TestCluster, SocketAddr) {

@@ -2,6 +2,7 @@
 //! UDP, and in availability files. Each gets a clear error, and the service
 //! keeps serving everyone else.
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UdpSocket;
 
 use crate::util::{SPEC_A, SPEC_B, TestCluster, backend, interactive, main, raw_exchange};
@@ -50,6 +51,52 @@ async fn oversized_or_binary_lines_close_only_that_connection() {
     let _silent = tokio::net::TcpStream::connect(c.main_addr()).await.unwrap();
     let out = interactive(c.main_addr(), "alice\n").await;
     assert!(out.contains("works for alice."), "{out}");
+    c.stop().await;
+}
+
+/// `query alice` padded with spaces to `body` bytes, line ending not counted.
+fn query_of(body: usize) -> String {
+    format!("query alice{}", " ".repeat(body - "query alice".len()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_longest_request_is_1024_bytes_with_its_newline() {
+    let c = TestCluster::start(&[main("M"), backend("A", SPEC_A), backend("B", SPEC_B)]).await;
+    let found = "result missing=- found=alice slots=[[1,3],[10,24]]";
+    // 1023 bytes and a `\n`: the longest line taken, twice on one connection.
+    let exact = format!("{}\n", query_of(1023));
+    assert_eq!(exact.len(), 1024);
+    let replies = raw_exchange(c.main_addr(), exact.repeat(2).as_bytes()).await;
+    assert_eq!(replies, [found, found]);
+    // One byte more: refused, and the connection closed.
+    let over = format!("{}\nquery alice\n", query_of(1024));
+    let replies = raw_exchange(c.main_addr(), over.as_bytes()).await;
+    assert_eq!(
+        replies,
+        ["error request longer than 1024 bytes; closing the connection"]
+    );
+    // 1024 bytes and no line ending, then the client waits: refused at
+    // once, not at the idle timeout.
+    let mut stream = tokio::net::TcpStream::connect(c.main_addr()).await.unwrap();
+    stream.write_all(query_of(1024).as_bytes()).await.unwrap();
+    let mut reply = String::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_string(&mut reply),
+    )
+    .await
+    .expect("refused without waiting for more")
+    .unwrap();
+    assert_eq!(
+        reply,
+        "error request longer than 1024 bytes; closing the connection\n"
+    );
+    // The one difference of the shared line reader: the limit does not
+    // count the line ending, so 1023 bytes and a `\r\n` are taken too.
+    let crlf = format!("{}\r\n", query_of(1023));
+    assert_eq!(raw_exchange(c.main_addr(), crlf.as_bytes()).await, [found]);
+    // A last request cut short by the end of the stream is answered.
+    assert_eq!(raw_exchange(c.main_addr(), b"query alice").await, [found]);
     c.stop().await;
 }
 

@@ -39,9 +39,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use convene_cluster::accept::accept_until;
 use convene_cluster::admission::ConnectionLimiter;
 use convene_cluster::membership::Membership;
-use convene_cluster::refusal::{Refusals, say_and_close};
+use convene_cluster::refusal::say_and_close;
 use convene_cluster::snapshot::Snapshots;
 use convene_cluster::{Peers, Router, ServiceTag, Shutdown};
 use tokio::net::TcpListener;
@@ -127,32 +128,26 @@ pub fn start(ctx: ChatContext) -> ChatService {
 ///
 /// Connections are capped in all (`chat_connections`) and per address
 /// (`chat_connections_per_ip`); one beyond a cap gets an `error` line
-/// saying which, and is closed.
+/// saying which, and is closed. The loop is the front doors' one
+/// ([`accept_until`]); every connection watches the hub, which cuts them
+/// all at the end.
 async fn accept(node: Arc<ChatNode>, listener: TcpListener, shutdown: Shutdown) {
     let limits = &node.peers.cluster().limits;
     let limiter = ConnectionLimiter::new(limits.chat_connections, limits.chat_connections_per_ip);
     let identify_within = limits.chat_identify_timeout;
-    let refusals = Refusals::default();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => match limiter.admit(peer.ip()) {
-                    Ok(permit) => connection::spawn(node.clone(), stream, permit, identify_within),
-                    Err(refused) => {
-                        tracing::debug!(%peer, %refused, "chat connection refused");
-                        let notice = connection::error_line(&refused.to_string());
-                        refusals.spawn(async move { say_and_close(stream, &notice).await });
-                    }
-                },
-                Err(e) => {
-                    // Out of descriptors, usually: wait instead of spinning.
-                    tracing::warn!("chat accept failed: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-            },
-            _ = shutdown.wait() => break,
-        }
-    }
+    let mut connections = accept_until(
+        "chat",
+        listener,
+        limiter,
+        shutdown.wait(),
+        |stream, _peer, permit| connection::start(node.clone(), stream, permit, identify_within),
+        |stream, refused| {
+            let notice = connection::error_line(&refused.to_string());
+            async move { say_and_close(stream, &notice).await }
+        },
+    )
+    .await;
+    connections.detach_all();
     node.hub.detach_all();
 }
 

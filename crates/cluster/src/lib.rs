@@ -23,10 +23,15 @@
 //!   the coordinator and the live set; answer `convene status`.
 //! - [`secret`]: the cluster secret every node shares, and the keys derived
 //!   from it.
+//! - [`accept`]: the one accept loop of every TCP front door: errors
+//!   waited out, connections admitted or refused, the admitted ones run
+//!   and reaped.
 //! - [`admission`]: how many connections a TCP front door holds, in all and
 //!   per address.
 //! - [`refusal`]: telling a connection past those limits why, at a bounded
 //!   cost.
+//! - [`line`](mod@line): reading lines of bounded length from an async stream,
+//!   cancel safe (the driver of `convene_wire::line`).
 //! - [`retry`]: trying again until something works or the node stops, the
 //!   one retry loop above the peer transport.
 //! - [`snapshot`]: lists too long for one datagram, frozen by the server and
@@ -35,10 +40,12 @@
 
 #![deny(missing_docs)]
 
+pub mod accept;
 pub mod admission;
 pub mod config;
 pub mod election;
 pub mod error;
+pub mod line;
 pub mod membership;
 pub mod peer;
 pub mod refusal;

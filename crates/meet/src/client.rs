@@ -13,11 +13,13 @@
 //! The client is synchronous: it has one conversation at a time, and a plain
 //! blocking socket is the simplest thing that does that.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use convene_time::{Interval, SlotList};
+
+use convene_wire::line::{LineError, LineReader, read_line};
 
 use crate::availability::parse_interval;
 use crate::lines;
@@ -60,10 +62,21 @@ pub enum ClientError {
 /// node that is itself retrying a slow backend.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The longest reply line, its ending not counted: as the main node reads
+/// requests, a line of [`MAX_LINE`] bytes with its `\n`.
+const LINE_LIMIT: usize = MAX_LINE - 1;
+
 /// One connection to a main node, re-opened once if it breaks.
 pub struct Connection {
     server: SocketAddr,
-    stream: Option<(BufReader<TcpStream>, TcpStream)>,
+    stream: Option<Stream>,
+}
+
+/// The reading half (with the line being read) and the writing half.
+struct Stream {
+    read: BufReader<TcpStream>,
+    lines: LineReader,
+    write: TcpStream,
 }
 
 impl Connection {
@@ -89,7 +102,11 @@ impl Connection {
             .map_err(connect)?;
         let _ = stream.set_nodelay(true);
         let write = stream.try_clone().map_err(connect)?;
-        self.stream = Some((BufReader::new(stream), write));
+        self.stream = Some(Stream {
+            read: BufReader::new(stream),
+            lines: LineReader::new(LINE_LIMIT),
+            write,
+        });
         Ok(())
     }
 
@@ -97,7 +114,7 @@ impl Connection {
     pub fn local_port(&self) -> u16 {
         self.stream
             .as_ref()
-            .and_then(|(_, w)| w.local_addr().ok())
+            .and_then(|s| s.write.local_addr().ok())
             .map_or(0, |a| a.port())
     }
 
@@ -120,22 +137,39 @@ impl Connection {
         if self.stream.is_none() {
             self.reconnect()?;
         }
-        let (read, write) = self.stream.as_mut().expect("connected above");
-        write.write_all(request.to_line().as_bytes()).map_err(io)?;
-        let mut line = String::new();
-        let n = read
-            .by_ref()
-            .take(MAX_LINE as u64)
-            .read_line(&mut line)
-            .map_err(io)?;
-        if n == 0 || !line.ends_with('\n') {
-            self.stream = None;
-            return Err(io(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "the server closed the connection",
-            )));
+        let stream = self.stream.as_mut().expect("connected above");
+        let line = stream
+            .write
+            .write_all(request.to_line().as_bytes())
+            .and_then(|()| read_line(&mut stream.read, &mut stream.lines))
+            .map_err(io)
+            .and_then(|line| {
+                let broken = |kind, text: String| Err(io(std::io::Error::new(kind, text)));
+                match line {
+                    Ok(line) => String::from_utf8(line).or_else(|_| {
+                        broken(
+                            std::io::ErrorKind::InvalidData,
+                            "stream did not contain valid UTF-8".into(),
+                        )
+                    }),
+                    Err(LineError::Closed) => broken(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the server closed the connection".into(),
+                    ),
+                    Err(LineError::TooLong { .. }) => broken(
+                        std::io::ErrorKind::InvalidData,
+                        format!("the server sent a line longer than {MAX_LINE} bytes"),
+                    ),
+                }
+            });
+        match line {
+            Ok(line) => Ok(Reply::parse(&line)?),
+            Err(e) => {
+                // Whatever broke, this connection is done with.
+                self.stream = None;
+                Err(e)
+            }
         }
-        Ok(Reply::parse(&line)?)
     }
 }
 

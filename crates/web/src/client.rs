@@ -30,7 +30,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use convene_cluster::line::{self, LineError, LineReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpSocket, TcpStream};
 
 pub use crate::tls::ClientTls;
@@ -452,16 +453,33 @@ async fn read_response(
     ))
 }
 
-/// One line without its CRLF; end of stream before it is `UnexpectedEof`.
+/// The longest status line, header line or chunk-size line taken, its
+/// CRLF not counted: far above what any server sends, and a server that
+/// never ends a line cannot make the client buffer without end.
+pub const MAX_RESPONSE_LINE: usize = 64 * 1024;
+
+/// One line without its CRLF; end of stream before it is `UnexpectedEof`,
+/// a line over [`MAX_RESPONSE_LINE`] is `InvalidData`.
 async fn read_line(connection: &mut Connection) -> io::Result<String> {
-    let mut line = String::new();
-    if connection.read_line(&mut line).await? == 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "the server closed the connection",
-        ));
-    }
-    while line.ends_with('\n') || line.ends_with('\r') {
+    // Each call reads a whole line, and an error drops the connection: the
+    // framer need not outlive the call.
+    let mut lines = LineReader::new(MAX_RESPONSE_LINE);
+    let mut line = match line::read_line(connection, &mut lines).await? {
+        Ok(line) => String::from_utf8(line)
+            .map_err(|_| invalid("stream did not contain valid UTF-8".into()))?,
+        Err(LineError::Closed) => {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the server closed the connection",
+            ));
+        }
+        Err(LineError::TooLong { limit }) => {
+            return Err(invalid(format!(
+                "the server sent a line longer than {limit} bytes"
+            )));
+        }
+    };
+    while line.ends_with('\r') {
         line.pop();
     }
     Ok(line)
@@ -502,6 +520,7 @@ fn invalid(message: String) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::AsyncBufReadExt;
     use tokio::net::TcpListener;
 
     /// A server that answers each request with the next canned response
@@ -649,5 +668,50 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(client.get("/").await.unwrap().text(), "ok");
         }
+    }
+
+    #[tokio::test]
+    async fn a_server_that_never_ends_a_line_is_not_buffered_without_end() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut head = vec![0; 256];
+            let _ = stream.read(&mut head).await;
+            // A status line, then a header that never ends: far more than
+            // the client takes, written until the client goes.
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nx-flood: ").await;
+            let chunk = vec![b'a'; 16 * 1024];
+            let mut sent = 0;
+            while stream.write_all(&chunk).await.is_ok() {
+                sent += chunk.len();
+                if sent > 64 * MAX_RESPONSE_LINE {
+                    break;
+                }
+            }
+            sent
+        });
+        let mut client = HttpClient::new(addr);
+        let error = client.get("/").await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+        assert_eq!(
+            error.to_string(),
+            format!("the server sent a line longer than {MAX_RESPONSE_LINE} bytes")
+        );
+        drop(client);
+        let sent = server.await.unwrap();
+        assert!(sent < 64 * MAX_RESPONSE_LINE, "the client stopped reading");
+    }
+
+    #[tokio::test]
+    async fn a_header_of_exactly_the_limit_is_read() {
+        let mut value = "v".repeat(MAX_RESPONSE_LINE - "x-long: ".len());
+        let response = format!("HTTP/1.1 200 OK\r\nx-long: {value}\r\ncontent-length: 0\r\n\r\n");
+        let (addr, server) = canned(vec![Box::leak(response.into_boxed_str())]).await;
+        let mut client = HttpClient::new(addr);
+        let response = client.get("/").await.unwrap();
+        assert_eq!(response.header("x-long"), Some(value.as_str()));
+        value.clear();
+        server.await.unwrap();
     }
 }

@@ -7,15 +7,17 @@
 //! in the shape of mini-redis' `server.rs`, with hyper (axum's own HTTP
 //! implementation) serving each admitted connection:
 //!
-//! 1. **Accept.** An error from `accept` is usually the process being out
-//!    of file descriptors: the loop waits (1 ms, doubling up to 1 s) rather
-//!    than spinning, and keeps going. Errors about one connection that died
-//!    in the queue are skipped at once.
+//! 1. **Accept.** The front doors' one loop,
+//!    [`accept_until`]: an error from `accept` is usually the process being
+//!    out of file descriptors: the loop waits (1 ms, doubling up to 1 s)
+//!    rather than spinning, and keeps going. Errors about one connection that
+//!    died in the queue are skipped at once.
 //! 2. **Admit.** A [`ConnectionLimiter`] holds the caps: open connections
 //!    in all (`http_connections`) and from one address
 //!    (`http_connections_per_ip`). A connection beyond either gets an HTTP
 //!    `503` saying which, with `Retry-After`, and is closed. Refusals are
-//!    themselves bounded ([`Refusals`]): past that, silence.
+//!    themselves bounded
+//!    ([`Refusals`](convene_cluster::refusal::Refusals)): past that, silence.
 //! 3. **Serve.** Each admitted connection runs in its own task: the TLS
 //!    handshake if the node has a certificate, then hyper's HTTP/1.1 over
 //!    a stream whose [`watchdog`](crate::watchdog) closes it when the
@@ -39,15 +41,15 @@ use std::time::Duration;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, Response};
 use convene_cluster::Limits;
+use convene_cluster::accept::accept_until;
 use convene_cluster::admission::{ConnectionLimiter, ConnectionPermit, Refused};
-use convene_cluster::refusal::{Refusals, say_and_close};
+use convene_cluster::refusal::say_and_close;
 use convene_cluster::shutdown::Shutdown;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::tls::ServerTls;
@@ -94,41 +96,20 @@ pub async fn serve(
         idle_timeout: limits.http_idle_timeout,
     });
     let limiter = ConnectionLimiter::new(limits.http_connections, limits.http_connections_per_ip);
-    let refusals = Refusals::default();
     let (stop_connections, stop) = Shutdown::new();
-    let mut connections = JoinSet::new();
-    let mut backoff = Duration::from_millis(1);
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((tcp, peer)) => {
-                    backoff = Duration::from_millis(1);
-                    let accepted_at = Instant::now();
-                    match limiter.admit(peer.ip()) {
-                        Ok(permit) => {
-                            let task = connection(tcp, peer, accepted_at, shared.clone(), stop.clone(), permit);
-                            connections.spawn(task);
-                        }
-                        Err(refused) => {
-                            tracing::debug!(%peer, %refused, "web connection refused");
-                            refusals.spawn(refuse(tcp, shared.tls.clone(), refused));
-                        }
-                    }
-                }
-                Err(error) if is_about_one_connection(&error) => {}
-                Err(error) => {
-                    tracing::warn!(%error, "web accept failed; retrying in {backoff:?}");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(1));
-                }
-            },
-            // Reap finished connections, so the set holds only open ones.
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            () = &mut shutdown => break,
-        }
-    }
-    drop(listener);
+    let tls = shared.tls.clone();
+    let mut connections = accept_until(
+        "web",
+        listener,
+        limiter,
+        shutdown,
+        |tcp, peer, permit| {
+            let accepted_at = Instant::now();
+            connection(tcp, peer, accepted_at, shared.clone(), stop.clone(), permit)
+        },
+        |tcp, refused| refuse(tcp, tls.clone(), refused),
+    )
+    .await;
     stop_connections.trigger();
     let drained = tokio::time::timeout(DRAIN_PATIENCE, async {
         while connections.join_next().await.is_some() {}
@@ -301,14 +282,4 @@ fn plain_http_to_tls() -> Vec<u8> {
         body.len()
     )
     .into_bytes()
-}
-
-/// Whether an accept error concerns only the connection being accepted
-/// (gone before we took it), not the listener: nothing to wait for.
-fn is_about_one_connection(error: &std::io::Error) -> bool {
-    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
-    matches!(
-        error.kind(),
-        ConnectionAborted | ConnectionRefused | ConnectionReset
-    )
 }

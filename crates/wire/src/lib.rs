@@ -23,6 +23,8 @@
 //! * [`codec`]: the [`Encode`] and [`Decode`] traits that message types
 //!   implement, and their implementations for primitives and strings.
 //! * [`error`]: [`DecodeError`], everything that can be wrong with input bytes.
+//! * [`line`](mod@line): [`LineReader`], lines of bounded length framed without I/O
+//!   (the text protocols over TCP), and its blocking driver.
 //!
 //! # Example
 //!
@@ -64,10 +66,12 @@
 
 pub mod codec;
 pub mod error;
+pub mod line;
 pub mod reader;
 pub mod write;
 
 pub use codec::{Decode, Encode};
 pub use error::DecodeError;
+pub use line::{LineError, LineReader};
 pub use reader::Reader;
 pub use write::WriteExt;

@@ -27,11 +27,13 @@
 //! lets go of the socket: the notice is never lost to a close that came
 //! first.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use convene_cluster::admission::ConnectionPermit;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+use convene_cluster::line::{LineError, LineReader, read_line};
+use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, watch};
@@ -45,17 +47,21 @@ use crate::{ClientMessage, MAX_LINE};
 const NOTICE_PATIENCE: Duration = Duration::from_secs(5);
 
 /// Read buffer per connection: small, since most lines are short and idle
-/// connections should cost little; longer lines grow the line buffer instead.
+/// connections should cost little; a longer line grows the [`LineReader`]'s
+/// buffer instead, and each line's bytes are let go once it is handled.
 const READ_BUFFER: usize = 1024;
 
-/// Serves one accepted connection until it ends. `permit` is its place
-/// under the node's connection caps, held until both halves are done.
-pub(crate) fn spawn(
+/// Takes one admitted connection: attaches it to the hub and starts its
+/// writer now (so a shutdown's `detach_all` that comes after this call finds
+/// it), and returns the reader, which serves the connection until it ends.
+/// `permit` is its place under the node's connection caps, held until both
+/// halves are done.
+pub(crate) fn start(
     node: Arc<ChatNode>,
     stream: TcpStream,
     permit: ConnectionPermit,
     identify_within: Duration,
-) {
+) -> impl Future<Output = ()> + Send + 'static {
     let _ = stream.set_nodelay(true);
     let (read, write) = stream.into_split();
     let attached = node.hub.attach();
@@ -68,7 +74,7 @@ pub(crate) fn spawn(
         write_lines(write, outbox, writer_kill).await;
         drop(writer_permit);
     });
-    tokio::spawn(async move {
+    async move {
         let end = read_lines(&node, id, read, kill, identify_within).await;
         // Letting go of the outbox tells the writer to send what is queued
         // and close.
@@ -81,7 +87,7 @@ pub(crate) fn spawn(
             writer.abort();
         }
         drop(permit);
-    });
+    }
 }
 
 /// How reading ended.
@@ -104,20 +110,16 @@ async fn read_lines(
     identify_within: Duration,
 ) -> End {
     let mut reader = BufReader::with_capacity(READ_BUFFER, read);
-    let mut line = Vec::new();
+    // The line being read lives here, not in the read: a read dropped by
+    // the identity timer loses nothing.
+    let mut lines = LineReader::new(MAX_LINE);
     let mut identified = false;
     // One timer for the connection, not one per line read.
     let identify_due = tokio::time::sleep(identify_within);
     tokio::pin!(identify_due);
     loop {
-        line.clear();
-        let read = async {
-            // One byte past the limit tells "too long" from "exactly the limit".
-            let mut limited = (&mut reader).take(MAX_LINE as u64 + 2);
-            limited.read_until(b'\n', &mut line).await
-        };
         let outcome = tokio::select! {
-            outcome = read => outcome,
+            outcome = read_line(&mut reader, &mut lines) => outcome,
             _ = kill.changed() => return End::Gone,
             () = &mut identify_due, if !identified => {
                 // The approval may have come from the coordinator since the
@@ -135,20 +137,18 @@ async fn read_lines(
                 return End::AfterNotice;
             }
         };
-        match outcome {
-            Ok(0) | Err(_) => return End::Gone,
-            Ok(_) => {}
-        }
-        let ended = line.last() == Some(&b'\n');
-        let body = trim_line_ending(&line);
-        if body.len() > MAX_LINE || (!ended && line.len() > MAX_LINE) {
-            node.hub.send_raw(
-                id,
-                error_line(&format!("line longer than {MAX_LINE} bytes; closing")),
-            );
-            return End::AfterNotice;
-        }
-        let parsed = std::str::from_utf8(body)
+        let line = match outcome {
+            Ok(Ok(line)) => line,
+            Ok(Err(LineError::Closed)) | Err(_) => return End::Gone,
+            Ok(Err(LineError::TooLong { .. })) => {
+                node.hub.send_raw(
+                    id,
+                    error_line(&format!("line longer than {MAX_LINE} bytes; closing")),
+                );
+                return End::AfterNotice;
+            }
+        };
+        let parsed = std::str::from_utf8(&line)
             .map_err(|_| "line is not UTF-8".to_string())
             .and_then(|text| ClientMessage::parse(text).map_err(|e| e.to_string()));
         match parsed {
@@ -159,10 +159,6 @@ async fn read_lines(
             // Once approved, never timed again; until then, one look per
             // line.
             identified = has_identity(node, id);
-        }
-        if line.capacity() > 4 * READ_BUFFER {
-            // One long line should not make an idle connection heavy for ever.
-            line = Vec::new();
         }
     }
 }
@@ -219,11 +215,6 @@ async fn drain(write: OwnedWriteHalf, mut outbox: mpsc::Receiver<Frame>) {
 /// Whether the cluster has approved an identity for connection `id`.
 fn has_identity(node: &ChatNode, id: u64) -> bool {
     node.hub.lock().server.identity_of(id).is_some()
-}
-
-fn trim_line_ending(line: &[u8]) -> &[u8] {
-    let line = line.strip_suffix(b"\n").unwrap_or(line);
-    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 /// `{"type":"error","reason":…}` as a line.

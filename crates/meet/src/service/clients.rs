@@ -3,9 +3,10 @@
 //! One task per connection, so many clients are served at once. Each
 //! connection is a loop of one request line, one reply line (see
 //! [`crate::protocol`]). A bad line gets an `error` reply and the connection
-//! stays usable; a line over the size limit or not UTF-8 gets an error and
-//! the connection is closed, since the stream can no longer be trusted to be
-//! in step.
+//! stays usable; a line over the size limit (more than
+//! [`MAX_LINE`](crate::protocol::MAX_LINE) bytes with its `\n`; a `\r\n`
+//! ending counts as one byte) or not UTF-8 gets an error and the connection
+//! is closed, since the stream can no longer be trusted to be in step.
 //!
 //! What one client may hold:
 //!
@@ -23,17 +24,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use convene_cluster::Limits;
+use convene_cluster::accept::accept_until;
 use convene_cluster::admission::ConnectionLimiter;
-use convene_cluster::refusal::{Refusals, say_and_close};
+use convene_cluster::line::{LineError, LineReader, read_line};
+use convene_cluster::refusal::say_and_close;
 use convene_cluster::shutdown::Shutdown;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::MainRole;
 use crate::lines;
 use crate::protocol::{MAX_LINE, Reply, Request};
 
-/// Accepts clients until shutdown.
+/// Accepts clients until shutdown, through the front doors' one loop
+/// ([`accept_until`]). Each connection watches the shutdown itself, so the
+/// ones still open are left to end on their own.
 pub(super) async fn serve(
     listener: TcpListener,
     main: Arc<MainRole>,
@@ -42,43 +47,32 @@ pub(super) async fn serve(
 ) {
     let port = listener.local_addr().map_or(0, |a| a.port());
     let limiter = ConnectionLimiter::new(limits.meet_connections, limits.meet_connections_per_ip);
-    let refusals = Refusals::default();
     let idle = limits.meet_idle_timeout;
-    let mut backoff = Duration::from_millis(1);
-    loop {
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            _ = shutdown.wait() => return,
-        };
-        match accepted {
-            Ok((stream, peer)) => {
-                backoff = Duration::from_millis(1);
-                let permit = match limiter.admit(peer.ip()) {
-                    Ok(permit) => permit,
-                    Err(refused) => {
-                        tracing::debug!(%peer, %refused, "meet connection refused");
-                        let notice = Reply::Error(refused.to_string()).to_line();
-                        refusals
-                            .spawn(async move { say_and_close(stream, notice.as_bytes()).await });
-                        continue;
-                    }
-                };
-                let main = main.clone();
-                let shutdown = shutdown.clone();
-                tokio::spawn(async move {
-                    connection(stream, port, main, idle, shutdown).await;
-                    drop(permit);
-                });
+    let mut connections = accept_until(
+        "meet",
+        listener,
+        limiter,
+        shutdown.wait(),
+        |stream, _peer, permit| {
+            let main = main.clone();
+            let shutdown = shutdown.clone();
+            async move {
+                connection(stream, port, main, idle, shutdown).await;
+                drop(permit);
             }
-            Err(e) => {
-                // Usually out of file descriptors: wait, then try again.
-                tracing::warn!("accept failed: {e}; retrying in {backoff:?}");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(1));
-            }
-        }
-    }
+        },
+        |stream, refused| {
+            let notice = Reply::Error(refused.to_string()).to_line();
+            async move { say_and_close(stream, notice.as_bytes()).await }
+        },
+    )
+    .await;
+    connections.detach_all();
 }
+
+/// The longest request line, its ending not counted: a line of
+/// [`MAX_LINE`] bytes with its `\n` is the longest taken.
+const LINE_LIMIT: usize = MAX_LINE - 1;
 
 async fn connection(
     stream: TcpStream,
@@ -90,15 +84,13 @@ async fn connection(
     let _ = stream.set_nodelay(true);
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
-    let mut line = Vec::with_capacity(128);
+    let mut framer = LineReader::new(LINE_LIMIT);
     loop {
-        line.clear();
-        let mut limited = (&mut read).take(MAX_LINE as u64);
         // The whole line must come within the idle time: trickling a byte
         // at a time does not keep a connection.
-        let n = tokio::select! {
-            n = tokio::time::timeout(idle, limited.read_until(b'\n', &mut line)) => match n {
-                Ok(n) => n,
+        let line = tokio::select! {
+            line = tokio::time::timeout(idle, read_line(&mut read, &mut framer)) => match line {
+                Ok(line) => line,
                 Err(_) => {
                     tracing::debug!(port, "meet client idle for {idle:?}; closed");
                     return;
@@ -106,24 +98,24 @@ async fn connection(
             },
             _ = shutdown.wait() => return,
         };
-        match n {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
+        let line = match line {
+            Ok(Ok(line)) => Ok(line),
+            Ok(Err(LineError::TooLong { .. })) => Err(()),
+            Ok(Err(LineError::Closed)) | Err(_) => return,
+        };
         main.screen().line(lines::main_got_request(port));
-        let complete = line.last() == Some(&b'\n');
-        let (reply, keep_open) = match std::str::from_utf8(&line) {
-            _ if !complete && line.len() >= MAX_LINE => (
+        let (reply, keep_open) = match line.as_deref().map(std::str::from_utf8) {
+            Err(()) => (
                 Reply::Error(format!(
                     "request longer than {MAX_LINE} bytes; closing the connection"
                 )),
                 false,
             ),
-            Err(_) => (
+            Ok(Err(_)) => (
                 Reply::Error("request is not UTF-8 text; closing the connection".into()),
                 false,
             ),
-            Ok(text) => match Request::parse(text) {
+            Ok(Ok(text)) => match Request::parse(text) {
                 Err(e) => (Reply::Error(e.to_string()), true),
                 Ok(Request::Query(names)) => (main.query(names).await, true),
                 Ok(Request::Register(slot, names)) => {
@@ -142,7 +134,9 @@ async fn connection(
         } else {
             lines::MAIN_SENT
         });
-        if !keep_open || !complete {
+        // A last line cut short by the end of the stream was answered like
+        // any other; the next read finds the end.
+        if !keep_open {
             return;
         }
     }
