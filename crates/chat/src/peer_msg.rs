@@ -1,5 +1,5 @@
 //! What chat servers and the coordinator say to each other over the peer
-//! transport (UDP, [`ServiceTag::Chat`](convene_cluster::ServiceTag)).
+//! transport (UDP, payloads tagged [`TAG`]).
 //!
 //! The course leaves server-to-server traffic to each team (reference §3).
 //! Convene's is small: servers put questions to the coordinator, which holds
@@ -45,9 +45,13 @@
 //! on the first request and serves it by offset, and a coordinator that finds
 //! the snapshot replaced starts over.
 
+use convene_cluster::ServiceTag;
 use convene_wire::{Decode, DecodeError, Encode, Reader, WriteExt};
 
 use crate::registry::{Kind, ServerView};
+
+/// Chat's peer messages start with this byte (see [`ServiceTag`]).
+pub const TAG: ServiceTag = ServiceTag::new(4, "chat");
 
 /// The longest name (identity, room id or server id) accepted on the wire.
 pub const MAX_NAME: usize = 64;

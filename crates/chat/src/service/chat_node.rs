@@ -26,8 +26,8 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use convene_cluster::Peers;
 use convene_cluster::membership::Membership;
-use convene_cluster::{Peers, ServiceTag};
 use convene_wire::{Decode, Encode};
 
 use super::coordinator::Coordinator;
@@ -146,7 +146,7 @@ impl ChatNode {
         let addr = self.coordinator_addr()?;
         let reply = self
             .peers
-            .call(addr, ServiceTag::Chat, &request.to_bytes())
+            .call(addr, crate::peer_msg::TAG, &request.to_bytes())
             .await
             .ok()?;
         PeerReply::from_bytes(&reply).ok()

@@ -13,7 +13,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use convene_cluster::{Peers, ServiceTag};
+use convene_cluster::Peers;
+
+use crate::config::{files_nodes, lock_holder};
+use crate::peer_msg::TAG;
 use convene_wire::{Decode, Encode};
 
 use crate::listing::Entry;
@@ -50,7 +53,7 @@ pub(crate) fn announce(peers: &Peers, path: &SharedPath, record: &Record) {
         record: record.clone(),
     }
     .to_bytes();
-    for (_, peer) in peers.cluster().files_nodes() {
+    for (_, peer) in files_nodes(peers.cluster()) {
         if peer.id == me {
             continue;
         }
@@ -65,7 +68,7 @@ pub(crate) fn announce(peers: &Peers, path: &SharedPath, record: &Record) {
             let (mut silent, mut busy) = (0, 0);
             let mut wait = BUSY_FIRST_WAIT;
             while silent < ANNOUNCE_ATTEMPTS && busy < BUSY_ATTEMPTS {
-                match peers.call(addr, ServiceTag::Files, &body).await {
+                match peers.call(addr, TAG, &body).await {
                     Ok(reply) if FilesReply::from_bytes(&reply) == Ok(FilesReply::Busy) => {
                         busy += 1;
                         tokio::time::sleep(jittered(wait)).await;
@@ -85,14 +88,14 @@ pub(crate) fn announce(peers: &Peers, path: &SharedPath, record: &Record) {
 /// Says `Hello` to every other files node, so each reads our records.
 pub(crate) fn hello_all(peers: &Peers) {
     let me = peers.me().id.clone();
-    for (_, peer) in peers.cluster().files_nodes() {
+    for (_, peer) in files_nodes(peers.cluster()) {
         if peer.id == me {
             continue;
         }
         let (peers, addr) = (peers.clone(), peer.peer_addr());
         tokio::spawn(async move {
             let body = FilesRequest::Hello.to_bytes();
-            let _ = peers.call(addr, ServiceTag::Files, &body).await;
+            let _ = peers.call(addr, TAG, &body).await;
         });
     }
 }
@@ -100,14 +103,14 @@ pub(crate) fn hello_all(peers: &Peers) {
 /// Forwards `request` to the lock holder and returns its answer.
 pub(crate) async fn ask_holder(peers: &Peers, request: &FilesRequest) -> FilesReply {
     let cluster = peers.cluster();
-    let Some(holder) = cluster.lock_holder() else {
+    let Some(holder) = lock_holder(cluster) else {
         return FilesReply::Failed("no node shares a folder, so none holds locks".into());
     };
     if holder.id == peers.me().id {
         return FilesReply::Failed("the lock holder has no folder".into());
     }
     match peers
-        .call(holder.peer_addr(), ServiceTag::Files, &request.to_bytes())
+        .call(holder.peer_addr(), TAG, &request.to_bytes())
         .await
     {
         Ok(bytes) => FilesReply::from_bytes(&bytes).unwrap_or_else(|_| {
@@ -196,7 +199,7 @@ pub(crate) async fn read_snapshot<T>(
         let mut snapshot = 0;
         loop {
             let body = request(snapshot, all.len() as u32).to_bytes();
-            let reply = peers.call(addr, ServiceTag::Files, &body).await.ok()?;
+            let reply = peers.call(addr, TAG, &body).await.ok()?;
             match page(FilesReply::from_bytes(&reply).ok()?) {
                 Page::Items {
                     snapshot: s,
