@@ -314,7 +314,6 @@ async fn changes_made_while_running_reach_the_other_node_both_ways() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strangers_get_nothing_from_the_peer_port_not_even_a_listing_or_a_lock() {
-    use convene_cluster::ServiceTag;
     use convene_files::path::SharedPath;
     use convene_files::peer_msg::{FilesRequest, LockAction};
     use convene_wire::Encode;
@@ -341,7 +340,7 @@ async fn strangers_get_nothing_from_the_peer_port_not_even_a_listing_or_a_lock()
     let ask = |request: Vec<u8>| {
         let client = client.clone();
         async move {
-            let mut body = vec![ServiceTag::Files as u8];
+            let mut body = vec![convene_files::TAG.byte()];
             body.extend(request);
             client.call(node, body).await
         }

@@ -203,7 +203,7 @@ async fn a_forged_deletion_deletes_nothing() {
             },
         };
         let answered = impostor
-            .call(&c, "A", ServiceTag::Files, &forged.to_bytes())
+            .call(&c, "A", convene_files::TAG, &forged.to_bytes())
             .await;
         // A's sync task may first spend the transport's retries on
         // reconciling with Z, which never answers: give the member's
@@ -245,7 +245,7 @@ async fn a_forged_eviction_kicks_nobody() {
             name: "Adel".into(),
         };
         impostor
-            .call(&c, "X", ServiceTag::Chat, &evict.to_bytes())
+            .call(&c, "X", convene_chat::TAG, &evict.to_bytes())
             .await;
         let x = c.node("X");
         let kicked = within(Duration::from_secs(2), async || {
@@ -297,13 +297,13 @@ async fn forged_submissions_and_freezes_change_no_event() {
             availability: slot(),
         };
         impostor
-            .call(&c, "W", ServiceTag::Events, &submit.to_bytes())
+            .call(&c, "W", convene_events::TAG, &submit.to_bytes())
             .await;
         let freeze = Request::Freeze {
             event: frozen.clone(),
         };
         impostor
-            .call(&c, "W", ServiceTag::Events, &freeze.to_bytes())
+            .call(&c, "W", convene_events::TAG, &freeze.to_bytes())
             .await;
 
         let event = events.event(&rigged).await.unwrap();
@@ -340,7 +340,7 @@ async fn a_forged_meet_announcement_takes_no_user_away() {
             names: vec!["mallory".into()],
         };
         impostor
-            .call(&c, "M", ServiceTag::Meet, &announce.to_bytes())
+            .call(&c, "M", convene_meet::TAG, &announce.to_bytes())
             .await;
         impostor.stop().await;
         c.start_node("A").await;
@@ -378,7 +378,9 @@ async fn forged_election_messages_elect_nobody() {
         let node_a = c.node("A");
         let followed = within(Duration::from_secs(2), async || {
             for to in [addr_a, addr_b] {
-                let _ = impostor.peers.notify(to, ServiceTag::Election, &claim);
+                let _ = impostor
+                    .peers
+                    .notify(to, convene_cluster::membership::TAG, &claim);
             }
             *node_a.membership().coordinator().borrow() == Some(z)
         })
@@ -408,7 +410,7 @@ async fn a_replayed_eviction_acts_once() {
     let z = c.take_peer_socket("Z");
     let auth = c.cluster.peer_auth(c.cluster.index_of("Z"), now_ms());
     let sealer = Sealer::new(auth.key, auth.members, auth.me, auth.boot);
-    let mut body = vec![ServiceTag::Chat as u8];
+    let mut body = vec![convene_chat::TAG.byte()];
     body.extend(
         PeerRequest::Evict {
             kind: NameKind::Identity,

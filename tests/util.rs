@@ -248,7 +248,7 @@ impl TestCluster {
         convene_cluster::ClusterSecret::create_file(&dir.path().join("cluster.secret")).unwrap();
         let path = dir.path().join("cluster.toml");
         std::fs::write(&path, &toml).unwrap();
-        let cluster = ClusterConfig::load(&path).unwrap();
+        let cluster = convene_node::load_cluster(&path).unwrap();
         let (cluster, sockets) = convene_node::bind_cluster(cluster).await.unwrap();
         let unstarted = cluster
             .nodes
@@ -390,7 +390,7 @@ impl TestCluster {
             .nodes
             .iter()
             .filter(|n| self.nodes.contains_key(&n.id))
-            .filter_map(|n| n.meet.as_ref())
+            .filter_map(convene_meet::MeetSection::of)
             .map(|m| {
                 std::fs::read_to_string(&m.availability)
                     .unwrap()

@@ -38,8 +38,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use convene_booking::service::peer_msg::PeerRequest;
 use convene_booking::wire::{Reply, Request};
+use convene_cluster::ServiceTag;
 use convene_cluster::config::Limits;
-use convene_cluster::{ClusterConfig, ServiceTag};
 use convene_files::peer_msg::FilesRequest;
 use convene_rpc::SplitMix64;
 use convene_time::WeekTime;
@@ -153,18 +153,18 @@ fn run_in(dir: &Path, b: &AmplificationBench) -> anyhow::Result<()> {
     let duration = Duration::from_secs_f64(b.seconds);
     let path = prepare(dir, b.no_budget)?;
     let screen = convene_cluster::Screen::writer(std::io::sink());
-    let (_, nodes) = servers
-        .block_on(convene_node::start_all(ClusterConfig::load(&path)?, |_| {
-            screen.clone()
-        }))?;
+    let (_, nodes) = servers.block_on(convene_node::start_all(
+        convene_node::load_cluster(&path)?,
+        |_| screen.clone(),
+    ))?;
     let booking = nodes[0].booking_addr().context("front door")?;
     load.block_on(fragment(booking))?;
     servers.block_on(convene_node::stop_all(nodes));
     for (label, stream) in ROWS {
-        let (_, nodes) = servers
-            .block_on(convene_node::start_all(ClusterConfig::load(&path)?, |_| {
-                screen.clone()
-            }))?;
+        let (_, nodes) = servers.block_on(convene_node::start_all(
+            convene_node::load_cluster(&path)?,
+            |_| screen.clone(),
+        ))?;
         let node = &nodes[0];
         let booking = node.booking_addr().context("front door")?;
         let peer = node.peer_addr();
@@ -509,14 +509,14 @@ fn peer_request(id: u64, tag: ServiceTag, body: &[u8]) -> Vec<u8> {
         0,
     ];
     datagram.extend(id.to_be_bytes());
-    datagram.push(tag as u8);
+    datagram.push(tag.byte());
     datagram.extend(body);
     datagram
 }
 
 fn status_request(id: u64, _: SocketAddr) -> Vec<u8> {
     // Membership's StatusRequest is the single byte 20.
-    peer_request(id, ServiceTag::Election, &[20])
+    peer_request(id, convene_cluster::membership::TAG, &[20])
 }
 
 fn files_list_all(id: u64, _: SocketAddr) -> Vec<u8> {
@@ -524,7 +524,7 @@ fn files_list_all(id: u64, _: SocketAddr) -> Vec<u8> {
         snapshot: 0,
         offset: 0,
     };
-    peer_request(id, ServiceTag::Files, &body.to_bytes())
+    peer_request(id, convene_files::TAG, &body.to_bytes())
 }
 
 fn files_list_local(id: u64, _: SocketAddr) -> Vec<u8> {
@@ -532,7 +532,7 @@ fn files_list_local(id: u64, _: SocketAddr) -> Vec<u8> {
         snapshot: 0,
         offset: 0,
     };
-    peer_request(id, ServiceTag::Files, &body.to_bytes())
+    peer_request(id, convene_files::TAG, &body.to_bytes())
 }
 
 fn booking_execute(id: u64, from: SocketAddr) -> Vec<u8> {
@@ -541,5 +541,5 @@ fn booking_execute(id: u64, from: SocketAddr) -> Vec<u8> {
         dedup: false,
         datagram: query_fragmented(id as u32),
     };
-    peer_request(id, ServiceTag::Booking, &body.to_bytes())
+    peer_request(id, convene_booking::TAG, &body.to_bytes())
 }

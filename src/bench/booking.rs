@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use convene_booking::wire::{Reply, Request};
-use convene_cluster::{ClusterConfig, Screen};
+use convene_cluster::Screen;
 use convene_rpc::{CacheConfig, Lookup, ReplyCache};
 use convene_time::WeekTime;
 use tokio::net::UdpSocket;
@@ -61,7 +61,7 @@ fn run_in(dir: &std::path::Path, clients: &[usize], seconds: f64) -> anyhow::Res
         &path,
         node("M", "at-most-once") + &node("L", "at-least-once"),
     )?;
-    let cluster = ClusterConfig::load(&path)?;
+    let cluster = convene_node::load_cluster(&path)?;
     let servers = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -143,7 +143,7 @@ async fn start(
     toml.push_str(election);
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, toml)?;
-    let cluster = ClusterConfig::load(&path)?;
+    let cluster = convene_node::load_cluster(&path)?;
     let screen = Screen::discard();
     Ok(convene_node::start_all(cluster, |_| screen.clone()).await?)
 }

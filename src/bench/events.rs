@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
-use convene_cluster::{ClusterConfig, Screen};
+use convene_cluster::Screen;
 use convene_events::db::{EventState, User};
 use convene_events::service::NewEventRequest;
 use convene_events::zone::now_seconds;
@@ -62,7 +62,7 @@ pub fn run(b: &EventsBench) -> anyhow::Result<()> {
         std::fs::write(&path, toml)?;
         let screen = Screen::discard();
         let (_, nodes) =
-            convene_node::start_all(ClusterConfig::load(&path)?, |_| screen.clone()).await?;
+            convene_node::start_all(convene_node::load_cluster(&path)?, |_| screen.clone()).await?;
         let storage = b.database_url.as_deref().unwrap_or("SQLite (one file)");
         println!("storage: {storage}");
         let result = measure(&nodes, b).await;

@@ -98,7 +98,7 @@ async fn start(
     }
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, toml)?;
-    let cluster = ClusterConfig::load(&path)?;
+    let cluster = convene_node::load_cluster(&path)?;
     let screen = Screen::discard();
     Ok(convene_node::start_all(cluster, |_| screen.clone()).await?)
 }

@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use convene_cluster::{ClusterConfig, Screen};
+use convene_cluster::Screen;
 use convene_rpc::SplitMix64;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader as AsyncBufReader};
 use tokio::net::TcpStream;
@@ -46,7 +46,7 @@ pub fn run(users: usize, clients: &[usize], seconds: f64, memory: bool) -> anyho
          [[node]]\nid = \"A\"\nhost = \"127.0.0.1\"\npeer_port = 0\n[node.meet]\navailability = \"a.txt\"\n\
          [[node]]\nid = \"B\"\nhost = \"127.0.0.1\"\npeer_port = 0\n[node.meet]\navailability = \"b.txt\"\n",
     )?;
-    let cluster = ClusterConfig::load(&cluster_file)?;
+    let cluster = convene_node::load_cluster(&cluster_file)?;
     let servers = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -16,7 +16,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use convene_booking::client::Client;
 use convene_booking::wire::{Reply, Request};
-use convene_cluster::{ClusterConfig, Screen};
+use convene_cluster::Screen;
 use convene_time::WeekTime;
 
 #[derive(clap::Args)]
@@ -75,7 +75,7 @@ fn run_in(dir: &std::path::Path, args: &ExperimentArgs) -> anyhow::Result<ExitCo
     );
     let path = dir.join("cluster.toml");
     std::fs::write(&path, toml)?;
-    let cluster = ClusterConfig::load(&path)?;
+    let cluster = convene_node::load_cluster(&path)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -12,7 +12,7 @@ use convene_node::Faults;
 /// Runs node `id` of the cluster file `config`, with `faults` injected (for
 /// tests; none otherwise).
 pub fn run(config: &Path, id: &str, faults: Faults) -> anyhow::Result<ExitCode> {
-    let cluster = ClusterConfig::load(config)?;
+    let cluster = convene_node::load_cluster(config)?;
     run_cluster(cluster, id, faults)
 }
 

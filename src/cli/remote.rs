@@ -15,7 +15,6 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use convene_cluster::ClusterConfig;
 use convene_web::client::{HttpClient, HttpResponse};
 use convene_web::ops::operator::OperatorKey;
 use serde_json::Value;
@@ -203,7 +202,7 @@ impl Remote {
     }
 
     fn operator(config: &Path, server: Option<ServerUrl>) -> anyhow::Result<Remote> {
-        let cluster = ClusterConfig::load(config)?;
+        let cluster = convene_node::load_cluster(config)?;
         let Some(secret) = &cluster.secret else {
             bail!(
                 "{} names no secret_file, and the operator proves the cluster secret: add `secret_file = \"cluster.secret\"` to it (make one with `convene secret`), or log in with an account (`convene login --server URL`)",

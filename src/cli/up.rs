@@ -24,10 +24,10 @@ pub fn run(
                 format!("cannot write the demo cluster into {}", demo::DEMO_DIR)
             })?;
             print!("{}", demo::banner(&path));
-            return run_cluster(ClusterConfig::load(&path)?, true);
+            return run_cluster(convene_node::load_cluster(&path)?, true);
         }
     };
-    run_cluster(ClusterConfig::load(&path)?, false)
+    run_cluster(convene_node::load_cluster(&path)?, false)
 }
 
 fn run_cluster(cluster: ClusterConfig, demo_data: bool) -> anyhow::Result<ExitCode> {

@@ -45,7 +45,7 @@ use convene_cluster::config::Limits;
 use convene_cluster::peer::BoxFuture;
 use convene_cluster::screen::Untrusted;
 use convene_cluster::shutdown::Shutdown;
-use convene_cluster::{Peers, Router, Screen, Semantics, ServiceHandler, ServiceTag};
+use convene_cluster::{Peers, Router, Screen, ServiceHandler};
 use convene_rpc::datagram::send_soon;
 use convene_rpc::{
     BudgetConfig, BudgetStats, CacheConfig, Lookup, Loss, LossConfig, ReplyBudget, ReplyCache,
@@ -64,7 +64,9 @@ mod owner;
 pub mod peer_msg;
 
 use owner::{Outcome, Owner};
-use peer_msg::{PeerReply, PeerRequest};
+use peer_msg::{PeerReply, PeerRequest, TAG};
+
+use crate::config::{BookingSection, Semantics, facility_owner};
 
 /// The longest monitoring period a client may ask for: one week.
 pub const MAX_MONITOR_SECONDS: u32 = 7 * 24 * 3600;
@@ -186,7 +188,7 @@ pub async fn start(ctx: BookingContext) -> Result<BookingService, BookingStartEr
         .cluster()
         .index_of(&ctx.peers.me().id)
         .unwrap_or_default();
-    let section = ctx.peers.me().booking.clone();
+    let section = BookingSection::of(ctx.peers.me());
     let limits = ctx.peers.cluster().limits.clone();
     let cache = CacheConfig {
         ttl: Duration::from_secs(section.reply_cache_seconds),
@@ -240,7 +242,7 @@ pub async fn start(ctx: BookingContext) -> Result<BookingService, BookingStartEr
     });
     if !ctx
         .router
-        .register(ServiceTag::Booking, Arc::new(BookingPeer(shared.clone())))
+        .register(TAG, Arc::new(BookingPeer(shared.clone())))
     {
         return Err(BookingStartError::AlreadyRegistered);
     }
@@ -252,7 +254,7 @@ pub async fn start(ctx: BookingContext) -> Result<BookingService, BookingStartEr
             .cluster()
             .nodes
             .iter()
-            .flat_map(|n| n.booking.facilities.iter().map(String::as_str))
+            .flat_map(|n| BookingSection::facilities_of(n).iter().map(String::as_str))
             .collect();
         ctx.screen.block(&[
             &format_args!("Facility Booking Server started on port {port}"),
@@ -537,9 +539,9 @@ impl Shared {
         };
         let cluster = self.peers.cluster();
         let owner = match &request {
-            Request::Query { facility, .. } | Request::Book { facility, .. } => cluster
-                .facility_owner(facility)
-                .ok_or_else(|| not_found(facility)),
+            Request::Query { facility, .. } | Request::Book { facility, .. } => {
+                facility_owner(cluster, facility).ok_or_else(|| not_found(facility))
+            }
             Request::Monitor { facility, seconds } => {
                 return self.register_monitor(client, facility, *seconds).await;
             }
@@ -551,7 +553,7 @@ impl Shared {
                     cluster
                         .nodes
                         .get(*n)
-                        .is_some_and(|node| !node.booking.facilities.is_empty())
+                        .is_some_and(|node| !BookingSection::facilities_of(node).is_empty())
                 })
                 .ok_or_else(|| {
                     Reply::error(ErrorCode::InvalidConfirmationId, "Invalid confirmation ID")
@@ -585,7 +587,7 @@ impl Shared {
         .to_bytes();
         match self
             .peers
-            .call(target.peer_addr(), ServiceTag::Booking, &body)
+            .call(target.peer_addr(), TAG, &body)
             .await
             .map(|b| PeerReply::from_bytes(&b))
         {
@@ -624,7 +626,7 @@ impl Shared {
             lines::addr(client)
         ));
         let cluster = self.peers.cluster();
-        let Some(node) = cluster.facility_owner(facility) else {
+        let Some(node) = facility_owner(cluster, facility) else {
             return FrontReply::Keep(not_found(facility).encode());
         };
         if seconds == 0 || seconds > MAX_MONITOR_SECONDS {
@@ -663,11 +665,7 @@ impl Shared {
             }
             .to_bytes();
             let target = &cluster.nodes[node];
-            if let Err(e) = self
-                .peers
-                .call(target.peer_addr(), ServiceTag::Booking, &body)
-                .await
-            {
+            if let Err(e) = self.peers.call(target.peer_addr(), TAG, &body).await {
                 tracing::warn!(
                     "node {} did not take a monitor subscription: {e}",
                     target.id
@@ -722,7 +720,7 @@ impl Shared {
                     }
                     .to_bytes();
                     tokio::spawn(async move {
-                        if let Err(e) = peers.call(addr, ServiceTag::Booking, &body).await {
+                        if let Err(e) = peers.call(addr, TAG, &body).await {
                             tracing::warn!(%addr, "monitor update not delivered: {e}");
                         }
                     });

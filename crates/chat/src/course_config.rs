@@ -18,7 +18,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 
-use convene_cluster::config::{BookingSection, NodeConfig};
+use convene_cluster::config::{NodeConfig, Sections};
 use convene_cluster::election::ElectionConfig;
 use convene_cluster::{ClusterConfig, ConfigError};
 
@@ -65,14 +65,12 @@ pub fn course_cluster(servers: &[CourseServer], path: &Path) -> Result<ClusterCo
             client_port: None,
             priority: server.priority,
             data_dir: base.join("convene-data").join(&server.id),
-            meet: None,
             booking_port: None,
             chat_port: Some(server.client_port),
-            booking: BookingSection::default(),
-            files: None,
             http_port: None,
             tls: None,
             event_server: false,
+            sections: Sections::default(),
         })
         .collect();
     ClusterConfig::from_nodes(path, nodes, ElectionConfig::default())
@@ -212,7 +210,11 @@ mod tests {
         assert_eq!(s2.peer_port, 5556);
         assert_eq!(s2.priority, 7);
         assert_eq!(s2.data_dir, Path::new("/srv/chat/convene-data/s2"));
-        assert!(s2.meet.is_none() && s2.booking_port.is_none() && s2.client_port.is_none());
+        assert!(
+            s2.sections.names().next().is_none()
+                && s2.booking_port.is_none()
+                && s2.client_port.is_none()
+        );
     }
 
     #[test]

@@ -71,6 +71,7 @@ mod testing;
 pub use client_msg::ClientMessage;
 pub use error::ProtocolError;
 pub use ids::{IdError, check_identity, check_room_id, main_hall};
+pub use peer_msg::TAG;
 pub use server_msg::ServerMessage;
 
 /// The longest line a server accepts from a client, in bytes, its line ending not

@@ -1,5 +1,5 @@
 //! What chat servers and the coordinator say to each other over the peer
-//! transport (UDP, [`ServiceTag::Chat`](convene_cluster::ServiceTag)).
+//! transport (UDP, payloads tagged [`TAG`]).
 //!
 //! The course leaves server-to-server traffic to each team (reference §3).
 //! Convene's is small: servers put questions to the coordinator, which holds
@@ -46,9 +46,13 @@
 //! the snapshot replaced (or, after half a minute, expired) starts over (see
 //! [`convene_cluster::snapshot`]).
 
+use convene_cluster::ServiceTag;
 use convene_wire::{Decode, DecodeError, Encode, Reader, WriteExt};
 
 use crate::registry::{Kind, ServerView};
+
+/// Chat's peer messages start with this byte (see [`ServiceTag`]).
+pub const TAG: ServiceTag = ServiceTag::new(4, "chat");
 
 /// The longest name (identity, room id or server id) accepted on the wire.
 pub const MAX_NAME: usize = 64;

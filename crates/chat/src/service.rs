@@ -44,7 +44,7 @@ use convene_cluster::admission::ConnectionLimiter;
 use convene_cluster::membership::Membership;
 use convene_cluster::refusal::say_and_close;
 use convene_cluster::snapshot::Snapshots;
-use convene_cluster::{Peers, Router, ServiceTag, Shutdown};
+use convene_cluster::{Peers, Router, Shutdown};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -71,7 +71,7 @@ use peer_handler::ChatPeerHandler;
 pub struct ChatContext {
     /// The peer transport.
     pub peers: Peers,
-    /// Where to register for [`ServiceTag::Chat`].
+    /// Where to register for [`TAG`](crate::peer_msg::TAG).
     pub router: Arc<Router>,
     /// Who coordinates, and who is live.
     pub membership: Membership,
@@ -103,9 +103,10 @@ pub fn start(ctx: ChatContext) -> ChatService {
     });
     // Registered once per node; a second registration is a programming error
     // and the first stands.
-    let _ = ctx
-        .router
-        .register(ServiceTag::Chat, Arc::new(ChatPeerHandler(node.clone())));
+    let _ = ctx.router.register(
+        crate::peer_msg::TAG,
+        Arc::new(ChatPeerHandler(node.clone())),
+    );
     let mut tasks = vec![tokio::spawn(coordinator::watch(role, ctx.shutdown.clone()))];
     let addr = ctx.listener.as_ref().and_then(|l| l.local_addr().ok());
     if let Some(listener) = ctx.listener {

@@ -48,12 +48,19 @@
 //! trusted_proxies = ["10.0.0.5"]  # believe X-Forwarded-For only from these peers
 //! ```
 //!
+//! This crate reads the keys every node has; a service's own table of a
+//! node (`[node.meet]`, `[node.files]`, `[node.booking]`) is read by that
+//! service, which the caller names in the list of [`SectionReader`]s it
+//! passes (see [`section`]; the node crate keeps the list).
+//!
 //! Parsing happens in two steps. Serde reads the file into `Raw*` structs that
 //! reject unknown keys (so a typo such as `peer_prot` is an error, not a
 //! silently ignored line), then [`ClusterConfig::from_toml`] checks what TOML
 //! cannot: id syntax, duplicate ids and ports, and resolves relative paths
 //! against the file's own directory, so a cluster file means the same thing
 //! whatever directory it is started from.
+
+pub mod section;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -62,7 +69,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+use toml::Spanned;
+use toml::de::{DeString, DeTable, DeValue};
 
+pub use self::section::{NodeContext, Section, SectionReader, Sections};
 use crate::election::ElectionConfig;
 use crate::error::ConfigError;
 use crate::secret::ClusterSecret;
@@ -131,24 +141,21 @@ pub struct NodeConfig {
     pub priority: i64,
     /// Where the node keeps its store, already resolved against the file.
     pub data_dir: PathBuf,
-    /// The meet service's settings, if this node is a meet backend.
-    pub meet: Option<MeetSection>,
     /// UDP port speaking the booking seed's protocol, if this node answers
     /// booking clients.
     pub booking_port: Option<u16>,
     /// TCP port for chat clients (the CS4262 JSON-lines protocol), if this
     /// node is a chat server.
     pub chat_port: Option<u16>,
-    /// The booking service's settings (defaults if the section is absent).
-    pub booking: BookingSection,
-    /// The files service's settings, if this node shares a folder.
-    pub files: Option<FilesSection>,
     /// TCP port for the web pages and JSON API, if this node serves them.
     pub http_port: Option<u16>,
     /// The certificate and key to serve `http_port` over TLS, if given.
     pub tls: Option<TlsFiles>,
     /// Whether this node computes partial solutions for events.
     pub event_server: bool,
+    /// The services' own tables of this node (`[node.meet]`, ...), read by
+    /// each service's [`Section`]; see [`NodeConfig::section`].
+    pub sections: Sections,
 }
 
 /// `tls_cert` and `tls_key`: PEM files, already resolved against the
@@ -256,82 +263,13 @@ impl Default for Limits {
     }
 }
 
-/// Invocation semantics of a booking front door.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Semantics {
-    /// Every received request executes, retries included.
-    AtLeastOnce,
-    /// A retry gets the first execution's reply; nothing executes twice.
-    AtMostOnce,
-}
-
-impl std::fmt::Display for Semantics {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Semantics::AtLeastOnce => "at-least-once",
-            Semantics::AtMostOnce => "at-most-once",
-        })
-    }
-}
-
-/// `[node.booking]`: how this node's booking front door behaves and which
-/// facilities it owns.
-#[derive(Clone, Debug, PartialEq)]
-pub struct BookingSection {
-    /// At-least-once or at-most-once (default).
-    pub semantics: Semantics,
-    /// Probability that a received request is dropped (loss simulation).
-    pub request_loss: f64,
-    /// Probability that a reply is dropped after executing.
-    pub reply_loss: f64,
-    /// Probability that a received request is processed twice.
-    pub duplicate: f64,
-    /// Seed of the loss simulation, so an experiment can be replayed.
-    pub loss_seed: u64,
-    /// Seconds a cached reply is kept for retries (at-most-once).
-    pub reply_cache_seconds: u64,
-    /// Most replies kept in the cache; the oldest go first.
-    pub reply_cache_entries: usize,
-    /// Facilities this node owns, matched exactly (case-sensitive).
-    pub facilities: Vec<String>,
-}
-
-impl Default for BookingSection {
-    fn default() -> Self {
-        BookingSection {
-            semantics: Semantics::AtMostOnce,
-            request_loss: 0.0,
-            reply_loss: 0.0,
-            duplicate: 0.0,
-            loss_seed: 1,
-            reply_cache_seconds: 300,
-            reply_cache_entries: 100_000,
-            facilities: Vec::new(),
-        }
-    }
-}
-
-/// `[node.files]`: the folder this node shares with the other files nodes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FilesSection {
-    /// The shared folder, already resolved against the cluster file.
-    pub dir: PathBuf,
-    /// Locks live on this node (the seed's Server A). If no files node
-    /// says so, the files node with the highest priority holds them.
-    pub lock_holder: bool,
-    /// How long a lock lasts unless renewed (used by the holder).
-    pub lease: Duration,
-}
-
-/// `[node.meet]`: this node serves the users of one availability file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MeetSection {
-    /// The EE450 availability file, already resolved against the cluster file.
-    pub availability: PathBuf,
-}
-
 impl NodeConfig {
+    /// This node's section of type `T` (`[node.<T::NAME>]`), if the file
+    /// gives it one.
+    pub fn section<T: Section>(&self) -> Option<&T> {
+        self.sections.get::<T>()
+    }
+
     /// The UDP address booking clients send to, if any.
     pub fn booking_addr(&self) -> Option<SocketAddr> {
         self.booking_port
@@ -424,72 +362,84 @@ struct RawNode {
     client_port: Option<u16>,
     priority: Option<i64>,
     data_dir: Option<PathBuf>,
-    meet: Option<RawMeet>,
     booking_port: Option<u16>,
-    booking: Option<RawBooking>,
     chat_port: Option<u16>,
-    files: Option<RawFiles>,
     http_port: Option<u16>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     event_server: Option<bool>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFiles {
-    dir: PathBuf,
-    lock_holder: Option<bool>,
-    lease_seconds: Option<u64>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawBooking {
-    semantics: Option<Semantics>,
-    request_loss: Option<f64>,
-    reply_loss: Option<f64>,
-    duplicate: Option<f64>,
-    loss_seed: Option<u64>,
-    reply_cache_seconds: Option<u64>,
-    reply_cache_entries: Option<usize>,
-    facilities: Option<Vec<String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawMeet {
-    availability: PathBuf,
-}
+/// The keys of a `[[node]]` table that this crate reads (those of
+/// `RawNode`); any other key must name a service's section.
+pub const NODE_KEYS: &[&str] = &[
+    "id",
+    "host",
+    "peer_port",
+    "client_port",
+    "priority",
+    "data_dir",
+    "booking_port",
+    "chat_port",
+    "http_port",
+    "tls_cert",
+    "tls_key",
+    "event_server",
+];
 
 impl ClusterConfig {
-    /// Reads and validates a cluster file.
-    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+    /// Reads and validates a cluster file, each node's service sections
+    /// with the `sections` given (`convene_node::services` lists every
+    /// service's; a section not in the list is an unknown key).
+    pub fn load(path: &Path, sections: &[&'static dyn SectionReader]) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             path: path.to_path_buf(),
             error,
         })?;
-        Self::from_toml(&text, path)
+        Self::from_toml(&text, path, sections)
     }
 
     /// Validates cluster-file text as if it had been read from `path`
-    /// (relative paths resolve against `path`'s directory).
-    pub fn from_toml(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let raw: RawCluster = toml::from_str(text).map_err(|e| ConfigError::Syntax {
-            path: path.to_path_buf(),
-            message: e.to_string().trim_end().to_string(),
-        })?;
+    /// (relative paths resolve against `path`'s directory), each node's
+    /// service sections with the `sections` given.
+    pub fn from_toml(
+        text: &str,
+        path: &Path,
+        sections: &[&'static dyn SectionReader],
+    ) -> Result<Self, ConfigError> {
+        let syntax = |mut error: toml::de::Error| {
+            error.set_input(Some(text));
+            ConfigError::Syntax {
+                path: path.to_path_buf(),
+                message: error.to_string().trim_end().to_string(),
+            }
+        };
+        // Serde, step one: the file's own keys, with each node's service
+        // sections taken out first and read by their services.
+        let mut document = DeTable::parse(text).map_err(syntax)?;
+        let taken = take_sections(document.get_mut(), sections).map_err(syntax)?;
+        let raw =
+            RawCluster::deserialize(toml::de::Deserializer::from(document)).map_err(syntax)?;
+        let mut read = Vec::with_capacity(taken.len());
+        for node in taken {
+            let mut raws = Vec::with_capacity(node.len());
+            for (reader, value) in node {
+                raws.push((reader, sections[reader].deserialize(value).map_err(syntax)?));
+            }
+            // Checked in the order of the list, whatever the file's order.
+            raws.sort_by_key(|(reader, _)| *reader);
+            read.push(raws);
+        }
+        let mut read = read.into_iter();
+
         if raw.node.is_empty() {
             return Err(ConfigError::NoNodes {
                 path: path.to_path_buf(),
             });
         }
         let base = path.parent().unwrap_or(Path::new("")).to_path_buf();
-        let invalid = |node: &str, key: &'static str, problem: String| ConfigError::Invalid {
-            path: path.to_path_buf(),
-            node: node.to_string(),
-            key,
-            problem,
+        let invalid = |node: &str, key: &'static str, problem: String| {
+            section::invalid(path, node, key, problem)
         };
 
         let mut nodes = Vec::with_capacity(raw.node.len());
@@ -515,28 +465,16 @@ impl ClusterConfig {
                 raw.data_dir
                     .unwrap_or_else(|| Path::new("convene-data").join(&raw.id)),
             );
-            let meet = raw.meet.map(|m| MeetSection {
-                availability: base.join(m.availability),
-            });
-            let booking = match raw.booking {
-                None => BookingSection::default(),
-                Some(b) => booking_section(b, &raw.id, &invalid)?,
+            let context = NodeContext {
+                path,
+                base: &base,
+                id: &raw.id,
             };
-            let files = match raw.files {
-                None => None,
-                Some(f) => Some(FilesSection {
-                    dir: base.join(f.dir),
-                    lock_holder: f.lock_holder.unwrap_or(false),
-                    lease: match f.lease_seconds {
-                        None => Duration::from_secs(3600),
-                        Some(s) if (1..=365 * 86_400).contains(&s) => Duration::from_secs(s),
-                        Some(s) => {
-                            let problem = format!("is {s}: use 1 to 31536000 seconds");
-                            return Err(invalid(&raw.id, "lease_seconds", problem));
-                        }
-                    },
-                }),
-            };
+            let mut node_sections = Sections::default();
+            for (reader, section) in read.next().unwrap_or_default() {
+                let reader = sections[reader];
+                node_sections.push(reader.name(), reader.check_node(section, &context)?);
+            }
             let tls = match (raw.tls_cert, raw.tls_key) {
                 (None, None) => None,
                 (Some(cert), Some(key)) => Some(TlsFiles {
@@ -563,19 +501,20 @@ impl ClusterConfig {
                 peer_port: raw.peer_port,
                 client_port: raw.client_port,
                 data_dir,
-                meet,
                 booking_port: raw.booking_port,
-                booking,
                 chat_port: raw.chat_port,
-                files,
                 http_port: raw.http_port,
                 tls,
                 event_server: raw.event_server.unwrap_or(true),
+                sections: node_sections,
             });
         }
 
         let election = election_config(raw.election, path)?;
         let mut config = Self::from_nodes(path, nodes, election)?;
+        for reader in sections {
+            reader.check(&config)?;
+        }
         config.events = events_config(raw.database_url, raw.redis_url, path)?;
         if let Some(file) = raw.secret_file {
             config = config.with_secret_file(&base.join(file))?;
@@ -586,8 +525,9 @@ impl ClusterConfig {
     }
 
     /// A cluster built from nodes read some other way (the chat seed's
-    /// `configuration.txt`), checked as a cluster file is: unique ids and
-    /// ports, one owner per facility.
+    /// `configuration.txt`), checked as a cluster file's common keys are:
+    /// unique ids and ports. (Such nodes have no service sections, so no
+    /// service has anything to check across them.)
     pub fn from_nodes(
         path: &Path,
         nodes: Vec<NodeConfig>,
@@ -615,8 +555,6 @@ impl ClusterConfig {
             limits: Limits::default(),
         };
         config.check_unique(&invalid)?;
-        config.check_facilities(&invalid)?;
-        config.check_files(&invalid)?;
         Ok(config)
     }
 
@@ -675,84 +613,10 @@ impl ClusterConfig {
             .filter(|(_, n)| n.event_server)
     }
 
-    /// Each facility belongs to one node.
-    fn check_facilities(
-        &self,
-        invalid: &dyn Fn(&str, &'static str, String) -> ConfigError,
-    ) -> Result<(), ConfigError> {
-        let mut owners: HashMap<&str, &str> = HashMap::new();
-        for node in &self.nodes {
-            for facility in &node.booking.facilities {
-                if let Some(other) = owners.insert(facility, &node.id) {
-                    return Err(invalid(
-                        &node.id,
-                        "facilities",
-                        format!("lists {facility:?}, which node {other:?} already owns"),
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// No two nodes sharing one folder (they would sync it with itself).
-    fn check_files(
-        &self,
-        invalid: &dyn Fn(&str, &'static str, String) -> ConfigError,
-    ) -> Result<(), ConfigError> {
-        let mut dirs: HashMap<&Path, &str> = HashMap::new();
-        let mut holder: Option<&str> = None;
-        for node in &self.nodes {
-            let Some(files) = &node.files else { continue };
-            if files.lock_holder {
-                if let Some(other) = holder {
-                    return Err(invalid(
-                        &node.id,
-                        "lock_holder",
-                        format!("is true, but node {other:?} already holds the locks"),
-                    ));
-                }
-                holder = Some(&node.id);
-            }
-            if let Some(other) = dirs.insert(&files.dir, &node.id) {
-                return Err(invalid(
-                    &node.id,
-                    "dir",
-                    format!("{} is node {other:?}'s folder too", files.dir.display()),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// The files node that holds the locks: the one marked `lock_holder`,
-    /// else the files node with the highest priority (the first in the file
-    /// among equals).
-    pub fn lock_holder(&self) -> Option<&NodeConfig> {
-        let files = || self.nodes.iter().filter(|n| n.files.is_some());
-        files()
-            .find(|n| n.files.as_ref().is_some_and(|f| f.lock_holder))
-            .or_else(|| {
-                files().fold(None, |best: Option<&NodeConfig>, n| match best {
-                    Some(b) if b.priority >= n.priority => Some(b),
-                    _ => Some(n),
-                })
-            })
-    }
-
-    /// The nodes that share a folder, in file order.
-    pub fn files_nodes(&self) -> impl Iterator<Item = (usize, &NodeConfig)> {
-        self.nodes
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| n.files.is_some())
-    }
-
-    /// The node that owns a booking facility.
-    pub fn facility_owner(&self, facility: &str) -> Option<usize> {
-        self.nodes
-            .iter()
-            .position(|n| n.booking.facilities.iter().any(|f| f == facility))
+    /// The error for a value of node `node`'s `key` that is not
+    /// acceptable: what a service's [`Section::check`] returns.
+    pub fn invalid(&self, node: &str, key: &'static str, problem: String) -> ConfigError {
+        section::invalid(&self.path, node, key, problem)
     }
 
     /// The node with this id.
@@ -888,58 +752,6 @@ fn election_config(raw: Option<RawElection>, path: &Path) -> Result<ElectionConf
     })
 }
 
-fn booking_section(
-    raw: RawBooking,
-    node: &str,
-    invalid: &dyn Fn(&str, &'static str, String) -> ConfigError,
-) -> Result<BookingSection, ConfigError> {
-    let defaults = BookingSection::default();
-    let probability = |key: &'static str, value: Option<f64>| match value {
-        None => Ok(0.0),
-        Some(p) if (0.0..=1.0).contains(&p) => Ok(p),
-        Some(p) => Err(invalid(
-            node,
-            key,
-            format!("is {p}: use a probability from 0.0 to 1.0"),
-        )),
-    };
-    let facilities = raw.facilities.unwrap_or_default();
-    for (i, f) in facilities.iter().enumerate() {
-        if f.is_empty() || f.len() > 256 {
-            return Err(invalid(
-                node,
-                "facilities",
-                format!("entry {} must be 1 to 256 bytes long", i + 1),
-            ));
-        }
-        if facilities[..i].contains(f) {
-            return Err(invalid(node, "facilities", format!("lists {f:?} twice")));
-        }
-    }
-    let entries = raw
-        .reply_cache_entries
-        .unwrap_or(defaults.reply_cache_entries);
-    if entries == 0 {
-        return Err(invalid(
-            node,
-            "reply_cache_entries",
-            "must be at least 1".into(),
-        ));
-    }
-    Ok(BookingSection {
-        semantics: raw.semantics.unwrap_or(defaults.semantics),
-        request_loss: probability("request_loss", raw.request_loss)?,
-        reply_loss: probability("reply_loss", raw.reply_loss)?,
-        duplicate: probability("duplicate", raw.duplicate)?,
-        loss_seed: raw.loss_seed.unwrap_or(defaults.loss_seed),
-        reply_cache_seconds: raw
-            .reply_cache_seconds
-            .unwrap_or(defaults.reply_cache_seconds),
-        reply_cache_entries: entries,
-        facilities,
-    })
-}
-
 /// Reads the secret file named by the cluster file at `cluster`.
 fn read_secret(file: &Path, cluster: &Path) -> Result<ClusterSecret, ConfigError> {
     let bad = |problem: String| ConfigError::Secret {
@@ -1046,6 +858,72 @@ fn parse_host(host: &str) -> Option<IpAddr> {
         return Some(IpAddr::V4(Ipv4Addr::LOCALHOST));
     }
     host.parse().ok()
+}
+
+/// Takes each `[[node]]` table's service sections out of `document`, after
+/// checking that every key of the table is either this crate's or a listed
+/// section's. Per node, in file order: the section's place in `readers`,
+/// and its value.
+#[allow(clippy::type_complexity)]
+fn take_sections<'i>(
+    document: &mut DeTable<'i>,
+    readers: &[&'static dyn SectionReader],
+) -> Result<Vec<Vec<(usize, Spanned<DeValue<'i>>)>>, toml::de::Error> {
+    // Anything else under `node` is for serde to refuse.
+    let Some(DeValue::Array(nodes)) = document.get_mut("node").map(Spanned::get_mut) else {
+        return Ok(Vec::new());
+    };
+    let mut taken = Vec::with_capacity(nodes.len());
+    for node in nodes.iter_mut() {
+        let DeValue::Table(table) = node.get_mut() else {
+            taken.push(Vec::new());
+            continue;
+        };
+        let known = |key: &str| NODE_KEYS.contains(&key) || readers.iter().any(|r| r.name() == key);
+        if let Some(key) = table.keys().find(|key| !known(key.get_ref())) {
+            return Err(unknown_key(key, readers));
+        }
+        let names: Vec<_> = table.keys().map(|key| key.get_ref().to_string()).collect();
+        let mut sections = Vec::new();
+        for name in names {
+            if let Some(reader) = readers.iter().position(|r| r.name() == name) {
+                let value = table.remove(name.as_str()).expect("a key just listed");
+                sections.push((reader, value));
+            }
+        }
+        taken.push(sections);
+    }
+    Ok(taken)
+}
+
+/// The error serde gives for a key a struct does not have ("unknown field
+/// `peer_prot`, expected one of ..."), pointing at `key` in the file. toml
+/// points only errors it raised itself into the file, so this has it read
+/// the key as a value that a visitor then refuses.
+fn unknown_key(
+    key: &Spanned<DeString<'_>>,
+    readers: &[&'static dyn SectionReader],
+) -> toml::de::Error {
+    struct Refuse(&'static [&'static str]);
+    impl serde::de::Visitor<'_> for Refuse {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a key of a [[node]] table")
+        }
+        fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<(), E> {
+            Err(E::unknown_field(key, self.0))
+        }
+    }
+    // Serde wants the list for ever; this runs once, on the way out.
+    let expected = NODE_KEYS
+        .iter()
+        .copied()
+        .chain(readers.iter().map(|r| r.name()))
+        .collect::<Vec<_>>()
+        .leak();
+    let value = Spanned::new(key.span(), DeValue::String(key.get_ref().clone()));
+    serde::Deserializer::deserialize_str(toml::de::ValueDeserializer::from(value), Refuse(expected))
+        .expect_err("the visitor refuses every key")
 }
 
 #[cfg(test)]

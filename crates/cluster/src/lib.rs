@@ -57,8 +57,8 @@ pub mod snapshot;
 pub mod unordered;
 
 pub use config::{
-    BookingSection, ClusterConfig, EventsConfig, FilesSection, Limits, MeetSection, NodeConfig,
-    Semantics, TlsFiles,
+    ClusterConfig, EventsConfig, Limits, NodeConfig, NodeContext, Section, SectionReader, Sections,
+    TlsFiles,
 };
 pub use error::ConfigError;
 pub use peer::{Peers, Router, ServiceHandler, ServiceTag};

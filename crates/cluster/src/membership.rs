@@ -31,6 +31,9 @@ pub mod codec;
 
 use codec::Wire;
 
+/// The election's peer messages start with this byte (see [`ServiceTag`]).
+pub const TAG: ServiceTag = ServiceTag::new(3, "election");
+
 /// A node's running membership: watch the coordinator and the live set.
 pub struct Membership<S = tokio::net::UdpSocket> {
     inner: Arc<Inner<S>>,
@@ -76,7 +79,7 @@ impl<S: DatagramSocket> Membership<S> {
             peers,
         });
         // A second registration is a programming error; the first stands.
-        let _ = router.register(ServiceTag::Election, Arc::new(Handler(inner.clone())));
+        let _ = router.register(TAG, Arc::new(Handler(inner.clone())));
         inner.flush();
         let task = tokio::spawn(drive(inner.clone(), shutdown));
         (Membership { inner }, task)
@@ -149,7 +152,7 @@ pub struct View {
 /// answer, or answers something else.
 async fn ask_status<S: DatagramSocket>(peers: &Peers<S>, addr: SocketAddr) -> Option<View> {
     let body = Wire::StatusRequest.to_bytes();
-    let reply = peers.call(addr, ServiceTag::Election, &body).await.ok()?;
+    let reply = peers.call(addr, TAG, &body).await.ok()?;
     match Wire::from_bytes(&reply) {
         Ok(Wire::Status {
             coordinator, live, ..
@@ -177,10 +180,7 @@ impl<S: DatagramSocket> Inner<S> {
                 continue;
             };
             let body = Wire::Election(message).to_bytes();
-            if let Err(e) = self
-                .peers
-                .notify(node.peer_addr(), ServiceTag::Election, &body)
-            {
+            if let Err(e) = self.peers.notify(node.peer_addr(), TAG, &body) {
                 tracing::debug!(to = %node.id, "election notice not sent: {e}");
             }
         }
@@ -282,7 +282,7 @@ pub async fn query_status<S: DatagramSocket>(
     client: &convene_rpc::Client<S>,
     addr: SocketAddr,
 ) -> Result<(NodeId, Option<NodeId>, Vec<NodeId>), String> {
-    let mut body = vec![ServiceTag::Election as u8];
+    let mut body = vec![TAG.byte()];
     body.extend(Wire::StatusRequest.to_bytes());
     let reply = client.call(addr, body).await.map_err(|e| e.to_string())?;
     match Wire::from_bytes(&reply) {

@@ -27,39 +27,50 @@ use crate::config::{ClusterConfig, NodeConfig};
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// The first byte of every peer payload: which service it is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum ServiceTag {
-    /// The meeting scheduler (seed 000).
-    Meet = 1,
-    /// Facility booking (seed 001).
-    Booking = 2,
-    /// Membership and the coordinator election.
-    Election = 3,
-    /// The chat service (seed 003): claims to the coordinator, views from
-    /// the servers.
-    Chat = 4,
-    /// The files service (seed 004): listings, records and content.
-    Files = 5,
-    /// The events service (seed 002): event servers and web fronts.
-    Events = 6,
+///
+/// Each service names its own (`convene_meet::TAG`, ..., and this crate's
+/// [`membership::TAG`](crate::membership::TAG) for the election); the node
+/// crate's list of services (`convene_node::services`) checks that no two
+/// share a byte. A byte, once given to a service, is part of the wire format
+/// and never changes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ServiceTag {
+    byte: u8,
+    name: &'static str,
 }
 
 /// How many tags [`Router`] has room for.
 const SLOTS: usize = 16;
 
 impl ServiceTag {
-    /// The tag for a byte, if it names a service.
-    pub fn from_byte(b: u8) -> Option<Self> {
-        match b {
-            1 => Some(ServiceTag::Meet),
-            2 => Some(ServiceTag::Booking),
-            3 => Some(ServiceTag::Election),
-            4 => Some(ServiceTag::Chat),
-            5 => Some(ServiceTag::Files),
-            6 => Some(ServiceTag::Events),
-            _ => None,
-        }
+    /// The tag `byte`, called `name` in logs. `byte` must be below 16 (the
+    /// router's table); a larger one does not compile where the tag is a
+    /// `const`.
+    pub const fn new(byte: u8, name: &'static str) -> Self {
+        assert!((byte as usize) < SLOTS, "a service tag is below 16");
+        ServiceTag { byte, name }
+    }
+
+    /// The byte that starts the service's payloads.
+    pub const fn byte(self) -> u8 {
+        self.byte
+    }
+
+    /// The service's name, for logs.
+    pub const fn name(self) -> &'static str {
+        self.name
+    }
+}
+
+impl std::fmt::Debug for ServiceTag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}({})", self.name, self.byte)
+    }
+}
+
+impl std::fmt::Display for ServiceTag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
     }
 }
 
@@ -92,12 +103,18 @@ impl Router {
     /// Sets the handler for `tag`. A tag can be registered once; a second
     /// registration is a programming error and is refused.
     pub fn register(&self, tag: ServiceTag, handler: Arc<dyn ServiceHandler>) -> bool {
-        self.services[tag as usize].set(handler).is_ok()
+        self.services[usize::from(tag.byte())].set(handler).is_ok()
     }
 
     /// Requests dropped because their tag was unknown or unregistered.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// The handler registered for a payload's first byte, if any.
+    fn handler(&self, payload: &[u8]) -> Option<Arc<dyn ServiceHandler>> {
+        let slot = self.services.get(usize::from(*payload.first()?))?;
+        slot.get().cloned()
     }
 }
 
@@ -107,10 +124,7 @@ impl convene_rpc::Handler for Router {
         from: SocketAddr,
         mut payload: Vec<u8>,
     ) -> impl Future<Output = Option<Vec<u8>>> + Send {
-        let handler = payload
-            .first()
-            .and_then(|b| ServiceTag::from_byte(*b))
-            .and_then(|tag| self.services[tag as usize].get().cloned());
+        let handler = self.handler(&payload);
         if handler.is_none() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(%from, first_byte = ?payload.first(), "peer request for no registered service dropped");
@@ -123,11 +137,7 @@ impl convene_rpc::Handler for Router {
     }
 
     fn notice(&self, from: SocketAddr, mut payload: Vec<u8>) {
-        let handler = payload
-            .first()
-            .and_then(|b| ServiceTag::from_byte(*b))
-            .and_then(|tag| self.services[tag as usize].get().cloned());
-        match handler {
+        match self.handler(&payload) {
             Some(handler) => {
                 payload.remove(0);
                 handler.notice(from, payload);
@@ -176,7 +186,7 @@ impl<S: DatagramSocket> Peers<S> {
         body: &[u8],
     ) -> Result<Vec<u8>, RpcError> {
         let mut payload = Vec::with_capacity(1 + body.len());
-        payload.push(tag as u8);
+        payload.push(tag.byte());
         payload.extend_from_slice(body);
         self.client.call(to, payload).await
     }
@@ -185,7 +195,7 @@ impl<S: DatagramSocket> Peers<S> {
     /// (no reply, no retry).
     pub fn notify(&self, to: SocketAddr, tag: ServiceTag, body: &[u8]) -> Result<(), RpcError> {
         let mut payload = Vec::with_capacity(1 + body.len());
-        payload.push(tag as u8);
+        payload.push(tag.byte());
         payload.extend_from_slice(body);
         self.client.notify(to, payload)
     }

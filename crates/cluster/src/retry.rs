@@ -22,11 +22,12 @@
 //! # async fn example(peers: convene_cluster::Peers, to: std::net::SocketAddr, shutdown: convene_cluster::Shutdown) {
 //! use std::time::Duration;
 //! use convene_cluster::ServiceTag;
+//! const HELLO: ServiceTag = ServiceTag::new(15, "hello");
 //! use convene_cluster::retry::{Attempt, Backoff, retry_until};
 //!
 //! let backoff = Backoff::doubling(Duration::from_millis(200), Duration::from_secs(5));
 //! let answer = retry_until(&shutdown, backoff, || async {
-//!     match peers.call(to, ServiceTag::Meet, b"hello").await {
+//!     match peers.call(to, HELLO, b"hello").await {
 //!         Ok(answer) => Attempt::Done(answer),
 //!         Err(_) => Attempt::Retry,
 //!     }

@@ -57,7 +57,8 @@ fn cluster() -> ClusterConfig {
         ));
     }
     toml.push_str("[election]\nheartbeat_ms = 100\nsuspect_after_ms = 400\nt2_ms = 150\nt3_ms = 150\nt4_ms = 300\n");
-    ClusterConfig::from_toml(&toml, Path::new("sim.toml")).expect("a valid cluster file")
+    // No service sections: the file has none.
+    ClusterConfig::from_toml(&toml, Path::new("sim.toml"), &[]).expect("a valid cluster file")
 }
 
 type Views = Arc<Mutex<HashMap<&'static str, Option<usize>>>>;

@@ -45,4 +45,5 @@ pub mod zone;
 pub use db::{DbError, EventDb};
 pub use error::EventsError;
 pub use interval::{Availability, Interval, Partial};
+pub use peer_msg::TAG;
 pub use service::Events;

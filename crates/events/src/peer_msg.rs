@@ -13,10 +13,15 @@
 //! replies are `Done`, `Refused` (a reason byte and a message) or `Partial`
 //! (a presence byte and an availability).
 
+use convene_cluster::ServiceTag;
 use convene_wire::{Decode, DecodeError, Encode, Reader, WriteExt};
 
 use crate::error::EventsError;
 use crate::interval::{Availability, Interval, Partial};
+
+/// The events service's peer messages start with this byte (see
+/// [`ServiceTag`]).
+pub const TAG: ServiceTag = ServiceTag::new(6, "events");
 
 /// Longest event id, user name or message accepted from the network.
 const MAX_TEXT: usize = 1024;

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use convene_cluster::membership::Membership;
 use convene_cluster::peer::BoxFuture;
-use convene_cluster::{Peers, Router, ServiceHandler, ServiceTag, Shutdown};
+use convene_cluster::{Peers, Router, ServiceHandler, Shutdown};
 use convene_wire::{Decode, Encode};
 use tokio::task::JoinHandle;
 
@@ -49,7 +49,7 @@ use server::EventServer;
 pub struct EventsContext {
     /// The peer transport.
     pub peers: Peers,
-    /// Where to register for [`ServiceTag::Events`].
+    /// Where to register for [`TAG`](crate::peer_msg::TAG).
     pub router: Arc<Router>,
     /// The coordinator and the live set (for hand-over and round-robin).
     pub membership: Membership,
@@ -106,7 +106,7 @@ fn start_on(parts: Parts, working: Arc<dyn WorkingSet>, router: &Router) -> Even
         )
     });
     let node = Arc::new(EventsNode::new(parts, server));
-    let _ = router.register(ServiceTag::Events, Arc::new(Handler(node.clone())));
+    let _ = router.register(crate::peer_msg::TAG, Arc::new(Handler(node.clone())));
     let tasks = vec![
         tokio::spawn(recovery::hand_over(node.clone())),
         tokio::spawn(recovery::sweep(node.clone())),

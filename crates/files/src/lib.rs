@@ -25,7 +25,10 @@
 //!   copy's size and time), sorted, numbered, rendered one line per file.
 //! - [`locks`]: locks as leases, and the FIFO queue of held updates.
 //! - [`record_codec`]: a record on the wire, refused if ambiguous.
-//! - [`peer_msg`]: requests and replies over the peer transport.
+//! - [`peer_msg`]: requests and replies over the peer transport, and the
+//!   service's [`TAG`] on it.
+//! - [`config`]: `[node.files]`, this service's section of the cluster
+//!   file, and which node holds the locks.
 //! - [`transfer`]: checksums, and the receiving side of a transfer, which
 //!   never lets a torn or damaged file be applied.
 //!
@@ -39,6 +42,7 @@
 
 pub mod beneath;
 mod civil;
+pub mod config;
 pub mod index;
 pub mod inventory;
 pub mod listing;
@@ -50,3 +54,6 @@ pub mod record_codec;
 pub mod service;
 pub mod transfer;
 pub mod version;
+
+pub use config::FilesSection;
+pub use peer_msg::TAG;

@@ -1,5 +1,5 @@
 //! What the files service says over the peer transport
-//! ([`ServiceTag::Files`](convene_cluster::ServiceTag)), node to node only:
+//! (payloads tagged [`TAG`]), node to node only:
 //! a request from an address outside the cluster is dropped unanswered.
 //! People reach the files through a web node's HTTP API (`convene files`),
 //! which asks its own node's service in-process; that node then speaks
@@ -38,11 +38,16 @@
 //! snapshot by offset, and a snapshot that has expired answers
 //! `StaleSnapshot` (start again).
 
+use convene_cluster::ServiceTag;
 use convene_wire::{Decode, DecodeError, Encode, Reader, WriteExt};
 
 use crate::listing::Entry;
 use crate::path::{MAX_PATH_BYTES, SharedPath};
 use crate::plan::Record;
+
+/// The files service's peer messages start with this byte (see
+/// [`ServiceTag`]).
+pub const TAG: ServiceTag = ServiceTag::new(5, "files");
 
 /// Bytes of entries per page: a page stays well inside one datagram.
 pub const PAGE_BYTES: usize = 48 * 1024;

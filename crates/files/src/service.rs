@@ -49,9 +49,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use convene_cluster::{Peers, Router, Screen, ServiceTag, Shutdown};
+use convene_cluster::{Peers, Router, Screen, Shutdown};
 use convene_store::Store;
 use tokio::task::JoinHandle;
+
+use crate::config::{DEFAULT_LEASE, FilesSection};
 
 mod calls;
 mod content;
@@ -80,15 +82,11 @@ use synchronizer::Synchronizer;
 const SNAPSHOTS_KEPT: usize = 16;
 const SNAPSHOT_TTL: Duration = Duration::from_secs(30);
 
-/// How long a lock lasts unless renewed, for a node whose `[node.files]`
-/// says nothing.
-const DEFAULT_LEASE: Duration = Duration::from_secs(3600);
-
 /// What the files service needs from its node.
 pub struct FilesContext {
     /// The peer transport.
     pub peers: Peers,
-    /// Where to register for [`ServiceTag::Files`].
+    /// Where to register for [`TAG`](crate::TAG).
     pub router: Arc<Router>,
     /// Where notifications go.
     pub screen: Screen,
@@ -126,16 +124,11 @@ pub fn start(ctx: FilesContext) -> FilesService {
     let me = ctx.peers.me().id.clone();
     let cluster = ctx.peers.cluster();
     let limits = &cluster.limits;
-    let holder = cluster.lock_holder().is_some_and(|n| n.id == me);
+    let holder = crate::config::lock_holder(cluster).is_some_and(|n| n.id == me);
     // Only a node that shares a folder holds locks: a held update waits
     // in the folder.
     let desk = (holder && ctx.root.is_some()).then(|| {
-        let lease = ctx
-            .peers
-            .me()
-            .files
-            .as_ref()
-            .map_or(DEFAULT_LEASE, |f| f.lease);
+        let lease = FilesSection::of(ctx.peers.me()).map_or(DEFAULT_LEASE, |f| f.lease);
         Arc::new(LockDesk::restore(
             ctx.store.clone(),
             lease,
@@ -165,7 +158,7 @@ pub fn start(ctx: FilesContext) -> FilesService {
     // A second registration is a programming error; the first stands.
     let _ = ctx
         .router
-        .register(ServiceTag::Files, Arc::new(FilesHandler(node.clone())));
+        .register(crate::TAG, Arc::new(FilesHandler(node.clone())));
     let task = sync.map(|sync| tokio::spawn(sync.run()));
     FilesService { node, task }
 }

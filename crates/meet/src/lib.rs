@@ -14,7 +14,9 @@
 //! - [`availability`]: reading and checking availability files.
 //! - [`backend`]: a backend's users, intersections and registrations (no I/O).
 //! - [`directory`]: the main node's map from user to backend.
-//! - [`peer_msg`]: the binary messages between meet nodes.
+//! - [`config`]: `[node.meet]`, this service's section of the cluster file.
+//! - [`peer_msg`]: the binary messages between meet nodes, and the
+//!   service's [`TAG`] on the peer transport.
 //! - [`protocol`]: the text protocol between `convene meet` and a main node.
 //! - [`lines`]: every on-screen line of the spec.
 //! - [`service`]: the running service: roles, peer handler, client listener.
@@ -26,6 +28,7 @@
 pub mod availability;
 pub mod backend;
 pub mod client;
+pub mod config;
 pub mod directory;
 pub mod error;
 pub mod lines;
@@ -34,5 +37,7 @@ pub mod peer_msg;
 pub mod protocol;
 pub mod service;
 
+pub use config::MeetSection;
 pub use error::MeetError;
+pub use peer_msg::TAG;
 pub use service::{MeetContext, MeetService, start};

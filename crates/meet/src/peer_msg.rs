@@ -12,10 +12,14 @@
 //! | 4    | `Register { meeting, slot, names }`               | `Registered` / `Conflict` / `Failed` |
 //! | 5    | `Unregister { meeting }`                          | `Ack`         |
 
+use convene_cluster::ServiceTag;
 use convene_time::{Interval, SlotList};
 use convene_wire::{Decode, DecodeError, Encode, Reader, WriteExt};
 
 use crate::name::{MAX_NAME_LEN, check_name};
+
+/// Meet's peer messages start with this byte (see [`ServiceTag`]).
+pub const TAG: ServiceTag = ServiceTag::new(1, "meet");
 
 /// What one meet node asks another.
 #[derive(Clone, Debug, PartialEq, Eq)]

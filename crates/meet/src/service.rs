@@ -20,7 +20,7 @@ use std::time::Duration;
 use convene_cluster::peer::BoxFuture;
 use convene_cluster::retry::{Attempt, Backoff, retry_until};
 use convene_cluster::shutdown::Shutdown;
-use convene_cluster::{Peers, Router, Screen, ServiceHandler, ServiceTag};
+use convene_cluster::{Peers, Router, Screen, ServiceHandler};
 use convene_rpc::SplitMix64;
 use convene_store::Store;
 use convene_wire::{Decode, Encode};
@@ -28,10 +28,11 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::backend::{Backend, Registration};
+use crate::config::MeetSection;
 use crate::directory::ChunkOutcome;
 use crate::error::MeetError;
 use crate::lines;
-use crate::peer_msg::{MeetReply, MeetRequest};
+use crate::peer_msg::{MeetReply, MeetRequest, TAG};
 
 mod clients;
 mod main_role;
@@ -86,7 +87,7 @@ const CHUNK_BYTES: usize = 16 * 1024;
 /// availability file is malformed.
 pub async fn start(ctx: MeetContext) -> Result<MeetService, MeetError> {
     let me = ctx.peers.me().clone();
-    let backend = match &me.meet {
+    let backend = match MeetSection::of(&me) {
         None => None,
         Some(section) => {
             let path = section.availability.clone();
@@ -133,7 +134,7 @@ pub async fn start(ctx: MeetContext) -> Result<MeetService, MeetError> {
         main: main.clone(),
         dropped: AtomicU64::new(0),
     });
-    if !ctx.router.register(ServiceTag::Meet, peer.clone()) {
+    if !ctx.router.register(TAG, peer.clone()) {
         return Err(MeetError::AlreadyRegistered);
     }
 
@@ -162,7 +163,7 @@ pub async fn start(ctx: MeetContext) -> Result<MeetService, MeetError> {
             .cluster()
             .nodes
             .iter()
-            .filter(|n| n.meet.is_some() && n.id != me.id)
+            .filter(|n| MeetSection::of(n).is_some() && n.id != me.id)
         {
             let peers = ctx.peers.clone();
             let to = node.peer_addr();
@@ -240,7 +241,7 @@ impl ServiceHandler for MeetPeer {
             names,
         } = request
         {
-            let (Some(main), true) = (&self.main, sender.meet.is_some()) else {
+            let (Some(main), true) = (&self.main, MeetSection::of(sender).is_some()) else {
                 return self.drop_request(
                     from,
                     "announcement to a non-main node or from a non-backend",
@@ -314,7 +315,7 @@ async fn call_until_answered(
 ) -> Option<Vec<u8>> {
     let backoff = Backoff::doubling(Duration::from_millis(200), Duration::from_secs(5));
     retry_until(shutdown, backoff, || async {
-        match peers.call(to, ServiceTag::Meet, body).await {
+        match peers.call(to, TAG, body).await {
             Ok(answer) => Attempt::Done(answer),
             Err(e) => {
                 tracing::debug!(%to, "no answer yet ({e}); retrying");

@@ -12,6 +12,8 @@
 //! - [`bind`]: binding a node's sockets, and a whole cluster's with port 0
 //!   replaced by the ports the OS chose.
 //! - [`boot`]: this run's boot number, larger than every earlier run's.
+//! - [`services`]: every service a node runs, in one list: their peer tags
+//!   and their sections of the cluster file.
 //! - [`running`]: starting and stopping one node.
 //! - [`cluster`]: every node of a cluster in one process.
 //! - [`error`]: the typed errors of this crate.
@@ -25,9 +27,11 @@ pub mod cluster;
 pub mod error;
 pub mod faults;
 pub mod running;
+pub mod services;
 
 pub use bind::{NodeSockets, bind_cluster, bind_node, bind_one};
 pub use cluster::{start_all, stop_all};
 pub use error::NodeError;
 pub use faults::{Fault, Faults};
 pub use running::{RunningNode, start, start_with_faults};
+pub use services::{SERVICES, cluster_from_toml, load_cluster};

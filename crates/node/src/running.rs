@@ -10,6 +10,7 @@ use convene_cluster::shutdown::{Shutdown, ShutdownTrigger};
 use convene_cluster::{ClusterConfig, Peers, Router, Screen};
 use convene_events::Events;
 use convene_events::service::{EventsContext, EventsService};
+use convene_files::FilesSection;
 use convene_files::service::{FilesContext, FilesService};
 use convene_meet::{MeetContext, MeetService};
 use convene_store::Store;
@@ -245,7 +246,7 @@ pub async fn start_with_faults(
         screen: screen.clone(),
         store: store.clone(),
         shutdown: shutdown.clone(),
-        root: node.files.as_ref().map(|f| f.dir.clone()),
+        root: FilesSection::of(node).map(|f| f.dir.clone()),
         faults: faults.files,
     });
     parts.web = match (&parts.events, sockets.http) {

@@ -14,9 +14,13 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use convene_cluster::ServiceTag;
 use convene_wire::{Decode, DecodeError, Encode, Reader, WriteExt};
 
 use crate::wire::{MAX_DATAGRAM, MAX_NAME};
+
+/// Booking's peer messages start with this byte (see [`ServiceTag`]).
+pub const TAG: ServiceTag = ServiceTag::new(2, "booking");
 
 /// What one booking node asks another.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -25,9 +25,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use convene_cluster::Peers;
 use convene_cluster::membership::Membership;
 use convene_cluster::snapshot::Snapshots;
-use convene_cluster::{Peers, ServiceTag};
 use convene_wire::{Decode, Encode};
 
 use super::coordinator::Coordinator;
@@ -154,7 +154,7 @@ impl ChatNode {
         let addr = self.coordinator_addr()?;
         let reply = self
             .peers
-            .call(addr, ServiceTag::Chat, &request.to_bytes())
+            .call(addr, crate::peer_msg::TAG, &request.to_bytes())
             .await
             .ok()?;
         PeerReply::from_bytes(&reply).ok()

@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use convene_cluster::membership::Membership;
 use convene_cluster::snapshot::{Page, read_snapshot};
-use convene_cluster::{Peers, ServiceTag, Shutdown};
+use convene_cluster::{Peers, Shutdown};
 use convene_wire::{Decode, Encode};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -245,7 +245,11 @@ async fn rebuild(role: &Coordinator, live: &BTreeSet<usize>) {
                 name: conflict.name,
             };
             let _ = peers
-                .call(target.peer_addr(), ServiceTag::Chat, &request.to_bytes())
+                .call(
+                    target.peer_addr(),
+                    crate::peer_msg::TAG,
+                    &request.to_bytes(),
+                )
                 .await;
         });
     }
@@ -265,7 +269,7 @@ async fn fetch_view(peers: &Peers, server: &str) -> Option<(u64, ServerView)> {
         async move {
             let request = PeerRequest::ViewPart { snapshot, offset };
             let reply = peers
-                .call(addr, ServiceTag::Chat, &request.to_bytes())
+                .call(addr, crate::peer_msg::TAG, &request.to_bytes())
                 .await
                 .ok()?;
             match PeerReply::from_bytes(&reply).ok()? {

@@ -1,6 +1,47 @@
 use super::*;
 use crate::election::ElectionConfig;
 
+/// A service's section, as a service would define one: `[node.meet]` of
+/// the example, with a path to resolve and a check across nodes.
+#[derive(Clone, Debug, PartialEq)]
+struct Meet {
+    availability: PathBuf,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMeet {
+    availability: PathBuf,
+}
+
+impl Section for Meet {
+    const NAME: &'static str = "meet";
+    type Raw = RawMeet;
+
+    fn from_raw(raw: RawMeet, node: &NodeContext<'_>) -> Result<Self, ConfigError> {
+        if raw.availability.as_os_str().is_empty() {
+            return Err(node.invalid("availability", "is empty".into()));
+        }
+        Ok(Meet {
+            availability: node.resolve(&raw.availability),
+        })
+    }
+
+    fn check(cluster: &ClusterConfig) -> Result<(), ConfigError> {
+        let mut files = HashMap::new();
+        for node in &cluster.nodes {
+            let Some(meet) = node.section::<Meet>() else {
+                continue;
+            };
+            if let Some(other) = files.insert(&meet.availability, &node.id) {
+                let problem = format!("is node {other:?}'s too");
+                return Err(cluster.invalid(&node.id, "availability", problem));
+            }
+        }
+        Ok(())
+    }
+}
+
 const EXAMPLE: &str = r#"
 [[node]]
 id = "M"
@@ -19,7 +60,11 @@ availability = "a.txt"
 "#;
 
 fn parse(text: &str) -> Result<ClusterConfig, ConfigError> {
-    ClusterConfig::from_toml(text, Path::new("/etc/convene/cluster.toml"))
+    ClusterConfig::from_toml(
+        text,
+        Path::new("/etc/convene/cluster.toml"),
+        &[Meet::READER],
+    )
 }
 
 #[test]
@@ -30,7 +75,7 @@ fn the_issue_example_parses_with_paths_resolved_against_the_file() {
     assert_eq!(m.peer_addr(), "127.0.0.1:23092".parse().unwrap());
     assert_eq!(m.client_addr(), Some("127.0.0.1:24092".parse().unwrap()));
     assert_eq!(m.data_dir, Path::new("/etc/convene/data/M"));
-    assert!(m.meet.is_none());
+    assert!(m.section::<Meet>().is_none());
     let a = c.node("A").unwrap();
     assert_eq!(
         a.priority, 2,
@@ -38,7 +83,7 @@ fn the_issue_example_parses_with_paths_resolved_against_the_file() {
     );
     assert_eq!(a.data_dir, Path::new("/etc/convene/convene-data/A"));
     assert_eq!(
-        a.meet.as_ref().unwrap().availability,
+        a.section::<Meet>().unwrap().availability,
         Path::new("/etc/convene/a.txt")
     );
 }
@@ -121,67 +166,10 @@ fn unknown_node_lists_the_known_ones() {
 
 #[test]
 fn unreadable_file_names_the_file() {
-    let err = ClusterConfig::load(Path::new("/nonexistent/cluster.toml"))
+    let err = ClusterConfig::load(Path::new("/nonexistent/cluster.toml"), &[])
         .unwrap_err()
         .to_string();
     assert!(err.contains("/nonexistent/cluster.toml"), "{err}");
-}
-
-#[test]
-fn the_booking_example_parses_and_facilities_have_one_owner() {
-    let c = parse(
-        r#"
-[[node]]
-id = "A"
-host = "127.0.0.1"
-peer_port = 21092
-booking_port = 2222
-[node.booking]
-semantics = "at-least-once"
-request_loss = 0.1
-reply_loss = 0.5
-facilities = ["Meeting Room A", "Lecture Theatre 1", "Conference Hall", "Seminar Room B"]
-
-[[node]]
-id = "B"
-host = "127.0.0.1"
-peer_port = 21093
-"#,
-    )
-    .unwrap();
-    let a = c.node("A").unwrap();
-    assert_eq!(a.booking_addr(), Some("127.0.0.1:2222".parse().unwrap()));
-    assert_eq!(a.booking.semantics, Semantics::AtLeastOnce);
-    assert_eq!((a.booking.request_loss, a.booking.reply_loss), (0.1, 0.5));
-    assert_eq!(c.facility_owner("Conference Hall"), Some(0));
-    assert_eq!(
-        c.facility_owner("conference hall"),
-        None,
-        "names are case-sensitive"
-    );
-    let b = c.node("B").unwrap();
-    assert_eq!(b.booking.semantics, Semantics::AtMostOnce, "the default");
-    assert!(b.booking.facilities.is_empty());
-}
-
-#[test]
-fn bad_booking_settings_are_refused() {
-    let base = "[[node]]\nid='a'\nhost='::1'\npeer_port=1\n[node.booking]\n";
-    for (extra, needle) in [
-        ("semantics = 'exactly-once'\n", "semantics"),
-        ("reply_loss = 1.5\n", "reply_loss"),
-        ("facilities = ['X', 'X']\n", "twice"),
-        ("facilities = ['']\n", "facilities"),
-        ("reply_cache_entries = 0\n", "reply_cache_entries"),
-        ("colour = 'blue'\n", "colour"),
-    ] {
-        let err = parse(&format!("{base}{extra}")).unwrap_err().to_string();
-        assert!(err.contains(needle), "{extra}: {err}");
-    }
-    let err = parse("[[node]]\nid='a'\nhost='::1'\npeer_port=1\n[node.booking]\nfacilities=['X']\n[[node]]\nid='b'\nhost='::1'\npeer_port=2\n[node.booking]\nfacilities=['X']\n")
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("already owns"), "{err}");
 }
 
 #[test]
@@ -209,52 +197,65 @@ fn election_timings_are_optional_and_checked() {
 }
 
 #[test]
-fn files_sections_resolve_their_folder_and_are_checked() {
-    let two = |a: &str, b: &str| {
+fn a_section_is_read_by_its_service_and_checked_across_nodes() {
+    let node = |id: &str, port: u16, file: &str| {
         format!(
-            "[[node]]\nid = \"A\"\nhost = \"127.0.0.1\"\npeer_port = 1\n[node.files]\n{a}\n\
-             [[node]]\nid = \"B\"\nhost = \"127.0.0.1\"\npeer_port = 2\n[node.files]\n{b}\n"
+            "[[node]]\nid = '{id}'\nhost = '::1'\npeer_port = {port}\n[node.meet]\navailability = '{file}'\n"
         )
     };
-    let config = parse(&two("dir = \"directory_a\"", "dir = \"/srv/directory_b\"")).unwrap();
-    let dir = |i: usize| config.nodes[i].files.as_ref().unwrap().dir.clone();
-    assert_eq!(dir(0), Path::new("/etc/convene/directory_a"));
-    assert_eq!(dir(1), Path::new("/srv/directory_b"));
-    assert_eq!(config.files_nodes().count(), 2);
-
-    let error = parse(&two("dir = \"same\"", "dir = \"same\"")).unwrap_err();
-    assert!(error.to_string().contains("dir"), "{error}");
-    assert!(error.to_string().contains("\"A\"'s folder too"), "{error}");
-    let error = parse(&two("dir = \"a\"\nlocks = true", "dir = \"b\"")).unwrap_err();
-    assert!(error.to_string().contains("locks"), "{error}");
-    assert!(parse(&two("", "dir = \"b\"")).is_err(), "dir is required");
-
-    // Locks: the marked holder, else the highest priority.
-    assert_eq!(config.lock_holder().unwrap().id, "B");
-    let marked = parse(&two(
-        "dir = \"a\"\nlock_holder = true\nlease_seconds = 60",
-        "dir = \"b\"",
+    let err = parse(&node("a", 1, "")).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "/etc/convene/cluster.toml: node \"a\": `availability` is empty"
+    );
+    let err = parse(&format!(
+        "{}{}",
+        node("a", 1, "x.txt"),
+        node("b", 2, "x.txt")
     ))
-    .unwrap();
-    assert_eq!(marked.lock_holder().unwrap().id, "A");
-    let lease = marked.nodes[0].files.as_ref().unwrap().lease;
-    assert_eq!(lease, std::time::Duration::from_secs(60));
-    for (text, key) in [
-        (
-            two(
-                "dir = \"a\"\nlock_holder = true",
-                "dir = \"b\"\nlock_holder = true",
-            ),
-            "lock_holder",
-        ),
-        (
-            two("dir = \"a\"\nlease_seconds = 0", "dir = \"b\""),
-            "lease_seconds",
-        ),
-    ] {
-        let error = parse(&text).unwrap_err().to_string();
-        assert!(error.contains(key), "{key}: {error}");
-    }
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        err,
+        "/etc/convene/cluster.toml: node \"b\": `availability` is node \"a\"'s too"
+    );
+    let err = parse(&format!("{}users = 3\n", node("a", 1, "x.txt")))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("line 7, column 1"), "{err}");
+    assert!(
+        err.contains("unknown field `users`, expected `availability`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_section_nobody_reads_is_an_unknown_key() {
+    let text = "[[node]]\nid='a'\nhost='::1'\npeer_port=1\n[node.booking]\nfacilities = []\n";
+    let err = ClusterConfig::from_toml(text, Path::new("/etc/convene/cluster.toml"), &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("line 5"), "{err}");
+    assert!(
+        err.contains("unknown field `booking`, expected one of `id`, `host`"),
+        "{err}"
+    );
+    assert!(err.ends_with("`event_server`"), "{err}");
+    let err = parse(text).unwrap_err().to_string();
+    assert!(err.contains("`event_server`, `meet`"), "{err}");
+}
+
+#[test]
+fn clusters_compare_their_sections() {
+    let text = |file: &str| EXAMPLE.replace("a.txt", file);
+    assert_eq!(
+        parse(&text("a.txt")).unwrap(),
+        parse(&text("a.txt")).unwrap()
+    );
+    assert_ne!(
+        parse(&text("a.txt")).unwrap(),
+        parse(&text("b.txt")).unwrap()
+    );
 }
 
 #[test]
@@ -317,7 +318,7 @@ fn the_secret_file_is_read_relative_to_the_cluster_file() {
     let secret = "0123456789abcdef".repeat(4);
     std::fs::write(dir.path().join("cluster.secret"), format!("{secret}\n")).unwrap();
     let text = "secret_file = 'cluster.secret'\n[[node]]\nid='a'\nhost='10.0.0.1'\npeer_port=1\n";
-    let c = ClusterConfig::from_toml(text, &dir.path().join("cluster.toml")).unwrap();
+    let c = ClusterConfig::from_toml(text, &dir.path().join("cluster.toml"), &[]).unwrap();
     assert_eq!(c.secret.as_ref().unwrap().to_hex(), secret);
     assert_eq!(
         c.secret_file.as_deref(),
@@ -330,7 +331,7 @@ fn the_secret_file_is_read_relative_to_the_cluster_file() {
 fn a_missing_or_malformed_secret_file_names_the_file_and_the_fix() {
     let dir = tempfile::tempdir().unwrap();
     let text = "secret_file = 'nope.secret'\n[[node]]\nid='a'\nhost='::1'\npeer_port=1\n";
-    let err = ClusterConfig::from_toml(text, &dir.path().join("cluster.toml"))
+    let err = ClusterConfig::from_toml(text, &dir.path().join("cluster.toml"), &[])
         .unwrap_err()
         .to_string();
     assert!(
@@ -338,7 +339,7 @@ fn a_missing_or_malformed_secret_file_names_the_file_and_the_fix() {
         "{err}"
     );
     std::fs::write(dir.path().join("nope.secret"), "not hex").unwrap();
-    let err = ClusterConfig::from_toml(text, &dir.path().join("cluster.toml"))
+    let err = ClusterConfig::from_toml(text, &dir.path().join("cluster.toml"), &[])
         .unwrap_err()
         .to_string();
     assert!(err.contains("expected 64 hex digits"), "{err}");

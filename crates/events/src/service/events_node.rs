@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use convene_cluster::peer::BoxFuture;
-use convene_cluster::{ClusterConfig, Peers, ServiceTag, Shutdown};
+use convene_cluster::{ClusterConfig, Peers, Shutdown};
 use convene_rpc::{DatagramSocket, RpcError};
 use convene_wire::{Decode, Encode};
 use tokio::sync::watch;
@@ -56,7 +56,7 @@ impl<S: DatagramSocket> Transport for Peers<S> {
 
     fn call(&self, to: SocketAddr, body: Vec<u8>) -> BoxFuture<Result<Vec<u8>, RpcError>> {
         let peers = self.clone();
-        Box::pin(async move { peers.call(to, ServiceTag::Events, &body).await })
+        Box::pin(async move { peers.call(to, crate::peer_msg::TAG, &body).await })
     }
 }
 

@@ -82,7 +82,8 @@ fn cluster() -> ClusterConfig {
     toml.push_str(
         "[election]\nheartbeat_ms = 50\nsuspect_after_ms = 250\nt2_ms = 100\nt3_ms = 100\nt4_ms = 200\n",
     );
-    ClusterConfig::from_toml(&toml, Path::new("sim.toml")).expect("a valid cluster file")
+    // No service sections: the file has none.
+    ClusterConfig::from_toml(&toml, Path::new("sim.toml"), &[]).expect("a valid cluster file")
 }
 
 /// What the person asks of a node's web front.

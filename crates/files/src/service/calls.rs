@@ -17,8 +17,11 @@ use std::time::Duration;
 
 use convene_cluster::retry::{Attempt, Backoff, retry_until};
 use convene_cluster::snapshot::{Page, read_snapshot};
-use convene_cluster::{Peers, ServiceTag, Shutdown};
+use convene_cluster::{Peers, Shutdown};
 use convene_rpc::RpcError;
+
+use crate::config::{files_nodes, lock_holder};
+use crate::peer_msg::TAG;
 use convene_wire::{Decode, Encode};
 
 use crate::listing::Entry;
@@ -50,7 +53,7 @@ pub(crate) fn announce(peers: &Peers, shutdown: &Shutdown, path: &SharedPath, re
         record: record.clone(),
     }
     .to_bytes();
-    for (_, peer) in peers.cluster().files_nodes() {
+    for (_, peer) in files_nodes(peers.cluster()) {
         if peer.id == me {
             continue;
         }
@@ -69,7 +72,7 @@ pub(crate) fn announce(peers: &Peers, shutdown: &Shutdown, path: &SharedPath, re
             let (silent, busy) = (AtomicUsize::new(0), AtomicUsize::new(0));
             let backoff = Backoff::doubling(BUSY_FIRST_WAIT, BUSY_LONGEST_WAIT).jittered();
             retry_until(&shutdown, backoff, || async {
-                match peers.call(addr, ServiceTag::Files, &body).await {
+                match peers.call(addr, TAG, &body).await {
                     Ok(reply) if FilesReply::from_bytes(&reply) == Ok(FilesReply::Busy) => {
                         if busy.fetch_add(1, Ordering::Relaxed) + 1 < BUSY_ATTEMPTS {
                             Attempt::Retry
@@ -95,14 +98,14 @@ pub(crate) fn announce(peers: &Peers, shutdown: &Shutdown, path: &SharedPath, re
 /// Says `Hello` to every other files node, so each reads our records.
 pub(crate) fn hello_all(peers: &Peers) {
     let me = peers.me().id.clone();
-    for (_, peer) in peers.cluster().files_nodes() {
+    for (_, peer) in files_nodes(peers.cluster()) {
         if peer.id == me {
             continue;
         }
         let (peers, addr) = (peers.clone(), peer.peer_addr());
         tokio::spawn(async move {
             let body = FilesRequest::Hello.to_bytes();
-            let _ = peers.call(addr, ServiceTag::Files, &body).await;
+            let _ = peers.call(addr, TAG, &body).await;
         });
     }
 }
@@ -110,14 +113,14 @@ pub(crate) fn hello_all(peers: &Peers) {
 /// Forwards `request` to the lock holder and returns its answer.
 pub(crate) async fn ask_holder(peers: &Peers, request: &FilesRequest) -> FilesReply {
     let cluster = peers.cluster();
-    let Some(holder) = cluster.lock_holder() else {
+    let Some(holder) = lock_holder(cluster) else {
         return FilesReply::Failed("no node shares a folder, so none holds locks".into());
     };
     if holder.id == peers.me().id {
         return FilesReply::Failed("the lock holder has no folder".into());
     }
     match peers
-        .call(holder.peer_addr(), ServiceTag::Files, &request.to_bytes())
+        .call(holder.peer_addr(), TAG, &request.to_bytes())
         .await
     {
         Ok(bytes) => FilesReply::from_bytes(&bytes).unwrap_or_else(|_| {
@@ -181,9 +184,6 @@ pub(crate) async fn listing_of(peers: &Peers, addr: SocketAddr) -> Option<Vec<En
 /// Asks the node at `addr`; `None` if it does not answer, or not in a
 /// way that decodes.
 async fn ask(peers: &Peers, addr: SocketAddr, request: &FilesRequest) -> Option<FilesReply> {
-    let reply = peers
-        .call(addr, ServiceTag::Files, &request.to_bytes())
-        .await
-        .ok()?;
+    let reply = peers.call(addr, TAG, &request.to_bytes()).await.ok()?;
     FilesReply::from_bytes(&reply).ok()
 }

@@ -40,7 +40,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use convene_cluster::{Peers, ServiceTag};
+use convene_cluster::Peers;
+
+use crate::peer_msg::TAG;
 use convene_wire::{Decode, Encode};
 
 use crate::beneath::{Create, Folder};
@@ -242,7 +244,7 @@ async fn download(
             offset: assembly.next_offset(),
         };
         let reply = peers
-            .call(addr, ServiceTag::Files, &request.to_bytes())
+            .call(addr, TAG, &request.to_bytes())
             .await
             .map_err(|_| FetchError::NoAnswer)?;
         match FilesReply::from_bytes(&reply).map_err(|_| FetchError::NoAnswer)? {

@@ -26,6 +26,7 @@ use super::listing::{Composite, Listings};
 use super::queue::{Full, Work};
 use super::synchronizer::Synchronizer;
 use super::{SNAPSHOT_TTL, SNAPSHOTS_KEPT};
+use crate::config::FilesSection;
 use crate::path::SharedPath;
 use crate::peer_msg::{FilesReply, FilesRequest, LockAction};
 use crate::plan::Record;
@@ -128,7 +129,9 @@ impl FilesNode {
             },
             FilesRequest::Hello => {
                 let cluster = self.peers.cluster();
-                let sender = cluster.node_at(from).filter(|n| n.files.is_some());
+                let sender = cluster
+                    .node_at(from)
+                    .filter(|n| FilesSection::of(n).is_some());
                 match (&self.sync, sender) {
                     (Some(sync), Some(node)) => {
                         sync.pull_from(&node.id);
@@ -181,7 +184,9 @@ impl FilesNode {
         work: impl FnOnce(String) -> Work,
     ) -> FilesReply {
         let cluster = self.peers.cluster();
-        let sender = cluster.node_at(from).filter(|n| n.files.is_some());
+        let sender = cluster
+            .node_at(from)
+            .filter(|n| FilesSection::of(n).is_some());
         match (&self.sync, sender) {
             (Some(sync), Some(node)) => match sync.offer(work(node.id.clone())) {
                 Ok(()) => FilesReply::Ack,

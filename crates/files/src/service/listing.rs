@@ -90,7 +90,7 @@ impl Listings {
         let mut listings = Vec::new();
         let mut missing = Vec::new();
         let mut asks = tokio::task::JoinSet::new();
-        for (_, node) in cluster.files_nodes() {
+        for (_, node) in crate::config::files_nodes(cluster) {
             let (id, addr) = (node.id.clone(), node.peer_addr());
             let (peers, root) = (self.peers.clone(), self.root.clone());
             let mine = id == me;

@@ -120,7 +120,7 @@ impl Synchronizer {
 
     /// Queues a reconciliation with every other files node.
     fn pull_from_all(&self) {
-        for (_, peer) in self.peers.cluster().files_nodes() {
+        for (_, peer) in crate::config::files_nodes(self.peers.cluster()) {
             if peer.id != self.folder.me() {
                 self.pull_from(&peer.id);
             }

@@ -3,14 +3,14 @@
 
 use std::sync::{Mutex, RwLock};
 
-use convene_cluster::{Peers, Screen, ServiceTag, Unordered};
+use convene_cluster::{Peers, Screen, Unordered};
 use convene_rpc::SplitMix64;
 use convene_time::{Interval, SlotList, intersect_all};
 use convene_wire::{Decode, Encode};
 
 use crate::directory::Directory;
 use crate::lines;
-use crate::peer_msg::{MeetReply, MeetRequest};
+use crate::peer_msg::{MeetReply, MeetRequest, TAG};
 use crate::protocol::Reply;
 
 /// A main node's state: the directory and what it needs to reach backends.
@@ -88,7 +88,7 @@ impl MainRole {
                 names: group.clone(),
             }
             .to_bytes();
-            let reply = self.peers.call(to, ServiceTag::Meet, &body).await;
+            let reply = self.peers.call(to, TAG, &body).await;
             (node, self.node_id(node).to_string(), group, reply)
         }));
 
@@ -196,7 +196,7 @@ impl MainRole {
                 names: group,
             }
             .to_bytes();
-            let reply = self.peers.call(to, ServiceTag::Meet, &body).await;
+            let reply = self.peers.call(to, TAG, &body).await;
             match reply.map(|b| MeetReply::from_bytes(&b)) {
                 Ok(Ok(MeetReply::Registered)) => {
                     registered.push(to);
@@ -231,7 +231,7 @@ impl MainRole {
         };
         let body = MeetRequest::Unregister { meeting }.to_bytes();
         for to in registered {
-            if let Err(e) = self.peers.call(to, ServiceTag::Meet, &body).await {
+            if let Err(e) = self.peers.call(to, TAG, &body).await {
                 tracing::error!(%to, "could not undo meeting {meeting}: {e}");
             }
         }

@@ -21,7 +21,7 @@ fn write_cluster(dir: &Path, availability: &str) -> ClusterConfig {
                 [node.booking]\nfacilities = [\"Room\"]\n";
     let path = dir.join("cluster.toml");
     std::fs::write(&path, toml).unwrap();
-    ClusterConfig::load(&path).unwrap()
+    crate::load_cluster(&path).unwrap()
 }
 
 /// Starts the node on sockets bound for it; the cluster has the ports the

@@ -67,7 +67,8 @@ impl TestNode {
             "[[node]]\nid = \"A\"\nhost = \"127.0.0.1\"\npeer_port = {port}\nhttp_port = 0\n{limits}"
         );
         let cluster = Arc::new(
-            ClusterConfig::from_toml(&toml, Path::new("/nonexistent/cluster.toml")).unwrap(),
+            // No service sections: the file has none.
+            ClusterConfig::from_toml(&toml, Path::new("/nonexistent/cluster.toml"), &[]).unwrap(),
         );
         let (trigger, shutdown) = Shutdown::new();
         let router = Arc::new(Router::new());
