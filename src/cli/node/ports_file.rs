@@ -1,0 +1,49 @@
+//! `convene node --ports-file FILE`: the ports a node bound, for the
+//! program that started it.
+//!
+//! A cluster file may give a port of 0 ("any free port"); the node then
+//! binds a port the operating system chooses, and a program that started
+//! it (the tests do) needs to know which. Once the node has started, it
+//! writes one `key=port` line per socket, in this order, those it has:
+//!
+//! ```text
+//! peer=40211     # UDP, node-to-node traffic (peer_port)
+//! client=40212   # TCP, meet clients (client_port)
+//! booking=40213  # UDP, the booking front door (booking_port)
+//! chat=40214     # TCP, chat clients (chat_port)
+//! http=40215     # TCP, the web front (http_port)
+//! ```
+//!
+//! The file is written beside its final name and renamed into place, so a
+//! reader sees no file or the whole file, never half of one; its presence
+//! means the node has started (every service is running).
+
+use std::path::Path;
+
+use anyhow::Context;
+use convene_cluster::NodeConfig;
+
+/// The `key=port` lines for `node`, whose ports are the bound ones.
+pub fn render(node: &NodeConfig) -> String {
+    let ports = [
+        ("peer", Some(node.peer_port)),
+        ("client", node.client_port),
+        ("booking", node.booking_port),
+        ("chat", node.chat_port),
+        ("http", node.http_port),
+    ];
+    ports
+        .into_iter()
+        .filter_map(|(key, port)| port.map(|port| format!("{key}={port}\n")))
+        .collect()
+}
+
+/// Writes `node`'s ports to `path` at once (a temporary file, renamed).
+pub fn write(path: &Path, node: &NodeConfig) -> anyhow::Result<()> {
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    let temporary = Path::new(&temporary);
+    std::fs::write(temporary, render(node))
+        .and_then(|()| std::fs::rename(temporary, path))
+        .with_context(|| format!("cannot write the ports file {}", path.display()))
+}
