@@ -64,16 +64,7 @@ impl Drop for Browser {
 
 impl Browser {
     async fn start() -> Option<Browser> {
-        let found = |name: &str| {
-            std::env::var_os("PATH")
-                .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
-        };
-        if !found("chromedriver") || !found("chromium") {
-            assert!(
-                std::env::var("CONVENE_REQUIRE_BROWSER").as_deref() != Ok("1"),
-                "chromium and chromedriver are required (CONVENE_REQUIRE_BROWSER=1)"
-            );
-            eprintln!("browser test skipped: chromium or chromedriver is not installed");
+        if !crate::util::require_browser("browser test") {
             return None;
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0")

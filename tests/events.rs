@@ -22,15 +22,17 @@ use convene_events::{Availability, Events, EventsError, Interval};
 use crate::util::{FAST_ELECTION, HIGH_LIMITS, TestCluster, web};
 
 /// The storage a test runs on: the cluster file's top-level keys, or `None`
-/// when its environment variable is not set.
+/// when its server is not configured (`on_every_backend!` has said the test
+/// is skipped, or failed it, before it ran).
 pub fn storage(backend: &str) -> Option<String> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let Some(var) = crate::util::skip::database_var(backend) else {
+        return Some(String::new()); // SQLite, in the node's data folder
+    };
+    let url = std::env::var(var).ok().filter(|u| !u.is_empty());
     match backend {
-        "sqlite" => Some(String::new()),
-        "mysql" => var("CONVENE_TEST_MYSQL_URL").map(|u| format!("database_url = \"{u}\"\n")),
-        "postgres" => var("CONVENE_TEST_POSTGRES_URL").map(|u| format!("database_url = \"{u}\"\n")),
-        "redis" => var("CONVENE_TEST_REDIS_URL").map(|u| format!("redis_url = \"{u}\"\n")),
-        other => panic!("unknown backend {other}"),
+        "mysql" | "postgres" => url.map(|u| format!("database_url = \"{u}\"\n")),
+        "redis" => url.map(|u| format!("redis_url = \"{u}\"\n")),
+        _ => unreachable!("a backend with a server"),
     }
 }
 

@@ -3,9 +3,12 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::util::{SPEC_A, SPEC_B, TestCluster, backend, convene, convene_with_input, main, write};
+use crate::util::{
+    SPEC_A, SPEC_B, TestCluster, backend, convene, convene_with_input, eventually_blocking, main,
+    write,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn meet_with_names_prints_the_result_and_exits_zero() {
@@ -190,14 +193,11 @@ fn node_stops_cleanly_on_sigterm_and_its_store_reopens() {
         .status()
         .unwrap();
     assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let code = loop {
-        if let Some(code) = child.try_wait().unwrap() {
-            break code;
-        }
-        assert!(Instant::now() < deadline, "node did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let code = eventually_blocking(
+        Duration::from_secs(10),
+        "the node to stop on SIGTERM",
+        || child.try_wait().unwrap().ok_or("still running"),
+    );
     assert!(code.success(), "{code:?}");
     let store = convene_store::Store::open(&dir.path().join("convene-data/A")).unwrap();
     assert!(store.meetings().unwrap().is_empty());
