@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use convene_node::Fault;
 
-use crate::util::{FAST_ELECTION, Held, NodeProcess, eventually, ready};
+use crate::util::{FAST_ELECTION, Held, NodeProcess, eventually, eventually_every, ready};
 
 /// Chunks of the file (48 KiB each) and the sender's pause before each:
 /// the transfer lasts about 2.4 s, time enough to swap the folder.
@@ -92,7 +92,8 @@ async fn a_folder_swapped_for_a_link_during_a_transfer_leads_nowhere() {
     // the file goes to, or, before this fix, at the top of the folder).
     // (Not waiting for the nodes' ports files: the transfer may begin
     // before they are written.)
-    eventually(
+    eventually_every(
+        Duration::from_millis(5),
         Duration::from_secs(30),
         "B to begin the transfer",
         || async { ready(!find(&b, ".convene-tmp-").is_empty(), logs(dir.path())) },

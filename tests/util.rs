@@ -15,7 +15,7 @@ mod eventually;
 mod process;
 pub mod skip;
 
-pub use eventually::{eventually, eventually_blocking, ready};
+pub use eventually::{eventually, eventually_blocking, eventually_every, ready, within};
 pub use process::{Held, NodeProcess};
 pub use skip::require_browser;
 

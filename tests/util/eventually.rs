@@ -19,14 +19,46 @@ const MAX_PAUSE: Duration = Duration::from_millis(100);
 /// It checks at once, then after 5 ms, doubling the pause up to 100 ms: a
 /// quick condition costs little, a slow one few wake-ups. The clock is
 /// tokio's, so under paused time it waits virtually.
-pub async fn eventually<T, O, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+pub async fn eventually<T, O, F, Fut>(timeout: Duration, what: &str, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, O>>,
+    O: Display,
+{
+    poll(timeout, what, Duration::from_millis(5), MAX_PAUSE, check).await
+}
+
+/// [`eventually`], checking every `every`: for a test that must catch a
+/// short moment (a transfer begun and not yet done), where a pause grown to
+/// 100 ms could miss it.
+pub async fn eventually_every<T, O, F, Fut>(
+    every: Duration,
+    timeout: Duration,
+    what: &str,
+    check: F,
+) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, O>>,
+    O: Display,
+{
+    poll(timeout, what, every, every, check).await
+}
+
+async fn poll<T, O, F, Fut>(
+    timeout: Duration,
+    what: &str,
+    first_pause: Duration,
+    max_pause: Duration,
+    mut check: F,
+) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, O>>,
     O: Display,
 {
     let give_up = Instant::now() + timeout;
-    let mut pause = Duration::from_millis(5);
+    let mut pause = first_pause;
     let mut seen = String::from("(no check returned)");
     loop {
         match tokio::time::timeout_at(give_up, check()).await {
@@ -40,7 +72,7 @@ where
             panic!("waited {timeout:?} for {what}; last seen: {seen}");
         }
         tokio::time::sleep(pause.min(give_up - Instant::now())).await;
-        pause = (pause * 2).min(MAX_PAUSE);
+        pause = (pause * 2).min(max_pause);
     }
 }
 
@@ -64,6 +96,23 @@ where
         }
         std::thread::sleep(pause.min(give_up - now));
         pause = (pause * 2).min(MAX_PAUSE);
+    }
+}
+
+/// Whether `check` comes true within `timeout`, checked every 25 ms. Not
+/// [`eventually`]: for the tests that run one scenario twice and expect
+/// it to happen once (with the cluster's secret) and not at all (with an
+/// impostor's), where waiting the whole time for nothing is the point.
+pub async fn within(timeout: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
+    let give_up = Instant::now() + timeout;
+    loop {
+        if check().await {
+            return true;
+        }
+        if Instant::now() >= give_up {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 
