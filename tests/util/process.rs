@@ -225,6 +225,25 @@ impl NodeProcess {
         }
     }
 
+    /// Asks the process to stop (SIGTERM, as an operator or a service
+    /// manager would) and returns how it ended; fails the test if it has
+    /// not ended within 10 s.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let what = format!("node {} to stop on SIGTERM", self.id);
+        // Left in `self` until it has ended: a failed wait kills it on drop.
+        let child = self.child.as_mut().expect("a running process");
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -TERM: {status}");
+        let ended = super::eventually_blocking(Duration::from_secs(10), &what, || {
+            child.try_wait().unwrap().ok_or("still running")
+        });
+        self.child = None;
+        ended
+    }
+
     /// Kills the process if it runs and starts it again, on the same held
     /// sockets, with a new log; waits until it has started.
     pub async fn restart(&mut self) {

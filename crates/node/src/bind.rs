@@ -231,3 +231,65 @@ fn resolve_ports(node: &mut NodeConfig, sockets: &NodeSockets) {
 fn port_of(addr: std::io::Result<SocketAddr>, fallback: u16) -> u16 {
     addr.map_or(fallback, |a| a.port())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A one-node cluster whose peer port is `peer` and web front on port 0.
+    fn cluster(dir: &std::path::Path, peer: u16) -> ClusterConfig {
+        let toml = format!(
+            "[[node]]\nid = \"A\"\nhost = \"127.0.0.1\"\npeer_port = {peer}\nhttp_port = 0\n"
+        );
+        let path = dir.join("cluster.toml");
+        std::fs::write(&path, toml).unwrap();
+        ClusterConfig::load(&path).unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_inherited_socket_is_used_where_the_cluster_file_says() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = socket.local_addr().unwrap();
+        let inherited = Inherited {
+            peer: Some(socket),
+            ..Inherited::default()
+        };
+        let (cluster, sockets) = bind_one(cluster(dir.path(), addr.port()), 0, inherited)
+            .await
+            .unwrap();
+        assert_eq!(sockets.peer.local_addr().unwrap(), addr);
+        // The other ports are bound as the file says: 0 became a real port.
+        let http = sockets.http.unwrap().local_addr().unwrap().port();
+        assert_eq!(cluster.nodes[0].http_port, Some(http));
+        assert_ne!(http, 0);
+    }
+
+    #[tokio::test]
+    async fn an_inherited_socket_elsewhere_or_for_a_port_0_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let other = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        for (peer_port, what) in [(1, "says 127.0.0.1:1"), (0, "says 127.0.0.1:0")] {
+            let inherited = Inherited {
+                peer: Some(other.try_clone().unwrap()),
+                ..Inherited::default()
+            };
+            let error = bind_one(cluster(dir.path(), peer_port), 0, inherited)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(&error, NodeError::Inherited { .. }) && error.to_string().contains(what),
+                "{error}"
+            );
+        }
+        // A socket for a port the node does not have.
+        let inherited = Inherited {
+            chat: Some(std::net::TcpListener::bind("127.0.0.1:0").unwrap()),
+            ..Inherited::default()
+        };
+        let error = bind_one(cluster(dir.path(), 0), 0, inherited)
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("gives none"), "{error}");
+    }
+}

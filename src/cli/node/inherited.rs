@@ -109,3 +109,33 @@ fn take(fd: RawFd) -> anyhow::Result<OwnedFd> {
         .with_context(|| format!("--socket: descriptor {fd}"))?;
     Ok(owned)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_equals_descriptor() {
+        let parsed: InheritedSocket = "chat=4".parse().unwrap();
+        assert_eq!(
+            parsed,
+            InheritedSocket {
+                kind: SocketKind::Chat,
+                fd: 4
+            }
+        );
+        for bad in ["peer", "peer=x", "peer=2", "udp=3", "=3"] {
+            assert!(bad.parse::<InheritedSocket>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_descriptor_not_open_is_refused() {
+        let error = adopt(&[InheritedSocket {
+            kind: SocketKind::Peer,
+            fd: 100_000,
+        }])
+        .unwrap_err();
+        assert!(error.to_string().contains("not open"), "{error}");
+    }
+}

@@ -47,3 +47,30 @@ pub fn write(path: &Path, node: &NodeConfig) -> anyhow::Result<()> {
         .and_then(|()| std::fs::rename(temporary, path))
         .with_context(|| format!("cannot write the ports file {}", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use convene_cluster::ClusterConfig;
+
+    #[test]
+    fn one_line_per_socket_the_node_has_in_a_fixed_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cluster.toml");
+        let toml = "[[node]]\nid = \"A\"\nhost = \"127.0.0.1\"\npeer_port = 7000\n\
+                    http_port = 7003\nclient_port = 7001\n";
+        std::fs::write(&path, toml).unwrap();
+        let cluster = ClusterConfig::load(&path).unwrap();
+        assert_eq!(
+            super::render(&cluster.nodes[0]),
+            "peer=7000\nclient=7001\nhttp=7003\n"
+        );
+        let ports = dir.path().join("A.ports");
+        super::write(&ports, &cluster.nodes[0]).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&ports).unwrap(),
+            "peer=7000\nclient=7001\nhttp=7003\n"
+        );
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
+        assert_eq!(left.len(), 2, "no temporary file left: {left:?}");
+    }
+}
