@@ -154,7 +154,7 @@ async fn wait_final(client: &mut HttpClient, id: &str, deadline: i64, within: i6
     let what = format!("event {id} to be final {within} s after its deadline");
     let client = tokio::sync::Mutex::new(client);
     eventually(timeout, &what, || async {
-        let e = event(&mut *client.lock().await, id).await;
+        let e = event(*client.lock().await, id).await;
         if e["state"] == "final" { Ok(e) } else { Err(e) }
     })
     .await

@@ -79,11 +79,11 @@ fn run_cluster(cluster: ClusterConfig, id: &str, options: RunOptions) -> anyhow:
             options.faults,
         )
         .await?;
-        if let Some(path) = &options.ports_file {
-            if let Err(error) = ports_file::write(path, &bound) {
-                running.stop().await;
-                return Err(error);
-            }
+        if let Some(path) = &options.ports_file
+            && let Err(error) = ports_file::write(path, &bound)
+        {
+            running.stop().await;
+            return Err(error);
         }
         super::stop_signal().await;
         running.stop().await;

@@ -112,7 +112,14 @@ async fn udp(
             UdpSocket::bind(addr).await.map_err(|e| fail(addr, e))?,
         )),
         (addr, Some(socket)) => {
-            check_inherited(node, what, addr, socket.local_addr())?;
+            if let Some(problem) = inherited_problem(addr, socket.local_addr()) {
+                let node = node.id.clone();
+                return Err(NodeError::Inherited {
+                    node,
+                    what,
+                    problem,
+                });
+            }
             let socket = socket
                 .set_nonblocking(true)
                 .and_then(|()| UdpSocket::from_std(socket));
@@ -142,7 +149,14 @@ async fn tcp(
             TcpListener::bind(addr).await.map_err(|e| fail(addr, e))?,
         )),
         (addr, Some(listener)) => {
-            check_inherited(node, what, addr, listener.local_addr())?;
+            if let Some(problem) = inherited_problem(addr, listener.local_addr()) {
+                let node = node.id.clone();
+                return Err(NodeError::Inherited {
+                    node,
+                    what,
+                    problem,
+                });
+            }
             let listener = listener
                 .set_nonblocking(true)
                 .and_then(|()| TcpListener::from_std(listener));
@@ -157,28 +171,21 @@ async fn tcp(
 const UNSPECIFIED: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
 
-/// An inherited socket must be bound where the cluster file says (a port of
-/// 0 there cannot be checked, and is refused: the other nodes could not know
-/// the port).
-fn check_inherited(
-    node: &NodeConfig,
-    what: &'static str,
+/// What is wrong with an inherited socket, if anything: it must be bound
+/// where the cluster file says (a port of 0 there cannot be checked, and is
+/// refused: the other nodes could not know the port).
+fn inherited_problem(
     configured: Option<SocketAddr>,
     bound: std::io::Result<SocketAddr>,
-) -> Result<(), NodeError> {
-    let problem = match (configured, bound) {
-        (_, Err(error)) => format!("not a bound socket: {error}"),
-        (None, Ok(bound)) => format!("bound to {bound}, but the cluster file gives none"),
-        (Some(want), Ok(bound)) if want.port() == 0 || want != bound => {
-            format!("bound to {bound}, but the cluster file says {want}")
-        }
-        (Some(_), Ok(_)) => return Ok(()),
-    };
-    Err(NodeError::Inherited {
-        node: node.id.clone(),
-        what,
-        problem,
-    })
+) -> Option<String> {
+    match (configured, bound) {
+        (_, Err(error)) => Some(format!("not a bound socket: {error}")),
+        (None, Ok(bound)) => Some(format!("bound to {bound}, but the cluster file gives none")),
+        (Some(want), Ok(bound)) if want.port() == 0 || want != bound => Some(format!(
+            "bound to {bound}, but the cluster file says {want}"
+        )),
+        (Some(_), Ok(_)) => None,
+    }
 }
 
 /// Binds every node of a cluster and returns the cluster with each port 0
