@@ -57,6 +57,18 @@ enum Command {
         /// by the one process it is given to, and never set by accident.
         #[arg(long = "fault", value_name = "FAULT", hide = true)]
         faults: Vec<convene_node::Fault>,
+        /// Once started, write the ports this node bound to FILE (lines
+        /// `peer=PORT`, `client=`, `booking=`, `chat=`, `http=`; written
+        /// whole): how a program that started it learns the ports a port of
+        /// 0 in the cluster file became.
+        #[arg(long, value_name = "FILE")]
+        ports_file: Option<PathBuf>,
+        /// For tests only, and hidden from --help: use the socket open on
+        /// descriptor FD for KIND (peer, client, booking, chat, http),
+        /// bound by the process that started this one, instead of binding
+        /// it (see `cli::node::inherited`).
+        #[arg(long = "socket", value_name = "KIND=FD", hide = true)]
+        sockets: Vec<node::inherited::InheritedSocket>,
     },
     /// Run every node of a cluster file in this process (with no file: a demo cluster).
     Up {
@@ -134,16 +146,20 @@ pub fn main() -> ExitCode {
             secret_file,
             id,
             faults,
-        } => match (config, chat_config) {
-            (Some(config), _) => node::run(&config, &id, faults.into_iter().collect()),
-            (None, Some(chat)) => node::run_course(
-                &chat,
-                secret_file.as_deref(),
-                &id,
-                faults.into_iter().collect(),
-            ),
-            (None, None) => Err(anyhow::anyhow!("give --config FILE or --chat-config FILE")),
-        },
+            ports_file,
+            sockets,
+        } => {
+            let options = node::RunOptions {
+                faults: faults.into_iter().collect(),
+                ports_file,
+                sockets,
+            };
+            match (config, chat_config) {
+                (Some(config), _) => node::run(&config, &id, options),
+                (None, Some(chat)) => node::run_course(&chat, secret_file.as_deref(), &id, options),
+                (None, None) => Err(anyhow::anyhow!("give --config FILE or --chat-config FILE")),
+            }
+        }
         Command::Up {
             config,
             chat_config,

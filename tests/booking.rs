@@ -16,7 +16,7 @@ use convene_booking::wire::{self, Reply, Request};
 use convene_time::WeekTime;
 use tokio::net::UdpSocket;
 
-use crate::util::{FAST_ELECTION, NodeSpec, TestCluster, booking, convene};
+use crate::util::{FAST_ELECTION, NodeSpec, TestCluster, booking, convene, eventually, ready};
 
 const ALL: &str = "facilities = [\"Meeting Room A\", \"Lecture Theatre 1\", \"Conference Hall\", \"Seminar Room B\"]";
 
@@ -453,7 +453,8 @@ async fn several_monitors_get_callbacks_until_they_expire_even_through_another_n
             .collect();
         assert_eq!(wednesday, ["Wed 00:00-Wed 09:00", "Wed 17:00-Wed 24:00"]);
     }
-    // After the first registration expires, only the second hears.
+    // After the first registration expires, only the second hears. (A
+    // wait for time to pass: the registration lasts 1 s.)
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let Reply::Booked { confirmation } = call(
         f,
@@ -795,6 +796,8 @@ async fn a_front_door_restarted_with_forwards_in_flight_serves_again() {
         };
         client.send_to(&request.encode(id), front).await.unwrap();
     }
+    // A wait for time to pass: the front door takes the requests in and
+    // starts forwarding them (nothing it shows says so).
     tokio::time::sleep(Duration::from_millis(100)).await;
     c.stop_node("F").await;
     c.start_node("F").await;
@@ -958,17 +961,16 @@ async fn the_65th_monitor_from_one_address_is_refused_and_ended_ones_are_purged(
 
     // When they end, they are swept out without anyone booking anything,
     // here and at the owner, and the address may register again.
-    let deadline = Instant::now() + Duration::from_secs(20);
     let service = c.node("A").booking();
-    while service.monitors_held() + service.subscriptions_held() > 0 {
-        assert!(
-            Instant::now() < deadline,
-            "{} registrations and {} subscriptions still held",
-            service.monitors_held(),
-            service.subscriptions_held()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let what = "the ended registrations to be swept out";
+    eventually(Duration::from_secs(20), what, || async {
+        let (monitors, subscriptions) = (service.monitors_held(), service.subscriptions_held());
+        ready(
+            monitors + subscriptions == 0,
+            format!("{monitors} registrations and {subscriptions} subscriptions held"),
+        )
+    })
+    .await;
     let (_, again) = register("127.0.0.1:0").await;
     assert_eq!(again, monitoring);
     c.stop().await;

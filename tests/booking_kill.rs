@@ -10,24 +10,11 @@
 //! commit (`synchronous = FULL`, checked by the store's own tests), so the
 //! answer survives both.
 
-use std::path::Path;
 use std::process::Output;
-use std::time::{Duration, Instant};
 
-use crate::util::{FAST_ELECTION, NodeProcess, convene};
+use crate::util::{FAST_ELECTION, Held, NodeProcess, convene};
 
 const ROOM: &str = "Meeting Room A";
-
-fn spawn(config: &Path, id: &str) -> NodeProcess {
-    NodeProcess::start("--config", config, id, &[])
-}
-
-/// A free UDP port on loopback (the OS may hand it out again; the test
-/// starts the cluster again if a node cannot bind).
-fn free_udp_port() -> u16 {
-    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    socket.local_addr().unwrap().port()
-}
 
 /// `convene book --server <server> <args>`, with short retries.
 async fn book(server: &str, args: &[&str]) -> Output {
@@ -53,67 +40,43 @@ fn text(bytes: &[u8]) -> String {
 }
 
 struct Cluster {
-    dir: tempfile::TempDir,
-    config: std::path::PathBuf,
     front: String,
-    nodes: Vec<NodeProcess>,
-}
-
-/// A front door (F) and the owner of the room (O), both started; a node
-/// that exits at start (a port taken meanwhile) means new ports.
-async fn start() -> Cluster {
-    for _ in 0..5 {
-        let dir = tempfile::tempdir().unwrap();
-        let booking_port = free_udp_port();
-        let toml = format!(
-            "[[node]]\nid = \"F\"\nhost = \"127.0.0.1\"\npeer_port = {}\nbooking_port = {booking_port}\n\
-             [[node]]\nid = \"O\"\nhost = \"127.0.0.1\"\npeer_port = {}\n\
-             [node.booking]\nfacilities = [\"{ROOM}\"]\n{FAST_ELECTION}",
-            free_udp_port(),
-            free_udp_port(),
-        );
-        let config = dir.path().join("cluster.toml");
-        std::fs::write(&config, toml).unwrap();
-        let nodes = vec![spawn(&config, "F"), spawn(&config, "O")];
-        let mut c = Cluster {
-            dir,
-            config,
-            front: format!("127.0.0.1:{booking_port}"),
-            nodes,
-        };
-        if started(&mut c, &["F", "O"]).await {
-            return c;
-        }
-        eprintln!("starting again on other ports");
-    }
-    panic!("the node processes never started");
-}
-
-/// Waits until each of `ids` says it started; `false` if one exits first.
-async fn started(c: &mut Cluster, ids: &[&str]) -> bool {
-    let give_up = Instant::now() + Duration::from_secs(20);
-    for id in ids {
-        let i = if *id == "F" { 0 } else { 1 };
-        loop {
-            if log(c, id).contains("node started") {
-                break;
-            }
-            if c.nodes[i].has_exited() {
-                return false;
-            }
-            assert!(
-                Instant::now() < give_up,
-                "node {id} never started:\n{}",
-                log(c, id)
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-    true
+    /// The front door (F) and the owner of the room (O).
+    nodes: [NodeProcess; 2],
+    _dir: tempfile::TempDir,
 }
 
 fn log(c: &Cluster, id: &str) -> String {
-    std::fs::read_to_string(c.dir.path().join(format!("{id}.log"))).unwrap_or_default()
+    c.nodes[if id == "F" { 0 } else { 1 }].log()
+}
+
+/// A front door (F) and the owner of the room (O), both started, each on
+/// a peer socket the test bound (the other must know it); F's front door
+/// on a port of its choosing (port 0, read from its ports file).
+async fn start() -> Cluster {
+    let dir = tempfile::tempdir().unwrap();
+    let (f_peer, o_peer) = (Held::udp("peer"), Held::udp("peer"));
+    let toml = format!(
+        "[[node]]\nid = \"F\"\nhost = \"127.0.0.1\"\npeer_port = {}\nbooking_port = 0\n\
+         [[node]]\nid = \"O\"\nhost = \"127.0.0.1\"\npeer_port = {}\n\
+         [node.booking]\nfacilities = [\"{ROOM}\"]\n{FAST_ELECTION}",
+        f_peer.port(),
+        o_peer.port(),
+    );
+    let config = dir.path().join("cluster.toml");
+    std::fs::write(&config, toml).unwrap();
+    let mut nodes = [
+        NodeProcess::spawn("--config", &config, "F", &[], vec![f_peer]),
+        NodeProcess::spawn("--config", &config, "O", &[], vec![o_peer]),
+    ];
+    for node in &mut nodes {
+        node.started().await;
+    }
+    Cluster {
+        front: nodes[0].addr("booking").to_string(),
+        nodes,
+        _dir: dir,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -140,11 +103,9 @@ async fn an_acknowledged_booking_survives_kill_9_of_its_owner() {
     );
 
     // The confirmation is printed: kill the owner at once, no goodbye.
-    c.nodes[1].0.kill().unwrap(); // SIGKILL
-    c.nodes[1].0.wait().unwrap();
-    c.nodes[1] = spawn(&c.config, "O");
-    // Its log starts anew with the new process.
-    assert!(started(&mut c, &["O"]).await, "{}", log(&c, "O"));
+    c.nodes[1].kill(); // SIGKILL
+    // On the same peer socket, with a new log; started when it returns.
+    c.nodes[1].restart().await;
 
     let query = book(&c.front, &["query", "--facility", ROOM, "--days", "1"]).await;
     assert_eq!(

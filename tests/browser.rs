@@ -11,13 +11,14 @@
 
 use std::net::SocketAddr;
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use convene_events::zone::Zone;
 use convene_web::client::HttpClient;
 use serde_json::{Value, json};
 
 use crate::events::{cluster, now, unique};
+use crate::util::{eventually, ready};
 
 /// The W3C name of an element reference in WebDriver answers.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
@@ -64,16 +65,7 @@ impl Drop for Browser {
 
 impl Browser {
     async fn start() -> Option<Browser> {
-        let found = |name: &str| {
-            std::env::var_os("PATH")
-                .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
-        };
-        if !found("chromedriver") || !found("chromium") {
-            assert!(
-                std::env::var("CONVENE_REQUIRE_BROWSER").as_deref() != Ok("1"),
-                "chromium and chromedriver are required (CONVENE_REQUIRE_BROWSER=1)"
-            );
-            eprintln!("browser test skipped: chromium or chromedriver is not installed");
+        if !crate::util::require_browser("browser test") {
             return None;
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -89,12 +81,16 @@ impl Browser {
                 .spawn()
                 .unwrap(),
         );
-        let mut http = HttpClient::new(SocketAddr::from(([127, 0, 0, 1], port)));
-        let give_up = Instant::now() + Duration::from_secs(20);
-        while !matches!(http.get("/status").await, Ok(r) if r.status == 200) {
-            assert!(Instant::now() < give_up, "chromedriver did not start");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let http =
+            tokio::sync::Mutex::new(HttpClient::new(SocketAddr::from(([127, 0, 0, 1], port))));
+        eventually(Duration::from_secs(20), "chromedriver to start", || async {
+            match http.lock().await.get("/status").await {
+                Ok(r) if r.status == 200 => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        })
+        .await;
+        let mut http = http.into_inner();
         let profile = tempfile::tempdir().unwrap();
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
@@ -194,14 +190,17 @@ impl Browser {
         self.command("POST", &format!("/element/{element}/click"), json!({}))
             .await;
         let loaded = json!({"script": "return window.conveneOld !== true && document.readyState === 'complete';", "args": []});
-        let give_up = Instant::now() + Duration::from_secs(10);
-        while self.command("POST", "/execute/sync", loaded.clone()).await != json!(true) {
-            assert!(
-                Instant::now() < give_up,
-                "clicking {button_text:?} led nowhere"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let what = format!("clicking {button_text:?} to load a page");
+        let browser = tokio::sync::Mutex::new(self);
+        eventually(Duration::from_secs(10), &what, || async {
+            let done = browser
+                .lock()
+                .await
+                .command("POST", "/execute/sync", loaded.clone())
+                .await;
+            ready(done == json!(true), done)
+        })
+        .await;
     }
 
     async fn source(&mut self) -> String {
@@ -329,25 +328,33 @@ async fn three_people_find_a_common_hour_in_a_real_browser() {
 
     // After the deadline the page shows the common time, both of Ben's
     // pieces: 11:00-13:00 and 14:00-16:00 UTC.
+    // (A wait for time to pass: the deadline, which the page shows no
+    // sign of before it comes.)
     while now() < deadline + 2 {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let give_up = Instant::now() + Duration::from_secs(10);
-    loop {
-        browser
-            .go(format!("http://{}/events/{id}", node("C")))
-            .await;
-        let page = browser.source().await;
-        if page.contains("Tue 15 Jan 2030, 11:00 – 13:00 (UTC)") {
-            assert!(
-                page.contains("Tue 15 Jan 2030, 14:00 – 16:00 (UTC)"),
-                "{page}"
-            );
-            break;
-        }
-        assert!(Instant::now() < give_up, "no result on the page:\n{page}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    let shared = tokio::sync::Mutex::new(&mut browser);
+    let page = eventually(
+        Duration::from_secs(10),
+        "the result on the page",
+        || async {
+            let mut browser = shared.lock().await;
+            browser
+                .go(format!("http://{}/events/{id}", node("C")))
+                .await;
+            let page = browser.source().await;
+            if page.contains("Tue 15 Jan 2030, 11:00 – 13:00 (UTC)") {
+                Ok(page)
+            } else {
+                Err(page)
+            }
+        },
+    )
+    .await;
+    assert!(
+        page.contains("Tue 15 Jan 2030, 14:00 – 16:00 (UTC)"),
+        "{page}"
+    );
     browser.click("Log out").await;
     // Ann sees it on Rome's clock, on another node.
     browser.login(node("B"), &ann).await;

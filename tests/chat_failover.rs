@@ -12,25 +12,13 @@ use std::time::{Duration, Instant};
 use convene_chat::client::{ChatSession, ClientError};
 
 use crate::chat::say;
-use crate::util::{NodeProcess, convene, free_ports};
+use crate::util::{Held, NodeProcess, convene, eventually};
 
 const WAIT: Duration = Duration::from_secs(20);
 
-fn start(config: &Path, id: &str) -> NodeProcess {
-    NodeProcess::start("--chat-config", config, id, &[])
-}
-
-/// Logs in, retrying while the node is still starting.
+/// Logs in (the node has started: its listener accepts).
 async fn login(server: SocketAddr, identity: &str) -> Result<ChatSession, ClientError> {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        match ChatSession::login(server, identity, WAIT).await {
-            Err(ClientError::Connect { .. }) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            other => return other,
-        }
-    }
+    ChatSession::login(server, identity, WAIT).await
 }
 
 async fn member(server: SocketAddr, identity: &str) -> ChatSession {
@@ -43,46 +31,61 @@ fn refused(result: Result<ChatSession, ClientError>) -> bool {
     matches!(result, Err(ClientError::Refused { .. }))
 }
 
-/// What `convene status` says coordinates, once the nodes that answer agree.
+/// Waits until `convene status` says `expected` coordinates, once the
+/// nodes that answer agree (run off the runtime: it blocks).
 async fn coordinator(config: &Path, expected: &str) {
-    let deadline = Instant::now() + WAIT;
     let wanted = format!("coordinator: {expected} ");
-    loop {
-        let out = convene()
-            .args(["status", "--chat-config"])
-            .arg(config)
-            .output()
-            .unwrap();
+    let what = format!("the nodes to agree on {expected}");
+    eventually(WAIT, &what, || async {
+        let config = config.to_path_buf();
+        let out = tokio::task::spawn_blocking(move || {
+            convene()
+                .args(["status", "--chat-config"])
+                .arg(config)
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
         let text = String::from_utf8_lossy(&out.stdout).to_string();
         if text.contains(&wanted) {
-            return;
+            Ok(())
+        } else {
+            Err(text)
         }
-        assert!(
-            Instant::now() < deadline,
-            "never agreed on {expected}:\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_the_coordinator_during_a_chat() {
+    // The course format has no port 0, and every server must know the
+    // others' ports: the test binds both sockets of each and hands them down.
     let dir = tempfile::tempdir().unwrap();
     let mut lines = String::new();
     let mut chat = Vec::new();
+    let mut held = Vec::new();
     for (i, id) in ["s1", "s2", "s3"].iter().enumerate() {
-        let (client, coordination) = free_ports();
+        let (client, coordination) = (Held::tcp("chat"), Held::udp("peer"));
         lines.push_str(&format!(
-            "{id} localhost {client} {coordination} {}\n",
+            "{id} localhost {} {} {}\n",
+            client.port(),
+            coordination.port(),
             i + 1
         ));
-        chat.push(SocketAddr::from(([127, 0, 0, 1], client)));
+        chat.push(SocketAddr::from(([127, 0, 0, 1], client.port())));
+        held.push(vec![client, coordination]);
     }
     let config = dir.path().join("configuration.txt");
     std::fs::write(&config, &lines).unwrap();
-    let _s1 = start(&config, "s1");
-    let _s2 = start(&config, "s2");
-    let mut s3 = start(&config, "s3");
+    let mut nodes: Vec<NodeProcess> = ["s1", "s2", "s3"]
+        .into_iter()
+        .zip(held)
+        .map(|(id, held)| NodeProcess::spawn("--chat-config", &config, id, &[], held))
+        .collect();
+    for node in &mut nodes {
+        node.started().await;
+    }
     coordinator(&config, "s3").await;
 
     let mut adel = member(chat[0], "Adel").await;
@@ -95,8 +98,7 @@ async fn kill_9_of_the_coordinator_during_a_chat() {
     say(&mut adel, &mut maria, "before").await;
 
     let killed = Instant::now();
-    s3.0.kill().unwrap(); // SIGKILL: no goodbye, no flush
-    s3.0.wait().unwrap();
+    nodes[2].kill(); // SIGKILL: no goodbye, no flush
 
     // Clients of the other nodes chat on while the cluster re-elects.
     say(&mut adel, &mut maria, "during").await;
@@ -113,7 +115,7 @@ async fn kill_9_of_the_coordinator_during_a_chat() {
     say(&mut maria, &mut adel, "after").await;
 
     // s3 comes back: the highest priority takes over, without losing a name.
-    let _s3 = start(&config, "s3");
+    nodes[2].restart().await;
     coordinator(&config, "s3").await;
     for (server, name) in [(2, "Adel"), (2, "Bob"), (1, "Sam"), (0, "Carl")] {
         assert!(refused(login(chat[server], name).await), "{name}");

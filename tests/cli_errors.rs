@@ -10,9 +10,9 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::util::{convene, write};
+use crate::util::{convene, eventually_blocking, ready, write};
 
 /// Runs `convene args` in `dir` with `input` on standard input and returns
 /// how it ended. A command that should fail but runs on (a node that
@@ -34,15 +34,26 @@ fn run(dir: &Path, args: &[&str], input: &str) -> Output {
         .unwrap()
         .write_all(input.as_bytes())
         .unwrap();
-    let give_up = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > give_up {
+    // Killed if it runs on; the panic fails the test.
+    let what = format!("convene {args:?} to end");
+    let mut child = KillOnDrop(Some(child));
+    eventually_blocking(Duration::from_secs(60), &what, || {
+        let child = child.0.as_mut().unwrap();
+        ready(child.try_wait().unwrap().is_some(), "still running")
+    });
+    child.0.take().unwrap().wait_with_output().unwrap()
+}
+
+/// A child process killed if the test fails while it runs.
+struct KillOnDrop(Option<std::process::Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
             let _ = child.kill();
-            panic!("convene {args:?} did not end");
+            let _ = child.wait();
         }
-        std::thread::sleep(Duration::from_millis(20));
     }
-    child.wait_with_output().unwrap()
 }
 
 /// The line `convene` failed with (`convene: …`), checked: it says `cause`

@@ -6,13 +6,16 @@
 //! processes, as an account and as the operator.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use convene_web::client::{HttpClient, HttpResponse};
 use convene_web::ops::operator::OperatorKey;
 use serde_json::json;
 
-use crate::util::{CliUser, FAST_ELECTION, SECRET, TestCluster, files, register, web_files};
+use crate::util::{
+    CliUser, FAST_ELECTION, SECRET, TestCluster, eventually, eventually_every, files, ready,
+    register, web_files,
+};
 
 /// A has the web front and shares `notes.txt` and `todo.txt`; B shares a
 /// folder too and, coming second, holds the locks, so every lock request
@@ -32,11 +35,12 @@ async fn cluster(limits: &str) -> TestCluster {
     c.start_node("A").await;
     c.start_node("B").await;
     let b = c.path("directory_b");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !b.join("zebra.txt").exists() {
-        assert!(Instant::now() < deadline, "B never received A's files");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        Duration::from_secs(15),
+        "B to receive A's files",
+        || async { ready(b.join("zebra.txt").exists(), "no zebra.txt") },
+    )
+    .await;
     c
 }
 
@@ -392,29 +396,35 @@ async fn a_full_sync_queue_refuses_announcements_and_they_arrive_later() {
         std::fs::write(staging.join(name), name).unwrap();
     }
     std::fs::rename(staging.join("big.bin"), b.join("big.bin")).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !std::fs::read_dir(&a).unwrap().flatten().any(|e| {
-        e.file_name().to_string_lossy().starts_with(".convene-tmp-")
-            && e.metadata().is_ok_and(|m| m.len() > 0)
-    }) {
-        assert!(Instant::now() < deadline, "A never began fetching big.bin");
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    let every = Duration::from_millis(1);
+    eventually_every(
+        every,
+        Duration::from_secs(15),
+        "A to begin fetching big.bin",
+        || async {
+            let begun = std::fs::read_dir(&a).unwrap().flatten().any(|e| {
+                e.file_name().to_string_lossy().starts_with(".convene-tmp-")
+                    && e.metadata().is_ok_and(|m| m.len() > 0)
+            });
+            ready(begun, "no temporary file with content")
+        },
+    )
+    .await;
     for name in &names {
         std::fs::rename(staging.join(name), b.join(name)).unwrap();
     }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let missing: Vec<&String> = names
-            .iter()
-            .filter(|n| std::fs::read_to_string(a.join(n)).ok().as_deref() != Some(n.as_str()))
-            .collect();
-        if missing.is_empty() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never arrived at A: {missing:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(
+        Duration::from_secs(60),
+        "the burst to arrive at A",
+        || async {
+            let missing: Vec<&String> = names
+                .iter()
+                .filter(|n| std::fs::read_to_string(a.join(n)).ok().as_deref() != Some(n.as_str()))
+                .collect();
+            ready(missing.is_empty(), format!("missing {missing:?}"))
+        },
+    )
+    .await;
     assert_eq!(std::fs::read(a.join("big.bin")).unwrap(), big);
     let refused = c.node("A").files().handle().busy_refusals();
     assert!(

@@ -2,9 +2,11 @@
 //! agreement, failover, takeover by a recovering higher node, and
 //! `convene status`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::util::{FAST_ELECTION, NodeSpec, SECRET, TestCluster, convene, plain, web};
+use crate::util::{
+    FAST_ELECTION, NodeSpec, SECRET, TestCluster, convene, eventually, plain, ready, web,
+};
 
 /// Three plain nodes; priorities follow file order (M=1, A=2, B=3).
 const NODES: [NodeSpec; 3] = [plain("M"), plain("A"), plain("B")];
@@ -12,21 +14,18 @@ const NODES: [NodeSpec; 3] = [plain("M"), plain("A"), plain("B")];
 /// Waits until every running node named in `ids` follows `expected`.
 async fn agree(c: &TestCluster, ids: &[&str], expected: &str) {
     let want = c.cluster.index_of(expected).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    let what = format!("nodes {ids:?} to follow {expected}");
+    eventually(Duration::from_secs(10), &what, || async {
         let views: Vec<Option<usize>> = ids
             .iter()
             .map(|id| *c.node(id).membership().coordinator().borrow())
             .collect();
-        if views.iter().all(|v| *v == Some(want)) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "nodes {ids:?} follow {views:?}, not {expected}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        ready(
+            views.iter().all(|v| *v == Some(want)),
+            format!("they follow {views:?}"),
+        )
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,104 +6,74 @@
 //! still stored, once, and complete.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use convene_node::Fault;
 use convene_web::client::HttpClient;
 use serde_json::{Value, json};
 
 use crate::events::{now, unique};
-use crate::util::{FAST_ELECTION, HIGH_LIMITS, NodeProcess, free_ports};
+use crate::util::{FAST_ELECTION, HIGH_LIMITS, Held, NodeProcess, eventually, ready};
 
 const IDS: [&str; 3] = ["A", "B", "C"];
 
 struct Cluster {
-    dir: tempfile::TempDir,
-    nodes: Vec<Option<NodeProcess>>,
+    nodes: Vec<NodeProcess>,
     http: Vec<SocketAddr>,
+    _dir: tempfile::TempDir,
 }
 
-/// Three node processes on free ports, every one serving its web front.
-///
-/// A port found free may be taken again before the node binds it (the OS
-/// hands out the same range for outgoing connections): a node that exits
-/// at start is such a loss, and the cluster is started again on new ports.
-async fn start(faults: &[Fault]) -> Cluster {
-    for _ in 0..5 {
-        let mut c = spawn_cluster(faults);
-        match serving(&mut c).await {
-            Ok(()) => return c,
-            Err(why) => eprintln!("starting again on other ports: {why}"),
-        }
+impl Cluster {
+    fn log(&self, at: usize) -> String {
+        self.nodes[at].log()
     }
-    panic!("the node processes never started");
 }
 
-fn spawn_cluster(faults: &[Fault]) -> Cluster {
+/// Three node processes, every one serving its web front, started: each
+/// on a peer socket the test bound (the others must know it), its web
+/// front on a port of its choosing (port 0, read from its ports file).
+async fn start(faults: &[Fault]) -> Cluster {
     let dir = tempfile::tempdir().unwrap();
     let mut toml = String::new();
-    let mut http = Vec::new();
+    let mut peers = Vec::new();
     for id in IDS {
-        let (port, peer_port) = free_ports();
-        http.push(SocketAddr::from(([127, 0, 0, 1], port)));
+        let peer = Held::udp("peer");
         toml.push_str(&format!(
-            "[[node]]\nid = \"{id}\"\nhost = \"127.0.0.1\"\npeer_port = {peer_port}\nhttp_port = {port}\n"
+            "[[node]]\nid = \"{id}\"\nhost = \"127.0.0.1\"\npeer_port = {}\nhttp_port = 0\n",
+            peer.port()
         ));
+        peers.push(peer);
     }
     toml.push_str(FAST_ELECTION);
     toml.push_str(HIGH_LIMITS);
     let config = dir.path().join("cluster.toml");
     std::fs::write(&config, toml).unwrap();
-    let nodes = IDS
+    let mut nodes: Vec<NodeProcess> = IDS
         .iter()
-        .map(|id| Some(NodeProcess::start("--config", &config, id, faults)))
+        .zip(peers)
+        .map(|(id, peer)| NodeProcess::spawn("--config", &config, id, faults, vec![peer]))
         .collect();
-    Cluster { dir, nodes, http }
-}
-
-/// Waits until every node has started (its log says so) and accepts
-/// connections on its web port; an error, with the node's log, if one
-/// exits first or has not started in 20 s.
-async fn serving(c: &mut Cluster) -> Result<(), String> {
-    let give_up = Instant::now() + Duration::from_secs(20);
-    for (i, id) in IDS.iter().enumerate() {
-        let log_path = c.dir.path().join(format!("{id}.log"));
-        loop {
-            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-            if log.contains("node started")
-                && tokio::net::TcpStream::connect(c.http[i]).await.is_ok()
-            {
-                break;
-            }
-            let exited = c.nodes[i].as_mut().is_some_and(|n| n.has_exited());
-            if exited || Instant::now() >= give_up {
-                return Err(format!("node {id} is not serving:\n{log}"));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+    for node in &mut nodes {
+        node.started().await;
     }
-    Ok(())
+    let http = nodes.iter().map(|n| n.addr("http")).collect();
+    Cluster {
+        nodes,
+        http,
+        _dir: dir,
+    }
 }
 
-/// A logged-in API client on node `at`, retrying while the nodes start.
+/// A logged-in API client on node `at` (started: its web front serves).
 async fn user(c: &Cluster, at: usize, name: &str) -> HttpClient {
     let mut client = HttpClient::new(c.http[at]);
     let credentials = json!({"username": name, "password": "kill-test-password"});
-    let give_up = Instant::now() + Duration::from_secs(20);
-    loop {
-        match client.post_json("/api/register", &credentials).await {
-            Ok(r) if r.status == 201 => break,
-            other => {
-                assert!(
-                    Instant::now() < give_up,
-                    "node {at} never took a registration: {other:?}\n{}",
-                    std::fs::read_to_string(c.dir.path().join(format!("{}.log", IDS[at])))
-                        .unwrap_or_default()
-                );
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
+    let r = client.post_json("/api/register", &credentials).await;
+    assert!(
+        matches!(&r, Ok(r) if r.status == 201),
+        "node {at} refused a registration: {r:?}\n{}",
+        c.log(at)
+    );
     let login = client.post_json("/api/login", &credentials).await.unwrap();
     assert_eq!(login.status, 200, "{}", login.text());
     client
@@ -112,25 +82,18 @@ async fn user(c: &Cluster, at: usize, name: &str) -> HttpClient {
 /// Waits until every node has seen the other two come up (its log says
 /// so): round-robin needs the live set.
 async fn settle(c: &Cluster) {
-    let give_up = std::time::Instant::now() + Duration::from_secs(15);
-    for id in IDS {
-        let log = c.dir.path().join(format!("{id}.log"));
+    for (at, id) in IDS.iter().enumerate() {
         let others: Vec<String> = IDS
             .iter()
-            .filter(|other| **other != id)
+            .filter(|other| *other != id)
             .map(|other| format!("node {other} is up"))
             .collect();
-        loop {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            if others.iter().all(|line| text.contains(line)) {
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < give_up,
-                "node {id} never saw the others:\n{text}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let what = format!("node {id} to see the others");
+        eventually(Duration::from_secs(15), &what, || async {
+            let log = c.log(at);
+            ready(others.iter().all(|line| log.contains(line)), log)
+        })
+        .await;
     }
 }
 
@@ -180,18 +143,21 @@ async fn scenario(c: &Cluster, seconds: i64) -> (String, i64, Vec<HttpClient>) {
     (id, deadline, users)
 }
 
+/// Waits until the event is final, at most `within` seconds after its
+/// deadline (by the wall clock the nodes decide by).
 async fn wait_final(client: &mut HttpClient, id: &str, deadline: i64, within: i64) -> Value {
-    loop {
-        let e = event(client, id).await;
-        if e["state"] == "final" {
-            return e;
-        }
-        assert!(
-            now() <= deadline + within,
-            "not final {within} s after the deadline: {e}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // Late once the clock's second passes deadline + within.
+    let late = std::time::UNIX_EPOCH + Duration::from_secs((deadline + within + 1) as u64);
+    let timeout = late
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default();
+    let what = format!("event {id} to be final {within} s after its deadline");
+    let client = tokio::sync::Mutex::new(client);
+    eventually(timeout, &what, || async {
+        let e = event(*client.lock().await, id).await;
+        if e["state"] == "final" { Ok(e) } else { Err(e) }
+    })
+    .await
 }
 
 fn node_index(leader: &Value) -> usize {
@@ -205,7 +171,7 @@ async fn the_leader_killed_before_the_deadline_is_replaced_and_the_result_is_on_
     let mut c = start(&[]).await;
     let (id, deadline, mut users) = scenario(&c, 3).await;
     let leader = node_index(&event(&mut users[0], &id).await["leader"]);
-    c.nodes[leader] = None; // SIGKILL
+    c.nodes[leader].kill(); // SIGKILL
     // The same session works on any node: sessions live in the database.
     let reader = &mut users[0];
     reader.set_addr(c.http[(leader + 1) % 3]);
@@ -225,7 +191,7 @@ async fn with_no_hand_over_a_live_server_takes_a_dead_leaders_event_past_its_dea
     let mut c = start(&[Fault::EventsNoHandOver]).await;
     let (id, deadline, mut users) = scenario(&c, 3).await;
     let leader = node_index(&event(&mut users[0], &id).await["leader"]);
-    c.nodes[leader] = None; // SIGKILL
+    c.nodes[leader].kill(); // SIGKILL
     let reader = &mut users[0];
     reader.set_addr(c.http[(leader + 1) % 3]);
     // Taken over 2 s past the deadline, at the next sweep (every 2 s).
@@ -240,7 +206,9 @@ async fn the_leader_killed_while_finishing_is_replaced_and_the_result_stored_onc
     let mut c = start(&[Fault::EventsPauseBeforeStore(Duration::from_secs(2))]).await;
     let (id, deadline, mut users) = scenario(&c, 3).await;
     let leader = node_index(&event(&mut users[0], &id).await["leader"]);
-    // Kill it inside its pause: frozen everywhere, nothing stored yet.
+    // Kill it inside its pause: frozen everywhere, nothing stored yet. (A
+    // wait for time to pass: the pause begins at the deadline, and shows
+    // nothing a test could await.)
     while now() < deadline + 1 {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -258,14 +226,15 @@ async fn the_leader_killed_while_finishing_is_replaced_and_the_result_stored_onc
         "frozen and past the deadline: {}",
         late.text()
     );
-    c.nodes[leader] = None; // SIGKILL
+    c.nodes[leader].kill(); // SIGKILL
     let reader = &mut users[0];
     reader.set_addr(c.http[(leader + 1) % 3]);
     // The new leader pauses too (2 s), after failure detection.
     let e = wait_final(reader, &id, deadline, 10).await;
     assert_eq!(e["result"], window(10, 16), "{e}");
     assert_ne!(node_index(&e["leader"]), leader);
-    // Stored once: it stays as it is.
+    // Stored once: it stays as it is. (A wait for time to pass: a second
+    // store would come within it, and there is nothing else to await.)
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(event(reader, &id).await, e);
 }

@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::util::{CliUser, SECRET, TestCluster, files, web, web_files};
+use crate::util::{
+    CliUser, SECRET, TestCluster, eventually, eventually_every, files, ready, web, web_files,
+};
 
 /// Writes `content` to `dir/name` with the given modified time (Unix seconds).
 fn put(dir: &Path, name: &str, content: &[u8], modified: u64) {
@@ -182,18 +184,15 @@ fn owned(expected: &[(&str, &[u8])]) -> Vec<(String, Vec<u8>)> {
 /// Waits until both folders hold exactly `expected` (name, content) pairs.
 async fn both_hold(a: &Path, b: &Path, expected: &[(&str, &[u8])]) {
     let want = owned(expected);
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    loop {
+    let what = format!("both folders to hold {want:?}");
+    eventually(Duration::from_secs(15), &what, || async {
         let (got_a, got_b) = (contents(a), contents(b));
-        if got_a == want && got_b == want {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "folders never matched {want:?}:\nA {got_a:?}\nB {got_b:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        ready(
+            got_a == want && got_b == want,
+            format!("A {got_a:?}\nB {got_b:?}"),
+        )
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -263,11 +262,12 @@ async fn a_link_out_of_the_folder_is_not_followed_or_shared() {
     put(&a, "fine.txt", b"shared", AUG_20_2024);
     c.start_node("A").await;
     c.start_node("B").await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    while contents(&b).is_empty() {
-        assert!(std::time::Instant::now() < deadline, "nothing synchronized");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        Duration::from_secs(15),
+        "something to synchronize",
+        || async { ready(!contents(&b).is_empty(), "B is empty") },
+    )
+    .await;
     assert_eq!(contents(&b), [("fine.txt".to_string(), b"shared".to_vec())]);
     c.stop().await;
 }
@@ -577,32 +577,40 @@ async fn a_transfer_cut_by_a_stop_is_never_applied_half_and_completes_after_rest
     std::fs::write(a.join(".convene-staging"), &big).unwrap();
     std::fs::rename(a.join(".convene-staging"), a.join("big.bin")).unwrap();
     // Stop B as soon as its transfer has begun.
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    let torn = loop {
-        let started = std::fs::read_dir(&b).unwrap().flatten().any(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            name.starts_with(".convene-tmp-") && e.metadata().is_ok_and(|m| m.len() > 0)
-        });
-        if started || b.join("big.bin").exists() {
-            break started;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the transfer never began"
-        );
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    };
+    let every = Duration::from_millis(1);
+    let torn = eventually_every(
+        every,
+        Duration::from_secs(15),
+        "the transfer to begin",
+        || async {
+            let started = std::fs::read_dir(&b).unwrap().flatten().any(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.starts_with(".convene-tmp-") && e.metadata().is_ok_and(|m| m.len() > 0)
+            });
+            if started || b.join("big.bin").exists() {
+                Ok(started)
+            } else {
+                Err("no temporary file with content, no big.bin")
+            }
+        },
+    )
+    .await;
     c.stop_node("B").await;
     if torn {
         // Cut mid-way: the real name was never written.
         assert!(!b.join("big.bin").exists(), "half a file was applied");
     }
     c.start_node("B").await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while std::fs::read(b.join("big.bin")).map_or(true, |got| got != big) {
-        assert!(std::time::Instant::now() < deadline, "never completed");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        Duration::from_secs(30),
+        "big.bin to be complete at B",
+        || async {
+            let got = std::fs::read(b.join("big.bin")).ok();
+            let size = got.as_ref().map(Vec::len);
+            ready(got.as_ref() == Some(&big), format!("{size:?} bytes there"))
+        },
+    )
+    .await;
     // Nothing of the torn transfer is left behind.
     let litter: Vec<_> = std::fs::read_dir(&b)
         .unwrap()

@@ -6,20 +6,20 @@
 //! may be written outside, and the file is not applied through the link.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use convene_node::Fault;
 
-use crate::util::{FAST_ELECTION, NodeProcess, free_ports};
+use crate::util::{FAST_ELECTION, Held, NodeProcess, eventually, eventually_every, ready};
 
 /// Chunks of the file (48 KiB each) and the sender's pause before each:
 /// the transfer lasts about 2.4 s, time enough to swap the folder.
 const CHUNKS: usize = 6;
 const PAUSE_MS: u64 = 400;
 
-fn spawn(config: &Path, id: &str, pause_ms: u64) -> NodeProcess {
+fn spawn(config: &Path, id: &str, pause_ms: u64, peer: Held) -> NodeProcess {
     let pause = Fault::FilesChunkPause(Duration::from_millis(pause_ms));
-    NodeProcess::start("--config", config, id, &[pause])
+    NodeProcess::spawn("--config", config, id, &[pause], vec![peer])
 }
 
 /// Every file under `dir` whose name starts with `prefix`, not following
@@ -38,10 +38,6 @@ fn find(dir: &Path, prefix: &str) -> Vec<PathBuf> {
         }
     }
     found
-}
-
-fn screen(dir: &Path, id: &str) -> String {
-    std::fs::read_to_string(dir.join(format!("{id}.screen"))).unwrap_or_default()
 }
 
 fn logs(dir: &Path) -> String {
@@ -71,33 +67,38 @@ async fn a_folder_swapped_for_a_link_during_a_transfer_leads_nowhere() {
     let content: Vec<u8> = (0..CHUNKS * 48 * 1024).map(|i| (i % 251) as u8).collect();
     std::fs::write(a.join("sub/x.bin"), &content).unwrap();
 
+    // Each on a peer socket the test bound: the other must know it.
     let mut toml = String::new();
+    let mut peers = Vec::new();
     for id in ["A", "B"] {
-        let (_, peer_port) = free_ports();
+        let peer = Held::udp("peer");
         toml.push_str(&format!(
-            "[[node]]\nid = \"{id}\"\nhost = \"127.0.0.1\"\npeer_port = {peer_port}\n\
+            "[[node]]\nid = \"{id}\"\nhost = \"127.0.0.1\"\npeer_port = {}\n\
              [node.files]\ndir = \"{}\"\n",
+            peer.port(),
             id.to_lowercase()
         ));
+        peers.push(peer);
     }
     toml.push_str(FAST_ELECTION);
     let config = dir.path().join("cluster.toml");
     std::fs::write(&config, toml).unwrap();
     // A serves slowly; B fetches sub/x.bin from it when they reconcile.
-    let _a = spawn(&config, "A", PAUSE_MS);
-    let _b = spawn(&config, "B", 0);
+    let (b_peer, a_peer) = (peers.pop().unwrap(), peers.pop().unwrap());
+    let _a = spawn(&config, "A", PAUSE_MS, a_peer);
+    let b_node = spawn(&config, "B", 0, b_peer);
 
     // The transfer has begun once B has a temporary file (in the folder
     // the file goes to, or, before this fix, at the top of the folder).
-    let give_up = Instant::now() + Duration::from_secs(30);
-    while find(&b, ".convene-tmp-").is_empty() {
-        assert!(
-            Instant::now() < give_up,
-            "B never began the transfer:\n{}",
-            logs(dir.path())
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    // (Not waiting for the nodes' ports files: the transfer may begin
+    // before they are written.)
+    eventually_every(
+        Duration::from_millis(5),
+        Duration::from_secs(30),
+        "B to begin the transfer",
+        || async { ready(!find(&b, ".convene-tmp-").is_empty(), logs(dir.path())) },
+    )
+    .await;
     // Mid-transfer, a local process moves the folder away (if B made it
     // already) and puts a link to a directory outside in its place.
     if b.join("sub").is_dir() {
@@ -106,19 +107,18 @@ async fn a_folder_swapped_for_a_link_during_a_transfer_leads_nowhere() {
     std::os::unix::fs::symlink(&outside, b.join("sub")).unwrap();
 
     // The transfer ends (about 2.4 s); B says what became of the file.
-    let give_up = Instant::now() + Duration::from_secs(30);
-    let line = loop {
-        let text = screen(dir.path(), "B");
-        if let Some(line) = text.lines().find(|l| l.contains("sub/x.bin from A")) {
-            break line.to_string();
-        }
-        assert!(
-            Instant::now() < give_up,
-            "B never finished the transfer:\n{}",
-            logs(dir.path())
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let line = eventually(
+        Duration::from_secs(30),
+        "B to finish the transfer",
+        || async {
+            let text = b_node.screen();
+            match text.lines().find(|l| l.contains("sub/x.bin from A")) {
+                Some(line) => Ok(line.to_string()),
+                None => Err(logs(dir.path())),
+            }
+        },
+    )
+    .await;
 
     let written_outside: Vec<_> = std::fs::read_dir(&outside).unwrap().flatten().collect();
     assert!(

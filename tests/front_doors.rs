@@ -9,7 +9,7 @@
 
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use convene_chat::client::ChatSession;
 use convene_chat::{ClientMessage, ServerMessage};
@@ -19,7 +19,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpSocket, TcpStream};
 
 use crate::util::{
-    FAST_ELECTION, NodeSpec, SPEC_A, TestCluster, backend, chat, interactive, main, web,
+    FAST_ELECTION, NodeSpec, SPEC_A, TestCluster, backend, chat, eventually, interactive, main,
+    ready, web,
 };
 
 /// Longest any step waits before the test fails (never reached when the
@@ -80,18 +81,18 @@ async fn get_from(from: &str, to: SocketAddr, path: &str) -> String {
 /// `GET path` from `from` until the server answers 200 (a place under
 /// the caps came free); fails after [`WAIT`].
 async fn until_admitted(from: &str, to: SocketAddr, path: &str) {
-    let deadline = Instant::now() + WAIT;
-    loop {
+    eventually(WAIT, "to be admitted again", || async {
         let response = get_from(from, to, path).await;
         if response.starts_with("HTTP/1.1 200") {
-            return;
+            return Ok(());
         }
         assert!(
-            response.starts_with("HTTP/1.1 503") && Instant::now() < deadline,
-            "never admitted again; last answer {response:?}"
+            response.starts_with("HTTP/1.1 503"),
+            "neither admitted nor told to wait: {response:?}"
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        Err(response)
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -172,6 +173,8 @@ async fn an_idle_keep_alive_connection_is_closed_and_the_client_reconnects() {
     // Convene's client notices and reconnects: the user sees nothing.
     let mut client = HttpClient::new(addr);
     assert_eq!(client.get("/login").await.unwrap().status, 200);
+    // A wait for time to pass: past the idle timeout (1 s), so the server
+    // has closed the kept-alive connection.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(client.get("/login").await.unwrap().status, 200);
     c.stop().await;
@@ -375,21 +378,18 @@ async fn chat_connections_past_the_per_address_cap_are_told_and_closed() {
         ServerMessage::RoomContents { .. }
     ));
     drop(held);
-    let deadline = Instant::now() + WAIT;
-    loop {
+    eventually(WAIT, "Bob to get in", || async {
         let mut bob = BufReader::new(TcpStream::connect(addr).await.unwrap());
         let hello = "{\"type\":\"newidentity\",\"identity\":\"Bob\"}\n";
         let _ = bob.get_mut().write_all(hello.as_bytes()).await;
         let reply = line_from(&mut bob).await;
         if reply.contains("\"approved\":\"true\"") {
-            break;
+            return Ok(());
         }
-        assert!(
-            reply.contains("too many connections") && Instant::now() < deadline,
-            "{reply}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        assert!(reply.contains("too many connections"), "{reply}");
+        Err(reply)
+    })
+    .await;
     c.stop().await;
 }
 
@@ -427,6 +427,7 @@ async fn a_chat_connection_without_an_approved_identity_is_closed_whatever_it_se
 
     // An identified client may then be idle as long as it likes.
     let mut alice = ChatSession::login(addr, "Alice", WAIT).await.unwrap();
+    // A wait for time to pass: well past the identify timeout (1 s).
     tokio::time::sleep(Duration::from_millis(2500)).await;
     alice.send(&ClientMessage::Who).await.unwrap();
     assert!(matches!(
@@ -481,15 +482,14 @@ async fn meet_connections_past_the_per_address_cap_are_told_and_closed() {
     );
     let [first, _second] = held;
     drop(first);
-    let deadline = Instant::now() + WAIT;
-    loop {
+    eventually(WAIT, "to be admitted again", || async {
         let reply = crate::util::raw_exchange(addr, b"query alice\n").await;
-        if reply.first().is_some_and(|l| l.starts_with("result")) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never admitted again: {reply:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        ready(
+            reply.first().is_some_and(|l| l.starts_with("result")),
+            format!("{reply:?}"),
+        )
+    })
+    .await;
     c.stop().await;
 }
 

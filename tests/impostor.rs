@@ -10,7 +10,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use convene_chat::client::ChatSession;
 use convene_cluster::membership::codec::Wire;
@@ -22,7 +22,9 @@ use convene_rpc::{Envelope, Kind, PeerAuth, RequestId, Sealer};
 use convene_wire::Encode;
 use tokio::task::JoinHandle;
 
-use crate::util::{SPEC_A, TestCluster, backend, chat, files, interactive, main, plain, web};
+use crate::util::{
+    SPEC_A, TestCluster, backend, chat, eventually, files, interactive, main, plain, web, within,
+};
 
 /// Whose key an impostor holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,16 +69,11 @@ impl Impostor {
     async fn replace(c: &mut TestCluster, as_id: &str, key: Key) -> Impostor {
         c.stop_node(as_id).await;
         let addr = c.cluster.node(as_id).unwrap().peer_addr();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let socket = loop {
-            match tokio::net::UdpSocket::bind(addr).await {
-                Ok(socket) => break socket,
-                Err(_) if Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                Err(e) => panic!("cannot take {addr}: {e}"),
-            }
-        };
+        let what = format!("{as_id}'s address {addr} to be free");
+        let socket = eventually(Duration::from_secs(10), &what, || async {
+            tokio::net::UdpSocket::bind(addr).await
+        })
+        .await;
         Self::on(c, socket, as_id, key)
     }
 
@@ -115,20 +112,6 @@ impl Impostor {
     async fn stop(self) {
         self.stop.trigger();
         let _ = self.task.await;
-    }
-}
-
-/// Waits up to `within` for `check`; whether it came true.
-async fn within(within: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    loop {
-        if check().await {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 

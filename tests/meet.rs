@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use crate::util::{SPEC_A, SPEC_B, TestCluster, backend, interactive, main, without_ports};
+use crate::util::{
+    SPEC_A, SPEC_B, TestCluster, backend, eventually, interactive, main, ready, without_ports,
+};
 
 const SPEC_CLUSTER: [crate::util::NodeSpec; 3] =
     [main("M"), backend("A", SPEC_A), backend("B", SPEC_B)];
@@ -222,6 +224,8 @@ async fn backends_started_before_main_or_restarted_register_again() {
     let mut c = TestCluster::bind(&SPEC_CLUSTER).await;
     c.start_node("A").await;
     c.start_node("B").await;
+    // A wait for time to pass: the backends run alone a while, their
+    // announcements unanswered (nothing shows that until main answers).
     tokio::time::sleep(Duration::from_millis(100)).await;
     c.start_node("M").await;
     c.wait_ready().await;
@@ -233,17 +237,15 @@ async fn backends_started_before_main_or_restarted_register_again() {
     std::fs::write(c.path("a.txt"), "carol;[[1,50]]\n").unwrap();
     c.start_node("A").await;
     c.wait_for_line("M", "from server A").await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
+    eventually(Duration::from_secs(10), "A's new list at M", || async {
         let out = interactive(c.main_addr(), "carol eliana\n").await;
-        if out.contains("eliana do not exist.")
-            && out.contains("Time intervals [[1,50]] works for carol.")
-        {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "{out}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        ready(
+            out.contains("eliana do not exist.")
+                && out.contains("Time intervals [[1,50]] works for carol."),
+            out,
+        )
+    })
+    .await;
     c.stop().await;
 }
 

@@ -1,11 +1,12 @@
 //! The `convene` binary as a user runs it: `meet` in both modes, `node` with
 //! good and bad cluster files, and a clean stop on SIGTERM.
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::util::{SPEC_A, SPEC_B, TestCluster, backend, convene, convene_with_input, main, write};
+use crate::util::{
+    NodeProcess, SPEC_A, SPEC_B, TestCluster, backend, convene, convene_with_input, eventually,
+    main, write,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn meet_with_names_prints_the_result_and_exits_zero() {
@@ -164,8 +165,8 @@ fn node_refuses_bad_cluster_files_naming_the_file_and_the_key() {
     }
 }
 
-#[test]
-fn node_stops_cleanly_on_sigterm_and_its_store_reopens() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_stops_cleanly_on_sigterm_and_its_store_reopens() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "a.txt", SPEC_A);
     let path = write(
@@ -173,31 +174,21 @@ fn node_stops_cleanly_on_sigterm_and_its_store_reopens() {
         "cluster.toml",
         "[[node]]\nid = \"A\"\nhost = \"127.0.0.1\"\npeer_port = 0\n[node.meet]\navailability = \"a.txt\"\n",
     );
-    let mut child = convene()
-        .args(["node", "--id", "A", "--config"])
-        .arg(&path)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
+    let mut node = NodeProcess::spawn("--config", &path, "A", &[], Vec::new());
+    node.started().await;
+    let first = eventually(Duration::from_secs(10), "the node's first line", || async {
+        let screen = node.screen();
+        match screen.lines().next() {
+            Some(line) => Ok(line.to_string()),
+            None => Err("nothing on its screen"),
+        }
+    })
+    .await;
     assert!(
         first.starts_with("Server A is up and running using UDP on port "),
         "{first}"
     );
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let code = loop {
-        if let Some(code) = child.try_wait().unwrap() {
-            break code;
-        }
-        assert!(Instant::now() < deadline, "node did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let code = node.terminate();
     assert!(code.success(), "{code:?}");
     let store = convene_store::Store::open(&dir.path().join("convene-data/A")).unwrap();
     assert!(store.meetings().unwrap().is_empty());

@@ -5,16 +5,25 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use convene_cluster::screen::Captured;
 use convene_cluster::{ClusterConfig, Screen};
 use convene_node::{NodeSockets, RunningNode};
 
+mod eventually;
+mod process;
+pub mod skip;
+
+pub use eventually::{eventually, eventually_blocking, eventually_every, ready, within};
+pub use process::{Held, NodeProcess};
+pub use skip::require_browser;
+
 /// Defines, for each named `async fn test(backend: &str)`, a module of four
 /// tests: on SQLite, and on MySQL, PostgreSQL and SQLite + Redis when the
-/// environment names them (`crate::events::storage`; the test returns at
-/// once otherwise).
+/// environment names their servers (`util::skip::database_var`); a test
+/// whose server is not named says it is skipped, or fails under
+/// `CONVENE_REQUIRE_DATABASES=1`.
 macro_rules! on_every_backend {
     ($($test:ident),* $(,)?) => {
         $(
@@ -22,11 +31,18 @@ macro_rules! on_every_backend {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn sqlite() { super::$test("sqlite").await }
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn mysql() { super::$test("mysql").await }
+                async fn mysql() { run("mysql").await }
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() { super::$test("postgres").await }
+                async fn postgres() { run("postgres").await }
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn redis() { super::$test("redis").await }
+                async fn redis() { run("redis").await }
+
+                async fn run(backend: &str) {
+                    // This module's path ends with the test's name.
+                    if $crate::util::skip::database_url(backend, module_path!()).is_ok() {
+                        super::$test(backend).await
+                    }
+                }
             }
         )*
     };
@@ -399,17 +415,13 @@ impl TestCluster {
                     .count()
             })
             .sum();
-        let deadline = Instant::now() + Duration::from_secs(10);
         for node in self.nodes.values().filter(|n| n.client_addr().is_some()) {
-            while node.meet().known_users() < expected {
-                assert!(
-                    Instant::now() < deadline,
-                    "main {} knows {} of {expected} users",
-                    node.id(),
-                    node.meet().known_users()
-                );
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
+            let what = format!("main {} to know {expected} users", node.id());
+            eventually(Duration::from_secs(10), &what, || async {
+                let known = node.meet().known_users();
+                ready(known >= expected, format!("it knows {known}"))
+            })
+            .await;
         }
     }
 
@@ -606,73 +618,16 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 async fn rebind(
     node: &convene_cluster::NodeConfig,
 ) -> Result<NodeSockets, convene_node::NodeError> {
-    let give_up = Instant::now() + Duration::from_secs(10);
-    loop {
+    let what = format!("node {}'s ports to be free again", node.id);
+    eventually(Duration::from_secs(10), &what, || async {
         match convene_node::bind_node(node).await {
             Err(convene_node::NodeError::Bind { error, .. })
-                if error.kind() == std::io::ErrorKind::AddrInUse && Instant::now() < give_up =>
+                if error.kind() == std::io::ErrorKind::AddrInUse =>
             {
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                Err(error)
             }
-            other => return other,
+            other => Ok(other),
         }
-    }
-}
-
-/// A `convene node` process, killed with SIGKILL when dropped (a failed
-/// test leaves nothing running).
-pub struct NodeProcess(pub std::process::Child);
-
-impl NodeProcess {
-    /// Starts `convene node <config_flag> CONFIG --id ID`, with `faults`
-    /// injected (the hidden `--fault` flag), its screen in `ID.screen` and
-    /// its log (at `info`) in `ID.log` beside the configuration.
-    /// `config_flag` is `--config` or `--chat-config`.
-    pub fn start(
-        config_flag: &str,
-        config: &Path,
-        id: &str,
-        faults: &[convene_node::Fault],
-    ) -> Self {
-        use std::process::Stdio;
-        let out = |kind: &str| {
-            std::fs::File::create(config.with_file_name(format!("{id}.{kind}"))).unwrap()
-        };
-        let mut command = convene();
-        command
-            .args(["node", config_flag])
-            .arg(config)
-            .args(["--id", id])
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(out("screen"))
-            .stderr(out("log"));
-        for fault in faults {
-            command.arg("--fault").arg(fault.to_string());
-        }
-        NodeProcess(command.spawn().unwrap())
-    }
-
-    /// Whether the process has ended (a node that could not start).
-    pub fn has_exited(&mut self) -> bool {
-        !matches!(self.0.try_wait(), Ok(None))
-    }
-}
-
-impl Drop for NodeProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A free TCP port and a free UDP port on loopback, for a node process's
-/// cluster file (the OS may hand them out again; tests accept that).
-pub fn free_ports() -> (u16, u16) {
-    let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    (
-        tcp.local_addr().unwrap().port(),
-        udp.local_addr().unwrap().port(),
-    )
+    })
+    .await
 }

@@ -9,13 +9,13 @@
 //! cookies, as a load balancer would.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use convene_web::client::{HttpClient, HttpResponse};
 use serde_json::{Value, json};
 
 use crate::events::{now, unique};
-use crate::util::TestCluster;
+use crate::util::{TestCluster, eventually};
 
 /// Three web nodes A, B, C on `backend`; their HTTP addresses.
 async fn cluster(backend: &str) -> Option<(TestCluster, [SocketAddr; 3])> {
@@ -112,17 +112,24 @@ async fn create(client: &mut HttpClient, body: Value) -> String {
 }
 
 async fn wait_final(client: &mut HttpClient, id: &str) -> Value {
-    let give_up = Instant::now() + Duration::from_secs(20);
-    loop {
-        let r = client.get(&format!("/api/events/{id}")).await.unwrap();
+    let what = format!("event {id} to be final");
+    let client = tokio::sync::Mutex::new(client);
+    eventually(Duration::from_secs(20), &what, || async {
+        let r = client
+            .lock()
+            .await
+            .get(&format!("/api/events/{id}"))
+            .await
+            .unwrap();
         assert_eq!(r.status, 200, "{}", r.text());
-        let event = r.json().unwrap();
+        let event: Value = r.json().unwrap();
         if event["state"] == "final" {
-            return event;
+            Ok(event)
+        } else {
+            Err(event)
         }
-        assert!(Instant::now() < give_up, "never final: {event}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
 }
 
 async fn sessions_work_on_every_node(backend: &str) {

@@ -1,7 +1,14 @@
 //! `convene node --config FILE --id ID`, or `convene node --chat-config
 //! configuration.txt --id s1` for the chat seed's own server list.
+//!
+//! - [`ports_file`]: `--ports-file`, the ports the node bound.
+//! - [`inherited`]: `--socket` (hidden), sockets bound by the process that
+//!   started the node.
 
-use std::path::Path;
+pub mod inherited;
+pub mod ports_file;
+
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -9,11 +16,22 @@ use anyhow::Context;
 use convene_cluster::{ClusterConfig, Screen};
 use convene_node::Faults;
 
-/// Runs node `id` of the cluster file `config`, with `faults` injected (for
-/// tests; none otherwise).
-pub fn run(config: &Path, id: &str, faults: Faults) -> anyhow::Result<ExitCode> {
+/// How a node process is run, beside its cluster: what the command line
+/// says about this process alone.
+#[derive(Debug, Default)]
+pub struct RunOptions {
+    /// Faults to inject (for tests; none otherwise).
+    pub faults: Faults,
+    /// Where to write the bound ports once started (`--ports-file`).
+    pub ports_file: Option<PathBuf>,
+    /// Sockets handed down by the starting process (`--socket`, for tests).
+    pub sockets: Vec<inherited::InheritedSocket>,
+}
+
+/// Runs node `id` of the cluster file `config`.
+pub fn run(config: &Path, id: &str, options: RunOptions) -> anyhow::Result<ExitCode> {
     let cluster = convene_node::load_cluster(config)?;
-    run_cluster(cluster, id, faults)
+    run_cluster(cluster, id, options)
 }
 
 /// Runs node `id` of a course chat configuration (see [`load_course`]).
@@ -21,9 +39,9 @@ pub fn run_course(
     config: &Path,
     secret_file: Option<&Path>,
     id: &str,
-    faults: Faults,
+    options: RunOptions,
 ) -> anyhow::Result<ExitCode> {
-    run_cluster(load_course(config, secret_file)?, id, faults)
+    run_cluster(load_course(config, secret_file)?, id, options)
 }
 
 /// Reads the chat seed's `configuration.txt` (or the 4-column course format)
@@ -41,23 +59,32 @@ pub fn load_course(config: &Path, secret_file: Option<&Path>) -> anyhow::Result<
     })
 }
 
-fn run_cluster(cluster: ClusterConfig, id: &str, faults: Faults) -> anyhow::Result<ExitCode> {
+fn run_cluster(cluster: ClusterConfig, id: &str, options: RunOptions) -> anyhow::Result<ExitCode> {
+    // First, before the runtime opens anything (see `inherited::adopt`).
+    let inherited = inherited::adopt(&options.sockets)?;
     cluster.node(id)?; // an unknown id: an error that lists the known ones
     super::check_secret(&cluster)?;
     let index = cluster.index_of(id).unwrap_or_default();
     super::runtime()?.block_on(async {
         // A port 0 in the file becomes the port the OS chose, so the node
         // can reach itself (a single-node cluster needs nothing else).
-        let (cluster, sockets) = convene_node::bind_one(cluster, index).await?;
+        let (cluster, sockets) = convene_node::bind_one(cluster, index, inherited).await?;
+        let bound = cluster.nodes[index].clone();
         // No context added: the error already names the node.
         let running = convene_node::start_with_faults(
             Arc::new(cluster),
             id,
             sockets,
             Screen::stdout(),
-            faults,
+            options.faults,
         )
         .await?;
+        if let Some(path) = &options.ports_file
+            && let Err(error) = ports_file::write(path, &bound)
+        {
+            running.stop().await;
+            return Err(error);
+        }
         super::stop_signal().await;
         running.stop().await;
         Ok(ExitCode::SUCCESS)

@@ -20,6 +20,17 @@ pub enum NodeError {
         /// What the operating system said.
         error: std::io::Error,
     },
+    /// A socket handed down by the parent process is not the one the
+    /// cluster file describes.
+    #[error("node {node}: the inherited {what} socket is {problem}")]
+    Inherited {
+        /// The node.
+        node: String,
+        /// Which socket ("peer_port (UDP)").
+        what: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// The cluster file does not have this node.
     #[error(transparent)]
     Config(#[from] convene_cluster::ConfigError),

@@ -29,7 +29,7 @@ pub mod faults;
 pub mod running;
 pub mod services;
 
-pub use bind::{NodeSockets, bind_cluster, bind_node, bind_one};
+pub use bind::{Inherited, NodeSockets, bind_cluster, bind_node, bind_node_with, bind_one};
 pub use cluster::{start_all, stop_all};
 pub use error::NodeError;
 pub use faults::{Fault, Faults};

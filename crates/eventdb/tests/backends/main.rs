@@ -2,7 +2,8 @@
 //!
 //! SQLite and the memory working set always run. The servers run when
 //! their URL is in the environment (their tests pass, saying "skipped",
-//! otherwise):
+//! otherwise, or fail under `CONVENE_REQUIRE_DATABASES=1`, as `.ci/run`
+//! sets):
 //!
 //! - `CONVENE_TEST_MYSQL_URL`, e.g. `mysql://root@127.0.0.1:3306/test`
 //!   (MySQL or MariaDB);
@@ -17,11 +18,16 @@ mod redis;
 mod servers;
 mod sqlite;
 
-/// The URL in `var`, or `None` after saying the test is skipped.
+/// The URL in `var`, or `None` after saying the test is skipped (a test
+/// failure instead under `CONVENE_REQUIRE_DATABASES=1`).
 pub fn service_url(var: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
+            assert!(
+                std::env::var("CONVENE_REQUIRE_DATABASES").as_deref() != Ok("1"),
+                "{var} is not set, and CONVENE_REQUIRE_DATABASES=1 requires it"
+            );
             eprintln!("skipped: set {var} to run this test against a server");
             None
         }
