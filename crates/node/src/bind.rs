@@ -93,6 +93,44 @@ pub async fn bind_node_with(
     })
 }
 
+/// A kind of socket a node binds, or adopts from the process that started
+/// it: tokio's UDP socket or TCP listener.
+trait NodeSocket: Sized {
+    /// The standard library's socket of this kind, as inherited.
+    type Std;
+    async fn bind(addr: SocketAddr) -> std::io::Result<Self>;
+    fn local_addr(inherited: &Self::Std) -> std::io::Result<SocketAddr>;
+    fn adopt(inherited: Self::Std) -> std::io::Result<Self>;
+}
+
+impl NodeSocket for UdpSocket {
+    type Std = std::net::UdpSocket;
+    async fn bind(addr: SocketAddr) -> std::io::Result<Self> {
+        UdpSocket::bind(addr).await
+    }
+    fn local_addr(inherited: &Self::Std) -> std::io::Result<SocketAddr> {
+        inherited.local_addr()
+    }
+    fn adopt(inherited: Self::Std) -> std::io::Result<Self> {
+        inherited.set_nonblocking(true)?;
+        UdpSocket::from_std(inherited)
+    }
+}
+
+impl NodeSocket for TcpListener {
+    type Std = std::net::TcpListener;
+    async fn bind(addr: SocketAddr) -> std::io::Result<Self> {
+        TcpListener::bind(addr).await
+    }
+    fn local_addr(inherited: &Self::Std) -> std::io::Result<SocketAddr> {
+        inherited.local_addr()
+    }
+    fn adopt(inherited: Self::Std) -> std::io::Result<Self> {
+        inherited.set_nonblocking(true)?;
+        TcpListener::from_std(inherited)
+    }
+}
+
 /// The UDP socket for `addr` (if the node has one): `inherited`, or bound now.
 async fn udp(
     node: &NodeConfig,
@@ -100,34 +138,7 @@ async fn udp(
     addr: Option<SocketAddr>,
     inherited: Option<std::net::UdpSocket>,
 ) -> Result<Option<UdpSocket>, NodeError> {
-    let fail = |addr, error| NodeError::Bind {
-        node: node.id.clone(),
-        what,
-        addr,
-        error,
-    };
-    match (addr, inherited) {
-        (None, None) => Ok(None),
-        (Some(addr), None) => Ok(Some(
-            UdpSocket::bind(addr).await.map_err(|e| fail(addr, e))?,
-        )),
-        (addr, Some(socket)) => {
-            if let Some(problem) = inherited_problem(addr, socket.local_addr()) {
-                let node = node.id.clone();
-                return Err(NodeError::Inherited {
-                    node,
-                    what,
-                    problem,
-                });
-            }
-            let socket = socket
-                .set_nonblocking(true)
-                .and_then(|()| UdpSocket::from_std(socket));
-            Ok(Some(
-                socket.map_err(|e| fail(addr.unwrap_or(UNSPECIFIED), e))?,
-            ))
-        }
-    }
+    socket(node, what, addr, inherited).await
 }
 
 /// The TCP listener for `addr` (if the node has one): `inherited`, or bound now.
@@ -137,6 +148,17 @@ async fn tcp(
     addr: Option<SocketAddr>,
     inherited: Option<std::net::TcpListener>,
 ) -> Result<Option<TcpListener>, NodeError> {
+    socket(node, what, addr, inherited).await
+}
+
+/// The socket for `addr` (if the node has one): `inherited`, checked to be
+/// bound where the cluster file says, or bound now.
+async fn socket<S: NodeSocket>(
+    node: &NodeConfig,
+    what: &'static str,
+    addr: Option<SocketAddr>,
+    inherited: Option<S::Std>,
+) -> Result<Option<S>, NodeError> {
     let fail = |addr, error| NodeError::Bind {
         node: node.id.clone(),
         what,
@@ -145,11 +167,9 @@ async fn tcp(
     };
     match (addr, inherited) {
         (None, None) => Ok(None),
-        (Some(addr), None) => Ok(Some(
-            TcpListener::bind(addr).await.map_err(|e| fail(addr, e))?,
-        )),
-        (addr, Some(listener)) => {
-            if let Some(problem) = inherited_problem(addr, listener.local_addr()) {
+        (Some(addr), None) => Ok(Some(S::bind(addr).await.map_err(|e| fail(addr, e))?)),
+        (addr, Some(inherited)) => {
+            if let Some(problem) = inherited_problem(addr, S::local_addr(&inherited)) {
                 let node = node.id.clone();
                 return Err(NodeError::Inherited {
                     node,
@@ -157,11 +177,9 @@ async fn tcp(
                     problem,
                 });
             }
-            let listener = listener
-                .set_nonblocking(true)
-                .and_then(|()| TcpListener::from_std(listener));
+            let socket = S::adopt(inherited);
             Ok(Some(
-                listener.map_err(|e| fail(addr.unwrap_or(UNSPECIFIED), e))?,
+                socket.map_err(|e| fail(addr.unwrap_or(UNSPECIFIED), e))?,
             ))
         }
     }
