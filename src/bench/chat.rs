@@ -67,7 +67,7 @@ fn run_in(dir: &Path, b: &ChatBench) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     if b.fanout > 1 {
-        let (_, nodes) = nodes_rt.block_on(start(dir, "fanout", &["c1"], ""))?;
+        let (_, nodes) = nodes_rt.block_on(start(dir, "fanout", &["c1"]))?;
         let addr = chat_addr(&nodes[0])?;
         let r = clients_rt.block_on(fanout(addr, b.fanout, Duration::from_secs_f64(b.seconds)));
         let slow = nodes[0]
@@ -83,7 +83,7 @@ fn run_in(dir: &Path, b: &ChatBench) -> anyhow::Result<()> {
         );
     }
     if b.broadcast >= 6 {
-        let (_, nodes) = nodes_rt.block_on(start(dir, "latency", &["c1", "c2", "c3"], ""))?;
+        let (_, nodes) = nodes_rt.block_on(start(dir, "latency", &["c1", "c2", "c3"]))?;
         let addrs = nodes
             .iter()
             .map(chat_addr)
@@ -127,12 +127,16 @@ fn run_in(dir: &Path, b: &ChatBench) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts chat-only nodes `ids` (port 0) with `election` appended to the file.
+/// The load generator opens every connection from one address, so the
+/// benchmark's cluster files lift the per-address and total caps a real
+/// cluster keeps (`[limits]`, 256 and 4,096 by default).
+const BENCH_LIMITS: &str = "[limits]\nchat_connections = 1000000\nchat_connections_per_ip = 1000000\n";
+
+/// Starts chat-only nodes `ids` (port 0), the benchmark's limits appended.
 async fn start(
     dir: &Path,
     name: &str,
     ids: &[&str],
-    election: &str,
 ) -> anyhow::Result<(Arc<ClusterConfig>, Vec<RunningNode>)> {
     let mut toml = String::new();
     for id in ids {
@@ -140,7 +144,7 @@ async fn start(
             "[[node]]\nid = \"{id}\"\nhost = \"127.0.0.1\"\npeer_port = 0\nchat_port = 0\ndata_dir = \"{name}-{id}\"\n"
         ));
     }
-    toml.push_str(election);
+    toml.push_str(BENCH_LIMITS);
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, toml)?;
     let cluster = convene_node::load_cluster(&path)?;
@@ -332,7 +336,7 @@ async fn record_latency(
 /// Stops the coordinator of three nodes `runs` times; how long until both
 /// others agree on the next.
 async fn failover(dir: &Path, runs: usize) -> anyhow::Result<Vec<Duration>> {
-    let (cluster, nodes) = start(dir, "failover", &["f1", "f2", "f3"], "").await?;
+    let (cluster, nodes) = start(dir, "failover", &["f1", "f2", "f3"]).await?;
     let mut nodes: Vec<Option<RunningNode>> = nodes.into_iter().map(Some).collect();
     let mut times = Vec::new();
     for _ in 0..runs {
@@ -379,7 +383,7 @@ async fn idle_memory(dir: &Path, n: usize) -> anyhow::Result<(usize, f64)> {
     std::fs::write(
         &config,
         format!(
-            "[[node]]\nid = \"c1\"\nhost = \"127.0.0.1\"\npeer_port = 0\nchat_port = {port}\ndata_dir = \"idle\"\n"
+            "[[node]]\nid = \"c1\"\nhost = \"127.0.0.1\"\npeer_port = 0\nchat_port = {port}\ndata_dir = \"idle\"\n{BENCH_LIMITS}"
         ),
     )?;
     let child = Command::new(std::env::current_exe()?)
