@@ -130,7 +130,8 @@ fn run_in(dir: &Path, b: &ChatBench) -> anyhow::Result<()> {
 /// The load generator opens every connection from one address, so the
 /// benchmark's cluster files lift the per-address and total caps a real
 /// cluster keeps (`[limits]`, 256 and 4,096 by default).
-const BENCH_LIMITS: &str = "[limits]\nchat_connections = 1000000\nchat_connections_per_ip = 1000000\n";
+const BENCH_LIMITS: &str =
+    "[limits]\nchat_connections = 1000000\nchat_connections_per_ip = 1000000\n";
 
 /// Starts chat-only nodes `ids` (port 0), the benchmark's limits appended.
 async fn start(
