@@ -84,13 +84,38 @@
 //! returns, and passes the stored value to [`Authority::new`]. (It grows
 //! once per new term, not once per renewal.)
 //!
-//! # What it assumes
+//! # Details that matter
+//!
+//! * **Rounds.** Each round of requests has its own number, and a grant
+//!   counts only for the round it answers: a late grant of an old round must
+//!   not be counted from a newer round's (later) send time.
+//! * **Refusals do not raise a grantor's threshold**; only grants do. If a
+//!   refused request raised it, two nodes that both believe they coordinate
+//!   (a non-transitive partition does that) would refuse each other's
+//!   renewals in turn, and authority would flip between them every lease.
+//!   As it is, whoever holds the middle node's promise first keeps it.
+//! * **The holder grants itself by the same rule.** A coordinator that steps
+//!   down has promised itself for a lease, and refuses its successor until
+//!   that promise ends: its own grant was part of its majority.
+//!
+//! # What it assumes, and what it does not give
 //!
 //! Clock *rates* within the configured drift, on a clock that keeps counting
 //! while the process is paused. A process paused longer than its margin (a
 //! stopped VM, a debugger) can still act on authority that has run out: the
 //! term carried by the decision is the defence, checked by whatever stores
 //! it.
+//!
+//! Safety, not liveness, under every partition. In particular a coordinator
+//! that is heard but does not hear (the grants to it are lost) never gets
+//! authority, yet its requests keep the grantors' promises running, so no
+//! one else gets it either while it keeps asking. Curing that belongs to the
+//! choice of coordinator: Fast Bully should not let a node without two-way
+//! contact with a majority coordinate.
+//!
+//! The simulator in this module's tests checks all of this with drifting
+//! clocks, one-way and non-transitive partitions, loss, delay, duplication,
+//! crash-restart and arbitrary coordinator beliefs.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::time::{Duration, Instant};

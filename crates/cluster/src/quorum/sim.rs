@@ -601,7 +601,11 @@ fn chaos(s: &Scenario) -> Sim {
     let mut sim = Sim::new(&drifts, config(), net, s.seed);
     for (node, &c) in s.beliefs.iter().enumerate() {
         // Mostly, the cluster starts agreed on the first node's belief.
-        sim.beliefs[node] = if s.seed.is_multiple_of(4) { c } else { s.beliefs[0] };
+        sim.beliefs[node] = if s.seed.is_multiple_of(4) {
+            c
+        } else {
+            s.beliefs[0]
+        };
     }
     sim.start_all();
     for (t, fault) in &s.faults {
@@ -637,7 +641,7 @@ fn proptest_config(cases: u32, seed: u64) -> ProptestConfig {
 }
 
 proptest! {
-    #![proptest_config(proptest_config(400, 0x0D0D_1EA5))]
+    #![proptest_config(proptest_config(1000, 0x0D0D_1EA5))]
 
     /// Whatever the partitions (one-way, non-transitive, splits), loss,
     /// delay, duplication, crashes, restarts, clock drift and however wrong
@@ -753,7 +757,7 @@ fn handover() -> impl Strategy<Value = Handover> {
 }
 
 proptest! {
-    #![proptest_config(proptest_config(1000, 0x4A9D_0FF5))]
+    #![proptest_config(proptest_config(3000, 0x4A9D_0FF5))]
 
     /// A holder with authority is cut off (some directions of its links, at
     /// any moment of its renewal cycle) and, soon or at once, the others
