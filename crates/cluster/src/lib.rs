@@ -19,6 +19,9 @@
 //!   [`peer::Router`] hands each request to the service that registered it.
 //! - [`unordered`]: a few futures polled together in one task, outputs in
 //!   finishing order (a main node's fan-out to its backends).
+//! - [`quorum`]: leases from a majority and terms around the coordinator
+//!   Fast Bully chose, so that a decision unique cluster-wide is taken by
+//!   one node at a time, as a sans-IO state machine.
 //! - [`membership`]: the election running on the peer transport: watch
 //!   the coordinator and the live set; answer `convene status`.
 //! - [`secret`]: the cluster secret every node shares, and the keys derived
@@ -48,6 +51,7 @@ pub mod error;
 pub mod line;
 pub mod membership;
 pub mod peer;
+pub mod quorum;
 pub mod refusal;
 pub mod retry;
 pub mod screen;
