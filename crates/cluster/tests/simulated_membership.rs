@@ -195,12 +195,13 @@ fn authority_follows_the_majority_through_a_partition() -> turmoil::Result {
             async move {
                 let (membership, _running) = start_node(me).await?;
                 loop {
-                    let mut all = authorities.lock().unwrap();
-                    all.insert(NAMES[me], membership.authority());
-                    if all.values().filter(|a| a.is_ok()).count() > 1 {
-                        *overlaps.lock().unwrap() += 1;
+                    {
+                        let mut all = authorities.lock().unwrap();
+                        all.insert(NAMES[me], membership.authority());
+                        if all.values().filter(|a| a.is_ok()).count() > 1 {
+                            *overlaps.lock().unwrap() += 1;
+                        }
                     }
-                    drop(all);
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
             }
