@@ -2,7 +2,7 @@
 //!
 //! Election messages travel as one-way notices (a lost heartbeat is simply
 //! superseded by the next; a retried one would only arrive late). So do the
-//! [quorum](crate::quorum)'s lease messages, over the same tag: a lost
+//! [`quorum`]'s lease messages, over the same tag: a lost
 //! request or grant is superseded by the next round, and a grant that
 //! arrives late counts from its round's send time, which is the safe
 //! direction. The status query behind `convene status` is an ordinary
