@@ -426,6 +426,7 @@ async fn a_chat_connection_without_an_approved_identity_is_closed_whatever_it_se
     );
 
     // An identified client may then be idle as long as it likes.
+    decided_soon(addr).await;
     let mut alice = ChatSession::login(addr, "Alice", WAIT).await.unwrap();
     // A wait for time to pass: well past the identify timeout (1 s).
     tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -440,6 +441,7 @@ async fn a_chat_connection_without_an_approved_identity_is_closed_whatever_it_se
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_line_half_sent_when_the_identity_timer_fires_is_not_lost() {
     let (c, addr) = chat_node("chat_identify_seconds = 1").await;
+    decided_soon(addr).await;
     let mut raw = BufReader::new(TcpStream::connect(addr).await.unwrap());
     let hello = "{\"type\":\"newidentity\",\"identity\":\"Alice\"}\n";
     raw.get_mut().write_all(hello.as_bytes()).await.unwrap();
@@ -551,5 +553,25 @@ impl Read for Paced {
             self.0.remove(0);
         }
         Ok(n)
+    }
+}
+
+/// Waits until the chat node at `addr` decides identities promptly: a fresh
+/// node decides them only once it holds its own lease, about 2 s after it
+/// starts, which a 1 s identify timeout does not wait for. Logs a throwaway
+/// identity in until it is approved, then quits it.
+async fn decided_soon(addr: SocketAddr) {
+    let started = std::time::Instant::now();
+    loop {
+        match ChatSession::login(addr, "Warmup", WAIT).await {
+            Ok(mut session) => {
+                session.send(&ClientMessage::Quit).await.unwrap();
+                return;
+            }
+            Err(e) => {
+                assert!(started.elapsed() < WAIT, "no identity approved: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
     }
 }

@@ -216,8 +216,11 @@ async fn a_forged_eviction_kicks_nobody() {
     use convene_chat::registry::Kind as NameKind;
 
     for key in [Key::Cluster, Key::Other] {
-        let mut c = TestCluster::bind(&[chat("X"), plain("Z")]).await;
+        // Y makes X's side a majority: a lone node of two decides no
+        // identity (the coordinator needs a majority's leases).
+        let mut c = TestCluster::bind(&[chat("X"), plain("Y"), plain("Z")]).await;
         c.start_node("X").await;
+        c.start_node("Y").await;
         let chat_addr = c.cluster.node("X").unwrap().chat_addr().unwrap();
         let _adel = ChatSession::login(chat_addr, "Adel", Duration::from_secs(10))
             .await

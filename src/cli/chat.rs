@@ -37,6 +37,7 @@ use std::time::Duration;
 use convene_chat::client::{
     ChatSession, ClientError, ServerChangeOutcome, parse_command, prompt, render,
 };
+use convene_chat::service::CLAIM_PATIENCE;
 use convene_chat::{ClientMessage, ProtocolError, ServerMessage};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -88,8 +89,9 @@ async fn chat(
     let mut input = spawn_stdin_reader();
     let mut input_open = true;
     let mut quit_deadline: Option<Instant> = None;
-    // Nothing is read from standard input until the identity is approved.
-    let mut awaiting = Some(Awaiting::new(Expect::Arrival));
+    // Nothing is read from standard input until the identity is approved
+    // (or the server has given up on the claim).
+    let mut awaiting = Some(Awaiting::within(Expect::Arrival, CLAIM_PATIENCE));
     terminal.prompt(&session)?;
     loop {
         let waiting_until = awaiting.as_ref().map(|a| a.until);
@@ -224,7 +226,10 @@ async fn follow_route(
 }
 
 /// How long to wait for the answer to a command before reading the next
-/// line of input anyway.
+/// line of input anyway. A claim (the identity, `#createroom`) waits as
+/// long as the server does for the cluster to decide it
+/// ([`CLAIM_PATIENCE`]): a coordinator decides only with a majority behind
+/// it, which a fresh cluster has only after about two seconds.
 const REPLY_WAIT: Duration = Duration::from_secs(2);
 
 /// A command's answer the client is waiting for.
@@ -234,7 +239,8 @@ const REPLY_WAIT: Duration = Duration::from_secs(2);
 /// (its `#createroom` answered before its next line is sent, its last
 /// command answered before the end of input sends `quit`), the client reads
 /// the next line of input only once the last command is answered, or after
-/// [`REPLY_WAIT`]. Chat messages have no answer and do not wait.
+/// [`REPLY_WAIT`] ([`CLAIM_PATIENCE`] for a claim). Chat messages have no
+/// answer and do not wait.
 struct Awaiting {
     expect: Expect,
     until: Instant,
@@ -242,9 +248,17 @@ struct Awaiting {
 
 impl Awaiting {
     fn new(expect: Expect) -> Awaiting {
+        let wait = match expect {
+            Expect::CreateRoom => CLAIM_PATIENCE,
+            _ => REPLY_WAIT,
+        };
+        Awaiting::within(expect, wait)
+    }
+
+    fn within(expect: Expect, wait: Duration) -> Awaiting {
         Awaiting {
             expect,
-            until: Instant::now() + REPLY_WAIT,
+            until: Instant::now() + wait,
         }
     }
 }

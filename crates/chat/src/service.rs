@@ -18,10 +18,13 @@
 //!   across elections; `link_op.rs`, what those messages are.
 //! - `coordinator.rs`: the [`Registry`](crate::registry::Registry), kept by the
 //!   node membership elects, rebuilt from the servers' views.
+//! - `gate.rs`: a claim is decided only under the coordinator's authority
+//!   (leases from a majority), waiting a bounded time for it.
 //! - `peer_handler.rs`: the peer requests this service answers.
 //!
 //! Which module `use`s which: the arrows point one way, down to the leaves
-//! (`link_op` and `coordinator` use nothing else of the service).
+//! (`link_op` and `gate` use nothing else of the service; `coordinator` uses
+//! only `gate`).
 //!
 //! ```text
 //!   service.rs (start) ▶ connection, peer_handler, link, chat_node, coordinator, hub
@@ -29,6 +32,7 @@
 //!   peer_handler ────▶ chat_node
 //!   link ────────────▶ chat_node, link_op
 //!   chat_node ───────▶ hub, coordinator, link_op
+//!   coordinator ─────▶ gate
 //!   hub ─────────────▶ link_op
 //! ```
 //!
@@ -45,13 +49,15 @@ use convene_cluster::membership::Membership;
 use convene_cluster::refusal::say_and_close;
 use convene_cluster::snapshot::Snapshots;
 use convene_cluster::{Peers, Router, Shutdown};
-use tokio::net::TcpListener;
+use convene_rpc::DatagramSocket;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 mod chat_node;
 mod connection;
 mod coordinator;
+mod gate;
 mod hub;
 mod link;
 mod link_op;
@@ -68,13 +74,15 @@ use link_op::LinkOp;
 use peer_handler::ChatPeerHandler;
 
 /// What the chat service needs from its node.
-pub struct ChatContext {
+/// Generic over the peer socket, as [`Peers`] is, so that tests can put a
+/// socket that cuts chosen links in front of the real one.
+pub struct ChatContext<S = UdpSocket> {
     /// The peer transport.
-    pub peers: Peers,
+    pub peers: Peers<S>,
     /// Where to register for [`TAG`](crate::peer_msg::TAG).
     pub router: Arc<Router>,
     /// Who coordinates, and who is live.
-    pub membership: Membership,
+    pub membership: Membership<S>,
     /// Stops every task.
     pub shutdown: Shutdown,
     /// The bound `chat_port`, if this node is a chat server.
@@ -82,14 +90,14 @@ pub struct ChatContext {
 }
 
 /// A running chat service. Wait for it to end with [`ChatService::join`].
-pub struct ChatService {
-    node: Arc<ChatNode>,
+pub struct ChatService<S = UdpSocket> {
+    node: Arc<ChatNode<S>>,
     addr: Option<SocketAddr>,
     tasks: Vec<JoinHandle<()>>,
 }
 
 /// Starts the chat service of one node.
-pub fn start(ctx: ChatContext) -> ChatService {
+pub fn start<S: DatagramSocket>(ctx: ChatContext<S>) -> ChatService<S> {
     let (link_tx, link_rx) = mpsc::unbounded_channel();
     let me = ctx.peers.me().id.clone();
     let role = Arc::new(Coordinator::new(ctx.peers.clone(), ctx.membership.clone()));
@@ -132,7 +140,11 @@ pub fn start(ctx: ChatContext) -> ChatService {
 /// saying which, and is closed. The loop is the front doors' one
 /// ([`accept_until`]); every connection watches the hub, which cuts them
 /// all at the end.
-async fn accept(node: Arc<ChatNode>, listener: TcpListener, shutdown: Shutdown) {
+async fn accept<S: DatagramSocket>(
+    node: Arc<ChatNode<S>>,
+    listener: TcpListener,
+    shutdown: Shutdown,
+) {
     let limits = &node.peers.cluster().limits;
     let limiter = ConnectionLimiter::new(limits.chat_connections, limits.chat_connections_per_ip);
     let identify_within = limits.chat_identify_timeout;
@@ -152,7 +164,7 @@ async fn accept(node: Arc<ChatNode>, listener: TcpListener, shutdown: Shutdown) 
     node.hub.detach_all();
 }
 
-impl ChatService {
+impl<S: DatagramSocket> ChatService<S> {
     /// Where chat clients connect, if this node is a chat server.
     pub fn addr(&self) -> Option<SocketAddr> {
         self.addr

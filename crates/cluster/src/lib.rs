@@ -39,6 +39,7 @@
 //!   one retry loop above the peer transport.
 //! - [`snapshot`]: lists too long for one datagram, frozen by the server and
 //!   read page by page.
+//! - [`term_store`]: where a node keeps the highest quorum term it used.
 //! - [`error`]: the typed errors of this crate.
 
 #![deny(missing_docs)]
@@ -58,6 +59,7 @@ pub mod screen;
 pub mod secret;
 pub mod shutdown;
 pub mod snapshot;
+pub mod term_store;
 pub mod unordered;
 
 pub use config::{

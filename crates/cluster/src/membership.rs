@@ -1,11 +1,28 @@
 //! Membership and the coordinator, running: the [`election`](crate::election)
-//! state machine driven by the peer transport and the clock.
+//! state machine and the [quorum](crate::quorum)'s [`Authority`] beside it,
+//! driven by the peer transport and the clock.
 //!
 //! Every node runs one [`Membership`]. It feeds election notices from other
 //! nodes into the state machine, sends what the machine wants sent, wakes it
 //! at its deadlines, and publishes what it concludes in two `watch` channels:
 //! who the coordinator is, and which nodes are live. Any service can hold a
-//! receiver and react when either changes. It also answers the status
+//! receiver and react when either changes.
+//!
+//! # Authority
+//!
+//! Being coordinator is not enough to take a decision that must be unique
+//! cluster-wide: a coordinator cut off from the others still believes it
+//! coordinates. So the driver also runs an [`Authority`]: it tells it every
+//! coordinator the election settles on, carries its lease messages over the
+//! same tag ([`codec`]), wakes it at its deadline, and stores
+//! [`Authority::highest_term`] in a [`TermStore`] before sending anything
+//! that depends on it. A service asks [`Membership::authority`] right
+//! before it decides: the answer is the term to decide under, or why not.
+//! A new coordinator has authority once a majority (itself included) has
+//! granted it a lease, and nobody grants anything during the first lease
+//! (2 s) after its own start, so a fresh cluster decides nothing for about
+//! that long; a coordinator cut off from the majority loses it within one
+//! lease. It also answers the status
 //! request behind `convene status`: a web node gathers every node's answer
 //! ([`Membership::views`]) for its `GET /api/status`. The request is
 //! answered to anyone who can reach the peer port (it reveals only
@@ -13,7 +30,7 @@
 //! which has no web front, asks each node directly.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use convene_rpc::DatagramSocket;
@@ -24,7 +41,9 @@ use tokio::task::JoinHandle;
 use crate::config::ClusterConfig;
 use crate::election::{Election, ElectionConfig, Event, NodeId};
 use crate::peer::{BoxFuture, Peers, Router, ServiceHandler, ServiceTag};
+use crate::quorum::{Authority, NoAuthority, QuorumConfig, Term};
 use crate::shutdown::Shutdown;
+use crate::term_store::TermStore;
 use crate::unordered::Unordered;
 
 pub mod codec;
@@ -51,6 +70,12 @@ struct Inner<S> {
     peers: Peers<S>,
     me: NodeId,
     election: Mutex<Election>,
+    /// Leases and terms, told the election's coordinator. Locked after
+    /// `election` when both are held.
+    authority: Mutex<Authority>,
+    /// Where the highest term is kept; held while storing, so that no
+    /// message leaves before the term it depends on is stored.
+    terms: Mutex<TermStore>,
     /// Wakes the driver when a message may have moved a deadline.
     wake: Notify,
     coordinator: watch::Sender<Option<NodeId>>,
@@ -59,20 +84,39 @@ struct Inner<S> {
 
 impl<S: DatagramSocket> Membership<S> {
     /// Starts this node's membership: registers with `router` and runs the
-    /// driver until `shutdown`.
+    /// driver until `shutdown`. Terms are kept in memory only (see
+    /// [`TermStore::in_memory`]); a node with a data directory uses
+    /// [`Membership::start_with_terms`].
     pub fn start(
         peers: Peers<S>,
         router: &Router,
         config: ElectionConfig,
         shutdown: Shutdown,
     ) -> (Membership<S>, JoinHandle<()>) {
+        Self::start_with_terms(peers, router, config, TermStore::in_memory(), shutdown)
+    }
+
+    /// [`start`](Self::start), keeping the highest term in `terms` and
+    /// starting from the term it holds.
+    pub fn start_with_terms(
+        peers: Peers<S>,
+        router: &Router,
+        config: ElectionConfig,
+        terms: TermStore,
+        shutdown: Shutdown,
+    ) -> (Membership<S>, JoinHandle<()>) {
         let cluster = peers.cluster();
         let me = cluster.index_of(&peers.me().id).unwrap_or_default();
         let priorities = cluster.nodes.iter().map(|n| n.priority).collect();
-        let election = Election::new(me, priorities, config, now());
+        let start = now();
+        let election = Election::new(me, priorities, config, start);
+        let size = cluster.nodes.len().max(me + 1);
+        let authority = Authority::new(me, size, QuorumConfig::default(), start, terms.stored());
         let inner = Arc::new(Inner {
             me,
             election: Mutex::new(election),
+            authority: Mutex::new(authority),
+            terms: Mutex::new(terms),
             wake: Notify::new(),
             coordinator: watch::channel(None).0,
             live: watch::channel(vec![me]).0,
@@ -94,6 +138,14 @@ impl<S: DatagramSocket> Membership<S> {
     /// The nodes this node believes live, itself included, sorted.
     pub fn live(&self) -> watch::Receiver<Vec<NodeId>> {
         self.inner.live.subscribe()
+    }
+
+    /// The term under which this node may take a decision that must be
+    /// unique cluster-wide now, or why it may not: it does not coordinate,
+    /// or it does not hold leases from a majority. Checked at the call, on
+    /// the current clock; ask right before deciding, and carry the term.
+    pub fn authority(&self) -> Result<Term, NoAuthority> {
+        self.inner.authority().check(now())
     }
 
     /// This node's number in the cluster file.
@@ -162,8 +214,58 @@ async fn ask_status<S: DatagramSocket>(peers: &Peers<S>, addr: SocketAddr) -> Op
 }
 
 impl<S: DatagramSocket> Inner<S> {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Election> {
+    fn lock(&self) -> MutexGuard<'_, Election> {
         self.election.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn authority(&self) -> MutexGuard<'_, Authority> {
+        self.authority.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The earlier of the election's and the authority's deadlines.
+    fn poll_timeout(&self) -> Option<Instant> {
+        let election = self.lock().poll_timeout();
+        let authority = self.authority().poll_timeout();
+        match (election, authority) {
+            (Some(e), Some(a)) => Some(e.min(a)),
+            (e, a) => e.or(a),
+        }
+    }
+
+    /// Hands the authority the election's coordinator and sends what it
+    /// queued, after storing the term those messages depend on.
+    fn flush_authority(&self, coordinator: Option<NodeId>) {
+        let (transmits, highest) = {
+            let mut a = self.authority();
+            a.set_coordinator(now(), coordinator);
+            let transmits: Vec<_> = std::iter::from_fn(|| a.poll_transmit()).collect();
+            (transmits, a.highest_term())
+        };
+        if transmits.is_empty() {
+            return;
+        }
+        {
+            let mut terms = self.terms.lock().unwrap_or_else(|e| e.into_inner());
+            if let Err(e) = terms.store(highest) {
+                // Sending without the term stored could reuse it after a
+                // restart; sending nothing only delays authority.
+                tracing::error!(
+                    path = ?terms.path(),
+                    "cannot store the quorum term; lease messages not sent: {e}"
+                );
+                return;
+            }
+        }
+        let cluster = self.peers.cluster();
+        for (to, message) in transmits {
+            let Some(node) = cluster.nodes.get(to) else {
+                continue;
+            };
+            let body = Wire::Quorum(message).to_bytes();
+            if let Err(e) = self.peers.notify(node.peer_addr(), TAG, &body) {
+                tracing::debug!(to = %node.id, "lease message not sent: {e}");
+            }
+        }
     }
 
     /// Sends what the machine queued and publishes what it concluded.
@@ -200,6 +302,7 @@ impl<S: DatagramSocket> Inner<S> {
                 }
             }
         }
+        self.flush_authority(coordinator);
         self.coordinator
             .send_if_modified(|c| std::mem::replace(c, coordinator) != coordinator);
         self.live.send_if_modified(|l| {
@@ -219,7 +322,7 @@ fn now() -> Instant {
 /// Wakes the machine at its deadlines, and after messages.
 async fn drive<S: DatagramSocket>(inner: Arc<Inner<S>>, shutdown: Shutdown) {
     loop {
-        let deadline = inner.lock().poll_timeout();
+        let deadline = inner.poll_timeout();
         let sleep = async {
             match deadline {
                 Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
@@ -228,7 +331,12 @@ async fn drive<S: DatagramSocket>(inner: Arc<Inner<S>>, shutdown: Shutdown) {
         };
         tokio::select! {
             _ = sleep => {
-                inner.lock().handle_timeout(now());
+                let now = now();
+                let due = inner.lock().poll_timeout().is_some_and(|d| d <= now);
+                if due {
+                    inner.lock().handle_timeout(now);
+                }
+                inner.authority().handle_timeout(now);
                 inner.flush();
             }
             _ = inner.wake.notified() => {}
@@ -266,11 +374,14 @@ impl<S: DatagramSocket> ServiceHandler for Handler<S> {
             tracing::debug!(%from, "election notice from outside the cluster; dropped");
             return;
         };
-        let Ok(Wire::Election(message)) = Wire::from_bytes(&body) else {
-            tracing::debug!(%from, "malformed election notice; dropped");
-            return;
-        };
-        inner.lock().handle(now(), sender, message);
+        match Wire::from_bytes(&body) {
+            Ok(Wire::Election(message)) => inner.lock().handle(now(), sender, message),
+            Ok(Wire::Quorum(message)) => inner.authority().handle(now(), sender, message),
+            _ => {
+                tracing::debug!(%from, "malformed election notice; dropped");
+                return;
+            }
+        }
         inner.flush();
         inner.wake.notify_one();
     }

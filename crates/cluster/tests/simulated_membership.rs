@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use convene_cluster::membership::Membership;
-use convene_cluster::shutdown::Shutdown;
+use convene_cluster::quorum::{NoAuthority, Term};
+use convene_cluster::shutdown::{Shutdown, ShutdownTrigger};
 use convene_cluster::{ClusterConfig, Peers, Router};
 use convene_rpc::DatagramSocket;
 
@@ -61,6 +62,30 @@ fn cluster() -> ClusterConfig {
     ClusterConfig::from_toml(&toml, Path::new("sim.toml"), &[]).expect("a valid cluster file")
 }
 
+/// Starts node `me`'s transport and membership on this simulated host; it
+/// runs while the trigger is held.
+async fn start_node(me: usize) -> io::Result<(Membership<SimSocket>, ShutdownTrigger)> {
+    let socket = turmoil::net::UdpSocket::bind(("0.0.0.0", PORT)).await?;
+    let cluster = Arc::new(cluster());
+    let router = Arc::new(Router::new());
+    let (trigger, shutdown) = Shutdown::new();
+    let transport_shutdown = shutdown.clone();
+    // Sealed and opened as in production: the election runs through the
+    // authenticated transport.
+    let auth = cluster.peer_auth(Some(me), 1);
+    let (client, _transport) = convene_rpc::start_authenticated(
+        SimSocket(socket),
+        convene_rpc::Config::default(),
+        auth,
+        router.clone(),
+        async move { transport_shutdown.wait().await },
+    );
+    let peers = Peers::new(client, cluster.clone(), me);
+    let (membership, _driver) =
+        Membership::start(peers, &router, cluster.election.clone(), shutdown);
+    Ok((membership, trigger))
+}
+
 type Views = Arc<Mutex<HashMap<&'static str, Option<usize>>>>;
 
 /// Waits (in simulated time) until every host in `who` follows `expected`.
@@ -93,24 +118,7 @@ fn the_coordinator_cut_off_by_a_partition_is_replaced_and_takes_over_after_heali
         sim.host(*name, move || {
             let views = views.clone();
             async move {
-                let socket = turmoil::net::UdpSocket::bind(("0.0.0.0", PORT)).await?;
-                let cluster = Arc::new(cluster());
-                let router = Arc::new(Router::new());
-                let (_trigger, shutdown) = Shutdown::new();
-                let transport_shutdown = shutdown.clone();
-                // Sealed and opened as in production: the election runs
-                // through the authenticated transport.
-                let auth = cluster.peer_auth(Some(me), 1);
-                let (client, _transport) = convene_rpc::start_authenticated(
-                    SimSocket(socket),
-                    convene_rpc::Config::default(),
-                    auth,
-                    router.clone(),
-                    async move { transport_shutdown.wait().await },
-                );
-                let peers = Peers::new(client, cluster.clone(), me);
-                let (membership, _driver) =
-                    Membership::start(peers, &router, cluster.election.clone(), shutdown);
+                let (membership, _running) = start_node(me).await?;
                 let mut coordinator = membership.coordinator();
                 loop {
                     views
@@ -137,6 +145,105 @@ fn the_coordinator_cut_off_by_a_partition_is_replaced_and_takes_over_after_heali
         turmoil::partition("n1", "n0");
         tokio::time::sleep(Duration::from_secs(2)).await;
         agree(&views, &NAMES, 2).await;
+        Ok(())
+    });
+    sim.run()
+}
+
+/// What each host's [`Membership::authority`] said at its last sample.
+type Authorities = Arc<Mutex<HashMap<&'static str, Result<Term, NoAuthority>>>>;
+
+/// Waits (in simulated time, at most `within`) until `ok(name, answer)`
+/// holds for every host in `who`; returns how long it took.
+async fn until(
+    authorities: &Authorities,
+    who: &[&'static str],
+    within: Duration,
+    ok: impl Fn(Result<Term, NoAuthority>) -> bool,
+) -> Duration {
+    let start = tokio::time::Instant::now();
+    while start.elapsed() <= within {
+        let all = who.iter().all(|w| {
+            let answer = authorities.lock().unwrap().get(w).copied();
+            answer.is_some_and(&ok)
+        });
+        if all {
+            return start.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!(
+        "{who:?} not as expected within {within:?}: {:?}",
+        authorities.lock().unwrap()
+    );
+}
+
+#[test]
+fn authority_follows_the_majority_through_a_partition() -> turmoil::Result {
+    let mut sim = turmoil::Builder::new()
+        .simulation_duration(Duration::from_secs(120))
+        .build();
+    let authorities: Authorities = Arc::default();
+    // Two holders at one sample would be the split brain this prevents.
+    let overlaps = Arc::new(Mutex::new(0usize));
+    for (me, name) in NAMES.iter().enumerate() {
+        let authorities = authorities.clone();
+        let overlaps = overlaps.clone();
+        sim.host(*name, move || {
+            let authorities = authorities.clone();
+            let overlaps = overlaps.clone();
+            async move {
+                let (membership, _running) = start_node(me).await?;
+                loop {
+                    {
+                        let mut all = authorities.lock().unwrap();
+                        all.insert(NAMES[me], membership.authority());
+                        if all.values().filter(|a| a.is_ok()).count() > 1 {
+                            *overlaps.lock().unwrap() += 1;
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+        });
+    }
+    sim.client("observer", async move {
+        let holds = |a: Result<Term, NoAuthority>| a.is_ok();
+        // Nobody grants during the first lease: n2 decides only after it.
+        let waited = until(&authorities, &["n2"], Duration::from_secs(5), holds).await;
+        assert!(waited >= Duration::from_millis(1900), "{waited:?}");
+        let first = authorities.lock().unwrap()["n2"].unwrap();
+        until(&authorities, &["n0", "n1"], Duration::from_secs(1), |a| {
+            matches!(a, Err(NoAuthority::NotCoordinator(Some(2))))
+        })
+        .await;
+
+        turmoil::partition("n2", "n0");
+        turmoil::partition("n2", "n1");
+        let lost = until(&authorities, &["n2"], Duration::from_secs(3), |a| {
+            a == Err(NoAuthority::NoMajority)
+        })
+        .await;
+        assert!(lost <= Duration::from_millis(2100), "lost after {lost:?}");
+        let after = until(&authorities, &["n1"], Duration::from_secs(6), holds).await;
+        // n0 and n1 promised n2 a lease each: n1 waits for them to run out.
+        assert!(after > Duration::ZERO, "n1 decided while n2's leases ran");
+        let taken = authorities.lock().unwrap()["n1"].unwrap();
+        assert!(taken > first, "{taken} after {first}");
+        // The minority side stays without authority for as long as it lasts.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        until(&authorities, &["n2"], Duration::ZERO, |a| a.is_err()).await;
+
+        turmoil::repair("n2", "n0");
+        turmoil::repair("n2", "n1");
+        until(&authorities, &["n2"], Duration::from_secs(10), holds).await;
+        let third = authorities.lock().unwrap()["n2"].unwrap();
+        assert!(third > taken, "{third} after {taken}");
+        assert_eq!(
+            *overlaps.lock().unwrap(),
+            0,
+            "two nodes held authority at once"
+        );
         Ok(())
     });
     sim.run()

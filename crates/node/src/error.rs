@@ -44,6 +44,16 @@ pub enum NodeError {
         /// What the operating system said.
         error: std::io::Error,
     },
+    /// The quorum's term file in the data directory could not be read.
+    #[error("node {node}: cannot read the quorum term in {path}: {error}")]
+    Term {
+        /// The node.
+        node: String,
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the operating system said, or why the contents are not a term.
+        error: std::io::Error,
+    },
     /// The store could not be opened.
     #[error("node {node}: {error}")]
     Store {

@@ -7,6 +7,7 @@ use convene_booking::service::{BookingContext, BookingService};
 use convene_chat::service::{ChatContext, ChatService};
 use convene_cluster::membership::Membership;
 use convene_cluster::shutdown::{Shutdown, ShutdownTrigger};
+use convene_cluster::term_store::TermStore;
 use convene_cluster::{ClusterConfig, Peers, Router, Screen};
 use convene_events::Events;
 use convene_events::service::{EventsContext, EventsService};
@@ -180,6 +181,11 @@ pub async fn start_with_faults(
             error,
         })?;
     let auth = cluster.peer_auth(Some(me), boot);
+    let terms = TermStore::open(&node.data_dir).map_err(|error| NodeError::Term {
+        node: id.to_string(),
+        path: node.data_dir.join(convene_cluster::term_store::TERM_FILE),
+        error,
+    })?;
 
     let (trigger, shutdown) = Shutdown::new();
     let router = Arc::new(Router::new());
@@ -196,10 +202,11 @@ pub async fn start_with_faults(
     let mut parts = Parts::new(trigger, transport);
     let peers = Peers::new(client, cluster.clone(), me);
     // Membership first, so services can watch the coordinator from the start.
-    let (membership, membership_task) = Membership::start(
+    let (membership, membership_task) = Membership::start_with_terms(
         peers.clone(),
         &router,
         cluster.election.clone(),
+        terms,
         shutdown.clone(),
     );
     parts.membership = Some(membership_task);

@@ -28,7 +28,9 @@ use std::time::Duration;
 use convene_cluster::Peers;
 use convene_cluster::membership::Membership;
 use convene_cluster::snapshot::Snapshots;
+use convene_rpc::DatagramSocket;
 use convene_wire::{Decode, Encode};
+use tokio::net::UdpSocket;
 
 use super::coordinator::Coordinator;
 use super::hub::Hub;
@@ -53,20 +55,20 @@ pub(crate) const VIEWS_KEPT: usize = 1;
 pub(crate) const VIEW_TTL: Duration = Duration::from_secs(30);
 
 /// One node's chat service, shared by its tasks.
-pub(crate) struct ChatNode {
+pub(crate) struct ChatNode<S = UdpSocket> {
     pub hub: Hub,
-    pub peers: Peers,
-    pub membership: Membership,
+    pub peers: Peers<S>,
+    pub membership: Membership<S>,
     /// Drawn at start: tells the coordinator this incarnation from earlier ones.
     pub boot: u64,
     /// The coordinator role, active while membership makes this node it.
-    pub coordinator: Arc<Coordinator>,
+    pub coordinator: Arc<Coordinator<S>>,
     /// The view being read by a coordinator, frozen and encoded: one kept
     /// ([`VIEWS_KEPT`]), so the next rebuild's request replaces it.
     pub views: Snapshots<Vec<u8>>,
 }
 
-impl ChatNode {
+impl<S: DatagramSocket> ChatNode<S> {
     /// Handles one parsed line from connection `id`.
     pub async fn handle(self: &Arc<Self>, id: ClientId, message: ClientMessage) {
         match message {

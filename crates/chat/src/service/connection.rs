@@ -41,6 +41,7 @@ use tokio::sync::{mpsc, watch};
 use super::chat_node::ChatNode;
 use super::hub::Frame;
 use crate::{ClientMessage, MAX_LINE};
+use convene_rpc::DatagramSocket;
 
 /// How long the writer may take to send a closing notice before the
 /// connection is cut anyway (a client that does not read).
@@ -56,8 +57,8 @@ const READ_BUFFER: usize = 1024;
 /// it), and returns the reader, which serves the connection until it ends.
 /// `permit` is its place under the node's connection caps, held until both
 /// halves are done.
-pub(crate) fn start(
-    node: Arc<ChatNode>,
+pub(crate) fn start<S: DatagramSocket>(
+    node: Arc<ChatNode<S>>,
     stream: TcpStream,
     permit: ConnectionPermit,
     identify_within: Duration,
@@ -102,8 +103,8 @@ enum End {
 
 /// Reads and handles lines until EOF, an error, the hub drops the
 /// connection, or the connection is closed with a notice.
-async fn read_lines(
-    node: &Arc<ChatNode>,
+async fn read_lines<S: DatagramSocket>(
+    node: &Arc<ChatNode<S>>,
     id: u64,
     read: OwnedReadHalf,
     mut kill: watch::Receiver<bool>,
@@ -213,7 +214,7 @@ async fn drain(write: OwnedWriteHalf, mut outbox: mpsc::Receiver<Frame>) {
 }
 
 /// Whether the cluster has approved an identity for connection `id`.
-fn has_identity(node: &ChatNode, id: u64) -> bool {
+fn has_identity<S: DatagramSocket>(node: &ChatNode<S>, id: u64) -> bool {
     node.hub.lock().server.identity_of(id).is_some()
 }
 

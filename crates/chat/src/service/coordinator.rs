@@ -20,6 +20,16 @@
 //! `NotCoordinator`, which the servers retry: no claim is decided against a
 //! registry that is about to be replaced.
 //!
+//! # Only under authority
+//!
+//! A claim is granted only while membership gives this node
+//! [authority](Membership::authority) (leases from a majority); see
+//! [`gate`](super::gate) for how long a claim waits for it before it is
+//! refused. Releases, moves of an identity a server already holds, and
+//! questions (where is a room, which rooms exist) are answered without it:
+//! they grant nothing new, and a coordinator cut off from the majority
+//! keeps serving what its side already holds.
+//!
 //! A node leaving the live set needs no rebuild: its names are simply
 //! released ([`Registry::server_down`]). A server that restarted faster than
 //! the failure detector noticed is caught by its boot number: its first
@@ -33,10 +43,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use convene_cluster::membership::Membership;
 use convene_cluster::snapshot::{Page, read_snapshot};
 use convene_cluster::{Peers, Shutdown};
+use convene_rpc::DatagramSocket;
 use convene_wire::{Decode, Encode};
+use tokio::net::UdpSocket;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
+use super::gate::{Gate, Verdict};
 use crate::ids::MAIN_HALL_PREFIX;
 use crate::peer_msg::{PeerReply, PeerRequest, decode_view};
 use crate::registry::{Kind, Registry, ServerId, ServerView};
@@ -48,15 +61,17 @@ const MAX_VIEW: u32 = 64 * 1024 * 1024;
 
 /// The coordinator role of one node: idle unless membership makes it the
 /// coordinator.
-pub(crate) struct Coordinator {
-    peers: Peers,
-    membership: Membership,
+pub(crate) struct Coordinator<S = UdpSocket> {
+    peers: Peers<S>,
+    membership: Membership<S>,
     /// `None` while this node does not coordinate, or is rebuilding.
     ready: Mutex<Option<Ready>>,
     /// Servers that spoke while unknown to the registry.
     unknown: Mutex<BTreeSet<ServerId>>,
     /// Wakes the watcher to rebuild.
     rebuild: Notify,
+    /// Claims are decided only under authority.
+    gate: Gate,
 }
 
 struct Ready {
@@ -65,16 +80,17 @@ struct Ready {
     boots: HashMap<ServerId, u64>,
 }
 
-impl Coordinator {
+impl<S: DatagramSocket> Coordinator<S> {
     /// The role of the node `peers` and `membership` belong to, idle until
     /// [`watch`] finds this node elected.
-    pub fn new(peers: Peers, membership: Membership) -> Coordinator {
+    pub fn new(peers: Peers<S>, membership: Membership<S>) -> Coordinator<S> {
         Coordinator {
             peers,
             membership,
             ready: Mutex::new(None),
             unknown: Mutex::new(BTreeSet::new()),
             rebuild: Notify::new(),
+            gate: Gate::default(),
         }
     }
 
@@ -95,7 +111,15 @@ impl Coordinator {
             PeerRequest::ListRooms => PeerReply::Rooms(ready.registry.rooms()),
             PeerRequest::Hello { boot } => self.admit(ready, server, boot, |_| PeerReply::Ack),
             PeerRequest::Claim { boot, kind, name } => self.admit(ready, server, boot, |r| {
-                PeerReply::Decision(r.claim(server, kind, &name))
+                let now = tokio::time::Instant::now().into_std();
+                match self.gate.verdict(self.membership.authority(), now) {
+                    Verdict::Decide(_) => PeerReply::Decision(r.claim(server, kind, &name)),
+                    Verdict::Wait => PeerReply::NotCoordinator,
+                    Verdict::Refuse => {
+                        tracing::info!(%server, %name, "claim refused: no majority behind this coordinator");
+                        PeerReply::Decision(false)
+                    }
+                }
             }),
             PeerRequest::Release { boot, kind, name } => self.admit(ready, server, boot, |r| {
                 r.release(server, kind, &name);
@@ -153,7 +177,7 @@ impl Coordinator {
 }
 
 /// Keeps the coordinator role in step with membership until `shutdown`.
-pub(crate) async fn watch(role: Arc<Coordinator>, shutdown: Shutdown) {
+pub(crate) async fn watch<S: DatagramSocket>(role: Arc<Coordinator<S>>, shutdown: Shutdown) {
     let me = role.membership.me();
     let mut coordinator = role.membership.coordinator();
     let mut live = role.membership.live();
@@ -167,6 +191,9 @@ pub(crate) async fn watch(role: Arc<Coordinator>, shutdown: Shutdown) {
             leading = false;
             *role.lock() = None;
         } else if !leading || requested || now_live.difference(&known).next().is_some() {
+            if !leading {
+                role.gate.reset();
+            }
             requested = false;
             rebuild(&role, &now_live).await;
             leading = true;
@@ -193,7 +220,7 @@ pub(crate) async fn watch(role: Arc<Coordinator>, shutdown: Shutdown) {
 
 /// Collects the views of the live chat servers (and of any that spoke
 /// unknown) and installs the rebuilt registry.
-async fn rebuild(role: &Coordinator, live: &BTreeSet<usize>) {
+async fn rebuild<S: DatagramSocket>(role: &Coordinator<S>, live: &BTreeSet<usize>) {
     *role.lock() = None;
     let cluster = role.peers.cluster();
     let mut targets: BTreeSet<ServerId> = live
@@ -259,7 +286,10 @@ async fn rebuild(role: &Coordinator, live: &BTreeSet<usize>) {
 /// that sent it; `None` if it cannot be had. A snapshot replaced under us
 /// (another rebuild asked meanwhile) means starting over, which
 /// [`read_snapshot`] does a few times.
-async fn fetch_view(peers: &Peers, server: &str) -> Option<(u64, ServerView)> {
+async fn fetch_view<S: DatagramSocket>(
+    peers: &Peers<S>,
+    server: &str,
+) -> Option<(u64, ServerView)> {
     let addr = peers.cluster().node(server).ok()?.peer_addr();
     // The boot the last part came with (an atomic only so the fetch, which
     // borrows it, stays `Send`).

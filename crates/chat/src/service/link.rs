@@ -28,6 +28,7 @@ use super::link_op::LinkOp;
 use crate::peer_msg::{PeerReply, PeerRequest};
 use crate::registry::Kind;
 use crate::server::Claim;
+use convene_rpc::DatagramSocket;
 
 /// How long a client waits for the cluster to decide its identity or room
 /// before it is refused. Longer than a failover with the default timings
@@ -39,8 +40,8 @@ pub const CLAIM_PATIENCE: Duration = Duration::from_secs(10);
 const RETRY: Duration = Duration::from_millis(50);
 
 /// Sends `ops` to the coordinator until `shutdown`.
-pub(crate) async fn run(
-    node: Arc<ChatNode>,
+pub(crate) async fn run<S: DatagramSocket>(
+    node: Arc<ChatNode<S>>,
     mut ops: mpsc::UnboundedReceiver<LinkOp>,
     shutdown: Shutdown,
 ) {
@@ -123,8 +124,8 @@ pub(crate) async fn run(
 
 /// Sends `request` to whoever coordinates until one answers it (anything but
 /// "not coordinator"). `None` at the deadline or on shutdown.
-async fn send(
-    node: &ChatNode,
+async fn send<S: DatagramSocket>(
+    node: &ChatNode<S>,
     request: &PeerRequest,
     deadline: Option<Instant>,
     shutdown: &Shutdown,

@@ -15,17 +15,18 @@ use convene_wire::{Decode, Encode};
 
 use super::chat_node::ChatNode;
 use crate::peer_msg::{PeerReply, PeerRequest, VIEW_PART, encode_view};
+use convene_rpc::DatagramSocket;
 
-pub(crate) struct ChatPeerHandler(pub Arc<ChatNode>);
+pub(crate) struct ChatPeerHandler<S>(pub Arc<ChatNode<S>>);
 
-impl ServiceHandler for ChatPeerHandler {
+impl<S: DatagramSocket> ServiceHandler for ChatPeerHandler<S> {
     fn handle(&self, from: SocketAddr, body: Vec<u8>) -> BoxFuture<Option<Vec<u8>>> {
         let reply = self.reply(from, &body).map(|r| r.to_bytes());
         Box::pin(async move { reply })
     }
 }
 
-impl ChatPeerHandler {
+impl<S: DatagramSocket> ChatPeerHandler<S> {
     fn reply(&self, from: SocketAddr, body: &[u8]) -> Option<PeerReply> {
         let node = &self.0;
         let Some(sender) = node.peers.cluster().node_at(from) else {

@@ -1,25 +1,35 @@
 //! Election traffic on the wire.
 //!
 //! Election messages travel as one-way notices (a lost heartbeat is simply
-//! superseded by the next; a retried one would only arrive late). The status
-//! query behind `convene status` is an ordinary request.
+//! superseded by the next; a retried one would only arrive late). So do the
+//! [`quorum`]'s lease messages, over the same tag: a lost
+//! request or grant is superseded by the next round, and a grant that
+//! arrives late counts from its round's send time, which is the safe
+//! direction. The status query behind `convene status` is an ordinary
+//! request.
 //!
 //! | kind | body                                   |
 //! |------|----------------------------------------|
 //! | 1-6  | Heartbeat, Election, Answer, Nomination, Coordinator, IAmUp |
 //! | 7    | View: u8 has-coordinator, u32 coordinator, u32 count, u32 node ids |
+//! | 8    | LeaseRequest: u64 term, u64 round      |
+//! | 9    | LeaseGrant: u64 term, u64 round        |
+//! | 10   | LeaseRefused: u64 term, u64 highest granted term |
 //! | 20   | status request (no body)               |
 //! | 21   | status reply: u32 me, u8 has-coordinator, u32 coordinator, u32 count, u32 live node ids |
 
 use convene_wire::{Decode, DecodeError, Encode, Reader, WriteExt};
 
 use crate::election::{Message, NodeId};
+use crate::quorum::{self, Term};
 
 /// Anything on the election service's wire.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Wire {
     /// An election message.
     Election(Message),
+    /// A lease message of the quorum.
+    Quorum(quorum::Message),
     /// "What do you see?"
     StatusRequest,
     /// A node's view: itself, its coordinator, the nodes it believes live.
@@ -81,6 +91,16 @@ impl Encode for Wire {
                     put_nodes(out, live);
                 }
             },
+            Wire::Quorum(m) => {
+                let (kind, term, second) = match m {
+                    quorum::Message::LeaseRequest { term, round } => (8, term, *round),
+                    quorum::Message::LeaseGrant { term, round } => (9, term, *round),
+                    quorum::Message::LeaseRefused { term, highest } => (10, term, highest.0),
+                };
+                out.put_u8(kind);
+                out.put_u64(term.0);
+                out.put_u64(second);
+            }
             Wire::StatusRequest => out.put_u8(20),
             Wire::Status {
                 me,
@@ -108,6 +128,18 @@ impl<'a> Decode<'a> for Wire {
             7 => Wire::Election(Message::View {
                 coordinator: optional(r)?,
                 live: nodes(r)?,
+            }),
+            8 => Wire::Quorum(quorum::Message::LeaseRequest {
+                term: Term(r.u64()?),
+                round: r.u64()?,
+            }),
+            9 => Wire::Quorum(quorum::Message::LeaseGrant {
+                term: Term(r.u64()?),
+                round: r.u64()?,
+            }),
+            10 => Wire::Quorum(quorum::Message::LeaseRefused {
+                term: Term(r.u64()?),
+                highest: Term(r.u64()?),
             }),
             20 => Wire::StatusRequest,
             21 => Wire::Status {
@@ -147,6 +179,18 @@ mod tests {
                 coordinator: None,
                 live: vec![],
             }),
+            Wire::Quorum(quorum::Message::LeaseRequest {
+                term: Term(5),
+                round: 7,
+            }),
+            Wire::Quorum(quorum::Message::LeaseGrant {
+                term: Term(u64::MAX),
+                round: 0,
+            }),
+            Wire::Quorum(quorum::Message::LeaseRefused {
+                term: Term(3),
+                highest: Term(9),
+            }),
             Wire::StatusRequest,
             Wire::Status {
                 me: 1,
@@ -166,11 +210,66 @@ mod tests {
             "huge count"
         );
         assert!(Wire::from_bytes(&[99]).is_err());
+        assert!(
+            Wire::from_bytes(&[8, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0]).is_err(),
+            "short lease request"
+        );
+    }
+
+    /// The bytes of the messages that were on the wire before the quorum's
+    /// were added, spelled out: a node of this version and one of the
+    /// previous still understand each other's election.
+    #[test]
+    fn election_bytes_are_unchanged() {
+        assert_eq!(Wire::Election(Message::Heartbeat).to_bytes(), [1]);
+        assert_eq!(Wire::Election(Message::IAmUp).to_bytes(), [6]);
+        assert_eq!(
+            Wire::Election(Message::View {
+                coordinator: Some(2),
+                live: vec![1],
+            })
+            .to_bytes(),
+            [7, 1, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 1]
+        );
+        assert_eq!(Wire::StatusRequest.to_bytes(), [20]);
+    }
+
+    #[test]
+    fn lease_messages_have_a_fixed_layout() {
+        let m = Wire::Quorum(quorum::Message::LeaseGrant {
+            term: Term(0x0102),
+            round: 3,
+        });
+        assert_eq!(
+            m.to_bytes(),
+            [9, 0, 0, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 3]
+        );
     }
 
     proptest! {
         #[test]
         fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = Wire::from_bytes(&bytes);
+        }
+
+        #[test]
+        fn lease_messages_round_trip(kind in 0u8..3, term: u64, second: u64) {
+            let m = match kind {
+                0 => quorum::Message::LeaseRequest { term: Term(term), round: second },
+                1 => quorum::Message::LeaseGrant { term: Term(term), round: second },
+                _ => quorum::Message::LeaseRefused { term: Term(term), highest: Term(second) },
+            };
+            let wire = Wire::Quorum(m);
+            prop_assert_eq!(Wire::from_bytes(&wire.to_bytes()).unwrap(), wire);
+        }
+
+        #[test]
+        fn mangled_lease_messages_never_panic(
+            kind in 8u8..11,
+            tail in proptest::collection::vec(any::<u8>(), 0..24),
+        ) {
+            let mut bytes = vec![kind];
+            bytes.extend(tail);
             let _ = Wire::from_bytes(&bytes);
         }
     }
