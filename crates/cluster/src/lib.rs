@@ -51,6 +51,7 @@ pub mod election;
 pub mod error;
 pub mod line;
 pub mod membership;
+pub mod number_file;
 pub mod peer;
 pub mod quorum;
 pub mod refusal;

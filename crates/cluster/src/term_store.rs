@@ -12,9 +12,9 @@
 //!
 //! [`Authority`]: crate::quorum::Authority
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::number_file;
 use crate::quorum::Term;
 
 /// The file, in the node's data directory.
@@ -43,16 +43,7 @@ impl TermStore {
     /// error, not zero: starting terms again from zero could break fencing.
     pub fn open(data_dir: &Path) -> std::io::Result<TermStore> {
         let path = data_dir.join(TERM_FILE);
-        let stored = match std::fs::read_to_string(&path) {
-            Ok(text) => Term(text.trim().parse::<u64>().map_err(|e| {
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!("not a term number ({e})"),
-                )
-            })?),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Term(0),
-            Err(e) => return Err(e),
-        };
+        let stored = Term(number_file::read(&path)?.unwrap_or(0));
         Ok(TermStore {
             path: Some(path),
             stored,
@@ -76,14 +67,7 @@ impl TermStore {
             return Ok(());
         }
         if let Some(path) = &self.path {
-            let dir = path.parent().unwrap_or(Path::new("."));
-            let temporary = dir.join(format!("{TERM_FILE}.tmp"));
-            let mut file = std::fs::File::create(&temporary)?;
-            writeln!(file, "{}", term.0)?;
-            file.sync_all()?;
-            drop(file);
-            std::fs::rename(&temporary, path)?;
-            std::fs::File::open(dir)?.sync_all()?;
+            number_file::write(path, term.0)?;
         }
         self.stored = term;
         Ok(())

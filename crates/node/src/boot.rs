@@ -7,8 +7,9 @@
 //! plus one, which is kept in the node's data directory in a file of its
 //! own (`boot`), written before the node says anything to its peers.
 
-use std::io::Write;
 use std::path::Path;
+
+use convene_cluster::number_file;
 
 /// The file, in the node's data directory.
 pub const BOOT_FILE: &str = "boot";
@@ -17,19 +18,15 @@ pub const BOOT_FILE: &str = "boot";
 /// recorded there (durably) before it is returned.
 pub fn next_boot(data_dir: &Path, now_ms: u64) -> std::io::Result<u64> {
     let path = data_dir.join(BOOT_FILE);
-    let previous = match std::fs::read_to_string(&path) {
-        Ok(text) => text.trim().parse::<u64>().ok(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+    // A file that holds no number is a lost record: the clock still makes
+    // the boot number grow.
+    let previous = match number_file::read(&path) {
+        Ok(previous) => previous,
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => None,
         Err(e) => return Err(e),
     };
     let boot = previous.map_or(now_ms, |p| now_ms.max(p.saturating_add(1)));
-    let temporary = data_dir.join(format!("{BOOT_FILE}.tmp"));
-    let mut file = std::fs::File::create(&temporary)?;
-    writeln!(file, "{boot}")?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&temporary, &path)?;
-    std::fs::File::open(data_dir)?.sync_all()?;
+    number_file::write(&path, boot)?;
     Ok(boot)
 }
 
