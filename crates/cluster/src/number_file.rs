@@ -3,7 +3,7 @@
 //!
 //! Both must survive a crash at any moment without ever going back, so a
 //! new value is written to a temporary file, synced, renamed over the old
-//! one, and the directory is synced: after [`write`] returns, a crash
+//! one, and the directory is synced: after [`write()`] returns, a crash
 //! leaves the new number, and before it, the old one, never a torn file.
 
 use std::io::Write;
