@@ -748,10 +748,10 @@ async fn a_failed_store_write_sends_no_reply_and_leaves_no_phantom_booking() {
     let c = TestCluster::start(&[booking("A", true, "facilities = [\"Meeting Room A\"]")]).await;
     let s = c.node("A").booking_addr().unwrap();
     // Make every booking write fail, as a full disk would.
-    let db = c.path("convene-data/A/convene.db");
+    let db = c.path("convene-data/convene.db");
     let conn = rusqlite::Connection::open(&db).unwrap();
     conn.execute_batch(
-        "CREATE TRIGGER full BEFORE INSERT ON booking_bookings BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+        "CREATE TRIGGER full BEFORE INSERT ON booking_record BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
     )
     .unwrap();
     let book = || Request::Book {
@@ -1082,22 +1082,24 @@ async fn kept_replies_of_one_address_stay_at_the_cap_and_leave_others_alone() {
     .encode(1);
     let first = exchange(&other, s, &book).await;
     booked_by(&Reply::decode(&first).unwrap(), 0);
-    // One address sends 200 change-type requests (cancels of made-up ids):
-    // each is answered, and its answer kept.
+    // One address sends 200 change-type requests (bookings of the taken
+    // hour): each is executed and refused, and its answer kept.
     let flood = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     for id in 0..200u32 {
-        let cancel = Request::Cancel {
-            confirmation: format!("CONF0-{id:016x}"),
+        let clash = Request::Book {
+            facility: "Meeting Room A".into(),
+            start: t(0, 9, 0),
+            end: t(0, 10, 0),
         }
         .encode(id);
-        let reply = Reply::decode(&exchange(&flood, s, &cancel).await).unwrap();
-        assert_eq!(error_code(&reply), 3);
+        let reply = Reply::decode(&exchange(&flood, s, &clash).await).unwrap();
+        assert_eq!(error_code(&reply), 2);
     }
-    // The store keeps at most 20 of the flood's replies, and the other's one.
-    let conn = rusqlite::Connection::open(c.path("convene-data/A/convene.db")).unwrap();
+    // The database keeps at most 20 of the flood's replies, and the other's one.
+    let conn = rusqlite::Connection::open(c.path("convene-data/convene.db")).unwrap();
     let kept = |clients: &str| -> i64 {
         conn.query_row(
-            "SELECT COUNT(*) FROM booking_replies WHERE client LIKE ?1",
+            "SELECT COUNT(*) FROM booking_kept_reply WHERE client LIKE ?1",
             [clients],
             |r| r.get(0),
         )

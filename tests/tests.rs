@@ -7,6 +7,7 @@ mod util;
 
 mod booking;
 mod booking_cli;
+mod booking_failover;
 mod booking_kill;
 mod browser;
 mod chat;

@@ -17,6 +17,7 @@
 
 pub mod client;
 pub mod config;
+pub mod db;
 pub mod service;
 pub mod state;
 pub mod wire;

@@ -5,12 +5,15 @@
 //! - **front door** (a `booking_port`): speaks the seed's UDP protocol to
 //!   clients, applies loss simulation and the at-most-once reply cache, keeps
 //!   monitor registrations and sends their callbacks;
-//! - **owner** (facilities listed in `[node.booking]`): executes requests on
-//!   its facilities and their bookings, and stores every change.
+//! - **owner**: executes requests on the facilities it serves now and their
+//!   bookings, and stores every change in the cluster's database. A facility
+//!   is served by the node that lists it in `[node.booking]` while that node
+//!   lives, and moves to another booking node when it dies (see
+//!   [`ownership`] and [`crate::db`]).
 //!
-//! A front door sends each request to the node that owns its facility (or,
-//! for a confirmation id, the node that issued it) — itself, or another node
-//! over the peer transport — so a client may talk to any front door.
+//! A front door sends each request to the node that serves its facility (for
+//! a confirmation id, the booking's facility) — itself, or another node over
+//! the peer transport — so a client may talk to any front door.
 //!
 //! # A front door strangers cannot turn into a weapon
 //!
@@ -42,6 +45,7 @@ use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
 use convene_cluster::config::Limits;
+use convene_cluster::membership::Membership;
 use convene_cluster::peer::BoxFuture;
 use convene_cluster::screen::Untrusted;
 use convene_cluster::shutdown::Shutdown;
@@ -55,18 +59,23 @@ use convene_wire::{Decode, Encode};
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
 
+use crate::db::BookingDb;
 use crate::state::{IdScheme, MonitorLimits, Monitors};
 use crate::wire::{self, ErrorCode, MAX_DATAGRAM, Reply, Request};
 
 mod committer;
+mod id_routes;
 pub mod lines;
 mod owner;
+pub mod ownership;
 pub mod peer_msg;
 
-use owner::{Outcome, Owner};
+use id_routes::IdRoutes;
+use owner::{Outcome, Owner, blocking};
+use ownership::{LOOK_EVERY, OwnerView, Renewal, Watch};
 use peer_msg::{PeerReply, PeerRequest, TAG};
 
-use crate::config::{BookingSection, Semantics, facility_owner};
+use crate::config::{BookingSection, Semantics};
 
 /// The longest monitoring period a client may ask for: one week.
 pub const MAX_MONITOR_SECONDS: u32 = 7 * 24 * 3600;
@@ -91,8 +100,17 @@ pub struct BookingContext {
     pub router: Arc<Router>,
     /// Where on-screen lines go.
     pub screen: Screen,
-    /// The node's store.
+    /// The node's own store (bookings an earlier version kept there are
+    /// copied into `db` at start).
     pub store: Arc<Store>,
+    /// Where booking state lives: the cluster's shared database, or this
+    /// node's own file (then `failover` is off).
+    pub db: Arc<dyn BookingDb>,
+    /// Whether facilities move off dead nodes (the database is shared).
+    pub failover: bool,
+    /// The cluster's membership: who is live, and whether this node may
+    /// assign facilities (it coordinates with a majority's leases).
+    pub membership: Option<Membership>,
     /// The node's shutdown signal.
     pub shutdown: Shutdown,
     /// The bound booking socket, if this node is a front door.
@@ -105,6 +123,9 @@ pub enum BookingStartError {
     /// The store could not be read.
     #[error(transparent)]
     Store(#[from] convene_store::StoreError),
+    /// The booking database could not be read.
+    #[error(transparent)]
+    Db(#[from] crate::db::BookingDbError),
     /// The peer router already has a booking service (a programming error).
     #[error("the booking service is already registered on this node")]
     AlreadyRegistered,
@@ -167,6 +188,12 @@ struct Shared {
     owner: Option<Owner>,
     front: Option<Front>,
     dropped: AtomicU64,
+    db: Arc<dyn BookingDb>,
+    failover: bool,
+    /// Who serves each facility, as last read.
+    view: OwnerView,
+    /// The facility of confirmation ids seen here.
+    ids: Mutex<IdRoutes>,
 }
 
 struct Front {
@@ -194,25 +221,19 @@ pub async fn start(ctx: BookingContext) -> Result<BookingService, BookingStartEr
         ttl: Duration::from_secs(section.reply_cache_seconds),
         max_entries: section.reply_cache_entries,
     };
-    let owner = if section.facilities.is_empty() {
-        None
-    } else {
-        let (names, store, cache, screen) = (
-            section.facilities.clone(),
-            ctx.store.clone(),
+    let runs_booking = ctx.socket.is_some() || !section.facilities.is_empty();
+    if runs_booking {
+        import_own_store(&ctx.store, &ctx.db).await?;
+    }
+    let owner = runs_booking.then(|| {
+        Owner::new(
+            me_index as u32,
+            ctx.db.clone(),
             cache,
+            limits.booking_replies_per_source,
             ctx.screen.clone(),
-        );
-        let node = me_index as u32;
-        let per_source = limits.booking_replies_per_source;
-        Some(
-            tokio::task::spawn_blocking(move || {
-                Owner::load(&names, node, store, cache, per_source, screen)
-            })
-            .await
-            .expect("booking store loader panicked")?,
         )
-    };
+    });
     let front = ctx.socket.map(|socket| Front {
         socket: Arc::new(socket),
         semantics: section.semantics,
@@ -239,6 +260,10 @@ pub async fn start(ctx: BookingContext) -> Result<BookingService, BookingStartEr
         owner,
         front,
         dropped: AtomicU64::new(0),
+        db: ctx.db.clone(),
+        failover: ctx.failover,
+        view: OwnerView::default(),
+        ids: Mutex::new(IdRoutes::default()),
     });
     if !ctx
         .router
@@ -247,6 +272,23 @@ pub async fn start(ctx: BookingContext) -> Result<BookingService, BookingStartEr
         return Err(BookingStartError::AlreadyRegistered);
     }
     let mut tasks = Vec::new();
+    if runs_booking {
+        let watch = Watch {
+            db: ctx.db.clone(),
+            cluster: Arc::new(ctx.peers.cluster().clone()),
+            me: me_index,
+            membership: ctx.membership.clone(),
+            failover: ctx.failover,
+        };
+        // Serve this node's facilities before taking requests.
+        watch.claim_listed().await;
+        watch.look(&shared.view, shared.owner.as_ref()).await;
+        tasks.push(tokio::spawn(follow_owners(
+            shared.clone(),
+            watch,
+            ctx.shutdown.clone(),
+        )));
+    }
     if let Some(front) = &shared.front {
         let port = front.socket.local_addr().map_or(0, |a| a.port());
         let facilities: Vec<&str> = ctx
@@ -275,7 +317,7 @@ pub async fn start(ctx: BookingContext) -> Result<BookingService, BookingStartEr
     }
     if shared.owner.is_some() {
         tasks.push(tokio::spawn(prune_replies(
-            ctx.store.clone(),
+            ctx.db.clone(),
             section.reply_cache_seconds,
             ctx.shutdown.clone(),
         )));
@@ -326,20 +368,84 @@ async fn housekeeping(shared: Arc<Shared>, shutdown: Shutdown) {
     }
 }
 
+/// Copies the bookings an earlier version kept in the node's own store into
+/// the booking database (once: later starts find them there).
+async fn import_own_store(
+    store: &Arc<Store>,
+    db: &Arc<dyn BookingDb>,
+) -> Result<(), BookingStartError> {
+    let store = store.clone();
+    let rows = tokio::task::spawn_blocking(move || store.bookings())
+        .await
+        .expect("booking store reader panicked")?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let db2 = db.clone();
+    let added = blocking(move || db2.import(&rows)).await?;
+    if added > 0 {
+        tracing::info!(
+            added,
+            db = db.name(),
+            "bookings copied from this node's store into the booking database"
+        );
+    }
+    Ok(())
+}
+
+/// Reads the owners table every [`LOOK_EVERY`] (assigning facilities when
+/// this node coordinates), and keeps this front door's monitors subscribed
+/// at whichever node serves their facility.
+async fn follow_owners(shared: Arc<Shared>, watch: Watch, shutdown: Shutdown) {
+    let mut renewal = Renewal::new();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(LOOK_EVERY) => {}
+            _ = shutdown.wait() => return,
+        }
+        let moved = watch.look(&shared.view, shared.owner.as_ref()).await;
+        let Some(front) = &shared.front else { continue };
+        let now = Instant::now();
+        let all = renewal.due(now);
+        let interest = front
+            .monitors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .interest(now);
+        for (facility, left) in interest {
+            if all || moved.contains(&facility) {
+                let seconds = left.map_or(MAX_MONITOR_SECONDS, |d| {
+                    (d.as_secs() as u32)
+                        .saturating_add(1)
+                        .min(MAX_MONITOR_SECONDS)
+                });
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = shared.subscribe_at_owner(&facility, seconds).await {
+                        tracing::debug!("monitor subscription for {facility} not renewed: {e}");
+                    }
+                });
+            }
+        }
+    }
+}
+
 /// Kept replies older than the cache's lifetime are no use: drop them now and then.
-async fn prune_replies(store: Arc<Store>, ttl_seconds: u64, shutdown: Shutdown) {
+async fn prune_replies(db: Arc<dyn BookingDb>, ttl_seconds: u64, shutdown: Shutdown) {
     let every = Duration::from_secs(ttl_seconds.clamp(1, 60));
     loop {
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.wait() => return,
         }
-        let store = store.clone();
+        let db = db.clone();
         let before = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64)
             - (ttl_seconds as i64) * 1000;
-        let _ = tokio::task::spawn_blocking(move || store.prune_booking_replies(before)).await;
+        if let Err(e) = blocking(move || db.prune_replies(before)).await {
+            tracing::warn!("cannot prune kept booking replies: {e}");
+        }
     }
 }
 
@@ -538,36 +644,106 @@ impl Shared {
             }
         };
         let cluster = self.peers.cluster();
+        let booked_on = match &request {
+            Request::Book { facility, .. } => Some(facility.clone()),
+            _ => None,
+        };
         let owner = match &request {
-            Request::Query { facility, .. } | Request::Book { facility, .. } => {
-                facility_owner(cluster, facility).ok_or_else(|| not_found(facility))
-            }
+            Request::Query { facility, .. } | Request::Book { facility, .. } => self
+                .view
+                .owner_of(cluster, facility)
+                .ok_or_else(|| not_found(facility)),
             Request::Monitor { facility, seconds } => {
                 return self.register_monitor(client, facility, *seconds).await;
             }
             Request::Change { confirmation, .. }
             | Request::Extend { confirmation, .. }
-            | Request::Cancel { confirmation } => IdScheme::owner_of(confirmation)
-                .map(|n| n as usize)
-                .filter(|n| {
-                    cluster
-                        .nodes
-                        .get(*n)
-                        .is_some_and(|node| !BookingSection::facilities_of(node).is_empty())
-                })
-                .ok_or_else(|| {
-                    Reply::error(ErrorCode::InvalidConfirmationId, "Invalid confirmation ID")
-                }),
+            | Request::Cancel { confirmation } => match self.route_id(confirmation).await {
+                Ok(node) => Ok(node),
+                Err(reply) => return reply,
+            },
         };
         let node = match owner {
             Ok(node) => node,
             Err(reply) => return FrontReply::Keep(reply.encode()),
         };
-        if node == self.me {
-            let owner = self
-                .owner
-                .as_ref()
-                .expect("a node that owns facilities has an owner");
+        let reply = self.execute_at(node, client, datagram, dedup).await;
+        if let (Some(facility), FrontReply::Keep(bytes)) = (booked_on, &reply)
+            && let Ok(Reply::Booked { confirmation }) = Reply::decode(bytes)
+        {
+            self.ids
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(confirmation, facility);
+        }
+        reply
+    }
+
+    /// The node serving the booking `id`: by its facility (remembered, or
+    /// asked of the database). Without a shared database, the node that
+    /// issued it. An id in no facility is answered at once.
+    async fn route_id(&self, id: &str) -> Result<usize, FrontReply> {
+        let cluster = self.peers.cluster();
+        let remembered = self
+            .ids
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .map(str::to_string);
+        let facility = match remembered {
+            Some(facility) => Some(facility),
+            None => {
+                let (db, key) = (self.db.clone(), id.to_string());
+                match blocking(move || db.booking(&key)).await {
+                    Ok(row) => row.map(|row| row.facility),
+                    Err(e) => {
+                        tracing::warn!("cannot look booking {id} up: {e}");
+                        return Err(FrontReply::Once(
+                            Reply::error(
+                                ErrorCode::InvalidRequest,
+                                "The booking database did not answer; try again",
+                            )
+                            .encode(),
+                        ));
+                    }
+                }
+            }
+        };
+        let invalid = || {
+            FrontReply::Keep(
+                Reply::error(ErrorCode::InvalidConfirmationId, "Invalid confirmation ID").encode(),
+            )
+        };
+        match facility {
+            Some(facility) => {
+                self.ids
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(id.to_string(), facility.clone());
+                self.view.owner_of(cluster, &facility).ok_or_else(invalid)
+            }
+            // Another node's own file may hold it.
+            None if !self.failover => IdScheme::owner_of(id)
+                .map(|n| n as usize)
+                .filter(|&n| n != self.me && n < cluster.nodes.len())
+                .ok_or_else(invalid),
+            None => Err(invalid()),
+        }
+    }
+
+    /// Executes a request at node `node` (this one, or over the peer
+    /// transport).
+    async fn execute_at(
+        &self,
+        node: usize,
+        client: SocketAddr,
+        datagram: &[u8],
+        dedup: bool,
+    ) -> FrontReply {
+        let cluster = self.peers.cluster();
+        if node == self.me
+            && let Some(owner) = &self.owner
+        {
             return match owner.execute(client, datagram, dedup).await {
                 Outcome::Reply(bytes, changed) => {
                     if let Some(facility) = changed {
@@ -575,7 +751,7 @@ impl Shared {
                     }
                     FrontReply::Keep(bytes)
                 }
-                Outcome::Busy => FrontReply::Silent,
+                Outcome::Busy | Outcome::NotHere => FrontReply::Silent,
             };
         }
         let target = &cluster.nodes[node];
@@ -626,7 +802,7 @@ impl Shared {
             lines::addr(client)
         ));
         let cluster = self.peers.cluster();
-        let Some(node) = facility_owner(cluster, facility) else {
+        let Some(node) = self.view.owner_of(cluster, facility) else {
             return FrontReply::Keep(not_found(facility).encode());
         };
         if seconds == 0 || seconds > MAX_MONITOR_SECONDS {
@@ -654,33 +830,22 @@ impl Shared {
         {
             return refused(e);
         }
-        if node == self.me {
-            if let Some(owner) = &self.owner {
-                owner.subscribe(facility, None, now + period);
-            }
-        } else {
-            let body = PeerRequest::Subscribe {
-                facility: facility.to_string(),
-                seconds,
-            }
-            .to_bytes();
+        if let Err(e) = self.subscribe_at_owner(facility, seconds).await {
             let target = &cluster.nodes[node];
-            if let Err(e) = self.peers.call(target.peer_addr(), TAG, &body).await {
-                tracing::warn!(
-                    "node {} did not take a monitor subscription: {e}",
-                    target.id
-                );
-                return FrontReply::Once(
-                    Reply::error(
-                        ErrorCode::InvalidRequest,
-                        format!(
-                            "The node that owns '{facility}' ({}) did not answer; try again",
-                            target.id
-                        ),
-                    )
-                    .encode(),
-                );
-            }
+            tracing::warn!(
+                "node {} did not take a monitor subscription: {e}",
+                target.id
+            );
+            return FrontReply::Once(
+                Reply::error(
+                    ErrorCode::InvalidRequest,
+                    format!(
+                        "The node that owns '{facility}' ({}) did not answer; try again",
+                        target.id
+                    ),
+                )
+                .encode(),
+            );
         }
         if let Err(e) = self
             .front()
@@ -697,6 +862,35 @@ impl Shared {
             }
             .encode(),
         )
+    }
+
+    /// Asks the node serving `facility` to tell this front door about its
+    /// changes for `seconds`.
+    async fn subscribe_at_owner(
+        &self,
+        facility: &str,
+        seconds: u32,
+    ) -> Result<(), convene_rpc::RpcError> {
+        let cluster = self.peers.cluster();
+        let Some(node) = self.view.owner_of(cluster, facility) else {
+            return Ok(());
+        };
+        let until = Instant::now() + Duration::from_secs(u64::from(seconds));
+        if node == self.me {
+            if let Some(owner) = &self.owner {
+                owner.subscribe(facility, None, until);
+            }
+            return Ok(());
+        }
+        let body = PeerRequest::Subscribe {
+            facility: facility.to_string(),
+            seconds,
+        }
+        .to_bytes();
+        self.peers
+            .call(cluster.nodes[node].peer_addr(), TAG, &body)
+            .await
+            .map(|_| ())
     }
 
     /// A facility of this node changed: tell every subscribed front door.
@@ -791,7 +985,7 @@ impl ServiceHandler for BookingPeer {
                             }
                             PeerReply::Executed { reply }
                         }
-                        Outcome::Busy => PeerReply::Busy,
+                        Outcome::Busy | Outcome::NotHere => PeerReply::Busy,
                     }
                 }
                 PeerRequest::Subscribe { facility, seconds } => {

@@ -22,6 +22,7 @@
 #![deny(missing_docs)]
 
 pub mod bind;
+pub mod booking_db;
 pub mod boot;
 pub mod cluster;
 pub mod error;

@@ -174,6 +174,13 @@ pub async fn start_with_faults(
         None
     };
 
+    let (booking_db, booking_failover) = crate::booking_db::open(&cluster, &node.data_dir)
+        .await
+        .map_err(|error| NodeError::Booking {
+            node: id.to_string(),
+            error: error.into(),
+        })?;
+
     let boot =
         crate::boot::next_boot(&node.data_dir, wall_ms()).map_err(|error| NodeError::Boot {
             node: id.to_string(),
@@ -279,6 +286,9 @@ pub async fn start_with_faults(
         router,
         screen,
         store: store.clone(),
+        db: booking_db,
+        failover: booking_failover,
+        membership: Some(membership.clone()),
         shutdown,
         socket: sockets.booking,
     })

@@ -1,4 +1,4 @@
-//! Group commit: many requests' writes in one SQLite transaction.
+//! Group commit: many requests' writes in one database transaction.
 //!
 //! A request that changes a booking must be on disk, with its reply, before
 //! the reply is sent. Committing each alone would cap a node at the disk's
@@ -21,8 +21,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
-use convene_store::{BookingWrite, Store};
 use tokio::sync::oneshot;
+
+use crate::db::{BookingDb, Committed, FencedWrite};
 
 /// Most writes in one transaction.
 const MAX_BATCH: usize = 512;
@@ -30,7 +31,11 @@ const MAX_BATCH: usize = 512;
 /// Most writes queued or being committed at once.
 pub const MAX_QUEUED: usize = 8 * MAX_BATCH;
 
-type Job = (BookingWrite, Place, oneshot::Sender<Result<(), String>>);
+type Job = (
+    FencedWrite,
+    Place,
+    oneshot::Sender<Result<Committed, String>>,
+);
 
 /// Queues writes for the commit thread.
 #[derive(Clone)]
@@ -52,16 +57,16 @@ impl Drop for Place {
 }
 
 impl Committer {
-    /// Starts the commit thread on `store`. It ends when every `Committer`
+    /// Starts the commit thread on `db`. It ends when every `Committer`
     /// is gone, after committing what was queued.
-    pub fn start(store: Arc<Store>) -> Self {
+    pub fn start(db: Arc<dyn BookingDb>) -> Self {
         // Unbounded as a channel, bounded by the places: a job carries one.
         let (jobs, queue) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("booking-store".into())
             .spawn(move || {
                 let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-                let mut writes: Vec<BookingWrite> = Vec::with_capacity(MAX_BATCH);
+                let mut writes: Vec<FencedWrite> = Vec::with_capacity(MAX_BATCH);
                 while let Ok(first) = queue.recv() {
                     batch.push(first);
                     while batch.len() < MAX_BATCH {
@@ -71,16 +76,17 @@ impl Committer {
                         }
                     }
                     writes.extend(batch.iter().map(|(w, _, _)| w.clone()));
-                    let outcome = store
-                        .commit_booking_writes(&writes)
-                        .map_err(|e| e.to_string());
+                    let outcome = db.commit(&writes).map_err(|e| e.to_string());
                     if let Err(e) = &outcome {
                         tracing::error!("cannot store booking changes: {e}");
                     }
                     writes.clear();
-                    for (_, place, done) in batch.drain(..) {
+                    for (i, (_, place, done)) in batch.drain(..).enumerate() {
                         drop(place);
-                        let _ = done.send(outcome.clone());
+                        let _ = done.send(match &outcome {
+                            Ok(each) => Ok(each.get(i).copied().unwrap_or(Committed::Fenced)),
+                            Err(e) => Err(e.clone()),
+                        });
                     }
                 }
             })
@@ -103,8 +109,8 @@ impl Committer {
     }
 
     /// Writes `write` durably in the place taken for it; returns once it is
-    /// committed.
-    pub async fn commit(&self, place: Place, write: BookingWrite) -> Result<(), String> {
+    /// committed, or refused by the fence.
+    pub async fn commit(&self, place: Place, write: FencedWrite) -> Result<Committed, String> {
         let (done, wait) = oneshot::channel();
         self.jobs
             .send((write, place, done))
@@ -120,7 +126,8 @@ mod tests {
     #[test]
     fn the_queue_has_a_bounded_number_of_places() {
         let dir = tempfile::tempdir().unwrap();
-        let committer = Committer::start(Arc::new(Store::open(dir.path()).unwrap()));
+        let db = crate::db::sqlite::SqliteBookingDb::open(&dir.path().join("b.db")).unwrap();
+        let committer = Committer::start(Arc::new(db));
         let places: Vec<Place> = (0..MAX_QUEUED).map_while(|_| committer.reserve()).collect();
         assert_eq!(places.len(), MAX_QUEUED);
         assert!(committer.reserve().is_none());

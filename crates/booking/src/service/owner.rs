@@ -1,33 +1,44 @@
 //! The owner side: executing requests on the facilities this node owns.
 //!
 //! Every request for a facility or booking ends here, whichever node the
-//! client talked to. Under at-most-once the owner keeps its own record of
-//! executed changes (client address and request id, with the request's
-//! checksum), persisted with the change itself, so a retry is answered from
-//! the record even after a restart of the owner or via another front door.
-//! Queries change nothing and are simply executed again.
+//! client talked to. Which facilities a node owns changes while it runs
+//! ([`Owner::adopt`], [`Owner::release`]): the database says who owns what
+//! (see [`crate::db`]), with a token per facility that every write carries,
+//! so a node that lost a facility without knowing it cannot change it.
+//!
+//! Under at-most-once the owner keeps its own record of executed changes
+//! (client address and request id, with the request's checksum), stored with
+//! the change itself, so a retry is answered from the record even after a
+//! restart of the owner, via another front door, or after the facility
+//! moved to another node (which loads the facility's kept replies when it
+//! takes it on). Queries change nothing and are simply executed again.
 //!
 //! That record is bounded: at most `limits.booking_replies_per_source`
 //! replies per client address (an IPv6 client by its /64), the oldest going
 //! first, and at most `reply_cache_entries` in all; the rows it lets go of
-//! are deleted from the store with the next write, so the table never holds
-//! more than the record. Writes wait in a bounded queue (see
+//! are deleted from the database with the next write, so the table never
+//! holds more than the record. Writes wait in a bounded queue (see
 //! [`Committer`]); a request that finds it full is dropped before it
 //! changes anything, unanswered, and the client's retry comes back later.
+//!
+//! Memory holds the *live* bookings of owned facilities only: a cancelled
+//! booking is fetched back from the database for the one request that
+//! names it (so a second cancel still gets the seed's "already cancelled")
+//! and forgotten after.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use convene_cluster::Screen;
 use convene_cluster::screen::Untrusted;
 use convene_rpc::{CacheConfig, Lookup, ReplyCache, RestoredEntry};
-use convene_store::{BookingRow, BookingWrite, ReplyRow, Store};
 use convene_time::WeekTime;
 
 use super::committer::Committer;
 use super::lines;
+use crate::db::{BookingDb, BookingDbError, BookingRow, Committed, FencedWrite, ReplyRow};
 use crate::state::{Booking, BookingError, Facilities, IdScheme, Minute};
 use crate::wire::{self, DayAvailability, ErrorCode, Reply, Request};
 
@@ -38,17 +49,38 @@ pub enum Outcome {
     /// The same request is executing right now (or could not be stored,
     /// or the store's queue is full): send nothing, the client will retry.
     Busy,
+    /// This node does not own what the request names (it moved, or the
+    /// asker's view is stale): send nothing, the client's retry will find
+    /// the owner.
+    NotHere,
+}
+
+/// Where a booking named by id is, for the owner about to execute on it.
+enum Found {
+    /// Held here; `true` if it was fetched back (cancelled) for this request.
+    Here(bool),
+    /// On a facility another node owns.
+    Elsewhere,
+    /// No such booking anywhere.
+    Nowhere,
+    /// The database did not answer, or memory is behind it: try again.
+    Unknown,
+}
+
+/// The facilities this node holds now, and the token of each.
+struct Held {
+    facilities: Facilities,
+    tokens: HashMap<String, u64>,
 }
 
 /// The facilities of this node, and what it needs to change them safely.
 pub struct Owner {
-    facilities: Mutex<Facilities>,
+    held: Mutex<Held>,
     record: Mutex<ReplyCache>,
     committer: Committer,
-    /// Where the committed truth is, to reload from if a commit fails.
-    store: Arc<Store>,
-    names: Vec<String>,
-    node: u32,
+    /// Where the committed truth is, to load from and reload from.
+    db: Arc<dyn BookingDb>,
+    cache: CacheConfig,
     screen: Screen,
     /// Who wants to hear about each facility, and until when.
     subscribers: Mutex<HashMap<String, Vec<Subscriber>>>,
@@ -64,58 +96,110 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// Runs a blocking database call off the async threads.
+pub(super) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, BookingDbError> + Send + 'static,
+) -> Result<T, BookingDbError> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        Err(BookingDbError::Engine {
+            name: "booking database".into(),
+            message: format!("the blocking task failed: {e}"),
+        })
+    })
+}
+
 impl Owner {
-    /// Loads this node's facilities, bookings and kept replies; at most
+    /// An owner holding nothing yet; node `node` issues the ids, at most
     /// `replies_per_source` replies are kept for one client address.
-    pub fn load(
-        names: &[String],
+    pub fn new(
         node: u32,
-        store: Arc<Store>,
+        db: Arc<dyn BookingDb>,
         cache: CacheConfig,
         replies_per_source: usize,
         screen: Screen,
-    ) -> Result<Owner, convene_store::StoreError> {
-        let facilities = load_facilities(names, node, &store)?;
-        let mut record = ReplyCache::new(cache)
+    ) -> Owner {
+        let record = ReplyCache::new(cache)
             .with_source_limit(replies_per_source)
             .with_eviction_log();
-        let now = Instant::now();
-        let now_ms = now_ms();
-        for row in store.booking_replies(now_ms - cache.ttl.as_millis() as i64)? {
-            let Ok(client) = row.client.parse::<SocketAddr>() else {
-                continue;
-            };
-            record.restore(
-                now,
-                RestoredEntry {
-                    client,
-                    request_id: row.request_id,
-                    checksum: row.checksum,
-                    reply: row.reply,
-                    age: Duration::from_millis(now_ms.saturating_sub(row.created_ms).max(0) as u64),
-                },
-            );
-        }
-        // Rows beyond today's bounds (a smaller limit, or written by an
-        // earlier version) go now.
-        let forget = forgotten(&mut record);
-        if !forget.is_empty() {
-            store.commit_booking_writes(&[BookingWrite {
-                forget,
-                ..BookingWrite::default()
-            }])?;
-        }
-        store.prune_booking_replies(now_ms - cache.ttl.as_millis() as i64)?;
-        Ok(Owner {
-            facilities: Mutex::new(facilities),
+        Owner {
+            held: Mutex::new(Held {
+                facilities: Facilities::new(Vec::new(), IdScheme { node }),
+                tokens: HashMap::new(),
+            }),
             record: Mutex::new(record),
-            committer: Committer::start(store.clone()),
-            store,
-            names: names.to_vec(),
-            node,
+            committer: Committer::start(db.clone()),
+            db,
+            cache,
             screen,
             subscribers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn held(&self) -> MutexGuard<'_, Held> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn record(&self) -> MutexGuard<'_, ReplyCache> {
+        self.record.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The facilities held now, with their tokens.
+    pub fn tokens(&self) -> HashMap<String, u64> {
+        self.held().tokens.clone()
+    }
+
+    /// Takes on `facility` under `token`: loads its live bookings and its
+    /// kept replies from the database. Holding it already under `token`
+    /// changes nothing.
+    pub async fn adopt(&self, facility: &str, token: u64) -> Result<(), BookingDbError> {
+        if self.held().tokens.get(facility) == Some(&token) {
+            return Ok(());
+        }
+        let (db, name, since) = (
+            self.db.clone(),
+            facility.to_string(),
+            now_ms() - self.cache.ttl.as_millis() as i64,
+        );
+        let (rows, replies) = blocking(move || {
+            let rows = db.live_bookings(&name)?;
+            let replies = db.replies(&name, since)?;
+            Ok((rows, replies))
         })
+        .await?;
+        let count = rows.len();
+        {
+            let mut held = self.held();
+            held.facilities
+                .adopt(facility, rows.into_iter().map(booking).collect())
+                .map_err(|e| BookingDbError::Corrupt {
+                    name: self.db.name(),
+                    table: "booking_record",
+                    problem: e.to_string(),
+                })?;
+            held.tokens.insert(facility.to_string(), token);
+        }
+        restore_replies(&mut self.record(), replies);
+        tracing::info!(
+            facility,
+            token,
+            bookings = count,
+            "now serving this facility"
+        );
+        Ok(())
+    }
+
+    /// Lets go of `facility` (it moved to another node).
+    pub fn release(&self, facility: &str) {
+        let mut held = self.held();
+        if held.tokens.remove(facility).is_some() {
+            held.facilities.release(facility);
+            tracing::info!(facility, "no longer serving this facility");
+        }
+        drop(held);
+        self.subscribers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(facility);
     }
 
     /// Executes a client's request here. `dedup` is the front door's
@@ -125,6 +209,73 @@ impl Owner {
             Ok(ok) => ok,
             Err(e) => return Outcome::Reply(e.to_reply().encode(), None),
         };
+        // A booking named by id must be held here, or (cancelled) fetched back.
+        let recalled = match confirmation_of(&request) {
+            Some(id) => match self.find(id).await {
+                Found::Here(recalled) => recalled.then(|| id.to_string()),
+                Found::Elsewhere => return Outcome::NotHere,
+                Found::Nowhere => {
+                    let e = BookingError::invalid_confirmation_id();
+                    let reply = Reply::Error {
+                        code: e.code,
+                        message: e.message,
+                    };
+                    return Outcome::Reply(reply.encode(), None);
+                }
+                Found::Unknown => return Outcome::Busy,
+            },
+            None => None,
+        };
+        let outcome = self
+            .execute_held(client, datagram, dedup, header.request_id, &request)
+            .await;
+        if let Some(id) = recalled {
+            self.held().facilities.forget(&id);
+        }
+        outcome
+    }
+
+    /// Where the booking `id` is (see [`Found`]); a cancelled one of a
+    /// facility held here is fetched back into memory.
+    async fn find(&self, id: &str) -> Found {
+        if self.held().facilities.booking(id).is_some() {
+            return Found::Here(false);
+        }
+        let (db, key) = (self.db.clone(), id.to_string());
+        let row = match blocking(move || db.booking(&key)).await {
+            Ok(row) => row,
+            Err(e) => {
+                tracing::warn!("cannot look booking {id} up: {e}");
+                return Found::Unknown;
+            }
+        };
+        let Some(row) = row else {
+            return Found::Nowhere;
+        };
+        let mut held = self.held();
+        if !held.facilities.has(&row.facility) {
+            return Found::Elsewhere;
+        }
+        if held.facilities.booking(id).is_some() {
+            return Found::Here(false);
+        }
+        if !row.cancelled {
+            // Live in the database but not in memory: memory is behind (a
+            // reload is on its way); the client's retry comes back later.
+            return Found::Unknown;
+        }
+        held.facilities.recall_cancelled(booking(row));
+        Found::Here(true)
+    }
+
+    async fn execute_held(
+        &self,
+        client: SocketAddr,
+        datagram: &[u8],
+        dedup: bool,
+        request_id: u32,
+        request: &Request,
+    ) -> Outcome {
         let changes = !matches!(request, Request::Query { .. } | Request::Monitor { .. });
         // A place in the store's queue first, before anything changes.
         let place = if changes {
@@ -139,71 +290,119 @@ impl Owner {
             None
         };
         if dedup && changes {
-            let mut record = self.record.lock().unwrap_or_else(|e| e.into_inner());
-            match record.begin(Instant::now(), client, header.request_id, datagram) {
+            match self
+                .record()
+                .begin(Instant::now(), client, request_id, datagram)
+            {
                 Lookup::Done(bytes) => return Outcome::Reply(bytes.to_vec(), None),
                 Lookup::InProgress => return Outcome::Busy,
                 Lookup::New => {}
             }
         }
-        let (reply, changed) = self.apply(&request);
+        let Some((reply, changed, facility, token)) = self.apply(request) else {
+            if dedup && changes {
+                self.record().abandon(client, request_id, datagram);
+            }
+            return Outcome::NotHere;
+        };
         let bytes = reply.encode();
         if let Some(place) = place {
             let forget = if dedup {
-                forgotten(&mut self.record.lock().unwrap_or_else(|e| e.into_inner()))
+                forgotten(&mut self.record())
             } else {
                 Vec::new()
             };
-            let write = BookingWrite {
+            let write = FencedWrite {
+                facility: facility.clone(),
+                token,
                 booking: changed.as_ref().map(row),
                 forget,
                 reply: dedup.then(|| ReplyRow {
                     client: client.to_string(),
-                    request_id: header.request_id,
+                    request_id,
                     checksum: ReplyCache::checksum(datagram),
                     reply: bytes.clone(),
                     created_ms: now_ms(),
                 }),
             };
-            if (write.booking.is_some() || write.reply.is_some() || !write.forget.is_empty())
-                && let Err(e) = self.committer.commit(place, write).await
-            {
-                // Not durable, so not sent: the client's retry asks again.
-                // The change was applied in memory: go back to what is on disk.
-                tracing::error!("booking change not stored: {e}; reloading from the store");
-                self.reload().await;
-                if dedup {
-                    self.record
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .abandon(client, header.request_id, datagram);
+            let needed =
+                write.booking.is_some() || write.reply.is_some() || !write.forget.is_empty();
+            let stored = if needed {
+                self.committer.commit(place, write).await
+            } else {
+                Ok(Committed::Stored)
+            };
+            let failed = match stored {
+                Ok(Committed::Stored) => None,
+                Ok(Committed::Fenced) => {
+                    // Another node owns it now: nothing was written, and
+                    // memory is no longer this node's to keep.
+                    tracing::warn!(
+                        facility,
+                        token,
+                        "the facility moved to another node; letting it go"
+                    );
+                    self.release(&facility);
+                    Some(Outcome::NotHere)
                 }
-                return Outcome::Busy;
+                Err(e) => {
+                    // Not durable, so not sent: the client's retry asks again.
+                    // The change was applied in memory: go back to what is stored.
+                    tracing::error!("booking change not stored: {e}; reloading {facility}");
+                    self.reload(&facility, token).await;
+                    Some(Outcome::Busy)
+                }
+            };
+            if let Some(outcome) = failed {
+                if dedup {
+                    self.record().abandon(client, request_id, datagram);
+                }
+                return outcome;
             }
             if dedup {
-                self.record
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .finish(Instant::now(), client, header.request_id, datagram, &bytes);
+                self.record()
+                    .finish(Instant::now(), client, request_id, datagram, &bytes);
             }
+        }
+        if let Some(b) = &changed
+            && b.cancelled
+        {
+            self.held().facilities.forget(&b.id);
         }
         Outcome::Reply(bytes, changed.map(|b| b.facility))
     }
 
-    /// Replaces the in-memory facilities with what the store holds (after a
-    /// failed commit, so memory never claims what the disk does not).
-    async fn reload(&self) {
-        let (names, node, store) = (self.names.clone(), self.node, self.store.clone());
-        match tokio::task::spawn_blocking(move || load_facilities(&names, node, &store)).await {
-            Ok(Ok(fresh)) => *self.facilities.lock().unwrap_or_else(|e| e.into_inner()) = fresh,
-            Ok(Err(e)) => tracing::error!("cannot reload bookings from the store: {e}"),
-            Err(e) => tracing::error!("reload task failed: {e}"),
+    /// Replaces a facility's bookings in memory with what the database
+    /// holds (after a failed commit, so memory never claims what is not
+    /// stored). If that fails too, the facility is let go: the next look at
+    /// the owners table takes it on again.
+    async fn reload(&self, facility: &str, token: u64) {
+        self.held().tokens.remove(facility);
+        if let Err(e) = self.adopt(facility, token).await {
+            tracing::error!("cannot reload {facility} from the booking database: {e}");
+            self.release(facility);
         }
     }
 
     /// Runs one request against the facilities, printing the seed's lines.
-    fn apply(&self, request: &Request) -> (Reply, Option<Booking>) {
-        let mut f = self.facilities.lock().unwrap_or_else(|e| e.into_inner());
+    ///
+    /// `None` if the facility (or the booking's facility) is not held here;
+    /// otherwise the reply, the booking changed if any, and the facility
+    /// with the token it is held under.
+    fn apply(&self, request: &Request) -> Option<(Reply, Option<Booking>, String, u64)> {
+        let mut held = self.held();
+        let facility = match request {
+            Request::Query { facility, .. }
+            | Request::Book { facility, .. }
+            | Request::Monitor { facility, .. } => facility.clone(),
+            Request::Change { confirmation, .. }
+            | Request::Extend { confirmation, .. }
+            | Request::Cancel { confirmation } => {
+                held.facilities.booking(confirmation)?.facility.clone()
+            }
+        };
+        let token = *held.tokens.get(&facility)?;
+        let f = &mut held.facilities;
         let screen = &self.screen;
         let result: Result<(Reply, Option<Booking>), BookingError> = match request {
             Request::Query { facility, days } => {
@@ -305,7 +504,7 @@ impl Owner {
                 message: "Monitor registrations are made at the front door".into(),
             }),
         };
-        match result {
+        let (reply, booking) = match result {
             Ok((reply, booking)) => (reply, booking),
             Err(e) => (
                 Reply::Error {
@@ -314,17 +513,13 @@ impl Owner {
                 },
                 None,
             ),
-        }
+        };
+        Some((reply, booking, facility, token))
     }
 
     /// The MONITOR_UPDATE datagram for a facility: its whole week.
     pub fn update_datagram(&self, facility: &str) -> Option<Vec<u8>> {
-        let week = self
-            .facilities
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .week(facility)
-            .ok()?;
+        let week = self.held().facilities.week(facility).ok()?;
         Some(
             Reply::Update {
                 facility: facility.to_string(),
@@ -339,12 +534,7 @@ impl Owner {
     /// ignored, so the list holds at most one entry per owned facility and
     /// front door.
     pub fn subscribe(&self, facility: &str, who: Option<SocketAddr>, until: Instant) {
-        if !self
-            .facilities
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .has(facility)
-        {
+        if !self.held().facilities.has(facility) {
             return;
         }
         let mut subs = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
@@ -396,45 +586,45 @@ fn forgotten(record: &mut ReplyCache) -> Vec<(String, u32)> {
         .collect()
 }
 
-/// This node's facilities with their stored bookings.
-fn load_facilities(
-    names: &[String],
-    node: u32,
-    store: &Store,
-) -> Result<Facilities, convene_store::StoreError> {
-    let mut facilities = Facilities::new(names.iter().cloned(), IdScheme { node });
-    let rows = store.bookings()?;
-    // Bookings of a facility this node no longer owns (the cluster file
-    // changed) stay in the store but are not loaded.
-    let (mine, elsewhere): (Vec<_>, Vec<_>) =
-        rows.into_iter().partition(|r| facilities.has(&r.facility));
-    if !elsewhere.is_empty() {
-        tracing::warn!(
-            count = elsewhere.len(),
-            "stored bookings of facilities this node no longer owns were not loaded"
+/// Puts kept replies loaded from the database into the record.
+fn restore_replies(record: &mut ReplyCache, replies: Vec<ReplyRow>) {
+    let (now, now_ms) = (Instant::now(), now_ms());
+    for row in replies {
+        let Ok(client) = row.client.parse::<SocketAddr>() else {
+            continue;
+        };
+        record.restore(
+            now,
+            RestoredEntry {
+                client,
+                request_id: row.request_id,
+                checksum: row.checksum,
+                reply: row.reply,
+                age: Duration::from_millis(now_ms.saturating_sub(row.created_ms).max(0) as u64),
+            },
         );
-        // Their ids are in the store's table all the same: never reissue one.
-        facilities.reserve_ids(elsewhere.into_iter().map(|r| r.id));
     }
-    let bookings = mine
-        .into_iter()
-        .map(|r| Booking {
-            id: r.id,
-            facility: r.facility,
-            start: r.start,
-            end: r.end,
-            original_end: r.original_end,
-            cancelled: r.cancelled,
-        })
-        .collect();
-    facilities
-        .restore(bookings)
-        .map_err(|e| convene_store::StoreError::Corrupt {
-            path: store.path().to_path_buf(),
-            table: "booking_bookings",
-            problem: e.to_string(),
-        })?;
-    Ok(facilities)
+}
+
+/// The confirmation id a request names, if any.
+fn confirmation_of(request: &Request) -> Option<&str> {
+    match request {
+        Request::Change { confirmation, .. }
+        | Request::Extend { confirmation, .. }
+        | Request::Cancel { confirmation } => Some(confirmation),
+        _ => None,
+    }
+}
+
+fn booking(r: BookingRow) -> Booking {
+    Booking {
+        id: r.id,
+        facility: r.facility,
+        start: r.start,
+        end: r.end,
+        original_end: r.original_end,
+        cancelled: r.cancelled,
+    }
 }
 
 fn row(b: &Booking) -> BookingRow {

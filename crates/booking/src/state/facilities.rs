@@ -4,9 +4,15 @@
 //!
 //! The seed keeps one list of bookings per facility and scans all of it, cancelled
 //! ones included, for every overlap check and every day of every query. Here
-//! every booking ever made lives in one vector (the record the store persists),
+//! the bookings held live in one slab (a vector whose freed places are reused),
 //! and each facility additionally keeps a [`BTreeMap`] from start to end of its
 //! *live* (not cancelled) bookings only.
+//!
+//! A node holds the live bookings of the facilities it owns *now*: ownership
+//! moves between nodes ([`Facilities::adopt`], [`Facilities::release`]), and a
+//! cancelled booking is kept by the database, not here: the owner fetches it
+//! back for the one request that names it and [`forgets`](Facilities::forget)
+//! it after. So memory is bounded by live state, not by history.
 //!
 //! Live bookings on one facility never overlap; that is the invariant every
 //! operation preserves. Sorted by start, their ends are therefore sorted too, so
@@ -101,12 +107,16 @@ pub struct Facilities {
     ids: IdScheme,
     /// Where the random part of a new id comes from.
     draw: fn() -> u64,
+    /// Every facility ever held, by position; `owned` says which are held now.
     names: Vec<String>,
     by_name: HashMap<String, usize>,
+    owned: Vec<bool>,
     /// Per facility (same positions as `names`): live bookings by start.
     live: Vec<Index>,
-    /// Every booking ever made, in the order made (or restored).
-    records: Vec<Record>,
+    /// The bookings held, at stable positions; `None` is a free place.
+    records: Vec<Option<Record>>,
+    /// Free places in `records`, reused first.
+    free: Vec<usize>,
     by_id: HashMap<String, usize>,
     /// Ids of stored bookings this node does not load (their facility moved
     /// to another node): never issued again.
@@ -137,9 +147,11 @@ impl Facilities {
             ids,
             draw: convene_rpc::os_random_u64,
             live: vec![Index::new(); list.len()],
+            owned: vec![true; list.len()],
             names: list,
             by_name,
             records: Vec::new(),
+            free: Vec::new(),
             by_id: HashMap::new(),
             reserved: HashSet::new(),
         }
@@ -151,14 +163,139 @@ impl Facilities {
         Self { draw, ..self }
     }
 
-    /// The facilities' names, in the order given to [`new`](Self::new).
+    /// The facilities held now, in the order first given.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.names.iter().map(String::as_str)
+        self.names
+            .iter()
+            .zip(&self.owned)
+            .filter(|(_, owned)| **owned)
+            .map(|(name, _)| name.as_str())
     }
 
     /// Whether this node owns a facility called exactly `name`.
     pub fn has(&self, name: &str) -> bool {
-        self.by_name.contains_key(name)
+        self.by_name.get(name).is_some_and(|&f| self.owned[f])
+    }
+
+    /// Takes on the facility `name` with `bookings` (its live bookings, as
+    /// the database holds them), replacing whatever was held for it. The
+    /// set is checked first and refused whole, as by [`restore`](Self::restore).
+    pub fn adopt(&mut self, name: &str, bookings: Vec<Booking>) -> Result<(), RestoreError> {
+        // Checked on their own first: ranges, repeated ids, overlaps.
+        Facilities::new([name.to_string()], self.ids).restore(bookings.clone())?;
+        if let Some(b) = bookings.iter().find(|b| {
+            self.by_id
+                .get(&b.id)
+                .is_some_and(|&r| self.record(r).booking.facility != name)
+        }) {
+            return Err(RestoreError::DuplicateId { id: b.id.clone() });
+        }
+        self.release(name);
+        let f = match self.by_name.get(name) {
+            Some(&f) => f,
+            None => {
+                self.names.push(name.to_string());
+                self.by_name.insert(name.to_string(), self.names.len() - 1);
+                self.owned.push(false);
+                self.live.push(Index::new());
+                self.names.len() - 1
+            }
+        };
+        self.owned[f] = true;
+        for booking in bookings {
+            let (start, live) = (booking.start, !booking.cancelled);
+            let span = booking.span();
+            let record = self.insert_record(Record {
+                booking,
+                facility: f,
+            });
+            if let (true, Ok(span)) = (live, span) {
+                self.live[f].insert(start, Held { span, record });
+            }
+        }
+        Ok(())
+    }
+
+    /// Lets go of the facility `name` and every booking held for it (its
+    /// ownership moved to another node). Unknown names are ignored.
+    pub fn release(&mut self, name: &str) {
+        let Some(&f) = self.by_name.get(name) else {
+            return;
+        };
+        self.owned[f] = false;
+        self.live[f].clear();
+        let gone: Vec<usize> = self
+            .records
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.as_ref().is_some_and(|r| r.facility == f))
+            .map(|(i, _)| i)
+            .collect();
+        for r in gone {
+            self.remove_record(r);
+        }
+    }
+
+    /// Holds a cancelled booking again for one request (fetched back from the
+    /// database, so the seed's "already cancelled" answers come out right).
+    /// Ignored unless its facility is held and its id is not.
+    pub fn recall_cancelled(&mut self, booking: Booking) {
+        let Some(&f) = self.by_name.get(&booking.facility) else {
+            return;
+        };
+        if !self.owned[f] || !booking.cancelled || self.by_id.contains_key(&booking.id) {
+            return;
+        }
+        self.insert_record(Record {
+            booking,
+            facility: f,
+        });
+    }
+
+    /// Drops a *cancelled* booking from memory (the database keeps it). A
+    /// live booking, or an unknown id, is left alone.
+    pub fn forget(&mut self, id: &str) {
+        if let Some(&r) = self.by_id.get(id)
+            && self.record(r).booking.cancelled
+        {
+            self.remove_record(r);
+        }
+    }
+
+    fn insert_record(&mut self, record: Record) -> usize {
+        let id = record.booking.id.clone();
+        let r = match self.free.pop() {
+            Some(r) => {
+                self.records[r] = Some(record);
+                r
+            }
+            None => {
+                self.records.push(Some(record));
+                self.records.len() - 1
+            }
+        };
+        self.by_id.insert(id, r);
+        r
+    }
+
+    fn remove_record(&mut self, r: usize) {
+        if let Some(record) = self.records[r].take() {
+            self.by_id.remove(&record.booking.id);
+            self.free.push(r);
+        }
+    }
+
+    /// The record at a position known to hold one.
+    fn record(&self, r: usize) -> &Record {
+        self.records[r]
+            .as_ref()
+            .expect("positions in by_id and the indexes hold records")
+    }
+
+    fn record_mut(&mut self, r: usize) -> &mut Record {
+        self.records[r]
+            .as_mut()
+            .expect("positions in by_id and the indexes hold records")
     }
 
     /// Service 1: free time on each requested day, in request order.
@@ -227,10 +364,7 @@ impl Facilities {
             return Err(BookingError::unavailable());
         }
         let id = self.new_id()?;
-        let record = self.records.len();
-        self.live[f].insert(start, Held { span, record });
-        self.by_id.insert(id.clone(), record);
-        self.records.push(Record {
+        let record = self.insert_record(Record {
             booking: Booking {
                 id,
                 facility: self.names[f].clone(),
@@ -241,7 +375,8 @@ impl Facilities {
             },
             facility: f,
         });
-        Ok(&self.records[record].booking)
+        self.live[f].insert(start, Held { span, record });
+        Ok(&self.record(record).booking)
     }
 
     /// Service 3: move a booking by `offset` minutes (negative is earlier),
@@ -256,7 +391,7 @@ impl Facilities {
     /// The arithmetic is done in `i64`, so no `offset` can overflow.
     pub fn change(&mut self, id: &str, offset: i32) -> Result<&Booking, BookingError> {
         let r = self.live_record(id)?;
-        let Record { booking, facility } = &self.records[r];
+        let Record { booking, facility } = self.record(r);
         let f = *facility;
         let new_start = i64::from(booking.start) + i64::from(offset);
         let new_end = i64::from(booking.end) + i64::from(offset);
@@ -281,7 +416,7 @@ impl Facilities {
                 record: r,
             },
         );
-        let booking = &mut self.records[r].booking;
+        let booking = &mut self.record_mut(r).booking;
         booking.start = new_start;
         booking.end = new_end;
         booking.original_end = new_end;
@@ -302,7 +437,7 @@ impl Facilities {
     /// the current and the new end must be free of other live bookings (code 2).
     pub fn extend(&mut self, id: &str, minutes: u32) -> Result<Extended, BookingError> {
         let r = self.live_record(id)?;
-        let Record { booking, facility } = &self.records[r];
+        let Record { booking, facility } = self.record(r);
         let f = *facility;
         let new_end = u64::from(booking.original_end) + u64::from(minutes);
         if new_end > u64::from(MINUTES_PER_WEEK) {
@@ -330,7 +465,7 @@ impl Facilities {
         if let Some(held) = self.live[f].get_mut(&start) {
             held.span = new_span;
         }
-        let booking = &mut self.records[r].booking;
+        let booking = &mut self.record_mut(r).booking;
         booking.end = new_end;
         Ok(Extended {
             booking: booking.clone(),
@@ -348,7 +483,9 @@ impl Facilities {
             .by_id
             .get(id)
             .ok_or_else(BookingError::invalid_confirmation_id)?;
-        let Record { booking, facility } = &mut self.records[r];
+        let Record { booking, facility } = self.records[r]
+            .as_mut()
+            .expect("positions in by_id hold records");
         if booking.cancelled {
             return Err(BookingError::already_cancelled());
         }
@@ -359,13 +496,13 @@ impl Facilities {
 
     /// The booking with this id, cancelled or not.
     pub fn booking(&self, id: &str) -> Option<&Booking> {
-        self.by_id.get(id).map(|&r| &self.records[r].booking)
+        self.by_id.get(id).map(|&r| &self.record(r).booking)
     }
 
-    /// Every booking, cancelled ones included, in the order they were made
-    /// (or restored).
+    /// Every booking held, cancelled ones not yet forgotten included, in
+    /// the order made (or restored) until places are reused.
     pub fn bookings(&self) -> impl Iterator<Item = &Booking> {
-        self.records.iter().map(|r| &r.booking)
+        self.records.iter().flatten().map(|r| &r.booking)
     }
 
     /// Replaces all bookings with `bookings` (loaded from the store after a
@@ -417,21 +554,24 @@ impl Facilities {
             if !booking.cancelled {
                 let index: &mut Index = &mut live[f];
                 if let Some(other) = collides(index, span, None) {
-                    let other: &Record = &records[other];
+                    let other: &Option<Record> = &records[other];
                     return Err(RestoreError::Overlap {
                         id: booking.id,
-                        other: other.booking.id.clone(),
+                        other: other
+                            .as_ref()
+                            .map_or_else(String::new, |o| o.booking.id.clone()),
                     });
                 }
                 index.insert(start, Held { span, record: r });
             }
-            records.push(Record {
+            records.push(Some(Record {
                 booking,
                 facility: f,
-            });
+            }));
         }
         self.live = live;
         self.records = records;
+        self.free.clear();
         self.by_id = by_id;
         Ok(())
     }
@@ -472,7 +612,7 @@ impl Facilities {
             .by_id
             .get(id)
             .ok_or_else(BookingError::invalid_confirmation_id)?;
-        if self.records[r].booking.cancelled {
+        if self.record(r).booking.cancelled {
             return Err(BookingError::cancelled());
         }
         Ok(r)

@@ -227,6 +227,28 @@ impl Monitors {
         out
     }
 
+    /// Each facility with live registrations, and how long the last of
+    /// them runs from `now` (`None`: longer than this process will); what a
+    /// front door asks a facility's (new) owner to keep telling it about.
+    pub fn interest(&self, now: Instant) -> Vec<(String, Option<std::time::Duration>)> {
+        self.by_facility
+            .iter()
+            .filter_map(|(facility, list)| {
+                let mut longest = Some(std::time::Duration::ZERO);
+                for (_, expiry) in list {
+                    match expiry {
+                        None => longest = None,
+                        Some(at) if *at > now => {
+                            longest = longest.map(|l| l.max(*at - now));
+                        }
+                        Some(_) => {}
+                    }
+                }
+                (longest != Some(std::time::Duration::ZERO)).then(|| (facility.clone(), longest))
+            })
+            .collect()
+    }
+
     /// Registrations held, counting expired ones not yet removed.
     pub fn len(&self) -> usize {
         self.held
