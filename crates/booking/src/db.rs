@@ -52,6 +52,9 @@ pub struct FencedWrite {
     pub token: u64,
     /// The booking as it is after the request, if it changed.
     pub booking: Option<BookingRow>,
+    /// Whether `booking` is new (a book): then an existing row with its id
+    /// fails the batch instead of being overwritten.
+    pub created: bool,
     /// The reply to keep (at-most-once), if any.
     pub reply: Option<ReplyRow>,
     /// Kept replies to drop (client `ip:port`, request id): those the

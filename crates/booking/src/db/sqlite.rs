@@ -336,6 +336,11 @@ impl BookingDb for SqliteBookingDb {
                                                     original_end = ?5, cancelled = ?6",
                 )
                 .map_err(|e| self.engine(e))?;
+            let mut insert = tx
+                .prepare_cached(&format!(
+                    "INSERT INTO booking_record ({BOOKING_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                ))
+                .map_err(|e| self.engine(e))?;
             let mut keep = tx
                 .prepare_cached(
                     "INSERT OR REPLACE INTO booking_kept_reply
@@ -364,7 +369,8 @@ impl BookingDb for SqliteBookingDb {
                     continue;
                 }
                 if let Some(b) = &w.booking {
-                    upsert
+                    let statement = if w.created { &mut insert } else { &mut upsert };
+                    statement
                         .execute(params![
                             b.id,
                             b.facility,

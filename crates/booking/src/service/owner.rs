@@ -316,6 +316,7 @@ impl Owner {
                 facility: facility.clone(),
                 token,
                 booking: changed.as_ref().map(row),
+                created: matches!(request, Request::Book { .. }),
                 forget,
                 reply: dedup.then(|| ReplyRow {
                     client: client.to_string(),

@@ -20,6 +20,7 @@ fn write(facility: &str, token: u64, b: Option<BookingRow>, client: &str, id: u3
         facility: facility.into(),
         token,
         booking: b,
+        created: false,
         reply: Some(ReplyRow {
             client: client.into(),
             request_id: id,
@@ -181,4 +182,18 @@ fn a_file_from_a_newer_version_is_refused() {
         SqliteBookingDb::open(&path),
         Err(BookingDbError::TooNew { found: 99, .. })
     ));
+}
+
+#[test]
+fn a_new_booking_never_overwrites_a_stored_one_with_its_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(&dir);
+    db.claim_unowned("A", 0).unwrap();
+    let first = booking("CONF0-1", "A", 0, true);
+    db.commit(&[write("A", 1, Some(first.clone()), "c:1", 1)])
+        .unwrap();
+    let mut clash = write("A", 1, Some(booking("CONF0-1", "A", 600, false)), "c:1", 2);
+    clash.created = true;
+    assert!(db.commit(&[clash]).is_err(), "the batch fails");
+    assert_eq!(db.booking("CONF0-1").unwrap(), Some(first));
 }
