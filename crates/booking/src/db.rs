@@ -145,7 +145,7 @@ pub trait BookingDb: Send + Sync + fmt::Debug + 'static {
 }
 
 /// Checks a stored booking's times as this version writes them.
-pub(crate) fn check_row(name: &str, b: &BookingRow) -> Result<(), BookingDbError> {
+pub fn check_row(name: &str, b: &BookingRow) -> Result<(), BookingDbError> {
     let week = convene_time::MINUTES_PER_WEEK;
     if b.start >= b.end || b.end > week || b.original_end > week || b.start >= b.original_end {
         return Err(BookingDbError::Corrupt {

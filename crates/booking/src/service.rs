@@ -37,6 +37,7 @@
 //!   (1,024) per address, in memory here and at the owner, and in the
 //!   owner's store, so one address cannot flush everyone else's.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -398,6 +399,9 @@ async fn import_own_store(
 /// at whichever node serves their facility.
 async fn follow_owners(shared: Arc<Shared>, watch: Watch, shutdown: Shutdown) {
     let mut renewal = Renewal::new();
+    // Facilities whose last subscription did not take, asked again each
+    // look; `true` if it was asked because the facility moved.
+    let pending: Arc<Mutex<HashMap<String, bool>>> = Arc::default();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(LOOK_EVERY) => {}
@@ -413,19 +417,35 @@ async fn follow_owners(shared: Arc<Shared>, watch: Watch, shutdown: Shutdown) {
             .unwrap_or_else(|e| e.into_inner())
             .interest(now);
         for (facility, left) in interest {
-            if all || moved.contains(&facility) {
-                let seconds = left.map_or(MAX_MONITOR_SECONDS, |d| {
-                    (d.as_secs() as u32)
-                        .saturating_add(1)
-                        .min(MAX_MONITOR_SECONDS)
-                });
-                let shared = shared.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = shared.subscribe_at_owner(&facility, seconds).await {
-                        tracing::debug!("monitor subscription for {facility} not renewed: {e}");
-                    }
-                });
+            let retry = pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&facility);
+            let after_move = moved.contains(&facility) || retry == Some(true);
+            if !(all || after_move || retry.is_some()) {
+                continue;
             }
+            let seconds = left.map_or(MAX_MONITOR_SECONDS, |d| {
+                (d.as_secs() as u32)
+                    .saturating_add(1)
+                    .min(MAX_MONITOR_SECONDS)
+            });
+            let (shared, pending) = (shared.clone(), pending.clone());
+            tokio::spawn(async move {
+                match shared.subscribe_at_owner(&facility, seconds).await {
+                    // A change made while the facility moved may have gone
+                    // to nobody: show the monitors where it stands now.
+                    Ok(Some(week)) if after_move => shared.push_update(&facility, &week),
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::debug!("monitor subscription for {facility} not renewed: {e}");
+                        pending
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(facility, after_move);
+                    }
+                }
+            });
         }
     }
 }
@@ -865,32 +885,42 @@ impl Shared {
     }
 
     /// Asks the node serving `facility` to tell this front door about its
-    /// changes for `seconds`.
+    /// changes for `seconds`; returns the facility's week now (a
+    /// MONITOR_UPDATE datagram) if the node sent it. An error says why not
+    /// (the node did not answer, or does not serve the facility yet): ask
+    /// again.
     async fn subscribe_at_owner(
         &self,
         facility: &str,
         seconds: u32,
-    ) -> Result<(), convene_rpc::RpcError> {
+    ) -> Result<Option<Vec<u8>>, String> {
         let cluster = self.peers.cluster();
         let Some(node) = self.view.owner_of(cluster, facility) else {
-            return Ok(());
+            return Ok(None);
         };
         let until = Instant::now() + Duration::from_secs(u64::from(seconds));
         if node == self.me {
-            if let Some(owner) = &self.owner {
-                owner.subscribe(facility, None, until);
-            }
-            return Ok(());
+            return match &self.owner {
+                Some(owner) if owner.subscribe(facility, None, until) => {
+                    Ok(owner.update_datagram(facility))
+                }
+                _ => Err("this node does not serve it yet".into()),
+            };
         }
         let body = PeerRequest::Subscribe {
             facility: facility.to_string(),
             seconds,
         }
         .to_bytes();
-        self.peers
-            .call(cluster.nodes[node].peer_addr(), TAG, &body)
-            .await
-            .map(|_| ())
+        let target = &cluster.nodes[node];
+        match self.peers.call(target.peer_addr(), TAG, &body).await {
+            Ok(reply) => match PeerReply::from_bytes(&reply) {
+                Ok(PeerReply::Subscribed { week }) => Ok(Some(week)),
+                Ok(PeerReply::Ack) => Ok(None),
+                _ => Err(format!("node {} does not serve it yet", target.id)),
+            },
+            Err(e) => Err(format!("node {}: {e}", target.id)),
+        }
     }
 
     /// A facility of this node changed: tell every subscribed front door.
@@ -991,12 +1021,14 @@ impl ServiceHandler for BookingPeer {
                 PeerRequest::Subscribe { facility, seconds } => {
                     let owner = shared.owner.as_ref()?;
                     let seconds = seconds.min(MAX_MONITOR_SECONDS);
-                    owner.subscribe(
-                        &facility,
-                        Some(from),
-                        Instant::now() + Duration::from_secs(u64::from(seconds)),
-                    );
-                    PeerReply::Ack
+                    let until = Instant::now() + Duration::from_secs(u64::from(seconds));
+                    match owner.subscribe(&facility, Some(from), until) {
+                        true => match owner.update_datagram(&facility) {
+                            Some(week) => PeerReply::Subscribed { week },
+                            None => PeerReply::Ack,
+                        },
+                        false => PeerReply::Busy,
+                    }
                 }
                 PeerRequest::Update { facility, datagram } => {
                     shared.push_update(&facility, &datagram);

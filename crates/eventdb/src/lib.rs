@@ -63,6 +63,7 @@
 
 #![deny(missing_docs)]
 
+pub mod booking_sql;
 pub mod error;
 mod group_commit;
 pub mod migrations;
@@ -72,6 +73,7 @@ mod rows;
 pub mod sql;
 pub mod sqlite;
 
+pub use crate::booking_sql::open_booking;
 pub use crate::error::OpenError;
 pub use crate::open::{open, open_working_set};
 pub use crate::redis::RedisWorkingSet;

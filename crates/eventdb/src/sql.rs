@@ -90,6 +90,8 @@ pub enum Arg<'a> {
     Text(&'a str),
     /// A 64-bit integer.
     Int(i64),
+    /// Bytes.
+    Bytes(&'a [u8]),
 }
 
 /// What one engine supplies to [`SqlxDb`] (see the module documentation).
@@ -133,6 +135,8 @@ pub trait Engine: Database {
     fn int(row: &Self::Row, i: usize) -> Result<i64, DbError>;
     /// Column `i` as a boolean.
     fn flag(row: &Self::Row, i: usize) -> Result<bool, DbError>;
+    /// Column `i` as bytes.
+    fn bytes(row: &Self::Row, i: usize) -> Result<Vec<u8>, DbError>;
 
     /// Takes the lock that serializes migrations between nodes.
     fn lock_schema(conn: &mut Self::Connection) -> BoxFuture<'_, Result<(), sqlx::Error>>;
@@ -172,7 +176,7 @@ fn value_groups(rows: usize, per_row: &str) -> String {
 
 /// The shared database on a MySQL/MariaDB or PostgreSQL server.
 pub struct SqlxDb<E: Engine> {
-    pool: Pool<E>,
+    pub(crate) pool: Pool<E>,
 }
 
 /// The shared database on a MySQL or MariaDB server.

@@ -1,12 +1,12 @@
 //! Choosing where a node keeps booking state.
 //!
 //! Booking state outlives its node only in a database the other nodes can
-//! read: with a SQLite `database_url` (the default, for nodes on one
-//! machine) the booking tables live in that shared file and facilities move
-//! off a dead node. This build keeps booking tables in SQLite only, so with
-//! a MySQL or PostgreSQL `database_url` each node keeps its facilities in
-//! its own file (`booking.db` in its data directory) and a facility waits
-//! for its node to come back, as before; the node says so at start.
+//! read: the cluster's `database_url`. With SQLite (the default, for nodes
+//! on one machine) the booking tables live in that shared file; with MySQL
+//! or PostgreSQL, in that server's database next to the events tables.
+//! Either way facilities move off a dead node. Only an in-memory SQLite URL
+//! (tests) cannot be shared: then each node keeps its facilities in its own
+//! file (`booking.db` in its data directory) and nothing moves.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -22,24 +22,23 @@ pub async fn open(
     cluster: &ClusterConfig,
     data_dir: &Path,
 ) -> Result<(Arc<dyn BookingDb>, bool), BookingDbError> {
-    let (path, shared) = match Target::parse(&cluster.events.database_url) {
-        Ok(Target::SqliteFile(path)) => (path, true),
-        other => {
-            if matches!(other, Ok(Target::MySql(_) | Target::Postgres(_))) {
-                tracing::warn!(
-                    "booking state is kept in each node's own file: this build keeps booking \
-                     tables in a SQLite database_url only, so a facility waits for its node \
-                     to come back instead of moving"
-                );
-            }
-            (data_dir.join("booking.db"), false)
+    let url = &cluster.events.database_url;
+    let engine = |message: String| BookingDbError::Engine {
+        name: "booking database".into(),
+        message,
+    };
+    let (path, shared) = match Target::parse(url).map_err(|e| engine(e.to_string()))? {
+        Target::SqliteFile(path) => (path, true),
+        Target::SqliteMemory => (data_dir.join("booking.db"), false),
+        Target::MySql(_) | Target::Postgres(_) => {
+            let db = convene_eventdb::open_booking(url)
+                .await
+                .map_err(|e| engine(e.to_string()))?;
+            return Ok((db, true));
         }
     };
     let db = tokio::task::spawn_blocking(move || SqliteBookingDb::open(&path))
         .await
-        .map_err(|e| BookingDbError::Engine {
-            name: "booking database".into(),
-            message: format!("opening task failed: {e}"),
-        })??;
+        .map_err(|e| engine(format!("opening task failed: {e}")))??;
     Ok((Arc::new(db), shared))
 }

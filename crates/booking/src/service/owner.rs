@@ -531,12 +531,13 @@ impl Owner {
     }
 
     /// Records that `who` (this node's front door: `None`) wants changes to
-    /// `facility` until `until`. A facility this node does not own is
-    /// ignored, so the list holds at most one entry per owned facility and
-    /// front door.
-    pub fn subscribe(&self, facility: &str, who: Option<SocketAddr>, until: Instant) {
+    /// `facility` until `until`, and returns `true`. A facility this node
+    /// does not serve (yet) is refused (`false`; the front door asks again),
+    /// so the list holds at most one entry per served facility and front
+    /// door.
+    pub fn subscribe(&self, facility: &str, who: Option<SocketAddr>, until: Instant) -> bool {
         if !self.held().facilities.has(facility) {
-            return;
+            return false;
         }
         let mut subs = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
         let list = subs.entry(facility.to_string()).or_default();
@@ -544,6 +545,7 @@ impl Owner {
             Some((_, u)) => *u = (*u).max(until),
             None => list.push((who, until)),
         }
+        true
     }
 
     /// Who to tell about a change to `facility` now; expired entries go.

@@ -3,7 +3,7 @@
 //! | kind | request                                         | reply                  |
 //! |------|-------------------------------------------------|------------------------|
 //! | 1    | `Execute { client, dedup, datagram }`           | `Executed { reply }` or `Busy` |
-//! | 2    | `Subscribe { facility, seconds }`               | `Ack`                  |
+//! | 2    | `Subscribe { facility, seconds }`               | `Subscribed { week }` or `Busy` (not served here) |
 //! | 3    | `Update { facility, datagram }`                 | `Ack`                  |
 //!
 //! `Execute` carries the client's own datagram, untouched, to the node that
@@ -55,6 +55,13 @@ pub enum PeerRequest {
 pub enum PeerReply {
     /// Done.
     Ack,
+    /// Subscribed; the facility's week now, as a MONITOR_UPDATE datagram
+    /// (what a front door passes on after the facility moved, so its
+    /// monitors see the state they may have missed a change of).
+    Subscribed {
+        /// The encoded MONITOR_UPDATE.
+        week: Vec<u8>,
+    },
     /// The reply to send the client.
     Executed {
         /// Its bytes.
@@ -183,6 +190,10 @@ impl Encode for PeerReply {
                 put_blob(out, reply);
             }
             PeerReply::Busy => out.put_u8(3),
+            PeerReply::Subscribed { week } => {
+                out.put_u8(4);
+                put_blob(out, week);
+            }
         }
     }
 }
@@ -193,6 +204,7 @@ impl<'a> Decode<'a> for PeerReply {
             1 => PeerReply::Ack,
             2 => PeerReply::Executed { reply: blob(r)? },
             3 => PeerReply::Busy,
+            4 => PeerReply::Subscribed { week: blob(r)? },
             tag => {
                 return Err(DecodeError::UnknownTag {
                     what: "booking peer reply",
@@ -237,6 +249,9 @@ mod tests {
             PeerReply::Busy,
             PeerReply::Executed {
                 reply: vec![255, 3],
+            },
+            PeerReply::Subscribed {
+                week: vec![202, 0, 0],
             },
         ] {
             assert_eq!(PeerReply::from_bytes(&m.to_bytes()).unwrap(), m);

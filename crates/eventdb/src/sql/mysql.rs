@@ -30,6 +30,12 @@ pub const SCHEMA_LOCK_WAIT: Duration = Duration::from_secs(60);
 /// (`mysql://USER:PASSWORD@HOST:PORT/DATABASE`) and brings its schema up
 /// to date.
 pub async fn open(url: &str) -> Result<Arc<dyn EventDb>, OpenError> {
+    Ok(Arc::new(open_sqlx(url).await?))
+}
+
+/// The same database as [`open`], as its concrete type (the booking tables
+/// use its pool too).
+pub async fn open_sqlx(url: &str) -> Result<SqlxDb<MySql>, OpenError> {
     let options = MySqlConnectOptions::from_str(url).map_err(|e| OpenError::BadUrl {
         url: redact(url),
         problem: e.to_string(),
@@ -41,8 +47,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn EventDb>, OpenError> {
         });
     }
     // sqlx's default: every connection speaks utf8mb4 and UTC.
-    let db = SqlxDb::<MySql>::open(url, options).await?;
-    Ok(Arc::new(db))
+    SqlxDb::<MySql>::open(url, options).await
 }
 
 fn bind<'a>(
@@ -53,6 +58,7 @@ fn bind<'a>(
         query = match *arg {
             Arg::Text(text) => query.bind(text),
             Arg::Int(n) => query.bind(n),
+            Arg::Bytes(bytes) => query.bind(bytes),
         };
     }
     query
@@ -107,6 +113,10 @@ impl Engine for MySql {
     }
 
     fn flag(row: &MySqlRow, i: usize) -> Result<bool, DbError> {
+        row.try_get(i).map_err(decode)
+    }
+
+    fn bytes(row: &MySqlRow, i: usize) -> Result<Vec<u8>, DbError> {
         row.try_get(i).map_err(decode)
     }
 

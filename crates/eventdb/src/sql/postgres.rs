@@ -24,12 +24,17 @@ pub const SCHEMA_LOCK_KEY: i64 = 0x0063_6f6e_7665_6e65;
 /// (`postgres://USER:PASSWORD@HOST:PORT/DATABASE`) and brings its schema up
 /// to date.
 pub async fn open(url: &str) -> Result<Arc<dyn EventDb>, OpenError> {
+    Ok(Arc::new(open_sqlx(url).await?))
+}
+
+/// The same database as [`open`], as its concrete type (the booking tables
+/// use its pool too).
+pub async fn open_sqlx(url: &str) -> Result<SqlxDb<Postgres>, OpenError> {
     let options = PgConnectOptions::from_str(url).map_err(|e| OpenError::BadUrl {
         url: redact(url),
         problem: e.to_string(),
     })?;
-    let db = SqlxDb::<Postgres>::open(url, options).await?;
-    Ok(Arc::new(db))
+    SqlxDb::<Postgres>::open(url, options).await
 }
 
 fn bind<'a>(
@@ -40,6 +45,7 @@ fn bind<'a>(
         query = match *arg {
             Arg::Text(text) => query.bind(text),
             Arg::Int(n) => query.bind(n),
+            Arg::Bytes(bytes) => query.bind(bytes),
         };
     }
     query
@@ -90,6 +96,10 @@ impl Engine for Postgres {
     }
 
     fn flag(row: &PgRow, i: usize) -> Result<bool, DbError> {
+        row.try_get(i).map_err(decode)
+    }
+
+    fn bytes(row: &PgRow, i: usize) -> Result<Vec<u8>, DbError> {
         row.try_get(i).map_err(decode)
     }
 

@@ -13,6 +13,7 @@
 //! The servers' databases are shared with whatever else runs: the tests
 //! use random names and never drop tables.
 
+mod booking;
 mod conformance;
 mod redis;
 mod servers;
