@@ -114,6 +114,10 @@ async fn a_stopped_backend_makes_its_users_unreachable_and_the_others_still_work
     // their list on its disk.
     c.stop_node("M").await;
     c.start_node("M").await;
+    // A, still up, tells the new run of M its list (the seed's line), though
+    // M already had it from its disk.
+    c.wait_for_line("M", "Main Server received the username list from server A")
+        .await;
     eventually(
         Duration::from_secs(10),
         "M to know A's and B's users",

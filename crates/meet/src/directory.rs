@@ -36,6 +36,10 @@ pub struct Directory {
     lists: BTreeMap<usize, KnownList>,
     /// Each name's owner, derived from `lists` (see [`Directory::rebuild`]).
     owners: HashMap<Arc<str>, usize>,
+    /// Backends whose list in force was kept from an earlier run of this
+    /// main node and not yet announced again in this one: the same run of
+    /// the backend announcing it is taken (and shown), not ignored.
+    restored: HashSet<usize>,
     assembling: HashMap<usize, Assembly>,
 }
 
@@ -178,7 +182,12 @@ impl Directory {
         if chunks == 0 || chunks > MAX_CHUNKS || chunk >= chunks {
             return ChunkOutcome::Invalid;
         }
-        if self.lists.get(&node).is_some_and(|l| l.boot >= boot) {
+        let restored = self.restored.contains(&node);
+        if self
+            .lists
+            .get(&node)
+            .is_some_and(|l| l.boot > boot || (l.boot == boot && !restored))
+        {
             return ChunkOutcome::Stale;
         }
         let assembly = self
@@ -204,6 +213,7 @@ impl Directory {
         }
         let assembly = self.assembling.remove(&node).expect("assembly present");
         let names = assembly.chunks.into_iter().flatten().flatten();
+        self.restored.remove(&node);
         self.install(node, boot, names.map(Arc::from).collect())
     }
 
@@ -214,6 +224,7 @@ impl Directory {
         if self.lists.get(&node).is_some_and(|l| l.boot >= list.boot) {
             return ChunkOutcome::Stale;
         }
+        self.restored.insert(node);
         self.install(node, list.boot, list.names)
     }
 
@@ -419,9 +430,14 @@ mod tests {
         ));
         assert_eq!(d.owner("bob"), Some(1));
         assert_eq!(d.list(1), Some(&kept));
-        // The same run announcing again changes nothing; a new run replaces it.
+        // The same run announcing it to this run of main is taken (main
+        // shows that it has the list), once; a new run replaces it.
+        assert!(matches!(
+            d.accept_chunk(1, 5, 0, 1, names(&["bob"])),
+            ChunkOutcome::Complete { users: 1, .. }
+        ));
         assert_eq!(
-            d.accept_chunk(1, 5, 0, 1, names(&["carol"])),
+            d.accept_chunk(1, 5, 0, 1, names(&["bob"])),
             ChunkOutcome::Stale
         );
         d.accept_chunk(1, 6, 0, 1, names(&["carol"]));
