@@ -5,9 +5,11 @@
 //! - **backend** (a `[node.meet]` section): loads its availability file,
 //!   re-applies meetings from its store, announces its user names to every
 //!   node that serves clients, answers intersections and registrations.
-//! - **main** (a `client_port`): keeps the [`Directory`](crate::directory::Directory), serves clients over
-//!   TCP, fans each query out to the backends involved and intersects their
-//!   partial results.
+//! - **main** (a `client_port`): keeps the [`Directory`](crate::directory::Directory)
+//!   (and each backend's last list on disk, [`crate::known_lists`]), serves
+//!   clients over TCP, fans each query out to the backends involved and
+//!   intersects their partial results. A cluster may have several main
+//!   nodes; they keep no meetings (the backends do), so they answer alike.
 //!
 //! Both roles answer peer requests through one handler (`MeetPeer`).
 
