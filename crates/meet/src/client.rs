@@ -56,8 +56,9 @@ pub enum ClientError {
     /// The server answered something this client cannot read.
     #[error(transparent)]
     Protocol(#[from] ProtocolError),
-    /// The server refused the request (one-shot mode).
-    #[error("the Main Server refused the request: {0}")]
+    /// The server refused the request or could not serve it, e.g. because
+    /// some users are unreachable (one-shot mode).
+    #[error("the Main Server answered with an error: {0}")]
     Refused(String),
     /// A meeting time outside every recommendation (one-shot mode).
     #[error("time interval {0} is not inside a recommended interval")]
