@@ -254,7 +254,11 @@ async fn a_main_node_with_a_dead_backend_says_so_and_keeps_serving() {
     let mut c = TestCluster::start(&SPEC_CLUSTER).await;
     c.stop_node("B").await;
     let out = interactive(c.main_addr(), "eliana bob\neliana alice\n").await;
-    assert!(out.contains("Error: Server B did not answer"), "{out}");
+    assert!(
+        out.contains("Error: bob unreachable (Server B did not answer); try again later"),
+        "{out}"
+    );
+    assert!(!out.contains("do not exist"), "{out}");
     assert!(
         out.contains("Time intervals [[1,3],[12,18]] works for eliana, alice."),
         "{out}"

@@ -121,7 +121,7 @@ fn node_refuses_bad_cluster_files_naming_the_file_and_the_key() {
     let node = "[[node]]\nid = \"A\"\nhost = \"127.0.0.1\"\npeer_port = 0\n";
     write(dir.path(), "bad.txt", "alice;[[1,2]]\nbob;[[2,1]]\n");
     // (file, its text or None for a missing file, node id asked for, what the error must say)
-    let cases: [(&str, Option<String>, &str, &[&str]); 7] = [
+    let cases: [(&str, Option<String>, &str, &[&str]); 8] = [
         ("unknown.toml", Some(format!("{node}client_prot = 1\n")), "A", &["client_prot"]),
         (
             "dup.toml",
@@ -138,7 +138,8 @@ fn node_refuses_bad_cluster_files_naming_the_file_and_the_key() {
         ("syntax.toml", Some("[[node]\nid = \"A\"\n".into()), "A", &["line 1"]),
         ("missing.toml", None, "A", &["cannot read"]),
         ("ok.toml", Some(node.to_string()), "Z", &["no node with id \"Z\""]),
-        ("badfile.toml", Some(format!("{node}[node.meet]\navailability = \"bad.txt\"\n")), "A", &["bad.txt:2:"]),
+        ("badfile.toml", Some(format!("{node}client_port = 0\n[node.meet]\navailability = \"bad.txt\"\n")), "A", &["bad.txt:2:"]),
+        ("nomain.toml", Some(format!("{node}[node.meet]\navailability = \"bad.txt\"\n")), "A", &["[node.meet]", "no node of the cluster has a `client_port`"]),
     ];
     for (file, text, id, needles) in cases {
         let path = dir.path().join(file);
@@ -172,7 +173,9 @@ async fn node_stops_cleanly_on_sigterm_and_its_store_reopens() {
     let path = write(
         dir.path(),
         "cluster.toml",
-        "[[node]]\nid = \"A\"\nhost = \"127.0.0.1\"\npeer_port = 0\n[node.meet]\navailability = \"a.txt\"\n",
+        // M, a main node, is never started: a backend needs one in its cluster.
+        "[[node]]\nid = \"M\"\nhost = \"127.0.0.1\"\npeer_port = 0\nclient_port = 0\n\
+         [[node]]\nid = \"A\"\nhost = \"127.0.0.1\"\npeer_port = 0\n[node.meet]\navailability = \"a.txt\"\n",
     );
     let mut node = NodeProcess::spawn("--config", &path, "A", &[], Vec::new());
     node.started().await;

@@ -25,4 +25,5 @@ mod impostor;
 mod meet;
 mod meet_bad_input;
 mod meet_cli;
+mod meet_failover;
 mod web;

@@ -209,7 +209,9 @@ fn backend_rss(dir: &Path, file: &str) -> anyhow::Result<u64> {
     std::fs::write(
         &config,
         format!(
-            "[[node]]\nid = \"A\"\nhost = \"127.0.0.1\"\npeer_port = 0\ndata_dir = \"mem-{file}\"\n[node.meet]\navailability = \"{file}\"\n"
+            // M is never started: a backend needs a main node in its cluster file.
+            "[[node]]\nid = \"M\"\nhost = \"127.0.0.1\"\npeer_port = 0\nclient_port = 0\n\
+             [[node]]\nid = \"A\"\nhost = \"127.0.0.1\"\npeer_port = 0\ndata_dir = \"mem-{file}\"\n[node.meet]\navailability = \"{file}\"\n"
         ),
     )?;
     let mut child = Command::new(std::env::current_exe()?)

@@ -12,6 +12,12 @@
 //!
 //! The client is synchronous: it has one conversation at a time, and a plain
 //! blocking socket is the simplest thing that does that.
+//!
+//! It may be given several main nodes ([`MainServers`]): it talks to the
+//! first that accepts a connection, and when that one stops answering (the
+//! connection breaks, or no reply comes within 10 s) it sends the request to
+//! the next, and so on around the list, each at most once per request. The
+//! lines it prints are the same whichever main node answers.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -25,16 +31,19 @@ use crate::availability::parse_interval;
 use crate::lines;
 use crate::protocol::{MAX_LINE, ProtocolError, Reply, Request, check_names};
 
+mod servers;
+
+pub use servers::{MainServers, ServersError};
+
 /// Why the client stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// The main server could not be reached.
-    #[error("cannot reach the Main Server at {server}: {error}")]
+    /// No main server could be reached: each one tried, with what the
+    /// operating system said.
+    #[error("{}", describe_unreachable(tried))]
     Connect {
-        /// Where we tried.
-        server: SocketAddr,
-        /// What the operating system said.
-        error: std::io::Error,
+        /// Where we tried, in order, and why each failed.
+        tried: Vec<(SocketAddr, std::io::Error)>,
     },
     /// The connection failed mid-conversation.
     #[error("lost the connection to the Main Server at {server}: {error}")]
@@ -47,8 +56,9 @@ pub enum ClientError {
     /// The server answered something this client cannot read.
     #[error(transparent)]
     Protocol(#[from] ProtocolError),
-    /// The server refused the request (one-shot mode).
-    #[error("the Main Server refused the request: {0}")]
+    /// The server refused the request or could not serve it, e.g. because
+    /// some users are unreachable (one-shot mode).
+    #[error("the Main Server answered with an error: {0}")]
     Refused(String),
     /// A meeting time outside every recommendation (one-shot mode).
     #[error("time interval {0} is not inside a recommended interval")]
@@ -58,17 +68,35 @@ pub enum ClientError {
     Output(std::io::Error),
 }
 
+/// `cannot reach the Main Server at A: refused`, or with several,
+/// `cannot reach any Main Server (A: refused; B: timed out)`.
+fn describe_unreachable(tried: &[(SocketAddr, std::io::Error)]) -> String {
+    match tried {
+        [(server, error)] => format!("cannot reach the Main Server at {server}: {error}"),
+        _ => {
+            let each: Vec<String> = tried.iter().map(|(s, e)| format!("{s}: {e}")).collect();
+            format!("cannot reach any Main Server ({})", each.join("; "))
+        }
+    }
+}
+
 /// How long to wait for a reply before giving up. Long enough for a main
 /// node that is itself retrying a slow backend.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long to wait for a main node to accept a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The longest reply line, its ending not counted: as the main node reads
 /// requests, a line of [`MAX_LINE`] bytes with its `\n`.
 const LINE_LIMIT: usize = MAX_LINE - 1;
 
-/// One connection to a main node, re-opened once if it breaks.
+/// One connection to a main node, re-opened (to the same node or the next)
+/// when it breaks.
 pub struct Connection {
-    server: SocketAddr,
+    servers: MainServers,
+    /// The main node in use: an index into `servers`.
+    at: usize,
     stream: Option<Stream>,
 }
 
@@ -80,34 +108,44 @@ struct Stream {
 }
 
 impl Connection {
-    /// Connects to the main node at `server`.
-    pub fn open(server: SocketAddr) -> Result<Self, ClientError> {
+    /// Connects to the first of `servers` that accepts.
+    pub fn open(servers: impl Into<MainServers>) -> Result<Self, ClientError> {
         let mut c = Connection {
-            server,
+            servers: servers.into(),
+            at: 0,
             stream: None,
         };
-        c.reconnect()?;
+        c.connect_from(0)?;
         Ok(c)
     }
 
-    fn reconnect(&mut self) -> Result<(), ClientError> {
-        let connect = |error| ClientError::Connect {
-            server: self.server,
-            error,
-        };
-        let stream =
-            TcpStream::connect_timeout(&self.server, Duration::from_secs(5)).map_err(connect)?;
-        stream
-            .set_read_timeout(Some(REPLY_TIMEOUT))
-            .map_err(connect)?;
-        let _ = stream.set_nodelay(true);
-        let write = stream.try_clone().map_err(connect)?;
-        self.stream = Some(Stream {
-            read: BufReader::new(stream),
-            lines: LineReader::new(LINE_LIMIT),
-            write,
-        });
-        Ok(())
+    /// The main node in use.
+    pub fn server(&self) -> SocketAddr {
+        self.servers.as_slice()[self.at]
+    }
+
+    /// Connects to the first main node that accepts, trying each once,
+    /// from `start` around the list.
+    fn connect_from(&mut self, start: usize) -> Result<(), ClientError> {
+        self.stream = None;
+        let n = self.servers.len();
+        let mut tried = Vec::new();
+        for k in 0..n {
+            let at = (start + k) % n;
+            let server = self.servers.as_slice()[at];
+            match connect(server) {
+                Ok(stream) => {
+                    if !tried.is_empty() {
+                        tracing::warn!(%server, "using the next Main Server: {}", describe_unreachable(&tried));
+                    }
+                    self.at = at;
+                    self.stream = Some(stream);
+                    return Ok(());
+                }
+                Err(error) => tried.push((server, error)),
+            }
+        }
+        Err(ClientError::Connect { tried })
     }
 
     /// The client's own TCP port (the spec prints it).
@@ -118,25 +156,41 @@ impl Connection {
             .map_or(0, |a| a.port())
     }
 
-    /// Sends a request and reads its reply; if the connection had broken
-    /// (the server restarted), reconnects and tries once more.
+    /// Sends a request and reads its reply. If the connection breaks or no
+    /// reply comes, the request goes again on a new connection: to the same
+    /// main node first if it broke (it may have closed an idle connection, or
+    /// restarted), to the next if it timed out; then around the list, at
+    /// most once more per main node.
+    ///
+    /// A registration sent again after its main node failed mid-way may be
+    /// refused as "not free any more" when the first attempt had in fact
+    /// booked it; a query then shows which. It is never booked twice: the
+    /// backends allow one meeting per free slot.
     pub fn exchange(&mut self, request: &Request) -> Result<Reply, ClientError> {
-        match self.try_exchange(request) {
-            Ok(reply) => Ok(reply),
-            Err(ClientError::Io { .. }) => {
-                self.reconnect()?;
-                self.try_exchange(request)
+        let mut failures = 0;
+        loop {
+            match self.try_exchange(request) {
+                Err(ClientError::Io { server, error }) if failures < self.servers.len() => {
+                    failures += 1;
+                    tracing::debug!(%server, "no reply ({error}); trying again");
+                    let timed_out = matches!(
+                        error.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    );
+                    let next = if timed_out { self.at + 1 } else { self.at };
+                    self.connect_from(next % self.servers.len())?;
+                }
+                other => return other,
             }
-            Err(e) => Err(e),
         }
     }
 
     fn try_exchange(&mut self, request: &Request) -> Result<Reply, ClientError> {
-        let server = self.server;
-        let io = |error| ClientError::Io { server, error };
         if self.stream.is_none() {
-            self.reconnect()?;
+            self.connect_from(self.at)?;
         }
+        let server = self.server();
+        let io = |error| ClientError::Io { server, error };
         let stream = self.stream.as_mut().expect("connected above");
         let line = stream
             .write
@@ -171,6 +225,19 @@ impl Connection {
             }
         }
     }
+}
+
+/// Opens a connection to one main node, with the reply timeout set.
+fn connect(server: SocketAddr) -> std::io::Result<Stream> {
+    let stream = TcpStream::connect_timeout(&server, CONNECT_TIMEOUT)?;
+    stream.set_read_timeout(Some(REPLY_TIMEOUT))?;
+    let _ = stream.set_nodelay(true);
+    let write = stream.try_clone()?;
+    Ok(Stream {
+        read: BufReader::new(stream),
+        lines: LineReader::new(LINE_LIMIT),
+        write,
+    })
 }
 
 /// Writes lines, mapping failures to [`ClientError::Output`].
@@ -252,13 +319,13 @@ fn show_registration(
 
 /// The interactive loop. Returns `Ok(())` when `input` ends.
 pub fn run_interactive(
-    server: SocketAddr,
+    servers: impl Into<MainServers>,
     input: &mut dyn BufRead,
     output: &mut dyn Write,
 ) -> Result<(), ClientError> {
     let mut out = Out(output);
     out.line(lines::CLIENT_UP)?;
-    let mut conn = Connection::open(server)?;
+    let mut conn = Connection::open(servers)?;
     out.line(lines::CLIENT_PROMPT)?;
     let mut line = String::new();
     let mut read = |line: &mut String| -> Result<bool, ClientError> {
@@ -312,7 +379,7 @@ pub fn run_interactive(
 
 /// One query (and optionally one registration), then return.
 pub fn run_once(
-    server: SocketAddr,
+    servers: impl Into<MainServers>,
     names: &[String],
     register: Option<Interval>,
     output: &mut dyn Write,
@@ -320,7 +387,7 @@ pub fn run_once(
     let names = check_names(names.iter().map(String::as_str))?;
     let mut out = Out(output);
     out.line(lines::CLIENT_UP)?;
-    let mut conn = Connection::open(server)?;
+    let mut conn = Connection::open(servers)?;
     let shown = show_query(&mut conn, &mut out, names)?.map_err(ClientError::Refused)?;
     let Some(slot) = register else { return Ok(()) };
     match &shown.slots {

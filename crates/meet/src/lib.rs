@@ -14,6 +14,8 @@
 //! - [`availability`]: reading and checking availability files.
 //! - [`backend`]: a backend's users, intersections and registrations (no I/O).
 //! - [`directory`]: the main node's map from user to backend.
+//! - [`known_lists`]: the last user list of each backend, kept on a main
+//!   node's disk.
 //! - [`config`]: `[node.meet]`, this service's section of the cluster file.
 //! - [`peer_msg`]: the binary messages between meet nodes, and the
 //!   service's [`TAG`] on the peer transport.
@@ -31,6 +33,7 @@ pub mod client;
 pub mod config;
 pub mod directory;
 pub mod error;
+pub mod known_lists;
 pub mod lines;
 pub mod name;
 pub mod peer_msg;

@@ -189,6 +189,84 @@ pub fn main_final<'a, S: AsRef<str>>(
     )
 }
 
+/// Names held by a backend that did not answer (not in the spec; worded
+/// as [`main_missing`] is).
+pub fn main_unreachable<'a, S: AsRef<str>>(users: &'a [S], server: &'a str) -> impl Display + 'a {
+    fmt::from_fn(move |f| {
+        write!(
+            f,
+            "Server {server} did not answer: {} unreachable. Send a reply to the client.",
+            names(users)
+        )
+    })
+}
+
+/// Names on no known list while some backend's list is not known yet (not
+/// in the spec): they may be there, so they are not said not to exist.
+pub fn main_unplaced<'a, S: AsRef<str>, T: AsRef<str>>(
+    users: &'a [S],
+    silent: &'a [T],
+) -> impl Display + 'a {
+    fmt::from_fn(move |f| {
+        write!(
+            f,
+            "No username list yet from Server {}: {} unreachable. Send a reply to the client.",
+            servers(silent),
+            names(users)
+        )
+    })
+}
+
+/// Why some users could not be asked, for [`unreachable_reply`].
+pub enum Unreached<'a> {
+    /// Their backend did not answer.
+    NoAnswer {
+        /// The backend.
+        server: &'a str,
+        /// Its users in the request.
+        users: &'a [String],
+    },
+    /// No known list holds them and these backends have not sent theirs.
+    NoList {
+        /// The backends not heard from.
+        silent: &'a [&'a str],
+        /// The users.
+        users: &'a [String],
+    },
+}
+
+/// The text of the `error` reply when some users could not be asked: the
+/// names that do not exist (if any), then who is unreachable and why, then
+/// what to do. One line, so every client shows it whole, e.g.
+/// `luis do not exist; bob, amy unreachable (Server B did not answer); try again later`.
+pub fn unreachable_reply<'a, S: AsRef<str>>(
+    missing: &'a [S],
+    unreached: &'a [Unreached<'a>],
+    then: &'a str,
+) -> impl Display + 'a {
+    fmt::from_fn(move |f| {
+        if !missing.is_empty() {
+            write!(f, "{} do not exist; ", names(missing))?;
+        }
+        for u in unreached {
+            match u {
+                Unreached::NoAnswer { server, users } => write!(
+                    f,
+                    "{} unreachable (Server {server} did not answer); ",
+                    names(users)
+                )?,
+                Unreached::NoList { silent, users } => write!(
+                    f,
+                    "{} unreachable (no username list yet from Server {}); ",
+                    names(users),
+                    servers(silent)
+                )?,
+            }
+        }
+        f.write_str(then)
+    })
+}
+
 /// The main server has answered.
 pub const MAIN_SENT: &str = "Main Server sent the result to the client.";
 
@@ -319,5 +397,37 @@ mod tests {
             "Found the intersection between the results from server A and B:"
         );
         assert_eq!(second.to_string(), "[[2,3],[17,18]].");
+    }
+
+    #[test]
+    fn unreachable_users_are_named_with_the_reason() {
+        let (bob, ghost) = (
+            vec!["bob".to_string(), "amy".into()],
+            vec!["ghost".to_string()],
+        );
+        let unreached = [
+            Unreached::NoAnswer {
+                server: "B",
+                users: &bob,
+            },
+            Unreached::NoList {
+                silent: &["C", "D"],
+                users: &ghost,
+            },
+        ];
+        let reply = unreachable_reply(&["luis"], &unreached, "try again later");
+        assert_eq!(
+            reply.to_string(),
+            "luis do not exist; bob, amy unreachable (Server B did not answer); \
+             ghost unreachable (no username list yet from Server C and D); try again later"
+        );
+        assert_eq!(
+            main_unreachable(&bob, "B").to_string(),
+            "Server B did not answer: bob, amy unreachable. Send a reply to the client."
+        );
+        assert_eq!(
+            main_unplaced(&ghost, &["C"]).to_string(),
+            "No username list yet from Server C: ghost unreachable. Send a reply to the client."
+        );
     }
 }

@@ -13,7 +13,16 @@
 //!
 //! query Bob
 //! error "Bob" is not a valid username: use lowercase letters a-z only
+//!
+//! query eliana bob luis
+//! error luis do not exist; bob unreachable (Server B did not answer); try again later
 //! ```
+//!
+//! Users the main node cannot reach (their backend did not answer, or a
+//! backend it has never heard from may hold them) are answered with an
+//! `error` line, not a new kind of reply, so every client that reads this
+//! protocol, older ones included, shows the reason as it is; the wording is
+//! [`lines::unreachable_reply`](crate::lines::unreachable_reply).
 //!
 //! In a `result`, an empty list of names is written `-`; `slots` is absent
 //! when no name exists (nothing was intersected).

@@ -5,9 +5,11 @@
 //! - **backend** (a `[node.meet]` section): loads its availability file,
 //!   re-applies meetings from its store, announces its user names to every
 //!   node that serves clients, answers intersections and registrations.
-//! - **main** (a `client_port`): keeps the [`Directory`](crate::directory::Directory), serves clients over
-//!   TCP, fans each query out to the backends involved and intersects their
-//!   partial results.
+//! - **main** (a `client_port`): keeps the [`Directory`](crate::directory::Directory)
+//!   (and each backend's last list on disk, [`crate::known_lists`]), serves
+//!   clients over TCP, fans each query out to the backends involved and
+//!   intersects their partial results. A cluster may have several main
+//!   nodes; they keep no meetings (the backends do), so they answer alike.
 //!
 //! Both roles answer peer requests through one handler (`MeetPeer`).
 
@@ -31,6 +33,7 @@ use crate::backend::{Backend, Registration};
 use crate::config::MeetSection;
 use crate::directory::ChunkOutcome;
 use crate::error::MeetError;
+use crate::known_lists::KnownLists;
 use crate::lines;
 use crate::peer_msg::{MeetReply, MeetRequest, TAG};
 
@@ -120,14 +123,30 @@ pub async fn start(ctx: MeetContext) -> Result<MeetService, MeetError> {
             }))
         }
     };
-    let main = ctx.client_listener.as_ref().map(|_| {
-        Arc::new(MainRole::new(
-            ctx.peers.clone(),
-            ctx.screen.clone(),
-            boot_stamp(),
-            SplitMix64::new(convene_rpc::os_random_u64()),
-        ))
-    });
+    let main = match &ctx.client_listener {
+        None => None,
+        Some(_) => {
+            // The store's file is in the node's data directory.
+            let data_dir = ctx
+                .store
+                .path()
+                .parent()
+                .unwrap_or(std::path::Path::new("."))
+                .to_path_buf();
+            let main = Arc::new(MainRole::new(
+                ctx.peers.clone(),
+                ctx.screen.clone(),
+                boot_stamp(),
+                SplitMix64::new(convene_rpc::os_random_u64()),
+                KnownLists::in_data_dir(&data_dir),
+            ));
+            let restoring = main.clone();
+            tokio::task::spawn_blocking(move || restoring.restore_kept_lists())
+                .await
+                .expect("kept-list reader panicked");
+            Some(main)
+        }
+    };
     let peer = Arc::new(MeetPeer {
         peers: ctx.peers.clone(),
         backend: backend.clone(),
@@ -501,12 +520,14 @@ impl MainRole {
             .accept_chunk(node, boot, chunk, chunks, names);
         match outcome {
             ChunkOutcome::Complete { users, duplicates } => {
-                for (name, other) in duplicates {
-                    let other = self.node_id(other);
+                for d in duplicates {
+                    let (kept, also) = (self.node_id(d.kept_at), self.node_id(d.also_at));
                     tracing::warn!(
-                        "user {name:?} is announced by Server {id} and Server {other}; kept at Server {other}"
+                        "user {:?} is announced by Server {kept} and Server {also}; kept at Server {kept} (the first in the cluster file)",
+                        d.name
                     );
                 }
+                self.keep_list(node);
                 tracing::info!(users, "directory updated from Server {id}");
                 self.screen()
                     .line(lines::main_got_names(id, self.peer_port()));

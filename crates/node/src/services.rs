@@ -149,7 +149,7 @@ mod tests {
                     [node.meet]\navailability = 'a.txt'\n\
                     [node.files]\ndir = 'shared'\n\
                     [node.booking]\nfacilities = ['Room']\n\
-                    [[node]]\nid = 'B'\nhost = '127.0.0.1'\npeer_port = 2\n";
+                    [[node]]\nid = 'B'\nhost = '127.0.0.1'\npeer_port = 2\nclient_port = 3\n";
         let cluster = cluster_from_toml(text, Path::new("/srv/cluster.toml")).unwrap();
         let a = cluster.node("A").unwrap();
         assert_eq!(

@@ -1,14 +1,16 @@
 //! The main role: fan a query out to the backends involved, intersect what
 //! they return, register meetings across them.
 
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use convene_cluster::{Peers, Screen, Unordered};
 use convene_rpc::SplitMix64;
 use convene_time::{Interval, SlotList, intersect_all};
 use convene_wire::{Decode, Encode};
 
-use crate::directory::Directory;
+use crate::config::MeetSection;
+use crate::directory::{ChunkOutcome, Directory};
+use crate::known_lists::KnownLists;
 use crate::lines;
 use crate::peer_msg::{MeetReply, MeetRequest, TAG};
 use crate::protocol::Reply;
@@ -17,20 +19,103 @@ use crate::protocol::Reply;
 pub struct MainRole {
     peers: Peers,
     screen: Screen,
-    directory: RwLock<Directory>,
+    directory: Arc<RwLock<Directory>>,
     boot: u64,
     ids: Mutex<SplitMix64>,
+    /// The lists kept on disk, for a restart while a backend is down.
+    kept: KnownLists,
+    /// Writes of kept lists run one at a time.
+    keeping: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl MainRole {
-    pub(crate) fn new(peers: Peers, screen: Screen, boot: u64, ids: SplitMix64) -> Self {
+    pub(crate) fn new(
+        peers: Peers,
+        screen: Screen,
+        boot: u64,
+        ids: SplitMix64,
+        kept: KnownLists,
+    ) -> Self {
+        let backends = peers
+            .cluster()
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| MeetSection::of(n).is_some())
+            .map(|(i, _)| i);
+        let directory = Directory::new(backends);
         MainRole {
             peers,
             screen,
-            directory: RwLock::new(Directory::new()),
+            directory: Arc::new(RwLock::new(directory)),
             boot,
             ids: Mutex::new(ids),
+            kept,
+            keeping: Arc::new(tokio::sync::Mutex::new(())),
         }
+    }
+
+    /// Puts in force the lists kept by an earlier run of this node (see
+    /// [`crate::known_lists`]); a damaged one is set aside with a warning.
+    /// Blocking: it reads files.
+    pub(crate) fn restore_kept_lists(&self) {
+        for (node, config) in self.peers.cluster().nodes.iter().enumerate() {
+            if MeetSection::of(config).is_none() {
+                continue;
+            }
+            match self.kept.load(&config.id) {
+                Ok(None) => {}
+                Ok(Some(list)) => {
+                    let users = list.names.len();
+                    let outcome = self
+                        .directory
+                        .write()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .restore(node, list);
+                    if matches!(outcome, ChunkOutcome::Complete { .. }) {
+                        tracing::info!(
+                            users,
+                            "restored the last user list of Server {} kept by this node",
+                            config.id
+                        );
+                    }
+                }
+                Err(e) => tracing::warn!(
+                    "cannot use the kept user list of Server {}: {e}; waiting for it to announce",
+                    config.id
+                ),
+            }
+        }
+    }
+
+    /// Writes backend `node`'s list in force to disk, in the background.
+    /// Writes run one at a time and each takes the list in force when it
+    /// runs, so the last write is of the latest list.
+    pub(crate) fn keep_list(&self, node: usize) {
+        let (Some(config), Ok(runtime)) = (
+            self.peers.cluster().nodes.get(node).cloned(),
+            tokio::runtime::Handle::try_current(),
+        ) else {
+            return;
+        };
+        let keeping = self.keeping.clone();
+        let kept = self.kept.clone();
+        let directory = self.directory.clone();
+        runtime.spawn(async move {
+            let _one_at_a_time = keeping.lock().await;
+            let list = directory
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .list(node)
+                .cloned();
+            let Some(list) = list else { return };
+            let written = tokio::task::spawn_blocking(move || kept.save(&config.id, &list)).await;
+            match written {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!("cannot keep a user list: {e}"),
+                Err(e) => tracing::warn!("the task keeping a user list failed: {e}"),
+            }
+        });
     }
 
     /// When this run of the main node started.
@@ -66,7 +151,20 @@ impl MainRole {
             .len()
     }
 
+    /// The ids of backends `nodes`, for the screen and replies.
+    fn ids(&self, nodes: &[usize]) -> Vec<&str> {
+        nodes.iter().map(|n| self.node_id(*n)).collect()
+    }
+
     /// Answers a query: which names exist, and when all of them are free.
+    ///
+    /// A name is said not to exist only if every backend's list is known and
+    /// none holds it. If a backend involved does not answer, or a name may be
+    /// on a backend whose list is not known, the answer is an `error` line
+    /// naming those users as unreachable and why
+    /// ([`lines::unreachable_reply`]); the seed's client shows an `error`
+    /// reply as it is, and a recommendation that silently left users out
+    /// would be wrong.
     pub async fn query(&self, names: Vec<String>) -> Reply {
         let split = self
             .directory
@@ -76,6 +174,11 @@ impl MainRole {
         let mut missing = split.missing;
         if !missing.is_empty() {
             self.screen.line(lines::main_missing(&missing));
+        }
+        let silent = self.ids(&split.silent);
+        if !split.unplaced.is_empty() {
+            self.screen
+                .line(lines::main_unplaced(&split.unplaced, &silent));
         }
         for (node, group) in &split.groups {
             self.screen
@@ -94,6 +197,7 @@ impl MainRole {
 
         let mut partials: Vec<(usize, String, SlotList)> = Vec::new();
         let mut failure = None;
+        let mut no_answer: Vec<(usize, String, Vec<String>)> = Vec::new();
         while let Some((node, server, group, reply)) = calls.next().await {
             match reply.map(|b| MeetReply::from_bytes(&b)) {
                 Ok(Ok(MeetReply::Partial { slots, unknown })) => {
@@ -122,23 +226,38 @@ impl MainRole {
                 }
                 Err(e) => {
                     tracing::warn!("Server {server} did not answer a query: {e}");
-                    failure = Some(format!(
-                        "Server {server} did not answer ({e}); try again later"
-                    ));
+                    self.screen.line(lines::main_unreachable(&group, &server));
+                    no_answer.push((node, server, group));
                 }
             }
         }
         if let Some(message) = failure {
             return Reply::Error(message);
         }
+        // In request order, as every list in a reply is.
+        let in_order = |set: &[String]| -> Vec<String> {
+            names.iter().filter(|n| set.contains(n)).cloned().collect()
+        };
+        let missing = in_order(&missing);
+        if !no_answer.is_empty() || !split.unplaced.is_empty() {
+            no_answer.sort_by_key(|(node, ..)| *node);
+            let mut unreached: Vec<lines::Unreached<'_>> = no_answer
+                .iter()
+                .map(|(_, server, users)| lines::Unreached::NoAnswer { server, users })
+                .collect();
+            if !split.unplaced.is_empty() {
+                unreached.push(lines::Unreached::NoList {
+                    silent: &silent,
+                    users: &split.unplaced,
+                });
+            }
+            return Reply::Error(
+                lines::unreachable_reply(&missing, &unreached, "try again later").to_string(),
+            );
+        }
         let found: Vec<String> = names
             .iter()
             .filter(|n| !missing.contains(n))
-            .cloned()
-            .collect();
-        let missing: Vec<String> = names
-            .iter()
-            .filter(|n| missing.contains(n))
             .cloned()
             .collect();
         let slots = if partials.is_empty() {
@@ -178,6 +297,17 @@ impl MainRole {
         if !split.missing.is_empty() {
             return Reply::Error(lines::client_missing(&split.missing).to_string());
         }
+        if !split.unplaced.is_empty() {
+            let silent = self.ids(&split.silent);
+            let unreached = [lines::Unreached::NoList {
+                silent: &silent,
+                users: &split.unplaced,
+            }];
+            let none: [&str; 0] = [];
+            return Reply::Error(
+                lines::unreachable_reply(&none, &unreached, "nothing was registered").to_string(),
+            );
+        }
         let meeting = self
             .ids
             .lock()
@@ -193,7 +323,7 @@ impl MainRole {
             let body = MeetRequest::Register {
                 meeting,
                 slot,
-                names: group,
+                names: group.clone(),
             }
             .to_bytes();
             let reply = self.peers.call(to, TAG, &body).await;
@@ -218,10 +348,17 @@ impl MainRole {
                 }
                 Err(e) => {
                     // It may have applied the meeting and lost the answer: undo there too.
+                    tracing::warn!("Server {server} did not answer a registration: {e}");
                     registered.push(to);
-                    refusal = Some(format!(
-                        "Server {server} did not answer ({e}); nothing was registered"
-                    ));
+                    let unreached = [lines::Unreached::NoAnswer {
+                        server: &server,
+                        users: &group,
+                    }];
+                    let none: [&str; 0] = [];
+                    refusal = Some(
+                        lines::unreachable_reply(&none, &unreached, "nothing was registered")
+                            .to_string(),
+                    );
                 }
             }
             break;
