@@ -53,6 +53,10 @@ pub enum BenchCommand {
         /// Seconds per run.
         #[arg(long, default_value_t = 3.0)]
         seconds: f64,
+        /// Then book+cancel at 32 clients for this long, at most-once,
+        /// printing the process's memory at each quarter (0 skips it).
+        #[arg(long, default_value_t = 0.0)]
+        soak_seconds: f64,
     },
     /// The chat service: fan-out, broadcast latency, failover, idle memory.
     Chat {
@@ -139,7 +143,11 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             seconds,
             no_memory,
         } => meet::run(users, &clients, seconds, !no_memory),
-        BenchCommand::Booking { clients, seconds } => booking::run(&clients, seconds),
+        BenchCommand::Booking {
+            clients,
+            seconds,
+            soak_seconds,
+        } => booking::run(&clients, seconds, soak_seconds),
         BenchCommand::Amplification {
             seconds,
             rate,

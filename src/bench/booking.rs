@@ -11,6 +11,11 @@
 //! its own slot and cancels it; both requests count, both are stored), and
 //! `retry (cache hit)` (the same cancel datagram again and again, answered
 //! from the reply cache at-most-once, executed again at-least-once).
+//!
+//! `--soak-seconds N` then runs book+cancel at 32 clients for N seconds and
+//! prints the process's resident memory at each quarter: cancelled bookings
+//! live in the database, not in the owner's memory, so it levels off once
+//! the bounded reply records are full.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -22,7 +27,7 @@ use convene_rpc::{CacheConfig, Lookup, ReplyCache};
 use convene_time::WeekTime;
 use tokio::net::UdpSocket;
 
-use super::stats::{machine, quantile};
+use super::stats::{machine, quantile, rss};
 
 const FACILITIES: [&str; 4] = ["Room 1", "Room 2", "Room 3", "Room 4"];
 
@@ -33,15 +38,20 @@ enum Load {
     Retry,
 }
 
-pub fn run(clients: &[usize], seconds: f64) -> anyhow::Result<()> {
+pub fn run(clients: &[usize], seconds: f64, soak_seconds: f64) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("convene-bench-booking-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let result = run_in(&dir, clients, seconds);
+    let result = run_in(&dir, clients, seconds, soak_seconds);
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
 
-fn run_in(dir: &std::path::Path, clients: &[usize], seconds: f64) -> anyhow::Result<()> {
+fn run_in(
+    dir: &std::path::Path,
+    clients: &[usize],
+    seconds: f64,
+    soak_seconds: f64,
+) -> anyhow::Result<()> {
     println!("booking front door: requests/s and latency, one request in flight per client");
     println!("machine: {}", machine());
     let list = FACILITIES
@@ -96,6 +106,25 @@ fn run_in(dir: &std::path::Path, clients: &[usize], seconds: f64) -> anyhow::Res
                     label, sem, n, r.0, r.1, r.2, r.3
                 );
             }
+        }
+    }
+    if soak_seconds > 0.0 {
+        let server = nodes[0].booking_addr().context("front door")?;
+        let quarter = Duration::from_secs_f64(soak_seconds / 4.0);
+        let mut pairs = 0;
+        println!(
+            "soak: book+cancel, at-most-once, 32 clients; resident memory of this process \
+             (nodes and clients) before: {:.1} MB",
+            rss(std::process::id())? as f64 / 1e6
+        );
+        for q in 1..=4 {
+            let r = load.block_on(drive(server, "M", Load::BookCancel, 32, quarter))?;
+            pairs += r.0 / 2;
+            println!(
+                "soak {q}/4: {pairs} book+cancel pairs so far, {:.0} requests/s, memory {:.1} MB",
+                r.1,
+                rss(std::process::id())? as f64 / 1e6
+            );
         }
     }
     servers.block_on(convene_node::stop_all(nodes));
