@@ -230,6 +230,9 @@ fn look(
         Change::Left => {
             let holder = role.holder(cluster).map_or("(none)", |n| n.id.as_str());
             screen.line(format!("Files: node {holder} holds the file locks now."));
+            if let Some(sync) = sync {
+                sync.forget_held_files();
+            }
         }
     }
     if let Some(sync) = sync {

@@ -319,6 +319,17 @@ async fn download(
     Ok(())
 }
 
+/// Removes the files of held updates from the shared folder `root`, when
+/// this node does not hold the locks: their content is in the shared lock
+/// book, and the holder has its own copies.
+pub(crate) fn remove_held_files(root: &Path) {
+    let prefix = format!("{RESERVED_PREFIX}held-");
+    let removed = Folder::root(root).and_then(|f| f.remove_files_starting(&prefix));
+    if let Err(e) = removed {
+        tracing::warn!(root = %root.display(), "cannot remove held updates' files: {e}");
+    }
+}
+
 /// Removes what transfers cut off by a stop or a crash left behind in the
 /// shared folder `root`: their temporary files (in the folders their files
 /// were going to) never replaced anything, so they are only litter.

@@ -130,6 +130,12 @@ impl Synchronizer {
         self.queue.noticed().pull(node);
     }
 
+    /// Removes the files of updates this node held while it had the locks
+    /// (their content is in the shared book, for whoever has them now).
+    pub fn forget_held_files(&self) {
+        content::remove_held_files(self.folder.root());
+    }
+
     /// Queues a reconciliation with every other files node (also when the
     /// locks come or go: the new holder holds what it must, a former one
     /// catches up with what it held).
@@ -160,6 +166,9 @@ impl Synchronizer {
         // missed (what the walk already saw is seen again, harmlessly).
         let _watcher = FolderWatcher::start(self.folder.root(), noticed.clone());
         self.take_stock(false).await;
+        if self.desk().is_none() {
+            self.forget_held_files();
+        }
         self.pull_from_all();
         hello_all(&self.peers);
         // Leases that ran out while the node was down.
