@@ -121,7 +121,10 @@ async fn locks_and_held_updates_outlive_the_lock_holder() {
     // The lock is still held, by alice, at C.
     let (out, err, code) = files(&bob, &["ls"]).await;
     assert_eq!(code, Some(0), "{err}");
-    assert!(out.starts_with("[0] a.txt") && out.contains("<locked>"), "{out}");
+    assert!(
+        out.starts_with("[0] a.txt") && out.contains("<locked>"),
+        "{out}"
+    );
     let (_, err, code) = files(&bob, &["lock", "0"]).await;
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("alice"), "{err}");
@@ -141,7 +144,8 @@ async fn locks_and_held_updates_outlive_the_lock_holder() {
     let folder = c.folder(0);
     eventually(Duration::from_secs(30), "B's change at A", || async {
         let now = read(&folder);
-        ready(now.as_deref() == Some(b"changed on B".as_slice()), now)
+        let seen = format!("{:?}", now.as_deref().map(String::from_utf8_lossy));
+        ready(now.as_deref() == Some(b"changed on B".as_slice()), seen)
     })
     .await;
     c.wait_for(0, "Files: this node holds the file locks now.")

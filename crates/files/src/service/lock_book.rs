@@ -130,7 +130,10 @@ impl LockBook {
         }
         let conn = Connection::open(path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
-        // Durable before a lock is acknowledged, as the events service's.
+        // The events service's journal mode (readers never wait for the
+        // writer), whoever opens the file first; durable before a lock is
+        // acknowledged, as the events service's writes.
+        let _: Result<String, _> = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0));
         conn.execute_batch("PRAGMA synchronous = FULL;")?;
         conn.execute_batch(SCHEMA)?;
         Ok(LockBook {

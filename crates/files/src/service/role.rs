@@ -109,18 +109,18 @@ impl LockRole {
         self.desk.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// The node that holds the locks, as last read (the configured one
-    /// while the book is this node's own).
+    /// The node that holds the locks, as the book says now (as last read
+    /// if it cannot be read; the configured one while the book is this
+    /// node's own).
     pub fn holder<'c>(&self, cluster: &'c ClusterConfig) -> Option<&'c NodeConfig> {
         if !self.shared {
             return lock_holder(cluster);
         }
-        let holder = self
-            .holder
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        holder.and_then(|id| cluster.node(&id).ok())
+        let mut last = self.holder.write().unwrap_or_else(|e| e.into_inner());
+        if let Ok(now) = self.book.holder() {
+            *last = now.map(|row| row.node);
+        }
+        last.as_ref().and_then(|id| cluster.node(id).ok())
     }
 
     /// Reads the book, moves the role if this node coordinates with
@@ -263,4 +263,52 @@ pub(crate) fn holder_order(cluster: &ClusterConfig) -> Vec<&NodeConfig> {
         .into_iter()
         .chain(rest.into_iter().map(|(_, n)| n))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use convene_cluster::Section;
+
+    fn cluster(nodes: &[(&str, Option<&str>)]) -> ClusterConfig {
+        let mut text = String::new();
+        for (i, (id, files)) in nodes.iter().enumerate() {
+            text.push_str(&format!(
+                "[[node]]\nid = \"{id}\"\nhost = \"127.0.0.1\"\npeer_port = {}\n",
+                i + 1
+            ));
+            if let Some(files) = files {
+                text.push_str(&format!("[node.files]\ndir = \"dir_{id}\"\n{files}\n"));
+            }
+        }
+        ClusterConfig::from_toml(
+            &text,
+            Path::new("/etc/convene/cluster.toml"),
+            &[FilesSection::READER],
+        )
+        .unwrap()
+    }
+
+    fn ids(order: Vec<&NodeConfig>) -> Vec<&str> {
+        order.into_iter().map(|n| n.id.as_str()).collect()
+    }
+
+    #[test]
+    fn the_role_goes_to_the_marked_holder_then_by_priority() {
+        // Priority defaults to the place in the file: the last is highest.
+        let plain = cluster(&[
+            ("A", Some("")),
+            ("M", None),
+            ("B", Some("")),
+            ("C", Some("")),
+        ]);
+        assert_eq!(ids(holder_order(&plain)), ["C", "B", "A"]);
+        let marked = cluster(&[
+            ("A", Some("lock_holder = true")),
+            ("B", Some("")),
+            ("C", Some("")),
+        ]);
+        assert_eq!(ids(holder_order(&marked)), ["A", "C", "B"]);
+        assert!(holder_order(&cluster(&[("M", None)])).is_empty());
+    }
 }
