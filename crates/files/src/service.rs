@@ -74,8 +74,11 @@ mod watch;
 
 pub use handle::{Files, Listing, LockOutcome};
 
+use convene_wire::Decode;
 use files_node::{FilesHandler, FilesNode};
 use listing::Listings;
+use lock_book::{BookHeld, BookLock};
+use lock_desk::LockDesk;
 use role::{Change, LOOK_EVERY, LockRole};
 use shared_folder::SharedFolder;
 use synchronizer::Synchronizer;
@@ -159,6 +162,18 @@ pub fn start(ctx: FilesContext) -> FilesService {
         sync.as_deref(),
         &ctx.screen,
     );
+    if let (Some(desk), Some(sync)) = (role.desk(), &sync)
+        && import_store_locks(&ctx.store, &desk, sync)
+    {
+        desk.mark_stale();
+        look(
+            &role,
+            &ctx.peers,
+            ctx.membership.as_ref(),
+            Some(sync),
+            &ctx.screen,
+        );
+    }
     let listings = Listings::new(ctx.peers.clone(), ctx.root, role.clone());
     let node = Arc::new(FilesNode::new(
         ctx.peers.clone(),
@@ -205,6 +220,48 @@ async fn watch_role(
         }
         look(&role, &peers, membership.as_ref(), sync.as_deref(), &screen);
     }
+}
+
+/// Moves the locks and held updates an older Convene kept in this node's
+/// own store (when it held the locks) into the shared book, with the held
+/// updates' content from their files, then forgets them in the store;
+/// `true` if any moved.
+fn import_store_locks(store: &Store, desk: &LockDesk, sync: &Synchronizer) -> bool {
+    let Ok(locks) = store.file_locks() else {
+        return false;
+    };
+    let mut moved = false;
+    for lock in locks {
+        let held: Vec<BookHeld> = store
+            .held_file_updates(&lock.path)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|update| {
+                let parsed = held::Held::from_bytes(&update).ok()?;
+                let content = match parsed.file.as_deref() {
+                    Some(name) => Some(sync.read_held(name)?),
+                    None => None,
+                };
+                Some(BookHeld { update, content })
+            })
+            .collect();
+        let row = BookLock {
+            path: lock.path.clone(),
+            owner: lock.owner,
+            expires_ms: lock.expires_ms,
+        };
+        match desk.import(&row, &held) {
+            Ok(copied) => {
+                moved |= copied;
+                let _ = store.clear_held_file_updates(&lock.path);
+                let _ = store.remove_file_lock(&lock.path);
+            }
+            Err(e) => {
+                tracing::warn!(path = %lock.path, "cannot move a lock into the shared book: {e}")
+            }
+        }
+    }
+    moved
 }
 
 /// One look at who holds the locks (see [`LockRole::look`]); says so when

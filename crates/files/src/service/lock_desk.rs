@@ -103,6 +103,27 @@ impl LockDesk {
         })
     }
 
+    /// Marks the desk stale, so the role builds a fresh one from the book
+    /// at its next look.
+    pub fn mark_stale(&self) {
+        self.stale.store(true, Ordering::Relaxed);
+    }
+
+    /// Copies a lock and its held updates, as an older Convene kept them
+    /// in the holder's own store, into the book, unless the book has a
+    /// lock on that file already; `true` if copied. The desk's table does
+    /// not have it until it is built again ([`mark_stale`](Self::mark_stale)).
+    pub fn import(&self, lock: &BookLock, held: &[BookHeld]) -> Result<bool, BookError> {
+        if self.book.locks()?.iter().any(|l| l.path == lock.path) {
+            return Ok(false);
+        }
+        self.book.put_lock(self.token, lock)?;
+        for update in held {
+            self.book.hold(self.token, &lock.path, update)?;
+        }
+        Ok(true)
+    }
+
     /// Refuses every request once the desk is stale.
     fn check_fresh(&self) -> Result<(), FilesReply> {
         if self.is_stale() {

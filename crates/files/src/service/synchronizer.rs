@@ -130,6 +130,12 @@ impl Synchronizer {
         self.queue.noticed().pull(node);
     }
 
+    /// The content of held update file `name` in this node's folder, if
+    /// it can be read.
+    pub fn read_held(&self, name: &str) -> Option<Vec<u8>> {
+        content::read_held(self.folder.root(), name).ok()
+    }
+
     /// Removes the files of updates this node held while it had the locks
     /// (their content is in the shared book, for whoever has them now).
     pub fn forget_held_files(&self) {

@@ -298,3 +298,37 @@ fn a_desk_whose_token_moved_on_grants_nothing_and_goes_stale() {
     // And C, unlocking, gets the update that A held before the move.
     assert_eq!(new.unlock(&a, "ana", false), Ok(vec![update("B", 1)]));
 }
+
+#[test]
+fn locks_from_a_holders_own_store_are_imported_once() {
+    let desks = Desk::new(&[]);
+    let now = Instant::now();
+    desks.desk.lock(&path("b.txt"), "bo", now).unwrap();
+    let old = |p: &str| BookLock {
+        path: p.into(),
+        owner: "ana".into(),
+        expires_ms: now_ms() + 60_000,
+    };
+    let held = [BookHeld {
+        update: update("B", 1).to_bytes(),
+        content: Some(b"x".to_vec()),
+    }];
+    assert_eq!(desks.desk.import(&old("a.txt"), &held), Ok(true));
+    // A lock the book has already stays as it is.
+    assert_eq!(desks.desk.import(&old("b.txt"), &[]), Ok(false));
+    desks.desk.mark_stale();
+    assert!(
+        desks.desk.lock(&path("c.txt"), "ana", now).is_err(),
+        "stale"
+    );
+    let rebuilt = desks.restarted(now);
+    assert_eq!(rebuilt.waiting_for(&path("a.txt")), 1);
+    assert_eq!(
+        refusal(rebuilt.unlock(&path("b.txt"), "ana", false).unwrap_err()),
+        Refusal::NotOwner
+    );
+    assert_eq!(
+        rebuilt.unlock(&path("a.txt"), "ana", false),
+        Ok(vec![update("B", 1)])
+    );
+}
