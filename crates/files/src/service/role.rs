@@ -21,7 +21,8 @@
 //!   the old token and are refused.
 //!
 //! Without a shared SQLite file (`database_url` names MySQL or
-//! PostgreSQL, not yet supported here) the book is a file of the
+//! PostgreSQL, not yet supported here, or the nodes are on several
+//! machines, which cannot share one SQLite file) the book is a file of the
 //! configured holder's own, and the role stays with that node, as before.
 
 use std::path::Path;
@@ -72,7 +73,12 @@ impl LockRole {
     /// file of `database_url` if it names one, else over a book in the
     /// node's `data_dir`.
     pub fn open(cluster: &ClusterConfig, me: &NodeConfig, has_folder: bool) -> LockRole {
-        let shared_file = LockBook::sqlite_file(&cluster.events.database_url);
+        // One SQLite file is shared only by nodes of one machine: across
+        // machines each would open its own copy.
+        let hosts: std::collections::HashSet<_> = cluster.nodes.iter().map(|n| n.host).collect();
+        let one_machine = hosts.len() <= 1 || hosts.iter().all(|h| h.is_loopback());
+        let shared_file =
+            LockBook::sqlite_file(&cluster.events.database_url).filter(|_| one_machine);
         let (file, shared) = match shared_file {
             Some(file) => (file, true),
             None => (me.data_dir.join(LOCAL_BOOK), false),
