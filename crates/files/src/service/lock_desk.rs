@@ -181,7 +181,12 @@ impl LockDesk {
         };
         match self.book.hold(self.token, path.as_str(), &row) {
             Ok(true) => {}
-            Ok(false) => return false,
+            Ok(false) => {
+                // The book has no such lock although the table has: the
+                // table is out of date, so the desk is built again.
+                self.mark_stale();
+                return false;
+            }
             Err(e) => {
                 let _ = self.written("the held update", Err(e));
                 return false;
