@@ -19,6 +19,7 @@ mod election;
 mod events;
 mod events_kill;
 mod files;
+mod files_kill;
 mod files_swap;
 mod front_doors;
 mod impostor;

@@ -261,6 +261,7 @@ pub async fn start_with_faults(
         store: store.clone(),
         shutdown: shutdown.clone(),
         root: FilesSection::of(node).map(|f| f.dir.clone()),
+        membership: Some(membership.clone()),
         faults: faults.files,
     });
     parts.web = match (&parts.events, sockets.http) {

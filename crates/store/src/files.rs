@@ -6,6 +6,11 @@
 //! what a version vector is. Held updates keep their arrival order (an
 //! autoincrement key never reused), which is the order they must be applied
 //! in when their file is unlocked, even across a restart of the lock holder.
+//!
+//! The locks and held updates are no longer written here: they live in the
+//! cluster's shared lock book (`convene-files`, `service/lock_book.rs`), so
+//! that they outlive the lock holder. A holder that kept some here before
+//! moves them into the book when it starts, and forgets them here.
 
 use rusqlite::{OptionalExtension, params};
 

@@ -20,7 +20,8 @@ use convene_cluster::snapshot::{Page, read_snapshot};
 use convene_cluster::{Peers, Shutdown};
 use convene_rpc::RpcError;
 
-use crate::config::{files_nodes, lock_holder};
+use super::role::LockRole;
+use crate::config::files_nodes;
 use crate::peer_msg::TAG;
 use convene_wire::{Decode, Encode};
 
@@ -110,14 +111,25 @@ pub(crate) fn hello_all(peers: &Peers) {
     }
 }
 
-/// Forwards `request` to the lock holder and returns its answer.
-pub(crate) async fn ask_holder(peers: &Peers, request: &FilesRequest) -> FilesReply {
+/// Forwards `request` to the lock holder (as `role` last read it) and
+/// returns its answer.
+pub(crate) async fn ask_holder(
+    peers: &Peers,
+    role: &LockRole,
+    request: &FilesRequest,
+) -> FilesReply {
     let cluster = peers.cluster();
-    let Some(holder) = lock_holder(cluster) else {
+    if files_nodes(cluster).next().is_none() {
         return FilesReply::Failed("no node shares a folder, so none holds locks".into());
+    }
+    let Some(holder) = role.holder(cluster) else {
+        return FilesReply::Failed("no node holds the locks yet; try again in a moment".into());
     };
     if holder.id == peers.me().id {
-        return FilesReply::Failed("the lock holder has no folder".into());
+        return FilesReply::Failed(format!(
+            "node {} is taking the locks over; try again in a moment",
+            holder.id
+        ));
     }
     match peers
         .call(holder.peer_addr(), TAG, &request.to_bytes())

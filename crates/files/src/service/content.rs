@@ -227,6 +227,55 @@ pub(crate) fn place_held(root: &Path, held: &str, target: &SharedPath) -> Result
     place.put(&Folder::root(root)?, held)
 }
 
+/// Reads a held update's file `held` (in the shared folder `root` itself),
+/// to keep its content in the shared lock book.
+pub(crate) fn read_held(root: &Path, held: &str) -> Result<Vec<u8>, FetchError> {
+    let mut bytes = Vec::new();
+    Folder::root(root)?
+        .open_file(held)?
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Puts `record`'s content `bytes`, kept in the shared lock book, back in
+/// a held update's file `held` (in the shared folder `root` itself), with
+/// the record's modified time, unless it is there already (this node held
+/// it before a restart). Checked against the record's checksum first.
+pub(crate) fn write_held(
+    root: &Path,
+    held: &str,
+    record: &Record,
+    bytes: &[u8],
+) -> Result<(), FetchError> {
+    let folder = Folder::root(root)?;
+    if folder.kind_of(held)?.is_some() {
+        return Ok(());
+    }
+    if bytes.len() as u64 != record.size || checksum(bytes) != record.checksum {
+        return Err(FetchError::Gone);
+    }
+    let (temporary, mut file) = folder.create_temporary(&temporary_prefix())?;
+    let written = (|| {
+        file.write_all(bytes)?;
+        file.set_modified(modified_time(record))?;
+        file.sync_all()
+    })();
+    if let Err(e) = written {
+        let _ = folder.remove_file(&temporary);
+        return Err(e.into());
+    }
+    Place::own(root, held)?.put(&folder, &temporary)
+}
+
+/// `record`'s modified time, as the file system takes it.
+fn modified_time(record: &Record) -> SystemTime {
+    if record.modified_ns >= 0 {
+        SystemTime::UNIX_EPOCH + Duration::from_nanos(record.modified_ns as u64)
+    } else {
+        SystemTime::UNIX_EPOCH
+    }
+}
+
 /// Fetches the chunks into `file`, checks them, syncs the file to disk and
 /// gives it the record's modified time.
 async fn download(
@@ -265,14 +314,20 @@ async fn download(
         }
     }
     assembly.finish()?;
-    let modified = if record.modified_ns >= 0 {
-        SystemTime::UNIX_EPOCH + Duration::from_nanos(record.modified_ns as u64)
-    } else {
-        SystemTime::UNIX_EPOCH
-    };
-    file.set_modified(modified)?;
+    file.set_modified(modified_time(record))?;
     file.sync_all()?;
     Ok(())
+}
+
+/// Removes the files of held updates from the shared folder `root`, when
+/// this node does not hold the locks: their content is in the shared lock
+/// book, and the holder has its own copies.
+pub(crate) fn remove_held_files(root: &Path) {
+    let prefix = format!("{RESERVED_PREFIX}held-");
+    let removed = Folder::root(root).and_then(|f| f.remove_files_starting(&prefix));
+    if let Err(e) = removed {
+        tracing::warn!(root = %root.display(), "cannot remove held updates' files: {e}");
+    }
 }
 
 /// Removes what transfers cut off by a stop or a crash left behind in the

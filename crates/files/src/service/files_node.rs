@@ -24,6 +24,7 @@ use super::calls::ask_holder;
 use super::content::serve_chunk;
 use super::listing::{Composite, Listings};
 use super::queue::{Full, Work};
+use super::role::LockRole;
 use super::synchronizer::Synchronizer;
 use super::{SNAPSHOT_TTL, SNAPSHOTS_KEPT};
 use crate::config::FilesSection;
@@ -41,6 +42,8 @@ pub(crate) struct FilesNode {
     listings: Listings,
     /// The sync task's state, if this node shares a folder.
     sync: Option<Arc<Synchronizer>>,
+    /// Who holds the locks.
+    role: Arc<LockRole>,
     /// Our records, frozen for a peer reading them page by page.
     records: Snapshots<Vec<(SharedPath, Record)>>,
     /// Requests refused because the sync queue was full.
@@ -55,12 +58,14 @@ impl FilesNode {
         peers: Peers,
         listings: Listings,
         sync: Option<Arc<Synchronizer>>,
+        role: Arc<LockRole>,
         faults: FilesFaults,
     ) -> FilesNode {
         FilesNode {
             peers,
             listings,
             sync,
+            role,
             records: Snapshots::new(SNAPSHOTS_KEPT, SNAPSHOT_TTL),
             busy: AtomicU64::new(0),
             faults,
@@ -123,9 +128,9 @@ impl FilesNode {
                 owner,
                 action,
             } => self.lock(path, owner, action).await,
-            FilesRequest::Locks => match self.sync.as_ref().and_then(|s| s.desk()) {
+            FilesRequest::Locks => match self.role.desk() {
                 Some(desk) => FilesReply::Locked(desk.locked_paths()),
-                None => ask_holder(&self.peers, &FilesRequest::Locks).await,
+                None => ask_holder(&self.peers, &self.role, &FilesRequest::Locks).await,
             },
             FilesRequest::Hello => {
                 let cluster = self.peers.cluster();
@@ -156,7 +161,7 @@ impl FilesNode {
                 owner,
                 action,
             };
-            return ask_holder(&self.peers, &request).await;
+            return ask_holder(&self.peers, &self.role, &request).await;
         };
         let (reply, answer) = tokio::sync::oneshot::channel();
         let work = Work::Lock {

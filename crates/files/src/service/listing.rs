@@ -16,7 +16,7 @@ use convene_cluster::Peers;
 use convene_cluster::snapshot::Snapshots;
 
 use super::calls::{ask_holder, listing_of};
-use super::lock_desk::LockDesk;
+use super::role::LockRole;
 use super::{SNAPSHOT_TTL, SNAPSHOTS_KEPT};
 use crate::listing::{Entry, merge};
 use crate::path::SharedPath;
@@ -32,19 +32,19 @@ pub(crate) struct Listings {
     peers: Peers,
     /// This node's shared folder, if it has one.
     root: Option<PathBuf>,
-    /// The locks, if this node holds them (else the holder is asked).
-    desk: Option<Arc<LockDesk>>,
+    /// Who holds the locks: this node's desk, or the holder to ask.
+    role: Arc<LockRole>,
     frozen: Snapshots<Composite>,
 }
 
 impl Listings {
     /// Listings of the cluster as `peers` sees it, with this node's folder
-    /// at `root`; `desk` if this node holds the locks.
-    pub fn new(peers: Peers, root: Option<PathBuf>, desk: Option<Arc<LockDesk>>) -> Listings {
+    /// at `root`; `role` says who holds the locks.
+    pub fn new(peers: Peers, root: Option<PathBuf>, role: Arc<LockRole>) -> Listings {
         Listings {
             peers,
             root,
-            desk,
+            role,
             frozen: Snapshots::new(SNAPSHOTS_KEPT, SNAPSHOT_TTL),
         }
     }
@@ -111,9 +111,9 @@ impl Listings {
             }
         }
         missing.sort();
-        let locked = match &self.desk {
+        let locked = match self.role.desk() {
             Some(desk) => desk.locked_paths(),
-            None => match ask_holder(&self.peers, &FilesRequest::Locks).await {
+            None => match ask_holder(&self.peers, &self.role, &FilesRequest::Locks).await {
                 FilesReply::Locked(paths) => paths,
                 _ => Vec::new(),
             },

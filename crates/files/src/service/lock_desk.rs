@@ -1,5 +1,5 @@
 //! [`LockDesk`]: the lock holder's side of locks (lab 3). It owns the
-//! [`LockTable`] and the table's rows in the store, and decides every lock
+//! [`LockTable`] and the table's rows in the shared [`LockBook`], and decides every lock
 //! request: who may lock, unlock or break, and what is refused and why.
 //!
 //! While a file is locked, updates to it from other nodes are held, first
@@ -9,11 +9,16 @@
 //! an edit made on the holder during the lock is one side of a conflict,
 //! never overwritten. Once they are applied the sync task says so
 //! ([`finish_release`](LockDesk::finish_release)) and the desk forgets the
-//! lock in the store.
+//! lock in the book.
 //!
-//! Locks and held updates are written to the store as they happen, so a
-//! restart of the holder loses neither; a lease that ran out while the
-//! holder was down comes back expired, to be applied at once.
+//! Locks and held updates are written to the cluster's shared
+//! [`LockBook`] before anyone is told, each write carrying the desk's
+//! fencing token: a restart of the holder, or the role moving to another
+//! node, loses neither, and a desk whose token is no longer current is
+//! refused and marks itself [`stale`](LockDesk::is_stale) (the role then
+//! builds a fresh one, or none). A lease that ran out while no holder was
+//! up comes back expired, to be applied at once; so does a lock released
+//! whose updates were not yet applied.
 //!
 //! A lock belongs to the account that asked for it, as the web node that
 //! authenticated the person says (`owner` in the request; never a name the
@@ -24,23 +29,29 @@
 //!
 //! No network and no task: every call that depends on time takes `now`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use convene_store::Store;
-use convene_store::files::LockRow;
 use convene_wire::{Decode, Encode};
 
 use super::held::Held;
+use super::lock_book::{BookError, BookHeld, BookLock, LockBook};
 use crate::locks::{LockError, LockTable, SavedLock};
 use crate::path::SharedPath;
 use crate::peer_msg::{FilesReply, OPERATOR, Refusal};
 use crate::version::VersionVector;
 
-/// The lock holder's locks, their held updates, and their rows in the store.
+/// The lock holder's locks, their held updates, and their rows in the
+/// shared book.
 pub(crate) struct LockDesk {
     table: Mutex<LockTable<SharedPath, Held>>,
-    store: Arc<Store>,
+    book: Arc<LockBook>,
+    /// The fencing token this desk writes with.
+    token: u64,
+    /// A write was refused or failed: the table may differ from the book,
+    /// so the desk takes no more requests and is replaced.
+    stale: AtomicBool,
     /// How long a lock lasts unless renewed.
     lease: Duration,
     /// Accounts that may break anyone's lock (the cluster file's `admins`).
@@ -48,24 +59,79 @@ pub(crate) struct LockDesk {
 }
 
 impl LockDesk {
-    /// The desk with the locks as the store kept them (a lease that ran out
-    /// while the node was down comes back expired, to be applied at once).
-    /// A lock lasts `lease` unless renewed; an account holds at most
+    /// The desk of holder `token` with the locks as the book keeps them
+    /// (a lease that ran out while no holder was up comes back expired, to
+    /// be applied at once). Each held update's content is handed to
+    /// `materialize` to be put back in its file, in this node's folder. A
+    /// lock lasts `lease` unless renewed; an account holds at most
     /// `per_account` locks; `admins` may break anyone's.
     pub fn restore(
-        store: Arc<Store>,
-        lease: Duration,
-        per_account: usize,
-        admins: Vec<String>,
+        book: Arc<LockBook>,
+        token: u64,
+        limits: DeskLimits,
         now: Instant,
-    ) -> LockDesk {
-        let table = restore(&store, now).with_owner_limit(per_account);
-        LockDesk {
+        materialize: &mut dyn FnMut(&Held, &[u8]),
+    ) -> Result<LockDesk, BookError> {
+        let table = restore(&book, now, materialize)?.with_owner_limit(limits.per_account);
+        Ok(LockDesk {
             table: Mutex::new(table),
-            store,
-            lease,
-            admins,
+            book,
+            token,
+            stale: AtomicBool::new(false),
+            lease: limits.lease,
+            admins: limits.admins,
+        })
+    }
+
+    /// The fencing token this desk writes with.
+    pub fn token(&self) -> u64 {
+        self.token
+    }
+
+    /// Whether a write was refused or failed, so the desk must be replaced.
+    pub fn is_stale(&self) -> bool {
+        self.stale.load(Ordering::Relaxed)
+    }
+
+    /// Notes a write that did not happen: fenced (another node holds the
+    /// locks) or failed; the desk takes nothing more.
+    fn written(&self, what: &str, result: Result<(), BookError>) -> Result<(), FilesReply> {
+        result.map_err(|e| {
+            self.stale.store(true, Ordering::Relaxed);
+            tracing::warn!("cannot store {what}: {e}");
+            FilesReply::Failed(format!("cannot store {what}: {e}; try again"))
+        })
+    }
+
+    /// Marks the desk stale, so the role builds a fresh one from the book
+    /// at its next look.
+    pub fn mark_stale(&self) {
+        self.stale.store(true, Ordering::Relaxed);
+    }
+
+    /// Copies a lock and its held updates, as an older Convene kept them
+    /// in the holder's own store, into the book, unless the book has a
+    /// lock on that file already; `true` if copied. The desk's table does
+    /// not have it until it is built again ([`mark_stale`](Self::mark_stale)).
+    pub fn import(&self, lock: &BookLock, held: &[BookHeld]) -> Result<bool, BookError> {
+        if self.book.locks()?.iter().any(|l| l.path == lock.path) {
+            return Ok(false);
         }
+        self.book.put_lock(self.token, lock)?;
+        for update in held {
+            self.book.hold(self.token, &lock.path, update)?;
+        }
+        Ok(true)
+    }
+
+    /// Refuses every request once the desk is stale.
+    fn check_fresh(&self) -> Result<(), FilesReply> {
+        if self.is_stale() {
+            return Err(FilesReply::Failed(
+                "this node is handing the locks over; try again".into(),
+            ));
+        }
+        Ok(())
     }
 
     fn table(&self) -> MutexGuard<'_, LockTable<SharedPath, Held>> {
@@ -101,36 +167,51 @@ impl LockDesk {
         self.table().queued_for(path)
     }
 
-    /// Queues a held update (its content already fetched) for locked
-    /// `path`, in memory and in the store; `false` if the lock went
-    /// meanwhile (the caller then applies it, or drops its file).
-    pub fn hold_update(&self, path: &SharedPath, held: Held) -> bool {
-        let bytes = held.to_bytes();
-        if self.table().hold(path, held).is_err() {
+    /// Queues a held update for locked `path`, with its `content` (already
+    /// fetched; none for a deletion), in the book and in memory; `false` if
+    /// the lock went meanwhile or the book refused (the caller then drops
+    /// its file: the new holder reads the sender's records itself).
+    pub fn hold_update(&self, path: &SharedPath, held: Held, content: Option<Vec<u8>>) -> bool {
+        if self.is_stale() || !self.table().is_locked(path) {
             return false;
         }
-        if let Err(e) = self.store.hold_file_update(path.as_str(), &bytes) {
-            tracing::warn!(%path, "cannot store the held update: {e}");
+        let row = BookHeld {
+            update: held.to_bytes(),
+            content,
+        };
+        match self.book.hold(self.token, path.as_str(), &row) {
+            Ok(true) => {}
+            Ok(false) => {
+                // The book has no such lock although the table has: the
+                // table is out of date, so the desk is built again.
+                self.mark_stale();
+                return false;
+            }
+            Err(e) => {
+                let _ = self.written("the held update", Err(e));
+                return false;
+            }
         }
-        true
+        // Only the sync task changes the table, so the lock is still there.
+        self.table().hold(path, held).is_ok()
     }
 
     /// Locks `path` for `owner`, or renews their lock, and stores it: what
     /// to tell them, or the refusal. Expired leases must have been
     /// collected first ([`expire`](LockDesk::expire)).
     pub fn lock(&self, path: &SharedPath, owner: &str, now: Instant) -> Result<String, FilesReply> {
+        self.check_fresh()?;
         let result = self.table().lock(path.clone(), owner, now, self.lease);
         match result {
             Ok(info) => {
                 let expires_ms = now_ms() + info.remaining(now).as_millis() as i64;
-                let row = LockRow {
+                let row = BookLock {
                     path: path.as_str().to_string(),
                     owner: owner.to_string(),
                     expires_ms,
                 };
-                if let Err(e) = self.store.put_file_lock(&row) {
-                    return Err(FilesReply::Failed(format!("cannot store the lock: {e}")));
-                }
+                // Stored (and fenced) before anyone is told.
+                self.written("the lock", self.book.put_lock(self.token, &row))?;
                 Ok(format!(
                     "Locked {path} (for {} s unless renewed).",
                     self.lease.as_secs()
@@ -150,6 +231,7 @@ impl LockDesk {
         owner: &str,
         force: bool,
     ) -> Result<Vec<Held>, FilesReply> {
+        self.check_fresh()?;
         let may_break = owner == OPERATOR || self.admins.iter().any(|a| a == owner);
         let released = {
             let mut table = self.table();
@@ -167,14 +249,22 @@ impl LockDesk {
                 (false, _) => table.unlock(path, owner),
             }
         };
-        released.map_err(|e| {
+        let held = released.map_err(|e| {
             let hint = if may_break && matches!(e, LockError::NotOwner { .. }) {
                 "; as an admin you may break it with --force"
             } else {
                 ""
             };
             refused(format!("cannot unlock {path}"), e, hint)
-        })
+        })?;
+        // Released in the book before anyone is told; its held updates stay
+        // there until applied, so a holder that dies meanwhile leaves them
+        // to the next, which applies them at once.
+        self.written(
+            "the unlock",
+            self.book.release_lock(self.token, path.as_str()),
+        )?;
+        Ok(held)
     }
 
     /// Every lease that has run out by `now`, with its held updates in
@@ -184,15 +274,15 @@ impl LockDesk {
         self.table().expire(now)
     }
 
-    /// Forgets `path`'s lock and held updates in the store, once the held
-    /// updates a release handed back have been applied.
+    /// Forgets `path`'s lock and held updates in the book, once the held
+    /// updates a release handed back have been applied. (If this desk was
+    /// fenced meanwhile, the new holder applies them again, to the same
+    /// effect: applying a version a second time keeps it.)
     pub fn finish_release(&self, path: &SharedPath) {
-        if let Err(e) = self.store.clear_held_file_updates(path.as_str()) {
-            tracing::warn!(%path, "cannot clear the held updates: {e}");
-        }
-        if let Err(e) = self.store.remove_file_lock(path.as_str()) {
-            tracing::warn!(%path, "cannot remove the lock: {e}");
-        }
+        let _ = self.written(
+            "the release",
+            self.book.forget_lock(self.token, path.as_str()),
+        );
     }
 }
 
@@ -202,20 +292,40 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// The locks as the store kept them, at `now`.
-fn restore(store: &Store, now: Instant) -> LockTable<SharedPath, Held> {
-    let rows = store.file_locks().unwrap_or_default();
+/// What bounds a desk: the lease, each account's share, who may break.
+pub(crate) struct DeskLimits {
+    /// How long a lock lasts unless renewed.
+    pub lease: Duration,
+    /// How many locks an account holds at most.
+    pub per_account: usize,
+    /// Accounts that may break anyone's lock.
+    pub admins: Vec<String>,
+}
+
+/// The locks as the book keeps them, at `now`; each held update's content
+/// goes to `materialize`. Rows that do not parse (a damaged or forged
+/// row) are left out.
+fn restore(
+    book: &LockBook,
+    now: Instant,
+    materialize: &mut dyn FnMut(&Held, &[u8]),
+) -> Result<LockTable<SharedPath, Held>, BookError> {
+    let rows = book.locks()?;
     let mut entries = Vec::new();
     for row in rows {
         let Ok(path) = SharedPath::parse(&row.path) else {
             continue;
         };
-        let held: Vec<Held> = store
-            .held_file_updates(&row.path)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|bytes| Held::from_bytes(bytes).ok())
-            .collect();
+        let mut held = Vec::new();
+        for stored in book.held(&row.path)? {
+            let Ok(update) = Held::from_bytes(&stored.update) else {
+                continue;
+            };
+            if let Some(content) = &stored.content {
+                materialize(&update, content);
+            }
+            held.push(update);
+        }
         let remaining =
             Duration::from_millis(row.expires_ms.saturating_sub(now_ms()).max(0) as u64);
         let saved = SavedLock {
@@ -225,7 +335,7 @@ fn restore(store: &Store, now: Instant) -> LockTable<SharedPath, Held> {
         };
         entries.push((path, saved, held));
     }
-    LockTable::restore(entries, now).unwrap_or_default()
+    Ok(LockTable::restore(entries, now).unwrap_or_default())
 }
 
 /// The refusal of `what` for `error`, as the person reads it, then `hint`.

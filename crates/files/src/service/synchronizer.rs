@@ -41,6 +41,7 @@ use super::content::{self, FetchError, Place};
 use super::held::{Held, held_file_name};
 use super::lock_desk::LockDesk;
 use super::queue::{Full, Pending, Work, WorkQueue};
+use super::role::LockRole;
 use super::shared_folder::SharedFolder;
 use super::watch::FolderWatcher;
 use crate::index::LocalChange;
@@ -74,22 +75,22 @@ pub(crate) struct Synchronizer {
     screen: Screen,
     folder: SharedFolder,
     queue: WorkQueue,
-    /// The locks, if this node holds them.
-    desk: Option<Arc<LockDesk>>,
+    /// Who holds the locks, and this node's desk while it does.
+    role: Arc<LockRole>,
     /// The node's shutdown: ends the task and its announcements.
     shutdown: Shutdown,
 }
 
 impl Synchronizer {
     /// The sync task's state for `folder`, its queue bounded at
-    /// `queue_limit`; with `desk` at the lock holder. Its task and what it
+    /// `queue_limit`; `role` says whether this node holds the locks. Its task and what it
     /// spawns end at `shutdown`.
     pub fn new(
         peers: Peers,
         screen: Screen,
         folder: SharedFolder,
         queue_limit: usize,
-        desk: Option<Arc<LockDesk>>,
+        role: Arc<LockRole>,
         shutdown: Shutdown,
     ) -> Synchronizer {
         Synchronizer {
@@ -97,7 +98,7 @@ impl Synchronizer {
             screen,
             folder,
             queue: WorkQueue::new(queue_limit),
-            desk,
+            role,
             shutdown,
         }
     }
@@ -108,8 +109,19 @@ impl Synchronizer {
     }
 
     /// The locks, if this node holds them.
-    pub fn desk(&self) -> Option<&Arc<LockDesk>> {
-        self.desk.as_ref()
+    pub fn desk(&self) -> Option<Arc<LockDesk>> {
+        self.role.desk()
+    }
+
+    /// Puts a held update's content, read from the shared lock book, back
+    /// in its file here (when this node takes the locks over).
+    pub fn materialize(&self, held: &Held, bytes: &[u8]) {
+        let Some(name) = held.file.as_deref() else {
+            return;
+        };
+        if let Err(e) = content::write_held(self.folder.root(), name, &held.record, bytes) {
+            tracing::warn!(from = %held.from, "cannot put a held update back in its file: {e}");
+        }
     }
 
     /// Queues a reconciliation with node `node` (never refused: at most
@@ -118,8 +130,22 @@ impl Synchronizer {
         self.queue.noticed().pull(node);
     }
 
-    /// Queues a reconciliation with every other files node.
-    fn pull_from_all(&self) {
+    /// The content of held update file `name` in this node's folder, if
+    /// it can be read.
+    pub fn read_held(&self, name: &str) -> Option<Vec<u8>> {
+        content::read_held(self.folder.root(), name).ok()
+    }
+
+    /// Removes the files of updates this node held while it had the locks
+    /// (their content is in the shared book, for whoever has them now).
+    pub fn forget_held_files(&self) {
+        content::remove_held_files(self.folder.root());
+    }
+
+    /// Queues a reconciliation with every other files node (also when the
+    /// locks come or go: the new holder holds what it must, a former one
+    /// catches up with what it held).
+    pub fn pull_from_all(&self) {
         for (_, peer) in crate::config::files_nodes(self.peers.cluster()) {
             if peer.id != self.folder.me() {
                 self.pull_from(&peer.id);
@@ -146,6 +172,9 @@ impl Synchronizer {
         // missed (what the walk already saw is seen again, harmlessly).
         let _watcher = FolderWatcher::start(self.folder.root(), noticed.clone());
         self.take_stock(false).await;
+        if self.desk().is_none() {
+            self.forget_held_files();
+        }
         self.pull_from_all();
         hello_all(&self.peers);
         // Leases that ran out while the node was down.
@@ -153,7 +182,7 @@ impl Synchronizer {
         let mut reconcile = tokio::time::interval(RECONCILE_EVERY);
         reconcile.tick().await; // the first tick is now: start-up pulls are queued already
         loop {
-            let expiry = self.desk.as_ref().and_then(|desk| desk.next_expiry());
+            let expiry = self.desk().and_then(|desk| desk.next_expiry());
             let lease_ends = async {
                 match expiry {
                     Some(at) => tokio::time::sleep_until(at.into()).await,
@@ -345,7 +374,7 @@ impl Synchronizer {
         let moves_content = !matches!(decision, Decision::Keep | Decision::Merge { .. });
         if let Source::Peer(addr) = source
             && moves_content
-            && self.desk.as_ref().is_some_and(|desk| desk.is_locked(path))
+            && self.desk().is_some_and(|desk| desk.is_locked(path))
         {
             self.hold_until_unlocked(peer, addr, path, theirs).await;
             return false;
@@ -468,7 +497,7 @@ impl Synchronizer {
         path: &SharedPath,
         record: Record,
     ) {
-        let Some(desk) = &self.desk else {
+        let Some(desk) = self.desk() else {
             return;
         };
         // The same version again (a peer's records read once more after a
@@ -492,12 +521,25 @@ impl Synchronizer {
                 }
             }
         };
+        // Its content goes into the shared lock book too, so the next
+        // holder has it if this one dies.
+        let content = match &file {
+            Some(name) => match content::read_held(self.folder.root(), name) {
+                Ok(bytes) => Some(bytes),
+                Err(e) => {
+                    tracing::info!(%path, %peer, "held update not read back: {e}");
+                    self.folder.remove_own_file(name);
+                    return;
+                }
+            },
+            None => None,
+        };
         let held = Held {
             from: peer.to_string(),
             record,
             file: file.clone(),
         };
-        if desk.hold_update(path, held) {
+        if desk.hold_update(path, held, content) {
             let waiting = desk.waiting_for(path);
             self.screen.line(format!(
                 "Files: {path} is locked; {peer}'s update is held ({waiting} waiting)."
@@ -510,7 +552,7 @@ impl Synchronizer {
     /// Carries out a lock request at the holder: the desk decides, and an
     /// unlock's held updates are applied here.
     async fn lock_request(&self, path: SharedPath, owner: &str, action: LockAction) -> FilesReply {
-        let Some(desk) = self.desk.clone() else {
+        let Some(desk) = self.desk() else {
             return FilesReply::NoFolder;
         };
         self.expire_locks().await;
@@ -544,7 +586,7 @@ impl Synchronizer {
 
     /// Applies the updates of every lease that has run out.
     async fn expire_locks(&self) {
-        let Some(desk) = self.desk.clone() else {
+        let Some(desk) = self.desk() else {
             return;
         };
         let expired = desk.expire(Instant::now());

@@ -1,4 +1,4 @@
-//! The lock desk alone: a store in a temporary folder, no cluster, no
+//! The lock desk alone: a lock book in a temporary folder, no cluster, no
 //! folder, no task; time passed in.
 
 use super::*;
@@ -31,9 +31,14 @@ fn desk_over(
     per_account: usize,
     now: Instant,
 ) -> LockDesk {
-    let store = Arc::new(Store::open(dir.path()).unwrap());
-    let admins = admins.iter().map(|a| a.to_string()).collect();
-    LockDesk::restore(store, LEASE, per_account, admins, now)
+    let book = Arc::new(LockBook::open(&dir.path().join("book.db")).unwrap());
+    let token = book.claim_first("A").unwrap().token;
+    let limits = DeskLimits {
+        lease: LEASE,
+        per_account,
+        admins: admins.iter().map(|a| a.to_string()).collect(),
+    };
+    LockDesk::restore(book, token, limits, now, &mut |_, _| {}).unwrap()
 }
 
 fn path(text: &str) -> SharedPath {
@@ -64,7 +69,7 @@ fn refusal(reply: FilesReply) -> Refusal {
 
 #[test]
 fn a_lock_holds_updates_in_arrival_order_until_its_owner_unlocks() {
-    let Desk { desk, .. } = Desk::new(&[]);
+    let Desk { desk, dir: _dir } = Desk::new(&[]);
     let now = Instant::now();
     let a = path("a.txt");
     assert_eq!(
@@ -74,11 +79,11 @@ fn a_lock_holds_updates_in_arrival_order_until_its_owner_unlocks() {
     assert!(desk.is_locked(&a));
     assert_eq!(desk.locked_paths(), vec![a.clone()]);
     assert!(
-        !desk.hold_update(&path("b.txt"), update("B", 1)),
+        !desk.hold_update(&path("b.txt"), update("B", 1), None),
         "not locked: apply now"
     );
-    assert!(desk.hold_update(&a, update("B", 1)));
-    assert!(desk.hold_update(&a, update("C", 1)));
+    assert!(desk.hold_update(&a, update("B", 1), None));
+    assert!(desk.hold_update(&a, update("C", 1), None));
     assert_eq!(desk.waiting_for(&a), 2);
     assert!(desk.holds_last(&a, &update("C", 1).record.version));
     assert!(!desk.holds_last(&a, &update("B", 1).record.version));
@@ -94,7 +99,7 @@ fn a_lock_holds_updates_in_arrival_order_until_its_owner_unlocks() {
 
 #[test]
 fn only_the_owner_an_admin_or_the_operator_may_break_a_lock() {
-    let Desk { desk, .. } = Desk::new(&["ada"]);
+    let Desk { desk, dir: _dir } = Desk::new(&["ada"]);
     let now = Instant::now();
     let a = path("a.txt");
     desk.lock(&a, "ana", now).unwrap();
@@ -146,11 +151,11 @@ fn an_account_holds_at_most_its_share_of_locks() {
 
 #[test]
 fn a_lease_that_runs_out_hands_back_its_updates() {
-    let Desk { desk, .. } = Desk::new(&[]);
+    let Desk { desk, dir: _dir } = Desk::new(&[]);
     let now = Instant::now();
     let a = path("a.txt");
     desk.lock(&a, "ana", now).unwrap();
-    assert!(desk.hold_update(&a, update("B", 1)));
+    assert!(desk.hold_update(&a, update("B", 1), None));
     assert_eq!(desk.next_expiry(), Some(now + LEASE));
     assert!(desk.expire(now + LEASE / 2).is_empty());
     // Past its end but not collected: nobody else gets the file yet.
@@ -172,8 +177,8 @@ fn locks_and_held_updates_survive_a_restart_until_released() {
     let (a, b) = (path("a.txt"), path("d/b.txt"));
     desks.desk.lock(&a, "ana", now).unwrap();
     desks.desk.lock(&b, "bo", now).unwrap();
-    assert!(desks.desk.hold_update(&a, update("B", 1)));
-    assert!(desks.desk.hold_update(&a, update("C", 2)));
+    assert!(desks.desk.hold_update(&a, update("B", 1), None));
+    assert!(desks.desk.hold_update(&a, update("C", 2), None));
 
     let restarted = desks.restarted(Instant::now());
     let mut locked = restarted.locked_paths();
@@ -201,16 +206,19 @@ fn a_lease_that_ran_out_while_the_holder_was_down_comes_back_expired() {
     let desks = Desk::new(&[]);
     let a = path("a.txt");
     desks.desk.lock(&a, "ana", Instant::now()).unwrap();
-    assert!(desks.desk.hold_update(&a, update("B", 1)));
-    // The row as the store keeps it, its end long past.
+    assert!(desks.desk.hold_update(&a, update("B", 1), None));
+    // The row as the book keeps it, its end long past.
     desks
         .desk
-        .store
-        .put_file_lock(&LockRow {
-            path: a.as_str().into(),
-            owner: "ana".into(),
-            expires_ms: now_ms() - 1000,
-        })
+        .book
+        .put_lock(
+            desks.desk.token(),
+            &BookLock {
+                path: a.as_str().into(),
+                owner: "ana".into(),
+                expires_ms: now_ms() - 1000,
+            },
+        )
         .unwrap();
     let now = Instant::now();
     let restarted = desks.restarted(now);
@@ -227,12 +235,100 @@ fn held_rows_that_name_other_files_are_dropped_on_restore() {
         file: Some("../../etc/passwd".into()),
         ..update("B", 1)
     };
+    let row = BookHeld {
+        update: forged.to_bytes(),
+        content: None,
+    };
     desks
         .desk
-        .store
-        .hold_file_update(a.as_str(), &forged.to_bytes())
+        .book
+        .hold(desks.desk.token(), a.as_str(), &row)
         .unwrap();
-    assert!(desks.desk.hold_update(&a, update("C", 2)));
+    assert!(desks.desk.hold_update(&a, update("C", 2), None));
     let restarted = desks.restarted(Instant::now());
     assert_eq!(restarted.unlock(&a, "ana", false), Ok(vec![update("C", 2)]));
+}
+
+#[test]
+fn a_desk_whose_token_moved_on_grants_nothing_and_goes_stale() {
+    let desks = Desk::new(&[]);
+    let now = Instant::now();
+    let (a, b) = (path("a.txt"), path("b.txt"));
+    desks.desk.lock(&a, "ana", now).unwrap();
+    assert!(
+        desks
+            .desk
+            .hold_update(&a, update("B", 1), Some(b"x".to_vec()))
+    );
+    // The coordinator hands the locks to node C (A was cut off).
+    let book = &desks.desk.book;
+    let c = book.hand_over(desks.desk.token(), "C", 2).unwrap().unwrap();
+    let limits = DeskLimits {
+        lease: LEASE,
+        per_account: 100,
+        admins: Vec::new(),
+    };
+    let mut contents = Vec::new();
+    let new = LockDesk::restore(book.clone(), c.token, limits, now, &mut |held, bytes| {
+        contents.push((held.clone(), bytes.to_vec()))
+    })
+    .unwrap();
+    // C has ana's lock and B's held update, with its content.
+    assert_eq!(new.locked_paths(), vec![a.clone()]);
+    assert_eq!(new.waiting_for(&a), 1);
+    assert_eq!(contents, vec![(update("B", 1), b"x".to_vec())]);
+    new.lock(&b, "bo", now).unwrap();
+
+    // A still believes it holds the locks: it cannot grant b.txt to ana.
+    let FilesReply::Failed(why) = desks.desk.lock(&b, "ana", now).unwrap_err() else {
+        panic!("a fenced desk must not grant");
+    };
+    assert!(why.contains("node C does"), "{why}");
+    assert!(desks.desk.is_stale());
+    // Nor unlock, nor hold: everything is refused from now on.
+    assert!(desks.desk.unlock(&a, "ana", false).is_err());
+    assert!(!desks.desk.hold_update(&a, update("C", 2), None));
+    // The book has what C granted, and ana's lock untouched.
+    let rows = book.locks().unwrap();
+    let owners: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r.path.as_str(), r.owner.as_str()))
+        .collect();
+    assert_eq!(owners, [("a.txt", "ana"), ("b.txt", "bo")]);
+    // And C, unlocking, gets the update that A held before the move.
+    assert_eq!(new.unlock(&a, "ana", false), Ok(vec![update("B", 1)]));
+}
+
+#[test]
+fn locks_from_a_holders_own_store_are_imported_once() {
+    let desks = Desk::new(&[]);
+    let now = Instant::now();
+    desks.desk.lock(&path("b.txt"), "bo", now).unwrap();
+    let old = |p: &str| BookLock {
+        path: p.into(),
+        owner: "ana".into(),
+        expires_ms: now_ms() + 60_000,
+    };
+    let held = [BookHeld {
+        update: update("B", 1).to_bytes(),
+        content: Some(b"x".to_vec()),
+    }];
+    assert_eq!(desks.desk.import(&old("a.txt"), &held), Ok(true));
+    // A lock the book has already stays as it is.
+    assert_eq!(desks.desk.import(&old("b.txt"), &[]), Ok(false));
+    desks.desk.mark_stale();
+    assert!(
+        desks.desk.lock(&path("c.txt"), "ana", now).is_err(),
+        "stale"
+    );
+    let rebuilt = desks.restarted(now);
+    assert_eq!(rebuilt.waiting_for(&path("a.txt")), 1);
+    assert_eq!(
+        refusal(rebuilt.unlock(&path("b.txt"), "ana", false).unwrap_err()),
+        Refusal::NotOwner
+    );
+    assert_eq!(
+        rebuilt.unlock(&path("a.txt"), "ana", false),
+        Ok(vec![update("B", 1)])
+    );
 }
