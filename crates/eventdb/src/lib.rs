@@ -65,6 +65,7 @@
 
 pub mod booking_sql;
 pub mod error;
+pub mod files_sql;
 mod group_commit;
 pub mod migrations;
 pub mod open;
@@ -75,6 +76,7 @@ pub mod sqlite;
 
 pub use crate::booking_sql::open_booking;
 pub use crate::error::OpenError;
+pub use crate::files_sql::open_lock_book;
 pub use crate::open::{open, open_working_set};
 pub use crate::redis::RedisWorkingSet;
 pub use crate::sql::{MySqlDb, PostgresDb};

@@ -64,7 +64,7 @@ mod files_node;
 mod handle;
 mod held;
 mod listing;
-mod lock_book;
+pub mod lock_book;
 mod lock_desk;
 mod queue;
 mod role;
@@ -109,6 +109,9 @@ pub struct FilesContext {
     /// the lock holder's role). `None` keeps the role where the book has
     /// it.
     pub membership: Option<Membership>,
+    /// The lock book in a MySQL or PostgreSQL `database_url`, opened by the
+    /// node; `None` keeps it in the SQLite file (see [`lock_book`]).
+    pub lock_book: Option<Arc<dyn lock_book::LockBookDb>>,
     /// Faults to inject, for tests; [`FilesFaults::default`] (none)
     /// otherwise.
     pub faults: FilesFaults,
@@ -141,7 +144,12 @@ pub fn start(ctx: FilesContext) -> FilesService {
     let limits = &cluster.limits;
     // Only a node that shares a folder holds locks: a held update waits
     // in the folder.
-    let role = Arc::new(LockRole::open(cluster, ctx.peers.me(), ctx.root.is_some()));
+    let role = Arc::new(LockRole::open(
+        cluster,
+        ctx.peers.me(),
+        ctx.root.is_some(),
+        ctx.lock_book.clone(),
+    ));
     let sync = ctx.root.clone().map(|root| {
         let folder = SharedFolder::open(root, me, ctx.store.clone());
         Arc::new(Synchronizer::new(

@@ -22,9 +22,9 @@
 #![deny(missing_docs)]
 
 pub mod bind;
-pub mod booking_db;
 pub mod boot;
 pub mod cluster;
+pub mod cluster_db;
 pub mod error;
 pub mod faults;
 pub mod running;

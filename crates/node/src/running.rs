@@ -174,11 +174,17 @@ pub async fn start_with_faults(
         None
     };
 
-    let (booking_db, booking_failover) = crate::booking_db::open(&cluster, &node.data_dir)
+    let (booking_db, booking_failover) = crate::cluster_db::booking(&cluster, &node.data_dir)
         .await
         .map_err(|error| NodeError::Booking {
             node: id.to_string(),
             error: error.into(),
+        })?;
+    let lock_book = crate::cluster_db::lock_book(&cluster)
+        .await
+        .map_err(|error| NodeError::Events {
+            node: id.to_string(),
+            error,
         })?;
 
     let boot =
@@ -262,6 +268,7 @@ pub async fn start_with_faults(
         shutdown: shutdown.clone(),
         root: FilesSection::of(node).map(|f| f.dir.clone()),
         membership: Some(membership.clone()),
+        lock_book,
         faults: faults.files,
     });
     parts.web = match (&parts.events, sockets.http) {

@@ -15,6 +15,7 @@
 
 mod booking;
 mod conformance;
+mod files_book;
 mod redis;
 mod servers;
 mod sqlite;

@@ -40,7 +40,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 /// How long a write waits for another node's transaction on the file.
-pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The book's tables; created if missing, by any node, at any time (each
 /// statement is idempotent). Their names start with `files_book_` so they
@@ -67,7 +67,7 @@ CREATE TABLE IF NOT EXISTS files_book_held (
 
 /// Who holds the locks, as the book says.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct HolderRow {
+pub struct HolderRow {
     /// The holder's node id.
     pub node: String,
     /// Its fencing token: every write of the holder carries it.
@@ -78,7 +78,7 @@ pub(crate) struct HolderRow {
 
 /// A stored lock.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct BookLock {
+pub struct BookLock {
     /// The locked file.
     pub path: String,
     /// The account that holds it.
@@ -91,14 +91,16 @@ pub(crate) struct BookLock {
 /// A stored held update: its encoded [`Held`](super::held::Held) and its
 /// content (none for a deletion).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct BookHeld {
+pub struct BookHeld {
+    /// The encoded held update.
     pub update: Vec<u8>,
+    /// Its content (none for a deletion).
     pub content: Option<Vec<u8>>,
 }
 
 /// Why the book refused or failed a write.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub(crate) enum BookError {
+pub enum BookError {
     /// The writer's token is no longer the current one: another node holds
     /// the locks now.
     #[error("this node no longer holds the locks (node {holder} does)")]
@@ -117,8 +119,45 @@ impl From<rusqlite::Error> for BookError {
     }
 }
 
+/// What the files service needs from the book: one atomic step per
+/// method, blocking (callers run it off the async threads, or accept a
+/// few milliseconds). [`LockBook`] keeps it in a SQLite file; the
+/// MySQL/PostgreSQL one is `convene_eventdb::files_sql`. Every write
+/// method is fenced by the holder's token as described above.
+pub trait LockBookDb: Send + Sync + 'static {
+    /// Who holds the locks, if anyone was ever chosen.
+    fn holder(&self) -> Result<Option<HolderRow>, BookError>;
+    /// Makes `node` the first holder of a book that never had one; the
+    /// holder now (`node` or another that was first).
+    fn claim_first(&self, node: &str) -> Result<HolderRow, BookError>;
+    /// Hands the role to `to`, under coordinator term `term`, if the book
+    /// still says what the caller saw (`seen_token`) and no later term has
+    /// chosen since: the new holder, or `None` if the book moved meanwhile.
+    fn hand_over(
+        &self,
+        seen_token: u64,
+        to: &str,
+        term: u64,
+    ) -> Result<Option<HolderRow>, BookError>;
+    /// Writes (or renews) a lock, as holder `token`.
+    fn put_lock(&self, token: u64, lock: &BookLock) -> Result<(), BookError>;
+    /// Marks `path`'s lock released (its lease ended at 0), as holder
+    /// `token`: from now on any holder applies its held updates at once.
+    fn release_lock(&self, token: u64, path: &str) -> Result<(), BookError>;
+    /// Forgets `path`'s lock and its held updates, once they are applied,
+    /// as holder `token`.
+    fn forget_lock(&self, token: u64, path: &str) -> Result<(), BookError>;
+    /// Appends an update held for `path`, with its content, as holder
+    /// `token`; `false` (nothing stored) unless `path` is locked in the book.
+    fn hold(&self, token: u64, path: &str, held: &BookHeld) -> Result<bool, BookError>;
+    /// Every lock, by path.
+    fn locks(&self) -> Result<Vec<BookLock>, BookError>;
+    /// The updates held for `path`, in arrival order.
+    fn held(&self, path: &str) -> Result<Vec<BookHeld>, BookError>;
+}
+
 /// The shared lock book, over one SQLite file.
-pub(crate) struct LockBook {
+pub struct LockBook {
     conn: Mutex<Connection>,
 }
 
@@ -153,55 +192,6 @@ impl LockBook {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Who holds the locks, if anyone was ever chosen.
-    pub fn holder(&self) -> Result<Option<HolderRow>, BookError> {
-        Ok(self
-            .conn()
-            .prepare_cached("SELECT node, token, term FROM files_book_holder WHERE id = 1")?
-            .query_row([], |r| {
-                Ok(HolderRow {
-                    node: r.get(0)?,
-                    token: r.get::<_, i64>(1)? as u64,
-                    term: r.get::<_, i64>(2)? as u64,
-                })
-            })
-            .optional()?)
-    }
-
-    /// Makes `node` the first holder of a book that never had one; the
-    /// holder now (`node` or another that was first).
-    pub fn claim_first(&self, node: &str) -> Result<HolderRow, BookError> {
-        self.conn()
-            .prepare_cached(
-                "INSERT OR IGNORE INTO files_book_holder (id, node, token, term) VALUES (1, ?1, 1, 0)",
-            )?
-            .execute(params![node])?;
-        self.holder()?
-            .ok_or_else(|| BookError::Db("the holder row vanished".into()))
-    }
-
-    /// Hands the role to `to`, under coordinator term `term`, if the book
-    /// still says what the caller saw (`seen_token`) and no later term has
-    /// chosen since: the new holder, or `None` if the book moved meanwhile.
-    pub fn hand_over(
-        &self,
-        seen_token: u64,
-        to: &str,
-        term: u64,
-    ) -> Result<Option<HolderRow>, BookError> {
-        let changed = self
-            .conn()
-            .prepare_cached(
-                "UPDATE files_book_holder SET node = ?1, token = token + 1, term = ?2
-                 WHERE id = 1 AND token = ?3 AND term <= ?2",
-            )?
-            .execute(params![to, term as i64, seen_token as i64])?;
-        if changed == 0 {
-            return Ok(None);
-        }
-        self.holder()
-    }
-
     /// Runs `write` in one immediate transaction, after checking that
     /// `token` is still the holder's: the fence every write goes through.
     fn fenced<T>(
@@ -228,9 +218,60 @@ impl LockBook {
         tx.commit()?;
         Ok(done)
     }
+}
+
+impl LockBookDb for LockBook {
+    /// Who holds the locks, if anyone was ever chosen.
+    fn holder(&self) -> Result<Option<HolderRow>, BookError> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT node, token, term FROM files_book_holder WHERE id = 1")?
+            .query_row([], |r| {
+                Ok(HolderRow {
+                    node: r.get(0)?,
+                    token: r.get::<_, i64>(1)? as u64,
+                    term: r.get::<_, i64>(2)? as u64,
+                })
+            })
+            .optional()?)
+    }
+
+    /// Makes `node` the first holder of a book that never had one; the
+    /// holder now (`node` or another that was first).
+    fn claim_first(&self, node: &str) -> Result<HolderRow, BookError> {
+        self.conn()
+            .prepare_cached(
+                "INSERT OR IGNORE INTO files_book_holder (id, node, token, term) VALUES (1, ?1, 1, 0)",
+            )?
+            .execute(params![node])?;
+        self.holder()?
+            .ok_or_else(|| BookError::Db("the holder row vanished".into()))
+    }
+
+    /// Hands the role to `to`, under coordinator term `term`, if the book
+    /// still says what the caller saw (`seen_token`) and no later term has
+    /// chosen since: the new holder, or `None` if the book moved meanwhile.
+    fn hand_over(
+        &self,
+        seen_token: u64,
+        to: &str,
+        term: u64,
+    ) -> Result<Option<HolderRow>, BookError> {
+        let changed = self
+            .conn()
+            .prepare_cached(
+                "UPDATE files_book_holder SET node = ?1, token = token + 1, term = ?2
+                 WHERE id = 1 AND token = ?3 AND term <= ?2",
+            )?
+            .execute(params![to, term as i64, seen_token as i64])?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        self.holder()
+    }
 
     /// Writes (or renews) a lock, as holder `token`.
-    pub fn put_lock(&self, token: u64, lock: &BookLock) -> Result<(), BookError> {
+    fn put_lock(&self, token: u64, lock: &BookLock) -> Result<(), BookError> {
         self.fenced(token, |tx| {
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO files_book_locks (path, owner, expires_ms) VALUES (?1, ?2, ?3)",
@@ -242,7 +283,7 @@ impl LockBook {
 
     /// Marks `path`'s lock released (its lease ended at 0), as holder
     /// `token`: from now on any holder applies its held updates at once.
-    pub fn release_lock(&self, token: u64, path: &str) -> Result<(), BookError> {
+    fn release_lock(&self, token: u64, path: &str) -> Result<(), BookError> {
         self.fenced(token, |tx| {
             tx.prepare_cached("UPDATE files_book_locks SET expires_ms = 0 WHERE path = ?1")?
                 .execute(params![path])
@@ -252,7 +293,7 @@ impl LockBook {
 
     /// Forgets `path`'s lock and its held updates, once they are applied,
     /// as holder `token`.
-    pub fn forget_lock(&self, token: u64, path: &str) -> Result<(), BookError> {
+    fn forget_lock(&self, token: u64, path: &str) -> Result<(), BookError> {
         self.fenced(token, |tx| {
             tx.prepare_cached("DELETE FROM files_book_held WHERE path = ?1")?
                 .execute(params![path])?;
@@ -264,7 +305,7 @@ impl LockBook {
 
     /// Appends an update held for `path`, with its content, as holder
     /// `token`; refused unless `path` is locked in the book.
-    pub fn hold(&self, token: u64, path: &str, held: &BookHeld) -> Result<bool, BookError> {
+    fn hold(&self, token: u64, path: &str, held: &BookHeld) -> Result<bool, BookError> {
         self.fenced(token, |tx| {
             let locked: Option<i64> = tx
                 .prepare_cached("SELECT 1 FROM files_book_locks WHERE path = ?1")?
@@ -282,7 +323,7 @@ impl LockBook {
     }
 
     /// Every lock, by path.
-    pub fn locks(&self) -> Result<Vec<BookLock>, BookError> {
+    fn locks(&self) -> Result<Vec<BookLock>, BookError> {
         let conn = self.conn();
         let mut stmt = conn
             .prepare_cached("SELECT path, owner, expires_ms FROM files_book_locks ORDER BY path")?;
@@ -299,7 +340,7 @@ impl LockBook {
     }
 
     /// The updates held for `path`, in arrival order.
-    pub fn held(&self, path: &str) -> Result<Vec<BookHeld>, BookError> {
+    fn held(&self, path: &str) -> Result<Vec<BookHeld>, BookError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT update_bytes, content FROM files_book_held WHERE path = ?1 ORDER BY seq",

@@ -1,5 +1,5 @@
 //! [`LockDesk`]: the lock holder's side of locks (lab 3). It owns the
-//! [`LockTable`] and the table's rows in the shared [`LockBook`], and decides every lock
+//! [`LockTable`] and the table's rows in the shared [`LockBook`](super::lock_book::LockBook), and decides every lock
 //! request: who may lock, unlock or break, and what is refused and why.
 //!
 //! While a file is locked, updates to it from other nodes are held, first
@@ -12,7 +12,7 @@
 //! lock in the book.
 //!
 //! Locks and held updates are written to the cluster's shared
-//! [`LockBook`] before anyone is told, each write carrying the desk's
+//! [`LockBook`](super::lock_book::LockBook) before anyone is told, each write carrying the desk's
 //! fencing token: a restart of the holder, or the role moving to another
 //! node, loses neither, and a desk whose token is no longer current is
 //! refused and marks itself [`stale`](LockDesk::is_stale) (the role then
@@ -36,7 +36,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use convene_wire::{Decode, Encode};
 
 use super::held::Held;
-use super::lock_book::{BookError, BookHeld, BookLock, LockBook};
+use super::lock_book::{BookError, BookHeld, BookLock, LockBookDb};
 use crate::locks::{LockError, LockTable, SavedLock};
 use crate::path::SharedPath;
 use crate::peer_msg::{FilesReply, OPERATOR, Refusal};
@@ -46,7 +46,7 @@ use crate::version::VersionVector;
 /// shared book.
 pub(crate) struct LockDesk {
     table: Mutex<LockTable<SharedPath, Held>>,
-    book: Arc<LockBook>,
+    book: Arc<dyn LockBookDb>,
     /// The fencing token this desk writes with.
     token: u64,
     /// A write was refused or failed: the table may differ from the book,
@@ -66,13 +66,13 @@ impl LockDesk {
     /// lock lasts `lease` unless renewed; an account holds at most
     /// `per_account` locks; `admins` may break anyone's.
     pub fn restore(
-        book: Arc<LockBook>,
+        book: Arc<dyn LockBookDb>,
         token: u64,
         limits: DeskLimits,
         now: Instant,
         materialize: &mut dyn FnMut(&Held, &[u8]),
     ) -> Result<LockDesk, BookError> {
-        let table = restore(&book, now, materialize)?.with_owner_limit(limits.per_account);
+        let table = restore(book.as_ref(), now, materialize)?.with_owner_limit(limits.per_account);
         Ok(LockDesk {
             table: Mutex::new(table),
             book,
@@ -306,7 +306,7 @@ pub(crate) struct DeskLimits {
 /// goes to `materialize`. Rows that do not parse (a damaged or forged
 /// row) are left out.
 fn restore(
-    book: &LockBook,
+    book: &dyn LockBookDb,
     now: Instant,
     materialize: &mut dyn FnMut(&Held, &[u8]),
 ) -> Result<LockTable<SharedPath, Held>, BookError> {

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use convene_cluster::membership::Membership;
 use convene_cluster::{ClusterConfig, NodeConfig};
 
-use super::lock_book::{BookError, HolderRow, LockBook};
+use super::lock_book::{BookError, HolderRow, LockBook, LockBookDb};
 use super::lock_desk::{DeskLimits, LockDesk};
 use crate::config::{DEFAULT_LEASE, FilesSection, files_nodes, lock_holder};
 
@@ -58,7 +58,7 @@ pub(crate) enum Change {
 /// Who holds the locks, and this node's desk while it does.
 pub(crate) struct LockRole {
     me: String,
-    book: Arc<LockBook>,
+    book: Arc<dyn LockBookDb>,
     /// The book is shared by every node (the role can move).
     shared: bool,
     /// This node shares a folder (only such a node holds locks).
@@ -69,10 +69,19 @@ pub(crate) struct LockRole {
 }
 
 impl LockRole {
-    /// The role as node `me` of `cluster` sees it: over the shared SQLite
-    /// file of `database_url` if it names one, else over a book in the
-    /// node's `data_dir`.
-    pub fn open(cluster: &ClusterConfig, me: &NodeConfig, has_folder: bool) -> LockRole {
+    /// The role as node `me` of `cluster` sees it: over `server_book` (the
+    /// book in a MySQL or PostgreSQL `database_url`) if given, else over
+    /// the shared SQLite file of `database_url` if it names one, else over
+    /// a book in the node's `data_dir`.
+    pub fn open(
+        cluster: &ClusterConfig,
+        me: &NodeConfig,
+        has_folder: bool,
+        server_book: Option<Arc<dyn LockBookDb>>,
+    ) -> LockRole {
+        if let Some(book) = server_book {
+            return LockRole::over(me, book, true, has_folder);
+        }
         // One SQLite file is shared only by nodes of one machine: across
         // machines each would open its own copy.
         let hosts: std::collections::HashSet<_> = cluster.nodes.iter().map(|n| n.host).collect();
@@ -100,9 +109,18 @@ impl LockRole {
                 false,
             ),
         };
+        LockRole::over(me, Arc::new(book), shared, has_folder)
+    }
+
+    fn over(
+        me: &NodeConfig,
+        book: Arc<dyn LockBookDb>,
+        shared: bool,
+        has_folder: bool,
+    ) -> LockRole {
         LockRole {
             me: me.id.clone(),
-            book: Arc::new(book),
+            book,
             shared,
             has_folder,
             desk: RwLock::new(None),

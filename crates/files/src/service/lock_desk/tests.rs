@@ -31,7 +31,8 @@ fn desk_over(
     per_account: usize,
     now: Instant,
 ) -> LockDesk {
-    let book = Arc::new(LockBook::open(&dir.path().join("book.db")).unwrap());
+    let book =
+        Arc::new(super::super::lock_book::LockBook::open(&dir.path().join("book.db")).unwrap());
     let token = book.claim_first("A").unwrap().token;
     let limits = DeskLimits {
         lease: LEASE,
