@@ -411,7 +411,8 @@ async fn a_client_that_never_reads_is_cut_off_and_the_room_goes_on() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dead_servers_names_are_kept_until_it_restarts_and_a_recovering_coordinator_keeps_them_unique() {
+async fn a_dead_servers_names_are_kept_until_it_restarts_and_a_recovering_coordinator_keeps_them_unique()
+ {
     let mut c = three_servers().await;
     // s3 has the highest priority: it coordinates.
     let mut adel = login(&c, "s1", "Adel").await;
@@ -429,7 +430,10 @@ async fn a_dead_servers_names_are_kept_until_it_restarts_and_a_recovering_coordi
     assert!(try_login(&c, "s2", "Maria").await.is_none());
     // ...and the dead server's are kept for it: it cannot be told from a
     // server cut off with its clients, whose names must not go twice.
-    assert!(try_login(&c, "s1", "Sam").await.is_none(), "Sam kept for s3");
+    assert!(
+        try_login(&c, "s1", "Sam").await.is_none(),
+        "Sam kept for s3"
+    );
 
     // Clients keep chatting throughout.
     say(&mut adel, &mut maria, "still here").await;

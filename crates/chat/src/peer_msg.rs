@@ -23,7 +23,7 @@
 //! | 6    | [`PeerRequest::ListRooms`] | (none)                              |
 //! | 7    | [`PeerRequest::ViewPart`] | u64 snapshot, u32 offset             |
 //! | 8    | [`PeerRequest::Evict`]  | u8 kind, string name                   |
-//! | 9    | [`PeerRequest::Replicate`] | u64 term, u32 count, writes ([`put_write`](crate::replica::put_write)) |
+//! | 9    | [`PeerRequest::Replicate`] | u64 term, u32 count, writes ([`put_write`]) |
 //! | 10   | [`PeerRequest::ReplicaPart`] | u64 term, u64 snapshot, u32 offset |
 //!
 //! | kind | reply                    | body                                  |

@@ -435,7 +435,9 @@ async fn rebuild<S: DatagramSocket>(role: &Coordinator<S>, live: &BTreeSet<usize
     let (mut registry, conflicts) = Registry::rebuild(&views);
     let viewed: BTreeSet<&str> = views.iter().map(|(s, _)| s.as_str()).collect();
     for (kind, name, holder) in copies.held() {
-        if viewed.contains(holder) {
+        if viewed.contains(holder) || cluster.node(holder).is_err() {
+            // A view is the truth about its server; a server no longer in
+            // the cluster file holds nothing.
             continue;
         }
         if !registry.reserve(holder, kind, name) {
