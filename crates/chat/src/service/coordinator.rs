@@ -8,7 +8,12 @@
 //!   coordinator's registry died with it (or lives on in a node that no
 //!   longer coordinates). It asks every live chat server for its
 //!   [`ServerView`] and rebuilds (see [`Registry::rebuild`] for why no name
-//!   is lost or granted twice).
+//!   is lost or granted twice), adding the names a majority's
+//!   [copies](crate::replica) give to servers it cannot reach.
+//! - **Its authority has a new term.** A claim is decided only under the
+//!   term the registry was rebuilt in: another coordinator may have decided
+//!   in between, and its decisions are on a majority's copies, which the
+//!   rebuild reads (promising the copies' nodes to refuse older terms).
 //! - **A node joins the live set.** It may be new (an empty view) or back
 //!   from a partition with clients of its own, whose names may clash with
 //!   names granted meanwhile; the rebuild finds such conflicts and tells
@@ -30,8 +35,15 @@
 //! they grant nothing new, and a coordinator cut off from the majority
 //! keeps serving what its side already holds.
 //!
-//! A node leaving the live set needs no rebuild: its names are simply
-//! released ([`Registry::server_down`]). A server that restarted faster than
+//! # Written to a majority before approved
+//!
+//! An approved claim is written to a majority's copies before the server
+//! hears of it ([`copies`](super::copies)); releases, moves and a restarted
+//! server's names are written too, without waiting.
+//!
+//! A node leaving the live set needs no rebuild: its names are kept for it
+//! ([`Registry::server_away`]), since it may be alive on the other side of a
+//! partition with its clients still using them. A server that restarted faster than
 //! the failure detector noticed is caught by its boot number: its first
 //! message carries a new one, and the coordinator frees what the previous
 //! incarnation held before answering.
