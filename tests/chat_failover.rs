@@ -106,6 +106,15 @@ async fn kill_9_of_the_coordinator_during_a_chat() {
     say(&mut carl, &mut bob, "during").await;
     coordinator(&config, "s2").await;
     eprintln!("failover agreed within {:?}", killed.elapsed());
+    // A new name is decided once the new coordinator holds a majority's
+    // leases and has read a majority's copies of the approved names.
+    let _zed = member(chat[1], "Zed").await;
+    eprintln!(
+        "first new name approved {:?} after the kill",
+        killed.elapsed()
+    );
+    let _ = bob.recv_timeout(WAIT).await.unwrap(); // Zed arrives
+    let _ = carl.recv_timeout(WAIT).await.unwrap();
 
     // Names stay unique under the new coordinator; the dead node's are kept
     // for it: from here it cannot be told from a node cut off with its

@@ -569,3 +569,49 @@ async fn fetch_view<S: DatagramSocket>(
     let view = decode_view(&bytes).ok()?;
     Some((boot.load(Ordering::Relaxed), view))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::replica::Stamp;
+
+    fn write(seq: u64, kind: Kind, name: &str, holder: Option<&str>) -> Write {
+        Write {
+            stamp: Stamp { term: 3, seq },
+            kind,
+            name: name.into(),
+            holder: holder.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn the_copies_are_told_what_the_rebuilt_registry_holds_and_no_more() {
+        let mut copies = Replica::new();
+        copies
+            .apply(
+                3,
+                &[
+                    write(1, Kind::Identity, "ann", Some("s1")),
+                    write(2, Kind::Identity, "gone", Some("s1")),
+                    write(3, Kind::Identity, "dave", Some("s3")),
+                ],
+            )
+            .unwrap();
+        let mut registry = Registry::new();
+        registry.add_server("s1");
+        assert!(registry.claim("s1", Kind::Identity, "ann"));
+        assert!(registry.claim("s1", Kind::Identity, "bob"));
+        assert!(registry.reserve("s3", Kind::Identity, "dave"));
+        let stamp = |holder: Option<&str>, kind, name: &str| write(9, kind, name, holder);
+        let mut writes = differences(&copies, &registry, stamp);
+        writes.sort_by(|a, b| (&a.name, &a.holder).cmp(&(&b.name, &b.holder)));
+        assert_eq!(
+            writes,
+            [
+                write(9, Kind::Room, "MainHall-s1", Some("s1")),
+                write(9, Kind::Identity, "bob", Some("s1")),
+                write(9, Kind::Identity, "gone", None),
+            ]
+        );
+    }
+}
