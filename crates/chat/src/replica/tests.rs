@@ -116,3 +116,100 @@ proptest! {
         prop_assert_eq!(round, merged);
     }
 }
+
+/// One step of several coordinators (term `k + 1` for coordinator `k`)
+/// working on `n` copies in any interleaving, an old one carrying on after
+/// a newer one has read.
+#[derive(Clone, Debug)]
+enum Step {
+    /// Coordinator `k` reads the copies in `mask` (it starts its term).
+    Read { k: usize, mask: u8 },
+    /// Coordinator `k` writes `name` (held by `holder`) to the copies in
+    /// `mask`; approved if a majority accepts.
+    Write {
+        k: usize,
+        name: u8,
+        holder: Option<u8>,
+        mask: u8,
+    },
+}
+
+fn steps() -> impl Strategy<Value = Vec<Step>> {
+    prop::collection::vec(
+        prop_oneof![
+            (0..4usize, any::<u8>()).prop_map(|(k, mask)| Step::Read { k, mask }),
+            (0..4usize, 0..3u8, proptest::option::of(0..3u8), any::<u8>()).prop_map(
+                |(k, name, holder, mask)| Step::Write {
+                    k,
+                    name,
+                    holder,
+                    mask
+                }
+            ),
+        ],
+        0..60,
+    )
+}
+
+proptest! {
+    /// The protocol's promise: a coordinator that read a majority's copies
+    /// under its term finds every write of an older term that a majority
+    /// accepted, whenever that happened: before the read, or after it
+    /// (impossible: some copy it read promised the newer term and refuses).
+    #[test]
+    fn a_read_of_a_majority_finds_every_write_of_an_older_term_a_majority_accepted(
+        n in 3..=5usize,
+        steps in steps(),
+    ) {
+        let majority = n / 2 + 1;
+        let mut copies = vec![Replica::new(); n];
+        let mut started = [false; 4];
+        let mut seq = 0u64;
+        let mut approved: Vec<Write> = Vec::new();
+        let mut reads: Vec<(u64, Replica)> = Vec::new();
+        for step in steps {
+            match step {
+                Step::Read { k, mask } => {
+                    let term = k as u64 + 1;
+                    let read: Vec<usize> = (0..n).filter(|i| mask & (1 << i) != 0).collect();
+                    if started[k] || read.len() < majority {
+                        continue;
+                    }
+                    if read.iter().any(|&i| copies[i].promise(term).is_err()) {
+                        continue; // refused: a newer term was seen; no decisions
+                    }
+                    started[k] = true;
+                    reads.push((term, Replica::merge(read.iter().map(|&i| &copies[i]))));
+                }
+                Step::Write { k, name, holder, mask } => {
+                    if !started[k] {
+                        continue;
+                    }
+                    seq += 1;
+                    let term = k as u64 + 1;
+                    let write = w(term, seq, &format!("n{name}"), None);
+                    let write = Write { holder: holder.map(|h| format!("s{h}")), ..write };
+                    let acks = (0..n)
+                        .filter(|i| mask & (1 << i) != 0)
+                        .filter(|&i| copies[i].apply(term, std::slice::from_ref(&write)).is_ok())
+                        .count();
+                    if acks >= majority {
+                        approved.push(write);
+                    }
+                }
+            }
+        }
+        // Every approval of an older term, even one made after the newer
+        // term's read, is in that read: after the read, the older term can
+        // no longer reach a majority.
+        for (term, merged) in &reads {
+            for w in approved.iter().filter(|w| w.stamp.term < *term) {
+                let found = merged.entries.get(&(w.kind, w.name.clone())).map(|e| e.0);
+                prop_assert!(
+                    found.is_some_and(|stamp| stamp >= w.stamp),
+                    "term {term}'s read missed {w:?} (found {found:?})"
+                );
+            }
+        }
+    }
+}
