@@ -411,7 +411,8 @@ async fn a_client_that_never_reads_is_cut_off_and_the_room_goes_on() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dead_servers_names_are_released_and_a_recovering_coordinator_keeps_them_unique() {
+async fn a_dead_servers_names_are_kept_until_it_restarts_and_a_recovering_coordinator_keeps_them_unique()
+ {
     let mut c = three_servers().await;
     // s3 has the highest priority: it coordinates.
     let mut adel = login(&c, "s1", "Adel").await;
@@ -427,16 +428,19 @@ async fn a_dead_servers_names_are_released_and_a_recovering_coordinator_keeps_th
     // Identities held on live servers stay unique under the new coordinator...
     assert!(try_login(&c, "s2", "Adel").await.is_none());
     assert!(try_login(&c, "s2", "Maria").await.is_none());
-    // ...and the dead server's are free.
-    let _sam = try_login(&c, "s1", "Sam").await.expect("Sam released");
-    let _ = recv(&mut adel).await;
-    let _ = recv(&mut maria).await;
+    // ...and the dead server's are kept for it: it cannot be told from a
+    // server cut off with its clients, whose names must not go twice.
+    assert!(
+        try_login(&c, "s1", "Sam").await.is_none(),
+        "Sam kept for s3"
+    );
 
     // Clients keep chatting throughout.
     say(&mut adel, &mut maria, "still here").await;
 
     // s3 recovers with the highest priority and takes over again, rebuilding
-    // from every live view: nothing is lost, nothing can be taken twice.
+    // from every live view and a majority's copies: nothing is lost, nothing
+    // can be taken twice, and what its old incarnation held is free.
     c.start_node("s3").await;
     let coordinator = c.node("s3").membership().coordinator();
     let mut coordinator = coordinator;
@@ -444,6 +448,9 @@ async fn a_dead_servers_names_are_released_and_a_recovering_coordinator_keeps_th
         .await
         .expect("s3 takes over")
         .unwrap();
+    let _sam = try_login(&c, "s1", "Sam").await.expect("Sam released");
+    let _ = recv(&mut adel).await;
+    let _ = recv(&mut maria).await;
     for name in ["Adel", "Maria", "Sam"] {
         assert!(try_login(&c, "s3", name).await.is_none(), "{name}");
     }

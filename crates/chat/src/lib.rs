@@ -39,6 +39,8 @@
 //!   as a sans-IO state machine: client lines in, lines to send and cluster claims out.
 //! - [`registry`]: [`Registry`](registry::Registry), the coordinator's record of
 //!   every identity and room in the cluster, which decides the servers' claims.
+//! - [`replica`]: [`Replica`](replica::Replica), one node's copy of the approved
+//!   names, written by the coordinator to a majority before it approves.
 //! - [`peer_msg`]: what servers and the coordinator say to each other.
 //! - [`service`]: all of it running on a node: the TCP front door, the link
 //!   to the coordinator, and the coordinator role.
@@ -62,6 +64,7 @@ pub mod ids;
 mod json;
 pub mod peer_msg;
 pub mod registry;
+pub mod replica;
 pub mod server;
 pub mod server_msg;
 pub mod service;

@@ -23,6 +23,8 @@
 //! | 6    | [`PeerRequest::ListRooms`] | (none)                              |
 //! | 7    | [`PeerRequest::ViewPart`] | u64 snapshot, u32 offset             |
 //! | 8    | [`PeerRequest::Evict`]  | u8 kind, string name                   |
+//! | 9    | [`PeerRequest::Replicate`] | u64 term, u32 count, writes ([`put_write`]) |
+//! | 10   | [`PeerRequest::ReplicaPart`] | u64 term, u64 snapshot, u32 offset |
 //!
 //! | kind | reply                    | body                                  |
 //! |------|--------------------------|---------------------------------------|
@@ -33,6 +35,8 @@
 //! | 5    | [`PeerReply::Rooms`]     | u32 count, strings                    |
 //! | 6    | [`PeerReply::ViewPart`]  | u64 boot, u64 snapshot, u32 total, bytes (u32 length) |
 //! | 7    | [`PeerReply::StaleSnapshot`] | (none)                            |
+//! | 8    | [`PeerReply::StaleTerm`] | u64 highest term seen                 |
+//! | 9    | [`PeerReply::ReplicaPart`] | u64 snapshot, u32 total, bytes (u32 length) |
 //!
 //! Integers are big-endian, strings a u32 length then UTF-8. Names are at most
 //! [`MAX_NAME`] bytes: more than any valid identity or room id, so a peer
@@ -45,11 +49,19 @@
 //! on the first request and serves it by offset, and a coordinator that finds
 //! the snapshot replaced (or, after half a minute, expired) starts over (see
 //! [`convene_cluster::snapshot`]).
+//!
+//! The coordinator's writes to the nodes' [copies](crate::replica) of the
+//! approved names go in batches of at most [`MAX_WRITES`]; a new
+//! coordinator reads a copy in parts, like a view. Both carry the
+//! coordinator's quorum term, and a node that has seen a higher one answers
+//! [`PeerReply::StaleTerm`]. An older node drops kinds 9 and 10 as
+//! malformed, which the coordinator counts as no copy.
 
 use convene_cluster::ServiceTag;
 use convene_wire::{Decode, DecodeError, Encode, Reader, WriteExt};
 
 use crate::registry::{Kind, ServerView};
+use crate::replica::{Write, put_write, write};
 
 /// Chat's peer messages start with this byte (see [`ServiceTag`]).
 pub const TAG: ServiceTag = ServiceTag::new(4, "chat");
@@ -63,6 +75,10 @@ pub const VIEW_PART: usize = 48 * 1024;
 /// The most rooms one [`PeerReply::Rooms`] carries: keeps the reply inside
 /// one datagram even with every id at [`MAX_NAME`].
 pub const MAX_LISTED_ROOMS: usize = 900;
+
+/// The most writes in one [`PeerRequest::Replicate`]: each is at most 153
+/// bytes, so a batch stays under [`VIEW_PART`].
+pub const MAX_WRITES: usize = 300;
 
 /// A request from one node's chat service to another's.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -123,6 +139,24 @@ pub enum PeerRequest {
         /// The name.
         name: String,
     },
+    /// To any node, from the coordinator: keep these writes in your copy of
+    /// the approved names (see [`Replica`](crate::replica::Replica)).
+    Replicate {
+        /// The coordinator's quorum term.
+        term: u64,
+        /// At most [`MAX_WRITES`] writes, each stamped with `term`.
+        writes: Vec<Write>,
+    },
+    /// To any node, from a coordinator starting a term: part of your copy of
+    /// the approved names; refuse writes below `term` from now on.
+    ReplicaPart {
+        /// The coordinator's quorum term.
+        term: u64,
+        /// 0 to freeze a new snapshot, else the one being read.
+        snapshot: u64,
+        /// Where in the snapshot's bytes to start.
+        offset: u32,
+    },
 }
 
 /// The answer to a [`PeerRequest`].
@@ -153,6 +187,20 @@ pub enum PeerReply {
     /// The snapshot asked for has been replaced or has expired; start
     /// again from 0.
     StaleSnapshot,
+    /// Refused: this node has seen a higher term than the request's.
+    StaleTerm {
+        /// The highest term it has seen.
+        seen: u64,
+    },
+    /// Part of a copy of the approved names.
+    ReplicaPart {
+        /// The snapshot these bytes belong to.
+        snapshot: u64,
+        /// The snapshot's whole length.
+        total: u32,
+        /// The bytes from the requested offset.
+        bytes: Vec<u8>,
+    },
 }
 
 fn put_kind(out: &mut Vec<u8>, kind: Kind) {
@@ -230,6 +278,25 @@ impl Encode for PeerRequest {
                 put_kind(out, *kind);
                 out.put_string(name);
             }
+            PeerRequest::Replicate { term, writes } => {
+                out.put_u8(9);
+                out.put_u64(*term);
+                let writes = &writes[..writes.len().min(MAX_WRITES)];
+                out.put_u32(writes.len() as u32);
+                for w in writes {
+                    put_write(out, w);
+                }
+            }
+            PeerRequest::ReplicaPart {
+                term,
+                snapshot,
+                offset,
+            } => {
+                out.put_u8(10);
+                out.put_u64(*term);
+                out.put_u64(*snapshot);
+                out.put_u32(*offset);
+            }
         }
     }
 }
@@ -262,6 +329,23 @@ impl Decode<'_> for PeerRequest {
             8 => PeerRequest::Evict {
                 kind: kind(r)?,
                 name: name(r)?,
+            },
+            9 => {
+                let term = r.u64()?;
+                // Each write is at least 25 bytes.
+                let count = r.count(25)?;
+                if count > MAX_WRITES {
+                    return Err(DecodeError::Invalid("too many writes"));
+                }
+                let writes = (0..count)
+                    .map(|_| write(r))
+                    .collect::<Result<_, DecodeError>>()?;
+                PeerRequest::Replicate { term, writes }
+            }
+            10 => PeerRequest::ReplicaPart {
+                term: r.u64()?,
+                snapshot: r.u64()?,
+                offset: r.u32()?,
             },
             _ => return Err(DecodeError::Invalid("chat request kind")),
         })
@@ -300,6 +384,21 @@ impl Encode for PeerReply {
                 out.put_bytes(bytes);
             }
             PeerReply::StaleSnapshot => out.put_u8(7),
+            PeerReply::StaleTerm { seen } => {
+                out.put_u8(8);
+                out.put_u64(*seen);
+            }
+            PeerReply::ReplicaPart {
+                snapshot,
+                total,
+                bytes,
+            } => {
+                out.put_u8(9);
+                out.put_u64(*snapshot);
+                out.put_u32(*total);
+                out.put_u32(bytes.len() as u32);
+                out.put_bytes(bytes);
+            }
         }
     }
 }
@@ -340,6 +439,20 @@ impl Decode<'_> for PeerReply {
                 }
             }
             7 => PeerReply::StaleSnapshot,
+            8 => PeerReply::StaleTerm { seen: r.u64()? },
+            9 => {
+                let snapshot = r.u64()?;
+                let total = r.u32()?;
+                let len = r.u32()? as usize;
+                if len > VIEW_PART {
+                    return Err(DecodeError::Invalid("copy part length"));
+                }
+                PeerReply::ReplicaPart {
+                    snapshot,
+                    total,
+                    bytes: r.bytes(len)?.to_vec(),
+                }
+            }
             _ => return Err(DecodeError::Invalid("chat reply kind")),
         })
     }
@@ -413,6 +526,32 @@ mod tests {
             (any::<u64>(), any::<u32>())
                 .prop_map(|(snapshot, offset)| PeerRequest::ViewPart { snapshot, offset }),
             (kinds(), n).prop_map(|(kind, name)| PeerRequest::Evict { kind, name }),
+            (
+                any::<u64>(),
+                prop::collection::vec(
+                    (any::<u64>(), kinds(), n, proptest::option::of("s[0-9]")),
+                    0..5
+                )
+            )
+                .prop_map(|(term, writes)| PeerRequest::Replicate {
+                    term,
+                    writes: writes
+                        .into_iter()
+                        .map(|(seq, kind, name, holder)| Write {
+                            stamp: crate::replica::Stamp { term, seq },
+                            kind,
+                            name,
+                            holder,
+                        })
+                        .collect(),
+                }),
+            (any::<u64>(), any::<u64>(), any::<u32>()).prop_map(|(term, snapshot, offset)| {
+                PeerRequest::ReplicaPart {
+                    term,
+                    snapshot,
+                    offset,
+                }
+            }),
         ]
     }
 
@@ -436,6 +575,17 @@ mod tests {
                     bytes
                 }),
             Just(PeerReply::StaleSnapshot),
+            any::<u64>().prop_map(|seen| PeerReply::StaleTerm { seen }),
+            (
+                any::<u64>(),
+                any::<u32>(),
+                prop::collection::vec(any::<u8>(), 0..100)
+            )
+                .prop_map(|(snapshot, total, bytes)| PeerReply::ReplicaPart {
+                    snapshot,
+                    total,
+                    bytes
+                }),
         ]
     }
 

@@ -22,6 +22,8 @@
 //! | a server accepted a `movejoin`            | [`moved`](Registry::moved)             |
 //! | membership: a server is up                | [`add_server`](Registry::add_server)   |
 //! | membership: a server is down or restarted | [`server_down`](Registry::server_down) |
+//! | membership: a server is unreachable       | [`server_away`](Registry::server_away) |
+//! | a copy of the approved names holds a name | [`reserve`](Registry::reserve)         |
 //! | this node became coordinator              | [`rebuild`](Registry::rebuild)         |
 //!
 //! [`Output::Claim`]: crate::server::Output::Claim
@@ -195,8 +197,8 @@ pub struct Conflict {
 /// server holds it. See the [module docs](self).
 ///
 /// Invariants, whatever the calls: every name has at most one holder; every
-/// holder is a live server; every live server holds its MainHall; and no other
-/// server holds a MainHall id.
+/// holder is a live or an [away](Registry::server_away) server; every live
+/// server holds its MainHall; and no other server holds a MainHall id.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Registry {
     /// Every identity in the cluster, to the server that holds it.
@@ -205,7 +207,11 @@ pub struct Registry {
     rooms: BTreeMap<String, ServerId>,
     /// The live servers, each with the names it holds: the reverse of the two
     /// maps above, so a dead server's names are found without a scan.
+    /// Away servers are here too.
     servers: BTreeMap<ServerId, Held>,
+    /// Servers that hold names but cannot be reached (down, or on the other
+    /// side of a partition): their names stay theirs, they claim nothing.
+    away: BTreeSet<ServerId>,
 }
 
 /// The names one server holds.
@@ -249,6 +255,11 @@ impl Registry {
     /// following [`server_down`](Registry::server_down)). Adding a live server
     /// again changes nothing.
     pub fn add_server(&mut self, server: &str) {
+        if self.away.remove(server) {
+            // Back, with what it held while away.
+            self.take_main_hall(server);
+            return;
+        }
         if self.servers.contains_key(server) {
             return;
         }
@@ -266,7 +277,7 @@ impl Registry {
     /// name), and for a room id that is a MainHall (`MainHall-…`), even this
     /// server's own: MainHalls are not created by clients.
     pub fn claim(&mut self, server: &str, kind: Kind, name: &str) -> bool {
-        if !self.servers.contains_key(server) || (kind == Kind::Room && is_main_hall(name)) {
+        if !self.is_live(server) || (kind == Kind::Room && is_main_hall(name)) {
             return false;
         }
         match self.holder(kind, name) {
@@ -313,7 +324,7 @@ impl Registry {
     /// reported) or `to` is not live. Then the caller tells `to` to drop the
     /// client: its identity is not its own.
     pub fn moved(&mut self, identity: &str, from: &str, to: &str) -> bool {
-        if !self.servers.contains_key(to) {
+        if !self.is_live(to) {
             return false;
         }
         match self.holder(Kind::Identity, identity) {
@@ -333,6 +344,7 @@ impl Registry {
     /// Its clients were connected to it and are gone with it, so their names
     /// are free for anyone. Reporting a server down again changes nothing.
     pub fn server_down(&mut self, server: &str) {
+        self.away.remove(server);
         let Some(held) = self.servers.remove(server) else {
             return;
         };
@@ -416,9 +428,64 @@ impl Registry {
         (registry, conflicts)
     }
 
-    /// Whether `server` is live here (added, and not reported down since).
+    /// Server `server` cannot be reached: it may be dead, or alive with its
+    /// clients on the other side of a partition. Unlike
+    /// [`server_down`](Registry::server_down) its names stay its own (they
+    /// were approved, and its clients may still be using them), but it
+    /// claims nothing until [`add_server`](Registry::add_server) brings it
+    /// back. Its names go when it is reported down, e.g. after a restart.
+    pub fn server_away(&mut self, server: &str) {
+        if self.servers.contains_key(server) {
+            self.away.insert(server.to_string());
+        }
+    }
+
+    /// Records that `server` holds `name`, as a copy of the approved names
+    /// says, if nobody holds it here; `true` if `server` holds it now. A
+    /// server not known here becomes [away](Registry::server_away): this is
+    /// how a new coordinator keeps the names of servers it cannot reach. A
+    /// room id that is a MainHall is only ever its own server's.
+    pub fn reserve(&mut self, server: &str, kind: Kind, name: &str) -> bool {
+        if kind == Kind::Room && is_main_hall(name) && main_hall(server) != name {
+            return false;
+        }
+        if !self.servers.contains_key(server) {
+            self.servers.insert(server.to_string(), Held::default());
+            self.away.insert(server.to_string());
+        }
+        match self.holder(kind, name) {
+            Some(holder) => holder == server,
+            None => {
+                self.take(server, kind, name);
+                true
+            }
+        }
+    }
+
+    /// Whether `server` is live here (added, and not reported down or away
+    /// since).
     pub fn is_live(&self, server: &str) -> bool {
-        self.servers.contains_key(server)
+        self.servers.contains_key(server) && !self.away.contains(server)
+    }
+
+    /// Whether `server` is [away](Registry::server_away): unreachable, its
+    /// names kept.
+    pub fn is_away(&self, server: &str) -> bool {
+        self.away.contains(server)
+    }
+
+    /// Every name held, with its holder: identities first, each kind in
+    /// name order.
+    pub fn held(&self) -> impl Iterator<Item = (Kind, &str, &str)> {
+        let identities = self
+            .identities
+            .iter()
+            .map(|(n, s)| (Kind::Identity, n.as_str(), s.as_str()));
+        let rooms = self
+            .rooms
+            .iter()
+            .map(|(n, s)| (Kind::Room, n.as_str(), s.as_str()));
+        identities.chain(rooms)
     }
 
     /// The server that holds `name`, if any.
@@ -452,6 +519,14 @@ impl Registry {
         match kind {
             Kind::Identity => &mut self.identities,
             Kind::Room => &mut self.rooms,
+        }
+    }
+
+    /// Gives a server back its MainHall, unless something else holds it.
+    fn take_main_hall(&mut self, server: &str) {
+        let hall = main_hall(server);
+        if self.holder(Kind::Room, &hall).is_none() {
+            self.take(server, Kind::Room, &hall);
         }
     }
 

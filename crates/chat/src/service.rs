@@ -57,6 +57,7 @@ use tokio::task::JoinHandle;
 mod chat_node;
 mod connection;
 mod coordinator;
+mod copies;
 mod gate;
 mod hub;
 mod link;

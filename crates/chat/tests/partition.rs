@@ -6,8 +6,11 @@
 //! Checks issue 13's first rule: a fresh cluster approves its first client
 //! (the coordinator waits for authority instead of refusing); the isolated
 //! coordinator refuses a new identity within a few seconds while the
-//! majority side approves it; what each side already holds keeps working;
-//! and after healing no identity is held by two servers.
+//! majority side approves it; the majority does not approve an identity the
+//! cut-off side holds (the approved names are on a majority's copies), but
+//! does approve one released before the cut; what each side already holds
+//! keeps working; and after healing no identity is held by two servers and
+//! none approved is lost.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -207,6 +210,13 @@ async fn an_isolated_coordinator_refuses_new_identities_while_the_majority_appro
         first < Duration::from_secs(5),
         "first approval after {first:?}"
     );
+    // frank comes and goes on n2 before the cut: his name is free again.
+    let frank = login(&nodes[2], "frank").await.expect("frank, on n2");
+    drop(frank);
+    eventually(Duration::from_secs(5), "n2 sees frank go", || {
+        !nodes[2].chat.identities().contains(&"frank".to_string())
+    })
+    .await;
     let mut dave = login(&nodes[2], "dave").await.expect("dave, on n2");
     eventually(
         Duration::from_secs(5),
@@ -227,7 +237,10 @@ async fn an_isolated_coordinator_refuses_new_identities_while_the_majority_appro
 
     // The minority refuses, within a few seconds and with the course
     // protocol's answer; the majority approves the same name.
-    let (minority, majority) = tokio::join!(login(&nodes[2], "bob"), login(&nodes[0], "bob"));
+    let (minority, (majority, approved)) = tokio::join!(login(&nodes[2], "bob"), async {
+        let session = login(&nodes[0], "bob").await;
+        (session, cut.elapsed())
+    });
     let refused = cut.elapsed();
     assert!(
         matches!(minority, Err(ClientError::Refused { .. })),
@@ -239,6 +252,17 @@ async fn an_isolated_coordinator_refuses_new_identities_while_the_majority_appro
         "refused {refused:?} after the cut"
     );
     let _bob = majority.expect("bob on the majority side");
+    // dave was approved before the cut and is still n2's: the majority
+    // keeps his name for him. frank's release reached the copies.
+    let twin = login(&nodes[1], "dave").await;
+    assert!(
+        matches!(twin, Err(ClientError::Refused { .. })),
+        "a second dave on the majority side: {:?}",
+        twin.map(|_| "approved")
+    );
+    let _frank = login(&nodes[1], "frank")
+        .await
+        .expect("frank again, on the majority side");
     // Once the patience is spent, the minority refuses at once.
     let asked = Instant::now();
     let again = login(&nodes[2], "carol").await;
@@ -259,7 +283,7 @@ async fn an_isolated_coordinator_refuses_new_identities_while_the_majority_appro
     .await;
     assert_eq!(nodes[2].chat.identities(), ["dave"]);
     eprintln!(
-        "authority lost {lost:?} after the cut; refusal {refused:?}; first approval {first:?}"
+        "authority lost {lost:?} after the cut; refusal {refused:?}; majority's first approval {approved:?} after the cut; first approval {first:?}"
     );
 
     // Healed: n2 coordinates again, and no identity is held twice.
@@ -275,7 +299,15 @@ async fn an_isolated_coordinator_refuses_new_identities_while_the_majority_appro
     let held = holders(&nodes);
     assert_eq!(held["alice"], ["n0"]);
     assert_eq!(held["bob"], ["n0"]);
+    assert_eq!(held["dave"], ["n2"], "approved before the cut, not lost");
+    assert_eq!(held["frank"], ["n1"]);
     assert!(!held.contains_key("carol"));
+    answers(&mut dave, ClientMessage::Who, |m| {
+        matches!(m, ServerMessage::RoomContents { .. })
+    })
+    .await;
+    let twin = login(&nodes[0], "dave").await;
+    assert!(matches!(twin, Err(ClientError::Refused { .. })));
     // A new identity is approved again, under the healed coordinator.
     login(&nodes[1], "erin").await.expect("erin after healing");
 }

@@ -28,7 +28,31 @@
 //! answered to anyone who can reach the peer port (it reveals only
 //! liveness): `convene status --chat-config`, for the chat seed's cluster,
 //! which has no web front, asks each node directly.
+//!
+//! # Two-way contact
+//!
+//! A coordinator that others hear but that cannot hear them (the links
+//! into it cut) would otherwise be followed by everyone while it never
+//! gets a grant, and its lease requests, still arriving, would keep every
+//! grantor's promise running: nobody could get authority. So a
+//! coordinator's claim travels with the nodes it hears ([`codec`]'s
+//! `Claim`, its live set), and a node the claim does not name:
+//!
+//! - does not take it as a claim (only as a sign of life): the claim lapses
+//!   and the election replaces that coordinator among the nodes that hear
+//!   each other;
+//! - grants that node no lease for `suspect_after` after each such claim,
+//!   so its promises run out and the coordinator elected instead gets the
+//!   majority's leases.
+//!
+//! Once the links mend, the old coordinator hears the others, names them in
+//! its claims, and (ranking higher) takes over again, in a newer term.
+//! Tested on turmoil (`tests/simulated_membership.rs`,
+//! `a_coordinator_heard_but_not_hearing_is_replaced_by_one_with_authority`:
+//! with default election timings scaled down, the other side held authority
+//! about 2 s after the cut, and no two nodes held it at once).
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -39,7 +63,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::ClusterConfig;
-use crate::election::{Election, ElectionConfig, Event, NodeId};
+use crate::election::{Election, ElectionConfig, Event, Message, NodeId};
 use crate::peer::{BoxFuture, Peers, Router, ServiceHandler, ServiceTag};
 use crate::quorum::{Authority, NoAuthority, QuorumConfig, Term};
 use crate::shutdown::Shutdown;
@@ -80,6 +104,12 @@ struct Inner<S> {
     wake: Notify,
     coordinator: watch::Sender<Option<NodeId>>,
     live: watch::Sender<Vec<NodeId>>,
+    /// Nodes whose latest coordinator claim did not name this node (they do
+    /// not hear it), each until when no lease is granted to it.
+    deaf: Mutex<HashMap<NodeId, Instant>>,
+    /// How long one such claim stops grants: `suspect_after`, as long as
+    /// silence takes to count as death.
+    deaf_for: std::time::Duration,
 }
 
 impl<S: DatagramSocket> Membership<S> {
@@ -109,6 +139,7 @@ impl<S: DatagramSocket> Membership<S> {
         let me = cluster.index_of(&peers.me().id).unwrap_or_default();
         let priorities = cluster.nodes.iter().map(|n| n.priority).collect();
         let start = now();
+        let deaf_for = config.suspect_after;
         let election = Election::new(me, priorities, config, start);
         let size = cluster.nodes.len().max(me + 1);
         let authority = Authority::new(me, size, QuorumConfig::default(), start, terms.stored());
@@ -120,6 +151,8 @@ impl<S: DatagramSocket> Membership<S> {
             wake: Notify::new(),
             coordinator: watch::channel(None).0,
             live: watch::channel(vec![me]).0,
+            deaf: Mutex::new(HashMap::new()),
+            deaf_for,
             peers,
         });
         // A second registration is a programming error; the first stands.
@@ -222,6 +255,10 @@ impl<S: DatagramSocket> Inner<S> {
         self.authority.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn deaf(&self) -> MutexGuard<'_, HashMap<NodeId, Instant>> {
+        self.deaf.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The earlier of the election's and the authority's deadlines.
     fn poll_timeout(&self) -> Option<Instant> {
         let election = self.lock().poll_timeout();
@@ -281,7 +318,14 @@ impl<S: DatagramSocket> Inner<S> {
             let Some(node) = cluster.nodes.get(to) else {
                 continue;
             };
-            let body = Wire::Election(message).to_bytes();
+            let wire = match message {
+                // A claim says whom the claimant hears (two-way contact).
+                Message::Coordinator => Wire::Claim {
+                    hears: live.clone(),
+                },
+                message => Wire::Election(message),
+            };
+            let body = wire.to_bytes();
             if let Err(e) = self.peers.notify(node.peer_addr(), TAG, &body) {
                 tracing::debug!(to = %node.id, "election notice not sent: {e}");
             }
@@ -376,6 +420,30 @@ impl<S: DatagramSocket> ServiceHandler for Handler<S> {
         };
         match Wire::from_bytes(&body) {
             Ok(Wire::Election(message)) => inner.lock().handle(now(), sender, message),
+            Ok(Wire::Claim { hears }) if hears.contains(&inner.me) => {
+                inner.deaf().remove(&sender);
+                inner.lock().handle(now(), sender, Message::Coordinator)
+            }
+            Ok(Wire::Claim { .. }) => {
+                // The claimant does not hear us: we cannot follow it (its
+                // claim lapses and an election replaces it), nor grant it a
+                // lease whose promise would only block the coordinator we
+                // elect instead. It is alive, though: a sign of life, so
+                // that our own claims name it and it hears that we hear it.
+                tracing::debug!(%from, "coordinator claim from a node that does not hear us; not followed");
+                let until = now() + inner.deaf_for;
+                inner.deaf().insert(sender, until);
+                inner.lock().handle(now(), sender, Message::Heartbeat)
+            }
+            Ok(Wire::Quorum(message @ crate::quorum::Message::LeaseRequest { .. }))
+                if inner
+                    .deaf()
+                    .get(&sender)
+                    .is_some_and(|&until| now() < until) =>
+            {
+                tracing::debug!(%from, ?message, "lease request from a node that does not hear us; dropped");
+                return;
+            }
             Ok(Wire::Quorum(message)) => inner.authority().handle(now(), sender, message),
             _ => {
                 tracing::debug!(%from, "malformed election notice; dropped");

@@ -248,3 +248,70 @@ fn authority_follows_the_majority_through_a_partition() -> turmoil::Result {
     });
     sim.run()
 }
+
+#[test]
+fn a_coordinator_heard_but_not_hearing_is_replaced_by_one_with_authority() -> turmoil::Result {
+    let mut sim = turmoil::Builder::new()
+        .simulation_duration(Duration::from_secs(120))
+        .build();
+    let authorities: Authorities = Arc::default();
+    let overlaps = Arc::new(Mutex::new(0usize));
+    for (me, name) in NAMES.iter().enumerate() {
+        let authorities = authorities.clone();
+        let overlaps = overlaps.clone();
+        sim.host(*name, move || {
+            let authorities = authorities.clone();
+            let overlaps = overlaps.clone();
+            async move {
+                let (membership, _running) = start_node(me).await?;
+                loop {
+                    {
+                        let mut all = authorities.lock().unwrap();
+                        all.insert(NAMES[me], membership.authority());
+                        if all.values().filter(|a| a.is_ok()).count() > 1 {
+                            *overlaps.lock().unwrap() += 1;
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+        });
+    }
+    sim.client("observer", async move {
+        let holds = |a: Result<Term, NoAuthority>| a.is_ok();
+        until(&authorities, &["n2"], Duration::from_secs(5), holds).await;
+        let first = authorities.lock().unwrap()["n2"].unwrap();
+
+        // Whatever n0 and n1 send n2 is lost; n2's messages still reach
+        // them. n2 hears nobody and claims the role alone; its claims say
+        // so, and the others elect n1, which gets their leases.
+        turmoil::partition_oneway("n0", "n2");
+        turmoil::partition_oneway("n1", "n2");
+        let after = until(&authorities, &["n1"], Duration::from_secs(8), holds).await;
+        let taken = authorities.lock().unwrap()["n1"].unwrap();
+        assert!(taken > first, "{taken} after {first}");
+        until(&authorities, &["n0"], Duration::ZERO, |a| {
+            a == Err(NoAuthority::NotCoordinator(Some(1)))
+        })
+        .await;
+        // It lasts: n2's requests, still arriving, win no grant.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        until(&authorities, &["n1"], Duration::ZERO, holds).await;
+        until(&authorities, &["n2"], Duration::ZERO, |a| a.is_err()).await;
+        eprintln!("n1 held authority {after:?} after n2 stopped hearing the others");
+
+        // Mended: n2 hears the others again and takes over, in a newer term.
+        turmoil::repair("n0", "n2");
+        turmoil::repair("n1", "n2");
+        until(&authorities, &["n2"], Duration::from_secs(10), holds).await;
+        let third = authorities.lock().unwrap()["n2"].unwrap();
+        assert!(third > taken, "{third} after {taken}");
+        assert_eq!(
+            *overlaps.lock().unwrap(),
+            0,
+            "two nodes held authority at once"
+        );
+        Ok(())
+    });
+    sim.run()
+}

@@ -82,6 +82,10 @@ pub fn start(context: EventsContext) -> EventsService {
             transport,
             live,
             coordinator,
+            authority: {
+                let membership = context.membership.clone();
+                Arc::new(move || membership.authority())
+            },
             db: context.db,
             shutdown: context.shutdown,
             faults: context.faults,

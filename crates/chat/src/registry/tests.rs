@@ -79,7 +79,7 @@ impl Registry {
                 assert_eq!(self.holder(Kind::Room, name), Some(server.as_str()));
             }
             assert!(
-                held.rooms.contains(&main_hall(server)),
+                self.away.contains(server) || held.rooms.contains(&main_hall(server)),
                 "{server} lost its MainHall"
             );
         }
@@ -311,6 +311,61 @@ fn a_restarted_server_comes_back_with_only_its_main_hall() {
     assert_eq!(registry.rooms(), ["MainHall-s1"]);
     assert!(registry.identities_of("s1").is_empty());
     assert!(registry.claim("s1", Kind::Identity, "Adel"));
+    registry.check();
+}
+
+// Servers away (unreachable, maybe cut off with their clients).
+
+#[test]
+fn an_away_server_keeps_its_names_and_claims_nothing() {
+    let mut registry = registry(&["s1", "s2"]);
+    assert!(registry.claim("s2", Kind::Identity, "dave"));
+    registry.server_away("s2");
+    assert!(registry.is_away("s2") && !registry.is_live("s2"));
+    // Its client may still be using the name on the other side.
+    assert!(!registry.claim("s1", Kind::Identity, "dave"));
+    assert!(!registry.moved("dave", "s3", "s1"), "not from its holder");
+    assert!(!registry.claim("s2", Kind::Identity, "erin"));
+    assert_eq!(registry.rooms(), ["MainHall-s1", "MainHall-s2"]);
+    registry.check();
+    // Back: it holds what it held, and claims again.
+    registry.add_server("s2");
+    assert!(registry.is_live("s2"));
+    assert_eq!(registry.identities_of("s2"), ["dave"]);
+    assert!(registry.claim("s2", Kind::Identity, "erin"));
+    registry.check();
+    // Restarted instead: everything goes.
+    registry.server_away("s2");
+    registry.server_down("s2");
+    assert!(registry.claim("s1", Kind::Identity, "dave"));
+    registry.check();
+}
+
+#[test]
+fn a_reserved_name_is_kept_for_a_server_without_a_view() {
+    let (mut registry, _) = Registry::rebuild(&[(s("s1"), view(&["ann"], &[], &[]))]);
+    // The copies say s3, which sent no view, holds "dave" and a room.
+    assert!(registry.reserve("s3", Kind::Identity, "dave"));
+    assert!(registry.reserve("s3", Kind::Room, "jokes"));
+    assert!(registry.reserve("s3", Kind::Room, "MainHall-s3"));
+    assert!(registry.is_away("s3"));
+    assert!(!registry.claim("s1", Kind::Identity, "dave"));
+    assert!(!registry.claim("s1", Kind::Room, "jokes"));
+    // Not over a name a reachable server holds, nor another's MainHall.
+    assert!(!registry.reserve("s3", Kind::Identity, "ann"));
+    assert!(!registry.reserve("s3", Kind::Room, "MainHall-s1"));
+    assert_eq!(registry.holder(Kind::Identity, "ann"), Some("s1"));
+    let held: Vec<_> = registry.held().collect();
+    assert_eq!(
+        held,
+        [
+            (Kind::Identity, "ann", "s1"),
+            (Kind::Identity, "dave", "s3"),
+            (Kind::Room, "MainHall-s1", "s1"),
+            (Kind::Room, "MainHall-s3", "s3"),
+            (Kind::Room, "jokes", "s3"),
+        ]
+    );
     registry.check();
 }
 

@@ -1,6 +1,7 @@
 //! The chat service's handler for peer requests: coordinator questions go
 //! to the [coordinator role](super::coordinator), view and evict requests to
-//! this node's server.
+//! this node's server, writes and reads of the approved names to this
+//! node's [copy](super::copies).
 //!
 //! Requests are accepted only from nodes of the cluster file (the sender's
 //! address must be a node's peer address); anything else, and anything that
@@ -21,13 +22,29 @@ pub(crate) struct ChatPeerHandler<S>(pub Arc<ChatNode<S>>);
 
 impl<S: DatagramSocket> ServiceHandler for ChatPeerHandler<S> {
     fn handle(&self, from: SocketAddr, body: Vec<u8>) -> BoxFuture<Option<Vec<u8>>> {
-        let reply = self.reply(from, &body).map(|r| r.to_bytes());
-        Box::pin(async move { reply })
+        let reply = self.reply(from, &body);
+        let node = self.0.clone();
+        Box::pin(async move {
+            let reply = match reply? {
+                Handled::Now(reply) => reply,
+                // A claim waits for the copies of the names it approves.
+                Handled::Coordinator(sender, request) => {
+                    node.coordinator.answer(&sender, request).await
+                }
+            };
+            Some(reply.to_bytes())
+        })
     }
 }
 
+/// A request answered on the spot, or one for the coordinator role.
+enum Handled {
+    Now(PeerReply),
+    Coordinator(String, PeerRequest),
+}
+
 impl<S: DatagramSocket> ChatPeerHandler<S> {
-    fn reply(&self, from: SocketAddr, body: &[u8]) -> Option<PeerReply> {
+    fn reply(&self, from: SocketAddr, body: &[u8]) -> Option<Handled> {
         let node = &self.0;
         let Some(sender) = node.peers.cluster().node_at(from) else {
             tracing::debug!(%from, "chat request from outside the cluster; dropped");
@@ -40,7 +57,7 @@ impl<S: DatagramSocket> ChatPeerHandler<S> {
                 return None;
             }
         };
-        Some(match request {
+        Some(Handled::Now(match request {
             PeerRequest::ViewPart { snapshot, offset } => self.view_part(snapshot, offset),
             PeerRequest::Evict { kind, name } => {
                 let mut state = node.hub.lock();
@@ -48,8 +65,14 @@ impl<S: DatagramSocket> ChatPeerHandler<S> {
                 node.hub.pump(&mut state);
                 PeerReply::Ack
             }
-            request => node.coordinator.answer(&sender.id, request),
-        })
+            PeerRequest::Replicate { term, writes } => node.coordinator.copies.apply(term, &writes),
+            PeerRequest::ReplicaPart {
+                term,
+                snapshot,
+                offset,
+            } => node.coordinator.copies.part(term, snapshot, offset),
+            request => return Some(Handled::Coordinator(sender.id.clone(), request)),
+        }))
     }
 
     /// Part of this server's view, from a frozen snapshot. See

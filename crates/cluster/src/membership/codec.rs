@@ -15,6 +15,7 @@
 //! | 8    | LeaseRequest: u64 term, u64 round      |
 //! | 9    | LeaseGrant: u64 term, u64 round        |
 //! | 10   | LeaseRefused: u64 term, u64 highest granted term |
+//! | 11   | Claim: u32 count, u32 node ids (a Coordinator with the nodes the claimant hears) |
 //! | 20   | status request (no body)               |
 //! | 21   | status reply: u32 me, u8 has-coordinator, u32 coordinator, u32 count, u32 live node ids |
 
@@ -30,6 +31,14 @@ pub enum Wire {
     Election(Message),
     /// A lease message of the quorum.
     Quorum(quorum::Message),
+    /// [`Message::Coordinator`] as a coordinator sends it: with the nodes it
+    /// hears (its live set), so that a node the claimant does not hear can
+    /// refuse to follow it (see [`membership`](crate::membership), "Two-way
+    /// contact"). Plain kind 5 is still read, as a claim without the set.
+    Claim {
+        /// The nodes the claimant believes live, itself included.
+        hears: Vec<NodeId>,
+    },
     /// "What do you see?"
     StatusRequest,
     /// A node's view: itself, its coordinator, the nodes it believes live.
@@ -101,6 +110,10 @@ impl Encode for Wire {
                 out.put_u64(term.0);
                 out.put_u64(second);
             }
+            Wire::Claim { hears } => {
+                out.put_u8(11);
+                put_nodes(out, hears);
+            }
             Wire::StatusRequest => out.put_u8(20),
             Wire::Status {
                 me,
@@ -141,6 +154,7 @@ impl<'a> Decode<'a> for Wire {
                 term: Term(r.u64()?),
                 highest: Term(r.u64()?),
             }),
+            11 => Wire::Claim { hears: nodes(r)? },
             20 => Wire::StatusRequest,
             21 => Wire::Status {
                 me: r.u32()? as NodeId,
@@ -191,6 +205,8 @@ mod tests {
                 term: Term(3),
                 highest: Term(9),
             }),
+            Wire::Claim { hears: vec![0, 2] },
+            Wire::Claim { hears: vec![] },
             Wire::StatusRequest,
             Wire::Status {
                 me: 1,

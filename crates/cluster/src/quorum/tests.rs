@@ -349,8 +349,9 @@ fn a_holder_that_cannot_hear_its_grants_blocks_everyone_but_stays_safe() {
     // The other direction: node 2's requests arrive and are granted, but
     // the grants never come back. It has no authority; its renewed
     // requests keep the others' promises running, so node 1 cannot decide
-    // either. Safe, not live: Fast Bully must not let a node that hears
-    // nobody coordinate (left to do; see docs/drafts/quorum13.md).
+    // either. Safe, not live, for `Authority` alone: the membership driver
+    // stops granting a coordinator that does not hear the grantor (the
+    // next test, with Fast Bully and the driver's rule).
     let mut sim = sim3(4);
     sim.cut(0, 2);
     sim.cut(1, 2);
@@ -360,6 +361,39 @@ fn a_holder_that_cannot_hear_its_grants_blocks_everyone_but_stays_safe() {
     sim.run_for(3 * config().lease);
     assert!(sim.last_end(2).is_some_and(|e| e <= cut + config().lease));
     assert_eq!(sim.authority(1), None);
+    sim.check_safety().unwrap();
+}
+
+#[test]
+fn with_the_drivers_two_way_rule_a_coordinator_heard_but_not_hearing_is_replaced() {
+    // Real Fast Bully elections (node 2 the highest), claims that name the
+    // nodes the claimant hears, and no grant to a claimant that does not
+    // name the grantor: membership's driver, as the simulator plays it.
+    let mut sim = Sim::with_fast_bully(
+        &[0.05, 0.05, -0.05],
+        vec![0, 1, 2],
+        config(),
+        NetConfig::reliable(),
+        6,
+    );
+    sim.start_all();
+    sim.run_for(Duration::from_secs(8));
+    let first = sim.authority(2).expect(&sim.log);
+    // Links into node 2 cut: it hears nobody; they hear it.
+    sim.cut(0, 2);
+    sim.cut(1, 2);
+    sim.run_for(Duration::from_secs(8));
+    let taken = sim.authority(1).expect(&sim.log);
+    assert!(taken > first);
+    assert_eq!(sim.authority(2), None);
+    // It lasts, while node 2's requests keep arriving.
+    sim.run_for(Duration::from_secs(8));
+    assert_eq!(sim.authority(1), Some(taken), "{}", sim.log);
+    // Mended: node 2 hears them, names them, and takes over again.
+    sim.mend(0, 2);
+    sim.mend(1, 2);
+    sim.run_for(Duration::from_secs(10));
+    assert!(sim.authority(2).expect(&sim.log) > taken);
     sim.check_safety().unwrap();
 }
 

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use convene_cluster::peer::BoxFuture;
+use convene_cluster::quorum::{NoAuthority, Term};
 use convene_cluster::{ClusterConfig, Peers, Shutdown};
 use convene_rpc::{DatagramSocket, RpcError};
 use convene_wire::{Decode, Encode};
@@ -60,6 +61,11 @@ impl<S: DatagramSocket> Transport for Peers<S> {
     }
 }
 
+/// Whether this node may decide for the cluster now, and under which term:
+/// [`Membership::authority`](convene_cluster::membership::Membership::authority),
+/// or the simulation's.
+pub(crate) type AuthorityCheck = Arc<dyn Fn() -> Result<Term, NoAuthority> + Send + Sync>;
+
 /// What a node is made of: [`EventsNode::new`]'s parts.
 pub(crate) struct Parts {
     /// This node's number in the cluster file.
@@ -69,6 +75,8 @@ pub(crate) struct Parts {
     pub live: watch::Receiver<Vec<usize>>,
     /// Who coordinates, as this node believes.
     pub coordinator: watch::Receiver<Option<usize>>,
+    /// Whether the coordinator may decide now (a majority's leases).
+    pub authority: AuthorityCheck,
     pub db: Arc<dyn EventDb>,
     pub shutdown: Shutdown,
     pub faults: EventsFaults,
@@ -81,6 +89,8 @@ pub(crate) struct EventsNode {
     transport: Arc<dyn Transport>,
     live: watch::Receiver<Vec<usize>>,
     pub(crate) coordinator: watch::Receiver<Option<usize>>,
+    /// Hand-overs are decided only under authority.
+    pub(crate) authority: AuthorityCheck,
     pub(crate) db: Arc<dyn EventDb>,
     /// This node's event server, if `event_server` is true for it.
     pub(crate) server: Option<EventServer>,
@@ -106,6 +116,7 @@ impl EventsNode {
             transport: parts.transport,
             live: parts.live,
             coordinator: parts.coordinator,
+            authority: parts.authority,
             db: parts.db,
             server,
             shutdown: parts.shutdown,

@@ -158,6 +158,10 @@ async fn node(
             transport: Arc::new(peers),
             live: membership.live(),
             coordinator: membership.coordinator(),
+            authority: {
+                let membership = membership.clone();
+                Arc::new(move || membership.authority())
+            },
             db,
             shutdown,
             faults,
@@ -575,10 +579,10 @@ fn a_leader_cut_off_and_its_replacement_both_finish_and_one_result_is_stored() -
         let cut_off = leader(&person, &id).await;
         // The leader is alive but unreachable, the database reachable from
         // both sides. Each side elects its own coordinator, which sees the
-        // other side dead and takes its events: the lead goes back and
-        // forth by compare-and-set, and whoever holds it at the deadline
-        // finishes, counting the other side's backups from the database.
-        // The result is complete, and stored once.
+        // other side dead; only the majority's has authority and takes the
+        // events (by compare-and-set), and whoever holds one at the
+        // deadline finishes, counting the other side's backups from the
+        // database. The result is complete, and stored once.
         for other in IDS.iter().filter(|n| **n != cut_off) {
             turmoil::partition(cut_off, *other);
         }
@@ -587,6 +591,35 @@ fn a_leader_cut_off_and_its_replacement_both_finish_and_one_result_is_stored() -
         assert!(late < Duration::from_millis(100), "{late:?} late");
         person.sleep_until(deadline, Duration::from_secs(5)).await;
         assert_eq!(person.event(&id).await, event, "stored once");
+        Ok(())
+    })
+}
+
+#[test]
+fn a_coordinator_cut_off_in_a_minority_hands_no_event_over() -> turmoil::Result {
+    simulate(7, EventsFaults::default(), |person| async move {
+        let (id, _) = three_answers(&person, 30).await;
+        // C, the highest priority, coordinates. Cut off, it sees A and B
+        // dead, but holds no majority's leases: it must not take their
+        // events (nor take back one the majority moved off it), while B,
+        // coordinating A and B, hands C's events over once it has authority.
+        for other in ["A", "B"] {
+            turmoil::partition("C", other);
+        }
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        let mut leaders = Vec::new();
+        for _ in 0..50 {
+            leaders.push(leader(&person, &id).await);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            leaders.iter().all(|l| *l != "C"),
+            "the cut-off coordinator led the event at times: {leaders:?}"
+        );
+        assert!(
+            leaders.windows(2).all(|w| w[0] == w[1]),
+            "the lead moved back and forth: {leaders:?}"
+        );
         Ok(())
     })
 }
