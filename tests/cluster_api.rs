@@ -521,6 +521,33 @@ async fn convene_login_then_files_and_status_as_an_account() {
         );
     }
 
+    // The coordinator holds the majority's leases, under its term: a `*`
+    // on its line only.
+    let ann = &ann;
+    let deciding = eventually(
+        Duration::from_secs(10),
+        "B to hold authority",
+        || async move {
+            let ran = ann.run(&["status"], "").await;
+            let term_of = |id: &str| {
+                ran.stdout
+                    .lines()
+                    .find(|l| l.starts_with(id))
+                    .and_then(|l| l.split_whitespace().nth(4))
+                    .map(str::to_string)
+            };
+            match (term_of("A"), term_of("B")) {
+                (Some(a), Some(b)) if b.ends_with('*') && !a.ends_with('*') => Ok(b),
+                _ => Err(ran.stdout),
+            }
+        },
+    )
+    .await;
+    assert!(
+        deciding.trim_end_matches('*').parse::<u64>().is_ok(),
+        "{deciding}"
+    );
+
     // Another account may not end ann's lock.
     let ben = CliUser::new();
     ben.log_in(web, "ben").await;

@@ -27,6 +27,17 @@ struct Row {
     priority: i64,
     /// `None` when the node is down; else its coordinator and live set.
     view: Option<(Option<String>, Vec<String>)>,
+    /// Its quorum term, with `*` if it holds authority now ("-" if unknown).
+    term: String,
+}
+
+/// A term as the table shows it: `7*` while the node may decide.
+fn term_cell(term: Option<u64>, authority: bool) -> String {
+    match term {
+        Some(t) if authority => format!("{t}*"),
+        Some(t) => t.to_string(),
+        None => "-".into(),
+    }
 }
 
 pub fn run(
@@ -74,6 +85,10 @@ async fn over_http(mut remote: Remote) -> anyhow::Result<Vec<Row>> {
                 peer_address: text(&node["peer_address"]).unwrap_or_default(),
                 priority: node["priority"].as_i64().unwrap_or_default(),
                 view,
+                term: term_cell(
+                    node["term"].as_u64(),
+                    node["authority"].as_bool().unwrap_or(false),
+                ),
             })
         })
         .collect()
@@ -126,8 +141,15 @@ async fn over_peer_ports(cluster: ClusterConfig) -> anyhow::Result<Vec<Row>> {
             id: node.id.clone(),
             peer_address: node.peer_addr().to_string(),
             priority: node.priority,
-            view: view.map(|(_, coordinator, live)| {
-                (coordinator.map(name), live.into_iter().map(name).collect())
+            term: term_cell(
+                view.as_ref().map(|(_, v)| v.term),
+                view.as_ref().is_some_and(|(_, v)| v.authority),
+            ),
+            view: view.map(|(_, v)| {
+                (
+                    v.coordinator.map(name),
+                    v.live.into_iter().map(name).collect(),
+                )
             }),
         });
     }
@@ -139,29 +161,33 @@ async fn over_peer_ports(cluster: ClusterConfig) -> anyhow::Result<Vec<Row>> {
 /// Prints the table and the coordinator line; fails if no node answered.
 fn show(rows: &[Row]) -> ExitCode {
     println!(
-        "{:<10} {:<24} {:<6} {:<12} live, as it sees it",
-        "node", "peer address", "state", "coordinator"
+        "{:<10} {:<24} {:<6} {:<12} {:<8} live, as it sees it",
+        "node", "peer address", "state", "coordinator", "term"
     );
     let mut coordinators = Vec::new();
     for row in rows {
         match &row.view {
             Some((coordinator, live)) => {
                 println!(
-                    "{:<10} {:<24} {:<6} {:<12} {}",
+                    "{:<10} {:<24} {:<6} {:<12} {:<8} {}",
                     row.id,
                     row.peer_address,
                     "up",
                     coordinator.as_deref().unwrap_or("-"),
+                    row.term,
                     live.join(", ")
                 );
                 coordinators.push(coordinator.clone());
             }
             None => println!(
-                "{:<10} {:<24} {:<6} {:<12} -",
-                row.id, row.peer_address, "down", "-"
+                "{:<10} {:<24} {:<6} {:<12} {:<8} -",
+                row.id, row.peer_address, "down", "-", "-"
             ),
         }
     }
+    println!(
+        "term: the highest quorum term a node has granted or used; * = it holds a majority's leases and may decide"
+    );
     coordinators.dedup();
     match coordinators.as_slice() {
         [] => {

@@ -199,13 +199,7 @@ impl<S: DatagramSocket> Membership<S> {
         let me = self.inner.me;
         let asks = self.cluster().nodes.iter().enumerate().map(|(n, node)| {
             let peers = self.inner.peers.clone();
-            let own = (n == me).then(|| {
-                let e = self.inner.lock();
-                View {
-                    coordinator: e.coordinator(),
-                    live: e.live(),
-                }
-            });
+            let own = (n == me).then(|| self.inner.view());
             let addr = node.peer_addr();
             async move {
                 let view = match own {
@@ -231,6 +225,10 @@ pub struct View {
     pub coordinator: Option<NodeId>,
     /// The nodes it believes live, itself included, sorted.
     pub live: Vec<NodeId>,
+    /// The highest term it has granted or used.
+    pub term: u64,
+    /// Whether it holds a majority's leases (it may decide) now.
+    pub authority: bool,
 }
 
 /// The view of the node at `addr`, over `peers`; `None` if it does not
@@ -240,13 +238,37 @@ async fn ask_status<S: DatagramSocket>(peers: &Peers<S>, addr: SocketAddr) -> Op
     let reply = peers.call(addr, TAG, &body).await.ok()?;
     match Wire::from_bytes(&reply) {
         Ok(Wire::Status {
-            coordinator, live, ..
-        }) => Some(View { coordinator, live }),
+            coordinator,
+            live,
+            term,
+            authority,
+            ..
+        }) => Some(View {
+            coordinator,
+            live,
+            term,
+            authority,
+        }),
         _ => None,
     }
 }
 
 impl<S: DatagramSocket> Inner<S> {
+    /// This node's view now.
+    fn view(&self) -> View {
+        let (coordinator, live) = {
+            let e = self.lock();
+            (e.coordinator(), e.live())
+        };
+        let a = self.authority();
+        View {
+            coordinator,
+            live,
+            term: a.highest_term().0,
+            authority: a.authority(now()).is_some(),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Election> {
         self.election.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -396,12 +418,14 @@ impl<S: DatagramSocket> ServiceHandler for Handler<S> {
     fn handle(&self, _from: SocketAddr, body: Vec<u8>) -> BoxFuture<Option<Vec<u8>>> {
         let reply = match Wire::from_bytes(&body) {
             Ok(Wire::StatusRequest) => {
-                let e = self.0.lock();
+                let view = self.0.view();
                 Some(
                     Wire::Status {
                         me: self.0.me,
-                        coordinator: e.coordinator(),
-                        live: e.live(),
+                        coordinator: view.coordinator,
+                        live: view.live,
+                        term: view.term,
+                        authority: view.authority,
                     }
                     .to_bytes(),
                 )
@@ -460,7 +484,7 @@ impl<S: DatagramSocket> ServiceHandler for Handler<S> {
 pub async fn query_status<S: DatagramSocket>(
     client: &convene_rpc::Client<S>,
     addr: SocketAddr,
-) -> Result<(NodeId, Option<NodeId>, Vec<NodeId>), String> {
+) -> Result<(NodeId, View), String> {
     let mut body = vec![TAG.byte()];
     body.extend(Wire::StatusRequest.to_bytes());
     let reply = client.call(addr, body).await.map_err(|e| e.to_string())?;
@@ -469,7 +493,17 @@ pub async fn query_status<S: DatagramSocket>(
             me,
             coordinator,
             live,
-        }) => Ok((me, coordinator, live)),
+            term,
+            authority,
+        }) => Ok((
+            me,
+            View {
+                coordinator,
+                live,
+                term,
+                authority,
+            },
+        )),
         other => Err(format!("unreadable status: {other:?}")),
     }
 }

@@ -257,7 +257,7 @@ impl<E: Engine> SqlBookingDb<E> {
         &self,
         work: impl Future<Output = Result<T, DbError>>,
     ) -> Result<T, BookingDbError> {
-        self.runtime.block_on(work).map_err(|e| self.error(e))
+        crate::sql::block_on(&self.runtime, work).map_err(|e| self.error(e))
     }
 
     fn postgres() -> bool {

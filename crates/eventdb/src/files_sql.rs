@@ -159,9 +159,7 @@ impl<E: Engine> SqlLockBook<E> {
 
     /// Runs `work` to completion on the database's runtime.
     fn block<T>(&self, work: impl Future<Output = Result<T, DbError>>) -> Result<T, BookError> {
-        self.runtime
-            .block_on(work)
-            .map_err(|e| BookError::Db(e.to_string()))
+        crate::sql::block_on(&self.runtime, work).map_err(|e| BookError::Db(e.to_string()))
     }
 
     fn postgres() -> bool {

@@ -878,3 +878,18 @@ mod tests {
         assert_eq!(value_groups(0, "?"), "");
     }
 }
+
+/// Runs `work` to completion on `runtime` from synchronous code: a blocking
+/// thread (booking's commit thread, the blocking pool) or, for a caller
+/// that blocks on the async threads as the files service's lock book does,
+/// a worker of a multi-threaded runtime, which hands its other tasks on
+/// while it waits ([`tokio::task::block_in_place`]).
+pub(crate) fn block_on<F: Future>(runtime: &tokio::runtime::Handle, work: F) -> F::Output {
+    use tokio::runtime::RuntimeFlavor;
+    match tokio::runtime::Handle::try_current() {
+        Ok(here) if here.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| runtime.block_on(work))
+        }
+        _ => runtime.block_on(work),
+    }
+}

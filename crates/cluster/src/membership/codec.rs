@@ -17,7 +17,7 @@
 //! | 10   | LeaseRefused: u64 term, u64 highest granted term |
 //! | 11   | Claim: u32 count, u32 node ids (a Coordinator with the nodes the claimant hears) |
 //! | 20   | status request (no body)               |
-//! | 21   | status reply: u32 me, u8 has-coordinator, u32 coordinator, u32 count, u32 live node ids |
+//! | 21   | status reply: u32 me, u8 has-coordinator, u32 coordinator, u32 count, u32 live node ids, u64 highest term, u8 holds authority |
 
 use convene_wire::{Decode, DecodeError, Encode, Reader, WriteExt};
 
@@ -49,6 +49,10 @@ pub enum Wire {
         coordinator: Option<NodeId>,
         /// The nodes it believes live, itself included.
         live: Vec<NodeId>,
+        /// The highest term it has granted or used.
+        term: u64,
+        /// Whether it holds a majority's leases now (it may decide).
+        authority: bool,
     },
 }
 
@@ -119,11 +123,15 @@ impl Encode for Wire {
                 me,
                 coordinator,
                 live,
+                term,
+                authority,
             } => {
                 out.put_u8(21);
                 put_node(out, *me);
                 put_optional(out, *coordinator);
                 put_nodes(out, live);
+                out.put_u64(*term);
+                out.put_u8(u8::from(*authority));
             }
         }
     }
@@ -160,6 +168,12 @@ impl<'a> Decode<'a> for Wire {
                 me: r.u32()? as NodeId,
                 coordinator: optional(r)?,
                 live: nodes(r)?,
+                term: r.u64()?,
+                authority: match r.u8()? {
+                    0 => false,
+                    1 => true,
+                    _ => return Err(DecodeError::Invalid("authority flag")),
+                },
             },
             tag => {
                 return Err(DecodeError::UnknownTag {
@@ -212,6 +226,8 @@ mod tests {
                 me: 1,
                 coordinator: Some(2),
                 live: vec![1, 2],
+                term: 7,
+                authority: true,
             },
         ];
         for m in all {

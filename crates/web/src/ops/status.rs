@@ -30,6 +30,10 @@ pub struct NodeOut {
     coordinator: Option<String>,
     /// The nodes it believes live (empty if down).
     live: Vec<String>,
+    /// The highest quorum term it has granted or used (`null` if down).
+    term: Option<u64>,
+    /// Whether it holds a majority's leases and may decide (`false` if down).
+    authority: bool,
 }
 
 /// `GET /api/status`.
@@ -51,6 +55,8 @@ pub async fn show(Extension(ops): Extension<Arc<Ops>>) -> Json<StatusOut> {
                 .as_ref()
                 .and_then(|v| v.coordinator)
                 .map(|c| name(c).to_string()),
+            term: view.as_ref().map(|v| v.term),
+            authority: view.as_ref().is_some_and(|v| v.authority),
             live: view.map_or_else(Vec::new, |v| {
                 v.live.iter().map(|&n| name(n).to_string()).collect()
             }),
