@@ -346,7 +346,7 @@ pub(crate) async fn watch<S: DatagramSocket>(role: Arc<Coordinator<S>>, shutdown
             *role.lock() = None;
         } else if !leading || requested || now_live.difference(&known).next().is_some() {
             if !leading {
-                role.gate.reset();
+                role.gate.reset(tokio::time::Instant::now().into_std());
             }
             requested = false;
             rebuild(&role, &now_live).await;

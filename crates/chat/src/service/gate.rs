@@ -4,25 +4,26 @@
 //! cluster, so that a coordinator cut off from the others cannot grant a
 //! name the majority side grants too.
 //!
-//! Without authority the gate does not refuse at once: a coordinator just
-//! elected has none for up to a lease (about 2 s; nobody grants during the
-//! first lease after its own start, and the previous coordinator's leases
-//! must run out), and a fresh cluster's first clients should not be turned
-//! away for that. So a claim made without authority is told to wait (the
-//! server asks again every 50 ms, as it does while there is no coordinator)
-//! until this coordinator has been without authority for
-//! [`AUTHORITY_PATIENCE`]; from then on claims are refused at once, until
-//! authority returns. A coordinator on the minority side of a partition
-//! thus refuses within one lease plus the patience of the moment it is cut
-//! off (about 5 s), and at once after that.
+//! Without authority the gate does not always refuse at once: a coordinator
+//! just elected has none for up to a lease (about 2 s; nobody grants during
+//! the first lease after its own start, and the previous coordinator's
+//! leases must run out), and a fresh cluster's first clients should not be
+//! turned away for that. So during its first [`AUTHORITY_PATIENCE`] as
+//! coordinator, a claim made without authority is told to wait (the server
+//! asks again every 50 ms, as it does while there is no coordinator); after
+//! that, a claim without authority is refused at once, until authority
+//! returns. A coordinator that has led for a while and is cut off in a
+//! minority thus refuses as soon as its authority lapses (within one lease
+//! of the cut, about 2 s).
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use convene_cluster::quorum::{NoAuthority, Term};
 
-/// How long this coordinator keeps claims waiting for authority, counted
-/// from the first claim it could not decide, before it refuses them.
+/// How long a new coordinator keeps claims waiting for authority, counted
+/// from when it began to lead (or, if it was never told, from the first
+/// claim it could not decide), before it refuses them.
 pub const AUTHORITY_PATIENCE: Duration = Duration::from_secs(3);
 
 /// What to do with a claim.
@@ -36,23 +37,19 @@ pub(crate) enum Verdict {
     Refuse,
 }
 
-/// Since when this coordinator has been turning claims away for want of
-/// authority.
+/// Since when this coordinator has led (the start of its patience).
 #[derive(Debug, Default)]
 pub(crate) struct Gate {
-    without_since: Mutex<Option<Instant>>,
+    leading_since: Mutex<Option<Instant>>,
 }
 
 impl Gate {
     /// The verdict for a claim arriving at `now`, when membership answers
     /// `authority`.
     pub fn verdict(&self, authority: Result<Term, NoAuthority>, now: Instant) -> Verdict {
-        let mut since = self.without_since.lock().unwrap_or_else(|e| e.into_inner());
+        let mut since = self.leading_since.lock().unwrap_or_else(|e| e.into_inner());
         match authority {
-            Ok(term) => {
-                *since = None;
-                Verdict::Decide(term)
-            }
+            Ok(term) => Verdict::Decide(term),
             // Another node coordinates now: the server should ask it.
             Err(NoAuthority::NotCoordinator(_)) => Verdict::Wait,
             Err(NoAuthority::NoMajority) => {
@@ -66,9 +63,10 @@ impl Gate {
         }
     }
 
-    /// Starts counting afresh: this node has just become coordinator.
-    pub fn reset(&self) {
-        *self.without_since.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    /// Starts the patience afresh at `now`: this node has just become
+    /// coordinator.
+    pub fn reset(&self, now: Instant) {
+        *self.leading_since.lock().unwrap_or_else(|e| e.into_inner()) = Some(now);
     }
 }
 
@@ -80,6 +78,7 @@ mod tests {
     fn claims_wait_for_authority_then_are_refused_until_it_returns() {
         let gate = Gate::default();
         let t0 = Instant::now();
+        gate.reset(t0);
         let none = Err(NoAuthority::NoMajority);
         assert_eq!(gate.verdict(none, t0), Verdict::Wait);
         assert_eq!(
@@ -94,7 +93,11 @@ mod tests {
         );
         let t1 = t0 + 11 * AUTHORITY_PATIENCE;
         assert_eq!(gate.verdict(Ok(Term(4)), t1), Verdict::Decide(Term(4)));
-        assert_eq!(gate.verdict(none, t1), Verdict::Wait, "patience again");
+        assert_eq!(
+            gate.verdict(none, t1),
+            Verdict::Refuse,
+            "a coordinator that has led a while and loses authority refuses at once"
+        );
     }
 
     #[test]
@@ -102,10 +105,15 @@ mod tests {
         let gate = Gate::default();
         let t0 = Instant::now();
         let none = Err(NoAuthority::NoMajority);
+        // Never told when it began to lead: patient from the first claim.
         gate.verdict(none, t0);
         assert_eq!(gate.verdict(none, t0 + AUTHORITY_PATIENCE), Verdict::Refuse);
-        gate.reset();
+        gate.reset(t0 + AUTHORITY_PATIENCE);
         assert_eq!(gate.verdict(none, t0 + AUTHORITY_PATIENCE), Verdict::Wait);
+        assert_eq!(
+            gate.verdict(none, t0 + 2 * AUTHORITY_PATIENCE),
+            Verdict::Refuse
+        );
     }
 
     #[test]
