@@ -32,7 +32,7 @@ use convene_booking::db::{
 use convene_events::DbError;
 
 use crate::error::{OpenError, from_sqlx, redact};
-use crate::sql::{Arg, Engine, SqlxDb, sql};
+use crate::sql::{Arg, Engine, SqlxDb, exec, fetch};
 
 /// Schema steps, applied in order and recorded in `convene_booking_schema`.
 /// Every statement is re-runnable (MySQL commits DDL at once, so a step
@@ -137,27 +137,6 @@ pub async fn open_booking(url: &str) -> Result<std::sync::Arc<dyn BookingDb>, Op
             problem: "the SQL booking backend is for MySQL or PostgreSQL".into(),
         }),
     }
-}
-
-/// Runs one statement in `conn`; the rows it changed.
-async fn exec<E: Engine>(
-    conn: &mut E::Connection,
-    text: &str,
-    args: &[Arg<'_>],
-) -> Result<u64, DbError> {
-    E::execute(conn, &sql::<E>(text), args)
-        .await
-        .map_err(from_sqlx)
-}
-
-async fn fetch<E: Engine>(
-    conn: &mut E::Connection,
-    text: &str,
-    args: &[Arg<'_>],
-) -> Result<Vec<E::Row>, DbError> {
-    E::fetch(conn, &sql::<E>(text), args)
-        .await
-        .map_err(from_sqlx)
 }
 
 fn booking_row<E: Engine>(row: &E::Row) -> Result<BookingRow, DbError> {

@@ -26,7 +26,7 @@ use convene_files::service::lock_book::{BookError, BookHeld, BookLock, HolderRow
 use tokio::runtime::Handle;
 
 use crate::error::{OpenError, from_sqlx, redact};
-use crate::sql::{Arg, Engine, SqlxDb, sql};
+use crate::sql::{Arg, Engine, SqlxDb, exec, fetch};
 
 fn schema(backend: &str) -> &'static [&'static str] {
     if backend == "postgres" {
@@ -99,26 +99,6 @@ pub async fn open_lock_book(url: &str) -> Result<Arc<dyn LockBookDb>, OpenError>
             problem: "the SQL lock book is for MySQL or PostgreSQL".into(),
         }),
     }
-}
-
-async fn exec<E: Engine>(
-    conn: &mut E::Connection,
-    text: &str,
-    args: &[Arg<'_>],
-) -> Result<u64, DbError> {
-    E::execute(conn, &sql::<E>(text), args)
-        .await
-        .map_err(from_sqlx)
-}
-
-async fn fetch<E: Engine>(
-    conn: &mut E::Connection,
-    text: &str,
-    args: &[Arg<'_>],
-) -> Result<Vec<E::Row>, DbError> {
-    E::fetch(conn, &sql::<E>(text), args)
-        .await
-        .map_err(from_sqlx)
 }
 
 fn holder_row<E: Engine>(row: &E::Row) -> Result<HolderRow, DbError> {

@@ -861,6 +861,44 @@ impl<E: Engine> EventDb for SqlxDb<E> {
     }
 }
 
+/// Runs `work` to completion on `runtime` from synchronous code: a blocking
+/// thread (booking's commit thread, the blocking pool) or, for a caller
+/// that blocks on the async threads as the files service's lock book does,
+/// a worker of a multi-threaded runtime, which hands its other tasks on
+/// while it waits ([`tokio::task::block_in_place`]).
+pub(crate) fn block_on<F: Future>(runtime: &tokio::runtime::Handle, work: F) -> F::Output {
+    use tokio::runtime::RuntimeFlavor;
+    match tokio::runtime::Handle::try_current() {
+        Ok(here) if here.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| runtime.block_on(work))
+        }
+        _ => runtime.block_on(work),
+    }
+}
+
+/// Runs one statement (written with `?` placeholders) on `conn`; the rows
+/// it changed.
+pub(crate) async fn exec<E: Engine>(
+    conn: &mut E::Connection,
+    text: &str,
+    args: &[Arg<'_>],
+) -> Result<u64, DbError> {
+    E::execute(conn, &sql::<E>(text), args)
+        .await
+        .map_err(from_sqlx)
+}
+
+/// Runs one query (written with `?` placeholders) on `conn`; its rows.
+pub(crate) async fn fetch<E: Engine>(
+    conn: &mut E::Connection,
+    text: &str,
+    args: &[Arg<'_>],
+) -> Result<Vec<E::Row>, DbError> {
+    E::fetch(conn, &sql::<E>(text), args)
+        .await
+        .map_err(from_sqlx)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -876,20 +914,5 @@ mod tests {
         assert_eq!(value_groups(3, "?"), "?, ?, ?");
         assert_eq!(value_groups(2, "(?, ?)"), "(?, ?), (?, ?)");
         assert_eq!(value_groups(0, "?"), "");
-    }
-}
-
-/// Runs `work` to completion on `runtime` from synchronous code: a blocking
-/// thread (booking's commit thread, the blocking pool) or, for a caller
-/// that blocks on the async threads as the files service's lock book does,
-/// a worker of a multi-threaded runtime, which hands its other tasks on
-/// while it waits ([`tokio::task::block_in_place`]).
-pub(crate) fn block_on<F: Future>(runtime: &tokio::runtime::Handle, work: F) -> F::Output {
-    use tokio::runtime::RuntimeFlavor;
-    match tokio::runtime::Handle::try_current() {
-        Ok(here) if here.runtime_flavor() == RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(|| runtime.block_on(work))
-        }
-        _ => runtime.block_on(work),
     }
 }
