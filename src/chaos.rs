@@ -27,6 +27,8 @@ use anyhow::Context;
 mod booking;
 mod chat;
 mod cluster;
+mod events;
+mod files;
 mod rng;
 mod schedule;
 
@@ -99,7 +101,7 @@ pub fn run(args: ChaosArgs) -> anyhow::Result<ExitCode> {
         (None, None) => unreachable!(),
     };
     let failed = run_in(&dir, &hosts, nodes, seed, &args)?;
-    println!("files: {}", dir.display());
+    println!("the run's files (config, logs, history): {}", dir.display());
     if let Some(temp) = temp {
         if failed {
             let kept = temp.keep();
@@ -142,6 +144,11 @@ fn run_in(
         .enable_all()
         .build()?;
     wait_ready(&runtime, &servers).context("the cluster did not become ready")?;
+    let names: Vec<String> = (0..nodes).map(node_name).collect();
+    let folders: Vec<PathBuf> = names.iter().map(|n| dir.join(files::folder(n))).collect();
+    files::prepare(&folders, Duration::from_secs(30))?;
+    let webs: Vec<_> = (0..nodes).map(|i| cluster::http_addr(hosts, i)).collect();
+    runtime.block_on(events::prepare(&webs))?;
 
     let steps = schedule::schedule(seed, args.seconds, nodes, hosts.partitions());
     let mut rng = Rng::new(seed ^ 0x5EED_F00D);
@@ -168,6 +175,14 @@ fn run_in(
             ))
         })
         .collect();
+
+    let files_worker = {
+        let (folders, names, rng, stop) =
+            (folders.clone(), names.clone(), rng.fork(), stop.clone());
+        std::thread::spawn(move || files::worker(folders, names, rng, stop))
+    };
+
+    let events_worker = runtime.spawn(events::worker(webs.clone(), rng.fork(), stop.clone()));
 
     let mut history = String::new();
     for step in &steps {
@@ -205,6 +220,8 @@ fn run_in(
         }
         all
     });
+
+    let files_tally = files_worker.join().expect("the files worker panicked");
 
     let (tally, checked) = booking::check(
         booking_results,
@@ -266,9 +283,56 @@ fn run_in(
         println!("  FAILED: {o}");
         failed = true;
     }
+    let files_checked = files::check(&files_tally, &folders, &names, Duration::from_secs(90));
     println!(
-        "not checked (not yet covered): files (acknowledged writes), events (final once, constraints counted)"
+        "files: {} edits of {} files acknowledged, {} failed",
+        files_tally.edits.len(),
+        files::FILES,
+        files_tally.failed
     );
+    println!(
+        "files check: folders {} after {:.1} s; {} acknowledged edits not replaced by a later one: \
+         {} under the file's name, {} as a conflict copy ({} conflict copies in all); missing: {}",
+        if files_checked.agreed {
+            "agreed"
+        } else {
+            "did NOT agree"
+        },
+        files_checked.after.as_secs_f64(),
+        files_checked.must_survive,
+        files_checked.as_file,
+        files_checked.as_conflict_copy,
+        files_checked.conflict_copies,
+        files_checked.violations.len(),
+    );
+    for v in &files_checked.violations {
+        println!("  FAILED: {v}");
+        failed = true;
+    }
+    let events_tally = runtime
+        .block_on(events_worker)
+        .expect("the events worker panicked");
+    let events_checked =
+        runtime.block_on(events::check(&events_tally, &webs, Duration::from_secs(60)));
+    println!(
+        "events: {} asked, {} created; answers: {} acknowledged, {} refused, {} without a clear answer",
+        events_tally.asked,
+        events_tally.created.len(),
+        events_tally.answers[0],
+        events_tally.answers[1],
+        events_tally.answers[2],
+    );
+    println!(
+        "events check: {} events final with one result on every front; {} acknowledged answers \
+         counted; wrong: {}",
+        events_checked.final_once,
+        events_checked.counted,
+        events_checked.violations.len(),
+    );
+    for v in &events_checked.violations {
+        println!("  FAILED: {v}");
+        failed = true;
+    }
     std::fs::write(dir.join("history.txt"), history)?;
     drop(procs);
     Ok(failed)

@@ -22,6 +22,8 @@ pub const PEER_PORT: u16 = 7100;
 pub const CHAT_PORT: u16 = 7101;
 /// Each node's booking front door (UDP, the seed's protocol).
 pub const BOOKING_PORT: u16 = 7102;
+/// Each node's web front (HTTP: the events API).
+pub const HTTP_PORT: u16 = 7103;
 /// Facilities each node owns.
 pub const FACILITIES_PER_NODE: usize = 3;
 
@@ -88,7 +90,9 @@ pub fn facilities(i: usize) -> Vec<String> {
 
 /// Writes the cluster file (and its secret) into `dir`: `nodes` nodes,
 /// each a booking front door owning its facilities (at-most-once, with the
-/// nodes' own loss injection at `loss`), and a chat server.
+/// nodes' own loss injection at `loss`), a chat server, a files node
+/// sharing `files-<id>`, and a web front and event server (the events
+/// database is the default: one SQLite file beside the cluster file).
 pub fn write_config(
     dir: &Path,
     hosts: &Hosts,
@@ -106,14 +110,22 @@ pub fn write_config(
             .join(", ");
         toml.push_str(&format!(
             "[[node]]\nid = \"{}\"\nhost = \"{}\"\npeer_port = {PEER_PORT}\n\
-             booking_port = {BOOKING_PORT}\nchat_port = {CHAT_PORT}\n\
+             booking_port = {BOOKING_PORT}\nchat_port = {CHAT_PORT}\nhttp_port = {HTTP_PORT}\n\
              [node.booking]\nsemantics = \"at-most-once\"\nfacilities = [{list}]\n\
-             request_loss = {loss}\nreply_loss = {loss}\nloss_seed = {}\n",
+             request_loss = {loss}\nreply_loss = {loss}\nloss_seed = {}\n\
+             [node.files]\ndir = \"{}\"\n",
             node_name(i),
             hosts.ip(i),
             seed.wrapping_add(i as u64) % (1 << 53),
+            super::files::folder(&node_name(i)),
         ));
+        std::fs::create_dir_all(dir.join(super::files::folder(&node_name(i))))?;
     }
+    // The workload logs in far more often from one address than people do.
+    toml.push_str(
+        "[limits]\nlogins_per_minute_per_ip = 1000000\nlogins_per_minute_per_account = 1000000\n\
+         registrations_per_hour_per_ip = 1000000\n",
+    );
     let path = dir.join("cluster.toml");
     std::fs::write(&path, toml)?;
     Ok(path)
@@ -202,4 +214,9 @@ pub fn booking_addr(hosts: &Hosts, i: usize) -> SocketAddr {
 /// Node `i`'s chat server.
 pub fn chat_addr(hosts: &Hosts, i: usize) -> SocketAddr {
     SocketAddr::new(hosts.ip(i), CHAT_PORT)
+}
+
+/// Node `i`'s web front.
+pub fn http_addr(hosts: &Hosts, i: usize) -> SocketAddr {
+    SocketAddr::new(hosts.ip(i), HTTP_PORT)
 }
