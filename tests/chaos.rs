@@ -1,7 +1,7 @@
 //! `convene chaos` for a bounded time, as CI runs it: a cluster of three
-//! node processes, a booking and chat workload, faults from a fixed seed;
-//! every check must pass, and the workload must have done something for the
-//! checks to mean anything.
+//! node processes, a booking, chat, files and events workload, faults from
+//! a fixed seed; every check must pass, and the workload must have done
+//! something for the checks to mean anything.
 //!
 //! Two runs: kills only, on loopback (any machine); and kills and
 //! partitions in network namespaces, which today finds a chat identity held
@@ -80,6 +80,8 @@ async fn chaos(extra: &[&str]) -> String {
         "{text}"
     );
     assert!(count(&text, "chat:", "approved") > 0, "{text}");
+    assert!(count(&text, "files:", "edits") > 0, "{text}");
+    assert!(count(&text, "events check:", "events final") > 0, "{text}");
     assert!(text.contains("chaos: every check passed"), "{text}");
     text
 }

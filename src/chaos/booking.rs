@@ -400,7 +400,7 @@ fn position(free: &[(u32, u32)], start: u32) -> Result<Position, Vec<u32>> {
         [first, .., last]
             if busy.len() == STEP as usize
                 && last - first == STEP - 1
-                && (first - start) % STEP == 0 =>
+                && (first - start).is_multiple_of(STEP) =>
         {
             Ok(Some(first - start))
         }
