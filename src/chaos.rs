@@ -148,7 +148,9 @@ fn run_in(
     let fronts: Vec<_> = (0..nodes)
         .map(|i| cluster::booking_addr(hosts, i))
         .collect();
-    let servers: Vec<_> = (0..nodes).map(|i| cluster::chat_addr(hosts, i)).collect();
+    let servers: Vec<_> = (0..nodes)
+        .map(|i| (node_name(i), cluster::chat_addr(hosts, i)))
+        .collect();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -352,10 +354,10 @@ fn run_in(
 /// a coordinator holds a majority's leases.
 fn wait_ready(
     runtime: &tokio::runtime::Runtime,
-    servers: &[std::net::SocketAddr],
+    servers: &[(String, std::net::SocketAddr)],
 ) -> anyhow::Result<()> {
     runtime.block_on(async {
-        for (i, server) in servers.iter().enumerate() {
+        for (i, (_, server)) in servers.iter().enumerate() {
             let name = format!("ready{i}");
             let deadline = Instant::now() + Duration::from_secs(30);
             loop {

@@ -31,6 +31,8 @@ const ROOMS: usize = 4;
 #[derive(Clone, Debug)]
 pub struct Held {
     session: u64,
+    /// The node the session was on.
+    node: String,
     what: String,
     from: Duration,
     to: Duration,
@@ -55,7 +57,7 @@ pub struct Tally {
 pub async fn client(
     client: usize,
     clients: usize,
-    servers: Vec<SocketAddr>,
+    servers: Vec<(String, SocketAddr)>,
     mut rng: Rng,
     stop: Arc<AtomicBool>,
     started: Instant,
@@ -64,7 +66,7 @@ pub async fn client(
     let mut session_no = client as u64;
     while !stop.load(Ordering::Relaxed) {
         session_no += clients as u64;
-        let server = servers[rng.below(servers.len() as u64) as usize];
+        let (node, server) = servers[rng.below(servers.len() as u64) as usize].clone();
         let name = format!("user{}", rng.below(IDENTITIES as u64));
         tally.logins[0] += 1;
         let mut session = match ChatSession::login(server, &name, Duration::from_secs(5)).await {
@@ -132,6 +134,7 @@ pub async fn client(
         }
         tally.held.push(Held {
             session: session_no,
+            node: node.clone(),
             what: format!("identity {name}"),
             from,
             to: last_alive,
@@ -139,6 +142,7 @@ pub async fn client(
         if let Some((id, since)) = room {
             tally.held.push(Held {
                 session: session_no,
+                node: node.clone(),
                 what: format!("room {id}"),
                 from: since,
                 to: last_alive,
@@ -190,9 +194,12 @@ pub fn overlaps(tallies: &[Tally]) -> Vec<String> {
                 }
                 if a.session != b.session {
                     found.push(format!(
-                        "{what} held by two clients at once: from {:.3} s to {:.3} s and from {:.3} s to {:.3} s",
+                        "{what} held by two clients at once: on {} from t={:.3} s to {:.3} s, \
+                         and on {} from t={:.3} s to {:.3} s",
+                        a.node,
                         a.from.as_secs_f64(),
                         a.to.as_secs_f64(),
+                        b.node,
                         b.from.as_secs_f64(),
                         b.to.as_secs_f64()
                     ));
@@ -210,6 +217,7 @@ mod tests {
     fn held(session: u64, what: &str, from: u64, to: u64) -> Held {
         Held {
             session,
+            node: "A".into(),
             what: what.into(),
             from: Duration::from_secs(from),
             to: Duration::from_secs(to),

@@ -301,3 +301,26 @@ pub async fn check(tally: &Tally, fronts: &[SocketAddr], patience: Duration) -> 
     }
     checked
 }
+
+#[cfg(test)]
+mod tests {
+    use super::common;
+
+    #[test]
+    fn each_set_of_counted_answers_gives_its_own_common_time() {
+        let results: Vec<_> = [[false, false], [true, false], [false, true], [true, true]]
+            .into_iter()
+            .map(|counted| common([10, 15], counted))
+            .collect();
+        for (i, a) in results.iter().enumerate() {
+            assert!(results[i + 1..].iter().all(|b| a != b), "{results:?}");
+        }
+        assert_eq!(
+            results[3],
+            [(
+                "2030-01-01T10:00:00Z".to_string(),
+                "2030-01-01T15:00:00Z".to_string()
+            )]
+        );
+    }
+}

@@ -221,3 +221,59 @@ pub fn check(tally: &Tally, folders: &[PathBuf], names: &[String], patience: Dur
     }
     checked
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edit(file: usize, read: Option<&str>, wrote: &str) -> Edit {
+        Edit {
+            file,
+            read: read.map(String::from),
+            wrote: wrote.into(),
+        }
+    }
+
+    #[test]
+    fn an_unreplaced_edit_must_be_the_file_or_a_conflict_copy_in_every_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let folders: Vec<PathBuf> = ["a", "b"].iter().map(|n| dir.path().join(n)).collect();
+        let names = vec!["A".to_string(), "B".to_string()];
+        for f in &folders {
+            std::fs::create_dir(f).unwrap();
+            std::fs::write(f.join("doc0.txt"), "v3").unwrap();
+            std::fs::write(f.join("doc0.sync-conflict-B-20300101-000000.txt"), "v2").unwrap();
+        }
+        // v1 was read by the edit that wrote v3: it need not survive; v2
+        // and v3 were read by nobody and must.
+        let tally = Tally {
+            edits: vec![
+                edit(0, None, "v1"),
+                edit(0, Some("v1"), "v3"),
+                edit(0, Some("v0"), "v2"),
+            ],
+            failed: 0,
+        };
+        let checked = check(&tally, &folders, &names, Duration::ZERO);
+        assert!(
+            checked.agreed && checked.violations.is_empty(),
+            "{checked:?}"
+        );
+        assert_eq!(
+            (
+                checked.must_survive,
+                checked.as_file,
+                checked.as_conflict_copy
+            ),
+            (2, 1, 1)
+        );
+
+        // The conflict copy lost on both nodes: v2 is missing from each.
+        for f in &folders {
+            std::fs::remove_file(f.join("doc0.sync-conflict-B-20300101-000000.txt")).unwrap();
+        }
+        let checked = check(&tally, &folders, &names, Duration::ZERO);
+        assert_eq!(checked.violations.len(), 2, "{checked:?}");
+        assert!(checked.violations[0].contains("\"v2\" is not on node A"));
+    }
+}
