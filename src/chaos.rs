@@ -162,6 +162,16 @@ fn run_in(
     let webs: Vec<_> = (0..nodes).map(|i| cluster::http_addr(hosts, i)).collect();
     runtime.block_on(events::prepare(&webs))?;
 
+    // Ctrl-C or SIGTERM ends the run early, but through the normal way
+    // out, so the nodes are killed and the namespaces deleted.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    runtime.spawn({
+        let interrupted = interrupted.clone();
+        async move {
+            crate::cli::stop_signal().await;
+            interrupted.store(true, Ordering::Relaxed);
+        }
+    });
     let steps = schedule::schedule(seed, args.seconds, nodes, hosts.partitions());
     let mut rng = Rng::new(seed ^ 0x5EED_F00D);
     let stop = Arc::new(AtomicBool::new(false));
@@ -199,7 +209,7 @@ fn run_in(
     let mut history = String::new();
     for step in &steps {
         let wait = step.at.saturating_sub(started.elapsed());
-        std::thread::sleep(wait);
+        sleep_unless(wait, &interrupted)?;
         let at = started.elapsed().as_secs_f64();
         let line = format!("t={at:6.1} s  {}", step.action);
         println!("{line}");
@@ -215,7 +225,10 @@ fn run_in(
             Action::Heal(n) => hosts.set_cut(n, false)?,
         }
     }
-    std::thread::sleep(Duration::from_secs(args.seconds).saturating_sub(started.elapsed()));
+    sleep_unless(
+        Duration::from_secs(args.seconds).saturating_sub(started.elapsed()),
+        &interrupted,
+    )?;
     stop.store(true, Ordering::Relaxed);
     println!(
         "t={:6.1} s  workload stopped; every node up and connected; checking",
@@ -348,6 +361,21 @@ fn run_in(
     std::fs::write(dir.join("history.txt"), history)?;
     drop(procs);
     Ok(failed)
+}
+
+/// Sleeps for `wait`, or until `interrupted`, which is an error.
+fn sleep_unless(wait: Duration, interrupted: &AtomicBool) -> anyhow::Result<()> {
+    let until = Instant::now() + wait;
+    loop {
+        if interrupted.load(Ordering::Relaxed) {
+            anyhow::bail!("interrupted; the cluster is stopped and its namespaces removed");
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(());
+        }
+        std::thread::sleep(left.min(Duration::from_millis(100)));
+    }
 }
 
 /// Waits (at most 30 s) until every chat server approves a first client:
