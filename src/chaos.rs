@@ -358,6 +358,37 @@ fn run_in(
         println!("  FAILED: {v}");
         failed = true;
     }
+    // The rest of the history: what each workload recorded.
+    let mut record = |title: &str, lines: Vec<String>| {
+        history.push_str(&format!("\n# {title}\n"));
+        for line in lines {
+            history.push_str(&line);
+            history.push('\n');
+        }
+    };
+    record(
+        "booking windows used (allowed states, found)",
+        checked.history,
+    );
+    record(
+        "chat holdings",
+        chat_tallies
+            .iter()
+            .flat_map(|t| t.held.iter().map(|h| format!("{h:?}")))
+            .collect(),
+    );
+    record(
+        "file edits",
+        files_tally.edits.iter().map(|e| format!("{e:?}")).collect(),
+    );
+    record(
+        "events",
+        events_tally
+            .created
+            .iter()
+            .map(|e| format!("{e:?}"))
+            .collect(),
+    );
     std::fs::write(dir.join("history.txt"), history)?;
     drop(procs);
     Ok(failed)

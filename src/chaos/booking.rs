@@ -279,6 +279,8 @@ pub struct Checked {
     pub uncertain_ok: u64,
     /// What is wrong.
     pub violations: Vec<String>,
+    /// Each used window: what its history allows and what was found.
+    pub history: Vec<String>,
 }
 
 /// Queries every facility's week (through any front door that answers,
@@ -314,6 +316,12 @@ pub fn check(
             let start = u32::from(window.day) * 24 * 60 + u32::from(window.hour) * 60;
             let found = position(&free, start);
             let what = format!("{facility} day {} {:02}:00", window.day, window.hour);
+            if window.touched {
+                checked.history.push(format!(
+                    "{what}: allowed {:?}, found {found:?}",
+                    window.known
+                ));
+            }
             match (&window.known, found) {
                 (_, Err(busy)) => checked.violations.push(format!(
                     "{what}: busy minutes {busy:?}, which no history allows"
