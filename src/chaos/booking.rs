@@ -1,10 +1,11 @@
 //! The booking workload and its check, through the seed's UDP protocol
 //! (`convene_booking::client`) under at-most-once.
 //!
-//! Each worker owns some one-hour windows (a facility, a day, an hour) that
+//! Each worker owns some half-hour windows (a facility, a day, a start) that
 //! no one else touches, so it knows what each should hold. In a window it
-//! books `[:00, :20)`, moves the booking 20 minutes later (`change`, not
-//! idempotent), and then cancels it (not idempotent) or leaves it booked.
+//! books its first 10 minutes, moves the booking 10 minutes later
+//! (`change`, not idempotent), and then cancels it (not idempotent) or, now
+//! and then, leaves it booked.
 //! After an answered cancel the window is empty again and is used anew.
 //! A request with no answer, or with an answer that does not say what
 //! happened (the owner "did not answer"), leaves the window uncertain
@@ -13,7 +14,8 @@
 //!
 //! At the end each facility's week is queried and every window compared
 //! with what its history allows. Executing a request twice shows: a second
-//! `change` leaves the booking at `[:40, :60)`, a second `cancel` is
+//! `change` leaves the booking in the window's last 10 minutes, a second
+//! `cancel` is
 //! answered "already cancelled", a second `book` is answered "unavailable"
 //! for a window known to be empty.
 
@@ -29,10 +31,15 @@ use convene_time::WeekTime;
 use super::rng::Rng;
 
 /// How far a `change` moves a booking, and how long a booking is.
-const STEP: u32 = 20;
+const STEP: u32 = 10;
+/// A window's length: room for the booking, its move, and a second move
+/// (which only a request executed twice makes).
+const WINDOW: u32 = 3 * STEP;
+/// Windows in a day.
+const PER_DAY: usize = (24 * 60 / WINDOW) as usize;
 
 /// What a window holds: nothing, or a booking starting `offset` minutes
-/// into the hour.
+/// into the window.
 type Position = Option<u32>;
 
 /// One window's state as its worker knows it.
@@ -44,12 +51,12 @@ enum Known {
     OneOf(Vec<Position>),
 }
 
-/// A window: facility, day, hour.
+/// A window: facility, day, and which of the day's windows.
 #[derive(Clone, Debug)]
 pub struct Window {
     facility: usize,
     day: u8,
-    hour: u8,
+    slot: u8,
     known: Known,
     /// Whether any request was sent for it.
     touched: bool,
@@ -88,12 +95,12 @@ pub fn worker(
     stop: Arc<AtomicBool>,
     started: Instant,
 ) -> WorkerResult {
-    let mut windows: Vec<Window> = (0..facilities.len() * 7 * 24)
+    let mut windows: Vec<Window> = (0..facilities.len() * 7 * PER_DAY)
         .filter(|i| i % workers == worker)
         .map(|i| Window {
-            facility: i / (7 * 24),
-            day: (i / 24 % 7) as u8,
-            hour: (i % 24) as u8,
+            facility: i / (7 * PER_DAY),
+            day: (i / PER_DAY % 7) as u8,
+            slot: (i % PER_DAY) as u8,
             known: Known::Exactly(None, None),
             touched: false,
         })
@@ -158,9 +165,23 @@ pub fn worker(
     WorkerResult { windows, tally }
 }
 
+impl Window {
+    /// Its first minute, since Monday 00:00.
+    fn start(&self) -> u32 {
+        u32::from(self.day) * 24 * 60 + u32::from(self.slot) * WINDOW
+    }
+}
+
+impl std::fmt::Display for Window {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let minute = u32::from(self.slot) * WINDOW;
+        write!(f, "day {} {:02}:{:02}", self.day, minute / 60, minute % 60)
+    }
+}
+
 /// The window's start and end of a booking at `offset`.
 fn span(window: &Window, offset: u32) -> (WeekTime, WeekTime) {
-    let start = u32::from(window.day) * 24 * 60 + u32::from(window.hour) * 60 + offset;
+    let start = window.start() + offset;
     (
         WeekTime::from_minutes(start).expect("inside the week"),
         WeekTime::from_minutes(start + STEP).expect("inside the week"),
@@ -197,7 +218,7 @@ fn step(
             (1, request, Some(0), Some(STEP))
         }
         (Some(offset), Some(id)) => {
-            if rng.chance(0.4) {
+            if rng.chance(0.2) {
                 // Leave it booked: the end checks it is still there, once.
                 window.known = Known::OneOf(vec![Some(offset)]);
                 return (true, false);
@@ -215,11 +236,10 @@ fn step(
         tally.retried += 1;
     }
     let what = format!(
-        "{} {} day {} {:02}:00",
+        "{} {} {}",
         ["book", "change", "cancel"][kind],
         facilities[window.facility],
-        window.day,
-        window.hour
+        window
     );
     let uncertain = |window: &mut Window, tally: &mut Tally| {
         tally.uncertain += 1;
@@ -313,9 +333,8 @@ pub fn check(
         };
         for window in windows.iter().filter(|w| w.facility == f) {
             checked.windows += 1;
-            let start = u32::from(window.day) * 24 * 60 + u32::from(window.hour) * 60;
-            let found = position(&free, start);
-            let what = format!("{facility} day {} {:02}:00", window.day, window.hour);
+            let found = position(&free, window.start());
+            let what = format!("{facility} {window}");
             if window.touched {
                 checked.history.push(format!(
                     "{what}: allowed {:?}, found {found:?}",
@@ -360,7 +379,7 @@ pub fn check(
 fn show(position: Position) -> String {
     match position {
         None => "nothing".into(),
-        Some(o) => format!("a booking at :{o:02}-:{:02}", o + STEP),
+        Some(o) => format!("a booking {o}-{} minutes into the window", o + STEP),
     }
 }
 
@@ -396,11 +415,12 @@ fn week(facility: &str, fronts: &[SocketAddr], patience: Duration) -> Option<Vec
     }
 }
 
-/// What the hour starting at minute `start` holds: nothing, or one booking
-/// of `STEP` minutes at an offset a history could give (0, 20 or 40);
+/// What the window starting at minute `start` holds: nothing, or one
+/// booking of `STEP` minutes at an offset a history could give (0, 1 or 2
+/// steps in);
 /// `Err` with the busy minutes for anything else.
 fn position(free: &[(u32, u32)], start: u32) -> Result<Position, Vec<u32>> {
-    let busy: Vec<u32> = (start..start + 60)
+    let busy: Vec<u32> = (start..start + WINDOW)
         .filter(|m| !free.iter().any(|&(s, e)| s <= *m && *m < e))
         .collect();
     match busy.as_slice() {
@@ -434,10 +454,12 @@ mod tests {
             free
         };
         assert_eq!(position(&day(&[]), 600), Ok(None));
-        assert_eq!(position(&day(&[(600, 620)]), 600), Ok(Some(0)));
-        assert_eq!(position(&day(&[(620, 640)]), 600), Ok(Some(20)));
-        assert_eq!(position(&day(&[(640, 660)]), 600), Ok(Some(40)));
-        assert!(position(&day(&[(600, 640)]), 600).is_err());
-        assert!(position(&day(&[(605, 625)]), 600).is_err());
+        assert_eq!(position(&day(&[(600, 610)]), 600), Ok(Some(0)));
+        assert_eq!(position(&day(&[(610, 620)]), 600), Ok(Some(10)));
+        assert_eq!(position(&day(&[(620, 630)]), 600), Ok(Some(20)));
+        assert!(position(&day(&[(600, 620)]), 600).is_err());
+        assert!(position(&day(&[(605, 615)]), 600).is_err());
+        // The next window's booking is not this one's.
+        assert_eq!(position(&day(&[(630, 640)]), 600), Ok(None));
     }
 }
