@@ -129,6 +129,10 @@ enum Command {
     /// The shared folders: `ls` lists every node's files in one numbered list.
     #[command(subcommand)]
     Files(files::FilesCommand),
+    /// A chaos test: a cluster of its own under a mixed workload while a
+    /// seeded schedule kills nodes (`kill -9`) and cuts them off; then
+    /// checks what clients were told against what the cluster holds.
+    Chaos(crate::chaos::ChaosArgs),
     /// Benchmarks (numbers for docs/benchmarks.md).
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
@@ -187,6 +191,7 @@ pub fn main() -> ExitCode {
         Command::Book(args) => book::run(args),
         Command::Chat(args) => chat::run(args),
         Command::Files(cmd) => files::run(cmd),
+        Command::Chaos(args) => crate::chaos::run(args),
         Command::Bench(cmd) => crate::bench::run(cmd),
     };
     match result {
@@ -242,7 +247,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
-async fn stop_signal() {
+pub(crate) async fn stop_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

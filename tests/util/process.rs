@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 use std::ffi::OsString;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -104,6 +104,10 @@ pub struct NodeProcess {
     args: Vec<OsString>,
     held: Vec<Held>,
     ports: HashMap<String, u16>,
+    /// The network namespace it runs in (`ip netns exec`), if not this one.
+    namespace: Option<String>,
+    /// The address its ports are reached on.
+    host: IpAddr,
 }
 
 impl NodeProcess {
@@ -136,6 +140,34 @@ impl NodeProcess {
             args,
             held,
             ports: HashMap::new(),
+            namespace: None,
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        };
+        node.spawn_child();
+        node
+    }
+
+    /// Starts `convene node --config CONFIG --id ID` inside host `host` of
+    /// `lab` (`ip netns exec`), where it binds its own ports on the host's
+    /// address (the cluster file names them; nothing is handed down). It
+    /// does not wait; see [`NodeProcess::started`].
+    pub fn spawn_in(lab: &convene_netns::Lab, host: usize, config: &Path, id: &str) -> Self {
+        let dir = config.parent().unwrap().to_path_buf();
+        let mut args: Vec<OsString> = vec!["node".into(), "--config".into(), config.into()];
+        args.extend(["--id".into(), id.into()]);
+        args.extend([
+            "--ports-file".into(),
+            dir.join(format!("{id}.ports")).into(),
+        ]);
+        let mut node = NodeProcess {
+            child: None,
+            id: id.to_string(),
+            dir,
+            args,
+            held: Vec::new(),
+            ports: HashMap::new(),
+            namespace: Some(lab.namespace(host)),
+            host: IpAddr::V4(lab.host_ip(host)),
         };
         node.spawn_child();
         node
@@ -144,7 +176,17 @@ impl NodeProcess {
     fn spawn_child(&mut self) {
         let _ = std::fs::remove_file(self.file("ports"));
         let out = |kind: &str| std::fs::File::create(self.file(kind)).unwrap();
-        let mut command = convene();
+        let mut command = match &self.namespace {
+            None => convene(),
+            Some(namespace) => {
+                // `ip` execs the binary: the child's pid is the node's.
+                let mut command = std::process::Command::new("ip");
+                command
+                    .args(["netns", "exec", namespace])
+                    .arg(env!("CARGO_BIN_EXE_convene"));
+                command
+            }
+        };
         command
             .args(&self.args)
             .env("RUST_LOG", "info")
@@ -211,9 +253,10 @@ impl NodeProcess {
             .unwrap_or_else(|| panic!("node {} has no {kind} port: {:?}", self.id, self.ports))
     }
 
-    /// The loopback address of the node's `kind` socket.
+    /// The address of the node's `kind` socket (on loopback, or on its
+    /// host in a lab).
     pub fn addr(&self, kind: &str) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.port(kind)))
+        SocketAddr::new(self.host, self.port(kind))
     }
 
     /// Kills the process with SIGKILL (no goodbye, no flush) and waits for

@@ -1,8 +1,8 @@
 //! Tests that need something this machine may lack (a database server, a
 //! browser) say they were skipped and why, on standard error, instead of
 //! passing in silence; where the thing is required (CI's `.ci/run` sets
-//! `CONVENE_REQUIRE_DATABASES=1` and `CONVENE_REQUIRE_BROWSER=1`), they
-//! fail instead.
+//! `CONVENE_REQUIRE_DATABASES=1`, `CONVENE_REQUIRE_BROWSER=1` and
+//! `CONVENE_REQUIRE_NETNS=1`), they fail instead.
 
 /// The variable that names each events backend's server, if it needs one.
 pub fn database_var(backend: &str) -> Option<&'static str> {
@@ -63,4 +63,17 @@ pub fn require_browser(test: &str) -> bool {
     let why = format!("{} not installed", missing.join(" and "));
     skip("CONVENE_REQUIRE_BROWSER", test, &why);
     false
+}
+
+/// Whether the partition tests can make network namespaces (root, and
+/// the `ip` command; see `convene_netns::available`); else skipped, or
+/// failed under `CONVENE_REQUIRE_NETNS=1`.
+pub fn require_netns(test: &str) -> bool {
+    match convene_netns::available() {
+        Ok(()) => true,
+        Err(why) => {
+            skip("CONVENE_REQUIRE_NETNS", test, &why);
+            false
+        }
+    }
 }
