@@ -128,6 +128,31 @@ impl SqliteBookingDb {
     }
 }
 
+impl SqliteBookingDb {
+    /// Runs `statement` (a write of `facility`'s owner row, taking
+    /// `facility` and `node`) under the file's write lock; the row after.
+    fn write_owner(
+        &self,
+        statement: &str,
+        facility: &str,
+        node: u32,
+    ) -> Result<OwnerRow, BookingDbError> {
+        let mut conn = self.writer();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.engine(e))?;
+        tx.execute(statement, params![facility, node])
+            .map_err(|e| self.engine(e))?;
+        let row = Self::owner_row(&tx, facility).map_err(|e| self.engine(e))?;
+        tx.commit().map_err(|e| self.engine(e))?;
+        row.ok_or_else(|| BookingDbError::Corrupt {
+            name: self.name(),
+            table: "booking_owner",
+            problem: format!("no row for {facility:?} after writing it"),
+        })
+    }
+}
+
 fn connect(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_handler(Some(busy_wait))?;
@@ -224,44 +249,22 @@ impl BookingDb for SqliteBookingDb {
     }
 
     fn claim_unowned(&self, facility: &str, node: u32) -> Result<OwnerRow, BookingDbError> {
-        let mut conn = self.writer();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| self.engine(e))?;
-        tx.execute(
+        self.write_owner(
             "INSERT INTO booking_owner (facility, node, token) VALUES (?1, ?2, 1)
              ON CONFLICT (facility) DO NOTHING",
-            params![facility, node],
+            facility,
+            node,
         )
-        .map_err(|e| self.engine(e))?;
-        let row = Self::owner_row(&tx, facility).map_err(|e| self.engine(e))?;
-        tx.commit().map_err(|e| self.engine(e))?;
-        row.ok_or_else(|| BookingDbError::Corrupt {
-            name: self.name(),
-            table: "booking_owner",
-            problem: format!("no row for {facility:?} after claiming it"),
-        })
     }
 
     fn assign(&self, facility: &str, node: u32) -> Result<OwnerRow, BookingDbError> {
-        let mut conn = self.writer();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| self.engine(e))?;
-        tx.execute(
+        self.write_owner(
             "INSERT INTO booking_owner (facility, node, token) VALUES (?1, ?2, 1)
              ON CONFLICT (facility) DO UPDATE SET node = excluded.node, token = token + 1
              WHERE node != excluded.node",
-            params![facility, node],
+            facility,
+            node,
         )
-        .map_err(|e| self.engine(e))?;
-        let row = Self::owner_row(&tx, facility).map_err(|e| self.engine(e))?;
-        tx.commit().map_err(|e| self.engine(e))?;
-        row.ok_or_else(|| BookingDbError::Corrupt {
-            name: self.name(),
-            table: "booking_owner",
-            problem: format!("no row for {facility:?} after assigning it"),
-        })
     }
 
     fn live_bookings(&self, facility: &str) -> Result<Vec<BookingRow>, BookingDbError> {
