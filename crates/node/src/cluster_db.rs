@@ -19,11 +19,18 @@ use convene_eventdb::open::Target;
 use convene_files::service::lock_book::LockBookDb;
 
 /// The booking database for a node whose data directory is `data_dir`,
-/// and whether facilities fail over (the database is shared).
+/// and whether facilities fail over (the database is shared). A node that
+/// runs no booking service (`runs_booking` false) gets an empty one in
+/// memory: it reads and writes nothing, and holds no file open.
 pub async fn booking(
     cluster: &ClusterConfig,
     data_dir: &Path,
+    runs_booking: bool,
 ) -> Result<(Arc<dyn BookingDb>, bool), BookingDbError> {
+    if !runs_booking {
+        let db = SqliteBookingDb::open(Path::new(":memory:"))?;
+        return Ok((Arc::new(db), false));
+    }
     let url = &cluster.events.database_url;
     let engine = |message: String| BookingDbError::Engine {
         name: "booking database".into(),

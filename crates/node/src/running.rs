@@ -174,12 +174,15 @@ pub async fn start_with_faults(
         None
     };
 
-    let (booking_db, booking_failover) = crate::cluster_db::booking(&cluster, &node.data_dir)
-        .await
-        .map_err(|error| NodeError::Booking {
-            node: id.to_string(),
-            error: error.into(),
-        })?;
+    let runs_booking = sockets.booking.is_some()
+        || !convene_booking::BookingSection::facilities_of(node).is_empty();
+    let (booking_db, booking_failover) =
+        crate::cluster_db::booking(&cluster, &node.data_dir, runs_booking)
+            .await
+            .map_err(|error| NodeError::Booking {
+                node: id.to_string(),
+                error: error.into(),
+            })?;
     let lock_book = crate::cluster_db::lock_book(&cluster)
         .await
         .map_err(|error| NodeError::Events {
