@@ -523,12 +523,12 @@ async fn convene_login_then_files_and_status_as_an_account() {
 
     // The coordinator holds the majority's leases, under its term: a `*`
     // on its line only.
-    let ann = &ann;
+    let asker = &ann;
     let deciding = eventually(
         Duration::from_secs(10),
         "B to hold authority",
         || async move {
-            let ran = ann.run(&["status"], "").await;
+            let ran = asker.run(&["status"], "").await;
             let term_of = |id: &str| {
                 ran.stdout
                     .lines()
