@@ -8,8 +8,10 @@
 //!
 //! # Fencing
 //!
-//! Who owns a facility is a row `(facility, node, token)`. The token grows
-//! every time the row names another node ([`BookingDb::assign`]), and every
+//! Who owns a facility is a row `(facility, node, token, term)`. The token
+//! grows every time the row names another node ([`BookingDb::assign`], a
+//! decision of the coordinator under its quorum term, refused if a higher
+//! term has decided since), and every
 //! write names the token its owner was given ([`FencedWrite::token`]): the
 //! database commits a write only if the facility's token is still that one,
 //! in the same transaction. So an owner that was cut off, or paused, and
@@ -41,6 +43,9 @@ pub struct OwnerRow {
     pub node: u32,
     /// Grows whenever the facility changes owner; writes must name it.
     pub token: u64,
+    /// The coordinator's term that chose this owner (0 for a first claim);
+    /// no assignment of a lower term is taken after it.
+    pub term: u64,
 }
 
 /// One request's writes, fenced by its facility's token.
@@ -119,9 +124,11 @@ pub trait BookingDb: Send + Sync + fmt::Debug + 'static {
     /// the facility's row afterwards (the claim's, or the earlier owner's).
     fn claim_unowned(&self, facility: &str, node: u32) -> Result<OwnerRow, BookingDbError>;
 
-    /// Makes `node` the owner of `facility`, the token growing if the owner
-    /// changes; returns the row afterwards.
-    fn assign(&self, facility: &str, node: u32) -> Result<OwnerRow, BookingDbError>;
+    /// Makes `node` the owner of `facility` by the decision of coordinator
+    /// term `term`, the token growing if the owner changes, unless a
+    /// higher term has assigned it since; returns the row afterwards (which
+    /// still names the earlier owner if it was refused).
+    fn assign(&self, facility: &str, node: u32, term: u64) -> Result<OwnerRow, BookingDbError>;
 
     /// The live (not cancelled) bookings of `facility`.
     fn live_bookings(&self, facility: &str) -> Result<Vec<BookingRow>, BookingDbError>;

@@ -5,7 +5,7 @@
 //! `booking_kept_reply`), in the cluster's server database next to the
 //! events tables, versioned in their own `convene_booking_schema` table
 //! under the engine's schema lock. Statements are written once with `?`
-//! placeholders ([`sql`]); the few differences between the engines (how an
+//! placeholders ([`sql`](crate::sql::sql)); the few differences between the engines (how an
 //! insert that finds its key updates or does nothing, the binary type) are
 //! chosen by [`Engine::BACKEND`].
 //!
@@ -45,7 +45,8 @@ fn migrations(backend: &str) -> &'static [(i64, &'static [&'static str])] {
                 "CREATE TABLE IF NOT EXISTS booking_owner (
                      facility VARCHAR(300) PRIMARY KEY,
                      node BIGINT NOT NULL,
-                     token BIGINT NOT NULL)",
+                     token BIGINT NOT NULL,
+                     term BIGINT NOT NULL)",
                 "CREATE TABLE IF NOT EXISTS booking_record (
                      id VARCHAR(300) PRIMARY KEY,
                      facility VARCHAR(300) NOT NULL,
@@ -76,7 +77,8 @@ fn migrations(backend: &str) -> &'static [(i64, &'static [&'static str])] {
                 "CREATE TABLE IF NOT EXISTS booking_owner (
                      facility VARCHAR(300) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PRIMARY KEY,
                      node BIGINT NOT NULL,
-                     token BIGINT NOT NULL) ENGINE = InnoDB",
+                     token BIGINT NOT NULL,
+                     term BIGINT NOT NULL) ENGINE = InnoDB",
                 "CREATE TABLE IF NOT EXISTS booking_record (
                      id VARCHAR(300) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PRIMARY KEY,
                      facility VARCHAR(300) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
@@ -157,6 +159,7 @@ fn owner_row<E: Engine>(facility: &str, row: &E::Row) -> Result<OwnerRow, DbErro
         facility: facility.to_string(),
         node: u32::try_from(E::int(row, 0)?).map_err(|_| DbError::Corrupt("node".into()))?,
         token: E::int(row, 1)? as u64,
+        term: E::int(row, 2)? as u64,
     })
 }
 
@@ -250,7 +253,7 @@ impl<E: Engine> SqlBookingDb<E> {
     ) -> Result<Option<OwnerRow>, DbError> {
         let rows = fetch::<E>(
             conn,
-            &format!("SELECT node, token FROM booking_owner WHERE facility = ? {lock}"),
+            &format!("SELECT node, token, term FROM booking_owner WHERE facility = ? {lock}"),
             &[Arg::Text(facility)],
         )
         .await?;
@@ -270,7 +273,7 @@ impl<E: Engine> BookingDb for SqlBookingDb<E> {
             let mut conn = self.db.pool.acquire().await.map_err(from_sqlx)?;
             let rows = fetch::<E>(
                 &mut conn,
-                "SELECT facility, node, token FROM booking_owner ORDER BY facility",
+                "SELECT facility, node, token, term FROM booking_owner ORDER BY facility",
                 &[],
             )
             .await?;
@@ -281,6 +284,7 @@ impl<E: Engine> BookingDb for SqlBookingDb<E> {
                         node: u32::try_from(E::int(r, 1)?)
                             .map_err(|_| DbError::Corrupt("node".into()))?,
                         token: E::int(r, 2)? as u64,
+                        term: E::int(r, 3)? as u64,
                         facility,
                     })
                 })
@@ -290,10 +294,10 @@ impl<E: Engine> BookingDb for SqlBookingDb<E> {
 
     fn claim_unowned(&self, facility: &str, node: u32) -> Result<OwnerRow, BookingDbError> {
         let insert = if Self::postgres() {
-            "INSERT INTO booking_owner (facility, node, token) VALUES (?, ?, 1)
+            "INSERT INTO booking_owner (facility, node, token, term) VALUES (?, ?, 1, 0)
              ON CONFLICT (facility) DO NOTHING"
         } else {
-            "INSERT IGNORE INTO booking_owner (facility, node, token) VALUES (?, ?, 1)"
+            "INSERT IGNORE INTO booking_owner (facility, node, token, term) VALUES (?, ?, 1, 0)"
         };
         self.block(async {
             let mut tx = self.db.pool.begin().await.map_err(from_sqlx)?;
@@ -309,24 +313,34 @@ impl<E: Engine> BookingDb for SqlBookingDb<E> {
         })
     }
 
-    fn assign(&self, facility: &str, node: u32) -> Result<OwnerRow, BookingDbError> {
+    fn assign(&self, facility: &str, node: u32, term: u64) -> Result<OwnerRow, BookingDbError> {
         self.block(async {
             let mut tx = self.db.pool.begin().await.map_err(from_sqlx)?;
             match Self::owner_in(&mut tx, facility, "FOR UPDATE").await? {
-                Some(row) if row.node == node => {}
+                // Already there, or a later term decided since.
+                Some(row) if row.node == node || row.term > term => {}
                 Some(_) => {
                     exec::<E>(
                         &mut tx,
-                        "UPDATE booking_owner SET node = ?, token = token + 1 WHERE facility = ?",
-                        &[Arg::Int(node.into()), Arg::Text(facility)],
+                        "UPDATE booking_owner SET node = ?, token = token + 1, term = ?
+                         WHERE facility = ?",
+                        &[
+                            Arg::Int(node.into()),
+                            Arg::Int(term as i64),
+                            Arg::Text(facility),
+                        ],
                     )
                     .await?;
                 }
                 None => {
                     exec::<E>(
                         &mut tx,
-                        "INSERT INTO booking_owner (facility, node, token) VALUES (?, ?, 1)",
-                        &[Arg::Text(facility), Arg::Int(node.into())],
+                        "INSERT INTO booking_owner (facility, node, token, term) VALUES (?, ?, 1, ?)",
+                        &[
+                            Arg::Text(facility),
+                            Arg::Int(node.into()),
+                            Arg::Int(term as i64),
+                        ],
                     )
                     .await?;
                 }

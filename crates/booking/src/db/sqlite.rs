@@ -33,7 +33,8 @@ const MIGRATIONS: &[(i64, &str)] = &[(
     "CREATE TABLE booking_owner (
          facility TEXT PRIMARY KEY,
          node INTEGER NOT NULL,
-         token INTEGER NOT NULL
+         token INTEGER NOT NULL,
+         term INTEGER NOT NULL
      );
      CREATE TABLE booking_record (
          id TEXT PRIMARY KEY,
@@ -116,12 +117,13 @@ impl SqliteBookingDb {
     }
 
     fn owner_row(conn: &Connection, facility: &str) -> rusqlite::Result<Option<OwnerRow>> {
-        conn.prepare_cached("SELECT node, token FROM booking_owner WHERE facility = ?1")?
+        conn.prepare_cached("SELECT node, token, term FROM booking_owner WHERE facility = ?1")?
             .query_row(params![facility], |r| {
                 Ok(OwnerRow {
                     facility: facility.to_string(),
                     node: r.get(0)?,
                     token: r.get::<_, i64>(1)? as u64,
+                    term: r.get::<_, i64>(2)? as u64,
                 })
             })
             .optional()
@@ -130,18 +132,20 @@ impl SqliteBookingDb {
 
 impl SqliteBookingDb {
     /// Runs `statement` (a write of `facility`'s owner row, taking
-    /// `facility` and `node`) under the file's write lock; the row after.
+    /// `facility`, `node` and `term`) under the file's write lock; the row
+    /// after.
     fn write_owner(
         &self,
         statement: &str,
         facility: &str,
         node: u32,
+        term: u64,
     ) -> Result<OwnerRow, BookingDbError> {
         let mut conn = self.writer();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| self.engine(e))?;
-        tx.execute(statement, params![facility, node])
+        tx.execute(statement, params![facility, node, term as i64])
             .map_err(|e| self.engine(e))?;
         let row = Self::owner_row(&tx, facility).map_err(|e| self.engine(e))?;
         tx.commit().map_err(|e| self.engine(e))?;
@@ -235,13 +239,16 @@ impl BookingDb for SqliteBookingDb {
     fn owners(&self) -> Result<Vec<OwnerRow>, BookingDbError> {
         let conn = self.reader();
         let mut stmt = conn
-            .prepare_cached("SELECT facility, node, token FROM booking_owner ORDER BY facility")
+            .prepare_cached(
+                "SELECT facility, node, token, term FROM booking_owner ORDER BY facility",
+            )
             .map_err(|e| self.engine(e))?;
         stmt.query_map([], |r| {
             Ok(OwnerRow {
                 facility: r.get(0)?,
                 node: r.get(1)?,
                 token: r.get::<_, i64>(2)? as u64,
+                term: r.get::<_, i64>(3)? as u64,
             })
         })
         .and_then(|rows| rows.collect())
@@ -250,20 +257,23 @@ impl BookingDb for SqliteBookingDb {
 
     fn claim_unowned(&self, facility: &str, node: u32) -> Result<OwnerRow, BookingDbError> {
         self.write_owner(
-            "INSERT INTO booking_owner (facility, node, token) VALUES (?1, ?2, 1)
+            "INSERT INTO booking_owner (facility, node, token, term) VALUES (?1, ?2, 1, ?3)
              ON CONFLICT (facility) DO NOTHING",
             facility,
             node,
+            0,
         )
     }
 
-    fn assign(&self, facility: &str, node: u32) -> Result<OwnerRow, BookingDbError> {
+    fn assign(&self, facility: &str, node: u32, term: u64) -> Result<OwnerRow, BookingDbError> {
         self.write_owner(
-            "INSERT INTO booking_owner (facility, node, token) VALUES (?1, ?2, 1)
-             ON CONFLICT (facility) DO UPDATE SET node = excluded.node, token = token + 1
-             WHERE node != excluded.node",
+            "INSERT INTO booking_owner (facility, node, token, term) VALUES (?1, ?2, 1, ?3)
+             ON CONFLICT (facility) DO UPDATE SET node = excluded.node, token = token + 1,
+                                                  term = excluded.term
+             WHERE node != excluded.node AND term <= excluded.term",
             facility,
             node,
+            term,
         )
     }
 

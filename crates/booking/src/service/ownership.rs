@@ -12,7 +12,8 @@
 //!   at once, without waiting for a coordinator).
 //! - **An assignment by the coordinator.** Who owns a facility is a decision
 //!   that must be unique, so it is taken only by the coordinator while it
-//!   holds a majority's leases ([`Membership::authority`]): each facility
+//!   holds a majority's leases ([`Membership::authority`]), and carries its
+//!   term (the database refuses it if a later term has decided): each facility
 //!   goes to the node that lists it while that node is live, and otherwise
 //!   to the next live booking node after it in the cluster file. Even a
 //!   wrong or late assignment cannot let two nodes write: the token grows
@@ -182,22 +183,31 @@ impl Watch {
             if now == Some(want as u32) {
                 continue;
             }
-            // Checked again right before writing: authority may have lapsed.
-            if membership.authority().is_err() {
+            // Checked again right before writing: authority may have
+            // lapsed. The decision carries the term, and the database
+            // refuses it if a later term has decided since.
+            let Ok(term) = membership.authority() else {
                 break;
-            }
+            };
             let (db, name) = (self.db.clone(), facility.clone());
-            match blocking(move || db.assign(&name, want as u32)).await {
-                Ok(row) => {
+            match blocking(move || db.assign(&name, want as u32, term.0)).await {
+                Ok(row) if row.node == want as u32 => {
                     changed = true;
                     tracing::info!(
                         facility,
                         from = ?now,
                         to = want,
                         token = row.token,
+                        term = row.term,
                         "booking facility assigned"
                     );
                 }
+                Ok(row) => tracing::info!(
+                    facility,
+                    term = term.0,
+                    newer = row.term,
+                    "a later term assigned this facility; leaving it"
+                ),
                 Err(e) => tracing::warn!("cannot assign booking facility {facility}: {e}"),
             }
         }
@@ -295,6 +305,7 @@ mod tests {
             facility: f.into(),
             node,
             token,
+            term: 0,
         };
         let mut moved = view.replace(vec![row("A", 0, 1), row("B", 1, 1)]);
         moved.sort();

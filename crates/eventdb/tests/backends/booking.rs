@@ -64,9 +64,9 @@ fn the_fence_holds(node0: &dyn BookingDb, node1: &dyn BookingDb) {
     // A new booking never overwrites one with its id.
     assert!(node0.commit(&[made]).is_err());
 
-    let moved = node1.assign(&room, 1).unwrap();
+    let moved = node1.assign(&room, 1, 5).unwrap();
     assert_eq!((moved.node, moved.token), (1, 2));
-    assert_eq!(node1.assign(&room, 1).unwrap().token, 2);
+    assert_eq!(node1.assign(&room, 1, 5).unwrap().token, 2);
     assert!(node0.owners().unwrap().contains(&moved));
 
     let cancel = booking(&id, &room, 600, true);
@@ -128,6 +128,13 @@ fn the_fence_holds(node0: &dyn BookingDb, node1: &dyn BookingDb) {
         1,
         "the database's row wins"
     );
+
+    // A coordinator of an older term cannot move the facility back; a
+    // later one can.
+    let stale = node0.assign(&room, 0, 4).unwrap();
+    assert_eq!((stale.node, stale.token, stale.term), (1, 2, 5));
+    let later = node0.assign(&room, 0, 6).unwrap();
+    assert_eq!((later.node, later.token, later.term), (0, 3, 6));
     assert_eq!(
         node0.live_bookings(&room).unwrap(),
         vec![imported[0].clone()]

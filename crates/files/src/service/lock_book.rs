@@ -88,7 +88,7 @@ pub struct BookLock {
     pub expires_ms: i64,
 }
 
-/// A stored held update: its encoded [`Held`](super::held::Held) and its
+/// A stored held update: its encoded `Held` (the update a lock holds back) and its
 /// content (none for a deletion).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BookHeld {

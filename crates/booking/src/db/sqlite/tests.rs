@@ -49,10 +49,10 @@ fn a_stale_owner_cannot_write_after_the_facility_moves() {
             .unwrap(),
         vec![Committed::Stored]
     );
-    let moved = node1.assign("Room A", 1).unwrap();
+    let moved = node1.assign("Room A", 1, 5).unwrap();
     assert_eq!((moved.node, moved.token), (1, 2));
     // Assigning to the same owner again keeps the token.
-    assert_eq!(node1.assign("Room A", 1).unwrap().token, 2);
+    assert_eq!(node1.assign("Room A", 1, 5).unwrap().token, 2);
 
     // Node 0 has not heard: its write (a cancel) is refused, node 1's kept.
     let cancel = booking("CONF0-1", "Room A", 600, true);
@@ -84,7 +84,7 @@ fn one_batch_stores_the_current_owners_writes_and_refuses_the_rest() {
     let db = open(&dir);
     db.claim_unowned("A", 0).unwrap();
     db.claim_unowned("B", 0).unwrap();
-    db.assign("B", 2).unwrap();
+    db.assign("B", 2, 1).unwrap();
     let outcomes = db
         .commit(&[
             write("A", 1, Some(booking("x", "A", 0, false)), "c:1", 1),
@@ -196,4 +196,19 @@ fn a_new_booking_never_overwrites_a_stored_one_with_its_id() {
     clash.created = true;
     assert!(db.commit(&[clash]).is_err(), "the batch fails");
     assert_eq!(db.booking("CONF0-1").unwrap(), Some(first));
+}
+
+#[test]
+fn an_assignment_of_an_older_term_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(&dir);
+    db.claim_unowned("A", 0).unwrap();
+    let moved = db.assign("A", 1, 7).unwrap();
+    assert_eq!((moved.node, moved.token, moved.term), (1, 2, 7));
+    // A coordinator of term 6, paused past its authority, wakes up.
+    let stale = db.assign("A", 2, 6).unwrap();
+    assert_eq!(stale, moved, "nothing changed");
+    // The same term, or a later one, may move it.
+    let back = db.assign("A", 0, 7).unwrap();
+    assert_eq!((back.node, back.token, back.term), (0, 3, 7));
 }
