@@ -20,7 +20,7 @@
 use std::path::Path;
 
 use convene_booking::BookingSection;
-use convene_cluster::{ClusterConfig, ConfigError, Section, SectionReader, ServiceTag};
+use convene_cluster::{ClusterConfig, ConfigError, NodeConfig, Section, SectionReader, ServiceTag};
 use convene_files::FilesSection;
 use convene_meet::MeetSection;
 
@@ -67,6 +67,38 @@ pub const SERVICES: &[Service] = &[
         section: None,
     },
 ];
+
+/// What `node` runs according to the cluster file, one short line per
+/// service, for the web front's status page and `GET /api/status`:
+/// `meet main :PORT` (a `client_port`), `meet backend` (a `[node.meet]`),
+/// `booking :PORT (facilities)`, `chat :PORT`, `files (FOLDER)`, `web :PORT`.
+pub fn describe(node: &NodeConfig) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(port) = node.client_port {
+        lines.push(format!("meet main :{port}"));
+    }
+    if MeetSection::of(node).is_some() {
+        lines.push("meet backend".to_string());
+    }
+    if let Some(port) = node.booking_port {
+        let facilities = BookingSection::facilities_of(node);
+        if facilities.is_empty() {
+            lines.push(format!("booking :{port}"));
+        } else {
+            lines.push(format!("booking :{port} ({})", facilities.join(", ")));
+        }
+    }
+    if let Some(port) = node.chat_port {
+        lines.push(format!("chat :{port}"));
+    }
+    if let Some(files) = FilesSection::of(node) {
+        lines.push(format!("files ({})", files.dir.display()));
+    }
+    if let Some(port) = node.http_port {
+        lines.push(format!("web :{port}"));
+    }
+    lines
+}
 
 /// Every service's section reader, in the order of [`SERVICES`].
 pub fn sections() -> Vec<&'static dyn SectionReader> {
