@@ -65,7 +65,7 @@ fn error_of(r: &HttpResponse) -> String {
 async fn the_status_page_lists_the_nodes_and_marks_the_coordinator() {
     let c = cluster().await;
     let mut ada = account(web(&c), "ada").await;
-    let status = eventually(
+    eventually(
         Duration::from_secs(15),
         "a coordinator in GET /api/status",
         || async {
@@ -74,6 +74,7 @@ async fn the_status_page_lists_the_nodes_and_marks_the_coordinator() {
         },
     )
     .await;
+    let status = ada_get(&c).await.json().unwrap();
     let coordinator = status["coordinator"].as_str().unwrap().to_string();
     assert!(["A", "B"].contains(&coordinator.as_str()), "{status}");
     let nodes = status["nodes"].as_array().unwrap();
