@@ -163,6 +163,16 @@ async fn files_go_up_down_and_lock_through_the_web_front() {
     })
     .await;
 
+    // Too large for one request: a JSON 413 that says so, nothing written.
+    let big = vec![b'x'; (1 << 20) + 1];
+    let r = ada
+        .request("PUT", "/api/files/big.bin", &[], &big)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert!(error_of(&r).contains("larger than 1 MiB"), "{}", r.text());
+    assert!(!c.path("directory_a").join("big.bin").exists());
+
     // Download.
     let r = ada.get("/api/files/notes.txt").await.unwrap();
     assert_eq!(r.status, 200);

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use axum::Extension;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -26,6 +27,7 @@ use convene_files::service::{Listing, LockOutcome};
 use maud::{Markup, html};
 
 use super::{Ops, multipart, transfer};
+use crate::error::capitalized;
 use crate::forms::FormData;
 use crate::pages::csrf_refused;
 use crate::pages::layout::{self, page};
@@ -105,8 +107,15 @@ pub async fn upload(
     viewer: Viewer,
     Extension(ops): Extension<Arc<Ops>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => {
+            let notice = Notice::refused(e.status(), capitalized(&transfer::body_problem(&e)));
+            return answer(&viewer, &ops, Some(notice)).await;
+        }
+    };
     let boundary = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::Path;
-use axum::extract::rejection::PathRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::http::StatusCode;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -104,15 +104,28 @@ pub(super) async fn read(full: &FsPath, path: &SharedPath) -> Result<Response, A
 pub async fn upload(
     Extension(ops): Extension<Arc<Ops>>,
     path: Result<Path<String>, PathRejection>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let path = shared_path(path)?;
+    let body = body.map_err(|e| ApiError::new(e.status(), body_problem(&e)))?;
     write(&ops, &path, &body).await?;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::json!({"ok": true, "path": path.as_str(), "size": body.len()})),
     )
         .into_response())
+}
+
+/// Why a body could not be taken, for the person.
+pub(super) fn body_problem(rejection: &BytesRejection) -> String {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        format!(
+            "the file is larger than {} MiB, the most one request may carry",
+            crate::state::MAX_BODY >> 20
+        )
+    } else {
+        "the request body could not be read".to_string()
+    }
 }
 
 /// Writes `bytes` as `path` in this node's folder, making the
