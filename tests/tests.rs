@@ -30,3 +30,4 @@ mod meet_cli;
 mod meet_failover;
 mod partition_netns;
 mod web;
+mod web_pages;

@@ -286,6 +286,12 @@ pub async fn start_with_faults(
                 operations: Some(Operations {
                     membership: membership.clone(),
                     files: files.handle(),
+                    folder: FilesSection::of(node).map(|f| f.dir.clone()),
+                    services: cluster
+                        .nodes
+                        .iter()
+                        .map(crate::services::describe)
+                        .collect(),
                 }),
             }))
         }

@@ -20,7 +20,7 @@
 use std::path::Path;
 
 use convene_booking::BookingSection;
-use convene_cluster::{ClusterConfig, ConfigError, Section, SectionReader, ServiceTag};
+use convene_cluster::{ClusterConfig, ConfigError, NodeConfig, Section, SectionReader, ServiceTag};
 use convene_files::FilesSection;
 use convene_meet::MeetSection;
 
@@ -67,6 +67,43 @@ pub const SERVICES: &[Service] = &[
         section: None,
     },
 ];
+
+/// What `node` runs according to the cluster file, one short line per
+/// service, for the web front's status page and `GET /api/status`:
+/// `meet main :PORT` (a `client_port`), `meet backend` (a `[node.meet]`),
+/// `booking :PORT (FACILITIES)` (either part may be missing), `chat :PORT`, `files (FOLDER)`, `web :PORT`.
+pub fn describe(node: &NodeConfig) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(port) = node.client_port {
+        lines.push(format!("meet main :{port}"));
+    }
+    if MeetSection::of(node).is_some() {
+        lines.push("meet backend".to_string());
+    }
+    // A node with facilities keeps them even without a `booking_port`
+    // (clients then reach them through another node's port).
+    let facilities = BookingSection::facilities_of(node);
+    if node.booking_port.is_some() || !facilities.is_empty() {
+        let mut line = String::from("booking");
+        if let Some(port) = node.booking_port {
+            line.push_str(&format!(" :{port}"));
+        }
+        if !facilities.is_empty() {
+            line.push_str(&format!(" ({})", facilities.join(", ")));
+        }
+        lines.push(line);
+    }
+    if let Some(port) = node.chat_port {
+        lines.push(format!("chat :{port}"));
+    }
+    if let Some(files) = FilesSection::of(node) {
+        lines.push(format!("files ({})", files.dir.display()));
+    }
+    if let Some(port) = node.http_port {
+        lines.push(format!("web :{port}"));
+    }
+    lines
+}
 
 /// Every service's section reader, in the order of [`SERVICES`].
 pub fn sections() -> Vec<&'static dyn SectionReader> {
@@ -163,6 +200,30 @@ mod tests {
             ["meet", "booking", "files"]
         );
         assert_eq!(cluster.node("B").unwrap().sections.names().count(), 0);
+        assert_eq!(
+            describe(a),
+            ["meet backend", "booking (Room)", "files (/srv/shared)"]
+        );
+        assert_eq!(describe(cluster.node("B").unwrap()), ["meet main :3"]);
+    }
+
+    #[test]
+    fn every_service_of_a_node_is_described() {
+        let text = "[[node]]\nid = 'A'\nhost = '127.0.0.1'\npeer_port = 1\nclient_port = 2\n\
+                    booking_port = 3\nchat_port = 4\nhttp_port = 5\n\
+                    [node.booking]\nfacilities = ['Hall', 'Lab']\n\
+                    [[node]]\nid = 'B'\nhost = '127.0.0.1'\npeer_port = 6\n";
+        let cluster = cluster_from_toml(text, Path::new("/srv/cluster.toml")).unwrap();
+        assert_eq!(
+            describe(cluster.node("A").unwrap()),
+            [
+                "meet main :2",
+                "booking :3 (Hall, Lab)",
+                "chat :4",
+                "web :5"
+            ]
+        );
+        assert!(describe(cluster.node("B").unwrap()).is_empty());
     }
 
     #[test]

@@ -5,10 +5,17 @@
 //!
 //! | Route | Answer |
 //! |---|---|
-//! | `GET /api/status` | `{"nodes":[{"id","peer_address","priority","state","coordinator","live"}]}`: every node `up` (with its view) or `down` |
+//! | `GET /api/status` | `{"coordinator","nodes":[{"id","peer_address","priority","state","coordinator","live","term","authority","services"}]}`: every node `up` (with its view) or `down` |
 //! | `GET /api/files` | `{"files":[{"index","path","size","modified","locked"}],"missing":[...]}`: the composite listing |
+//! | `GET /api/files/{path}` | the file's bytes, from this node's shared folder |
+//! | `PUT /api/files/{path}` | the raw body becomes the file in this node's shared folder (then it syncs) |
+//! | `POST /api/files/{path}/lock`, `/unlock` | lock or unlock that file: 200 `{"ok","path","message"}` |
 //! | `POST /api/files/lock` | `{"path"}` or `{"index"}`: 200 `{"ok","path","message"}` |
 //! | `POST /api/files/unlock` | the same, with `"force": true` to break another's lock |
+//!
+//! The pages `/status` and `/files` show the same to a logged-in person
+//! (see `status_page.rs` and `files_page.rs`); they need a session, as
+//! every page does, and their forms a CSRF token.
 //!
 //! Every route first runs `caller::authenticate`: a stranger gets `401`
 //! and nothing else. The web node answers from its own node's services:
@@ -20,8 +27,11 @@
 //! - [`operator`]: the operator's credential (the cluster secret, proved
 //!   per request without sending it).
 //! - [`caller`]: who is asking (session token, cookie, or operator).
-//! - `status.rs`, `files.rs`: the handlers.
+//! - `status.rs`, `files.rs`, `transfer.rs`: the JSON handlers.
+//! - `status_page.rs`, `files_page.rs`: the pages; `multipart.rs`: the
+//!   upload form's body.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::routing::{get, post};
@@ -33,8 +43,12 @@ use crate::state::App;
 
 pub mod caller;
 mod files;
+mod files_page;
+mod multipart;
 pub mod operator;
 mod status;
+mod status_page;
+mod transfer;
 
 pub use caller::Caller;
 
@@ -44,12 +58,21 @@ pub struct Operations {
     pub membership: Membership,
     /// The node's files service.
     pub files: Files,
+    /// This node's shared folder, if it has one: where uploads go and
+    /// downloads come from.
+    pub folder: Option<PathBuf>,
+    /// What each node of the cluster file runs, in the file's order, one
+    /// short line per service (`"booking :5001 (room1, room2)"`); the node
+    /// crate writes them, as it alone knows every service's section.
+    pub services: Vec<Vec<String>>,
 }
 
 /// The handlers' shared state.
 pub(crate) struct Ops {
     membership: Membership,
     files: Files,
+    folder: Option<PathBuf>,
+    services: Vec<Vec<String>>,
     /// Checks operator credentials, if the cluster has a secret.
     operator: Option<operator::OperatorGate>,
 }
@@ -70,16 +93,32 @@ pub fn routes(app: &App, operations: Option<Operations>) -> Router<App> {
     let ops = Arc::new(Ops {
         membership: operations.membership,
         files: operations.files,
+        folder: operations.folder,
+        services: operations.services,
         operator,
     });
+    let pages = Router::new()
+        .route("/status", get(status_page::show))
+        .route("/files", get(files_page::show))
+        .route("/files/lock", post(files_page::lock))
+        .route("/files/unlock", post(files_page::unlock))
+        .route("/files/upload", post(files_page::upload))
+        .layer(Extension(ops.clone()));
     Router::new()
         .route("/api/status", get(status::show))
         .route("/api/files", get(files::list))
         .route("/api/files/lock", post(files::lock))
         .route("/api/files/unlock", post(files::unlock))
+        .route(
+            "/api/files/{*path}",
+            get(transfer::download)
+                .put(transfer::upload)
+                .post(transfer::lock_or_unlock),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             (app.clone(), ops.clone()),
             caller::authenticate,
         ))
         .layer(Extension(ops))
+        .merge(pages)
 }

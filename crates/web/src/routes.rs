@@ -12,7 +12,9 @@
 //! | `POST /api/register`, `/api/login`, `/api/logout` | accounts (JSON) |
 //! | `GET, POST /api/events`; `GET /api/events/{id}` | events (JSON) |
 //! | `POST /api/events/{id}/constraints` | availability (JSON) |
+//! | `GET /status`, `/files`; `POST /files/lock`, `/files/unlock`, `/files/upload` | the cluster's pages (see [`ops`](crate::ops)) |
 //! | `GET /api/status`, `/api/files`; `POST /api/files/lock`, `/unlock` | the cluster (see [`ops`](crate::ops)) |
+//! | `GET`, `PUT /api/files/{path}`; `POST /api/files/{path}/lock`, `/unlock` | files by path (see [`ops`](crate::ops)) |
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

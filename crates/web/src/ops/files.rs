@@ -122,6 +122,17 @@ async fn act(
             ));
         }
     };
+    act_on(ops, caller, path, action).await
+}
+
+/// Asks the lock holder to lock or unlock `path` for `caller`, and says
+/// what became of it as the JSON API does.
+pub(super) async fn act_on(
+    ops: &Ops,
+    caller: &Caller,
+    path: SharedPath,
+    action: LockAction,
+) -> Result<Response, ApiError> {
     match ops.files.lock(path.clone(), caller.owner(), action).await {
         LockOutcome::Done(message) => Ok(Json(serde_json::json!({
             "ok": true,

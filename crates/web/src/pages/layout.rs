@@ -60,6 +60,16 @@ pub fn html(status: StatusCode, markup: Markup) -> Response {
     response
 }
 
+/// The navigation bar every page shows a logged-in user: one link per
+/// service page, in this order. (Meet and chat join it when their pages
+/// exist.)
+pub const NAV_LINKS: [(&str, &str); 4] = [
+    ("/events", "Events"),
+    ("/booking", "Booking"),
+    ("/files", "Files"),
+    ("/status", "Status"),
+];
+
 /// A whole page: `title`, the top bar (with the viewer's links when
 /// logged in), and `body`.
 pub fn page(title: &str, viewer: Option<&Viewer>, body: Markup) -> Markup {
@@ -77,8 +87,9 @@ pub fn page(title: &str, viewer: Option<&Viewer>, body: Markup) -> Markup {
                     a.brand href="/" { "Convene events" }
                     nav {
                         @if let Some(viewer) = viewer {
-                            a href="/events" { "My events" }
-                            a href="/events/new" { "New event" }
+                            @for (href, label) in NAV_LINKS {
+                                a href=(href) { (label) }
+                            }
                             form method="post" action="/logout" {
                                 input type="hidden" name="csrf" value=(viewer.csrf);
                                 button.link type="submit" { "Log out " (viewer.name) }
@@ -145,6 +156,9 @@ mod tests {
         assert!(text.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(text.contains("value=\"&quot;&gt;&lt;script&gt;\""));
         assert!(text.contains("name=\"viewport\""));
+        for href in ["/events", "/booking", "/files", "/status"] {
+            assert!(text.contains(&format!("href=\"{href}\"")), "{href}");
+        }
     }
 
     #[test]
