@@ -9,6 +9,7 @@
 //! | `GET /api/files` | `{"files":[{"index","path","size","modified","locked"}],"missing":[...]}`: the composite listing |
 //! | `POST /api/files/lock` | `{"path"}` or `{"index"}`: 200 `{"ok","path","message"}` |
 //! | `POST /api/files/unlock` | the same, with `"force": true` to break another's lock |
+//! | `/api/booking/…`, `/api/bookings…` | facilities and the account's bookings (see `ops/booking.rs`) |
 //!
 //! Every route first runs `caller::authenticate`: a stranger gets `401`
 //! and nothing else. The web node answers from its own node's services:
@@ -24,13 +25,15 @@
 
 use std::sync::Arc;
 
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::{Extension, Router};
+use convene_booking::service::BookingHandle;
 use convene_cluster::membership::Membership;
 use convene_files::service::Files;
 
 use crate::state::App;
 
+pub(crate) mod booking;
 pub mod caller;
 mod files;
 pub mod operator;
@@ -44,12 +47,16 @@ pub struct Operations {
     pub membership: Membership,
     /// The node's files service.
     pub files: Files,
+    /// The node's booking service, for the booking API and page (none: no
+    /// `/api/booking…` or `/booking` on this front).
+    pub booking: Option<BookingHandle>,
 }
 
 /// The handlers' shared state.
 pub(crate) struct Ops {
     membership: Membership,
     files: Files,
+    booking: Option<BookingHandle>,
     /// Checks operator credentials, if the cluster has a secret.
     operator: Option<operator::OperatorGate>,
 }
@@ -70,6 +77,7 @@ pub fn routes(app: &App, operations: Option<Operations>) -> Router<App> {
     let ops = Arc::new(Ops {
         membership: operations.membership,
         files: operations.files,
+        booking: operations.booking,
         operator,
     });
     Router::new()
@@ -77,6 +85,13 @@ pub fn routes(app: &App, operations: Option<Operations>) -> Router<App> {
         .route("/api/files", get(files::list))
         .route("/api/files/lock", post(files::lock))
         .route("/api/files/unlock", post(files::unlock))
+        .route("/api/booking/facilities", get(booking::facilities))
+        .route("/api/booking/facilities/{name}", get(booking::facility))
+        .route("/api/bookings", get(booking::mine).post(booking::book))
+        .route(
+            "/api/bookings/{id}",
+            patch(booking::change).delete(booking::cancel),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             (app.clone(), ops.clone()),
             caller::authenticate,
