@@ -80,6 +80,18 @@ pub fn routes(app: &App, operations: Option<Operations>) -> Router<App> {
         booking: operations.booking,
         operator,
     });
+    // The booking page: a page (a login redirect, not a 401), so outside
+    // the API's authentication layer.
+    let pages = match ops.booking {
+        Some(_) => Router::new()
+            .route(
+                "/booking",
+                get(crate::pages::booking::show).post(crate::pages::booking::book),
+            )
+            .route("/booking/{id}/{action}", post(crate::pages::booking::act))
+            .layer(Extension(ops.clone())),
+        None => Router::new(),
+    };
     Router::new()
         .route("/api/status", get(status::show))
         .route("/api/files", get(files::list))
@@ -97,4 +109,5 @@ pub fn routes(app: &App, operations: Option<Operations>) -> Router<App> {
             caller::authenticate,
         ))
         .layer(Extension(ops))
+        .merge(pages)
 }
