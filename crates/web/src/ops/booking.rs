@@ -472,3 +472,65 @@ fn unexpected(reply: &Reply) -> ApiError {
         format!("the booking service answered with an unexpected reply: {reply:?}"),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_seeds_refusals_get_fitting_statuses() {
+        let status = |code: ErrorCode, message: &str| refusal(code.code(), message.into()).status;
+        assert_eq!(
+            status(ErrorCode::FacilityNotFound, "Facility 'x' not found"),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            status(ErrorCode::InvalidConfirmationId, "Invalid confirmation ID"),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            status(ErrorCode::FacilityUnavailable, "booked"),
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            status(ErrorCode::AlreadyCancelled, "again"),
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            status(ErrorCode::InvalidTimeRange, "start after end"),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status(
+                ErrorCode::InvalidRequest,
+                "The node that owns this booking (B) did not answer; try again"
+            ),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(refusal(99, "new".into()).status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            refusal(1, "Facility 'x' not found".into()).message,
+            "Facility 'x' not found"
+        );
+    }
+
+    #[test]
+    fn days_are_numbers_or_names_and_default_to_the_week() {
+        assert_eq!(days_of(None).unwrap(), (0..7).collect::<Vec<u8>>());
+        assert_eq!(days_of(Some("days=0,1")).unwrap(), [0, 1]);
+        assert_eq!(days_of(Some("days=Sun,mon,Sun")).unwrap(), [6, 0]);
+        assert!(
+            days_of(Some("days=7"))
+                .unwrap_err()
+                .message
+                .contains("\"7\"")
+        );
+        assert!(days_of(Some("days=")).is_err());
+        assert!(
+            days_of(Some("day=1"))
+                .unwrap_err()
+                .message
+                .contains("unknown query parameter")
+        );
+    }
+}
