@@ -13,6 +13,8 @@
 //! | `GET, POST /api/events`; `GET /api/events/{id}` | events (JSON) |
 //! | `POST /api/events/{id}/constraints` | availability (JSON) |
 //! | `GET /api/status`, `/api/files`; `POST /api/files/lock`, `/unlock` | the cluster (see [`ops`](crate::ops)) |
+//! | `GET, POST /booking`; `POST /booking/{id}/{change,extend,cancel}` | booking (page), on a node with a booking service |
+//! | `/api/booking/facilities[/{name}]`, `/api/bookings[/{id}]` | booking (JSON, see [`ops`](crate::ops)) |
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
