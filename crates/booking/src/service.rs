@@ -65,12 +65,14 @@ use crate::state::{IdScheme, MonitorLimits, Monitors};
 use crate::wire::{self, ErrorCode, MAX_DATAGRAM, Reply, Request};
 
 mod committer;
+pub mod handle;
 mod id_routes;
 pub mod lines;
 mod owner;
 pub mod ownership;
 pub mod peer_msg;
 
+pub use handle::{BookingCallError, BookingHandle, Facility};
 use id_routes::IdRoutes;
 use owner::{Outcome, Owner, blocking};
 use ownership::{LOOK_EVERY, OwnerView, Renewal, Watch};
@@ -139,6 +141,12 @@ pub struct BookingService {
 }
 
 impl BookingService {
+    /// A handle to run booking requests from this node (the web app),
+    /// routed as a front door routes a client's.
+    pub fn handle(&self) -> BookingHandle {
+        BookingHandle::new(self.shared.clone())
+    }
+
     /// Datagrams and peer requests dropped as malformed or unexpected.
     pub fn dropped(&self) -> u64 {
         self.shared.dropped.load(Ordering::Relaxed)

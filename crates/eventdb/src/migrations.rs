@@ -136,6 +136,20 @@ pub const SQLITE: &[Migration] = &[
         name: "events: by creator and deadline, to count a user's open events",
         statements: &["CREATE INDEX events_by_creator_deadline ON events (creator, deadline)"],
     },
+    Migration {
+        version: 4,
+        name: "account_bookings: which account made each booking over HTTP",
+        statements: &[
+            "CREATE TABLE account_bookings (
+                id         TEXT    NOT NULL PRIMARY KEY,
+                account    TEXT    NOT NULL REFERENCES users (name),
+                facility   TEXT    NOT NULL,
+                start_min  INTEGER NOT NULL,
+                end_min    INTEGER NOT NULL
+            )",
+            "CREATE INDEX account_bookings_by_account ON account_bookings (account)",
+        ],
+    },
 ];
 
 /// MySQL's and MariaDB's steps.
@@ -229,6 +243,20 @@ pub const MYSQL: &[Migration] = &[
             "ALTER TABLE events ADD INDEX events_by_creator_deadline (creator, deadline)",
         ],
     },
+    Migration {
+        version: 4,
+        name: "account_bookings: which account made each booking over HTTP",
+        // One statement, the index inside it: re-runnable as a whole.
+        statements: &["CREATE TABLE IF NOT EXISTS account_bookings (
+                id         VARCHAR(64) NOT NULL PRIMARY KEY,
+                account    VARCHAR(64) NOT NULL,
+                facility   VARCHAR(255) NOT NULL,
+                start_min  BIGINT      NOT NULL,
+                end_min    BIGINT      NOT NULL,
+                INDEX account_bookings_by_account (account),
+                FOREIGN KEY (account) REFERENCES users (name)
+            ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin"],
+    },
 ];
 
 /// PostgreSQL's steps.
@@ -300,6 +328,20 @@ pub const POSTGRES: &[Migration] = &[
         name: "events: by creator and deadline, to count a user's open events",
         statements: &[
             "CREATE INDEX IF NOT EXISTS events_by_creator_deadline ON events (creator, deadline)",
+        ],
+    },
+    Migration {
+        version: 4,
+        name: "account_bookings: which account made each booking over HTTP",
+        statements: &[
+            "CREATE TABLE IF NOT EXISTS account_bookings (
+                id         TEXT   NOT NULL PRIMARY KEY,
+                account    TEXT   NOT NULL REFERENCES users (name),
+                facility   TEXT   NOT NULL,
+                start_min  BIGINT NOT NULL,
+                end_min    BIGINT NOT NULL
+            )",
+            "CREATE INDEX IF NOT EXISTS account_bookings_by_account ON account_bookings (account)",
         ],
     },
 ];

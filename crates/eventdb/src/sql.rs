@@ -50,8 +50,8 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use convene_events::db::{
-    Constraint, DbFuture, Event, EventDb, EventSummary, NewEvent, OpenEvent, PageOf, Participant,
-    Session, User, decode_availability, encode_availability,
+    AccountBooking, Constraint, DbFuture, Event, EventDb, EventSummary, NewEvent, OpenEvent,
+    PageOf, Participant, Session, User, decode_availability, encode_availability,
 };
 use convene_events::{Availability, DbError, Partial};
 use sqlx::pool::PoolOptions;
@@ -501,6 +501,75 @@ impl<E: Engine> EventDb for SqlxDb<E> {
         })
     }
 
+    fn save_account_booking<'a>(&'a self, booking: &'a AccountBooking) -> DbFuture<'a, ()> {
+        Box::pin(async move {
+            // Delete and insert in one transaction: the same on both
+            // engines (their upserts differ).
+            let mut tx = self.begin().await?;
+            E::execute(
+                &mut tx,
+                &sql::<E>("DELETE FROM account_bookings WHERE id = ?"),
+                &[Arg::Text(&booking.id)],
+            )
+            .await
+            .map_err(from_sqlx)?;
+            E::execute(
+                &mut tx,
+                &sql::<E>(
+                    "INSERT INTO account_bookings (id, account, facility, start_min, end_min)
+                     VALUES (?, ?, ?, ?, ?)",
+                ),
+                &[
+                    Arg::Text(&booking.id),
+                    Arg::Text(&booking.account),
+                    Arg::Text(&booking.facility),
+                    Arg::Int(booking.start),
+                    Arg::Int(booking.end),
+                ],
+            )
+            .await
+            .map_err(from_sqlx)?;
+            tx.commit().await.map_err(from_sqlx)
+        })
+    }
+
+    fn account_booking<'a>(&'a self, id: &'a str) -> DbFuture<'a, Option<AccountBooking>> {
+        Box::pin(async move {
+            let rows = self
+                .rows(
+                    "SELECT id, account, facility, start_min, end_min
+                     FROM account_bookings WHERE id = ?",
+                    &[Arg::Text(id)],
+                )
+                .await?;
+            rows.first().map(account_booking_row::<E>).transpose()
+        })
+    }
+
+    fn account_bookings<'a>(&'a self, account: &'a str) -> DbFuture<'a, Vec<AccountBooking>> {
+        Box::pin(async move {
+            let rows = self
+                .rows(
+                    "SELECT id, account, facility, start_min, end_min
+                     FROM account_bookings WHERE account = ? ORDER BY facility, start_min",
+                    &[Arg::Text(account)],
+                )
+                .await?;
+            rows.iter().map(account_booking_row::<E>).collect()
+        })
+    }
+
+    fn delete_account_booking<'a>(&'a self, id: &'a str) -> DbFuture<'a, ()> {
+        Box::pin(async move {
+            self.run(
+                "DELETE FROM account_bookings WHERE id = ?",
+                &[Arg::Text(id)],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
     fn create_event<'a>(&'a self, event: &'a NewEvent) -> DbFuture<'a, ()> {
         Box::pin(async move {
             let mut tx = self.begin().await?;
@@ -897,6 +966,18 @@ pub(crate) async fn fetch<E: Engine>(
     E::fetch(conn, &sql::<E>(text), args)
         .await
         .map_err(from_sqlx)
+}
+
+/// One `account_bookings` row, selected as `id, account, facility,
+/// start_min, end_min`.
+fn account_booking_row<E: Engine>(r: &E::Row) -> Result<AccountBooking, DbError> {
+    Ok(AccountBooking {
+        id: E::text(r, 0)?,
+        account: E::text(r, 1)?,
+        facility: E::text(r, 2)?,
+        start: E::int(r, 3)?,
+        end: E::int(r, 4)?,
+    })
 }
 
 #[cfg(test)]

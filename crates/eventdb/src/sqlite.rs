@@ -44,8 +44,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use convene_events::db::{
-    Constraint, DbFuture, Event, EventDb, EventSummary, NewEvent, OpenEvent, PageOf, Participant,
-    Session, User, decode_availability, encode_availability,
+    AccountBooking, Constraint, DbFuture, Event, EventDb, EventSummary, NewEvent, OpenEvent,
+    PageOf, Participant, Session, User, decode_availability, encode_availability,
 };
 use convene_events::{Availability, DbError, Partial};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
@@ -449,6 +449,54 @@ impl EventDb for SqliteDb {
         }))
     }
 
+    fn save_account_booking<'a>(&'a self, booking: &'a AccountBooking) -> DbFuture<'a, ()> {
+        let b = booking.clone();
+        Box::pin(self.write(move |conn| {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO account_bookings (id, account, facility, start_min, end_min)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![b.id, b.account, b.facility, b.start, b.end])?;
+            Ok(())
+        }))
+    }
+
+    fn account_booking<'a>(&'a self, id: &'a str) -> DbFuture<'a, Option<AccountBooking>> {
+        let id = id.to_string();
+        Box::pin(self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT id, account, facility, start_min, end_min
+                 FROM account_bookings WHERE id = ?1",
+            )
+            .and_then(|mut s| s.query_row([id], account_booking_row).optional())
+            .map_err(from_sqlite)
+        }))
+    }
+
+    fn account_bookings<'a>(&'a self, account: &'a str) -> DbFuture<'a, Vec<AccountBooking>> {
+        let account = account.to_string();
+        Box::pin(self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT id, account, facility, start_min, end_min
+                 FROM account_bookings WHERE account = ?1 ORDER BY facility, start_min",
+            )
+            .and_then(|mut s| {
+                s.query_map([account], account_booking_row)?
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(from_sqlite)
+        }))
+    }
+
+    fn delete_account_booking<'a>(&'a self, id: &'a str) -> DbFuture<'a, ()> {
+        let id = id.to_string();
+        Box::pin(self.write(move |conn| {
+            conn.prepare_cached("DELETE FROM account_bookings WHERE id = ?1")?
+                .execute([id])?;
+            Ok(())
+        }))
+    }
+
     fn create_event<'a>(&'a self, event: &'a NewEvent) -> DbFuture<'a, ()> {
         let e = event.clone();
         Box::pin(self.write(move |tx| {
@@ -725,6 +773,18 @@ impl EventDb for SqliteDb {
             Ok(Some(result))
         }))
     }
+}
+
+/// One `account_bookings` row, selected as `id, account, facility,
+/// start_min, end_min`.
+fn account_booking_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AccountBooking> {
+    Ok(AccountBooking {
+        id: r.get(0)?,
+        account: r.get(1)?,
+        facility: r.get(2)?,
+        start: r.get(3)?,
+        end: r.get(4)?,
+    })
 }
 
 #[cfg(test)]

@@ -227,6 +227,27 @@ pub struct OpenEvent {
     pub deadline: i64,
 }
 
+/// A booking made through the web app, and the account it belongs to.
+///
+/// The booking itself lives with the booking service; this row is what
+/// the web app adds: whose it is (only that account may change it over
+/// HTTP) and where it was last seen, for "my bookings". It lives here,
+/// next to the accounts, because every web front shares this database,
+/// while a node without a booking role has no shared booking database.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountBooking {
+    /// The booking service's confirmation id.
+    pub id: String,
+    /// The account that made it.
+    pub account: String,
+    /// The facility booked.
+    pub facility: String,
+    /// Its start, in minutes since Monday 00:00 (the booking week).
+    pub start: i64,
+    /// Its end, in the same minutes.
+    pub end: i64,
+}
+
 /// The shared database, whatever engine is behind it.
 ///
 /// Every method is one atomic step: a backend runs each in a transaction
@@ -303,6 +324,21 @@ pub trait EventDb: Send + Sync + 'static {
     /// changes; who accepted it does not). Returns the ids of the events
     /// concerned, sorted, without repeats.
     fn move_constraints<'a>(&'a self, from: &'a str, to: &'a str) -> DbFuture<'a, Vec<String>>;
+
+    /// Stores `booking`, replacing any row with its id (a booking made,
+    /// or moved or extended, over HTTP).
+    fn save_account_booking<'a>(&'a self, booking: &'a AccountBooking) -> DbFuture<'a, ()>;
+
+    /// The web-made booking with this id, if any.
+    fn account_booking<'a>(&'a self, id: &'a str) -> DbFuture<'a, Option<AccountBooking>>;
+
+    /// Every booking `account` made over HTTP and has not cancelled, by
+    /// facility and start.
+    fn account_bookings<'a>(&'a self, account: &'a str) -> DbFuture<'a, Vec<AccountBooking>>;
+
+    /// Forgets a web-made booking (cancelled). Forgetting one that does not
+    /// exist is not an error.
+    fn delete_account_booking<'a>(&'a self, id: &'a str) -> DbFuture<'a, ()>;
 
     /// The leader's last step, in one transaction: if `event` is still
     /// open, fold into `collected` (the partials the servers in `answered`

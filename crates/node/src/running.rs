@@ -274,29 +274,7 @@ pub async fn start_with_faults(
         lock_book,
         faults: faults.files,
     });
-    parts.web = match (&parts.events, sockets.http) {
-        (Some(events), Some(listener)) => {
-            let web_shutdown = shutdown.clone();
-            Some(convene_web::start(WebContext {
-                events: events.events().clone(),
-                listener,
-                limits: cluster.limits.clone(),
-                tls,
-                shutdown: Box::pin(async move { web_shutdown.wait().await }),
-                operations: Some(Operations {
-                    membership: membership.clone(),
-                    files: files.handle(),
-                    folder: FilesSection::of(node).map(|f| f.dir.clone()),
-                    services: cluster
-                        .nodes
-                        .iter()
-                        .map(crate::services::describe)
-                        .collect(),
-                }),
-            }))
-        }
-        _ => None,
-    };
+    let files_handle = files.handle();
     parts.files = Some(files);
     let booking = convene_booking::service::start(BookingContext {
         peers: peers.clone(),
@@ -306,7 +284,7 @@ pub async fn start_with_faults(
         db: booking_db,
         failover: booking_failover,
         membership: Some(membership.clone()),
-        shutdown,
+        shutdown: shutdown.clone(),
         socket: sockets.booking,
     })
     .await;
@@ -320,6 +298,31 @@ pub async fn start_with_faults(
             });
         }
     }
+    // The web front last: its booking API needs the booking service.
+    parts.web = match (&parts.events, sockets.http) {
+        (Some(events), Some(listener)) => {
+            let web_shutdown = shutdown.clone();
+            Some(convene_web::start(WebContext {
+                events: events.events().clone(),
+                listener,
+                limits: cluster.limits.clone(),
+                tls,
+                shutdown: Box::pin(async move { web_shutdown.wait().await }),
+                operations: Some(Operations {
+                    membership: membership.clone(),
+                    files: files_handle,
+                    folder: FilesSection::of(node).map(|f| f.dir.clone()),
+                    services: cluster
+                        .nodes
+                        .iter()
+                        .map(crate::services::describe)
+                        .collect(),
+                    booking: parts.booking.as_ref().map(BookingService::handle),
+                }),
+            }))
+        }
+        _ => None,
+    };
     tracing::info!(node = id, %peer_addr, "node started");
     Ok(RunningNode {
         id: id.to_string(),

@@ -23,6 +23,7 @@
 //! - [`paging`]: pages of "my events", for the page and the API.
 //! - [`ops`]: the operations API (`/api/status`, `/api/files`): the
 //!   cluster's status and shared files, for accounts and the operator.
+//! - [`week`]: times of the booking week, `Mon:10:00`.
 //! - [`error`]: refusals as error pages or `{"error": …}`.
 //! - [`timefmt`]: times in the viewer's zone, relative deadlines.
 //! - [`client`]: a small HTTP/1.1 client for tests, benchmarks and the CLI.
@@ -52,6 +53,7 @@ pub mod throttle;
 pub mod timefmt;
 pub mod tls;
 pub mod watchdog;
+pub mod week;
 
 use std::net::SocketAddr;
 

@@ -12,6 +12,7 @@
 //! | `POST /api/files/{path}/lock`, `/unlock` | lock or unlock that file: 200 `{"ok","path","message"}` |
 //! | `POST /api/files/lock` | `{"path"}` or `{"index"}`: 200 `{"ok","path","message"}` |
 //! | `POST /api/files/unlock` | the same, with `"force": true` to break another's lock |
+//! | `/api/booking/…`, `/api/bookings…` | facilities and the account's bookings (see `ops/booking.rs`) |
 //!
 //! The pages `/status` and `/files` show the same to a logged-in person
 //! (see `status_page.rs` and `files_page.rs`); they need a session, as
@@ -34,13 +35,15 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::{Extension, Router};
+use convene_booking::service::BookingHandle;
 use convene_cluster::membership::Membership;
 use convene_files::service::Files;
 
 use crate::state::App;
 
+pub(crate) mod booking;
 pub mod caller;
 mod files;
 mod files_page;
@@ -65,6 +68,9 @@ pub struct Operations {
     /// short line per service (`"booking :5001 (room1, room2)"`); the node
     /// crate writes them, as it alone knows every service's section.
     pub services: Vec<Vec<String>>,
+    /// The node's booking service, for the booking API and page (none: no
+    /// `/api/booking…` or `/booking` on this front).
+    pub booking: Option<BookingHandle>,
 }
 
 /// The handlers' shared state.
@@ -73,6 +79,7 @@ pub(crate) struct Ops {
     files: Files,
     folder: Option<PathBuf>,
     services: Vec<Vec<String>>,
+    booking: Option<BookingHandle>,
     /// Checks operator credentials, if the cluster has a secret.
     operator: Option<operator::OperatorGate>,
 }
@@ -95,15 +102,26 @@ pub fn routes(app: &App, operations: Option<Operations>) -> Router<App> {
         files: operations.files,
         folder: operations.folder,
         services: operations.services,
+        booking: operations.booking,
         operator,
     });
-    let pages = Router::new()
+    let mut pages = Router::new()
         .route("/status", get(status_page::show))
         .route("/files", get(files_page::show))
         .route("/files/lock", post(files_page::lock))
         .route("/files/unlock", post(files_page::unlock))
-        .route("/files/upload", post(files_page::upload))
-        .layer(Extension(ops.clone()));
+        .route("/files/upload", post(files_page::upload));
+    // The booking page, on a front with a booking service: a page (a login
+    // redirect, not a 401), so outside the API's authentication layer.
+    if ops.booking.is_some() {
+        pages = pages
+            .route(
+                "/booking",
+                get(crate::pages::booking::show).post(crate::pages::booking::book),
+            )
+            .route("/booking/{id}/{action}", post(crate::pages::booking::act));
+    }
+    let pages = pages.layer(Extension(ops.clone()));
     Router::new()
         .route("/api/status", get(status::show))
         .route("/api/files", get(files::list))
@@ -114,6 +132,13 @@ pub fn routes(app: &App, operations: Option<Operations>) -> Router<App> {
             get(transfer::download)
                 .put(transfer::upload)
                 .post(transfer::lock_or_unlock),
+        )
+        .route("/api/booking/facilities", get(booking::facilities))
+        .route("/api/booking/facilities/{name}", get(booking::facility))
+        .route("/api/bookings", get(booking::mine).post(booking::book))
+        .route(
+            "/api/bookings/{id}",
+            patch(booking::change).delete(booking::cancel),
         )
         .route_layer(axum::middleware::from_fn_with_state(
             (app.clone(), ops.clone()),

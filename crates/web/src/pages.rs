@@ -4,6 +4,7 @@
 //!
 //! - [`layout`]: the frame, the stylesheet, error pages.
 //! - [`auth`]: register, log in, log out.
+//! - `booking`: the facilities' weeks and the viewer's bookings.
 //! - [`events`]: my events, and the new-event form.
 //! - [`event`]: one event, and adding availability to it.
 
@@ -16,6 +17,7 @@ use crate::forms::Row;
 use crate::session::MaybeViewer;
 
 pub mod auth;
+pub(crate) mod booking;
 pub mod event;
 pub mod events;
 pub mod layout;

@@ -15,6 +15,8 @@
 //! | `GET /status`, `/files`; `POST /files/lock`, `/files/unlock`, `/files/upload` | the cluster's pages (see [`ops`](crate::ops)) |
 //! | `GET /api/status`, `/api/files`; `POST /api/files/lock`, `/unlock` | the cluster (see [`ops`](crate::ops)) |
 //! | `GET`, `PUT /api/files/{path}`; `POST /api/files/{path}/lock`, `/unlock` | files by path (see [`ops`](crate::ops)) |
+//! | `GET, POST /booking`; `POST /booking/{id}/{change,extend,cancel}` | booking (page), on a node with a booking service |
+//! | `/api/booking/facilities[/{name}]`, `/api/bookings[/{id}]` | booking (JSON, see [`ops`](crate::ops)) |
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

@@ -11,7 +11,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use convene_events::db::{
-    Constraint, EventCursor, EventState, EventSummary, NewEvent, PageOf, Participant, Session, User,
+    AccountBooking, Constraint, EventCursor, EventState, EventSummary, NewEvent, PageOf,
+    Participant, Session, User,
 };
 use convene_events::ids::new_event_id;
 use convene_events::working::{Entry, WorkingSet};
@@ -121,6 +122,7 @@ pub async fn conformance(db: Arc<dyn EventDb>) {
     users(&db).await;
     unknown_users(&db).await;
     sessions(&db).await;
+    account_bookings(&db).await;
     events_round_trip(&db).await;
     events_for_ordering(&db).await;
     events_in_pages(&db).await;
@@ -213,6 +215,52 @@ pub async fn sessions(db: &Arc<dyn EventDb>) {
     assert_eq!(db.session(&session.token_hash).await.unwrap(), None);
     // Deleting what is gone is not an error.
     db.delete_session(&session.token_hash).await.unwrap();
+}
+
+/// Bookings made over HTTP: saved, replaced (moved), listed per account
+/// by facility and start, deleted (twice).
+pub async fn account_bookings(db: &Arc<dyn EventDb>) {
+    let n = Names::new();
+    let (ada, bob) = (n.user("ada"), n.user("bob"));
+    make_user(&**db, &ada).await;
+    make_user(&**db, &bob).await;
+    let booking = |id: &str, account: &str, facility: &str, start: i64| AccountBooking {
+        id: n.server(id),
+        account: account.to_string(),
+        facility: facility.to_string(),
+        start,
+        end: start + 60,
+    };
+    let late = booking("late", &ada, "Room A", 900);
+    let early = booking("early", &ada, "Room A", 600);
+    let hall = booking("hall", &ada, "Hall B", 1200);
+    let bobs = booking("bobs", &bob, "Room A", 60);
+    for b in [&late, &early, &hall, &bobs] {
+        db.save_account_booking(b).await.unwrap();
+    }
+    assert_eq!(
+        db.account_booking(&late.id).await.unwrap(),
+        Some(late.clone())
+    );
+    assert_eq!(
+        db.account_bookings(&ada).await.unwrap(),
+        [hall.clone(), early.clone(), late.clone()]
+    );
+    // Moved: the row is replaced, not repeated.
+    let moved = AccountBooking {
+        start: 100,
+        end: 200,
+        ..late.clone()
+    };
+    db.save_account_booking(&moved).await.unwrap();
+    assert_eq!(
+        db.account_bookings(&ada).await.unwrap(),
+        [hall.clone(), moved.clone(), early.clone()]
+    );
+    db.delete_account_booking(&moved.id).await.unwrap();
+    db.delete_account_booking(&moved.id).await.unwrap();
+    assert_eq!(db.account_booking(&moved.id).await.unwrap(), None);
+    assert_eq!(db.account_bookings(&bob).await.unwrap(), [bobs]);
 }
 
 /// An event reads back as created: participants in order, none answered,

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use super::{
-    Constraint, DbError, DbFuture, Event, EventDb, EventState, EventSummary, NewEvent, OpenEvent,
-    PageOf, Participant, Session, User,
+    AccountBooking, Constraint, DbError, DbFuture, Event, EventDb, EventState, EventSummary,
+    NewEvent, OpenEvent, PageOf, Participant, Session, User,
 };
 use crate::interval::{Availability, Partial};
 
@@ -16,6 +16,7 @@ use crate::interval::{Availability, Partial};
 struct State {
     users: HashMap<String, User>,
     sessions: HashMap<String, Session>,
+    bookings: HashMap<String, AccountBooking>,
     events: HashMap<String, Event>,
     /// Each constraint and the server holding it now.
     constraints: Vec<(Constraint, String)>,
@@ -119,6 +120,41 @@ impl EventDb for MemoryDb {
             .unwrap_or_else(|e| e.into_inner())
             .sessions
             .remove(token_hash);
+        ready(Ok(()))
+    }
+
+    fn save_account_booking<'a>(&'a self, booking: &'a AccountBooking) -> DbFuture<'a, ()> {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .bookings
+            .insert(booking.id.clone(), booking.clone());
+        ready(Ok(()))
+    }
+
+    fn account_booking<'a>(&'a self, id: &'a str) -> DbFuture<'a, Option<AccountBooking>> {
+        let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        ready(Ok(s.bookings.get(id).cloned()))
+    }
+
+    fn account_bookings<'a>(&'a self, account: &'a str) -> DbFuture<'a, Vec<AccountBooking>> {
+        let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut mine: Vec<AccountBooking> = s
+            .bookings
+            .values()
+            .filter(|b| b.account == account)
+            .cloned()
+            .collect();
+        mine.sort_by(|a, b| (&a.facility, a.start).cmp(&(&b.facility, b.start)));
+        ready(Ok(mine))
+    }
+
+    fn delete_account_booking<'a>(&'a self, id: &'a str) -> DbFuture<'a, ()> {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .bookings
+            .remove(id);
         ready(Ok(()))
     }
 

@@ -250,7 +250,9 @@ impl EventServer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::{DbFuture, Event, EventSummary, NewEvent, OpenEvent, PageOf, Session, User};
+    use crate::db::{
+        AccountBooking, DbFuture, Event, EventSummary, NewEvent, OpenEvent, PageOf, Session, User,
+    };
     use crate::interval::Interval;
     use crate::working::MemoryWorkingSet;
 
@@ -318,6 +320,18 @@ mod tests {
             _: &'a Partial,
             _: &'a [String],
         ) -> DbFuture<'a, Option<Availability>> {
+            unreachable!()
+        }
+        fn save_account_booking<'a>(&'a self, _: &'a AccountBooking) -> DbFuture<'a, ()> {
+            unreachable!()
+        }
+        fn account_booking<'a>(&'a self, _: &'a str) -> DbFuture<'a, Option<AccountBooking>> {
+            unreachable!()
+        }
+        fn account_bookings<'a>(&'a self, _: &'a str) -> DbFuture<'a, Vec<AccountBooking>> {
+            unreachable!()
+        }
+        fn delete_account_booking<'a>(&'a self, _: &'a str) -> DbFuture<'a, ()> {
             unreachable!()
         }
     }

@@ -1,0 +1,106 @@
+//! [`BookingHandle`]: the booking service for code on the same node (the
+//! web app), routed exactly as a front door routes a client's datagram.
+//!
+//! A request is encoded as the seed's datagram and handed to the same
+//! dispatch a UDP front door uses: to the node serving the facility (or the
+//! booking's facility), here or over the peer transport. So a booking made
+//! through the handle is the same booking a seed client sees, and the
+//! booking rules (and their messages) are the seed's. It is executed
+//! without the at-most-once reply cache: the caller (an HTTP request) is
+//! answered once, over a reliable connection.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::config::BookingSection;
+use crate::wire::{Reply, Request};
+
+use super::{FrontReply, Shared};
+
+/// The "client address" requests from a handle carry: no UDP client, so
+/// the unspecified address (it appears in the owner's log lines only).
+pub const LOCAL_CLIENT: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
+
+/// A cheap, cloneable way to run booking requests from this node.
+#[derive(Clone)]
+pub struct BookingHandle {
+    shared: Arc<Shared>,
+    next_id: Arc<AtomicU32>,
+}
+
+/// A facility of the cluster, and who serves it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Facility {
+    /// Its name, as the cluster file lists it.
+    pub name: String,
+    /// The id of the node that lists it in `[node.booking]`.
+    pub listed_by: String,
+    /// The id of the node serving it now (as this node last read the
+    /// owners table; the listing node until a table says otherwise).
+    pub served_by: Option<String>,
+}
+
+/// Why a request got no reply from the booking service.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BookingCallError {
+    /// The node serving it is busy or taking the facility over: ask again.
+    #[error("the booking service is busy; try again shortly")]
+    Busy,
+    /// Monitoring is for UDP clients (callbacks go to an address).
+    #[error("monitoring is only for UDP clients")]
+    Monitor,
+    /// The reply could not be read (a bug or a mismatched node).
+    #[error("the booking service's reply could not be read: {0}")]
+    BadReply(String),
+}
+
+impl BookingHandle {
+    pub(super) fn new(shared: Arc<Shared>) -> BookingHandle {
+        BookingHandle {
+            shared,
+            next_id: Arc::new(AtomicU32::new(1)),
+        }
+    }
+
+    /// Every facility in the cluster file, in its order, with who serves it.
+    pub fn facilities(&self) -> Vec<Facility> {
+        let cluster = self.shared.peers.cluster();
+        cluster
+            .nodes
+            .iter()
+            .flat_map(|node| {
+                BookingSection::facilities_of(node)
+                    .iter()
+                    .map(move |name| (name, node))
+            })
+            .map(|(name, node)| Facility {
+                name: name.clone(),
+                listed_by: node.id.clone(),
+                served_by: self
+                    .shared
+                    .view
+                    .owner_of(cluster, name)
+                    .and_then(|n| cluster.nodes.get(n))
+                    .map(|n| n.id.clone()),
+            })
+            .collect()
+    }
+
+    /// Runs `request` where its facility is served and returns the seed's
+    /// reply (an [`Reply::Error`] for a refusal by the booking rules).
+    pub async fn execute(&self, request: &Request) -> Result<Reply, BookingCallError> {
+        if matches!(request, Request::Monitor { .. }) {
+            return Err(BookingCallError::Monitor);
+        }
+        let request_id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let datagram = request.encode(request_id);
+        match self.shared.dispatch(LOCAL_CLIENT, &datagram, false).await {
+            FrontReply::Keep(bytes) | FrontReply::Once(bytes) => {
+                Reply::decode(&bytes).map_err(|e| BookingCallError::BadReply(e.to_string()))
+            }
+            FrontReply::Silent => Err(BookingCallError::Busy),
+        }
+    }
+}
