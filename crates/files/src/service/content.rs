@@ -124,6 +124,11 @@ pub(crate) enum FetchError {
     /// Writing here failed (a full disk, permissions).
     #[error("cannot write here: {0}")]
     Io(std::io::Error),
+    /// The file here changed while the peer's content was on its way: it
+    /// is a change of this node's, to be announced and decided like any
+    /// other, not overwritten.
+    #[error("the file changed here meanwhile")]
+    ChangedHere,
 }
 
 // Written out rather than `#[from]`, which would also chain the error as
@@ -188,16 +193,30 @@ pub(crate) async fn serve_chunk(
 /// Brings `record`'s content of `path` over from the node at `addr` and
 /// puts it at `target` (the same name, or a conflict copy's) in the shared
 /// folder `root`.
+///
+/// `unchanged` is asked right before the rename, once the content is here:
+/// `false` (the file at `target` changed here meanwhile) leaves the file as
+/// it is and answers [`FetchError::ChangedHere`]. A download takes time,
+/// and a change made in it must not be replaced unseen.
 pub(crate) async fn fetch_into(
     peers: &Peers,
     addr: SocketAddr,
     root: &Path,
-    path: &SharedPath,
-    record: &Record,
+    (path, record): (&SharedPath, &Record),
     target: &SharedPath,
+    unchanged: &(dyn Fn() -> bool + Send + Sync),
 ) -> Result<(), FetchError> {
     let place = Place::file(root, target)?;
-    fetch_to(peers, addr, path, record, &place).await
+    let (temporary, file) = place.folder.create_temporary(&temporary_prefix())?;
+    let result = match download(peers, addr, path, record, file).await {
+        Ok(()) if !unchanged() => Err(FetchError::ChangedHere),
+        Ok(()) => place.put(&place.folder, &temporary),
+        Err(e) => Err(e),
+    };
+    if result.is_err() {
+        let _ = place.folder.remove_file(&temporary);
+    }
+    result
 }
 
 /// As [`fetch_into`], to any [`Place`] (a held update's file). The

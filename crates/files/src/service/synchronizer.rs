@@ -435,6 +435,11 @@ impl Synchronizer {
 
     /// Puts `record`'s content of `path` at `target`: fetched from a peer,
     /// or moved from the held file it already waits in.
+    ///
+    /// When a peer's content replaces `path` itself, the file is looked at
+    /// again right before the rename: a change made here since the decision
+    /// (while the content was on its way) is folded in and announced
+    /// instead, and the peer's version comes back to be decided against it.
     async fn place(
         &self,
         source: Source<'_>,
@@ -443,10 +448,25 @@ impl Synchronizer {
         target: &SharedPath,
     ) -> Result<(), FetchError> {
         let root = self.folder.root();
+        let unchanged = || {
+            if target != path {
+                return true;
+            }
+            match self.folder.observe(path) {
+                Some(change) => {
+                    self.report_local(&change, true);
+                    false
+                }
+                None => true,
+            }
+        };
         match source {
             Source::Peer(addr) => {
-                content::fetch_into(&self.peers, addr, root, path, record, target).await
+                content::fetch_into(&self.peers, addr, root, (path, record), target, &unchanged)
+                    .await
             }
+            // A held update is decided when its lock goes, against the
+            // file as it is then, and placed at once: no download between.
             Source::Held(file) => content::place_held(root, file.ok_or(FetchError::Gone)?, target),
         }
     }
