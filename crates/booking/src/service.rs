@@ -723,7 +723,13 @@ impl Shared {
             None => {
                 let (db, key) = (self.db.clone(), id.to_string());
                 match blocking(move || db.booking(&key)).await {
-                    Ok(row) => row.map(|row| row.facility),
+                    Ok(row) => row.map(|row| {
+                        self.ids
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(id.to_string(), row.facility.clone());
+                        row.facility
+                    }),
                     Err(e) => {
                         tracing::warn!("cannot look booking {id} up: {e}");
                         return Err(FrontReply::Once(
@@ -743,13 +749,7 @@ impl Shared {
             )
         };
         match facility {
-            Some(facility) => {
-                self.ids
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(id.to_string(), facility.clone());
-                self.view.owner_of(cluster, &facility).ok_or_else(invalid)
-            }
+            Some(facility) => self.view.owner_of(cluster, &facility).ok_or_else(invalid),
             // Another node's own file may hold it.
             None if !self.failover => IdScheme::owner_of(id)
                 .map(|n| n as usize)

@@ -27,7 +27,7 @@
 //!   may spill into the day; after it, only bookings starting inside the day
 //!   matter, visited in order.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use convene_time::{DAYS_PER_WEEK, Interval, IntervalError, MINUTES_PER_DAY, MINUTES_PER_WEEK};
 
@@ -118,9 +118,6 @@ pub struct Facilities {
     /// Free places in `records`, reused first.
     free: Vec<usize>,
     by_id: HashMap<String, usize>,
-    /// Ids of stored bookings this node does not load (their facility moved
-    /// to another node): never issued again.
-    reserved: HashSet<String>,
 }
 
 /// Draws of a random id before giving up. Two equal draws from 64 OS-random
@@ -153,7 +150,6 @@ impl Facilities {
             records: Vec::new(),
             free: Vec::new(),
             by_id: HashMap::new(),
-            reserved: HashSet::new(),
         }
     }
 
@@ -576,22 +572,18 @@ impl Facilities {
         Ok(())
     }
 
-    /// Ids this node must never issue although it does not hold their
-    /// bookings: stored bookings of facilities it no longer owns.
-    pub fn reserve_ids(&mut self, ids: impl IntoIterator<Item = String>) {
-        self.reserved.extend(ids);
-    }
-
     /// The ids this node issues.
     pub fn id_scheme(&self) -> IdScheme {
         self.ids
     }
 
-    /// A random id this node holds no booking under (nor reserves).
+    /// A random id this node holds no booking under. (An id the database
+    /// already has, a cancelled booking's, fails its write instead: a new
+    /// booking is inserted, never upserted.)
     fn new_id(&self) -> Result<String, BookingError> {
         for _ in 0..ID_ATTEMPTS {
             let id = self.ids.format((self.draw)());
-            if !self.by_id.contains_key(&id) && !self.reserved.contains(&id) {
+            if !self.by_id.contains_key(&id) {
                 return Ok(id);
             }
         }

@@ -516,11 +516,6 @@ fn a_drawn_id_already_held_is_drawn_again() {
     assert_eq!(f.book(ROOM, 0, 10).unwrap().id, id0(1));
     assert_eq!(f.book(ROOM, 10, 20).unwrap().id, id0(2));
 
-    // Ids of stored bookings this node no longer loads are never reissued.
-    let mut g = counting(0);
-    g.reserve_ids([id0(1)]);
-    assert_eq!(g.book(ROOM, 0, 10).unwrap().id, id0(2));
-
     // A random source that only repeats itself fails clearly, not for ever.
     fn stuck() -> u64 {
         7
