@@ -42,6 +42,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use convene_cluster::accept::accept_until;
 use convene_cluster::admission::ConnectionLimiter;
@@ -50,6 +51,7 @@ use convene_cluster::refusal::say_and_close;
 use convene_cluster::snapshot::Snapshots;
 use convene_cluster::{Peers, Router, Shutdown};
 use convene_rpc::DatagramSocket;
+use tokio::io::DuplexStream;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -65,6 +67,7 @@ mod link_op;
 mod peer_handler;
 
 pub use chat_node::ROUTE_GRACE;
+pub use connection::line_too_long_notice;
 pub use hub::{HubStats, OUTBOX_LINES};
 pub use link::CLAIM_PATIENCE;
 
@@ -95,6 +98,64 @@ pub struct ChatService<S = UdpSocket> {
     node: Arc<ChatNode<S>>,
     addr: Option<SocketAddr>,
     tasks: Vec<JoinHandle<()>>,
+}
+
+/// A way into a running chat server from the same process: the web front's
+/// browser clients (`/api/chat`) connect through it. Cheap to clone.
+///
+/// A connection made here is served by exactly the code that serves a TCP
+/// client (identity timer, line limit, outbox, `error` lines), over an
+/// in-process pipe instead of a socket, so browser and TCP clients share
+/// rooms, identities and broadcasts. It is not counted under the chat
+/// port's caps: the web front that makes it has its own (one HTTP
+/// connection per browser client).
+pub struct ChatHandle<S = UdpSocket> {
+    node: Arc<ChatNode<S>>,
+    addr: SocketAddr,
+    identify_within: Duration,
+}
+
+impl<S> Clone for ChatHandle<S> {
+    fn clone(&self) -> Self {
+        ChatHandle {
+            node: self.node.clone(),
+            addr: self.addr,
+            identify_within: self.identify_within,
+        }
+    }
+}
+
+/// Bytes the in-process pipe holds in each direction before a writer waits.
+const PIPE_BYTES: usize = 16 * 1024;
+
+impl<S: DatagramSocket> ChatHandle<S> {
+    /// A new client connection: the client's end of a pipe that speaks the
+    /// protocol's JSON lines, exactly as the chat port does. Dropping it is
+    /// the client leaving (handled like an abrupt disconnect: a quit).
+    /// Must be called inside the Tokio runtime.
+    pub fn connect(&self) -> DuplexStream {
+        let (client, server) = tokio::io::duplex(PIPE_BYTES);
+        let (read, write) = tokio::io::split(server);
+        tokio::spawn(connection::serve(
+            self.node.clone(),
+            read,
+            write,
+            None,
+            self.identify_within,
+        ));
+        client
+    }
+
+    /// This server's chat port, where TCP clients connect; a `route` reply
+    /// naming it names this server.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// This server's id (its MainHall is `MainHall-<id>`).
+    pub fn server_id(&self) -> String {
+        self.node.peers.me().id.clone()
+    }
 }
 
 /// Starts the chat service of one node.
@@ -169,6 +230,16 @@ impl<S: DatagramSocket> ChatService<S> {
     /// Where chat clients connect, if this node is a chat server.
     pub fn addr(&self) -> Option<SocketAddr> {
         self.addr
+    }
+
+    /// A handle for in-process clients, if this node is a chat server.
+    pub fn handle(&self) -> Option<ChatHandle<S>> {
+        let addr = self.addr?;
+        Some(ChatHandle {
+            node: self.node.clone(),
+            addr,
+            identify_within: self.node.peers.cluster().limits.chat_identify_timeout,
+        })
     }
 
     /// Delivery counters.

@@ -318,6 +318,14 @@ pub async fn start_with_faults(
                         .map(crate::services::describe)
                         .collect(),
                     booking: parts.booking.as_ref().map(BookingService::handle),
+                    chat: parts
+                        .chat
+                        .as_ref()
+                        .and_then(|chat| chat.handle())
+                        .map(|chat| convene_web::ops::chat::ChatFront {
+                            chat,
+                            shutdown: shutdown.clone(),
+                        }),
                 }),
             }))
         }

@@ -53,6 +53,7 @@ pub mod throttle;
 pub mod timefmt;
 pub mod tls;
 pub mod watchdog;
+pub mod websocket;
 pub mod week;
 
 use std::net::SocketAddr;

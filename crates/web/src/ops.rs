@@ -13,6 +13,7 @@
 //! | `POST /api/files/lock` | `{"path"}` or `{"index"}`: 200 `{"ok","path","message"}` |
 //! | `POST /api/files/unlock` | the same, with `"force": true` to break another's lock |
 //! | `/api/booking/…`, `/api/bookings…` | facilities and the account's bookings (see `ops/booking.rs`) |
+//! | `GET /api/chat` | a WebSocket to the node's chat server, the course protocol's JSON one message per frame (see `ops/chat.rs`) |
 //!
 //! The pages `/status` and `/files` show the same to a logged-in person
 //! (see `status_page.rs` and `files_page.rs`); they need a session, as
@@ -45,6 +46,7 @@ use crate::state::App;
 
 pub(crate) mod booking;
 pub mod caller;
+pub mod chat;
 mod files;
 mod files_page;
 mod multipart;
@@ -71,6 +73,9 @@ pub struct Operations {
     /// The node's booking service, for the booking API and page (none: no
     /// `/api/booking…` or `/booking` on this front).
     pub booking: Option<BookingHandle>,
+    /// The node's chat server, for `/api/chat` and `/chat` (none: neither
+    /// on this front).
+    pub chat: Option<chat::ChatFront>,
 }
 
 /// The handlers' shared state.
@@ -80,6 +85,7 @@ pub(crate) struct Ops {
     folder: Option<PathBuf>,
     services: Vec<Vec<String>>,
     booking: Option<BookingHandle>,
+    pub(crate) chat: Option<chat::ChatFront>,
     /// Checks operator credentials, if the cluster has a secret.
     operator: Option<operator::OperatorGate>,
 }
@@ -103,6 +109,7 @@ pub fn routes(app: &App, operations: Option<Operations>) -> Router<App> {
         folder: operations.folder,
         services: operations.services,
         booking: operations.booking,
+        chat: operations.chat,
         operator,
     });
     let mut pages = Router::new()
@@ -121,9 +128,17 @@ pub fn routes(app: &App, operations: Option<Operations>) -> Router<App> {
             )
             .route("/booking/{id}/{action}", post(crate::pages::booking::act));
     }
+    if ops.chat.is_some() {
+        pages = pages
+            .route("/chat", get(crate::pages::chat::show))
+            .route("/chat.js", get(crate::pages::chat::script));
+    }
     let pages = pages.layer(Extension(ops.clone()));
-    Router::new()
-        .route("/api/status", get(status::show))
+    let mut api = Router::new();
+    if ops.chat.is_some() {
+        api = api.route("/api/chat", get(chat::connect));
+    }
+    api.route("/api/status", get(status::show))
         .route("/api/files", get(files::list))
         .route("/api/files/lock", post(files::lock))
         .route("/api/files/unlock", post(files::unlock))

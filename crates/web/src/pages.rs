@@ -18,6 +18,7 @@ use crate::session::MaybeViewer;
 
 pub mod auth;
 pub(crate) mod booking;
+pub(crate) mod chat;
 pub mod event;
 pub mod events;
 pub mod layout;

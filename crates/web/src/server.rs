@@ -179,7 +179,8 @@ where
         peer,
         watchdog,
     };
-    let conn = shared.http.serve_connection(io, service);
+    // Upgrades: `/api/chat` switches the connection to a WebSocket.
+    let conn = shared.http.serve_connection(io, service).with_upgrades();
     tokio::pin!(conn);
     let outcome = tokio::select! {
         outcome = conn.as_mut() => outcome,
@@ -221,6 +222,9 @@ impl hyper::service::Service<Request<Incoming>> for Handler {
         Box::pin(async move {
             // A router is always ready; no `poll_ready` needed.
             let response = tower_service::Service::call(&mut app, request).await?;
+            if response.status() == axum::http::StatusCode::SWITCHING_PROTOCOLS {
+                watchdog.upgraded();
+            }
             Ok(response.map(|body| Finished::new(body, watchdog)))
         })
     }

@@ -14,6 +14,7 @@
 //! | reading a request's body (from the headers' end) | `http_header_timeout` (the request fails) |
 //! | idle between requests (keep-alive)              | `http_idle_timeout`              |
 //! | running a handler, writing a response           | no deadline: the server is working, not waiting |
+//! | upgraded to another protocol (a WebSocket)      | no deadline: the new protocol keeps its own time |
 //!
 //! A header deadline counts from the *first* byte and does not restart on
 //! each later byte: otherwise a client sending one byte every few seconds
@@ -84,6 +85,10 @@ enum Phase {
     Busy,
     /// The next request, since the last response ended at `since`.
     Idle { since: Instant },
+    /// The connection switched protocols (`101`): HTTP's timers no longer
+    /// apply. A chat member may be silent for hours; what the new protocol
+    /// needs of its client (an identity in time) it enforces itself.
+    Upgraded,
 }
 
 /// The timing rules of one connection, without I/O. See the [module
@@ -122,7 +127,9 @@ impl Watchdog {
     /// Returns when its body is due.
     pub fn request_started(&mut self, now: Instant) -> Instant {
         self.in_flight += 1;
-        self.phase = Phase::Busy;
+        if self.phase != Phase::Upgraded {
+            self.phase = Phase::Busy;
+        }
         now + self.header_timeout
     }
 
@@ -130,7 +137,7 @@ impl Watchdog {
     /// flight the connection is idle.
     pub fn response_finished(&mut self, now: Instant) {
         self.in_flight = self.in_flight.saturating_sub(1);
-        if self.in_flight == 0 {
+        if self.in_flight == 0 && self.phase != Phase::Upgraded {
             self.phase = Phase::Idle { since: now };
         }
     }
@@ -141,8 +148,13 @@ impl Watchdog {
         match self.phase {
             Phase::Headers { since } => Some((since + self.header_timeout, Expired::Headers)),
             Phase::Idle { since } => Some((since + self.idle_timeout, Expired::Idle)),
-            Phase::Busy => None,
+            Phase::Busy | Phase::Upgraded => None,
         }
+    }
+
+    /// The response switched protocols: from now on, no deadline.
+    pub fn upgraded(&mut self) {
+        self.phase = Phase::Upgraded;
     }
 }
 
@@ -192,6 +204,11 @@ impl SharedWatchdog {
         if let Some(reader) = shared.reader.take() {
             reader.wake();
         }
+    }
+
+    /// See [`Watchdog::upgraded`].
+    pub fn upgraded(&self) {
+        self.lock().dog.upgraded();
     }
 
     /// The current deadline, for a read that waits with `cx`'s waker.
@@ -445,6 +462,18 @@ mod tests {
             Some((t0 + secs(5) + HEADERS, Expired::Headers))
         );
         dog.request_started(t0 + secs(6));
+        assert_eq!(dog.deadline(), None);
+    }
+
+    #[test]
+    fn an_upgraded_connection_has_no_deadline_again() {
+        let t0 = Instant::now();
+        let mut dog = Watchdog::new(t0, HEADERS, IDLE);
+        dog.request_started(t0);
+        dog.upgraded();
+        // The 101 is written; a WebSocket may then be quiet for hours.
+        dog.response_finished(t0 + secs(1));
+        dog.bytes_read(t0 + secs(3600));
         assert_eq!(dog.deadline(), None);
     }
 

@@ -420,7 +420,7 @@ async fn every_response_carries_the_safety_headers() {
         assert_eq!(r.header("x-frame-options"), Some("DENY"), "{path}");
         let csp = r.header("content-security-policy").unwrap();
         assert!(
-            csp.starts_with("default-src 'self'; script-src 'sha256-"),
+            csp.starts_with("default-src 'self'; script-src 'self' 'sha256-"),
             "{csp}"
         );
     }

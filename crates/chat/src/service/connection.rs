@@ -33,9 +33,8 @@ use std::time::Duration;
 
 use convene_cluster::admission::ConnectionPermit;
 use convene_cluster::line::{LineError, LineReader, read_line};
-use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, watch};
 
 use super::chat_node::ChatNode;
@@ -65,6 +64,26 @@ pub(crate) fn start<S: DatagramSocket>(
 ) -> impl Future<Output = ()> + Send + 'static {
     let _ = stream.set_nodelay(true);
     let (read, write) = stream.into_split();
+    serve(node, read, write, Some(permit), identify_within)
+}
+
+/// Serves one connection over any byte stream split in two halves: a TCP
+/// socket's, or the server's end of an in-process pipe (see
+/// [`ChatHandle::connect`](super::ChatHandle::connect)). Everything that
+/// makes a connection safe to serve (the identity timer, the line limit,
+/// the outbox, the `error` lines) lives here, so both kinds get the same.
+pub(crate) fn serve<S, R, W>(
+    node: Arc<ChatNode<S>>,
+    read: R,
+    write: W,
+    permit: Option<ConnectionPermit>,
+    identify_within: Duration,
+) -> impl Future<Output = ()> + Send + 'static
+where
+    S: DatagramSocket,
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let attached = node.hub.attach();
     let id = attached.id;
     let permit = Arc::new(permit);
@@ -103,10 +122,10 @@ enum End {
 
 /// Reads and handles lines until EOF, an error, the hub drops the
 /// connection, or the connection is closed with a notice.
-async fn read_lines<S: DatagramSocket>(
+async fn read_lines<S: DatagramSocket, R: AsyncRead + Unpin>(
     node: &Arc<ChatNode<S>>,
     id: u64,
-    read: OwnedReadHalf,
+    read: R,
     mut kill: watch::Receiver<bool>,
     identify_within: Duration,
 ) -> End {
@@ -142,10 +161,7 @@ async fn read_lines<S: DatagramSocket>(
             Ok(Ok(line)) => line,
             Ok(Err(LineError::Closed)) | Err(_) => return End::Gone,
             Ok(Err(LineError::TooLong { .. })) => {
-                node.hub.send_raw(
-                    id,
-                    error_line(&format!("line longer than {MAX_LINE} bytes; closing")),
-                );
+                node.hub.send_raw(id, line_too_long_notice());
                 return End::AfterNotice;
             }
         };
@@ -167,8 +183,8 @@ async fn read_lines<S: DatagramSocket>(
 /// Writes the outbox to the socket until it closes or the hub cuts the
 /// connection. A cut stops the writer even in the middle of a write that a
 /// client who does not read would block for ever.
-async fn write_lines(
-    write: OwnedWriteHalf,
+async fn write_lines<W: AsyncWrite + Unpin>(
+    write: W,
     outbox: mpsc::Receiver<Frame>,
     mut kill: watch::Receiver<bool>,
 ) {
@@ -185,7 +201,7 @@ async fn write_lines(
     }
 }
 
-async fn drain(write: OwnedWriteHalf, mut outbox: mpsc::Receiver<Frame>) {
+async fn drain<W: AsyncWrite + Unpin>(write: W, mut outbox: mpsc::Receiver<Frame>) {
     let mut writer = BufWriter::with_capacity(4096, write);
     while let Some(mut frame) = outbox.recv().await {
         // Write everything already queued before one flush.
@@ -216,6 +232,14 @@ async fn drain(write: OwnedWriteHalf, mut outbox: mpsc::Receiver<Frame>) {
 /// Whether the cluster has approved an identity for connection `id`.
 fn has_identity<S: DatagramSocket>(node: &ChatNode<S>, id: u64) -> bool {
     node.hub.lock().server.identity_of(id).is_some()
+}
+
+/// The `error` line a client gets for a line over [`MAX_LINE`], just before
+/// the connection closes. Public so that a front with its own framing (the
+/// web front's WebSocket, whose messages are measured before they are read)
+/// says the same.
+pub fn line_too_long_notice() -> Arc<[u8]> {
+    error_line(&format!("line longer than {MAX_LINE} bytes; closing"))
 }
 
 /// `{"type":"error","reason":…}` as a line.

@@ -34,16 +34,17 @@ if(f&&f.hasAttribute('data-guess')){try{var z=Intl.DateTimeFormat().resolvedOpti
 if(z){f.value=z;}}catch(e){}}})();";
 
 /// The `Content-Security-Policy` of every response: our own origin only,
-/// no plugins, no framing, forms only to us, and of inline scripts only
-/// [`ZONE_SCRIPT`], named by its hash. A `<script>` smuggled into a page
-/// (if escaping ever failed) would not run.
+/// no plugins, no framing, forms only to us; scripts only from files we
+/// serve (`/chat.js`) and, of inline scripts, only [`ZONE_SCRIPT`], named
+/// by its hash. A `<script>` smuggled into a page (if escaping ever
+/// failed) would not run.
 pub fn content_security_policy() -> &'static HeaderValue {
     static CSP: OnceLock<HeaderValue> = OnceLock::new();
     CSP.get_or_init(|| {
         let digest = Sha256::digest(ZONE_SCRIPT.as_bytes());
         let hash = Base64::encode_string(&digest);
         let text = format!(
-            "default-src 'self'; script-src 'sha256-{hash}'; object-src 'none'; \
+            "default-src 'self'; script-src 'self' 'sha256-{hash}'; object-src 'none'; \
              base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
         );
         HeaderValue::try_from(text).expect("the policy is ASCII")
@@ -61,11 +62,11 @@ pub fn html(status: StatusCode, markup: Markup) -> Response {
 }
 
 /// The navigation bar every page shows a logged-in user: one link per
-/// service page, in this order. (Meet and chat join it when their pages
-/// exist.)
-pub const NAV_LINKS: [(&str, &str); 4] = [
+/// service page, in this order. (Meet joins it when its page exists.)
+pub const NAV_LINKS: [(&str, &str); 5] = [
     ("/events", "Events"),
     ("/booking", "Booking"),
+    ("/chat", "Chat"),
     ("/files", "Files"),
     ("/status", "Status"),
 ];
@@ -164,7 +165,7 @@ mod tests {
     #[test]
     fn the_policy_allows_exactly_the_zone_script() {
         let csp = content_security_policy().to_str().unwrap();
-        assert!(csp.starts_with("default-src 'self'; script-src 'sha256-"));
+        assert!(csp.starts_with("default-src 'self'; script-src 'self' 'sha256-"));
         assert!(csp.contains("frame-ancestors 'none'"));
         assert!(!csp.contains("unsafe-inline"));
         assert!(

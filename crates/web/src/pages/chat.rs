@@ -1,0 +1,157 @@
+//! `/chat`: a browser chat client of this node's chat server. The page is
+//! a server-rendered shell (the identity form, the room list, the log, the
+//! message box); `/chat.js` connects it to `/api/chat` and speaks the
+//! course protocol's JSON messages, one per WebSocket frame (see
+//! `ops/chat.rs`). Without script the page says the chat needs it.
+//!
+//! The identity offered is the account's name when it meets the course's
+//! rules (`^[A-Za-z][A-Za-z0-9]{2,15}$`); otherwise the page says why and
+//! offers a name made from it ([`identity_for`]), which the person may
+//! accept or edit. The chat server checks the rules and the uniqueness
+//! again, as for every client.
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::http::StatusCode;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use convene_chat::ids::{MAX_ID_LEN, MIN_ID_LEN, check_identity};
+use maud::html;
+
+use crate::ops::Ops;
+use crate::pages::layout::{self, page};
+use crate::session::Viewer;
+
+/// The page's script, served at `/chat.js` (the page's policy allows
+/// scripts from this origin; no inline script is needed).
+pub const CHAT_SCRIPT: &str = include_str!("chat.js");
+
+/// The identity to offer `account`, and why the account's own name cannot
+/// be it (if it cannot). The name made keeps the account's letters and
+/// digits in order, starts with a letter (`u` in front otherwise), is cut
+/// to 16 and padded to 3.
+pub fn identity_for(account: &str) -> (String, Option<String>) {
+    let Err(problem) = check_identity(account) else {
+        return (account.to_string(), None);
+    };
+    let mut name: String = account
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    if !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        name.insert(0, 'u');
+    }
+    name.truncate(MAX_ID_LEN);
+    while name.len() < MIN_ID_LEN {
+        name.push('x');
+    }
+    (name, Some(problem.to_string()))
+}
+
+/// `GET /chat`.
+pub async fn show(Extension(ops): Extension<Arc<Ops>>, viewer: Viewer) -> Response {
+    let server = ops
+        .chat
+        .as_ref()
+        .map(|c| c.chat.server_id())
+        .unwrap_or_default();
+    let (identity, problem) = identity_for(&viewer.name);
+    let markup = page(
+        "Chat",
+        Some(&viewer),
+        html! {
+            h1 { "Chat" }
+            p.hint {
+                "You chat as a client of server " strong { (server) } ", in the same rooms as "
+                code { "convene chat" } " and the course's " code { "client.jar" } " users."
+            }
+            noscript { p.error { "The chat needs JavaScript: it talks to the server over a WebSocket." } }
+            p #chat-status .notice role="status" aria-live="polite" hidden { }
+            form #chat-join .card data-server=(server) {
+                label for="chat-identity" { "Identity" }
+                @if let Some(problem) = &problem {
+                    p.hint #chat-identity-why {
+                        "Your account name cannot be a chat identity: " (problem)
+                        ". Suggested instead:"
+                    }
+                }
+                input #chat-identity name="identity" value=(identity) required
+                    minlength=(MIN_ID_LEN) maxlength=(MAX_ID_LEN) pattern="[A-Za-z][A-Za-z0-9]{2,15}"
+                    autocomplete="off" aria-describedby="chat-identity-rule";
+                p.hint #chat-identity-rule {
+                    "3 to 16 letters and digits, starting with a letter; unique across the cluster."
+                }
+                div.actions { button type="submit" { "Connect" } }
+            }
+            div #chat-room hidden {
+                section.card aria-labelledby="chat-rooms-heading" {
+                    h2 #chat-rooms-heading { "Rooms" }
+                    p { "You are in " strong #chat-current { } " as " strong #chat-me { } "." }
+                    ul.plain #chat-rooms { }
+                    div.actions {
+                        button.secondary #chat-list type="button" { "Refresh rooms" }
+                        button.secondary #chat-who type="button" { "Who is here" }
+                        button.secondary #chat-quit type="button" { "Leave the chat" }
+                    }
+                    form #chat-create {
+                        label for="chat-new-room" { "New room" }
+                        input #chat-new-room required minlength=(MIN_ID_LEN) maxlength=(MAX_ID_LEN)
+                            pattern="[A-Za-z][A-Za-z0-9]{2,15}" autocomplete="off";
+                        div.actions { button type="submit" { "Create and enter" } }
+                    }
+                }
+                section.card aria-labelledby="chat-log-heading" {
+                    h2 #chat-log-heading { "Messages" }
+                    ol.plain #chat-log aria-live="polite" { }
+                    form #chat-send {
+                        label for="chat-message" { "Message" }
+                        input #chat-message required autocomplete="off" maxlength="4000";
+                        div.actions { button type="submit" { "Send" } }
+                    }
+                }
+            }
+            script src="/chat.js" defer { }
+        },
+    );
+    layout::html(StatusCode::OK, markup)
+}
+
+/// `GET /chat.js`.
+pub async fn script() -> Response {
+    let mut response = (StatusCode::OK, CHAT_SCRIPT).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_valid_account_name_is_the_identity() {
+        assert_eq!(identity_for("ada"), ("ada".into(), None));
+        assert_eq!(identity_for("Grace1906"), ("Grace1906".into(), None));
+    }
+
+    #[test]
+    fn other_names_get_a_valid_one_and_the_reason() {
+        for (account, offered) in [
+            ("ada.lovelace", "adalovelace"),
+            ("1984", "u1984"),
+            ("al", "alx"),
+            ("a_very-long.account-name", "averylongaccount"),
+            ("--", "uxx"),
+        ] {
+            let (name, why) = identity_for(account);
+            assert_eq!(name, offered);
+            assert!(why.is_some(), "{account}");
+            assert!(check_identity(&name).is_ok(), "{name}");
+        }
+    }
+}
