@@ -15,6 +15,7 @@ mod chaos;
 mod chat;
 mod chat_cli;
 mod chat_failover;
+mod chat_web;
 mod cli_errors;
 mod cluster_api;
 mod election;
