@@ -466,3 +466,170 @@ async fn the_page_offers_a_valid_identity() {
     );
     c.stop().await;
 }
+
+/// The page's script, run by Node with a stand-in DOM
+/// (`tests/js/chat_page.mjs`): what it prints, and its input. The child is
+/// killed when this is dropped.
+struct Page {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    lines: tokio::sync::mpsc::UnboundedReceiver<String>,
+    seen: Vec<String>,
+}
+
+impl Drop for Page {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Page {
+    /// `None` when Node (20 or later, for its WebSocket) is not installed.
+    fn start(web: SocketAddr, token: &str) -> Option<Page> {
+        use std::io::BufRead;
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let has_websocket = std::process::Command::new("node")
+            .args(["--no-warnings", "--experimental-websocket", "-e"])
+            .arg("process.exit(typeof WebSocket === 'function' ? 0 : 1)")
+            .status()
+            .is_ok_and(|status| status.success());
+        if !has_websocket {
+            eprintln!("skipping the page script test: no `node` with a WebSocket (Node 20+)");
+            return None;
+        }
+        let spawned = std::process::Command::new("node")
+            .arg("--no-warnings")
+            .arg("--experimental-websocket")
+            .arg(root.join("tests/js/chat_page.mjs"))
+            .env("WEB", web.to_string())
+            .env("TOKEN", token)
+            .env("SERVER", "A")
+            .env("SCRIPT", root.join("crates/web/src/pages/chat.js"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn();
+        let mut child = spawned.unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = tokio::sync::mpsc::unbounded_channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Some(Page {
+            child,
+            stdin,
+            lines,
+            seen: Vec::new(),
+        })
+    }
+
+    fn command(&mut self, line: &str) {
+        use std::io::Write;
+        self.stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    /// Waits until the page prints `wanted`.
+    async fn shows(&mut self, wanted: &str) {
+        let found = tokio::time::timeout(WAIT, async {
+            loop {
+                match self.lines.recv().await {
+                    Some(line) if line == wanted => return,
+                    Some(line) => self.seen.push(line),
+                    None => panic!("the page script ended; it showed {:?}", self.seen),
+                }
+            }
+        })
+        .await;
+        if found.is_err() {
+            panic!(
+                "the page never showed {wanted:?}; it showed {:?}",
+                self.seen
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_page_script_chats_with_a_tcp_client() {
+    let c = cluster().await;
+    let token = session(web(&c), "ada").await;
+    let Some(mut page) = Page::start(web(&c), &token) else {
+        return;
+    };
+    page.command("connect ada");
+    page.shows("STATUS Connected as ada to server A.").await;
+    page.shows("ROOM MainHall-A").await;
+
+    // A room made on the page, joined by a TCP client; messages both ways.
+    let mut bob = ChatSession::login(chat_addr(&c, "A"), "Bob", WAIT)
+        .await
+        .unwrap();
+    page.command("create webroom");
+    page.shows("LOG Room webroom is created.").await;
+    page.shows("ROOM webroom").await;
+    bob.send(&ClientMessage::JoinRoom {
+        roomid: "webroom".into(),
+    })
+    .await
+    .unwrap();
+    page.shows("LOG Bob moves from MainHall-A to webroom").await;
+    page.command("send hello from the page");
+    let heard = tcp_until(&mut bob, |m| matches!(m, ServerMessage::Message { .. })).await;
+    assert_eq!(
+        heard,
+        ServerMessage::Message {
+            identity: "ada".into(),
+            content: "hello from the page".into()
+        }
+    );
+    bob.send(&ClientMessage::Message {
+        content: "hi page".into(),
+    })
+    .await
+    .unwrap();
+    page.shows("LOG Bob: hi page").await;
+    page.command("who");
+    page.shows("LOG webroom contains ada* Bob").await;
+
+    // Delete the room, then join one on B with the room list's button.
+    page.command("delete webroom");
+    page.shows("LOG Room webroom is deleted.").await;
+    let mut cy = ChatSession::login(chat_addr(&c, "B"), "Cyril", WAIT)
+        .await
+        .unwrap();
+    cy.send(&ClientMessage::CreateRoom {
+        roomid: "far".into(),
+    })
+    .await
+    .unwrap();
+    tcp_until(&mut cy, |m| {
+        matches!(m, ServerMessage::CreateRoom { approved: true, .. })
+    })
+    .await;
+    page.command("list");
+    page.shows("ROOMS MainHall-A (you are here),MainHall-B,far")
+        .await;
+    page.command("join far");
+    page.shows("LOG ada switches to server B").await;
+    page.shows("ROOM far").await;
+    cy.send(&ClientMessage::Message {
+        content: "welcome".into(),
+    })
+    .await
+    .unwrap();
+    page.shows("LOG Cyril: welcome").await;
+
+    page.command("quit");
+    page.shows("STATUS You left the chat.").await;
+    page.command("exit");
+    c.stop().await;
+}

@@ -16,6 +16,7 @@
   var owned = '';
   var server = join.getAttribute('data-server') || '';
   var leaving = false;
+  var refused = false;
 
   function say(text, kind) {
     var li = document.createElement('li');
@@ -76,6 +77,7 @@
           send({ type: 'list' });
           $('chat-message').focus();
         } else {
+          refused = true;
           tell(me + ' is already in use or not allowed: choose another identity.', true);
         }
         break;
@@ -154,6 +156,7 @@
     current = '';
     owned = '';
     leaving = false;
+    refused = false;
     server = join.getAttribute('data-server') || '';
     var scheme = location.protocol === 'https:' ? 'wss://' : 'ws://';
     tell('Connecting…');
@@ -168,10 +171,12 @@
       ws = null;
       join.hidden = false;
       room.hidden = true;
-      if (!leaving || event.reason) {
-        tell('Disconnected' + (event.reason ? ': ' + event.reason : '') + '.', !leaving);
-      } else {
+      if (leaving) {
         tell('You left the chat.');
+      } else if (refused) {
+        $('chat-identity').focus();
+      } else {
+        tell('Disconnected' + (event.reason ? ': ' + event.reason : '') + '.', true);
       }
     });
   });
