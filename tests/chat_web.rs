@@ -25,6 +25,11 @@ const WAIT: Duration = Duration::from_secs(15);
 
 /// A has the web front and a chat server; B a chat server only.
 async fn cluster() -> TestCluster {
+    cluster_with("").await
+}
+
+/// As [`cluster`], with `limits` (a `[limits]` table) in the cluster file.
+async fn cluster_with(limits: &str) -> TestCluster {
     let a = NodeSpec {
         web: true,
         chat: true,
@@ -34,7 +39,7 @@ async fn cluster() -> TestCluster {
         chat: true,
         ..plain("B")
     };
-    let mut c = TestCluster::bind_with(&[a, b], FAST_ELECTION).await;
+    let mut c = TestCluster::bind_with(&[a, b], &format!("{FAST_ELECTION}{limits}")).await;
     c.start_node("A").await;
     c.start_node("B").await;
     c
@@ -349,6 +354,22 @@ async fn a_browser_chats_with_tcp_clients_and_follows_a_route() {
         json!({"type": "roomchange", "identity": "ada", "former": "far", "roomid": ""})
     );
     assert!(matches!(ada.recv().await, Got::Close(1000)));
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_quiet_websocket_outlives_the_http_timeouts() {
+    let limits = "[limits]\nhttp_idle_seconds = 1\nhttp_header_seconds = 1\n";
+    let c = cluster_with(limits).await;
+    let mut ada = browser(&c, "ada", "ada").await;
+    // (A wait for time to pass: past the timeouts that close a quiet HTTP
+    // connection, or one whose request takes too long.)
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    ada.send(json!({"type": "who"})).await;
+    assert_eq!(
+        ada.recv_type("roomcontents").await,
+        json!({"type": "roomcontents", "roomid": "MainHall-A", "identities": ["ada"], "owner": ""})
+    );
     c.stop().await;
 }
 
