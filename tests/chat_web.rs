@@ -488,9 +488,10 @@ async fn the_page_offers_a_valid_identity() {
     c.stop().await;
 }
 
-/// The page's script, run by Node with a stand-in DOM
-/// (`tests/js/chat_page.mjs`): what it prints, and its input. The child is
-/// killed when this is dropped.
+/// A process whose input the test writes and whose lines it reads: the
+/// page's script, run by Node with a stand-in DOM
+/// (`tests/js/chat_page.mjs`), or `convene chat`. The child is killed when
+/// this is dropped.
 struct Page {
     child: std::process::Child,
     stdin: std::process::ChildStdin,
@@ -508,7 +509,6 @@ impl Drop for Page {
 impl Page {
     /// `None` when Node (20 or later, for its WebSocket) is not installed.
     fn start(web: SocketAddr, token: &str) -> Option<Page> {
-        use std::io::BufRead;
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let has_websocket = std::process::Command::new("node")
             .args(["--no-warnings", "--experimental-websocket", "-e"])
@@ -519,18 +519,26 @@ impl Page {
             eprintln!("skipping the page script test: no `node` with a WebSocket (Node 20+)");
             return None;
         }
-        let spawned = std::process::Command::new("node")
+        let mut command = std::process::Command::new("node");
+        command
             .arg("--no-warnings")
             .arg("--experimental-websocket")
             .arg(root.join("tests/js/chat_page.mjs"))
             .env("WEB", web.to_string())
             .env("TOKEN", token)
             .env("SERVER", "A")
-            .env("SCRIPT", root.join("crates/web/src/pages/chat.js"))
+            .env("SCRIPT", root.join("crates/web/src/pages/chat.js"));
+        Some(Page::spawn(command))
+    }
+
+    /// Runs `command`, its input and output piped.
+    fn spawn(mut command: std::process::Command) -> Page {
+        use std::io::BufRead;
+        let mut child = command
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
-            .spawn();
-        let mut child = spawned.unwrap();
+            .spawn()
+            .unwrap();
         let stdin = child.stdin.take().unwrap();
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = tokio::sync::mpsc::unbounded_channel();
@@ -542,12 +550,12 @@ impl Page {
                 }
             }
         });
-        Some(Page {
+        Page {
             child,
             stdin,
             lines,
             seen: Vec::new(),
-        })
+        }
     }
 
     fn command(&mut self, line: &str) {
@@ -652,5 +660,34 @@ async fn the_page_script_chats_with_a_tcp_client() {
     page.command("quit");
     page.shows("STATUS You left the chat.").await;
     page.command("exit");
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_browser_and_convene_chat_talk_both_ways() {
+    let c = cluster().await;
+    let mut ada = browser(&c, "ada", "ada").await;
+    ada.send(json!({"type": "createroom", "roomid": "clihall"}))
+        .await;
+    ada.recv_type("createroom").await;
+    let mut maria = Page::spawn({
+        let mut command = crate::util::convene();
+        let server = chat_addr(&c, "A").to_string();
+        command.args(["chat", "--server", &server, "--identity", "Maria"]);
+        command
+    });
+    maria.shows("User has been approved.").await;
+    maria.command("#joinroom clihall");
+    maria.shows("Maria moves from MainHall-A to clihall").await;
+    maria.command("hello from the terminal");
+    assert_eq!(
+        ada.recv_type("message").await,
+        json!({"type": "message", "identity": "Maria", "content": "hello from the terminal"})
+    );
+    ada.send(json!({"type": "message", "content": "hello from the browser"}))
+        .await;
+    maria.shows("ada: hello from the browser").await;
+    maria.command("#quit");
+    maria.shows("Maria has quit!").await;
     c.stop().await;
 }
