@@ -9,7 +9,9 @@
 //!                                                               Registry
 //! ```
 //!
-//! - `connection.rs`: framing, parsing and writing for one client.
+//! - `connection.rs`: framing, parsing and writing for one client, over a
+//!   TCP socket or an in-process pipe ([`ChatHandle::connect`], how the web
+//!   front's browsers connect).
 //! - `hub.rs`: the [`ChatServer`](crate::server::ChatServer) behind one lock,
 //!   and the bounded outbox of every connection.
 //! - `chat_node.rs`: what needs the cluster before the server can answer (`list`,

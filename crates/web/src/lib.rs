@@ -17,13 +17,14 @@
 //! - [`accounts`]: register and log in, shared by pages and API.
 //! - [`throttle`]: how often one address or account may try them;
 //!   [`rate`], the sans-IO rate limiter underneath.
-//! - [`pages`]: the HTML pages (maud), which need no script.
+//! - [`pages`]: the HTML pages (maud), which need no script (but the chat's).
 //! - [`forms`]: reading form bodies, interval rows, participant lists.
 //! - [`api`]: the JSON API under `/api`.
 //! - [`paging`]: pages of "my events", for the page and the API.
 //! - [`ops`]: the operations API (`/api/status`, `/api/files`): the
 //!   cluster's status and shared files, for accounts and the operator.
 //! - [`week`]: times of the booking week, `Mon:10:00`.
+//! - [`websocket`]: the server's side of RFC 6455, for `/api/chat`.
 //! - [`error`]: refusals as error pages or `{"error": …}`.
 //! - [`timefmt`]: times in the viewer's zone, relative deadlines.
 //! - [`client`]: a small HTTP/1.1 client for tests, benchmarks and the CLI.

@@ -1,10 +1,12 @@
 //! The server-rendered pages. They need no script: every button is a form
 //! submit, and "Add interval" is one too (the server sends the form back
-//! with one more row and everything typed kept).
+//! with one more row and everything typed kept). The one exception is the
+//! chat (`chat`, with `chat.js`), which is live by nature.
 //!
 //! - [`layout`]: the frame, the stylesheet, error pages.
 //! - [`auth`]: register, log in, log out.
 //! - `booking`: the facilities' weeks and the viewer's bookings.
+//! - `chat`: a browser chat client's shell and script.
 //! - [`events`]: my events, and the new-event form.
 //! - [`event`]: one event, and adding availability to it.
 

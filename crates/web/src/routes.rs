@@ -17,6 +17,7 @@
 //! | `GET`, `PUT /api/files/{path}`; `POST /api/files/{path}/lock`, `/unlock` | files by path (see [`ops`](crate::ops)) |
 //! | `GET, POST /booking`; `POST /booking/{id}/{change,extend,cancel}` | booking (page), on a node with a booking service |
 //! | `/api/booking/facilities[/{name}]`, `/api/bookings[/{id}]` | booking (JSON, see [`ops`](crate::ops)) |
+//! | `GET /chat`, `/chat.js`; `GET /api/chat` (WebSocket) | chat (page, its script, the browser's connection), on a node with a chat server |
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

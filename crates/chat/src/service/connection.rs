@@ -1,5 +1,7 @@
 //! One client connection: a reader task that frames and parses lines, and a
-//! writer task that empties the connection's outbox onto the socket.
+//! writer task that empties the connection's outbox onto the socket. The
+//! socket is a TCP client's, or the server's end of an in-process pipe
+//! (a browser's, through the web front); both are served by [`serve`].
 //!
 //! Reading is where untrusted bytes arrive, so every way a line can be wrong
 //! ends here with a clear answer for that client alone:
