@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::util::{FAST_ELECTION, NodeSpec, TestCluster, plain, register};
+use crate::util::{FAST_ELECTION, NodeSpec, TestCluster, eventually, plain, register};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -370,6 +370,24 @@ async fn a_quiet_websocket_outlives_the_http_timeouts() {
         ada.recv_type("roomcontents").await,
         json!({"type": "roomcontents", "roomid": "MainHall-A", "identities": ["ada"], "owner": ""})
     );
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn open_websockets_count_against_the_connection_caps() {
+    let c = cluster_with("[limits]\nhttp_connections_per_ip = 2\n").await;
+    let token = session(web(&c), "ada").await;
+    // The login's own connection may still hold a place for a moment.
+    let open = || async {
+        let (status, head, ws) = handshake(web(&c), &upgrade_headers(Some(&token))).await;
+        if status == 101 { Ok(ws) } else { Err(head) }
+    };
+    let first = eventually(WAIT, "a first WebSocket", open).await;
+    let _second = eventually(WAIT, "a second WebSocket", open).await;
+    let (status, head, _) = handshake(web(&c), &upgrade_headers(Some(&token))).await;
+    assert_eq!(status, 503, "{head}");
+    drop(first);
+    eventually(WAIT, "a place again once one closes", open).await;
     c.stop().await;
 }
 

@@ -23,6 +23,8 @@
 //!    a stream whose [`watchdog`](crate::watchdog) closes it when the
 //!    client is too slow with a request or idle too long. The task holds
 //!    the connection's [`ConnectionPermit`]; its end gives the place back.
+//!    A connection upgraded to a WebSocket leaves hyper's task, and keeps
+//!    its place (a [`ConnectionSlot`]) until the WebSocket closes.
 //! 4. **Stop.** When the node stops, the loop stops accepting and tells
 //!    every connection to finish: an idle one closes at once, a busy one
 //!    after its response. After [`DRAIN_PATIENCE`] whatever is left is cut.
@@ -124,6 +126,16 @@ pub async fn serve(
     }
 }
 
+/// A connection's place under the caps, as its requests see it: a
+/// handler that takes the connection over (a WebSocket, after hyper has
+/// let go of it) keeps a clone for as long as it uses the connection, so
+/// the connection still counts against `http_connections` and
+/// `http_connections_per_ip`.
+#[derive(Clone, Debug)]
+pub struct ConnectionSlot {
+    _permit: Arc<ConnectionPermit>,
+}
+
 /// One admitted connection, from handshake to close.
 async fn connection(
     tcp: TcpStream,
@@ -131,11 +143,14 @@ async fn connection(
     accepted: Instant,
     shared: Arc<Shared>,
     stop: Shutdown,
-    _permit: ConnectionPermit,
+    permit: ConnectionPermit,
 ) {
     let _ = tcp.set_nodelay(true);
+    let slot = ConnectionSlot {
+        _permit: Arc::new(permit),
+    };
     let Some(tls) = &shared.tls else {
-        return http(tcp, peer, accepted, &shared, &stop).await;
+        return http(tcp, peer, accepted, &shared, &stop, slot).await;
     };
     // The handshake counts against the first request's header time: a
     // client that starts a handshake and stalls is a slowloris too.
@@ -159,13 +174,19 @@ async fn connection(
         },
         () = stop.wait() => return,
     };
-    http(stream, peer, accepted, &shared, &stop).await;
+    http(stream, peer, accepted, &shared, &stop, slot).await;
 }
 
 /// HTTP/1.1 over an established stream, until the client or the watchdog
 /// closes it, or the node stops.
-async fn http<S>(stream: S, peer: SocketAddr, accepted: Instant, shared: &Shared, stop: &Shutdown)
-where
+async fn http<S>(
+    stream: S,
+    peer: SocketAddr,
+    accepted: Instant,
+    shared: &Shared,
+    stop: &Shutdown,
+    slot: ConnectionSlot,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let watchdog = SharedWatchdog::new(Watchdog::new(
@@ -178,6 +199,7 @@ where
         app: shared.app.clone(),
         peer,
         watchdog,
+        slot,
     };
     // Upgrades: `/api/chat` switches the connection to a WebSocket.
     let conn = shared.http.serve_connection(io, service).with_upgrades();
@@ -203,6 +225,7 @@ struct Handler {
     app: axum::Router,
     peer: SocketAddr,
     watchdog: SharedWatchdog,
+    slot: ConnectionSlot,
 }
 
 type HandlerFuture =
@@ -217,6 +240,7 @@ impl hyper::service::Service<Request<Incoming>> for Handler {
         let body_due = self.watchdog.request_started(Instant::now());
         let mut request = request.map(|body| DueBody::new(body, body_due));
         request.extensions_mut().insert(ConnectInfo(self.peer));
+        request.extensions_mut().insert(self.slot.clone());
         let mut app = self.app.clone();
         let watchdog = self.watchdog.clone();
         Box::pin(async move {

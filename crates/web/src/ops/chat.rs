@@ -63,6 +63,7 @@ use tokio::net::TcpStream;
 
 use super::Ops;
 use crate::error::ApiError;
+use crate::server::ConnectionSlot;
 use crate::websocket::{self, FrameError, FrameReader, Incoming, close_code};
 
 /// What `/api/chat` needs from its node: a way into its chat server, and
@@ -104,11 +105,15 @@ pub(crate) async fn connect(Extension(ops): Extension<Arc<Ops>>, mut request: Re
         )
         .into_response();
     };
+    // The connection's place under the web front's caps, held while the
+    // WebSocket is open (hyper's task, which held it, ends at the upgrade).
+    let slot = request.extensions_mut().remove::<ConnectionSlot>();
     tokio::spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => bridge(TokioIo::new(upgraded), front).await,
             Err(error) => tracing::debug!(%error, "WebSocket upgrade failed"),
         }
+        drop(slot);
     });
     let mut response = StatusCode::SWITCHING_PROTOCOLS.into_response();
     let headers = response.headers_mut();
