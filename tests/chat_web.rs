@@ -155,29 +155,35 @@ impl Ws {
     /// The next text message or close frame (pings and pongs skipped).
     async fn recv(&mut self) -> Got {
         loop {
-            self.fill(2).await;
-            assert_eq!(self.buffer[1] & 0x80, 0, "server frames are not masked");
-            let (len, at) = match self.buffer[1] & 0x7F {
-                126 => {
-                    self.fill(4).await;
-                    (
-                        usize::from(u16::from_be_bytes([self.buffer[2], self.buffer[3]])),
-                        4,
-                    )
-                }
-                127 => panic!("no chat message is that long"),
-                n => (usize::from(n), 2),
-            };
-            self.fill(at + len).await;
-            let op = self.buffer[0] & 0x0F;
-            let payload: Vec<u8> = self.buffer[at..at + len].to_vec();
-            self.buffer.drain(..at + len);
+            let (op, payload) = self.recv_frame().await;
             match op {
                 opcode::TEXT => return Got::Text(serde_json::from_slice(&payload).unwrap()),
                 opcode::CLOSE => return Got::Close(u16::from_be_bytes([payload[0], payload[1]])),
                 _ => continue,
             }
         }
+    }
+
+    /// The next frame: its opcode and payload.
+    async fn recv_frame(&mut self) -> (u8, Vec<u8>) {
+        self.fill(2).await;
+        assert_eq!(self.buffer[1] & 0x80, 0, "server frames are not masked");
+        let (len, at) = match self.buffer[1] & 0x7F {
+            126 => {
+                self.fill(4).await;
+                (
+                    usize::from(u16::from_be_bytes([self.buffer[2], self.buffer[3]])),
+                    4,
+                )
+            }
+            127 => panic!("no chat message is that long"),
+            n => (usize::from(n), 2),
+        };
+        self.fill(at + len).await;
+        let op = self.buffer[0] & 0x0F;
+        let payload: Vec<u8> = self.buffer[at..at + len].to_vec();
+        self.buffer.drain(..at + len);
+        (op, payload)
     }
 
     /// The next message of `kind`, skipping others.
@@ -467,6 +473,28 @@ async fn bad_frames_get_the_chat_servers_errors() {
         ws.recv_type("newidentity").await,
         json!({"type": "newidentity", "approved": "true"})
     );
+    ws.recv_type("roomchange").await;
+    // A ping is answered with its payload.
+    ws.send_raw(opcode::PING, b"are you there").await;
+    assert_eq!(
+        ws.recv_frame().await,
+        (opcode::PONG, b"are you there".to_vec())
+    );
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_websocket_without_an_identity_is_closed_like_a_tcp_client() {
+    let c = cluster_with("[limits]\nchat_identify_seconds = 1\n").await;
+    let token = session(web(&c), "ada").await;
+    let mut ws = Ws::open(web(&c), &token).await;
+    ws.send(json!({"type": "list"})).await;
+    let error = ws.recv_type("error").await;
+    assert_eq!(
+        error["reason"], "no identity approved within 1 s; closing",
+        "{error}"
+    );
+    assert_eq!(ws.recv().await, Got::Close(1000));
     c.stop().await;
 }
 
