@@ -19,6 +19,7 @@ mod cli_errors;
 mod cluster_api;
 mod election;
 mod events;
+mod events_grid;
 mod events_kill;
 mod files;
 mod files_kill;

@@ -49,7 +49,7 @@ async fn account(web: SocketAddr, name: &str) -> HttpClient {
     client
 }
 
-fn csrf_of(page: &str) -> String {
+pub(crate) fn csrf_of(page: &str) -> String {
     let at = page.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
     page[at..at + page[at..].find('"').unwrap()].to_string()
 }

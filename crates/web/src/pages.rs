@@ -18,8 +18,10 @@ use crate::session::MaybeViewer;
 
 pub mod auth;
 pub(crate) mod booking;
+pub mod calendar;
 pub mod event;
 pub mod events;
+pub mod grid;
 pub mod layout;
 
 /// `GET /`: a logged-in user's events, or the login page.

@@ -7,8 +7,9 @@
 //! | `GET, POST /register`, `/login`; `POST /logout` | accounts (pages) |
 //! | `GET /events` | my events |
 //! | `GET, POST /events/new` | create an event (with "Add interval") |
-//! | `GET /events/{id}`; `POST /events/{id}/availability` | one event |
-//! | `GET /style.css` | the stylesheet |
+//! | `GET /events/{id}`; `POST /events/{id}/availability` | one event (rows of times, or the painted grid) |
+//! | `GET /events/{id}/calendar.ics` | a final event's result as an iCalendar file |
+//! | `GET /style.css`, `/grid.js` | the stylesheet; the grid's painting script |
 //! | `POST /api/register`, `/api/login`, `/api/logout` | accounts (JSON) |
 //! | `GET, POST /api/events`; `GET /api/events/{id}` | events (JSON) |
 //! | `POST /api/events/{id}/constraints` | availability (JSON) |
@@ -46,6 +47,7 @@ pub fn router(
     Router::new()
         .route("/", get(pages::home))
         .route("/style.css", get(pages::style))
+        .route("/grid.js", get(crate::scripts::grid))
         .route(
             "/register",
             get(pages::auth::register_form).post(pages::auth::register),
@@ -61,6 +63,10 @@ pub fn router(
             get(pages::events::new_form).post(pages::events::create),
         )
         .route("/events/{id}", get(pages::event::show))
+        .route(
+            "/events/{id}/calendar.ics",
+            get(pages::event::calendar_file),
+        )
         .route(
             "/events/{id}/availability",
             post(pages::event::add_availability),
