@@ -18,6 +18,7 @@ mod chat_failover;
 mod cli_errors;
 mod cluster_api;
 mod election;
+mod event_flows;
 mod events;
 mod events_grid;
 mod events_kill;

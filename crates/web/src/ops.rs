@@ -51,7 +51,7 @@ mod multipart;
 pub mod operator;
 mod status;
 mod status_page;
-mod transfer;
+pub(crate) mod transfer;
 
 pub use caller::Caller;
 
@@ -75,36 +75,42 @@ pub struct Operations {
 
 /// The handlers' shared state.
 pub(crate) struct Ops {
-    membership: Membership,
-    files: Files,
-    folder: Option<PathBuf>,
-    services: Vec<Vec<String>>,
-    booking: Option<BookingHandle>,
+    pub(crate) membership: Membership,
+    pub(crate) files: Files,
+    pub(crate) folder: Option<PathBuf>,
+    pub(crate) services: Vec<Vec<String>>,
+    pub(crate) booking: Option<BookingHandle>,
     /// Checks operator credentials, if the cluster has a secret.
     operator: Option<operator::OperatorGate>,
+}
+
+impl Ops {
+    /// The handlers' state made from the node's `operations`.
+    pub(crate) fn new(operations: Operations) -> Arc<Ops> {
+        let operator = operations
+            .membership
+            .cluster()
+            .secret
+            .as_ref()
+            .map(|secret| operator::OperatorGate::new(operator::OperatorKey::new(secret)));
+        Arc::new(Ops {
+            membership: operations.membership,
+            files: operations.files,
+            folder: operations.folder,
+            services: operations.services,
+            booking: operations.booking,
+            operator,
+        })
+    }
 }
 
 /// The operations routes, every one behind `caller::authenticate`;
 /// none without `operations` (a web front started without its node's
 /// handles, as in the web crate's own tests).
-pub fn routes(app: &App, operations: Option<Operations>) -> Router<App> {
-    let Some(operations) = operations else {
+pub(crate) fn routes(app: &App, ops: Option<Arc<Ops>>) -> Router<App> {
+    let Some(ops) = ops else {
         return Router::new();
     };
-    let operator = operations
-        .membership
-        .cluster()
-        .secret
-        .as_ref()
-        .map(|secret| operator::OperatorGate::new(operator::OperatorKey::new(secret)));
-    let ops = Arc::new(Ops {
-        membership: operations.membership,
-        files: operations.files,
-        folder: operations.folder,
-        services: operations.services,
-        booking: operations.booking,
-        operator,
-    });
     let mut pages = Router::new()
         .route("/status", get(status_page::show))
         .route("/files", get(files_page::show))

@@ -21,6 +21,7 @@ pub(crate) mod booking;
 pub mod calendar;
 pub mod event;
 pub mod events;
+pub mod flows;
 pub mod grid;
 pub mod layout;
 

@@ -2,6 +2,9 @@
 //! the viewer's availability while it is open.
 
 use axum::extract::rejection::PathRejection;
+use std::sync::Arc;
+
+use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -12,9 +15,10 @@ use serde::Deserialize;
 
 use crate::error::{PageError, capitalized, events_message, events_status};
 use crate::forms::{self, FormData, Row};
+use crate::ops::Ops;
 use crate::pages::events::result_text;
 use crate::pages::layout::{self, error_box, page};
-use crate::pages::{calendar, grid};
+use crate::pages::{calendar, flows, grid};
 use crate::pages::{csrf_refused, default_button, interval_rows};
 use crate::scripts;
 use crate::session::{Viewer, now_seconds};
@@ -41,7 +45,7 @@ struct FormState<'a> {
     week: Option<jiff::civil::Date>,
 }
 
-fn event_page(viewer: &Viewer, event: &Event, form: &FormState, now: i64) -> Markup {
+fn event_page(viewer: &Viewer, event: &Event, form: &FormState, now: i64, uses: Markup) -> Markup {
     let zone = &viewer.zone;
     let invited = event.participants.iter().any(|p| p.name == viewer.name);
     let answered = event
@@ -101,6 +105,7 @@ fn event_page(viewer: &Viewer, event: &Event, form: &FormState, now: i64) -> Mar
                         p { a href={ "/events/" (event.id) "/calendar.ics" } download={ (event.id) ".ics" } { "Add to my calendar (.ics)" } }
                     }
                 }
+                (uses)
             }
             h2 { "Participants" }
             div.card {
@@ -158,7 +163,7 @@ fn event_page(viewer: &Viewer, event: &Event, form: &FormState, now: i64) -> Mar
 }
 
 /// Loads an event the viewer may see.
-async fn load(app: &App, viewer: &Viewer, id: &str) -> Result<Event, PageError> {
+pub(crate) async fn load(app: &App, viewer: &Viewer, id: &str) -> Result<Event, PageError> {
     match app.events.event_for(id, &viewer.name).await {
         Err(EventsError::NotInvited { .. }) => Err(PageError::new(
             StatusCode::FORBIDDEN,
@@ -173,8 +178,9 @@ fn path_id(path: Result<Path<String>, PathRejection>) -> Result<String, PageErro
 }
 
 /// `GET /events/{id}`.
-pub async fn show(
+pub(crate) async fn show(
     State(app): State<App>,
+    Extension(ops): Extension<Option<Arc<Ops>>>,
     viewer: Viewer,
     path: Result<Path<String>, PathRejection>,
     Query(flash): Query<Flash>,
@@ -193,7 +199,13 @@ pub async fn show(
     };
     Ok(layout::html(
         StatusCode::OK,
-        event_page(&viewer, &event, &form, now),
+        event_page(
+            &viewer,
+            &event,
+            &form,
+            now,
+            flows::card(&viewer, &event, ops.as_deref()),
+        ),
     ))
 }
 
@@ -252,7 +264,7 @@ pub async fn add_availability(
             added: false,
             week,
         };
-        let markup = event_page(&viewer, &event, &state, now_seconds());
+        let markup = event_page(&viewer, &event, &state, now_seconds(), html! {});
         return Ok(layout::html(StatusCode::OK, markup));
     }
     let painted = form.get("action") == "grid";
@@ -294,7 +306,7 @@ pub async fn add_availability(
                 added: false,
                 week,
             };
-            let markup = event_page(&viewer, &event, &state, now_seconds());
+            let markup = event_page(&viewer, &event, &state, now_seconds(), html! {});
             Ok(layout::html(status, markup))
         }
     }
@@ -355,6 +367,7 @@ mod tests {
             &event(EventState::Open, None),
             &form(),
             1_999_988_000,
+            html! {},
         )
         .into_string();
         assert!(!text.contains("<script>x"));
@@ -379,6 +392,7 @@ mod tests {
             &event(EventState::Final, Some(result)),
             &form(),
             2_000_000_100,
+            html! {},
         )
         .into_string();
         assert!(text.contains("Tue 10 Feb 2026, 10:00 – 11:30 (EST)"));
@@ -388,6 +402,7 @@ mod tests {
             &event(EventState::Final, Some(Availability::new())),
             &form(),
             2_000_000_100,
+            html! {},
         )
         .into_string();
         assert!(none.contains("No common time."));
