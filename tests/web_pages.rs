@@ -253,7 +253,6 @@ async fn files_go_up_down_and_lock_through_the_web_front() {
         ready(notes["lock"]["held"] == 1, notes.to_string())
     })
     .await;
-    drop(ada_ref);
     let listing = ada.get("/api/files").await.unwrap().json().unwrap();
     let notes = listing["files"]
         .as_array()

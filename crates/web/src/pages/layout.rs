@@ -80,12 +80,12 @@ pub fn page(title: &str, viewer: Option<&Viewer>, body: Markup) -> Markup {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · Convene events" }
+                title { (title) " · Convene" }
                 link rel="stylesheet" href=(style_href());
             }
             body {
                 header.top {
-                    a.brand href="/" { "Convene events" }
+                    a.brand href="/" { "Convene" }
                     nav {
                         @if let Some(viewer) = viewer {
                             @for (href, label) in NAV_LINKS {
