@@ -21,6 +21,7 @@ pub(crate) mod booking;
 pub mod event;
 pub mod events;
 pub mod layout;
+pub(crate) mod meet;
 
 /// `GET /`: a logged-in user's events, or the login page.
 pub async fn home(MaybeViewer(viewer): MaybeViewer) -> Redirect {
