@@ -263,9 +263,10 @@ async fn a_meeting_is_registered_only_inside_the_common_time() {
     let r = meeting(&mut at_w, json!({"users": ["alice"], "interval": [11, 12]})).await;
     assert_eq!(r.status, 201, "{}", r.text());
     let r = common(&mut at_w, "alice").await;
+    // alice was [[1,3],[10,24]]; [17,18] and now [11,12] are taken.
     assert_eq!(
         r.json().unwrap()["common"],
-        json!([[1, 3], [10, 11], [12, 17]])
+        json!([[1, 3], [10, 11], [12, 17], [18, 24]])
     );
     c.stop().await;
 }

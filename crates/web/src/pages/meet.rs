@@ -94,12 +94,12 @@ pub async fn register(
     .await;
     match result {
         Ok((start, end)) => {
-            let mut to = form_urlencoded::Serializer::new(String::from("/meet?"));
+            let mut query = form_urlencoded::Serializer::new(String::new());
             for user in &users {
-                to.append_pair("users", user);
+                query.append_pair("users", user);
             }
-            to.append_pair("registered", &format!("{start},{end}"));
-            Ok(Redirect::to(&to.finish()).into_response())
+            query.append_pair("registered", &format!("{start},{end}"));
+            Ok(Redirect::to(&format!("/meet?{}", query.finish())).into_response())
         }
         Err(e) => {
             let choice = Choice {
