@@ -398,5 +398,16 @@ async fn the_meet_page_lists_users_shows_the_common_time_and_registers() {
     for words in ["<li>[2,3]</li>", "<li>[4,5]</li>", "<li>[17,18]</li>"] {
         assert!(page.contains(words), "no {words:?} in the page");
     }
+
+    // W is no main node: no list to tick, but typed names are answered
+    // (by M, over the client protocol), the meeting above included.
+    let mut at_w = logged_in(web(&c, "W"), "ada").await;
+    let page = at_w.get("/meet").await.unwrap().text();
+    assert!(page.contains("type their names"), "{page}");
+    assert!(!page.contains("type=\"checkbox\""), "{page}");
+    let page = at_w.get("/meet?more=eliana+theodore").await.unwrap().text();
+    for words in ["<li>[2,3]</li>", "<li>[4,5]</li>", "<li>[17,18]</li>"] {
+        assert!(page.contains(words), "no {words:?} in W's page");
+    }
     c.stop().await;
 }
