@@ -32,6 +32,7 @@ mod meet;
 mod meet_bad_input;
 mod meet_cli;
 mod meet_failover;
+mod meet_web;
 mod partition_netns;
 mod web;
 mod web_pages;

@@ -13,6 +13,7 @@
 //! | `POST /api/files/lock` | `{"path"}` or `{"index"}`: 200 `{"ok","path","message"}` |
 //! | `POST /api/files/unlock` | the same, with `"force": true` to break another's lock |
 //! | `/api/booking/…`, `/api/bookings…` | facilities and the account's bookings (see `ops/booking.rs`) |
+//! | `/api/meet/common`, `/api/meet/meetings` | EE450's common free time, and registering a meeting in it (see `ops/meet.rs`) |
 //!
 //! The pages `/status` and `/files` show the same to a logged-in person
 //! (see `status_page.rs` and `files_page.rs`); they need a session, as
@@ -40,6 +41,7 @@ use axum::{Extension, Router};
 use convene_booking::service::BookingHandle;
 use convene_cluster::membership::Membership;
 use convene_files::service::Files;
+use convene_meet::MeetHandle;
 
 use crate::state::App;
 
@@ -47,6 +49,7 @@ pub(crate) mod booking;
 pub mod caller;
 mod files;
 mod files_page;
+pub(crate) mod meet;
 mod multipart;
 pub mod operator;
 mod status;
@@ -71,6 +74,9 @@ pub struct Operations {
     /// The node's booking service, for the booking API and page (none: no
     /// `/api/booking…` or `/booking` on this front).
     pub booking: Option<BookingHandle>,
+    /// The node's meet service, for the meet API and page (none: no
+    /// `/api/meet…` or `/meet` on this front).
+    pub meet: Option<MeetHandle>,
 }
 
 /// The handlers' shared state.
@@ -80,6 +86,7 @@ pub(crate) struct Ops {
     pub(crate) folder: Option<PathBuf>,
     pub(crate) services: Vec<Vec<String>>,
     pub(crate) booking: Option<BookingHandle>,
+    pub(crate) meet: Option<MeetHandle>,
     /// Checks operator credentials, if the cluster has a secret.
     operator: Option<operator::OperatorGate>,
 }
@@ -99,6 +106,7 @@ impl Ops {
             folder: operations.folder,
             services: operations.services,
             booking: operations.booking,
+            meet: operations.meet,
             operator,
         })
     }
@@ -127,6 +135,12 @@ pub(crate) fn routes(app: &App, ops: Option<Arc<Ops>>) -> Router<App> {
             )
             .route("/booking/{id}/{action}", post(crate::pages::booking::act));
     }
+    if ops.meet.is_some() {
+        pages = pages.route(
+            "/meet",
+            get(crate::pages::meet::show).post(crate::pages::meet::register),
+        );
+    }
     let pages = pages.layer(Extension(ops.clone()));
     Router::new()
         .route("/api/status", get(status::show))
@@ -146,6 +160,8 @@ pub(crate) fn routes(app: &App, ops: Option<Arc<Ops>>) -> Router<App> {
             "/api/bookings/{id}",
             patch(booking::change).delete(booking::cancel),
         )
+        .route("/api/meet/common", get(meet::common))
+        .route("/api/meet/meetings", post(meet::register))
         .route_layer(axum::middleware::from_fn_with_state(
             (app.clone(), ops.clone()),
             caller::authenticate,

@@ -24,6 +24,7 @@ pub mod events;
 pub mod flows;
 pub mod grid;
 pub mod layout;
+pub(crate) mod meet;
 
 /// `GET /`: a logged-in user's events, or the login page.
 pub async fn home(MaybeViewer(viewer): MaybeViewer) -> Redirect {

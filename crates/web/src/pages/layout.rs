@@ -62,11 +62,11 @@ pub fn html(status: StatusCode, markup: Markup) -> Response {
 }
 
 /// The navigation bar every page shows a logged-in user: one link per
-/// service page, in this order. (Meet and chat join it when their pages
-/// exist.)
-pub const NAV_LINKS: [(&str, &str); 4] = [
+/// service page, in this order. (Chat joins it when its page exists.)
+pub const NAV_LINKS: [(&str, &str); 5] = [
     ("/events", "Events"),
     ("/booking", "Booking"),
+    ("/meet", "Meet"),
     ("/files", "Files"),
     ("/status", "Status"),
 ];
