@@ -77,7 +77,7 @@ async fn send(
 }
 
 /// One seed request over UDP.
-async fn seed(server: SocketAddr, request: Request) -> Reply {
+pub(crate) async fn seed(server: SocketAddr, request: Request) -> Reply {
     tokio::task::spawn_blocking(move || {
         let mut c = Client::new(server).unwrap();
         c.timeout = Duration::from_secs(2);

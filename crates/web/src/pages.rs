@@ -20,10 +20,14 @@ use crate::session::MaybeViewer;
 
 pub mod auth;
 pub(crate) mod booking;
+pub mod calendar;
 pub(crate) mod chat;
 pub mod event;
 pub mod events;
+pub mod flows;
+pub mod grid;
 pub mod layout;
+pub(crate) mod meet;
 
 /// `GET /`: a logged-in user's events, or the login page.
 pub async fn home(MaybeViewer(viewer): MaybeViewer) -> Redirect {
