@@ -521,7 +521,7 @@ async fn the_page_offers_a_valid_identity() {
             page.contains("href=\"/chat\""),
             "the nav bar links the chat"
         );
-        assert!(page.contains("src=\"/chat.js\""));
+        assert!(page.contains("src=\"/chat.js?v="));
     }
     let mut client = HttpClient::new(web(&c));
     let r = client.get("/chat.js").await.unwrap();
@@ -573,7 +573,7 @@ impl Page {
             .env("WEB", web.to_string())
             .env("TOKEN", token)
             .env("SERVER", "A")
-            .env("SCRIPT", root.join("crates/web/src/pages/chat.js"));
+            .env("SCRIPT", root.join("crates/web/src/scripts/chat.js"));
         Some(Page::spawn(command))
     }
 

@@ -1,4 +1,4 @@
-// Runs the /chat page's script (crates/web/src/pages/chat.js) under Node
+// Runs the /chat page's script (crates/web/src/scripts/chat.js) under Node
 // against a real node, with a stand-in for the few DOM calls it makes, so
 // a test can drive the page's buttons and read what it shows without a
 // browser. Node >= 20 with --experimental-websocket (22+ has WebSocket

@@ -17,7 +17,7 @@
 //! - [`accounts`]: register and log in, shared by pages and API.
 //! - [`throttle`]: how often one address or account may try them;
 //!   [`rate`], the sans-IO rate limiter underneath.
-//! - [`pages`]: the HTML pages (maud), which need no script (but the chat's).
+//! - [`pages`]: the HTML pages (maud), which need no script (but the chat).
 //! - [`forms`]: reading form bodies, interval rows, participant lists.
 //! - [`api`]: the JSON API under `/api`.
 //! - [`paging`]: pages of "my events", for the page and the API.

@@ -149,9 +149,7 @@ pub(crate) fn routes(app: &App, ops: Option<Arc<Ops>>) -> Router<App> {
         );
     }
     if ops.chat.is_some() {
-        pages = pages
-            .route("/chat", get(crate::pages::chat::show))
-            .route("/chat.js", get(crate::pages::chat::script));
+        pages = pages.route("/chat", get(crate::pages::chat::show));
     }
     let pages = pages.layer(Extension(ops.clone()));
     let mut api = Router::new();

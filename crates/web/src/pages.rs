@@ -1,12 +1,13 @@
 //! The server-rendered pages. They need no script: every button is a form
 //! submit, and "Add interval" is one too (the server sends the form back
-//! with one more row and everything typed kept). The one exception is the
-//! chat (`chat`, with `chat.js`), which is live by nature.
+//! with one more row and everything typed kept). Scripts only make a page
+//! nicer or live ([`scripts`](crate::scripts)); the chat alone cannot work
+//! without its own, being live by nature.
 //!
 //! - [`layout`]: the frame, the stylesheet, error pages.
 //! - [`auth`]: register, log in, log out.
 //! - `booking`: the facilities' weeks and the viewer's bookings.
-//! - `chat`: a browser chat client's shell and script.
+//! - `chat`: a browser chat client's shell (its script: `scripts/chat.js`).
 //! - [`events`]: my events, and the new-event form.
 //! - [`event`]: one event, and adding availability to it.
 

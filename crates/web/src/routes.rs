@@ -11,7 +11,7 @@
 //! | `GET /events/{id}/calendar.ics` | a final event's result as an iCalendar file |
 //! | `POST /events/{id}/book`, `/events/{id}/folder` | a final event's actions (see [`flows`](crate::pages::flows)) |
 //! | `POST /events/{id}/book`, `/events/{id}/folder` | a final event's actions (see [`flows`](crate::pages::flows)) |
-//! | `GET /style.css`, `/grid.js` | the stylesheet; the grid's painting script |
+//! | `GET /style.css`, `/grid.js`, `/chat.js` | the stylesheet; the grid's painting script; the chat client |
 //! | `POST /api/register`, `/api/login`, `/api/logout` | accounts (JSON) |
 //! | `GET, POST /api/events`; `GET /api/events/{id}` | events (JSON) |
 //! | `POST /api/events/{id}/constraints` | availability (JSON) |
@@ -20,7 +20,7 @@
 //! | `GET`, `PUT /api/files/{path}`; `POST /api/files/{path}/lock`, `/unlock` | files by path (see [`ops`](crate::ops)) |
 //! | `GET, POST /booking`; `POST /booking/{id}/{change,extend,cancel}` | booking (page), on a node with a booking service |
 //! | `/api/booking/facilities[/{name}]`, `/api/bookings[/{id}]` | booking (JSON, see [`ops`](crate::ops)) |
-//! | `GET /chat`, `/chat.js`; `GET /api/chat` (WebSocket) | chat (page, its script, the browser's connection), on a node with a chat server |
+//! | `GET /chat`; `GET /api/chat` (WebSocket) | chat (page, the browser's connection), on a node with a chat server |
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -52,6 +52,7 @@ pub fn router(
         .route("/", get(pages::home))
         .route("/style.css", get(pages::style))
         .route("/grid.js", get(crate::scripts::grid))
+        .route("/chat.js", get(crate::scripts::chat))
         .route(
             "/register",
             get(pages::auth::register_form).post(pages::auth::register),

@@ -20,6 +20,16 @@ pub fn grid_src() -> &'static str {
     SRC.get_or_init(|| versioned("/grid.js", GRID))
 }
 
+/// The chat client of the `/chat` page: the course protocol over the
+/// WebSocket at `/api/chat`.
+pub const CHAT: &str = include_str!("scripts/chat.js");
+
+/// Where the chat page loads [`CHAT`] from (versioned as [`grid_src`]).
+pub fn chat_src() -> &'static str {
+    static SRC: OnceLock<String> = OnceLock::new();
+    SRC.get_or_init(|| versioned("/chat.js", CHAT))
+}
+
 /// `path?v=` the first bytes of the script's hash.
 fn versioned(path: &str, script: &str) -> String {
     let digest = Sha256::digest(script.as_bytes());
@@ -30,6 +40,11 @@ fn versioned(path: &str, script: &str) -> String {
 /// `GET /grid.js`.
 pub async fn grid() -> Response {
     script(GRID)
+}
+
+/// `GET /chat.js`.
+pub async fn chat() -> Response {
+    script(CHAT)
 }
 
 fn script(text: &'static str) -> Response {

@@ -1,6 +1,6 @@
 //! `/chat`: a browser chat client of this node's chat server. The page is
 //! a server-rendered shell (the identity form, the room list, the log, the
-//! message box); `/chat.js` connects it to `/api/chat` and speaks the
+//! message box); `/chat.js` ([`scripts::CHAT`]) connects it to `/api/chat` and speaks the
 //! course protocol's JSON messages, one per WebSocket frame (see
 //! `ops/chat.rs`). Without script the page says the chat needs it.
 //!
@@ -14,18 +14,14 @@ use std::sync::Arc;
 
 use axum::Extension;
 use axum::http::StatusCode;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use convene_chat::ids::{MAX_ID_LEN, MIN_ID_LEN, check_identity};
 use maud::html;
 
 use crate::ops::Ops;
 use crate::pages::layout::{self, page};
+use crate::scripts;
 use crate::session::Viewer;
-
-/// The page's script, served at `/chat.js` (the page's policy allows
-/// scripts from this origin; no inline script is needed).
-pub const CHAT_SCRIPT: &str = include_str!("chat.js");
 
 /// The identity to offer `account`, and why the account's own name cannot
 /// be it (if it cannot). The name made keeps the account's letters and
@@ -111,22 +107,10 @@ pub async fn show(Extension(ops): Extension<Arc<Ops>>, viewer: Viewer) -> Respon
                     }
                 }
             }
-            script src="/chat.js" defer { }
+            script src=(scripts::chat_src()) defer { }
         },
     );
     layout::html(StatusCode::OK, markup)
-}
-
-/// `GET /chat.js`.
-pub async fn script() -> Response {
-    let mut response = (StatusCode::OK, CHAT_SCRIPT).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/javascript; charset=utf-8"),
-    );
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
 }
 
 #[cfg(test)]
