@@ -11,6 +11,7 @@ mod booking_failover;
 mod booking_kill;
 mod booking_web;
 mod browser;
+mod browser_chat;
 mod browser_services;
 mod chaos;
 mod chat;
