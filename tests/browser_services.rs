@@ -16,11 +16,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use base64ct::{Base64, Encoding};
-use convene_booking::wire::{Reply, Request};
 use convene_time::WeekTime;
 use serde_json::{Value, json};
 
-use crate::booking_web::seed;
+use crate::booking_web::free_slots;
 use crate::browser::{Browser, ELEMENT};
 use crate::events::{now, unique};
 use crate::util::{FAST_ELECTION, NodeSpec, TestCluster, eventually, files, ready, web_files};
@@ -242,20 +241,9 @@ async fn files_grids_and_a_final_events_actions_work_in_a_real_browser() {
     browser.click("Book it").await;
     assert!(browser.url().await.contains("/booking"));
     browser.check_page("booking").await;
-    let reply = seed(
-        c.node("A").booking_addr().unwrap(),
-        Request::Query {
-            facility: "Room A".into(),
-            days: vec![2],
-        },
-    )
-    .await;
-    let Reply::Availability { days, .. } = reply else {
-        panic!("{reply:?}")
-    };
     let t = |d, h, m| WeekTime::new(d, h, m).unwrap();
     assert_eq!(
-        days[0].slots,
+        free_slots(c.node("A").booking_addr().unwrap(), "Room A", 2).await,
         [(t(2, 0, 0), t(2, 10, 0)), (t(2, 11, 0), t(2, 24, 0))]
     );
     browser.go(format!("http://{web}/events/{id}")).await;
