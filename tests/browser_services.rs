@@ -7,6 +7,7 @@
 //!   unlock (the page shows the held update meanwhile);
 //! - on a final event, "Book it" (a seed client over UDP then sees the
 //!   booking) and "Create the folder" (it reaches the other node);
+//! - on `/meet`, the common time of a backend's users;
 //! - every page fits the phone's width and names its fields.
 //!
 //! With `CONVENE_SCREENSHOTS=DIR` it also saves a PNG of every page it
@@ -22,7 +23,9 @@ use serde_json::{Value, json};
 use crate::booking_web::free_slots;
 use crate::browser::{Browser, ELEMENT};
 use crate::events::{now, unique};
-use crate::util::{FAST_ELECTION, NodeSpec, TestCluster, eventually, files, ready, web_files};
+use crate::util::{
+    FAST_ELECTION, NodeSpec, SPEC_B, TestCluster, eventually, files, ready, web_files,
+};
 use crate::web::{api_user, wait_final};
 
 impl Browser {
@@ -107,12 +110,19 @@ async fn files_grids_and_a_final_events_actions_work_in_a_real_browser() {
     let Some(mut browser) = Browser::start().await else {
         return;
     };
+    // A: the web front, meet's main node, a facility and a shared folder;
+    // B: a meet backend and another shared folder.
     let a = NodeSpec {
+        main: true,
         booking_port: true,
         booking: Some("facilities = [\"Room A\"]"),
         ..web_files("A", "directory_a")
     };
-    let mut c = TestCluster::bind_with(&[a, files("B", "directory_b")], FAST_ELECTION).await;
+    let b = NodeSpec {
+        availability: Some(SPEC_B),
+        ..files("B", "directory_b")
+    };
+    let mut c = TestCluster::bind_with(&[a, b], FAST_ELECTION).await;
     std::fs::write(c.path("directory_a").join("notes.txt"), "hello notes").unwrap();
     c.start_node("A").await;
     c.start_node("B").await;
@@ -259,6 +269,20 @@ async fn files_grids_and_a_final_events_actions_work_in_a_real_browser() {
     .await;
     browser.go(format!("http://{web}/status")).await;
     browser.check_page("status").await;
+
+    // Meet: B's users' common time, once A knows them.
+    let a_node = c.node("A");
+    eventually(Duration::from_secs(10), "A to know B's users", || {
+        let known = a_node.meet().known_users();
+        async move { ready(known >= 3, format!("it knows {known}")) }
+    })
+    .await;
+    browser
+        .go(format!("http://{web}/meet?users=theodore,amy"))
+        .await;
+    let page = browser.source().await;
+    assert!(page.contains("<li>[2,5]</li>"), "{page}");
+    browser.check_page("meet").await;
     drop(browser);
     c.stop().await;
 }
