@@ -7,6 +7,7 @@
 //!   unlock (the page shows the held update meanwhile);
 //! - on a final event, "Book it" (a seed client over UDP then sees the
 //!   booking) and "Create the folder" (it reaches the other node);
+//! - on `/meet`, the common time of a backend's users;
 //! - every page fits the phone's width and names its fields.
 //!
 //! With `CONVENE_SCREENSHOTS=DIR` it also saves a PNG of every page it
@@ -16,14 +17,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use base64ct::{Base64, Encoding};
-use convene_booking::wire::{Reply, Request};
 use convene_time::WeekTime;
 use serde_json::{Value, json};
 
-use crate::booking_web::seed;
+use crate::booking_web::free_slots;
 use crate::browser::{Browser, ELEMENT};
 use crate::events::{now, unique};
-use crate::util::{FAST_ELECTION, NodeSpec, TestCluster, eventually, files, ready, web_files};
+use crate::util::{
+    FAST_ELECTION, NodeSpec, SPEC_B, TestCluster, eventually, files, ready, web_files,
+};
 use crate::web::{api_user, wait_final};
 
 impl Browser {
@@ -108,12 +110,19 @@ async fn files_grids_and_a_final_events_actions_work_in_a_real_browser() {
     let Some(mut browser) = Browser::start().await else {
         return;
     };
+    // A: the web front, meet's main node, a facility and a shared folder;
+    // B: a meet backend and another shared folder.
     let a = NodeSpec {
+        main: true,
         booking_port: true,
         booking: Some("facilities = [\"Room A\"]"),
         ..web_files("A", "directory_a")
     };
-    let mut c = TestCluster::bind_with(&[a, files("B", "directory_b")], FAST_ELECTION).await;
+    let b = NodeSpec {
+        availability: Some(SPEC_B),
+        ..files("B", "directory_b")
+    };
+    let mut c = TestCluster::bind_with(&[a, b], FAST_ELECTION).await;
     std::fs::write(c.path("directory_a").join("notes.txt"), "hello notes").unwrap();
     c.start_node("A").await;
     c.start_node("B").await;
@@ -242,20 +251,9 @@ async fn files_grids_and_a_final_events_actions_work_in_a_real_browser() {
     browser.click("Book it").await;
     assert!(browser.url().await.contains("/booking"));
     browser.check_page("booking").await;
-    let reply = seed(
-        c.node("A").booking_addr().unwrap(),
-        Request::Query {
-            facility: "Room A".into(),
-            days: vec![2],
-        },
-    )
-    .await;
-    let Reply::Availability { days, .. } = reply else {
-        panic!("{reply:?}")
-    };
     let t = |d, h, m| WeekTime::new(d, h, m).unwrap();
     assert_eq!(
-        days[0].slots,
+        free_slots(c.node("A").booking_addr().unwrap(), "Room A", 2).await,
         [(t(2, 0, 0), t(2, 10, 0)), (t(2, 11, 0), t(2, 24, 0))]
     );
     browser.go(format!("http://{web}/events/{id}")).await;
@@ -271,6 +269,20 @@ async fn files_grids_and_a_final_events_actions_work_in_a_real_browser() {
     .await;
     browser.go(format!("http://{web}/status")).await;
     browser.check_page("status").await;
+
+    // Meet: B's users' common time, once A knows them.
+    let a_node = c.node("A");
+    eventually(Duration::from_secs(10), "A to know B's users", || {
+        let known = a_node.meet().known_users();
+        async move { ready(known >= 3, format!("it knows {known}")) }
+    })
+    .await;
+    browser
+        .go(format!("http://{web}/meet?users=theodore,amy"))
+        .await;
+    let page = browser.source().await;
+    assert!(page.contains("<li>[2,5]</li>"), "{page}");
+    browser.check_page("meet").await;
     drop(browser);
     c.stop().await;
 }

@@ -7,11 +7,10 @@
 
 use std::time::Duration;
 
-use convene_booking::wire::{Reply, Request};
 use convene_time::WeekTime;
 use serde_json::json;
 
-use crate::booking_web::seed;
+use crate::booking_web::free_slots;
 use crate::events::{now, unique};
 use crate::util::{FAST_ELECTION, NodeSpec, TestCluster, eventually, files, ready, web_files};
 use crate::web::{api_user, wait_final};
@@ -114,20 +113,9 @@ async fn a_final_event_books_a_facility_and_makes_a_folder_that_syncs() {
     assert_eq!(mine["bookings"][0]["facility"], "Room A", "{mine}");
     assert_eq!(mine["bookings"][0]["start"], "Wed:09:00");
     assert_eq!(mine["bookings"][0]["end"], "Wed:10:30");
-    let reply = seed(
-        udp,
-        Request::Query {
-            facility: "Room A".into(),
-            days: vec![2],
-        },
-    )
-    .await;
-    let Reply::Availability { days, .. } = reply else {
-        panic!("{reply:?}")
-    };
     let t = |d, h, m| WeekTime::new(d, h, m).unwrap();
     assert_eq!(
-        days[0].slots,
+        free_slots(udp, "Room A", 2).await,
         [(t(2, 0, 0), t(2, 9, 0)), (t(2, 10, 30), t(2, 24, 0))]
     );
 

@@ -39,21 +39,20 @@ fn versioned(path: &str, script: &str) -> String {
 
 /// `GET /grid.js`.
 pub async fn grid() -> Response {
-    script(GRID)
+    asset(GRID, "text/javascript; charset=utf-8")
 }
 
 /// `GET /chat.js`.
 pub async fn chat() -> Response {
-    script(CHAT)
+    asset(CHAT, "text/javascript; charset=utf-8")
 }
 
-fn script(text: &'static str) -> Response {
+/// A compiled-in file as a response that browsers may cache for a day
+/// (its address changes with its content).
+pub fn asset(text: &'static str, content_type: &'static str) -> Response {
     let mut response = (StatusCode::OK, text).into_response();
     let headers = response.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/javascript; charset=utf-8"),
-    );
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(
         CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=86400"),

@@ -33,7 +33,7 @@ use maud::{Markup, html};
 use crate::error::PageError;
 use crate::forms::FormData;
 use crate::ops::Ops;
-use crate::pages::csrf_refused;
+use crate::pages::csrf_error;
 use crate::session::Viewer;
 use crate::state::App;
 use crate::week;
@@ -175,13 +175,29 @@ async fn final_event(app: &App, viewer: &Viewer, id: &str) -> Result<Event, Page
     Ok(event)
 }
 
-fn ops_of(ops: &Option<Arc<Ops>>) -> Result<&Ops, PageError> {
-    ops.as_deref().ok_or_else(|| {
+/// What every action starts from: the form's token checked, the node's
+/// services, and the final event `id` the viewer may see.
+async fn prepare(
+    app: &App,
+    ops: Option<Arc<Ops>>,
+    viewer: &Viewer,
+    path: Result<Path<String>, PathRejection>,
+    form: &FormData,
+) -> Result<(Arc<Ops>, Event), PageError> {
+    let id = path
+        .map(|Path(id)| id)
+        .map_err(|_| PageError::not_found())?;
+    if !viewer.csrf_ok(form.get("csrf")) {
+        return Err(csrf_error());
+    }
+    let ops = ops.ok_or_else(|| {
         PageError::new(
             StatusCode::NOT_FOUND,
             "This node runs none of the services an event can use.",
         )
-    })
+    })?;
+    let event = final_event(app, viewer, &id).await?;
+    Ok((ops, event))
 }
 
 /// `POST /events/{id}/book`: books the chosen facility for the result's
@@ -193,15 +209,8 @@ pub(crate) async fn book(
     path: Result<Path<String>, PathRejection>,
     form: FormData,
 ) -> Result<Response, PageError> {
-    let id = path
-        .map(|Path(id)| id)
-        .map_err(|_| PageError::not_found())?;
-    if !viewer.csrf_ok(form.get("csrf")) {
-        return Ok(csrf_refused());
-    }
-    let ops = ops_of(&ops)?;
-    let handle = crate::ops::booking::handle(ops)?;
-    let event = final_event(&app, &viewer, &id).await?;
+    let (ops, event) = prepare(&app, ops, &viewer, path, &form).await?;
+    let handle = crate::ops::booking::handle(&ops)?;
     let Some(first) = event.result.as_ref().and_then(|r| r.iter().next()) else {
         return Err(PageError::not_found());
     };
@@ -225,17 +234,10 @@ pub(crate) async fn folder(
     path: Result<Path<String>, PathRejection>,
     form: FormData,
 ) -> Result<Response, PageError> {
-    let id = path
-        .map(|Path(id)| id)
-        .map_err(|_| PageError::not_found())?;
-    if !viewer.csrf_ok(form.get("csrf")) {
-        return Ok(csrf_refused());
-    }
-    let ops = ops_of(&ops)?;
-    let event = final_event(&app, &viewer, &id).await?;
+    let (ops, event) = prepare(&app, ops, &viewer, path, &form).await?;
     let path = SharedPath::parse(&format!("{}/README.txt", folder_for(&event)))
         .map_err(|e| PageError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
-    crate::ops::transfer::write(ops, &path, readme(&event).as_bytes()).await?;
+    crate::ops::transfer::write(&ops, &path, readme(&event).as_bytes()).await?;
     Ok(Redirect::to("/files").into_response())
 }
 
