@@ -9,6 +9,7 @@ mod booking;
 mod booking_cli;
 mod booking_failover;
 mod booking_kill;
+mod booking_live;
 mod booking_web;
 mod browser;
 mod chaos;

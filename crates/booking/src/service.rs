@@ -71,12 +71,14 @@ pub mod lines;
 mod owner;
 pub mod ownership;
 pub mod peer_msg;
+pub mod watchers;
 
-pub use handle::{BookingCallError, BookingHandle, Facility};
+pub use handle::{BookingCallError, BookingHandle, Facility, FacilityWatch};
 use id_routes::IdRoutes;
 use owner::{Outcome, Owner, blocking};
 use ownership::{LOOK_EVERY, OwnerView, Renewal, Watch};
 use peer_msg::{PeerReply, PeerRequest, TAG};
+use watchers::{WATCH_SECONDS, Watchers};
 
 use crate::config::{BookingSection, Semantics};
 
@@ -203,6 +205,10 @@ struct Shared {
     view: OwnerView,
     /// The facility of confirmation ids seen here.
     ids: Mutex<IdRoutes>,
+    /// Code on this node watching facilities (the web app's live grid).
+    watchers: Watchers,
+    /// The node's shutdown signal: watches end with it.
+    shutdown: Shutdown,
 }
 
 struct Front {
@@ -273,6 +279,8 @@ pub async fn start(ctx: BookingContext) -> Result<BookingService, BookingStartEr
         failover: ctx.failover,
         view: OwnerView::default(),
         ids: Mutex::new(IdRoutes::default()),
+        watchers: Watchers::default(),
+        shutdown: ctx.shutdown.clone(),
     });
     if !ctx
         .router
@@ -331,6 +339,10 @@ pub async fn start(ctx: BookingContext) -> Result<BookingService, BookingStartEr
             ctx.shutdown.clone(),
         )));
     }
+    tasks.push(tokio::spawn(keep_watching(
+        shared.clone(),
+        ctx.shutdown.clone(),
+    )));
     if shared.owner.is_some() || shared.front.is_some() {
         tasks.push(tokio::spawn(housekeeping(
             shared.clone(),
@@ -454,6 +466,26 @@ async fn follow_owners(shared: Arc<Shared>, watch: Watch, shutdown: Shutdown) {
                     }
                 }
             });
+        }
+    }
+}
+
+/// Every [`LOOK_EVERY`]: keeps this node subscribed, for its watchers, at
+/// whichever node serves each watched facility (see [`watchers`]). After
+/// an owner move the new owner's week is delivered at once: a change made
+/// while the facility moved may have been told to nobody.
+async fn keep_watching(shared: Arc<Shared>, shutdown: Shutdown) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(LOOK_EVERY) => {}
+            _ = shutdown.wait() => return,
+        }
+        let cluster = shared.peers.cluster();
+        let due = shared
+            .watchers
+            .due(Instant::now(), |f| shared.view.owner_of(cluster, f));
+        for (facility, node) in due {
+            shared.watch_at_owner(&facility, node).await;
         }
     }
 }
@@ -931,6 +963,20 @@ impl Shared {
         }
     }
 
+    /// Subscribes this node at `node` (serving `facility`) for its
+    /// watchers, and hands them the week it answers with.
+    async fn watch_at_owner(&self, facility: &str, node: usize) {
+        match self.subscribe_at_owner(facility, WATCH_SECONDS).await {
+            Ok(week) => {
+                self.watchers.subscribed(facility, node, Instant::now());
+                if let Some(week) = week {
+                    self.watchers.deliver(facility, &week);
+                }
+            }
+            Err(e) => tracing::debug!("watch of {facility} not subscribed yet: {e}"),
+        }
+    }
+
     /// A facility of this node changed: tell every subscribed front door.
     fn notify(&self, facility: &str) {
         let Some(owner) = &self.owner else { return };
@@ -961,8 +1007,10 @@ impl Shared {
         }
     }
 
-    /// Sends a MONITOR_UPDATE to this front door's live monitors of `facility`.
+    /// Sends a MONITOR_UPDATE to this front door's live monitors of
+    /// `facility`, and hands it to this node's watchers.
     fn push_update(&self, facility: &str, update: &[u8]) {
+        self.watchers.deliver(facility, update);
         let Some(front) = &self.front else { return };
         let targets = front
             .monitors

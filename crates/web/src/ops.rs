@@ -6,6 +6,7 @@
 //! | Route | Answer |
 //! |---|---|
 //! | `GET /api/status` | `{"coordinator","nodes":[{"id","peer_address","priority","state","coordinator","live","term","authority","services"}]}`: every node `up` (with its view) or `down` |
+//! | `GET /api/status/live` | Server-Sent Events: a `status` event with the same JSON at once and whenever it changes (see `status_live.rs`) |
 //! | `GET /api/files` | `{"files":[{"index","path","size","modified","locked"}],"missing":[...]}`: the composite listing |
 //! | `GET /api/files/{path}` | the file's bytes, from this node's shared folder |
 //! | `PUT /api/files/{path}` | the raw body becomes the file in this node's shared folder (then it syncs) |
@@ -29,6 +30,8 @@
 //!   per request without sending it).
 //! - [`caller`]: who is asking (session token, cookie, or operator).
 //! - `status.rs`, `files.rs`, `transfer.rs`: the JSON handlers.
+//! - `status_live.rs`, `booking_live.rs`: the live streams (Server-Sent
+//!   Events) behind the status and booking pages.
 //! - `status_page.rs`, `files_page.rs`: the pages; `multipart.rs`: the
 //!   upload form's body.
 
@@ -44,12 +47,14 @@ use convene_files::service::Files;
 use crate::state::App;
 
 pub(crate) mod booking;
+mod booking_live;
 pub mod caller;
 mod files;
 mod files_page;
 mod multipart;
 pub mod operator;
 mod status;
+mod status_live;
 mod status_page;
 mod transfer;
 
@@ -82,6 +87,8 @@ pub(crate) struct Ops {
     booking: Option<BookingHandle>,
     /// Checks operator credentials, if the cluster has a secret.
     operator: Option<operator::OperatorGate>,
+    /// The one status gatherer behind `GET /api/status/live`.
+    status_feed: status_live::StatusFeed,
 }
 
 /// The operations routes, every one behind `caller::authenticate`;
@@ -104,6 +111,7 @@ pub fn routes(app: &App, operations: Option<Operations>) -> Router<App> {
         services: operations.services,
         booking: operations.booking,
         operator,
+        status_feed: status_live::StatusFeed::default(),
     });
     let mut pages = Router::new()
         .route("/status", get(status_page::show))
@@ -124,6 +132,7 @@ pub fn routes(app: &App, operations: Option<Operations>) -> Router<App> {
     let pages = pages.layer(Extension(ops.clone()));
     Router::new()
         .route("/api/status", get(status::show))
+        .route("/api/status/live", get(status_live::show))
         .route("/api/files", get(files::list))
         .route("/api/files/lock", post(files::lock))
         .route("/api/files/unlock", post(files::unlock))
@@ -135,6 +144,11 @@ pub fn routes(app: &App, operations: Option<Operations>) -> Router<App> {
         )
         .route("/api/booking/facilities", get(booking::facilities))
         .route("/api/booking/facilities/{name}", get(booking::facility))
+        .route(
+            "/api/booking/facilities/{name}/live",
+            get(booking_live::facility),
+        )
+        .route("/api/booking/live", get(booking_live::all))
         .route("/api/bookings", get(booking::mine).post(booking::book))
         .route(
             "/api/bookings/{id}",

@@ -1,4 +1,5 @@
-//! The server-rendered pages. They need no script: every button is a form
+//! The server-rendered pages. They need no script (one only keeps the
+//! live pages current): every button is a form
 //! submit, and "Add interval" is one too (the server sends the form back
 //! with one more row and everything typed kept).
 //!
@@ -7,6 +8,8 @@
 //! - `booking`: the facilities' weeks and the viewer's bookings.
 //! - [`events`]: my events, and the new-event form.
 //! - [`event`]: one event, and adding availability to it.
+//! - [`live`]: `/live.js`, which keeps the booking grid and the status
+//!   table current (the pages are whole without it).
 
 use axum::http::StatusCode;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
@@ -21,6 +24,7 @@ pub(crate) mod booking;
 pub mod event;
 pub mod events;
 pub mod layout;
+pub mod live;
 
 /// `GET /`: a logged-in user's events, or the login page.
 pub async fn home(MaybeViewer(viewer): MaybeViewer) -> Redirect {

@@ -9,6 +9,7 @@
 //! | `GET, POST /events/new` | create an event (with "Add interval") |
 //! | `GET /events/{id}`; `POST /events/{id}/availability` | one event |
 //! | `GET /style.css` | the stylesheet |
+//! | `GET /live.js` | the live pages' script (booking, status) |
 //! | `POST /api/register`, `/api/login`, `/api/logout` | accounts (JSON) |
 //! | `GET, POST /api/events`; `GET /api/events/{id}` | events (JSON) |
 //! | `POST /api/events/{id}/constraints` | availability (JSON) |
@@ -46,6 +47,7 @@ pub fn router(
     Router::new()
         .route("/", get(pages::home))
         .route("/style.css", get(pages::style))
+        .route("/live.js", get(pages::live::script))
         .route(
             "/register",
             get(pages::auth::register_form).post(pages::auth::register),
@@ -103,8 +105,8 @@ fn is_api(uri: &Uri) -> bool {
 
 /// Headers on every response: nothing personal is cached (`no-store`,
 /// unless a handler chose otherwise, as the stylesheet does), no other
-/// site may frame a page (clickjacking), scripts are limited to our one
-/// inline script, and types are not sniffed.
+/// site may frame a page (clickjacking), scripts are limited to our own
+/// files and our one inline script, and types are not sniffed.
 async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     if !headers.contains_key(CACHE_CONTROL) {

@@ -178,6 +178,7 @@ where
         app: shared.app.clone(),
         peer,
         watchdog,
+        stop: stop.clone(),
     };
     let conn = shared.http.serve_connection(io, service);
     tokio::pin!(conn);
@@ -202,7 +203,14 @@ struct Handler {
     app: axum::Router,
     peer: SocketAddr,
     watchdog: SharedWatchdog,
+    stop: Shutdown,
 }
+
+/// The server's stop signal, in every request's extensions: a response
+/// that streams until the client leaves (Server-Sent Events) ends with it,
+/// so stopping does not wait on open pages.
+#[derive(Clone)]
+pub struct Stopping(pub Shutdown);
 
 type HandlerFuture =
     Pin<Box<dyn Future<Output = Result<Response<Finished<axum::body::Body>>, Infallible>> + Send>>;
@@ -216,6 +224,7 @@ impl hyper::service::Service<Request<Incoming>> for Handler {
         let body_due = self.watchdog.request_started(Instant::now());
         let mut request = request.map(|body| DueBody::new(body, body_due));
         request.extensions_mut().insert(ConnectInfo(self.peer));
+        request.extensions_mut().insert(Stopping(self.stop.clone()));
         let mut app = self.app.clone();
         let watchdog = self.watchdog.clone();
         Box::pin(async move {

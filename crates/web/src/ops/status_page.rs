@@ -2,7 +2,8 @@
 //! `GET /api/status` (every node asked over the peer transport), shown as
 //! a table: up or down, the peer address and priority, whom each node
 //! follows, its quorum term (marked where it holds a majority's
-//! authority), and what it runs according to the cluster file.
+//! authority), and what it runs according to the cluster file. `/live.js`
+//! keeps it current from `GET /api/status/live`.
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use maud::{Markup, html};
 use super::Ops;
 use super::status::{StatusOut, gather};
 use crate::pages::layout::{self, page};
+use crate::pages::live::live_script;
 use crate::session::Viewer;
 
 /// `GET /status`.
@@ -28,7 +30,7 @@ fn status_page(viewer: &Viewer, status: &StatusOut) -> Markup {
         Some(viewer),
         html! {
             h1 { "Cluster status" }
-            p.card {
+            p.card data-coordinator {
                 "Coordinator: "
                 @match &status.coordinator {
                     Some(id) => strong.coordinator { (id) },
@@ -36,8 +38,9 @@ fn status_page(viewer: &Viewer, status: &StatusOut) -> Markup {
                 }
             }
             p.hint { "★ marks the node holding a majority's authority in its term. \
-                      Reload the page to ask the nodes again." }
-            table.events.status {
+                      The table follows the cluster as it changes (with JavaScript; \
+                      otherwise reload the page to ask the nodes again)." }
+            table.events.status data-status data-live="/api/status/live" {
                 thead { tr {
                     th { "Node" } th { "State" } th { "Peer address" } th { "Priority" }
                     th { "Follows" } th { "Term" } th { "Services" }
@@ -82,6 +85,7 @@ fn status_page(viewer: &Viewer, status: &StatusOut) -> Markup {
                     }
                 }
             }
+            (live_script())
         },
     )
 }

@@ -34,8 +34,9 @@ if(f&&f.hasAttribute('data-guess')){try{var z=Intl.DateTimeFormat().resolvedOpti
 if(z){f.value=z;}}catch(e){}}})();";
 
 /// The `Content-Security-Policy` of every response: our own origin only,
-/// no plugins, no framing, forms only to us, and of inline scripts only
-/// [`ZONE_SCRIPT`], named by its hash. A `<script>` smuggled into a page
+/// no plugins, no framing, forms only to us, scripts only from our own
+/// files (`/live.js`) and, of inline scripts, only [`ZONE_SCRIPT`], named
+/// by its hash. A `<script>` smuggled into a page
 /// (if escaping ever failed) would not run.
 pub fn content_security_policy() -> &'static HeaderValue {
     static CSP: OnceLock<HeaderValue> = OnceLock::new();
@@ -43,7 +44,7 @@ pub fn content_security_policy() -> &'static HeaderValue {
         let digest = Sha256::digest(ZONE_SCRIPT.as_bytes());
         let hash = Base64::encode_string(&digest);
         let text = format!(
-            "default-src 'self'; script-src 'sha256-{hash}'; object-src 'none'; \
+            "default-src 'self'; script-src 'self' 'sha256-{hash}'; object-src 'none'; \
              base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
         );
         HeaderValue::try_from(text).expect("the policy is ASCII")
@@ -164,7 +165,7 @@ mod tests {
     #[test]
     fn the_policy_allows_exactly_the_zone_script() {
         let csp = content_security_policy().to_str().unwrap();
-        assert!(csp.starts_with("default-src 'self'; script-src 'sha256-"));
+        assert!(csp.starts_with("default-src 'self'; script-src 'self' 'sha256-"));
         assert!(csp.contains("frame-ancestors 'none'"));
         assert!(!csp.contains("unsafe-inline"));
         assert!(
