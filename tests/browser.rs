@@ -34,7 +34,7 @@ impl Drop for Driver {
 }
 
 /// One browser session.
-struct Browser {
+pub(crate) struct Browser {
     http: HttpClient,
     session: String,
     _driver: Driver,
@@ -64,7 +64,7 @@ impl Drop for Browser {
 }
 
 impl Browser {
-    async fn start() -> Option<Browser> {
+    pub(crate) async fn start() -> Option<Browser> {
         if !crate::util::require_browser("browser test") {
             return None;
         }
@@ -115,7 +115,7 @@ impl Browser {
         })
     }
 
-    async fn command(&mut self, method: &str, path: &str, body: Value) -> Value {
+    pub(crate) async fn command(&mut self, method: &str, path: &str, body: Value) -> Value {
         let path = format!("/session/{}{path}", self.session);
         let bytes = serde_json::to_vec(&body).unwrap();
         let headers = [("content-type", "application/json")];
@@ -129,11 +129,11 @@ impl Browser {
         value["value"].clone()
     }
 
-    async fn go(&mut self, url: String) {
+    pub(crate) async fn go(&mut self, url: String) {
         self.command("POST", "/url", json!({"url": url})).await;
     }
 
-    async fn find(&mut self, using: &str, selector: &str) -> String {
+    pub(crate) async fn find(&mut self, using: &str, selector: &str) -> String {
         let found = self
             .command(
                 "POST",
@@ -147,7 +147,7 @@ impl Browser {
             .to_string()
     }
 
-    async fn type_into(&mut self, css: &str, text: &str) {
+    pub(crate) async fn type_into(&mut self, css: &str, text: &str) {
         let element = self.find("css selector", css).await;
         self.command("POST", &format!("/element/{element}/clear"), json!({}))
             .await;
@@ -161,7 +161,7 @@ impl Browser {
 
     /// Sets a field's value by script (a date-time field has no keyboard
     /// format a test can rely on); `step = 1` lets it hold seconds.
-    async fn set(&mut self, css: &str, index: usize, value: &str) {
+    pub(crate) async fn set(&mut self, css: &str, index: usize, value: &str) {
         let script = "const e = document.querySelectorAll(arguments[0])[arguments[1]]; \
                       if (!e) { return false; } e.step = 1; e.value = arguments[2]; return true;";
         let done = self
@@ -182,7 +182,7 @@ impl Browser {
 
     /// Clicks a form's button and waits for the page the form leads to
     /// (a click's answer may come before the browser has left the page).
-    async fn click(&mut self, button_text: &str) {
+    pub(crate) async fn click(&mut self, button_text: &str) {
         let xpath = format!("//button[starts-with(normalize-space(), '{button_text}')]");
         let element = self.find("xpath", &xpath).await;
         let mark = json!({"script": "window.conveneOld = true;", "args": []});
@@ -203,7 +203,7 @@ impl Browser {
         .await;
     }
 
-    async fn source(&mut self) -> String {
+    pub(crate) async fn source(&mut self) -> String {
         self.command("GET", "/source", json!({}))
             .await
             .as_str()
@@ -211,7 +211,7 @@ impl Browser {
             .to_string()
     }
 
-    async fn url(&mut self) -> String {
+    pub(crate) async fn url(&mut self) -> String {
         self.command("GET", "/url", json!({}))
             .await
             .as_str()
@@ -219,7 +219,7 @@ impl Browser {
             .to_string()
     }
 
-    async fn register(&mut self, node: SocketAddr, name: &str, zone: &str) {
+    pub(crate) async fn register(&mut self, node: SocketAddr, name: &str, zone: &str) {
         self.go(format!("http://{node}/register")).await;
         self.type_into("#username", name).await;
         self.type_into("#password", "browser-password").await;
@@ -233,7 +233,7 @@ impl Browser {
         self.click("Log out").await;
     }
 
-    async fn login(&mut self, node: SocketAddr, name: &str) {
+    pub(crate) async fn login(&mut self, node: SocketAddr, name: &str) {
         self.go(format!("http://{node}/login")).await;
         self.type_into("#username", name).await;
         self.type_into("#password", "browser-password").await;

@@ -12,6 +12,7 @@ mod booking_kill;
 mod booking_live;
 mod booking_web;
 mod browser;
+mod browser_booking;
 mod chaos;
 mod chat;
 mod chat_cli;
