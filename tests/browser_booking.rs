@@ -80,7 +80,9 @@ async fn the_grid_follows_udp_bookings_and_the_form_books_for_udp_clients() {
         )
         .await;
     let monday = json!({"script": MONDAY_BOOKED, "args": ["Hall B"]});
-    let now = browser.command("POST", "/execute/sync", monday.clone()).await;
+    let now = browser
+        .command("POST", "/execute/sync", monday.clone())
+        .await;
     assert_eq!(now, json!(["—", true]), "Hall B's Monday before");
 
     // A seed client books Hall B at B's own front door.

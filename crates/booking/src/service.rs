@@ -172,6 +172,12 @@ impl BookingService {
         self.shared.owner.as_ref().map_or(0, Owner::subscriptions)
     }
 
+    /// Facilities that code on this node (the web app's live pages)
+    /// watches now.
+    pub fn watched(&self) -> usize {
+        self.shared.watchers.watched()
+    }
+
     /// What the front door's reply budget let through and dropped, if this
     /// node is a front door.
     pub fn budget_stats(&self) -> Option<BudgetStats> {

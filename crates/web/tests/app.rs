@@ -420,10 +420,18 @@ async fn every_response_carries_the_safety_headers() {
         assert_eq!(r.header("x-frame-options"), Some("DENY"), "{path}");
         let csp = r.header("content-security-policy").unwrap();
         assert!(
-            csp.starts_with("default-src 'self'; script-src 'sha256-"),
+            csp.starts_with("default-src 'self'; script-src 'self' 'sha256-"),
             "{csp}"
         );
     }
+    // The live pages' script is a file of our origin, allowed by 'self'.
+    let r = alice.get("/live.js").await.unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert!(r.text().contains("EventSource"));
     let r = alice.get("/style.css").await.unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("text/css; charset=utf-8"));

@@ -15,10 +15,10 @@
 //! many watchers there are or however far behind they are.
 //!
 //! Subscriptions at the owner expire; [`Watchers::due`] names the watched
-//! facilities to subscribe again: every [`RENEW_EVERY`](super::ownership::RENEW_EVERY)
-//! (an owner that restarted has forgotten them), at once when the
-//! facility's owner changed (after a failover, the new owner knows nothing
-//! of this node), and until a subscription takes. A facility nobody watches
+//! facilities to subscribe again: every [`RENEW_EVERY`] (an owner that
+//! restarted has forgotten them), at once when the facility's owner changed
+//! (after a failover, the new owner knows nothing of this node), and until
+//! a subscription takes. A facility nobody watches
 //! any more is forgotten at the next look.
 
 use std::collections::HashMap;
@@ -109,7 +109,7 @@ impl Watchers {
     }
 
     /// Facilities watched now.
-    pub fn len(&self) -> usize {
+    pub fn watched(&self) -> usize {
         self.map()
             .values()
             .filter(|e| e.tx.receiver_count() > 0)
@@ -133,7 +133,7 @@ mod tests {
         assert!(!rx.has_changed().unwrap());
         // Nobody watches "Hall": nothing is kept for it.
         w.deliver("Hall", b"x");
-        assert_eq!(w.len(), 1);
+        assert_eq!(w.watched(), 1);
     }
 
     #[test]
@@ -152,6 +152,6 @@ mod tests {
         // Nobody watches any more: forgotten.
         drop(rx);
         assert!(w.due(later, |_| Some(1)).is_empty());
-        assert_eq!(w.len(), 0);
+        assert_eq!(w.watched(), 0);
     }
 }
