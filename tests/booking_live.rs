@@ -2,8 +2,9 @@
 //! nodes on loopback: a stream opened at the web front (node A) shows a
 //! booking a seed client makes over UDP on a facility another node (B)
 //! serves, at A's front door and at B's, and its cancellation; strangers
-//! get 401, an unknown facility 404. The status stream shows a stopped
-//! node go down.
+//! get 401, an unknown facility 404; a stream follows its facility when it
+//! moves off a stopped owner. The status stream shows a stopped node go
+//! down.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -256,6 +257,72 @@ async fn the_status_stream_shows_a_stopped_node_go_down() {
     until(&mut status, "status", "C down", |s| {
         state_of(s, "C").as_deref() == Some("down") && state_of(s, "A").as_deref() == Some("up")
     })
+    .await;
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stream_follows_a_facility_that_moves_off_a_stopped_owner() {
+    // W: the web front and a front door; O serves "Room X"; S is the next
+    // booking node after O (a front door), so the room moves there.
+    let w = NodeSpec {
+        web: true,
+        booking_port: true,
+        ..plain("W")
+    };
+    let o = NodeSpec {
+        booking: Some("facilities = [\"Room X\"]"),
+        ..plain("O")
+    };
+    let s = NodeSpec {
+        booking_port: true,
+        ..plain("S")
+    };
+    let mut c = TestCluster::bind_with(&[w, o, s], FAST_ELECTION).await;
+    for id in ["W", "O", "S"] {
+        c.start_node(id).await;
+    }
+    let mut ada = account(c.node("W").http_addr().unwrap(), "ada").await;
+    let mut week = ada
+        .events("/api/booking/facilities/Room%20X/live")
+        .await
+        .unwrap();
+    until(&mut week, "week", "Room X all free", |w| {
+        monday(w) == [range("Mon:00:00", "Mon:24:00")]
+    })
+    .await;
+    c.stop_node("O").await;
+
+    // Once S serves the room, a booking at S's front door shows in the
+    // stream opened before the move.
+    let at_s = c.node("S").booking_addr().unwrap();
+    let book = Request::Book {
+        facility: "Room X".into(),
+        start: t(0, 8, 0),
+        end: t(0, 9, 0),
+    };
+    crate::util::eventually(Duration::from_secs(30), "S to serve Room X", || {
+        let book = book.clone();
+        async move {
+            match seed(at_s, book).await {
+                Reply::Booked { confirmation } => Ok(confirmation),
+                other => Err(format!("{other:?}")),
+            }
+        }
+    })
+    .await;
+    until(
+        &mut week,
+        "week",
+        "08:00-09:00 booked after the move",
+        |w| {
+            monday(w)
+                == [
+                    range("Mon:00:00", "Mon:08:00"),
+                    range("Mon:09:00", "Mon:24:00"),
+                ]
+        },
+    )
     .await;
     c.stop().await;
 }
