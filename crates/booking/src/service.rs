@@ -491,7 +491,8 @@ async fn keep_watching(shared: Arc<Shared>, shutdown: Shutdown) {
             .watchers
             .due(Instant::now(), |f| shared.view.owner_of(cluster, f));
         for (facility, node) in due {
-            shared.watch_at_owner(&facility, node).await;
+            let shared = shared.clone();
+            tokio::spawn(async move { shared.watch_at_owner(&facility, node).await });
         }
     }
 }
@@ -970,16 +971,20 @@ impl Shared {
     }
 
     /// Subscribes this node at `node` (serving `facility`) for its
-    /// watchers, and hands them the week it answers with.
+    /// watchers, and hands them the week it answers with. The caller has
+    /// marked the facility as being asked for.
     async fn watch_at_owner(&self, facility: &str, node: usize) {
         match self.subscribe_at_owner(facility, WATCH_SECONDS).await {
             Ok(week) => {
-                self.watchers.subscribed(facility, node, Instant::now());
                 if let Some(week) = week {
                     self.watchers.deliver(facility, &week);
                 }
+                self.watchers.asked(facility, Some((node, Instant::now())));
             }
-            Err(e) => tracing::debug!("watch of {facility} not subscribed yet: {e}"),
+            Err(e) => {
+                tracing::debug!("watch of {facility} not subscribed yet: {e}");
+                self.watchers.asked(facility, None);
+            }
         }
     }
 

@@ -95,8 +95,9 @@ impl BookingHandle {
     /// Watches `facility`: its week now (once its owner answers) and after
     /// every change, by anyone, over any front door (see
     /// [`watchers`](super::watchers)). `None` if the cluster file lists no
-    /// such facility.
-    pub async fn watch(&self, facility: &str) -> Option<FacilityWatch> {
+    /// such facility. Returns at once: the first watcher's subscription is
+    /// asked for in the background.
+    pub fn watch(&self, facility: &str) -> Option<FacilityWatch> {
         let cluster = self.shared.peers.cluster();
         let listed = cluster.nodes.iter().any(|n| {
             BookingSection::facilities_of(n)
@@ -111,8 +112,10 @@ impl BookingHandle {
         // the week shows at once; a later one finds it in the channel.
         if rx.borrow().is_none()
             && let Some(node) = self.shared.view.owner_of(cluster, facility)
+            && self.shared.watchers.start_asking(facility)
         {
-            self.shared.watch_at_owner(facility, node).await;
+            let (shared, facility) = (self.shared.clone(), facility.to_string());
+            tokio::spawn(async move { shared.watch_at_owner(&facility, node).await });
         }
         rx.mark_changed();
         Some(FacilityWatch {

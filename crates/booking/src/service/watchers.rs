@@ -47,6 +47,9 @@ struct Entry {
     tx: watch::Sender<Latest>,
     /// The node the last subscription that took was made at, and when.
     subscribed: Option<(usize, Instant)>,
+    /// A subscription is being asked for now (a dead owner takes a peer
+    /// call's whole timeout to fail: asking again meanwhile would pile up).
+    asking: bool,
 }
 
 impl Watchers {
@@ -66,6 +69,7 @@ impl Watchers {
                     Entry {
                         tx,
                         subscribed: None,
+                        asking: false,
                     },
                 );
                 rx
@@ -81,15 +85,32 @@ impl Watchers {
         }
     }
 
-    /// Records that a subscription for `facility` took at `node`.
-    pub fn subscribed(&self, facility: &str, node: usize, now: Instant) {
+    /// Records how asking for `facility`'s subscription went: `Some((node,
+    /// when))` if it took at `node`, `None` if not (it is asked again at
+    /// the next look).
+    pub fn asked(&self, facility: &str, took: Option<(usize, Instant)>) {
         if let Some(entry) = self.map().get_mut(facility) {
-            entry.subscribed = Some((node, now));
+            entry.asking = false;
+            if took.is_some() {
+                entry.subscribed = took;
+            }
+        }
+    }
+
+    /// Marks `facility` as being asked for; `false` if it already is.
+    pub fn start_asking(&self, facility: &str) -> bool {
+        match self.map().get_mut(facility) {
+            Some(entry) if !entry.asking => {
+                entry.asking = true;
+                true
+            }
+            _ => false,
         }
     }
 
     /// The watched facilities to subscribe for again now, each with the
-    /// node serving it (`owner_of`); unwatched ones are forgotten.
+    /// node serving it (`owner_of`), marked as being asked for (tell
+    /// [`asked`](Self::asked) how it went); unwatched ones are forgotten.
     pub fn due(
         &self,
         now: Instant,
@@ -97,13 +118,17 @@ impl Watchers {
     ) -> Vec<(String, usize)> {
         let mut map = self.map();
         map.retain(|_, entry| entry.tx.receiver_count() > 0);
-        map.iter()
+        map.iter_mut()
             .filter_map(|(facility, entry)| {
                 let owner = owner_of(facility)?;
                 let fresh = entry.subscribed.is_some_and(|(at, when)| {
                     at == owner && now.duration_since(when) < RENEW_EVERY
                 });
-                (!fresh).then(|| (facility.clone(), owner))
+                if fresh || entry.asking {
+                    return None;
+                }
+                entry.asking = true;
+                Some((facility.clone(), owner))
             })
             .collect()
     }
@@ -142,13 +167,20 @@ mod tests {
         let rx = w.watch("Room");
         let t0 = Instant::now();
         assert_eq!(w.due(t0, |_| Some(1)), vec![("Room".to_string(), 1)]);
-        w.subscribed("Room", 1, t0);
+        // Not again while it is being asked for.
+        assert!(w.due(t0, |_| Some(1)).is_empty());
+        w.asked("Room", Some((1, t0)));
         assert!(w.due(t0, |_| Some(1)).is_empty());
         // The owner moved: at once.
         assert_eq!(w.due(t0, |_| Some(2)), vec![("Room".to_string(), 2)]);
+        // It did not take: asked again at the next look.
+        w.asked("Room", None);
+        assert_eq!(w.due(t0, |_| Some(2)), vec![("Room".to_string(), 2)]);
+        w.asked("Room", Some((2, t0)));
         // Time to renew.
         let later = t0 + RENEW_EVERY + Duration::from_millis(1);
-        assert_eq!(w.due(later, |_| Some(1)).len(), 1);
+        assert_eq!(w.due(later, |_| Some(2)).len(), 1);
+        w.asked("Room", None);
         // Nobody watches any more: forgotten.
         drop(rx);
         assert!(w.due(later, |_| Some(1)).is_empty());

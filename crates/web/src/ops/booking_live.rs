@@ -42,7 +42,7 @@ pub async fn facility(
 ) -> Result<Response, ApiError> {
     let no_such = || ApiError::new(StatusCode::NOT_FOUND, "no such facility");
     let Path(name) = path.map_err(|_| no_such())?;
-    let watch = handle(&ops)?.watch(&name).await.ok_or_else(no_such)?;
+    let watch = handle(&ops)?.watch(&name).ok_or_else(no_such)?;
     let weeks = stream::unfold(watch, |mut watch| async move {
         let days = watch.next().await?;
         let event = week_event(watch.facility(), days);
@@ -59,7 +59,7 @@ pub async fn all(
     let handle = handle(&ops)?;
     let mut watches = Vec::new();
     for facility in handle.facilities() {
-        if let Some(watch) = handle.watch(&facility.name).await {
+        if let Some(watch) = handle.watch(&facility.name) {
             watches.push(watch);
         }
     }
