@@ -3,7 +3,8 @@
 //! `CONVENE_REQUIRE_BROWSER=1`): a booking a seed client makes over UDP,
 //! on a facility another node serves, appears in the open `/booking` page
 //! without a reload, and a booking made with the page's form is the one a
-//! seed client's query sees.
+//! seed client's query sees. Then `/status`, open, shows a stopped node go
+//! down without a reload.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -60,11 +61,11 @@ const MONDAY_BOOKED: &str = "const t = Array.from(document.querySelectorAll('tab
     return [cell ? cell.textContent : null, window.conveneSame === true];";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_grid_follows_udp_bookings_and_the_form_books_for_udp_clients() {
+async fn the_booking_grid_and_the_status_page_update_live_in_a_real_browser() {
     let Some(mut browser) = Browser::start().await else {
         return;
     };
-    let c = cluster().await;
+    let mut c = cluster().await;
     let web = c.node("A").http_addr().unwrap();
     browser.register(web, "grace", "UTC").await;
     browser.login(web, "grace").await;
@@ -143,6 +144,47 @@ async fn the_grid_follows_udp_bookings_and_the_form_books_for_udp_clients() {
         days[0].slots,
         vec![(t(0, 0, 0), t(0, 12, 0)), (t(0, 13, 0), t(0, 24, 0))]
     );
+
+    // The status page follows the cluster: B stops, and its row says down.
+    browser.go(format!("http://{web}/status")).await;
+    browser
+        .command(
+            "POST",
+            "/execute/sync",
+            json!({"script": "window.conveneSame = true;", "args": []}),
+        )
+        .await;
+    let state = json!({"script": NODE_STATE, "args": ["B"]});
+    let seen = browser
+        .command("POST", "/execute/sync", state.clone())
+        .await;
+    assert_eq!(seen, json!(["up", true]), "B before");
+    c.stop_node("B").await;
+    let shared = tokio::sync::Mutex::new(&mut browser);
+    eventually(
+        Duration::from_secs(15),
+        "B down on the open page",
+        || async {
+            let seen = shared
+                .lock()
+                .await
+                .command("POST", "/execute/sync", state.clone())
+                .await;
+            if seen == json!(["down", true]) {
+                Ok(())
+            } else {
+                Err(seen)
+            }
+        },
+    )
+    .await;
     drop(browser);
     c.stop().await;
 }
+
+/// The State cell of node `arguments[0]`'s row on `/status`, and whether
+/// the page is still the one marked before.
+const NODE_STATE: &str = "const row = Array.from(document.querySelectorAll('table[data-status] tbody tr'))\
+    .find(r => r.cells[0].textContent.trim().split(' ')[0] === arguments[0]);\
+    const cell = row ? row.querySelector('td[data-label=State]') : null;\
+    return [cell ? cell.textContent.trim() : null, window.conveneSame === true];";
