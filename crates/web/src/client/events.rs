@@ -180,3 +180,69 @@ impl EventStream {
         Ok(true)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A server that answers one request with `head` and then `chunks`,
+    /// each as one HTTP chunk, then the last chunk.
+    async fn serve(head: &'static str, chunks: Vec<&'static str>) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut tcp, _) = listener.accept().await.unwrap();
+            let mut request = vec![0u8; 4096];
+            let _ = tcp.read(&mut request).await.unwrap();
+            tcp.write_all(head.as_bytes()).await.unwrap();
+            for chunk in chunks {
+                let framed = format!("{:x}\r\n{chunk}\r\n", chunk.len());
+                tcp.write_all(framed.as_bytes()).await.unwrap();
+            }
+            tcp.write_all(b"0\r\n\r\n").await.unwrap();
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn events_are_read_across_chunks_without_comments() {
+        let addr = serve(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n",
+            vec![
+                ": keep-alive\n\n",
+                "event: week\ndata: {\"a\":",
+                "1}\n\ndata: one\ndata: two\n\n",
+            ],
+        )
+        .await;
+        let mut stream = HttpClient::new(addr).events("/live").await.unwrap();
+        let first = stream.next().await.unwrap().unwrap();
+        assert_eq!(first.event, "week");
+        assert_eq!(first.json().unwrap()["a"], 1);
+        let second = stream.next().await.unwrap().unwrap();
+        assert_eq!(
+            second,
+            ServerEvent {
+                event: "message".into(),
+                data: "one\ntwo".into()
+            }
+        );
+        assert_eq!(stream.next().await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_refusal_is_an_error_naming_its_status() {
+        let addr = serve(
+            "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n",
+            vec!["{\"error\":\"log in first\"}"],
+        )
+        .await;
+        let error = HttpClient::new(addr).events("/live").await.err().unwrap();
+        assert!(error.to_string().contains("status 401"), "{error}");
+    }
+}

@@ -138,5 +138,8 @@ mod tests {
         );
         assert!(text.contains("&lt;shared&gt;"));
         assert!(text.contains(">down<"));
+        // The live script, from our own origin, and where it listens.
+        assert!(text.contains("data-live=\"/api/status/live\""), "{text}");
+        assert!(text.contains("<script src=\"/live.js?v="), "{text}");
     }
 }

@@ -346,6 +346,21 @@ mod tests {
     use crate::ops::booking::RangeOut;
 
     #[test]
+    fn the_grid_names_its_facility_for_the_live_script() {
+        let day = DayOut {
+            day: 0,
+            name: "Mon",
+            free: vec![],
+        };
+        let text = week_grid("Room \"A\"", &[day]).into_string();
+        assert!(
+            text.contains("data-facility=\"Room &quot;A&quot;\""),
+            "{text}"
+        );
+        assert!(text.contains("data-label=\"Booked\""), "{text}");
+    }
+
+    #[test]
     fn booked_time_is_what_the_free_time_leaves() {
         let range = |s: &str, e: &str| RangeOut {
             start: s.into(),
