@@ -16,6 +16,7 @@ mod files;
 mod intersect;
 mod meet;
 mod stats;
+mod web;
 
 /// The benchmarks.
 #[derive(clap::Subcommand)]
@@ -118,6 +119,13 @@ pub enum BenchCommand {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// The web app: every page's render time for a logged-in person, on
+    /// the demo cluster.
+    Web {
+        /// Requests per page.
+        #[arg(long, default_value_t = 2_000)]
+        renders: usize,
+    },
     /// End to end: clients -> main -> two backends, over loopback.
     Meet {
         /// Users per backend.
@@ -193,6 +201,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             renders,
             database_url,
         }),
+        BenchCommand::Web { renders } => web::run(renders),
         BenchCommand::Chat {
             fanout,
             broadcast,

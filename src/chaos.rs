@@ -310,10 +310,12 @@ fn run_in(
     }
     let files_checked = files::check(&files_tally, &folders, &names, Duration::from_secs(90));
     println!(
-        "files: {} edits of {} files acknowledged, {} failed",
+        "files: {} edits of {} files acknowledged, {} failed, {} saved to a file a synced \
+         version replaced while it was open",
         files_tally.edits.len(),
         files::FILES,
-        files_tally.failed
+        files_tally.failed,
+        files_tally.replaced_while_open
     );
     println!(
         "files check: folders {} after {:.1} s; {} acknowledged edits not replaced by a later one: \

@@ -76,8 +76,26 @@ async fn send(
         .unwrap()
 }
 
+/// The free time of `facility` on `day`, as a seed client's query over
+/// UDP sees it.
+pub(crate) async fn free_slots(
+    server: SocketAddr,
+    facility: &str,
+    day: u8,
+) -> Vec<(WeekTime, WeekTime)> {
+    let query = Request::Query {
+        facility: facility.to_string(),
+        days: vec![day],
+    };
+    let reply = seed(server, query).await;
+    let Reply::Availability { mut days, .. } = reply else {
+        panic!("{reply:?}")
+    };
+    days.remove(0).slots
+}
+
 /// One seed request over UDP.
-async fn seed(server: SocketAddr, request: Request) -> Reply {
+pub(crate) async fn seed(server: SocketAddr, request: Request) -> Reply {
     tokio::task::spawn_blocking(move || {
         let mut c = Client::new(server).unwrap();
         c.timeout = Duration::from_secs(2);

@@ -21,7 +21,7 @@ use crate::events::{cluster, now, unique};
 use crate::util::{eventually, ready};
 
 /// The W3C name of an element reference in WebDriver answers.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+pub(crate) const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// chromedriver, killed when dropped.
 struct Driver(Child);
@@ -184,7 +184,14 @@ impl Browser {
     /// (a click's answer may come before the browser has left the page).
     pub(crate) async fn click(&mut self, button_text: &str) {
         let xpath = format!("//button[starts-with(normalize-space(), '{button_text}')]");
-        let element = self.find("xpath", &xpath).await;
+        self.click_xpath(&xpath, button_text).await;
+    }
+
+    /// As [`click`](Browser::click), the element `xpath` finds; `what`
+    /// names it in a failure.
+    pub(crate) async fn click_xpath(&mut self, xpath: &str, what: &str) {
+        let button_text = what;
+        let element = self.find("xpath", xpath).await;
         let mark = json!({"script": "window.conveneOld = true;", "args": []});
         self.command("POST", "/execute/sync", mark).await;
         self.command("POST", &format!("/element/{element}/click"), json!({}))

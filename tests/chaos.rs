@@ -4,10 +4,8 @@
 //! something for the checks to mean anything.
 //!
 //! Two runs: kills only, on loopback (any machine); and kills and
-//! partitions in network namespaces, which today finds a chat identity held
-//! by two clients at once (the majority's coordinator gives away the names
-//! held on the cut-off side), so it is ignored until the chat registry is
-//! decided under the quorum (issue 13, part 1).
+//! partitions in network namespaces (skipped where namespaces cannot be
+//! made, unless `CONVENE_REQUIRE_NETNS=1`).
 
 use crate::util::{convene, skip};
 
@@ -92,13 +90,6 @@ async fn a_chaos_run_with_kills_keeps_every_acknowledged_promise() {
     assert!(text.contains("faults: kill -9 and restart only"), "{text}");
 }
 
-// Ignored in the suite for now: its files check takes an edit's read and
-// its write as one step, but the node's sync may replace the file between
-// the two (the edit then overwrites content it never read, as any editor
-// would), and under the suite's load that shows as a lost edit about one
-// run in three. The check needs the edit's read and write times first;
-// `convene chaos` runs it by hand, and the loopback run stays in the suite.
-#[ignore = "its files check counts a sync between an edit's read and write as a lost edit"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chaos_run_with_kills_and_partitions_keeps_every_acknowledged_promise() {
     if !skip::require_netns("chaos::a_chaos_run_with_kills_and_partitions") {

@@ -36,7 +36,7 @@ on_every_backend!(
 const PASSWORD: &str = "correct horse";
 
 /// Registers and logs in `name` over the API of the node at `addr`.
-async fn api_user(addr: SocketAddr, name: &str, zone: &str) -> HttpClient {
+pub(crate) async fn api_user(addr: SocketAddr, name: &str, zone: &str) -> HttpClient {
     let mut client = HttpClient::new(addr);
     let r = client
         .post_json(
@@ -111,7 +111,7 @@ async fn create(client: &mut HttpClient, body: Value) -> String {
     r.json().unwrap()["id"].as_str().unwrap().to_string()
 }
 
-async fn wait_final(client: &mut HttpClient, id: &str) -> Value {
+pub(crate) async fn wait_final(client: &mut HttpClient, id: &str) -> Value {
     let what = format!("event {id} to be final");
     let client = tokio::sync::Mutex::new(client);
     eventually(Duration::from_secs(20), &what, || async {

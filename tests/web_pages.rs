@@ -49,7 +49,7 @@ async fn account(web: SocketAddr, name: &str) -> HttpClient {
     client
 }
 
-fn csrf_of(page: &str) -> String {
+pub(crate) fn csrf_of(page: &str) -> String {
     let at = page.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
     page[at..at + page[at..].find('"').unwrap()].to_string()
 }
@@ -234,6 +234,44 @@ async fn files_go_up_down_and_lock_through_the_web_front() {
     );
     let listing = c.node("A").files().handle().listing().await;
     assert_eq!(listing.locked.len(), 1, "{listing:?}");
+
+    // While ada holds the lock, a change made on A waits at the lock
+    // holder (B, the highest priority): the API and the page say whose lock
+    // it is and what waits for it, and B's copy stays as it was.
+    std::fs::write(c.path("directory_a").join("notes.txt"), "changed on A").unwrap();
+    let ada_ref = tokio::sync::Mutex::new(&mut ada);
+    eventually(Duration::from_secs(15), "A's change to be held", || async {
+        let listing = ada_ref.lock().await.get("/api/files").await.unwrap();
+        let files = listing.json().unwrap();
+        let notes = files["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"] == "notes.txt")
+            .cloned()
+            .unwrap_or_default();
+        ready(notes["lock"]["held"] == 1, notes.to_string())
+    })
+    .await;
+    let listing = ada.get("/api/files").await.unwrap().json().unwrap();
+    let notes = listing["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "notes.txt")
+        .unwrap()
+        .clone();
+    assert_eq!(notes["lock"]["owner"], "ada");
+    assert_eq!(notes["lock"]["held_from"], json!(["A"]));
+    let page = ada.get("/files").await.unwrap().text();
+    assert!(page.contains("by <strong>ada</strong>"), "{page}");
+    assert!(page.contains("1 update held, from A"), "{page}");
+    assert_eq!(
+        std::fs::read_to_string(b.join("notes.txt")).unwrap(),
+        "hello notes",
+        "held while locked"
+    );
+
     let r = ada
         .post_form("/files/unlock", &[("csrf", "wrong"), ("path", "notes.txt")])
         .await
@@ -246,6 +284,12 @@ async fn files_go_up_down_and_lock_through_the_web_front() {
     assert_eq!(r.status, 200, "{}", r.text());
     let listing = c.node("A").files().handle().listing().await;
     assert!(listing.locked.is_empty(), "{listing:?}");
+    let b_notes = b.join("notes.txt");
+    eventually(Duration::from_secs(15), "A's held change on B", || async {
+        let text = std::fs::read_to_string(&b_notes).unwrap_or_default();
+        ready(text == "changed on A", text)
+    })
+    .await;
 
     // The page's upload form (multipart, as a browser sends it).
     let body = format!(

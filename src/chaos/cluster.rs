@@ -163,7 +163,10 @@ impl Node {
             .arg(config)
             .args(["--id", &id, "--ports-file"])
             .arg(self.ports_file(dir))
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("CONVENE_CHAOS_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)

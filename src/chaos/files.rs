@@ -10,6 +10,16 @@
 //! it read; any other content must survive: once the folders agree, every
 //! acknowledged content that no later edit read is in every folder, as the
 //! file or as one of its conflict copies (`name.sync-conflict-…`).
+//!
+//! An edit reads and writes through one open file, as an editor that saves
+//! in place does, so what it replaced is exactly what it read. The service
+//! puts a synced version in place by renaming a new file over the old one;
+//! if that happens while an edit has the file open, the edit's write goes
+//! to the file that was renamed away, and the edit is not acknowledged
+//! (counted as "replaced while open"): the person's save went to a file
+//! that is no longer in the folder, which is what a real editor would do
+//! too. Otherwise the check would blame the service for content the
+//! workload itself overwrote without reading it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -49,6 +59,9 @@ pub struct Tally {
     pub edits: Vec<Edit>,
     /// Edits that failed (the folder was not there, a write failed).
     pub failed: u64,
+    /// Edits whose file was replaced by a synced version while they had it
+    /// open: their write went to the file renamed away (see the module docs).
+    pub replaced_while_open: u64,
 }
 
 /// Makes every file on node 0 and waits (at most `patience`) until every
@@ -79,6 +92,42 @@ fn write_synced(path: &Path, content: &str) -> std::io::Result<()> {
     file.sync_all()
 }
 
+/// Where an edit's write went.
+enum Saved {
+    /// Into the file at its path; it replaced `read` (`None`: there was no
+    /// file, or it was not text).
+    InTheFile { read: Option<String> },
+    /// Into a file that a synced version replaced meanwhile.
+    ToAReplacedFile,
+}
+
+/// Edits `path` in place: reads it and writes `content` through one open
+/// file, syncs it to the disk, then checks that the file written is still
+/// the one at `path`.
+fn edit_in_place(path: &Path, content: &str) -> std::io::Result<Saved> {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    use std::os::unix::fs::MetadataExt;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    let read = String::from_utf8(bytes).ok();
+    let opened = file.metadata()?;
+    file.set_len(0)?;
+    file.seek(SeekFrom::Start(0))?;
+    file.write_all(content.as_bytes())?;
+    file.sync_all()?;
+    let now = std::fs::metadata(path)?;
+    if (now.dev(), now.ino()) != (opened.dev(), opened.ino()) {
+        return Ok(Saved::ToAReplacedFile);
+    }
+    Ok(Saved::InTheFile { read })
+}
+
 /// Edits random files on random nodes until `stop`.
 pub fn worker(
     folders: Vec<PathBuf>,
@@ -92,11 +141,11 @@ pub fn worker(
         let node = rng.below(folders.len() as u64) as usize;
         let file = rng.below(FILES as u64) as usize;
         let path = folders[node].join(name(file));
-        let read = std::fs::read_to_string(&path).ok();
         seq += 1;
         let wrote = format!("doc{file} edit {seq} on {}\n", names[node]);
-        match write_synced(&path, &wrote) {
-            Ok(()) => tally.edits.push(Edit { file, read, wrote }),
+        match edit_in_place(&path, &wrote) {
+            Ok(Saved::InTheFile { read }) => tally.edits.push(Edit { file, read, wrote }),
+            Ok(Saved::ToAReplacedFile) => tally.replaced_while_open += 1,
             Err(_) => tally.failed += 1,
         }
         std::thread::sleep(Duration::from_millis(rng.between(50, 400)));
@@ -253,6 +302,7 @@ mod tests {
                 edit(0, Some("v0"), "v2"),
             ],
             failed: 0,
+            replaced_while_open: 0,
         };
         let checked = check(&tally, &folders, &names, Duration::ZERO);
         assert!(

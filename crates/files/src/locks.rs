@@ -531,6 +531,14 @@ impl<K: Ord + Clone, U> LockTable<K, U> {
         self.locks.get(key).map_or(0, |held| held.queue.len())
     }
 
+    /// The updates queued behind the lock on `key`, oldest first (none if
+    /// it is not locked).
+    pub fn held(&self, key: &K) -> &[U] {
+        self.locks
+            .get(key)
+            .map_or(&[], |held| held.queue.as_slice())
+    }
+
     /// The update most recently held for `key`, if any (so a caller can
     /// tell a repeat of it from a new one).
     pub fn last_held(&self, key: &K) -> Option<&U> {

@@ -15,6 +15,7 @@
 //! | 6 | [`FilesRequest::Announce`] | string path, record |
 //! | 7 | [`FilesRequest::Lock`] | string path, string owner (an authenticated account, or [`OPERATOR`]), u8 action (1 lock, 2 unlock, 3 force unlock) |
 //! | 8 | [`FilesRequest::Locks`] | (none) |
+//! | 9 | [`FilesRequest::LockOf`] | string path |
 //!
 //! | kind | reply | body |
 //! |------|-------|------|
@@ -30,6 +31,7 @@
 //! | 10 | [`FilesReply::LockDone`] | string (what was done) |
 //! | 11 | [`FilesReply::Busy`] | (none) |
 //! | 12 | [`FilesReply::Refused`] | u8 refusal (1 held, 2 not the owner, 3 not locked, 4 too many locks), string reason |
+//! | 13 | [`FilesReply::Lock`] | string owner, u64 ms locked, u64 ms left, u32 updates held, u32 count, strings (the first held updates' nodes) |
 //!
 //! **Listings come in pages of a snapshot.** A folder of thousands of files
 //! does not fit one datagram, and a folder that changes between two pages
@@ -114,6 +116,12 @@ pub enum FilesRequest {
     },
     /// To the lock holder: which files are locked?
     Locks,
+    /// To the lock holder: who holds the lock on `path`, and what waits
+    /// for it? Answered [`FilesReply::Lock`], or refused `NotLocked`.
+    LockOf {
+        /// The file.
+        path: SharedPath,
+    },
     /// Node to node: a file changed here; this is its record now.
     Announce {
         /// The file.
@@ -204,7 +212,30 @@ pub enum FilesReply {
     Busy,
     /// A lock request was refused; why, for the user.
     Refused(Refusal, String),
+    /// The lock on a file ([`FilesRequest::LockOf`]).
+    Lock(LockView),
 }
+
+/// A lock as the lock holder sees it: whose it is, for how long, and the
+/// updates from other nodes waiting for it, oldest first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockView {
+    /// The account holding it (or the operator).
+    pub owner: String,
+    /// How long the file has been locked, in milliseconds.
+    pub locked_ms: u64,
+    /// How long the lease has left unless renewed, in milliseconds.
+    pub left_ms: u64,
+    /// How many updates wait for the lock.
+    pub held: u32,
+    /// The nodes the first of them came from (at most [`MAX_HELD_SHOWN`]),
+    /// in arrival order.
+    pub held_from: Vec<String>,
+}
+
+/// How many held updates' nodes a [`LockView`] names: enough for a person
+/// to see the queue, bounded so the answer fits a datagram.
+pub const MAX_HELD_SHOWN: usize = 32;
 
 impl FilesReply {
     /// A page of `all` from `offset`: as many entries as fit in
@@ -322,6 +353,10 @@ impl Encode for FilesRequest {
                 });
             }
             FilesRequest::Locks => out.put_u8(8),
+            FilesRequest::LockOf { path } => {
+                out.put_u8(9);
+                out.put_string(path.as_str());
+            }
         }
     }
 }
@@ -362,6 +397,7 @@ impl Decode<'_> for FilesRequest {
                 },
             },
             8 => FilesRequest::Locks,
+            9 => FilesRequest::LockOf { path: path(r)? },
             _ => return Err(DecodeError::Invalid("files request kind")),
         })
     }
@@ -446,6 +482,18 @@ impl Encode for FilesReply {
                 });
                 out.put_string(reason);
             }
+            FilesReply::Lock(view) => {
+                out.put_u8(13);
+                out.put_string(&view.owner);
+                out.put_u64(view.locked_ms);
+                out.put_u64(view.left_ms);
+                out.put_u32(view.held);
+                let shown = &view.held_from[..view.held_from.len().min(MAX_HELD_SHOWN)];
+                out.put_u32(shown.len() as u32);
+                for node in shown {
+                    out.put_string(node);
+                }
+            }
         }
     }
 }
@@ -526,6 +574,24 @@ impl Decode<'_> for FilesReply {
                 };
                 FilesReply::Refused(refusal, r.string_max(MAX_TEXT)?.to_string())
             }
+            13 => {
+                let owner = r.string_max(MAX_TEXT)?.to_string();
+                let (locked_ms, left_ms, held) = (r.u64()?, r.u64()?, r.u32()?);
+                let count = r.count(4)?;
+                if count > MAX_HELD_SHOWN {
+                    return Err(DecodeError::Invalid("held updates shown"));
+                }
+                let held_from = (0..count)
+                    .map(|_| r.string_max(MAX_TEXT).map(str::to_string))
+                    .collect::<Result<_, _>>()?;
+                FilesReply::Lock(LockView {
+                    owner,
+                    locked_ms,
+                    left_ms,
+                    held,
+                    held_from,
+                })
+            }
             _ => return Err(DecodeError::Invalid("files reply kind")),
         })
     }
@@ -566,6 +632,9 @@ mod tests {
             },
             FilesRequest::Hello,
             FilesRequest::Locks,
+            FilesRequest::LockOf {
+                path: SharedPath::parse("notes/a.txt").unwrap(),
+            },
             FilesRequest::Lock {
                 path: SharedPath::parse("a.txt").unwrap(),
                 owner: "alice".into(),
@@ -623,6 +692,13 @@ mod tests {
             FilesReply::Ack,
             FilesReply::Busy,
             FilesReply::Refused(Refusal::NotOwner, "the lock belongs to ana".into()),
+            FilesReply::Lock(LockView {
+                owner: "ana".into(),
+                locked_ms: 1500,
+                left_ms: 28_500,
+                held: 40,
+                held_from: vec!["B".into(), "C".into()],
+            }),
         ] {
             assert_eq!(FilesReply::from_bytes(&reply.to_bytes()), Ok(reply));
         }

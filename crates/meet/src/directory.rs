@@ -126,6 +126,11 @@ impl Directory {
         self.owners.len()
     }
 
+    /// Every known user's name, in no particular order.
+    pub fn names(&self) -> Vec<String> {
+        self.owners.keys().map(|n| n.to_string()).collect()
+    }
+
     /// Whether no user is known.
     pub fn is_empty(&self) -> bool {
         self.owners.is_empty()

@@ -23,6 +23,8 @@
 //! - [`lines`]: every on-screen line of the spec.
 //! - [`service`]: the running service: roles, peer handler, client listener.
 //! - [`client`]: the `convene meet` terminal client.
+//! - [`handle`]: [`MeetHandle`], the service for code on the same node
+//!   (the web app): common free time and registration, as main answers.
 //! - [`error`]: the typed errors of this crate.
 
 #![deny(missing_docs)]
@@ -33,6 +35,7 @@ pub mod client;
 pub mod config;
 pub mod directory;
 pub mod error;
+pub mod handle;
 pub mod known_lists;
 pub mod lines;
 pub mod name;
@@ -42,5 +45,6 @@ pub mod service;
 
 pub use config::MeetSection;
 pub use error::MeetError;
+pub use handle::MeetHandle;
 pub use peer_msg::TAG;
 pub use service::{MeetContext, MeetService, start};

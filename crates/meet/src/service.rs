@@ -33,6 +33,7 @@ use crate::backend::{Backend, Registration};
 use crate::config::MeetSection;
 use crate::directory::ChunkOutcome;
 use crate::error::MeetError;
+use crate::handle::MeetHandle;
 use crate::known_lists::KnownLists;
 use crate::lines;
 use crate::peer_msg::{MeetReply, MeetRequest, TAG};
@@ -73,6 +74,21 @@ impl MeetService {
     /// How many users the directory of this main node knows (0 if not a main).
     pub fn known_users(&self) -> usize {
         self.peer.main.as_ref().map_or(0, |m| m.known_users())
+    }
+
+    /// A handle for code on this node (the web app) to ask for common free
+    /// time and register meetings: through this node's main role if it has
+    /// one, otherwise through the cluster's main nodes' client ports.
+    pub fn handle(&self) -> MeetHandle {
+        let cluster = self.peer.peers.cluster();
+        let me = &self.peer.peers.me().id;
+        let others = cluster
+            .nodes
+            .iter()
+            .filter(|n| &n.id != me)
+            .filter_map(|n| n.client_addr())
+            .collect();
+        MeetHandle::new(self.peer.main.clone(), others)
     }
 
     /// Waits for the service's tasks to finish after shutdown.

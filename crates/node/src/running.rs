@@ -318,6 +318,7 @@ pub async fn start_with_faults(
                         .map(crate::services::describe)
                         .collect(),
                     booking: parts.booking.as_ref().map(BookingService::handle),
+                    meet: parts.meet.as_ref().map(MeetService::handle),
                 }),
             }))
         }

@@ -78,6 +78,13 @@ impl From<DbError> for PageError {
     }
 }
 
+/// An API refusal shown as a page (a page's action done the API's way).
+impl From<ApiError> for PageError {
+    fn from(error: ApiError) -> Self {
+        PageError::new(error.status, capitalized(&error.message))
+    }
+}
+
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let markup = layout::error_page(self.status, &self.message);

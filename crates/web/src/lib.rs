@@ -46,6 +46,7 @@ pub mod paging;
 pub mod password;
 pub mod rate;
 pub mod routes;
+pub mod scripts;
 pub mod server;
 pub mod session;
 pub mod state;

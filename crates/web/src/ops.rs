@@ -14,6 +14,7 @@
 //! | `POST /api/files/lock` | `{"path"}` or `{"index"}`: 200 `{"ok","path","message"}` |
 //! | `POST /api/files/unlock` | the same, with `"force": true` to break another's lock |
 //! | `/api/booking/…`, `/api/bookings…` | facilities and the account's bookings (see `ops/booking.rs`) |
+//! | `/api/meet/common`, `/api/meet/meetings` | EE450's common free time, and registering a meeting in it (see `ops/meet.rs`) |
 //!
 //! The pages `/status` and `/files` show the same to a logged-in person
 //! (see `status_page.rs` and `files_page.rs`); they need a session, as
@@ -43,6 +44,7 @@ use axum::{Extension, Router};
 use convene_booking::service::BookingHandle;
 use convene_cluster::membership::Membership;
 use convene_files::service::Files;
+use convene_meet::MeetHandle;
 
 use crate::state::App;
 
@@ -51,12 +53,13 @@ mod booking_live;
 pub mod caller;
 mod files;
 mod files_page;
+pub(crate) mod meet;
 mod multipart;
 pub mod operator;
 mod status;
 mod status_live;
 mod status_page;
-mod transfer;
+pub(crate) mod transfer;
 
 pub use caller::Caller;
 
@@ -76,43 +79,54 @@ pub struct Operations {
     /// The node's booking service, for the booking API and page (none: no
     /// `/api/booking…` or `/booking` on this front).
     pub booking: Option<BookingHandle>,
+    /// The node's meet service, for the meet API and page (none: no
+    /// `/api/meet…` or `/meet` on this front).
+    pub meet: Option<MeetHandle>,
 }
 
 /// The handlers' shared state.
 pub(crate) struct Ops {
-    membership: Membership,
-    files: Files,
-    folder: Option<PathBuf>,
-    services: Vec<Vec<String>>,
-    booking: Option<BookingHandle>,
+    pub(crate) membership: Membership,
+    pub(crate) files: Files,
+    pub(crate) folder: Option<PathBuf>,
+    pub(crate) services: Vec<Vec<String>>,
+    pub(crate) booking: Option<BookingHandle>,
+    pub(crate) meet: Option<MeetHandle>,
     /// Checks operator credentials, if the cluster has a secret.
     operator: Option<operator::OperatorGate>,
     /// The one status gatherer behind `GET /api/status/live`.
     status_feed: status_live::StatusFeed,
 }
 
+impl Ops {
+    /// The handlers' state made from the node's `operations`.
+    pub(crate) fn new(operations: Operations) -> Arc<Ops> {
+        let operator = operations
+            .membership
+            .cluster()
+            .secret
+            .as_ref()
+            .map(|secret| operator::OperatorGate::new(operator::OperatorKey::new(secret)));
+        Arc::new(Ops {
+            membership: operations.membership,
+            files: operations.files,
+            folder: operations.folder,
+            services: operations.services,
+            booking: operations.booking,
+            meet: operations.meet,
+            operator,
+            status_feed: status_live::StatusFeed::default(),
+        })
+    }
+}
+
 /// The operations routes, every one behind `caller::authenticate`;
 /// none without `operations` (a web front started without its node's
 /// handles, as in the web crate's own tests).
-pub fn routes(app: &App, operations: Option<Operations>) -> Router<App> {
-    let Some(operations) = operations else {
+pub(crate) fn routes(app: &App, ops: Option<Arc<Ops>>) -> Router<App> {
+    let Some(ops) = ops else {
         return Router::new();
     };
-    let operator = operations
-        .membership
-        .cluster()
-        .secret
-        .as_ref()
-        .map(|secret| operator::OperatorGate::new(operator::OperatorKey::new(secret)));
-    let ops = Arc::new(Ops {
-        membership: operations.membership,
-        files: operations.files,
-        folder: operations.folder,
-        services: operations.services,
-        booking: operations.booking,
-        operator,
-        status_feed: status_live::StatusFeed::default(),
-    });
     let mut pages = Router::new()
         .route("/status", get(status_page::show))
         .route("/files", get(files_page::show))
@@ -128,6 +142,12 @@ pub fn routes(app: &App, operations: Option<Operations>) -> Router<App> {
                 get(crate::pages::booking::show).post(crate::pages::booking::book),
             )
             .route("/booking/{id}/{action}", post(crate::pages::booking::act));
+    }
+    if ops.meet.is_some() {
+        pages = pages.route(
+            "/meet",
+            get(crate::pages::meet::show).post(crate::pages::meet::register),
+        );
     }
     let pages = pages.layer(Extension(ops.clone()));
     Router::new()
@@ -154,6 +174,8 @@ pub fn routes(app: &App, operations: Option<Operations>) -> Router<App> {
             "/api/bookings/{id}",
             patch(booking::change).delete(booking::cancel),
         )
+        .route("/api/meet/common", get(meet::common))
+        .route("/api/meet/meetings", post(meet::register))
         .route_layer(axum::middleware::from_fn_with_state(
             (app.clone(), ops.clone()),
             caller::authenticate,

@@ -1,5 +1,4 @@
-//! The server-rendered pages. They need no script (one only keeps the
-//! live pages current): every button is a form
+//! The server-rendered pages. They need no script: every button is a form
 //! submit, and "Add interval" is one too (the server sends the form back
 //! with one more row and everything typed kept).
 //!
@@ -8,11 +7,8 @@
 //! - `booking`: the facilities' weeks and the viewer's bookings.
 //! - [`events`]: my events, and the new-event form.
 //! - [`event`]: one event, and adding availability to it.
-//! - [`live`]: `/live.js`, which keeps the booking grid and the status
-//!   table current (the pages are whole without it).
 
 use axum::http::StatusCode;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 
@@ -21,10 +17,13 @@ use crate::session::MaybeViewer;
 
 pub mod auth;
 pub(crate) mod booking;
+pub mod calendar;
 pub mod event;
 pub mod events;
+pub mod flows;
+pub mod grid;
 pub mod layout;
-pub mod live;
+pub(crate) mod meet;
 
 /// `GET /`: a logged-in user's events, or the login page.
 pub async fn home(MaybeViewer(viewer): MaybeViewer) -> Redirect {
@@ -37,28 +36,22 @@ pub async fn home(MaybeViewer(viewer): MaybeViewer) -> Redirect {
 /// `GET /style.css`. The address carries the stylesheet's hash, so a
 /// browser may keep it for a day.
 pub async fn style() -> Response {
-    let mut response = (StatusCode::OK, layout::STYLE).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/css; charset=utf-8"),
-    );
-    headers.insert(
-        CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=86400"),
-    );
-    response
+    crate::scripts::asset(layout::STYLE, "text/css; charset=utf-8")
 }
 
 /// The 403 page for a form whose CSRF token is wrong.
 pub fn csrf_refused() -> Response {
+    csrf_error().into_response()
+}
+
+/// [`csrf_refused`] as an error, for handlers that return one.
+pub fn csrf_error() -> crate::error::PageError {
     crate::error::PageError::new(
         StatusCode::FORBIDDEN,
         "This form was not sent from this site's own page, or the page is too old \
          (for instance from before you logged in again). Go back, reload the page \
          and send the form again.",
     )
-    .into_response()
 }
 
 /// The rows of start and end fields of an availability form, the

@@ -7,9 +7,12 @@
 //! | `GET, POST /register`, `/login`; `POST /logout` | accounts (pages) |
 //! | `GET /events` | my events |
 //! | `GET, POST /events/new` | create an event (with "Add interval") |
-//! | `GET /events/{id}`; `POST /events/{id}/availability` | one event |
-//! | `GET /style.css` | the stylesheet |
-//! | `GET /live.js` | the live pages' script (booking, status) |
+//! | `GET /events/{id}`; `POST /events/{id}/availability` | one event (rows of times, or the painted grid) |
+//! | `GET /events/{id}/calendar.ics` | a final event's result as an iCalendar file |
+//! | `POST /events/{id}/book`, `/events/{id}/folder` | a final event's actions (see [`flows`](crate::pages::flows)) |
+//! | `POST /events/{id}/book`, `/events/{id}/folder` | a final event's actions (see [`flows`](crate::pages::flows)) |
+//! | `GET /style.css`, `/grid.js` | the stylesheet; the grid's painting script |
+//! | `GET /live.js` | the live pages' script (booking grid, status) |
 //! | `POST /api/register`, `/api/login`, `/api/logout` | accounts (JSON) |
 //! | `GET, POST /api/events`; `GET /api/events/{id}` | events (JSON) |
 //! | `POST /api/events/{id}/constraints` | availability (JSON) |
@@ -44,10 +47,12 @@ pub fn router(
     operations: Option<crate::ops::Operations>,
 ) -> Router {
     let app = App::new(events, limits);
+    let ops = operations.map(crate::ops::Ops::new);
     Router::new()
         .route("/", get(pages::home))
         .route("/style.css", get(pages::style))
-        .route("/live.js", get(pages::live::script))
+        .route("/grid.js", get(crate::scripts::grid))
+        .route("/live.js", get(crate::scripts::live))
         .route(
             "/register",
             get(pages::auth::register_form).post(pages::auth::register),
@@ -64,6 +69,12 @@ pub fn router(
         )
         .route("/events/{id}", get(pages::event::show))
         .route(
+            "/events/{id}/calendar.ics",
+            get(pages::event::calendar_file),
+        )
+        .route("/events/{id}/book", post(pages::flows::book))
+        .route("/events/{id}/folder", post(pages::flows::folder))
+        .route(
             "/events/{id}/availability",
             post(pages::event::add_availability),
         )
@@ -73,10 +84,13 @@ pub fn router(
         .route("/api/events", get(api::list_events).post(api::create_event))
         .route("/api/events/{id}", get(api::event))
         .route("/api/events/{id}/constraints", post(api::add_constraints))
-        .merge(crate::ops::routes(&app, operations))
+        .merge(crate::ops::routes(&app, ops.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        // The node's services, for pages outside the operations routes that
+        // use them (a final event's actions).
+        .layer(axum::Extension(ops))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(app)
 }

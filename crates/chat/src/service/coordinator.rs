@@ -444,18 +444,9 @@ async fn rebuild<S: DatagramSocket>(role: &Coordinator<S>, live: &BTreeSet<usize
             (role.copies.own_copy(), None)
         }
     };
-    let (mut registry, conflicts) = Registry::rebuild(&views);
-    let viewed: BTreeSet<&str> = views.iter().map(|(s, _)| s.as_str()).collect();
-    for (kind, name, holder) in copies.held() {
-        if viewed.contains(holder) || cluster.node(holder).is_err() {
-            // A view is the truth about its server; a server no longer in
-            // the cluster file holds nothing.
-            continue;
-        }
-        if !registry.reserve(holder, kind, name) {
-            tracing::warn!(%name, %holder, "a reachable server holds a name the copies give to an unreachable one; the reachable one keeps it");
-        }
-    }
+    let servers = views.len();
+    let (registry, conflicts) =
+        registry_from(views, &copies, |server| cluster.node(server).is_ok());
     if let Some(term) = term {
         let writes = differences(&copies, &registry, |holder, kind, name| Write {
             stamp: role.copies.stamp(term),
@@ -473,7 +464,7 @@ async fn rebuild<S: DatagramSocket>(role: &Coordinator<S>, live: &BTreeSet<usize
         }
     }
     tracing::info!(
-        servers = views.len(),
+        servers,
         conflicts = conflicts.len(),
         term = ?term,
         "chat registry rebuilt"
@@ -502,6 +493,56 @@ async fn rebuild<S: DatagramSocket>(role: &Coordinator<S>, live: &BTreeSet<usize
                 .await;
         });
     }
+}
+
+/// The registry that the reachable servers' `views` and a majority's
+/// `copies` make, and the conflicts between views (see [`rebuild`]).
+/// `in_cluster` says whether a server is still in the cluster file (one that
+/// is not holds nothing).
+///
+/// A view counts the names its server is still claiming as held, so that a
+/// claim approved just before a coordinator's loss (its answer lost) is not
+/// granted to anyone else. But where the copies give that name to a server
+/// without a view, the claim was not approved: approval is written to a
+/// majority's copies first, and the copies read here include every such
+/// write. The claim yields to the copies, and is refused when asked again;
+/// otherwise a claim in flight on the majority's side would take a name a
+/// client holds on a server cut off with it.
+fn registry_from(
+    mut views: Vec<(ServerId, ServerView)>,
+    copies: &Replica,
+    in_cluster: impl Fn(&str) -> bool,
+) -> (Registry, Vec<crate::registry::Conflict>) {
+    let viewed: BTreeSet<ServerId> = views.iter().map(|(s, _)| s.clone()).collect();
+    let kept_for_unreachable = |kind: Kind, name: &str| {
+        copies
+            .holder(kind, name)
+            .filter(|holder| !viewed.contains(*holder) && in_cluster(holder))
+            .is_some()
+    };
+    for (server, view) in &mut views {
+        let claims = view.pending_identities.len() + view.pending_rooms.len();
+        view.pending_identities
+            .retain(|name| !kept_for_unreachable(Kind::Identity, name));
+        view.pending_rooms
+            .retain(|name| !kept_for_unreachable(Kind::Room, name));
+        let yielded = claims - view.pending_identities.len() - view.pending_rooms.len();
+        if yielded > 0 {
+            tracing::info!(%server, yielded, "claims in flight yield to names the copies keep for unreachable servers");
+        }
+    }
+    let (mut registry, conflicts) = Registry::rebuild(&views);
+    for (kind, name, holder) in copies.held() {
+        if viewed.contains(holder) || !in_cluster(holder) {
+            // A view is the truth about its server; a server no longer in
+            // the cluster file holds nothing.
+            continue;
+        }
+        if !registry.reserve(holder, kind, name) {
+            tracing::warn!(%name, %holder, "a reachable server holds a name the copies give to an unreachable one; the reachable one keeps it");
+        }
+    }
+    (registry, conflicts)
 }
 
 /// The writes that make `copies` say what `registry` holds: every name held
@@ -582,6 +623,71 @@ mod tests {
             name: name.into(),
             holder: holder.map(str::to_string),
         }
+    }
+
+    fn view(identities: &[&str], pending: &[&str]) -> ServerView {
+        ServerView {
+            identities: identities.iter().map(|s| s.to_string()).collect(),
+            pending_identities: pending.iter().map(|s| s.to_string()).collect(),
+            ..ServerView::default()
+        }
+    }
+
+    /// The double hold the chaos run found: "user2" approved for a client
+    /// of C, C cut off, a client of A claiming "user2" while the majority's
+    /// new coordinator rebuilds. A's claim in flight must not take it.
+    #[test]
+    fn a_claim_in_flight_yields_to_a_name_the_copies_keep_for_an_unreachable_server() {
+        let mut copies = Replica::new();
+        copies
+            .apply(3, &[write(1, Kind::Identity, "user2", Some("C"))])
+            .unwrap();
+        let views = vec![
+            ("A".to_string(), view(&[], &["user2", "user5"])),
+            ("B".to_string(), view(&["user1"], &[])),
+        ];
+        let (mut registry, conflicts) = registry_from(views, &copies, |_| true);
+        assert!(conflicts.is_empty());
+        assert_eq!(registry.holder(Kind::Identity, "user2"), Some("C"));
+        assert!(registry.is_away("C"));
+        // A's claim, asked again, is refused; its other claim stands.
+        assert!(!registry.claim("A", Kind::Identity, "user2"));
+        assert_eq!(registry.holder(Kind::Identity, "user5"), Some("A"));
+        assert_eq!(registry.holder(Kind::Identity, "user1"), Some("B"));
+    }
+
+    /// A claim approved just before the coordinator's loss, its answer
+    /// lost: the copies give the name to the claimer, which keeps it; a
+    /// server gone from the cluster file keeps nothing.
+    #[test]
+    fn a_claim_the_copies_approved_or_that_only_a_departed_server_held_stands() {
+        let mut copies = Replica::new();
+        copies
+            .apply(
+                3,
+                &[
+                    write(1, Kind::Identity, "ann", Some("A")),
+                    write(2, Kind::Identity, "bob", Some("Gone")),
+                ],
+            )
+            .unwrap();
+        let views = vec![("A".to_string(), view(&[], &["ann", "bob"]))];
+        let (registry, _) = registry_from(views, &copies, |server| server != "Gone");
+        assert_eq!(registry.holder(Kind::Identity, "ann"), Some("A"));
+        assert_eq!(registry.holder(Kind::Identity, "bob"), Some("A"));
+    }
+
+    /// A name held (not claimed) on a reachable server stays there even if
+    /// the copies give it to an unreachable one: the view is the truth.
+    #[test]
+    fn a_name_a_reachable_server_holds_stays_with_it() {
+        let mut copies = Replica::new();
+        copies
+            .apply(3, &[write(1, Kind::Identity, "cy", Some("C"))])
+            .unwrap();
+        let views = vec![("A".to_string(), view(&["cy"], &[]))];
+        let (registry, _) = registry_from(views, &copies, |_| true);
+        assert_eq!(registry.holder(Kind::Identity, "cy"), Some("A"));
     }
 
     #[test]

@@ -29,7 +29,7 @@ use super::synchronizer::Synchronizer;
 use super::{SNAPSHOT_TTL, SNAPSHOTS_KEPT};
 use crate::config::FilesSection;
 use crate::path::SharedPath;
-use crate::peer_msg::{FilesReply, FilesRequest, LockAction};
+use crate::peer_msg::{FilesReply, FilesRequest, LockAction, Refusal};
 use crate::plan::Record;
 
 /// How long a lock request waits for the holder's sync task before the
@@ -132,6 +132,7 @@ impl FilesNode {
                 Some(desk) => FilesReply::Locked(desk.locked_paths()),
                 None => ask_holder(&self.peers, &self.role, &FilesRequest::Locks).await,
             },
+            FilesRequest::LockOf { path } => self.lock_of(path).await,
             FilesRequest::Hello => {
                 let cluster = self.peers.cluster();
                 let sender = cluster
@@ -154,6 +155,17 @@ impl FilesNode {
     /// Carries out a lock request for `owner` (already authenticated by
     /// the web node that sent it): here if this node holds the locks, else
     /// at the holder.
+    /// The lock on `path`, from the desk here or the lock holder.
+    pub async fn lock_of(&self, path: SharedPath) -> FilesReply {
+        match self.role.desk() {
+            Some(desk) => match desk.view(&path, std::time::Instant::now()) {
+                Some(view) => FilesReply::Lock(view),
+                None => FilesReply::Refused(Refusal::NotLocked, format!("{path} is not locked")),
+            },
+            None => ask_holder(&self.peers, &self.role, &FilesRequest::LockOf { path }).await,
+        }
+    }
+
     pub async fn lock(&self, path: SharedPath, owner: String, action: LockAction) -> FilesReply {
         let Some(sync) = self.sync.as_ref().filter(|s| s.desk().is_some()) else {
             let request = FilesRequest::Lock {

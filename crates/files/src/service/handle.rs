@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::files_node::FilesNode;
 use crate::listing::Entry;
 use crate::path::SharedPath;
-use crate::peer_msg::{FilesReply, LockAction, Refusal};
+use crate::peer_msg::{FilesReply, LockAction, LockView, Refusal};
 
 /// A node's files service, for its web front. Cheap to clone.
 #[derive(Clone)]
@@ -70,6 +70,22 @@ impl Files {
             other => {
                 tracing::warn!(?other, "unexpected answer to a lock request");
                 LockOutcome::Unavailable("the lock holder gave an unexpected answer".into())
+            }
+        }
+    }
+
+    /// The lock on `path` (its owner, and the updates from other nodes
+    /// waiting for it), `Ok(None)` if it is not locked, or why the lock
+    /// holder could not be asked.
+    pub async fn lock_view(&self, path: SharedPath) -> Result<Option<LockView>, String> {
+        match self.node.lock_of(path).await {
+            FilesReply::Lock(view) => Ok(Some(view)),
+            FilesReply::Refused(Refusal::NotLocked, _) => Ok(None),
+            FilesReply::Failed(why) => Err(why),
+            FilesReply::Busy => Err("the lock holder is busy; try again shortly".into()),
+            other => {
+                tracing::warn!(?other, "unexpected answer to a lock question");
+                Err("the lock holder gave an unexpected answer".into())
             }
         }
     }

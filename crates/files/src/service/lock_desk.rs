@@ -39,7 +39,7 @@ use super::held::Held;
 use super::lock_book::{BookError, BookHeld, BookLock, LockBookDb};
 use crate::locks::{LockError, LockTable, SavedLock};
 use crate::path::SharedPath;
-use crate::peer_msg::{FilesReply, OPERATOR, Refusal};
+use crate::peer_msg::{FilesReply, LockView, MAX_HELD_SHOWN, OPERATOR, Refusal};
 use crate::version::VersionVector;
 
 /// The lock holder's locks, their held updates, and their rows in the
@@ -160,6 +160,25 @@ impl LockDesk {
         self.table()
             .last_held(path)
             .is_some_and(|last| &last.record.version == version)
+    }
+
+    /// The lock on `path` as a person should see it, if it is locked.
+    pub fn view(&self, path: &SharedPath, now: Instant) -> Option<LockView> {
+        let table = self.table();
+        let info = table.get(path)?;
+        let held = table.held(path);
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        Some(LockView {
+            owner: info.owner.clone(),
+            locked_ms: ms(info.held_for(now)),
+            left_ms: ms(info.remaining(now)),
+            held: u32::try_from(held.len()).unwrap_or(u32::MAX),
+            held_from: held
+                .iter()
+                .take(MAX_HELD_SHOWN)
+                .map(|h| h.from.clone())
+                .collect(),
+        })
     }
 
     /// How many updates wait for `path`'s lock.

@@ -10,6 +10,7 @@ use convene_wire::{Decode, Encode};
 
 use crate::config::MeetSection;
 use crate::directory::{ChunkOutcome, Directory};
+use crate::handle::{Common, Reason, Unreachable};
 use crate::known_lists::KnownLists;
 use crate::lines;
 use crate::peer_msg::{MeetReply, MeetRequest, TAG};
@@ -156,6 +157,27 @@ impl MainRole {
         nodes.iter().map(|n| self.node_id(*n)).collect()
     }
 
+    /// Every user name the directory knows, sorted.
+    pub(crate) fn users(&self) -> Vec<String> {
+        let mut names = self
+            .directory
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .names();
+        names.sort_unstable();
+        names
+    }
+
+    /// The ids of the backends whose lists are not known yet.
+    pub(crate) fn silent_backends(&self) -> Vec<String> {
+        let silent = self
+            .directory
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .silent();
+        self.ids(&silent).into_iter().map(str::to_string).collect()
+    }
+
     /// Answers a query: which names exist, and when all of them are free.
     ///
     /// A name is said not to exist only if every backend's list is known and
@@ -166,6 +188,15 @@ impl MainRole {
     /// reply as it is, and a recommendation that silently left users out
     /// would be wrong.
     pub async fn query(&self, names: Vec<String>) -> Reply {
+        match self.common(names).await {
+            Ok(common) => common.to_reply(),
+            Err(message) => Reply::Error(message),
+        }
+    }
+
+    /// The answer to a query with its structure kept (see [`Self::query`]);
+    /// `Err` with the reason when a backend gave an unreadable answer.
+    pub(crate) async fn common(&self, names: Vec<String>) -> Result<Common, String> {
         let split = self
             .directory
             .read()
@@ -232,28 +263,43 @@ impl MainRole {
             }
         }
         if let Some(message) = failure {
-            return Reply::Error(message);
+            return Err(message);
         }
         // In request order, as every list in a reply is.
         let in_order = |set: &[String]| -> Vec<String> {
             names.iter().filter(|n| set.contains(n)).cloned().collect()
         };
         let missing = in_order(&missing);
-        if !no_answer.is_empty() || !split.unplaced.is_empty() {
-            no_answer.sort_by_key(|(node, ..)| *node);
-            let mut unreached: Vec<lines::Unreached<'_>> = no_answer
+        let mut unreachable: Vec<Unreachable> = Vec::new();
+        no_answer.sort_by_key(|(node, ..)| *node);
+        for (_, server, users) in no_answer {
+            unreachable.push(Unreachable {
+                users,
+                reason: Reason::NoAnswer { server },
+            });
+        }
+        if !split.unplaced.is_empty() {
+            unreachable.push(Unreachable {
+                users: split.unplaced.clone(),
+                reason: Reason::NoList {
+                    silent: silent.iter().map(|s| s.to_string()).collect(),
+                },
+            });
+        }
+        if !unreachable.is_empty() {
+            let found = names
                 .iter()
-                .map(|(_, server, users)| lines::Unreached::NoAnswer { server, users })
+                .filter(|n| {
+                    !missing.contains(n) && !unreachable.iter().any(|u| u.users.contains(n))
+                })
+                .cloned()
                 .collect();
-            if !split.unplaced.is_empty() {
-                unreached.push(lines::Unreached::NoList {
-                    silent: &silent,
-                    users: &split.unplaced,
-                });
-            }
-            return Reply::Error(
-                lines::unreachable_reply(&missing, &unreached, "try again later").to_string(),
-            );
+            return Ok(Common {
+                found,
+                missing,
+                unreachable,
+                slots: None,
+            });
         }
         let found: Vec<String> = names
             .iter()
@@ -273,11 +319,12 @@ impl MainRole {
             }
             Some(result)
         };
-        Reply::Result {
-            missing,
+        Ok(Common {
             found,
+            missing,
+            unreachable,
             slots,
-        }
+        })
     }
 
     /// Registers a meeting on every backend involved, or on none.

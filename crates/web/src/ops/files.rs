@@ -2,6 +2,7 @@
 //! the composite listing and locks by path or by listing number, for the
 //! authenticated [`Caller`], who owns the locks they take.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::http::StatusCode;
@@ -11,7 +12,7 @@ use axum::{Extension, Json};
 use convene_events::zone::format_rfc3339;
 use convene_files::listing::by_index;
 use convene_files::path::SharedPath;
-use convene_files::peer_msg::{LockAction, Refusal};
+use convene_files::peer_msg::{LockAction, LockView, Refusal};
 use convene_files::service::LockOutcome;
 use serde::{Deserialize, Serialize};
 
@@ -37,11 +38,50 @@ pub struct FileOut {
     /// The newest copy's modification time, RFC 3339 in UTC.
     modified: String,
     locked: bool,
+    /// The lock's details, for a locked file the holder described.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lock: Option<LockOut>,
+}
+
+/// A locked file's lock: whose, for how long, and what waits for it.
+#[derive(Serialize)]
+pub struct LockOut {
+    owner: String,
+    /// Seconds since it was locked.
+    locked_for: u64,
+    /// Seconds the lease has left unless renewed.
+    expires_in: u64,
+    /// How many updates from other nodes wait for the unlock.
+    held: u32,
+    /// The nodes the first of them came from, oldest first.
+    held_from: Vec<String>,
+}
+
+/// The most locks whose details one listing asks the lock holder for (one
+/// question each); past it, a locked file shows only `locked`.
+pub const MAX_LOCK_DETAILS: usize = 50;
+
+/// The details of the first [`MAX_LOCK_DETAILS`] locked files, from the
+/// lock holder; a lock it could not describe is left out.
+pub(crate) async fn lock_views(ops: &Ops, locked: &[SharedPath]) -> HashMap<SharedPath, LockView> {
+    let mut asks = tokio::task::JoinSet::new();
+    for path in locked.iter().take(MAX_LOCK_DETAILS) {
+        let (files, path) = (ops.files.clone(), path.clone());
+        asks.spawn(async move { (path.clone(), files.lock_view(path).await) });
+    }
+    let mut views = HashMap::new();
+    while let Some(done) = asks.join_next().await {
+        if let Ok((path, Ok(Some(view)))) = done {
+            views.insert(path, view);
+        }
+    }
+    views
 }
 
 /// `GET /api/files`: the composite listing of every files node's folder.
 pub async fn list(Extension(ops): Extension<Arc<Ops>>) -> Json<FilesOut> {
     let listing = ops.files.listing().await;
+    let views = lock_views(&ops, &listing.locked).await;
     let files = listing
         .entries
         .iter()
@@ -52,6 +92,13 @@ pub async fn list(Extension(ops): Extension<Arc<Ops>>) -> Json<FilesOut> {
             size: entry.size,
             modified: format_rfc3339(entry.modified),
             locked: listing.locked.contains(&entry.path),
+            lock: views.get(&entry.path).map(|v| LockOut {
+                owner: v.owner.clone(),
+                locked_for: v.locked_ms / 1000,
+                expires_in: v.left_ms / 1000,
+                held: v.held,
+                held_from: v.held_from.clone(),
+            }),
         })
         .collect();
     Json(FilesOut {

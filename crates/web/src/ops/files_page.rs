@@ -8,10 +8,12 @@
 //! page and does nothing. The answer to an action is the page again, with
 //! what happened above the listing.
 //!
-//! Not shown (yet): who holds a lock, and the updates held for a locked
-//! file. Both live at the lock holder, and the listing the peers send
-//! carries only which files are locked.
+//! A locked file shows whose lock it is and the updates from other nodes
+//! that wait for it (from which nodes, oldest first): both live at the lock
+//! holder, which the page asks for each locked file (the first
+//! [`MAX_LOCK_DETAILS`](super::files::MAX_LOCK_DETAILS) of them).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Extension;
@@ -22,7 +24,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use convene_events::zone::format_rfc3339;
 use convene_files::path::SharedPath;
-use convene_files::peer_msg::{LockAction, Refusal};
+use convene_files::peer_msg::{LockAction, LockView, Refusal};
 use convene_files::service::{Listing, LockOutcome};
 use maud::{Markup, html};
 
@@ -171,10 +173,17 @@ pub async fn upload(
 
 async fn answer(viewer: &Viewer, ops: &Ops, notice: Option<Notice>) -> Response {
     let listing = ops.files.listing().await;
+    let views = super::files::lock_views(ops, &listing.locked).await;
     let status = notice.as_ref().map_or(StatusCode::OK, |n| n.status);
     layout::html(
         status,
-        files_page(viewer, &listing, ops.folder.is_some(), notice.as_ref()),
+        files_page(
+            viewer,
+            &listing,
+            &views,
+            ops.folder.is_some(),
+            notice.as_ref(),
+        ),
     )
 }
 
@@ -195,6 +204,7 @@ fn encode_path(path: &str) -> String {
 fn files_page(
     viewer: &Viewer,
     listing: &Listing,
+    views: &HashMap<SharedPath, LockView>,
     has_folder: bool,
     notice: Option<&Notice>,
 ) -> Markup {
@@ -236,7 +246,20 @@ fn files_page(
                                 td data-label="Size" { (entry.size) " bytes" }
                                 td data-label="Modified" { (format_rfc3339(entry.modified)) }
                                 td data-label="Lock" {
-                                    @if locked { span.state.open { "locked" } }
+                                    @if locked {
+                                        span.state.open { "locked" }
+                                        @if let Some(view) = views.get(&entry.path) {
+                                            " by " strong { (view.owner) }
+                                            @if view.held > 0 {
+                                                br;
+                                                span.hint {
+                                                    (view.held) (if view.held == 1 { " update" } else { " updates" })
+                                                    " held, from " (view.held_from.join(", "))
+                                                    @if (view.held as usize) > view.held_from.len() { ", …" }
+                                                }
+                                            }
+                                        }
+                                    }
                                     @else { span.no { "free" } }
                                 }
                                 td data-label="Actions" {
@@ -299,9 +322,24 @@ mod tests {
                 },
             ],
             missing: vec![],
-            locked: vec![a],
+            locked: vec![a.clone()],
         };
-        let text = files_page(&viewer, &listing, true, None).into_string();
+        let views = HashMap::from([(
+            a.clone(),
+            LockView {
+                owner: "bea".into(),
+                locked_ms: 2000,
+                left_ms: 28_000,
+                held: 2,
+                held_from: vec!["B".into(), "C".into()],
+            },
+        )]);
+        let text = files_page(&viewer, &listing, &views, true, None).into_string();
+        assert!(
+            text.contains("locked</span> by <strong>bea</strong>"),
+            "{text}"
+        );
+        assert!(text.contains("2 updates held, from B, C"));
         assert!(
             text.contains("href=\"/api/files/a%20b/%3Cx%3E.txt\""),
             "{text}"

@@ -15,7 +15,6 @@ use maud::{Markup, html};
 use super::Ops;
 use super::status::{StatusOut, gather};
 use crate::pages::layout::{self, page};
-use crate::pages::live::live_script;
 use crate::session::Viewer;
 
 /// `GET /status`.
@@ -85,7 +84,7 @@ fn status_page(viewer: &Viewer, status: &StatusOut) -> Markup {
                     }
                 }
             }
-            (live_script())
+            script src=(crate::scripts::live_src()) defer {}
         },
     )
 }

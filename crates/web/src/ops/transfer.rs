@@ -130,7 +130,7 @@ pub(super) fn body_problem(rejection: &BytesRejection) -> String {
 
 /// Writes `bytes` as `path` in this node's folder, making the
 /// directories on the way.
-pub(super) async fn write(ops: &Ops, path: &SharedPath, bytes: &[u8]) -> Result<(), ApiError> {
+pub(crate) async fn write(ops: &Ops, path: &SharedPath, bytes: &[u8]) -> Result<(), ApiError> {
     let full = on_disk(ops, path)?;
     let bytes = bytes.to_vec();
     let written = tokio::task::spawn_blocking(move || {

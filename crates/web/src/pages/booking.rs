@@ -27,7 +27,6 @@ use crate::ops::Ops;
 use crate::ops::booking::{self as api, Change, DayOut};
 use crate::pages::csrf_refused;
 use crate::pages::layout::{self, error_box, page};
-use crate::pages::live::live_script;
 use crate::session::Viewer;
 use crate::state::App;
 use crate::week;
@@ -241,7 +240,7 @@ async fn render(
                     }
                 }
             }
-            (live_script())
+            script src=(crate::scripts::live_src()) defer {}
         },
     );
     Ok(layout::html(status, markup))

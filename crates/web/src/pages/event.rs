@@ -2,6 +2,9 @@
 //! the viewer's availability while it is open.
 
 use axum::extract::rejection::PathRejection;
+use std::sync::Arc;
+
+use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -12,18 +15,24 @@ use serde::Deserialize;
 
 use crate::error::{PageError, capitalized, events_message, events_status};
 use crate::forms::{self, FormData, Row};
+use crate::ops::Ops;
 use crate::pages::events::result_text;
 use crate::pages::layout::{self, error_box, page};
+use crate::pages::{calendar, flows, grid};
 use crate::pages::{csrf_refused, default_button, interval_rows};
+use crate::scripts;
 use crate::session::{Viewer, now_seconds};
 use crate::state::App;
 use crate::timefmt;
 
-/// `?added=1` after availability was accepted.
+/// `?added=1` after availability was accepted; `?week=2026-12-14`: the
+/// grid's first day.
 #[derive(Deserialize, Default)]
 pub struct Flash {
     #[serde(default)]
     added: Option<String>,
+    #[serde(default)]
+    week: Option<String>,
 }
 
 /// What the availability form shows: the rows typed, and why they were
@@ -32,9 +41,11 @@ struct FormState<'a> {
     rows: Vec<Row>,
     error: Option<&'a str>,
     added: bool,
+    /// The grid's week (its first day).
+    week: Option<jiff::civil::Date>,
 }
 
-fn event_page(viewer: &Viewer, event: &Event, form: &FormState, now: i64) -> Markup {
+fn event_page(viewer: &Viewer, event: &Event, form: &FormState, now: i64, uses: Markup) -> Markup {
     let zone = &viewer.zone;
     let invited = event.participants.iter().any(|p| p.name == viewer.name);
     let answered = event
@@ -90,7 +101,11 @@ fn event_page(viewer: &Viewer, event: &Event, form: &FormState, now: i64) -> Mar
                         }
                         _ => { p { strong { "No common time." } " The participants' times do not overlap." } }
                     }
+                    @if event.result.as_ref().is_some_and(|r| !r.is_empty()) {
+                        p { a href={ "/events/" (event.id) "/calendar.ics" } download={ (event.id) ".ics" } { "Add to my calendar (.ics)" } }
+                    }
                 }
+                (uses)
             }
             h2 { "Participants" }
             div.card {
@@ -121,6 +136,17 @@ fn event_page(viewer: &Viewer, event: &Event, form: &FormState, now: i64) -> Mar
                             "that every submission has in common."
                         }
                     }
+                    @let first = form.week.unwrap_or_else(|| grid::today(zone, now));
+                    form method="post" action={ "/events/" (event.id) "/availability" } {
+                        input type="hidden" name="csrf" value=(viewer.csrf);
+                        input type="hidden" name="week" value=(first);
+                        (grid::Grid::week(zone, first).render(&format!("/events/{}", event.id), zone.name()))
+                        div.actions {
+                            button type="submit" name="action" value="grid" { "Send the painted times" }
+                        }
+                    }
+                    script src=(scripts::grid_src()) {}
+                    p.hint { "Or type the times:" }
                     form method="post" action={ "/events/" (event.id) "/availability" } {
                         (default_button("submit"))
                         input type="hidden" name="csrf" value=(viewer.csrf);
@@ -137,7 +163,7 @@ fn event_page(viewer: &Viewer, event: &Event, form: &FormState, now: i64) -> Mar
 }
 
 /// Loads an event the viewer may see.
-async fn load(app: &App, viewer: &Viewer, id: &str) -> Result<Event, PageError> {
+pub(crate) async fn load(app: &App, viewer: &Viewer, id: &str) -> Result<Event, PageError> {
     match app.events.event_for(id, &viewer.name).await {
         Err(EventsError::NotInvited { .. }) => Err(PageError::new(
             StatusCode::FORBIDDEN,
@@ -152,23 +178,64 @@ fn path_id(path: Result<Path<String>, PathRejection>) -> Result<String, PageErro
 }
 
 /// `GET /events/{id}`.
-pub async fn show(
+pub(crate) async fn show(
     State(app): State<App>,
+    Extension(ops): Extension<Option<Arc<Ops>>>,
     viewer: Viewer,
     path: Result<Path<String>, PathRejection>,
     Query(flash): Query<Flash>,
 ) -> Result<Response, PageError> {
     let id = path_id(path)?;
     let event = load(&app, &viewer, &id).await?;
+    let now = now_seconds();
     let form = FormState {
         rows: vec![Row::default()],
         error: None,
         added: flash.added.is_some(),
+        week: Some(grid::week_start(
+            flash.week.as_deref(),
+            grid::today(&viewer.zone, now),
+        )),
     };
     Ok(layout::html(
         StatusCode::OK,
-        event_page(&viewer, &event, &form, now_seconds()),
+        event_page(
+            &viewer,
+            &event,
+            &form,
+            now,
+            flows::card(&viewer, &event, ops.as_deref()),
+        ),
     ))
+}
+
+/// `GET /events/{id}/calendar.ics`: a final event's result for a calendar
+/// program ([`calendar`]); 404 while there is none.
+pub async fn calendar_file(
+    State(app): State<App>,
+    viewer: Viewer,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, PageError> {
+    let id = path_id(path)?;
+    let event = load(&app, &viewer, &id).await?;
+    let Some(text) = calendar::ics(&event, "convene", now_seconds()) else {
+        return Err(PageError::new(
+            StatusCode::NOT_FOUND,
+            "This event has no common time to put in a calendar (yet).",
+        ));
+    };
+    let mut response = text.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/calendar; charset=utf-8"),
+    );
+    if let Ok(value) =
+        axum::http::HeaderValue::try_from(format!("attachment; filename=\"{}.ics\"", event.id))
+    {
+        headers.insert(axum::http::header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
 }
 
 /// `POST /events/{id}/availability`: "Add interval" shows the page again
@@ -185,20 +252,36 @@ pub async fn add_availability(
         return Ok(csrf_refused());
     }
     let mut rows = forms::rows(&form);
+    let week = Some(grid::week_start(
+        Some(form.get("week")),
+        grid::today(&viewer.zone, now_seconds()),
+    ));
     if form.get("action") == "add" {
         let event = load(&app, &viewer, &id).await?;
         let state = FormState {
             rows: forms::rows_plus_one(rows),
             error: None,
             added: false,
+            week,
         };
-        let markup = event_page(&viewer, &event, &state, now_seconds());
+        let markup = event_page(&viewer, &event, &state, now_seconds(), html! {});
         return Ok(layout::html(StatusCode::OK, markup));
     }
-    let outcome = match forms::parse_rows(&viewer.zone, &rows) {
+    let painted = form.get("action") == "grid";
+    let given = if painted {
+        grid::cells_to_availability(&viewer.zone, form.all("cell"))
+            .map_err(|e| format!("the grid: {e}"))
+    } else {
+        forms::parse_rows(&viewer.zone, &rows)
+    };
+    let outcome = match given {
         Ok(availability) if availability.is_empty() => Err((
             StatusCode::BAD_REQUEST,
-            "give at least one interval".to_string(),
+            if painted {
+                "paint at least one cell of the grid".to_string()
+            } else {
+                "give at least one interval".to_string()
+            },
         )),
         Ok(availability) => app
             .events
@@ -221,8 +304,9 @@ pub async fn add_availability(
                 rows,
                 error: Some(&message),
                 added: false,
+                week,
             };
-            let markup = event_page(&viewer, &event, &state, now_seconds());
+            let markup = event_page(&viewer, &event, &state, now_seconds(), html! {});
             Ok(layout::html(status, markup))
         }
     }
@@ -272,6 +356,7 @@ mod tests {
             rows: vec![Row::default()],
             error: None,
             added: true,
+            week: None,
         }
     }
 
@@ -282,6 +367,7 @@ mod tests {
             &event(EventState::Open, None),
             &form(),
             1_999_988_000,
+            html! {},
         )
         .into_string();
         assert!(!text.contains("<script>x"));
@@ -306,6 +392,7 @@ mod tests {
             &event(EventState::Final, Some(result)),
             &form(),
             2_000_000_100,
+            html! {},
         )
         .into_string();
         assert!(text.contains("Tue 10 Feb 2026, 10:00 – 11:30 (EST)"));
@@ -315,6 +402,7 @@ mod tests {
             &event(EventState::Final, Some(Availability::new())),
             &form(),
             2_000_000_100,
+            html! {},
         )
         .into_string();
         assert!(none.contains("No common time."));

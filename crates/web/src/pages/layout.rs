@@ -35,8 +35,8 @@ if(z){f.value=z;}}catch(e){}}})();";
 
 /// The `Content-Security-Policy` of every response: our own origin only,
 /// no plugins, no framing, forms only to us, scripts only from our own
-/// files (`/live.js`) and, of inline scripts, only [`ZONE_SCRIPT`], named
-/// by its hash. A `<script>` smuggled into a page
+/// files ([`scripts`](crate::scripts)) and, inline, only [`ZONE_SCRIPT`],
+/// named by its hash. A `<script>` smuggled into a page
 /// (if escaping ever failed) would not run.
 pub fn content_security_policy() -> &'static HeaderValue {
     static CSP: OnceLock<HeaderValue> = OnceLock::new();
@@ -62,11 +62,11 @@ pub fn html(status: StatusCode, markup: Markup) -> Response {
 }
 
 /// The navigation bar every page shows a logged-in user: one link per
-/// service page, in this order. (Meet and chat join it when their pages
-/// exist.)
-pub const NAV_LINKS: [(&str, &str); 4] = [
+/// service page, in this order. (Chat joins it when its page exists.)
+pub const NAV_LINKS: [(&str, &str); 5] = [
     ("/events", "Events"),
     ("/booking", "Booking"),
+    ("/meet", "Meet"),
     ("/files", "Files"),
     ("/status", "Status"),
 ];
@@ -80,12 +80,12 @@ pub fn page(title: &str, viewer: Option<&Viewer>, body: Markup) -> Markup {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · Convene events" }
+                title { (title) " · Convene" }
                 link rel="stylesheet" href=(style_href());
             }
             body {
                 header.top {
-                    a.brand href="/" { "Convene events" }
+                    a.brand href="/" { "Convene" }
                     nav {
                         @if let Some(viewer) = viewer {
                             @for (href, label) in NAV_LINKS {

@@ -333,3 +333,21 @@ fn locks_from_a_holders_own_store_are_imported_once() {
         Ok(vec![update("B", 1)])
     );
 }
+
+#[test]
+fn a_locks_view_names_its_owner_and_the_nodes_whose_updates_wait() {
+    let Desk { desk, dir: _dir } = Desk::new(&[]);
+    let now = Instant::now();
+    let a = path("a.txt");
+    assert_eq!(desk.view(&a, now), None);
+    desk.lock(&a, "ana", now).unwrap();
+    assert!(desk.hold_update(&a, update("B", 1), Some(b"b".to_vec())));
+    assert!(desk.hold_update(&a, update("C", 1), Some(b"c".to_vec())));
+    let view = desk.view(&a, now + Duration::from_secs(5)).unwrap();
+    assert_eq!(
+        (view.owner.as_str(), view.held, view.held_from.clone()),
+        ("ana", 2, vec!["B".to_string(), "C".to_string()])
+    );
+    assert_eq!((view.locked_ms, view.left_ms), (5_000, 55_000));
+    assert_eq!(desk.view(&path("b.txt"), now), None);
+}
