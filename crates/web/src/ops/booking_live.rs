@@ -14,9 +14,9 @@
 //! a stream asks for the next event only when hyper has written the last
 //! one: a browser that reads slowly skips the weeks it missed and costs
 //! one week per facility, not a queue. A browser that leaves is noticed
-//! when its connection is next written to (the next week, or the
-//! keep-alive comment every 15 s); its watch then ends, and the node stops
-//! renewing a subscription nobody watches.
+//! when writing to its connection fails (a week, or the keep-alive comment
+//! sent every 15 s: within a write or two); its watch then ends, and the
+//! node stops renewing a subscription nobody watches.
 
 use std::convert::Infallible;
 use std::sync::Arc;
