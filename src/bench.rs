@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 mod amplification;
 mod booking;
+mod booking_live;
 mod chat;
 mod data;
 mod events;
@@ -58,6 +59,16 @@ pub enum BenchCommand {
         /// printing the process's memory at each quarter (0 skips it).
         #[arg(long, default_value_t = 0.0)]
         soak_seconds: f64,
+    },
+    /// The live booking grid: from a UDP booking to the week read from
+    /// open grids' event streams.
+    BookingLive {
+        /// Open grids (event streams), one run per value.
+        #[arg(long, value_delimiter = ',', default_value = "1,10,100")]
+        grids: Vec<usize>,
+        /// Book+cancel pairs per run.
+        #[arg(long, default_value_t = 100)]
+        rounds: usize,
     },
     /// The chat service: fan-out, broadcast latency, failover, idle memory.
     Chat {
@@ -156,6 +167,9 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             seconds,
             soak_seconds,
         } => booking::run(&clients, seconds, soak_seconds),
+        BenchCommand::BookingLive { grids, rounds } => {
+            booking_live::run(&booking_live::BookingLiveBench { grids, rounds })
+        }
         BenchCommand::Amplification {
             seconds,
             rate,

@@ -71,12 +71,14 @@ pub mod lines;
 mod owner;
 pub mod ownership;
 pub mod peer_msg;
+pub mod watchers;
 
-pub use handle::{BookingCallError, BookingHandle, Facility};
+pub use handle::{BookingCallError, BookingHandle, Facility, FacilityWatch};
 use id_routes::IdRoutes;
 use owner::{Outcome, Owner, blocking};
 use ownership::{LOOK_EVERY, OwnerView, Renewal, Watch};
 use peer_msg::{PeerReply, PeerRequest, TAG};
+use watchers::{WATCH_SECONDS, Watchers};
 
 use crate::config::{BookingSection, Semantics};
 
@@ -170,6 +172,12 @@ impl BookingService {
         self.shared.owner.as_ref().map_or(0, Owner::subscriptions)
     }
 
+    /// Facilities that code on this node (the web app's live pages)
+    /// watches now.
+    pub fn watched(&self) -> usize {
+        self.shared.watchers.watched()
+    }
+
     /// What the front door's reply budget let through and dropped, if this
     /// node is a front door.
     pub fn budget_stats(&self) -> Option<BudgetStats> {
@@ -203,6 +211,10 @@ struct Shared {
     view: OwnerView,
     /// The facility of confirmation ids seen here.
     ids: Mutex<IdRoutes>,
+    /// Code on this node watching facilities (the web app's live grid).
+    watchers: Watchers,
+    /// The node's shutdown signal: watches end with it.
+    shutdown: Shutdown,
 }
 
 struct Front {
@@ -273,6 +285,8 @@ pub async fn start(ctx: BookingContext) -> Result<BookingService, BookingStartEr
         failover: ctx.failover,
         view: OwnerView::default(),
         ids: Mutex::new(IdRoutes::default()),
+        watchers: Watchers::default(),
+        shutdown: ctx.shutdown.clone(),
     });
     if !ctx
         .router
@@ -331,6 +345,10 @@ pub async fn start(ctx: BookingContext) -> Result<BookingService, BookingStartEr
             ctx.shutdown.clone(),
         )));
     }
+    tasks.push(tokio::spawn(keep_watching(
+        shared.clone(),
+        ctx.shutdown.clone(),
+    )));
     if shared.owner.is_some() || shared.front.is_some() {
         tasks.push(tokio::spawn(housekeeping(
             shared.clone(),
@@ -454,6 +472,27 @@ async fn follow_owners(shared: Arc<Shared>, watch: Watch, shutdown: Shutdown) {
                     }
                 }
             });
+        }
+    }
+}
+
+/// Every [`LOOK_EVERY`]: keeps this node subscribed, for its watchers, at
+/// whichever node serves each watched facility (see [`watchers`]). After
+/// an owner move the new owner's week is delivered at once: a change made
+/// while the facility moved may have been told to nobody.
+async fn keep_watching(shared: Arc<Shared>, shutdown: Shutdown) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(LOOK_EVERY) => {}
+            _ = shutdown.wait() => return,
+        }
+        let cluster = shared.peers.cluster();
+        let due = shared
+            .watchers
+            .due(Instant::now(), |f| shared.view.owner_of(cluster, f));
+        for (facility, node) in due {
+            let shared = shared.clone();
+            tokio::spawn(async move { shared.watch_at_owner(&facility, node).await });
         }
     }
 }
@@ -931,6 +970,24 @@ impl Shared {
         }
     }
 
+    /// Subscribes this node at `node` (serving `facility`) for its
+    /// watchers, and hands them the week it answers with. The caller has
+    /// marked the facility as being asked for.
+    async fn watch_at_owner(&self, facility: &str, node: usize) {
+        match self.subscribe_at_owner(facility, WATCH_SECONDS).await {
+            Ok(week) => {
+                if let Some(week) = week {
+                    self.watchers.deliver(facility, &week);
+                }
+                self.watchers.asked(facility, Some((node, Instant::now())));
+            }
+            Err(e) => {
+                tracing::debug!("watch of {facility} not subscribed yet: {e}");
+                self.watchers.asked(facility, None);
+            }
+        }
+    }
+
     /// A facility of this node changed: tell every subscribed front door.
     fn notify(&self, facility: &str) {
         let Some(owner) = &self.owner else { return };
@@ -961,8 +1018,10 @@ impl Shared {
         }
     }
 
-    /// Sends a MONITOR_UPDATE to this front door's live monitors of `facility`.
+    /// Sends a MONITOR_UPDATE to this front door's live monitors of
+    /// `facility`, and hands it to this node's watchers.
     fn push_update(&self, facility: &str, update: &[u8]) {
+        self.watchers.deliver(facility, update);
         let Some(front) = &self.front else { return };
         let targets = front
             .monitors

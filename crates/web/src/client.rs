@@ -12,6 +12,9 @@
 //! through [`ClientTls`] ([`HttpClient::with_tls`]); [`HttpClient::from_url`]
 //! picks from an `http://` or `https://` address.
 //!
+//! [`HttpClient::events`] follows a Server-Sent Events stream (the live
+//! booking and status routes) on a connection of its own.
+//!
 //! ```no_run
 //! # async fn demo(addr: std::net::SocketAddr) -> std::io::Result<()> {
 //! use convene_web::client::HttpClient;
@@ -35,6 +38,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpSocket, TcpStream};
 
 pub use crate::tls::ClientTls;
+pub use events::{EventStream, ServerEvent};
+
+mod events;
 use crate::tls::TlsError;
 
 /// A connection to the server: plain TCP, or TLS over it.
@@ -325,23 +331,8 @@ impl HttpClient {
 
     async fn exchange(&mut self, message: &[u8], method: &str) -> io::Result<HttpResponse> {
         if self.connection.is_none() {
-            let stream = match self.local {
-                None => TcpStream::connect(self.addr).await?,
-                Some(local) => {
-                    let socket = match local {
-                        IpAddr::V4(_) => TcpSocket::new_v4()?,
-                        IpAddr::V6(_) => TcpSocket::new_v6()?,
-                    };
-                    socket.bind(SocketAddr::new(local, 0))?;
-                    socket.connect(self.addr).await?
-                }
-            };
-            stream.set_nodelay(true)?;
-            let stream: Box<dyn Stream> = match &self.tls {
-                None => Box::new(stream),
-                Some(tls) => Box::new(tls.connect(stream).await?),
-            };
-            self.connection = Some(BufReader::new(stream));
+            let (addr, local, tls) = (self.addr, self.local, self.tls.clone());
+            self.connection = Some(connect(addr, local, tls).await?);
         }
         let connection = self.connection.as_mut().expect("connected above");
         connection.get_mut().write_all(message).await?;
@@ -369,6 +360,31 @@ impl HttpClient {
             self.cookies.insert(name.to_string(), value.to_string());
         }
     }
+}
+
+/// A new connection to the server (over TLS if the client speaks it).
+async fn connect(
+    addr: SocketAddr,
+    local: Option<IpAddr>,
+    tls: Option<ClientTls>,
+) -> io::Result<Connection> {
+    let stream = match local {
+        None => TcpStream::connect(addr).await?,
+        Some(local) => {
+            let socket = match local {
+                IpAddr::V4(_) => TcpSocket::new_v4()?,
+                IpAddr::V6(_) => TcpSocket::new_v6()?,
+            };
+            socket.bind(SocketAddr::new(local, 0))?;
+            socket.connect(addr).await?
+        }
+    };
+    stream.set_nodelay(true)?;
+    let stream: Box<dyn Stream> = match tls {
+        None => Box::new(stream),
+        Some(tls) => Box::new(tls.connect(stream).await?),
+    };
+    Ok(BufReader::new(stream))
 }
 
 /// Whether an error means the kept-alive connection was already closed by

@@ -6,6 +6,7 @@
 //! | Route | Answer |
 //! |---|---|
 //! | `GET /api/status` | `{"coordinator","nodes":[{"id","peer_address","priority","state","coordinator","live","term","authority","services"}]}`: every node `up` (with its view) or `down` |
+//! | `GET /api/status/live` | Server-Sent Events: a `status` event with the same JSON at once and whenever it changes (see `status_live.rs`) |
 //! | `GET /api/files` | `{"files":[{"index","path","size","modified","locked"}],"missing":[...]}`: the composite listing |
 //! | `GET /api/files/{path}` | the file's bytes, from this node's shared folder |
 //! | `PUT /api/files/{path}` | the raw body becomes the file in this node's shared folder (then it syncs) |
@@ -31,6 +32,8 @@
 //!   per request without sending it).
 //! - [`caller`]: who is asking (session token, cookie, or operator).
 //! - `status.rs`, `files.rs`, `transfer.rs`: the JSON handlers.
+//! - `status_live.rs`, `booking_live.rs`: the live streams (Server-Sent
+//!   Events) behind the status and booking pages.
 //! - `status_page.rs`, `files_page.rs`: the pages; `multipart.rs`: the
 //!   upload form's body.
 
@@ -47,6 +50,7 @@ use convene_meet::MeetHandle;
 use crate::state::App;
 
 pub(crate) mod booking;
+mod booking_live;
 pub mod caller;
 pub mod chat;
 mod files;
@@ -55,6 +59,7 @@ pub(crate) mod meet;
 mod multipart;
 pub mod operator;
 mod status;
+mod status_live;
 mod status_page;
 pub(crate) mod transfer;
 
@@ -95,6 +100,8 @@ pub(crate) struct Ops {
     pub(crate) chat: Option<chat::ChatFront>,
     /// Checks operator credentials, if the cluster has a secret.
     operator: Option<operator::OperatorGate>,
+    /// The one status gatherer behind `GET /api/status/live`.
+    status_feed: status_live::StatusFeed,
 }
 
 impl Ops {
@@ -115,6 +122,7 @@ impl Ops {
             meet: operations.meet,
             chat: operations.chat,
             operator,
+            status_feed: status_live::StatusFeed::default(),
         })
     }
 }
@@ -157,6 +165,7 @@ pub(crate) fn routes(app: &App, ops: Option<Arc<Ops>>) -> Router<App> {
         api = api.route("/api/chat", get(chat::connect));
     }
     api.route("/api/status", get(status::show))
+        .route("/api/status/live", get(status_live::show))
         .route("/api/files", get(files::list))
         .route("/api/files/lock", post(files::lock))
         .route("/api/files/unlock", post(files::unlock))
@@ -168,6 +177,11 @@ pub(crate) fn routes(app: &App, ops: Option<Arc<Ops>>) -> Router<App> {
         )
         .route("/api/booking/facilities", get(booking::facilities))
         .route("/api/booking/facilities/{name}", get(booking::facility))
+        .route(
+            "/api/booking/facilities/{name}/live",
+            get(booking_live::facility),
+        )
+        .route("/api/booking/live", get(booking_live::all))
         .route("/api/bookings", get(booking::mine).post(booking::book))
         .route(
             "/api/bookings/{id}",

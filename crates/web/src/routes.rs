@@ -11,7 +11,7 @@
 //! | `GET /events/{id}/calendar.ics` | a final event's result as an iCalendar file |
 //! | `POST /events/{id}/book`, `/events/{id}/folder` | a final event's actions (see [`flows`](crate::pages::flows)) |
 //! | `POST /events/{id}/book`, `/events/{id}/folder` | a final event's actions (see [`flows`](crate::pages::flows)) |
-//! | `GET /style.css`, `/grid.js`, `/chat.js` | the stylesheet; the grid's painting script; the chat client |
+//! | `GET /style.css`, `/grid.js`, `/chat.js`, `/live.js` | the stylesheet; the grid's painting script; the chat client; the live pages' script (booking grid, status) |
 //! | `POST /api/register`, `/api/login`, `/api/logout` | accounts (JSON) |
 //! | `GET, POST /api/events`; `GET /api/events/{id}` | events (JSON) |
 //! | `POST /api/events/{id}/constraints` | availability (JSON) |
@@ -53,6 +53,7 @@ pub fn router(
         .route("/style.css", get(pages::style))
         .route("/grid.js", get(crate::scripts::grid))
         .route("/chat.js", get(crate::scripts::chat))
+        .route("/live.js", get(crate::scripts::live))
         .route(
             "/register",
             get(pages::auth::register_form).post(pages::auth::register),
@@ -119,8 +120,8 @@ fn is_api(uri: &Uri) -> bool {
 
 /// Headers on every response: nothing personal is cached (`no-store`,
 /// unless a handler chose otherwise, as the stylesheet does), no other
-/// site may frame a page (clickjacking), scripts are limited to our one
-/// inline script, and types are not sniffed.
+/// site may frame a page (clickjacking), scripts are limited to our own
+/// files and our one inline script, and types are not sniffed.
 async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     if !headers.contains_key(CACHE_CONTROL) {

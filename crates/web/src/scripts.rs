@@ -30,6 +30,17 @@ pub fn chat_src() -> &'static str {
     SRC.get_or_init(|| versioned("/chat.js", CHAT))
 }
 
+/// Keeping the booking grid and the status table current: it listens to
+/// `GET /api/booking/live` or `GET /api/status/live` (Server-Sent Events)
+/// and redraws what changed.
+pub const LIVE: &str = include_str!("scripts/live.js");
+
+/// Where pages load [`LIVE`] from.
+pub fn live_src() -> &'static str {
+    static SRC: OnceLock<String> = OnceLock::new();
+    SRC.get_or_init(|| versioned("/live.js", LIVE))
+}
+
 /// `path?v=` the first bytes of the script's hash.
 fn versioned(path: &str, script: &str) -> String {
     let digest = Sha256::digest(script.as_bytes());
@@ -45,6 +56,11 @@ pub async fn grid() -> Response {
 /// `GET /chat.js`.
 pub async fn chat() -> Response {
     asset(CHAT, "text/javascript; charset=utf-8")
+}
+
+/// `GET /live.js`.
+pub async fn live() -> Response {
+    asset(LIVE, "text/javascript; charset=utf-8")
 }
 
 /// A compiled-in file as a response that browsers may cache for a day

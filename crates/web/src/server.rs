@@ -200,6 +200,7 @@ async fn http<S>(
         peer,
         watchdog,
         slot,
+        stop: stop.clone(),
     };
     // Upgrades: `/api/chat` switches the connection to a WebSocket.
     let conn = shared.http.serve_connection(io, service).with_upgrades();
@@ -226,7 +227,14 @@ struct Handler {
     peer: SocketAddr,
     watchdog: SharedWatchdog,
     slot: ConnectionSlot,
+    stop: Shutdown,
 }
+
+/// The server's stop signal, in every request's extensions: a response
+/// that streams until the client leaves (Server-Sent Events) ends with it,
+/// so stopping does not wait on open pages.
+#[derive(Clone)]
+pub struct Stopping(pub Shutdown);
 
 type HandlerFuture =
     Pin<Box<dyn Future<Output = Result<Response<Finished<axum::body::Body>>, Infallible>> + Send>>;
@@ -241,6 +249,7 @@ impl hyper::service::Service<Request<Incoming>> for Handler {
         let mut request = request.map(|body| DueBody::new(body, body_due));
         request.extensions_mut().insert(ConnectInfo(self.peer));
         request.extensions_mut().insert(self.slot.clone());
+        request.extensions_mut().insert(Stopping(self.stop.clone()));
         let mut app = self.app.clone();
         let watchdog = self.watchdog.clone();
         Box::pin(async move {

@@ -424,6 +424,14 @@ async fn every_response_carries_the_safety_headers() {
             "{csp}"
         );
     }
+    // The live pages' script is a file of our origin, allowed by 'self'.
+    let r = alice.get("/live.js").await.unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert!(r.text().contains("EventSource"));
     let r = alice.get("/style.css").await.unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("text/css; charset=utf-8"));

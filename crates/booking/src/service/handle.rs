@@ -13,8 +13,12 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use tokio::sync::watch;
+
 use crate::config::BookingSection;
-use crate::wire::{Reply, Request};
+use crate::wire::{DayAvailability, Reply, Request};
+
+use super::watchers::Latest;
 
 use super::{FrontReply, Shared};
 
@@ -88,6 +92,39 @@ impl BookingHandle {
             .collect()
     }
 
+    /// Watches `facility`: its week now (once its owner answers) and after
+    /// every change, by anyone, over any front door (see
+    /// [`watchers`](super::watchers)). `None` if the cluster file lists no
+    /// such facility. Returns at once: the first watcher's subscription is
+    /// asked for in the background.
+    pub fn watch(&self, facility: &str) -> Option<FacilityWatch> {
+        let cluster = self.shared.peers.cluster();
+        let listed = cluster.nodes.iter().any(|n| {
+            BookingSection::facilities_of(n)
+                .iter()
+                .any(|f| f == facility)
+        });
+        if !listed {
+            return None;
+        }
+        let mut rx = self.shared.watchers.watch(facility);
+        // The first watcher subscribes now rather than at the next look, so
+        // the week shows at once; a later one finds it in the channel.
+        if rx.borrow().is_none()
+            && let Some(node) = self.shared.view.owner_of(cluster, facility)
+            && self.shared.watchers.start_asking(facility)
+        {
+            let (shared, facility) = (self.shared.clone(), facility.to_string());
+            tokio::spawn(async move { shared.watch_at_owner(&facility, node).await });
+        }
+        rx.mark_changed();
+        Some(FacilityWatch {
+            facility: facility.to_string(),
+            rx,
+            shutdown: self.shared.shutdown.clone(),
+        })
+    }
+
     /// Runs `request` where its facility is served and returns the seed's
     /// reply (an [`Reply::Error`] for a refusal by the booking rules).
     pub async fn execute(&self, request: &Request) -> Result<Reply, BookingCallError> {
@@ -101,6 +138,45 @@ impl BookingHandle {
                 Reply::decode(&bytes).map_err(|e| BookingCallError::BadReply(e.to_string()))
             }
             FrontReply::Silent => Err(BookingCallError::Busy),
+        }
+    }
+}
+
+/// One watcher of a facility's week (see [`BookingHandle::watch`]).
+/// Dropping it ends the watch.
+pub struct FacilityWatch {
+    facility: String,
+    rx: watch::Receiver<Latest>,
+    shutdown: convene_cluster::shutdown::Shutdown,
+}
+
+impl FacilityWatch {
+    /// The facility watched.
+    pub fn facility(&self) -> &str {
+        &self.facility
+    }
+
+    /// The facility's free time per day, Monday to Sunday: at once the
+    /// first time if it is known, then whenever it changes. A watcher that
+    /// calls late gets only the newest week (the ones between are
+    /// skipped). `None` once the node shuts down.
+    pub async fn next(&mut self) -> Option<Vec<DayAvailability>> {
+        loop {
+            tokio::select! {
+                changed = self.rx.changed() => changed.ok()?,
+                () = self.shutdown.wait() => return None,
+            }
+            let latest = self.rx.borrow_and_update().clone();
+            let Some(bytes) = latest else { continue };
+            match Reply::decode(&bytes) {
+                Ok(Reply::Update { days, .. }) => return Some(days),
+                other => {
+                    tracing::warn!(
+                        facility = self.facility,
+                        "unreadable week update: {other:?}"
+                    );
+                }
+            }
         }
     }
 }

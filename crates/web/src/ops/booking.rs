@@ -10,6 +10,8 @@
 //! | `GET /api/bookings` | `{"bookings":[{"id","facility","start","end"}]}`: the account's own |
 //! | `PATCH /api/bookings/{id}` | `{"offset_minutes":n}` (move) or `{"extend_minutes":n}`: 200, the booking as now |
 //! | `DELETE /api/bookings/{id}` | 200 `{"id","message"}` |
+//! | `GET /api/booking/facilities/{name}/live` | Server-Sent Events: `week` events, each `{"facility","days"}` as above (every day), at once and after every change |
+//! | `GET /api/booking/live` | the same for every facility on one stream (what the page uses) |
 //!
 //! A booking made here belongs to the account ([`AccountBooking`], in the
 //! shared events database next to the accounts); only that account may
@@ -26,7 +28,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use convene_booking::service::{BookingCallError, BookingHandle};
-use convene_booking::wire::{ErrorCode, Reply, Request};
+use convene_booking::wire::{DayAvailability, ErrorCode, Reply, Request};
 use convene_events::db::AccountBooking;
 use convene_time::WeekTime;
 use serde::{Deserialize, Serialize};
@@ -127,8 +129,12 @@ pub(crate) async fn week_of(
     let Reply::Availability { days, .. } = reply else {
         return Err(unexpected(&reply));
     };
-    Ok(days
-        .into_iter()
+    Ok(days_out(days))
+}
+
+/// The seed's days as the API shows them.
+pub(crate) fn days_out(days: Vec<DayAvailability>) -> Vec<DayOut> {
+    days.into_iter()
         .map(|d| DayOut {
             day: d.day,
             name: week::DAYS[usize::from(d.day).min(6)],
@@ -141,7 +147,7 @@ pub(crate) async fn week_of(
                 })
                 .collect(),
         })
-        .collect())
+        .collect()
 }
 
 /// The `days` of a query string (`days=0,1` or `days=Mon,Tue`); every day

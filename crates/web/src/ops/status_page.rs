@@ -2,7 +2,8 @@
 //! `GET /api/status` (every node asked over the peer transport), shown as
 //! a table: up or down, the peer address and priority, whom each node
 //! follows, its quorum term (marked where it holds a majority's
-//! authority), and what it runs according to the cluster file.
+//! authority), and what it runs according to the cluster file. `/live.js`
+//! keeps it current from `GET /api/status/live`.
 
 use std::sync::Arc;
 
@@ -28,7 +29,7 @@ fn status_page(viewer: &Viewer, status: &StatusOut) -> Markup {
         Some(viewer),
         html! {
             h1 { "Cluster status" }
-            p.card {
+            p.card data-coordinator {
                 "Coordinator: "
                 @match &status.coordinator {
                     Some(id) => strong.coordinator { (id) },
@@ -36,8 +37,9 @@ fn status_page(viewer: &Viewer, status: &StatusOut) -> Markup {
                 }
             }
             p.hint { "★ marks the node holding a majority's authority in its term. \
-                      Reload the page to ask the nodes again." }
-            table.events.status {
+                      The table follows the cluster as it changes (with JavaScript; \
+                      otherwise reload the page to ask the nodes again)." }
+            table.events.status data-status data-live="/api/status/live" {
                 thead { tr {
                     th { "Node" } th { "State" } th { "Peer address" } th { "Priority" }
                     th { "Follows" } th { "Term" } th { "Services" }
@@ -82,6 +84,7 @@ fn status_page(viewer: &Viewer, status: &StatusOut) -> Markup {
                     }
                 }
             }
+            script src=(crate::scripts::live_src()) defer {}
         },
     )
 }
@@ -134,5 +137,8 @@ mod tests {
         );
         assert!(text.contains("&lt;shared&gt;"));
         assert!(text.contains(">down<"));
+        // The live script, from our own origin, and where it listens.
+        assert!(text.contains("data-live=\"/api/status/live\""), "{text}");
+        assert!(text.contains("<script src=\"/live.js?v="), "{text}");
     }
 }

@@ -5,6 +5,10 @@
 //! Every action is a plain form (with the session's CSRF token) that runs
 //! the same code as the JSON API (`ops/booking.rs`), then sends the browser
 //! back to `/booking` (303), or shows the page again with the refusal.
+//!
+//! The weeks are live: `/live.js` listens to `GET /api/booking/live` and
+//! redraws a facility's table (found by its `data-facility`) when its week
+//! changes, whoever booked (see `ops/booking_live.rs`).
 
 use std::sync::Arc;
 
@@ -218,8 +222,10 @@ async fn render(
                     @for b in &mine { (my_booking(viewer, b)) }
                 }
             }
-            section aria-labelledby="weeks-heading" {
+            section aria-labelledby="weeks-heading" data-live="/api/booking/live" {
                 h2 #weeks-heading { "Facilities" }
+                p.hint { "The weeks below follow every booking as it is made, here or by \
+                          any other client (with JavaScript; otherwise reload the page)." }
                 @for (f, week) in &weeks {
                     section.card aria-label=(f.name) {
                         h3 { (f.name) }
@@ -234,6 +240,7 @@ async fn render(
                     }
                 }
             }
+            script src=(crate::scripts::live_src()) defer {}
         },
     );
     Ok(layout::html(status, markup))
@@ -242,7 +249,7 @@ async fn render(
 /// One facility's week: per day, its free and its booked time.
 fn week_grid(facility: &str, days: &[DayOut]) -> Markup {
     html! {
-        table.events.week {
+        table.events.week data-facility=(facility) {
             caption.offscreen { "Free and booked time of " (facility) ", Monday to Sunday" }
             thead { tr { th scope="col" { "Day" } th scope="col" { "Free" } th scope="col" { "Booked" } } }
             tbody {
@@ -336,6 +343,21 @@ fn my_booking(viewer: &Viewer, b: &AccountBooking) -> Markup {
 mod tests {
     use super::*;
     use crate::ops::booking::RangeOut;
+
+    #[test]
+    fn the_grid_names_its_facility_for_the_live_script() {
+        let day = DayOut {
+            day: 0,
+            name: "Mon",
+            free: vec![],
+        };
+        let text = week_grid("Room \"A\"", &[day]).into_string();
+        assert!(
+            text.contains("data-facility=\"Room &quot;A&quot;\""),
+            "{text}"
+        );
+        assert!(text.contains("data-label=\"Booked\""), "{text}");
+    }
 
     #[test]
     fn booked_time_is_what_the_free_time_leaves() {
