@@ -562,6 +562,12 @@ impl Page {
             .status()
             .is_ok_and(|status| status.success());
         if !has_websocket {
+            // Where the browser tests are required (CI), so is this one:
+            // the page's script must not go untested without a word.
+            assert!(
+                std::env::var("CONVENE_REQUIRE_BROWSER").as_deref() != Ok("1"),
+                "the page script test needs `node` 20 or later (with a WebSocket)"
+            );
             eprintln!("skipping the page script test: no `node` with a WebSocket (Node 20+)");
             return None;
         }
