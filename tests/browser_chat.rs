@@ -187,6 +187,17 @@ async fn a_message_typed_in_the_browser_reaches_a_chat_client_and_back() {
     .await
     .unwrap();
     shows(&mut browser, "#chat-log", "Cyril: welcome to B").await;
+
+    // A room named in the address (as a final event's page links one): the
+    // page makes it once connected, and TCP clients see it in the list.
+    browser
+        .go(format!("http://{web}/chat?room=Kickoff42"))
+        .await;
+    press(&mut browser, "//button[normalize-space()='Connect']").await;
+    shows(&mut browser, "#chat-current", "Kickoff42").await;
+    bob.send(&ClientMessage::List).await.unwrap();
+    let listed = tcp_until(&mut bob, |m| matches!(m, ServerMessage::RoomList { .. })).await;
+    assert!(format!("{listed:?}").contains("Kickoff42"), "{listed:?}");
     drop(browser);
     c.stop().await;
 }

@@ -1,8 +1,8 @@
 //! A final event used across services, from its page: "Book it" books a
 //! facility for the result's first interval as the account's booking (seen
-//! by a seed client over UDP and in `/api/bookings`), and "Create the
-//! folder" makes the event's folder, which reaches another node's shared
-//! folder. Before the event is final, with a bad token, or for a stranger,
+//! by a seed client over UDP and in `/api/bookings`), the chat room link
+//! opens `/chat` set to make the event's room, and "Create the folder"
+//! makes the event's folder, which reaches another node's shared folder. Before the event is final, with a bad token, or for a stranger,
 //! nothing happens.
 
 use std::time::Duration;
@@ -19,6 +19,7 @@ use crate::web_pages::csrf_of;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_final_event_books_a_facility_and_makes_a_folder_that_syncs() {
     let a = NodeSpec {
+        chat: true,
         booking_port: true,
         booking: Some("facilities = [\"Room A\"]"),
         ..web_files("A", "directory_a")
@@ -80,6 +81,19 @@ async fn a_final_event_books_a_facility_and_makes_a_folder_that_syncs() {
     assert!(page.contains("Book a facility from Wed:09:00 to Wed:10:30 (Europe/Rome)"));
     let folder = format!("events/design-review-{id}");
     assert!(page.contains(&folder));
+    let room = format!("Designrevi{}", &id[..6]);
+    assert!(
+        page.contains(&format!("href=\"/chat?room={room}\"")),
+        "{page}"
+    );
+    let chat = ann_c
+        .get(&format!("/chat?room={room}"))
+        .await
+        .unwrap()
+        .text();
+    assert!(chat.contains(&format!("data-room=\"{room}\"")), "{chat}");
+    let bad = ann_c.get("/chat?room=no-such!").await.unwrap().text();
+    assert!(bad.contains("Not a room to enter") && !bad.contains("data-room"));
 
     // Bad token, a stranger: refused, nothing made.
     let book = format!("/events/{id}/book");

@@ -13,10 +13,12 @@
 use std::sync::Arc;
 
 use axum::Extension;
+use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::response::Response;
-use convene_chat::ids::{MAX_ID_LEN, MIN_ID_LEN, check_identity};
+use convene_chat::ids::{MAX_ID_LEN, MIN_ID_LEN, check_identity, check_room_id};
 use maud::html;
+use serde::Deserialize;
 
 use crate::ops::Ops;
 use crate::pages::layout::{self, page};
@@ -45,8 +47,26 @@ pub fn identity_for(account: &str) -> (String, Option<String>) {
     (name, Some(problem.to_string()))
 }
 
+/// `?room=`: a room to enter once connected (made if nobody has), as a
+/// final event's page links it.
+#[derive(Deserialize, Default)]
+pub struct ChatQuery {
+    #[serde(default)]
+    room: Option<String>,
+}
+
 /// `GET /chat`.
-pub async fn show(Extension(ops): Extension<Arc<Ops>>, viewer: Viewer) -> Response {
+pub async fn show(
+    Extension(ops): Extension<Arc<Ops>>,
+    viewer: Viewer,
+    Query(query): Query<ChatQuery>,
+) -> Response {
+    // A room id that breaks the rules is not passed on: the page says so.
+    let wanted = query.room.filter(|r| !r.is_empty());
+    let room_problem = wanted
+        .as_deref()
+        .and_then(|r| check_room_id(r).err().map(|e| e.to_string()));
+    let wanted = wanted.filter(|_| room_problem.is_none());
     let server = ops
         .chat
         .as_ref()
@@ -64,7 +84,13 @@ pub async fn show(Extension(ops): Extension<Arc<Ops>>, viewer: Viewer) -> Respon
             }
             noscript { p.error { "The chat needs JavaScript: it talks to the server over a WebSocket." } }
             p #chat-status .notice role="status" aria-live="polite" hidden { }
-            form #chat-join .card data-server=(server) {
+            @if let Some(problem) = &room_problem {
+                p.error role="alert" { "Not a room to enter: " (problem) }
+            }
+            form #chat-join .card data-server=(server) data-room=[wanted.as_deref()] {
+                @if let Some(room) = &wanted {
+                    p.hint { "Once connected you enter room " strong { (room) } " (made if nobody has)." }
+                }
                 label for="chat-identity" { "Identity" }
                 @if let Some(problem) = &problem {
                     p.hint #chat-identity-why {

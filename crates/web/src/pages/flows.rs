@@ -1,6 +1,6 @@
 //! What a final event's result leads to, one action each from the event
-//! page: book a facility for the result's first interval, and make a
-//! shared folder for the event. Each shows in its service at once (the
+//! page: book a facility for the result's first interval, open a chat room
+//! named after the event, and make a shared folder for the event. Each shows in its service at once (the
 //! booking grid and `/api/bookings`; the files listing, then every node's
 //! folder as it syncs), because each goes through that service's own path:
 //! the booking is the account's, made as `POST /api/bookings` makes it, and
@@ -97,6 +97,25 @@ pub fn folder_for(event: &Event) -> String {
     }
 }
 
+/// The chat room for `event`: its name's ASCII letters and digits (at most
+/// 10, starting with a letter; `Event` if none), then the first 6 of its
+/// id, so two events of one name get two rooms. Always a valid room id
+/// (3 to 16 letters and digits, starting with a letter).
+pub fn room_for(event: &Event) -> String {
+    let mut room: String = event
+        .name
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .skip_while(|c| !c.is_ascii_alphabetic())
+        .take(10)
+        .collect();
+    if room.is_empty() {
+        room.push_str("Event");
+    }
+    room.extend(event.id.chars().filter(char::is_ascii_alphanumeric).take(6));
+    room
+}
+
 /// The note the folder starts with: what the event is, who is in it, when.
 fn readme(event: &Event) -> String {
     let mut text = format!("{}\n\n", event.name);
@@ -134,7 +153,7 @@ pub(crate) fn card(viewer: &Viewer, event: &Event, ops: Option<&Ops>) -> Markup 
     let span = week_span(&viewer.zone, first);
     let action = |what: &str| format!("/events/{}/{what}", event.id);
     html! {
-        @if !facilities.is_empty() || ops.folder.is_some() {
+        @if !facilities.is_empty() || ops.folder.is_some() || ops.chat.is_some() {
             h2 { "Use the result" }
             div.card {
                 @if let (false, Some(span)) = (facilities.is_empty(), &span) {
@@ -149,6 +168,14 @@ pub(crate) fn card(viewer: &Viewer, event: &Event, ops: Option<&Ops>) -> Markup 
                         }
                         @if span.cut { p.hint { "The result runs past Sunday; the booking ends at Sunday 24:00." } }
                         div.actions { button type="submit" { "Book it" } }
+                    }
+                }
+                @if ops.chat.is_some() {
+                    @let room = room_for(event);
+                    p {
+                        "A chat room for the participants: "
+                        a href={ "/chat?room=" (room) } { "open " (room) }
+                        span.hint { " (made when you connect, if nobody has; it lasts while its maker stays in it, as chat rooms do)" }
                     }
                 }
                 @if ops.folder.is_some() {
@@ -316,8 +343,17 @@ mod tests {
             folder_for(&event),
             "events/q3-retro-etc-passwd-plans-abcdefghjk"
         );
+        assert_eq!(room_for(&event), "Q3Retroetcabcdef");
         event.name = "¿?".into();
         assert_eq!(folder_for(&event), "events/abcdefghjk");
         assert!(SharedPath::parse(&folder_for(&event)).is_ok());
+        assert_eq!(room_for(&event), "Eventabcdef");
+        event.name = "2026 budget".into();
+        assert_eq!(room_for(&event), "budgetabcdef");
+        for name in ["Q3 Retro", "¿?", "2026 budget", "x"] {
+            event.name = name.into();
+            let room = room_for(&event);
+            assert!(convene_chat::ids::check_room_id(&room).is_ok(), "{room}");
+        }
     }
 }

@@ -15,6 +15,9 @@
   var current = '';
   var owned = '';
   var server = join.getAttribute('data-server') || '';
+  // A room to enter once connected (a final event's page links one): made
+  // if nobody has, else joined.
+  var wanted = join.getAttribute('data-room') || '';
   var leaving = false;
   var refused = false;
 
@@ -75,6 +78,7 @@
           join.hidden = true;
           room.hidden = false;
           send({ type: 'list' });
+          if (wanted) { send({ type: 'createroom', roomid: wanted }); }
           $('chat-message').focus();
         } else {
           refused = true;
@@ -109,9 +113,13 @@
         if (String(m.approved).toLowerCase() === 'true') {
           owned = m.roomid;
           say('Room ' + m.roomid + ' is created.');
+        } else if (m.roomid === wanted) {
+          // Made already (by another participant): enter it.
+          send({ type: 'joinroom', roomid: wanted });
         } else {
           say('Create room ' + m.roomid + ' failed.', 'error');
         }
+        if (m.roomid === wanted) { wanted = ''; }
         break;
       case 'deleteroom':
         if (String(m.approved).toLowerCase() === 'true') {
