@@ -78,6 +78,10 @@ pub enum BenchCommand {
         /// Clients over three nodes, for the broadcast latency run (0 skips it).
         #[arg(long, default_value_t = 1000)]
         broadcast: usize,
+        /// Browser-protocol clients (WebSockets to `/api/chat`) over three
+        /// nodes' web fronts, for the same run (0 skips it).
+        #[arg(long, default_value_t = 1000)]
+        web_broadcast: usize,
         /// Seconds of fan-out.
         #[arg(long, default_value_t = 5.0)]
         seconds: f64,
@@ -205,12 +209,14 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Chat {
             fanout,
             broadcast,
+            web_broadcast,
             seconds,
             failovers,
             idle,
         } => chat::run(&chat::ChatBench {
             fanout,
             broadcast,
+            web_broadcast,
             seconds,
             failovers,
             idle,

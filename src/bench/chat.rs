@@ -9,6 +9,9 @@
 //!   each node's clients in its MainHall; one client per node broadcasts its
 //!   clock every 50 ms, and every receiver records how long the line took
 //!   (websocket-shootout's measure, per room since rooms live on one node).
+//! - **Browser broadcast latency**: the same with `--web-broadcast`
+//!   browser-protocol clients, WebSockets to the three nodes' `/api/chat`
+//!   (issue 14's target: 1,000 clients, p95 under 50 ms).
 //! - **Failover**: three nodes with the default election timings; the
 //!   coordinator is stopped (its socket simply goes quiet, as after a
 //!   `kill -9`) and the clock runs until both others name the new one.
@@ -44,6 +47,7 @@ const WINDOW: u64 = 300;
 pub struct ChatBench {
     pub fanout: usize,
     pub broadcast: usize,
+    pub web_broadcast: usize,
     pub seconds: f64,
     pub failovers: usize,
     pub idle: usize,
@@ -103,6 +107,32 @@ fn run_in(dir: &Path, b: &ChatBench) -> anyhow::Result<()> {
             q(1.0)
         );
     }
+    if b.web_broadcast >= 6 {
+        let (_, nodes) = nodes_rt.block_on(start_with(
+            dir,
+            "web",
+            &["w1", "w2", "w3"],
+            "http_port = 0\n",
+        ))?;
+        let webs = nodes
+            .iter()
+            .map(|n| n.http_addr().context("the node has no web front"))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let r = clients_rt.block_on(web_latency(&webs, b.web_broadcast, 100));
+        nodes_rt.block_on(convene_node::stop_all(nodes));
+        let mut samples = r?;
+        samples.sort_unstable();
+        let q = |q| quantile(&samples, q).unwrap_or_default() as f64 / 1000.0;
+        println!(
+            "browser broadcast: {} WebSocket clients (/api/chat) over 3 web fronts, {} deliveries: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            b.web_broadcast,
+            samples.len(),
+            q(0.5),
+            q(0.95),
+            q(0.99),
+            q(1.0)
+        );
+    }
     if b.failovers > 0 {
         let times = nodes_rt.block_on(failover(dir, b.failovers))?;
         let ms: Vec<String> = times
@@ -129,9 +159,10 @@ fn run_in(dir: &Path, b: &ChatBench) -> anyhow::Result<()> {
 
 /// The load generator opens every connection from one address, so the
 /// benchmark's cluster files lift the per-address and total caps a real
-/// cluster keeps (`[limits]`, 256 and 4,096 by default).
-const BENCH_LIMITS: &str =
-    "[limits]\nchat_connections = 1000000\nchat_connections_per_ip = 1000000\n";
+/// cluster keeps (`[limits]`, 256 and 4,096 by default), for chat's port
+/// and the web fronts (whose WebSockets hold their connection's place).
+const BENCH_LIMITS: &str = "[limits]\nchat_connections = 1000000\nchat_connections_per_ip = 1000000\n\
+     http_connections = 1000000\nhttp_connections_per_ip = 1000000\n";
 
 /// Starts chat-only nodes `ids` (port 0), the benchmark's limits appended.
 async fn start(
@@ -139,10 +170,20 @@ async fn start(
     name: &str,
     ids: &[&str],
 ) -> anyhow::Result<(Arc<ClusterConfig>, Vec<RunningNode>)> {
-    let mut toml = String::new();
+    start_with(dir, name, ids, "").await
+}
+
+/// As [`start`], each node's section ending with `extra`.
+async fn start_with(
+    dir: &Path,
+    name: &str,
+    ids: &[&str],
+    extra: &str,
+) -> anyhow::Result<(Arc<ClusterConfig>, Vec<RunningNode>)> {
+    let mut toml = format!("database_url = \"sqlite://{name}.db\"\n");
     for id in ids {
         toml.push_str(&format!(
-            "[[node]]\nid = \"{id}\"\nhost = \"127.0.0.1\"\npeer_port = 0\nchat_port = 0\ndata_dir = \"{name}-{id}\"\n"
+            "[[node]]\nid = \"{id}\"\nhost = \"127.0.0.1\"\npeer_port = 0\nchat_port = 0\ndata_dir = \"{name}-{id}\"\n{extra}"
         ));
     }
     toml.push_str(BENCH_LIMITS);
@@ -311,6 +352,97 @@ async fn latency(addrs: &[SocketAddr], n: usize, rounds: usize) -> anyhow::Resul
     Ok(samples)
 }
 
+/// As [`latency`], with browser-protocol clients: WebSockets to each web
+/// front's `/api/chat`, logged in as one account per front.
+async fn web_latency(webs: &[SocketAddr], n: usize, rounds: usize) -> anyhow::Result<Vec<u64>> {
+    let epoch = Instant::now();
+    let samples = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut senders = Vec::new();
+    let mut listeners = Vec::new();
+    let per_node = n / webs.len();
+    for (k, web) in webs.iter().enumerate() {
+        let cookie = web_session(*web, &format!("bench{k}")).await?;
+        for i in 0..per_node {
+            let identity = format!("W{k}x{i}");
+            let (mut read, mut write) =
+                convene_web::client::websocket::connect(*web, "/api/chat", &cookie).await?;
+            write
+                .send_text(&format!(
+                    "{{\"type\":\"newidentity\",\"identity\":\"{identity}\"}}"
+                ))
+                .await?;
+            let own = format!("\"identity\":\"{identity}\"");
+            loop {
+                let text = read
+                    .next_text(Some(&mut write))
+                    .await?
+                    .with_context(|| format!("{identity}: closed while logging in"))?;
+                if text.contains("\"approved\":\"false\"") {
+                    bail!("{identity} refused: {text}");
+                }
+                if text.contains("roomchange") && text.contains(&own) {
+                    break;
+                }
+            }
+            let samples = samples.clone();
+            tokio::spawn(async move {
+                while let Ok(Some(text)) = read.next_text(None).await {
+                    record(&text, epoch, &samples);
+                }
+            });
+            if i == 0 {
+                senders.push(write);
+            } else {
+                listeners.push(write);
+            }
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for _ in 0..rounds {
+        for write in &mut senders {
+            let at = epoch.elapsed().as_micros();
+            write
+                .send_text(&format!("{{\"type\":\"message\",\"content\":\"{at}\"}}"))
+                .await?;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    drop(listeners);
+    let samples = std::mem::take(&mut *samples.lock().unwrap_or_else(|e| e.into_inner()));
+    Ok(samples)
+}
+
+/// Registers and logs in `name` on the web front `web`; its session cookie.
+async fn web_session(web: SocketAddr, name: &str) -> anyhow::Result<String> {
+    let mut client = convene_web::client::HttpClient::new(web);
+    let body = serde_json::json!({"username": name, "password": "bench-password"});
+    let r = client.post_json("/api/register", &body).await?;
+    if r.status != 201 {
+        bail!("registering {name}: {} {}", r.status, r.text());
+    }
+    let r = client.post_json("/api/login", &body).await?;
+    if r.status != 200 {
+        bail!("logging in {name}: {} {}", r.status, r.text());
+    }
+    let token = client
+        .cookie("convene_session")
+        .context("no session cookie")?;
+    Ok(format!("convene_session={token}"))
+}
+
+/// Records the latency of a broadcast line whose content is its send time.
+fn record(line: &str, epoch: Instant, samples: &std::sync::Mutex<Vec<u64>>) {
+    let Some(rest) = line.split("\"content\":\"").nth(1) else {
+        return;
+    };
+    let sent: Option<u128> = rest.split('"').next().and_then(|t| t.parse().ok());
+    if let Some(sent) = sent {
+        let took = epoch.elapsed().as_micros().saturating_sub(sent) as u64;
+        samples.lock().unwrap_or_else(|e| e.into_inner()).push(took);
+    }
+}
+
 async fn record_latency(
     mut read: BufReader<OwnedReadHalf>,
     epoch: Instant,
@@ -323,14 +455,7 @@ async fn record_latency(
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
-        let Some(rest) = line.split("\"content\":\"").nth(1) else {
-            continue;
-        };
-        let sent: Option<u128> = rest.split('"').next().and_then(|t| t.parse().ok());
-        if let Some(sent) = sent {
-            let took = epoch.elapsed().as_micros().saturating_sub(sent) as u64;
-            samples.lock().unwrap_or_else(|e| e.into_inner()).push(took);
-        }
+        record(&line, epoch, &samples);
     }
 }
 

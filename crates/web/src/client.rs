@@ -41,6 +41,7 @@ pub use crate::tls::ClientTls;
 pub use events::{EventStream, ServerEvent};
 
 mod events;
+pub mod websocket;
 use crate::tls::TlsError;
 
 /// A connection to the server: plain TCP, or TLS over it.
