@@ -5,14 +5,20 @@
 //! deadline each sees the common time on the event page, in their own time
 //! zone.
 //!
+//! `Browser` here is what every browser test drives, with
+//! [`check_page`](Browser::check_page): what every page must pass at a
+//! phone's width, and with `CONVENE_SCREENSHOTS=DIR` a PNG of it.
+//!
 //! Skipped when chromedriver is not installed, unless
 //! `CONVENE_REQUIRE_BROWSER=1` (as `.ci/run` sets), which makes a missing
 //! browser a failure.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
+use base64ct::{Base64, Encoding};
 use convene_events::zone::Zone;
 use convene_web::client::HttpClient;
 use serde_json::{Value, json};
@@ -250,6 +256,81 @@ impl Browser {
             "{}",
             self.source().await
         );
+    }
+
+    /// Runs `script` (its `return` value comes back).
+    pub(crate) async fn script(&mut self, script: &str) -> Value {
+        self.command(
+            "POST",
+            "/execute/sync",
+            json!({"script": script, "args": []}),
+        )
+        .await
+    }
+
+    /// Checks what every page must do at a phone's width: nothing wider
+    /// than the screen, and every field named (a label, or `aria-label`).
+    /// Saves a screenshot as `name.png` when asked to.
+    pub(crate) async fn check_page(&mut self, name: &str) {
+        let fits = self
+            .script("return document.documentElement.scrollWidth <= window.innerWidth + 1;")
+            .await;
+        assert_eq!(fits, json!(true), "{name} is wider than a phone");
+        let unnamed = self
+            .script(
+                "return Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea'))\
+                 .filter(e => !e.closest('label') && !e.getAttribute('aria-label') && \
+                   !(e.id && document.querySelector('label[for=\"' + e.id + '\"]')))\
+                 .map(e => e.name);",
+            )
+            .await;
+        assert_eq!(unnamed, json!([]), "fields without a label on {name}");
+        if let Some(dir) = std::env::var_os("CONVENE_SCREENSHOTS") {
+            // The whole page, as tall as it is.
+            let height = self
+                .script("return document.documentElement.scrollHeight;")
+                .await
+                .as_u64()
+                .unwrap_or(915)
+                .clamp(915, 8000);
+            // (A window cannot grow past the screen; Chromium's device
+            // emulation can, through chromedriver's DevTools passthrough.)
+            let metrics = json!({"cmd": "Emulation.setDeviceMetricsOverride", "params": {
+                "width": 412, "height": height, "deviceScaleFactor": 1, "mobile": true}});
+            self.command("POST", "/goog/cdp/execute", metrics).await;
+            let png = self.command("GET", "/screenshot", json!({})).await;
+            let clear = json!({"cmd": "Emulation.clearDeviceMetricsOverride", "params": {}});
+            self.command("POST", "/goog/cdp/execute", clear).await;
+            let bytes = Base64::decode_vec(png.as_str().unwrap_or_default()).unwrap();
+            let dir = PathBuf::from(dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(format!("{name}.png")), bytes).unwrap();
+        }
+    }
+
+    /// Presses on `from`, moves across to `to` and lets go, as a person
+    /// drags a mouse.
+    pub(crate) async fn drag(&mut self, from: &str, to: &str) {
+        let (a, b) = (
+            self.find("css selector", from).await,
+            self.find("css selector", to).await,
+        );
+        let origin = |e: &str| json!({ ELEMENT: e });
+        self.command(
+            "POST",
+            "/actions",
+            json!({"actions": [{
+                "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
+                "actions": [
+                    {"type": "pointerMove", "origin": origin(&a), "x": 0, "y": 0},
+                    {"type": "pointerDown", "button": 0},
+                    {"type": "pointerMove", "origin": origin(&b), "x": 0, "y": 0, "duration": 200},
+                    {"type": "pointerUp", "button": 0},
+                ],
+            }]}),
+        )
+        .await;
+        self.command("DELETE", "/actions", json!({})).await;
     }
 }
 

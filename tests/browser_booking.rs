@@ -117,6 +117,7 @@ async fn the_booking_grid_and_the_status_page_update_live_in_a_real_browser() {
     .await;
     let seen = browser.command("POST", "/execute/sync", monday).await;
     assert_eq!(seen[1], json!(true), "the page was reloaded");
+    browser.check_page("booking").await;
 
     // Grace books Room A with the page's form…
     browser.set("select[name=facility]", 0, "Room A").await;

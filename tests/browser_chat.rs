@@ -162,6 +162,7 @@ async fn a_message_typed_in_the_browser_reaches_a_chat_client_and_back() {
     .await
     .unwrap();
     shows(&mut browser, "#chat-log", "Bob: hi browser").await;
+    browser.check_page("chat").await;
 
     // A room on B, joined from the room list: the page moves there.
     press(&mut browser, "//button[@aria-label='Delete webroom']").await;

@@ -13,97 +13,18 @@
 //! With `CONVENE_SCREENSHOTS=DIR` it also saves a PNG of every page it
 //! visits into DIR (how `docs/screenshots/` is made).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use base64ct::{Base64, Encoding};
 use convene_time::WeekTime;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::booking_web::free_slots;
-use crate::browser::{Browser, ELEMENT};
+use crate::browser::Browser;
 use crate::events::{now, unique};
 use crate::util::{
     FAST_ELECTION, NodeSpec, SPEC_B, TestCluster, eventually, files, ready, web_files,
 };
 use crate::web::{api_user, wait_final};
-
-impl Browser {
-    /// Runs `script` (its `return` value comes back).
-    async fn script(&mut self, script: &str) -> Value {
-        self.command(
-            "POST",
-            "/execute/sync",
-            json!({"script": script, "args": []}),
-        )
-        .await
-    }
-
-    /// Checks what every page must do at a phone's width: nothing wider
-    /// than the screen, and every field named (a label, or `aria-label`).
-    /// Saves a screenshot as `name.png` when asked to.
-    async fn check_page(&mut self, name: &str) {
-        let fits = self
-            .script("return document.documentElement.scrollWidth <= window.innerWidth + 1;")
-            .await;
-        assert_eq!(fits, json!(true), "{name} is wider than a phone");
-        let unnamed = self
-            .script(
-                "return Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea'))\
-                 .filter(e => !e.closest('label') && !e.getAttribute('aria-label') && \
-                   !(e.id && document.querySelector('label[for=\"' + e.id + '\"]')))\
-                 .map(e => e.name);",
-            )
-            .await;
-        assert_eq!(unnamed, json!([]), "fields without a label on {name}");
-        if let Some(dir) = std::env::var_os("CONVENE_SCREENSHOTS") {
-            // The whole page, as tall as it is.
-            let height = self
-                .script("return document.documentElement.scrollHeight;")
-                .await
-                .as_u64()
-                .unwrap_or(915)
-                .clamp(915, 8000);
-            // (A window cannot grow past the screen; Chromium's device
-            // emulation can, through chromedriver's DevTools passthrough.)
-            let metrics = json!({"cmd": "Emulation.setDeviceMetricsOverride", "params": {
-                "width": 412, "height": height, "deviceScaleFactor": 1, "mobile": true}});
-            self.command("POST", "/goog/cdp/execute", metrics).await;
-            let png = self.command("GET", "/screenshot", json!({})).await;
-            let clear = json!({"cmd": "Emulation.clearDeviceMetricsOverride", "params": {}});
-            self.command("POST", "/goog/cdp/execute", clear).await;
-            let bytes = Base64::decode_vec(png.as_str().unwrap_or_default()).unwrap();
-            let dir = PathBuf::from(dir);
-            std::fs::create_dir_all(&dir).unwrap();
-            std::fs::write(dir.join(format!("{name}.png")), bytes).unwrap();
-        }
-    }
-
-    /// Presses on `from`, moves across to `to` and lets go, as a person
-    /// drags a mouse.
-    async fn drag(&mut self, from: &str, to: &str) {
-        let (a, b) = (
-            self.find("css selector", from).await,
-            self.find("css selector", to).await,
-        );
-        let origin = |e: &str| json!({ ELEMENT: e });
-        self.command(
-            "POST",
-            "/actions",
-            json!({"actions": [{
-                "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
-                "actions": [
-                    {"type": "pointerMove", "origin": origin(&a), "x": 0, "y": 0},
-                    {"type": "pointerDown", "button": 0},
-                    {"type": "pointerMove", "origin": origin(&b), "x": 0, "y": 0, "duration": 200},
-                    {"type": "pointerUp", "button": 0},
-                ],
-            }]}),
-        )
-        .await;
-        self.command("DELETE", "/actions", json!({})).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_grids_and_a_final_events_actions_work_in_a_real_browser() {
@@ -130,6 +51,8 @@ async fn files_grids_and_a_final_events_actions_work_in_a_real_browser() {
     let (dir_a, dir_b) = (c.path("directory_a"), c.path("directory_b"));
     let tag = unique();
     let (ann, ben) = (format!("ann{tag}"), format!("ben{tag}"));
+    browser.go(format!("http://{web}/login")).await;
+    browser.check_page("login").await;
     browser.register(web, &ann, "UTC").await;
     let mut ben_c = api_user(web, &ben, "UTC").await;
     browser.login(web, &ann).await;
@@ -250,7 +173,7 @@ async fn files_grids_and_a_final_events_actions_work_in_a_real_browser() {
     browser.check_page("event-final").await;
     browser.click("Book it").await;
     assert!(browser.url().await.contains("/booking"));
-    browser.check_page("booking").await;
+    browser.check_page("booking-from-an-event").await;
     let t = |d, h, m| WeekTime::new(d, h, m).unwrap();
     assert_eq!(
         free_slots(c.node("A").booking_addr().unwrap(), "Room A", 2).await,
