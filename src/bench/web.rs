@@ -101,6 +101,7 @@ async fn measure(nodes: &[convene_node::RunningNode], renders: usize) -> anyhow:
         ("a final event (actions)", format!("/events/{done}")),
         ("booking", "/booking".to_string()),
         ("meet", "/meet?users=khloe,kinsley".to_string()),
+        ("chat", "/chat".to_string()),
         ("files", "/files".to_string()),
         ("status", "/status".to_string()),
     ];
