@@ -94,6 +94,20 @@ async fn files_grids_and_a_final_events_actions_work_in_a_real_browser() {
             "2030-03-04T10:30"
         ])
     );
+    // By keyboard: Space on a focused cell ticks it (the cells are
+    // checkboxes; the script leaves keyboard clicks alone).
+    let cell = browser.find("css selector", "#cell-20300305T1200").await;
+    browser
+        .command(
+            "POST",
+            &format!("/element/{cell}/value"),
+            json!({"text": " "}),
+        )
+        .await;
+    let ticked = browser
+        .script("return document.getElementById('cell-20300305T1200').checked;")
+        .await;
+    assert_eq!(ticked, json!(true), "Space did not tick the cell");
     browser.check_page("event-grid").await;
     browser.click("Send the painted times").await;
     let page = browser.source().await;
