@@ -9,13 +9,12 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use convene_booking::client::Client;
 use convene_booking::wire::{Reply, Request};
-use convene_time::WeekTime;
 use convene_web::client::{EventStream, HttpClient};
 use serde_json::{Value, json};
 
-use crate::util::{FAST_ELECTION, NodeSpec, TestCluster, plain, register};
+use crate::booking_web::{account, seed, t};
+use crate::util::{FAST_ELECTION, NodeSpec, TestCluster, plain};
 
 /// A: the web front, a UDP front door and "Room A". B: a UDP front door
 /// and "Hall B", so a stream at A follows a facility B serves. C: nothing
@@ -41,33 +40,6 @@ async fn cluster() -> TestCluster {
 
 fn web(c: &TestCluster) -> SocketAddr {
     c.node("A").http_addr().unwrap()
-}
-
-/// `name`, registered and logged in over the API (the session cookie).
-async fn account(web: SocketAddr, name: &str) -> HttpClient {
-    register(web, name).await;
-    let mut client = HttpClient::new(web);
-    let body = json!({"username": name, "password": "password1"});
-    let r = client.post_json("/api/login", &body).await.unwrap();
-    assert_eq!(r.status, 200, "{}", r.text());
-    client
-}
-
-/// One seed request over UDP.
-async fn seed(server: SocketAddr, request: Request) -> Reply {
-    tokio::task::spawn_blocking(move || {
-        let mut c = Client::new(server).unwrap();
-        c.timeout = Duration::from_secs(2);
-        c.call(&request, &mut std::io::sink())
-            .unwrap()
-            .expect("a reply")
-    })
-    .await
-    .unwrap()
-}
-
-fn t(day: u8, hour: u8, minute: u8) -> WeekTime {
-    WeekTime::new(day, hour, minute).unwrap()
 }
 
 /// Reads events until one of kind `kind` satisfies `wanted`, and returns

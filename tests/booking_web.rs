@@ -42,7 +42,7 @@ fn udp(c: &TestCluster) -> SocketAddr {
 }
 
 /// `name`, registered and logged in over the API (the session cookie).
-async fn account(web: SocketAddr, name: &str) -> HttpClient {
+pub(crate) async fn account(web: SocketAddr, name: &str) -> HttpClient {
     register(web, name).await;
     let mut client = HttpClient::new(web);
     let body = json!({"username": name, "password": "password1"});
@@ -107,7 +107,7 @@ pub(crate) async fn seed(server: SocketAddr, request: Request) -> Reply {
     .unwrap()
 }
 
-fn t(day: u8, hour: u8, minute: u8) -> WeekTime {
+pub(crate) fn t(day: u8, hour: u8, minute: u8) -> WeekTime {
     WeekTime::new(day, hour, minute).unwrap()
 }
 

@@ -6,14 +6,12 @@
 //! seed client's query sees. Then `/status`, open, shows a stopped node go
 //! down without a reload.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use convene_booking::client::Client;
 use convene_booking::wire::{Reply, Request};
-use convene_time::WeekTime;
 use serde_json::json;
 
+use crate::booking_web::{seed, t};
 use crate::browser::Browser;
 use crate::util::{FAST_ELECTION, NodeSpec, TestCluster, eventually, plain};
 
@@ -34,22 +32,6 @@ async fn cluster() -> TestCluster {
     c.start_node("A").await;
     c.start_node("B").await;
     c
-}
-
-async fn seed(server: SocketAddr, request: Request) -> Reply {
-    tokio::task::spawn_blocking(move || {
-        let mut c = Client::new(server).unwrap();
-        c.timeout = Duration::from_secs(2);
-        c.call(&request, &mut std::io::sink())
-            .unwrap()
-            .expect("a reply")
-    })
-    .await
-    .unwrap()
-}
-
-fn t(day: u8, hour: u8, minute: u8) -> WeekTime {
-    WeekTime::new(day, hour, minute).unwrap()
 }
 
 /// The text of Monday's "Booked" cell in `facility`'s table, and whether
