@@ -18,10 +18,19 @@ mod secret;
 mod status;
 mod up;
 
+/// What `convene --version` prints after the name: the version and the git
+/// commit built from (embedded by `build.rs`; `unknown` outside a checkout).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("CONVENE_COMMIT"),
+    ")"
+);
+
 /// Convene: one self-hosted, clustered server to find a common free time,
 /// book rooms, schedule events, chat and keep a shared folder in sync.
 #[derive(Parser)]
-#[command(name = "convene", version, about)]
+#[command(name = "convene", version = VERSION, about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

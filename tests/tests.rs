@@ -36,6 +36,7 @@ mod meet;
 mod meet_bad_input;
 mod meet_cli;
 mod meet_failover;
+mod ops;
 mod meet_web;
 mod partition_netns;
 mod web;
