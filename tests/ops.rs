@@ -2,7 +2,11 @@
 //! endpoints a load balancer or systemd asks, and `convene check` before a
 //! start.
 
-use crate::util::convene;
+use std::time::Duration;
+
+use convene_web::client::HttpClient;
+
+use crate::util::{TestCluster, convene, eventually, plain, ready, web};
 
 /// `--version` names the version and the commit, so a bug report says which
 /// code it is about.
@@ -22,8 +26,92 @@ fn version_names_the_version_and_the_commit() {
         .unwrap_or_else(|| panic!("no commit in {line:?}"));
     // A short hash from git, or `unknown` for a build outside a checkout.
     assert!(
-        commit == "unknown"
-            || (commit.len() >= 7 && commit.chars().all(|c| c.is_ascii_hexdigit())),
+        commit == "unknown" || (commit.len() >= 7 && commit.chars().all(|c| c.is_ascii_hexdigit())),
         "{commit:?}"
     );
+}
+
+/// A of three nodes has the web front; B and C only take part in the
+/// membership.
+async fn three_nodes() -> TestCluster {
+    TestCluster::bind(&[web("A"), plain("B"), plain("C")]).await
+}
+
+fn front(c: &TestCluster) -> HttpClient {
+    HttpClient::new(c.cluster.node("A").unwrap().http_addr().unwrap())
+}
+
+/// `GET /readyz` until its status is `want`; returns the last JSON.
+async fn readyz_until(c: &TestCluster, want: u16) -> serde_json::Value {
+    let what = format!("/readyz to answer {want}");
+    eventually(Duration::from_secs(15), &what, || async {
+        let r = front(c).get("/readyz").await.map_err(|e| e.to_string())?;
+        let json = r.json().map_err(|e| e.to_string())?;
+        ready(r.status == want, format!("{} {json}", r.status))?;
+        Ok::<_, String>(json)
+    })
+    .await
+}
+
+/// `/healthz` answers `ok` without a login; `/readyz` is `200` on a
+/// healthy cluster, and `503` naming why once the node's peers are gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_follows_the_peers_and_healthz_the_process() {
+    let mut c = three_nodes().await;
+    for id in ["A", "B", "C"] {
+        c.start_node(id).await;
+    }
+    let r = front(&c).get("/healthz").await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.text().trim(), "ok");
+    assert!(
+        r.header("content-type").unwrap().starts_with("text/plain"),
+        "{r:?}"
+    );
+
+    let json = readyz_until(&c, 200).await;
+    assert_eq!(json["ready"], true, "{json}");
+    assert_eq!(json["node"], "A", "{json}");
+    assert!(json["coordinator"].is_string(), "{json}");
+    assert_eq!(json["reasons"], serde_json::json!([]), "{json}");
+
+    c.stop_node("B").await;
+    c.stop_node("C").await;
+    let json = readyz_until(&c, 503).await;
+    assert_eq!(json["ready"], false, "{json}");
+    let error = json["error"].as_str().unwrap();
+    assert!(error.contains("no peer heard from"), "{json}");
+    assert_eq!(json["live"], serde_json::json!(["A"]), "{json}");
+    // Alive all the same: a supervisor must not restart it for this.
+    assert_eq!(front(&c).get("/healthz").await.unwrap().status, 200);
+
+    // B back: ready again.
+    c.start_node("B").await;
+    readyz_until(&c, 200).await;
+    c.stop().await;
+}
+
+/// A node started while its peers are absent is alive but not ready: it
+/// hears nobody and knows no coordinator it could reach.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_peers_are_absent_is_not_ready() {
+    let mut c = three_nodes().await;
+    c.start_node("A").await;
+    assert_eq!(front(&c).get("/healthz").await.unwrap().status, 200);
+    let r = front(&c).get("/readyz").await.unwrap();
+    assert_eq!(r.status, 503, "{}", r.text());
+    let json = r.json().unwrap();
+    assert_eq!(json["ready"], false, "{json}");
+    assert!(
+        json["error"]
+            .as_str()
+            .unwrap()
+            .contains("no peer heard from"),
+        "{json}"
+    );
+    // Still so once its election has run its course alone.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let r = front(&c).get("/readyz").await.unwrap();
+    assert_eq!(r.status, 503, "{}", r.text());
+    c.stop().await;
 }
