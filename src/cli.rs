@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod book;
 mod book_experiment;
 mod chat;
+mod check;
 mod credentials;
 mod files;
 mod login;
@@ -110,6 +111,18 @@ enum Command {
         #[arg(long, requires = "chat_config")]
         secret_file: Option<PathBuf>,
     },
+    /// Check a cluster file without starting anything: keys, ports free
+    /// here, secret, data directories, database; prints what each node
+    /// runs, and every problem (exit 1 if any).
+    Check {
+        /// The cluster file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Check this node only (default: every node whose address is on
+        /// this host).
+        #[arg(long)]
+        id: Option<String>,
+    },
     /// Print a new cluster secret (64 hex digits from the OS random source):
     /// `convene secret > cluster.secret`, then `secret_file = "cluster.secret"`.
     Secret,
@@ -193,6 +206,7 @@ pub fn main() -> ExitCode {
             chat_config.as_deref(),
             secret_file.as_deref(),
         ),
+        Command::Check { config, id } => check::run(&config, id.as_deref()),
         Command::Secret => secret::run(),
         Command::Login { server, user } => login::login(&server, user),
         Command::Logout { server } => login::logout(server.as_deref()),

@@ -2,11 +2,12 @@
 //! endpoints a load balancer or systemd asks, and `convene check` before a
 //! start.
 
+use std::path::Path;
 use std::time::Duration;
 
 use convene_web::client::HttpClient;
 
-use crate::util::{TestCluster, convene, eventually, plain, ready, web};
+use crate::util::{SPEC_B, TestCluster, convene, eventually, plain, ready, web, write};
 
 /// `--version` names the version and the commit, so a bug report says which
 /// code it is about.
@@ -114,4 +115,111 @@ async fn a_node_whose_peers_are_absent_is_not_ready() {
     let r = front(&c).get("/readyz").await.unwrap();
     assert_eq!(r.status, 503, "{}", r.text());
     c.stop().await;
+}
+
+/// Runs `convene check` in `dir` with `args`; returns its exit code and
+/// what it printed on standard output.
+fn check(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let output = convene()
+        .arg("check")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    (output.status.code(), stdout)
+}
+
+/// A file that would start: exit 0, and every node listed with what it
+/// runs.
+#[test]
+fn check_passes_a_good_file_and_lists_the_services() {
+    let dir = tempfile::tempdir().unwrap();
+    convene_cluster::ClusterSecret::create_file(&dir.path().join("cluster.secret")).unwrap();
+    write(dir.path(), "b.txt", SPEC_B);
+    write(
+        dir.path(),
+        "cluster.toml",
+        "secret_file = \"cluster.secret\"\n\
+         [[node]]\nid = \"A\"\nhost = \"127.0.0.1\"\npeer_port = 0\nclient_port = 0\nhttp_port = 0\n\
+         [[node]]\nid = \"B\"\nhost = \"127.0.0.1\"\npeer_port = 0\n\
+         [node.meet]\navailability = \"b.txt\"\n",
+    );
+    let (code, out) = check(dir.path(), &["--config", "cluster.toml"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("A (peer 127.0.0.1:0, checked here): meet main :0; web :0"),
+        "{out}"
+    );
+    assert!(
+        out.contains("B (peer 127.0.0.1:0, checked here): meet backend"),
+        "{out}"
+    );
+    assert!(out.contains("ok: A, B would start here"), "{out}");
+    // Nothing started, nothing left behind.
+    assert!(!dir.path().join("convene-data").exists(), "{out}");
+
+    let (code, out) = check(dir.path(), &["--config", "cluster.toml", "--id", "B"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("A (peer 127.0.0.1:0, elsewhere)"), "{out}");
+    assert!(out.contains("ok: B would start here"), "{out}");
+}
+
+/// An unknown key: exit 1, naming it (the parser's line and column too).
+#[test]
+fn check_names_a_bad_key() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "cluster.toml",
+        "[[node]]\nid = \"A\"\nhost = \"127.0.0.1\"\npeer_prot = 7000\n",
+    );
+    let (code, out) = check(dir.path(), &["--config", "cluster.toml", "--id", "A"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("1 problem (node A would not start)"), "{out}");
+    assert!(out.contains("unknown field `peer_prot`"), "{out}");
+}
+
+/// Everything wrong at once, each named: a secret that cannot be read, a
+/// TCP and a UDP port held by this test, a data directory that cannot be
+/// made (a file stands where its parent should be; unlike permission
+/// bits, that holds for root too), and a node the file does not have.
+#[test]
+fn check_names_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let (http, peer) = (
+        tcp.local_addr().unwrap().port(),
+        udp.local_addr().unwrap().port(),
+    );
+    write(dir.path(), "in-the-way", "a file, not a directory");
+    write(
+        dir.path(),
+        "cluster.toml",
+        &format!(
+            "secret_file = \"missing.secret\"\n\
+             [[node]]\nid = \"A\"\nhost = \"127.0.0.1\"\npeer_port = 0\nhttp_port = {http}\n\
+             data_dir = \"in-the-way/A\"\n\
+             [[node]]\nid = \"B\"\nhost = \"127.0.0.1\"\npeer_port = {peer}\n"
+        ),
+    );
+    let (code, out) = check(dir.path(), &["--config", "cluster.toml"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("4 problems"), "{out}");
+    for needle in [
+        "secret_file missing.secret: cannot be read",
+        &format!("node \"A\": http_port = {http} cannot be bound on 127.0.0.1 (TCP)"),
+        "node \"A\": data_dir in-the-way/A cannot be written",
+        &format!("node \"B\": peer_port = {peer} cannot be bound on 127.0.0.1 (UDP)"),
+    ] {
+        assert!(out.contains(needle), "{needle:?} in {out}");
+    }
+    // The nodes are still listed, so the operator sees what would run.
+    assert!(out.contains(&format!("web :{http}")), "{out}");
+
+    let (code, out) = check(dir.path(), &["--config", "cluster.toml", "--id", "C"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("no node with id \"C\""), "{out}");
+    drop((tcp, udp));
 }
