@@ -21,7 +21,7 @@
 //! secret only on loopback, and the database answers: for SQLite, the
 //! file's directory is writable (and the file, if it exists, opens for
 //! writing); for MySQL or PostgreSQL, it is opened as a node opens it
-//! ([`convene_eventdb::open`]), within [`DATABASE_WAIT`].
+//! ([`convene_eventdb::open()`]), within [`DATABASE_WAIT`].
 //!
 //! Nothing is left behind but what a node's start would create anyway
 //! (the schema of a server database that had none).
@@ -144,10 +144,8 @@ pub async fn check(path: &Path, id: Option<&str>) -> Report {
             return report;
         }
     };
-    if let Some(id) = id {
-        if let Err(error) = cluster.node(id) {
-            report.problems.push(error.into());
-        }
+    if let Some(Err(error)) = id.map(|id| cluster.node(id)) {
+        report.problems.push(error.into());
     }
     for node in &cluster.nodes {
         let here = match id {
@@ -166,10 +164,10 @@ pub async fn check(path: &Path, id: Option<&str>) -> Report {
             services: describe(node),
         });
     }
-    if report.nodes.iter().any(|n| n.here) {
-        if let Err(problem) = check_database(&cluster).await {
-            report.problems.push(problem);
-        }
+    if report.nodes.iter().any(|n| n.here)
+        && let Err(problem) = check_database(&cluster).await
+    {
+        report.problems.push(problem);
     }
     report
 }
@@ -320,5 +318,27 @@ async fn check_database(cluster: &ClusterConfig) -> Result<(), Problem> {
                 ))),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_data_dir_is_probed_where_it_would_be_made_and_nothing_is_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("convene-data").join("A");
+        probe_writable(&data).unwrap();
+        assert!(!dir.path().join("convene-data").exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_file_in_the_way_is_not_a_writable_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("file"), "x").unwrap();
+        let (tried, _) = probe_writable(&dir.path().join("file").join("A")).unwrap_err();
+        assert_eq!(tried, dir.path().join("file"));
     }
 }

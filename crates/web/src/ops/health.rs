@@ -97,8 +97,8 @@ pub(crate) fn judge(seen: &Seen) -> ReadyOut {
         let peers = seen.live.iter().filter(|&&n| Some(n) != seen.me).count();
         if seen.nodes.len() > 1 && peers == 0 {
             reasons.push(format!(
-                "no peer heard from: none of the other {} nodes is live here",
-                seen.nodes.len() - 1
+                "no peer heard from: no other node of the {} in the cluster file is live here",
+                seen.nodes.len()
             ));
         }
         if seen.coordinator.is_none() {
