@@ -181,9 +181,10 @@ fn check_names_a_bad_key() {
 }
 
 /// Everything wrong at once, each named: a secret that cannot be read, a
-/// TCP and a UDP port held by this test, a data directory that cannot be
-/// made (a file stands where its parent should be; unlike permission
-/// bits, that holds for root too), and a node the file does not have.
+/// TCP and a UDP port held by this test, a data directory and a shared
+/// folder that cannot be made (a file stands where their parent should
+/// be; unlike permission bits, that holds for root too), and a node the
+/// file does not have.
 #[test]
 fn check_names_every_problem() {
     let dir = tempfile::tempdir().unwrap();
@@ -201,17 +202,19 @@ fn check_names_every_problem() {
             "secret_file = \"missing.secret\"\n\
              [[node]]\nid = \"A\"\nhost = \"127.0.0.1\"\npeer_port = 0\nhttp_port = {http}\n\
              data_dir = \"in-the-way/A\"\n\
-             [[node]]\nid = \"B\"\nhost = \"127.0.0.1\"\npeer_port = {peer}\n"
+             [[node]]\nid = \"B\"\nhost = \"127.0.0.1\"\npeer_port = {peer}\n\
+             [node.files]\ndir = \"in-the-way/shared\"\n"
         ),
     );
     let (code, out) = check(dir.path(), &["--config", "cluster.toml"]);
     assert_eq!(code, Some(1), "{out}");
-    assert!(out.contains("4 problems"), "{out}");
+    assert!(out.contains("5 problems"), "{out}");
     for needle in [
         "secret_file missing.secret: cannot be read",
         &format!("node \"A\": http_port = {http} cannot be bound on 127.0.0.1 (TCP)"),
         "node \"A\": data_dir in-the-way/A cannot be written",
         &format!("node \"B\": peer_port = {peer} cannot be bound on 127.0.0.1 (UDP)"),
+        "node \"B\": [node.files] dir in-the-way/shared cannot be written",
     ] {
         assert!(out.contains(needle), "{needle:?} in {out}");
     }

@@ -10,9 +10,10 @@
 //! - each configured port can be bound now (TCP or UDP, on the node's
 //!   address; port 0 is always fine): a port held by another process is
 //!   the commonest reason a start fails;
-//! - its data directory can be written: a probe file is created and
-//!   removed there, or, if the directory does not exist yet, in the
-//!   nearest directory above it that does (the node creates the rest);
+//! - its data directory, and its shared folder (`[node.files] dir`) if
+//!   it has one, can be written: a probe file is created and removed
+//!   there, or, if the directory does not exist yet, in the nearest
+//!   directory above it that does (the node creates the rest);
 //! - its TLS certificate and key, if any, can be read.
 //!
 //! And once for the cluster: the secret file can be read (the loader
@@ -32,6 +33,7 @@ use std::time::Duration;
 
 use convene_cluster::{ClusterConfig, ConfigError, NodeConfig};
 use convene_eventdb::open::Target;
+use convene_files::FilesSection;
 
 use crate::services::{cluster_from_toml, describe, load_cluster};
 
@@ -64,14 +66,16 @@ pub enum Problem {
     },
     /// The node's data directory cannot be written.
     #[error(
-        "node {node:?}: data_dir {} cannot be written (a file could not be made in {}: {error})",
+        "node {node:?}: {key} {} cannot be written (a file could not be made in {}: {error})",
         data_dir.display(),
         dir.display()
     )]
     DataDir {
         /// The node's id.
         node: String,
-        /// Its data directory.
+        /// `data_dir`, or `[node.files] dir` for its shared folder.
+        key: &'static str,
+        /// The directory.
         data_dir: PathBuf,
         /// The directory tried (the data directory, or the nearest
         /// existing one above it).
@@ -220,16 +224,28 @@ fn check_ports(node: &NodeConfig, problems: &mut Vec<Problem>) {
     }
 }
 
-/// Creates and removes a probe file in `node`'s data directory (or the
-/// nearest existing directory above it).
+/// Creates and removes a probe file in `node`'s data directory and its
+/// shared folder, if it has one (or the nearest existing directory above
+/// each).
 fn check_data_dir(node: &NodeConfig, problems: &mut Vec<Problem>) {
-    if let Err((dir, error)) = probe_writable(&node.data_dir) {
-        problems.push(Problem::DataDir {
-            node: node.id.clone(),
-            data_dir: node.data_dir.clone(),
-            dir,
-            error,
-        });
+    let folder = FilesSection::of(node).map(|files| files.dir.clone());
+    let dirs = [
+        ("data_dir", Some(node.data_dir.clone())),
+        ("[node.files] dir", folder),
+    ];
+    for (key, data_dir) in dirs {
+        let Some(data_dir) = data_dir else {
+            continue;
+        };
+        if let Err((dir, error)) = probe_writable(&data_dir) {
+            problems.push(Problem::DataDir {
+                node: node.id.clone(),
+                key,
+                data_dir,
+                dir,
+                error,
+            });
+        }
     }
 }
 
