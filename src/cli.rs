@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod book;
 mod book_experiment;
 mod chat;
+mod check;
 mod credentials;
 mod files;
 mod login;
@@ -18,10 +19,19 @@ mod secret;
 mod status;
 mod up;
 
+/// What `convene --version` prints after the name: the version and the git
+/// commit built from (embedded by `build.rs`; `unknown` outside a checkout).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("CONVENE_COMMIT"),
+    ")"
+);
+
 /// Convene: one self-hosted, clustered server to find a common free time,
 /// book rooms, schedule events, chat and keep a shared folder in sync.
 #[derive(Parser)]
-#[command(name = "convene", version, about)]
+#[command(name = "convene", version = VERSION, about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -100,6 +110,18 @@ enum Command {
         /// With --chat-config: the cluster's secret (64 hex digits; `convene secret` makes one).
         #[arg(long, requires = "chat_config")]
         secret_file: Option<PathBuf>,
+    },
+    /// Check a cluster file without starting anything: keys, ports free
+    /// here, secret, data directories, database; prints what each node
+    /// runs, and every problem (exit 1 if any).
+    Check {
+        /// The cluster file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Check this node only (default: every node whose address is on
+        /// this host).
+        #[arg(long)]
+        id: Option<String>,
     },
     /// Print a new cluster secret (64 hex digits from the OS random source):
     /// `convene secret > cluster.secret`, then `secret_file = "cluster.secret"`.
@@ -184,6 +206,7 @@ pub fn main() -> ExitCode {
             chat_config.as_deref(),
             secret_file.as_deref(),
         ),
+        Command::Check { config, id } => check::run(&config, id.as_deref()),
         Command::Secret => secret::run(),
         Command::Login { server, user } => login::login(&server, user),
         Command::Logout { server } => login::logout(server.as_deref()),

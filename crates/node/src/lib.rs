@@ -16,6 +16,8 @@
 //!   and their sections of the cluster file.
 //! - [`running`]: starting and stopping one node.
 //! - [`cluster`]: every node of a cluster in one process.
+//! - [`check`]: whether a cluster file's nodes would start on this host
+//!   (`convene check`), every problem at once.
 //! - [`error`]: the typed errors of this crate.
 //! - [`faults`]: the faults a test may start a node with.
 
@@ -23,6 +25,7 @@
 
 pub mod bind;
 pub mod boot;
+pub mod check;
 pub mod cluster;
 pub mod cluster_db;
 pub mod error;

@@ -21,6 +21,7 @@
 //! | `GET, POST /booking`; `POST /booking/{id}/{change,extend,cancel}` | booking (page), on a node with a booking service |
 //! | `/api/booking/facilities[/{name}]`, `/api/bookings[/{id}]` | booking (JSON, see [`ops`](crate::ops)) |
 //! | `GET /chat`; `GET /api/chat` (WebSocket) | chat (page, the browser's connection), on a node with a chat server |
+//! | `GET /healthz`, `/readyz` | alive; ready for traffic, or `503` and why (no login; see [`health`](crate::ops::health)) |
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -85,6 +86,8 @@ pub fn router(
         .route("/api/events", get(api::list_events).post(api::create_event))
         .route("/api/events/{id}", get(api::event))
         .route("/api/events/{id}/constraints", post(api::add_constraints))
+        .route("/healthz", get(crate::ops::health::healthz))
+        .route("/readyz", get(crate::ops::health::readyz))
         .merge(crate::ops::routes(&app, ops.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
