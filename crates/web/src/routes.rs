@@ -10,7 +10,6 @@
 //! | `GET /events/{id}`; `POST /events/{id}/availability` | one event (rows of times, or the painted grid) |
 //! | `GET /events/{id}/calendar.ics` | a final event's result as an iCalendar file |
 //! | `POST /events/{id}/book`, `/events/{id}/folder` | a final event's actions (see [`flows`](crate::pages::flows)) |
-//! | `POST /events/{id}/book`, `/events/{id}/folder` | a final event's actions (see [`flows`](crate::pages::flows)) |
 //! | `GET /style.css`, `/grid.js`, `/chat.js`, `/live.js` | the stylesheet; the grid's painting script; the chat client; the live pages' script (booking grid, status) |
 //! | `POST /api/register`, `/api/login`, `/api/logout` | accounts (JSON) |
 //! | `GET, POST /api/events`; `GET /api/events/{id}` | events (JSON) |
