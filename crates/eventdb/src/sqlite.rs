@@ -83,7 +83,30 @@ impl SqliteDb {
     ///
     /// This blocks: async callers use [`crate::open()`], which runs it on the
     /// blocking pool.
+    ///
+    /// Nodes started at the same moment open one file at once. SQLite waits
+    /// for a lock through the busy handler almost everywhere, but not in a
+    /// few places an opener goes through (the switch to WAL mode, the
+    /// recovery of a WAL index another connection is building): there it
+    /// answers "database is locked" at once. So an open that fails that
+    /// way is tried again, from the start, until [`BUSY_TIMEOUT`] has
+    /// passed; any other failure is final.
     pub fn open(path: &Path) -> Result<SqliteDb, OpenError> {
+        let started = std::time::Instant::now();
+        loop {
+            match Self::open_once(path) {
+                Err(OpenError::Sqlite { error, .. })
+                    if is_busy(&error) && started.elapsed() < BUSY_TIMEOUT =>
+                {
+                    tracing::debug!(path = %path.display(), "the database was locked while opening; trying again");
+                    std::thread::sleep(BUSY_RETRY * 20);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn open_once(path: &Path) -> Result<SqliteDb, OpenError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|error| OpenError::CreateDir {
                 path: dir.to_path_buf(),
@@ -317,6 +340,14 @@ fn configure(conn: &Connection) -> Result<(), rusqlite::Error> {
     // Room for every statement of this module, so none is ever re-prepared.
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
+}
+
+/// Whether SQLite refused because another connection held the file.
+fn is_busy(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 /// How long a connection waiting for a locked file sleeps between two tries at a locked file.
@@ -808,6 +839,31 @@ mod tests {
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();
         assert_eq!(journal, "wal");
+    }
+
+    /// Nodes starting together: the file held by another connection (here
+    /// an exclusive lock in the old journal mode, the state a first opener
+    /// can leave it in for a moment) makes an opener wait, not fail.
+    #[test]
+    fn opening_a_file_another_connection_holds_waits_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.db");
+        let holder = Connection::open(&path).unwrap();
+        holder
+            .execute_batch("BEGIN EXCLUSIVE; CREATE TABLE held (x INTEGER);")
+            .unwrap();
+        let opener = {
+            let path = path.clone();
+            std::thread::spawn(move || SqliteDb::open(&path).map(|_| ()))
+        };
+        std::thread::sleep(Duration::from_millis(300));
+        holder.execute_batch("COMMIT").unwrap();
+        drop(holder);
+        opener.join().unwrap().unwrap();
+        assert!(is_busy(&rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None
+        )));
     }
 
     fn user(name: &str) -> User {

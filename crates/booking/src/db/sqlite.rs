@@ -83,9 +83,9 @@ impl SqliteBookingDb {
                 message: format!("cannot create {}: {e}", dir.display()),
             })?;
         }
-        let writer = connect(path).map_err(engine)?;
+        let writer = connect_in_wal(path).map_err(engine)?;
         let mode: String = writer
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .map_err(engine)?;
         // A database in memory (a node that runs no booking) has no journal
         // file to put in WAL mode, and nothing to warn about.
@@ -156,6 +156,31 @@ impl SqliteBookingDb {
             table: "booking_owner",
             problem: format!("no row for {facility:?} after writing it"),
         })
+    }
+}
+
+/// A writer connection to `path`, the file asked into WAL mode. Nodes
+/// started at the same moment open one file at once, and SQLite answers the
+/// switch to WAL mode "database is locked" at once (without its busy
+/// handler) while another opener holds the file: tried again for up to 5 s.
+fn connect_in_wal(path: &Path) -> rusqlite::Result<Connection> {
+    let started = std::time::Instant::now();
+    loop {
+        let tried = connect(path).and_then(|conn| {
+            conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))?;
+            Ok(conn)
+        });
+        match tried {
+            Err(e)
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+                ) && started.elapsed() < std::time::Duration::from_secs(5) =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
     }
 }
 
