@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use convene_cluster::screen::ScreenMode;
 
 mod book;
 mod book_experiment;
@@ -79,6 +80,11 @@ enum Command {
         /// it (see `cli::node::inherited`).
         #[arg(long = "socket", value_name = "KIND=FD", hide = true)]
         sockets: Vec<node::inherited::InheritedSocket>,
+        /// How much of the seeds' lines to show: `seed` (every line),
+        /// `summary` (the first of each kind, then counts every 5 s) or
+        /// `quiet`. Default: the cluster file's `screen`, else `seed`.
+        #[arg(long, value_name = "MODE")]
+        screen: Option<ScreenMode>,
     },
     /// Run every node of a cluster file in this process (with no file: a demo cluster).
     Up {
@@ -92,6 +98,9 @@ enum Command {
         /// With --chat-config: the cluster's secret (64 hex digits; `convene secret` makes one).
         #[arg(long, requires = "chat_config")]
         secret_file: Option<PathBuf>,
+        /// How much of the seeds' lines to show (as `convene node --screen`).
+        #[arg(long, value_name = "MODE")]
+        screen: Option<ScreenMode>,
     },
     /// Each node up or down, and the current coordinator: asked of a
     /// node's web front, as the logged-in account or the cluster's operator.
@@ -174,11 +183,13 @@ pub fn main() -> ExitCode {
             faults,
             ports_file,
             sockets,
+            screen,
         } => {
             let options = node::RunOptions {
                 faults: faults.into_iter().collect(),
                 ports_file,
                 sockets,
+                screen,
             };
             match (config, chat_config) {
                 (Some(config), _) => node::run(&config, &id, options),
@@ -190,10 +201,12 @@ pub fn main() -> ExitCode {
             config,
             chat_config,
             secret_file,
+            screen,
         } => up::run(
             config.as_deref(),
             chat_config.as_deref(),
             secret_file.as_deref(),
+            screen,
         ),
         Command::Status {
             server,

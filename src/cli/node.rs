@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
+use convene_cluster::screen::ScreenMode;
 use convene_cluster::{ClusterConfig, Screen};
 use convene_node::Faults;
 
@@ -26,6 +27,8 @@ pub struct RunOptions {
     pub ports_file: Option<PathBuf>,
     /// Sockets handed down by the starting process (`--socket`, for tests).
     pub sockets: Vec<inherited::InheritedSocket>,
+    /// `--screen`: how much of the seeds' lines to show (over the file's).
+    pub screen: Option<ScreenMode>,
 }
 
 /// Runs node `id` of the cluster file `config`.
@@ -65,6 +68,7 @@ fn run_cluster(cluster: ClusterConfig, id: &str, options: RunOptions) -> anyhow:
     cluster.node(id)?; // an unknown id: an error that lists the known ones
     super::check_secret(&cluster)?;
     let index = cluster.index_of(id).unwrap_or_default();
+    let screen_mode = options.screen.unwrap_or(cluster.screen);
     super::runtime()?.block_on(async {
         // A port 0 in the file becomes the port the OS chose, so the node
         // can reach itself (a single-node cluster needs nothing else).
@@ -75,7 +79,7 @@ fn run_cluster(cluster: ClusterConfig, id: &str, options: RunOptions) -> anyhow:
             Arc::new(cluster),
             id,
             sockets,
-            Screen::stdout(),
+            Screen::for_mode(screen_mode),
             options.faults,
         )
         .await?;

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use convene_cluster::screen::ScreenMode;
 use convene_cluster::{ClusterConfig, Screen};
 
 use crate::demo;
@@ -13,9 +14,10 @@ pub fn run(
     config: Option<&Path>,
     chat_config: Option<&Path>,
     secret_file: Option<&Path>,
+    screen: Option<ScreenMode>,
 ) -> anyhow::Result<ExitCode> {
     if let Some(chat) = chat_config {
-        return run_cluster(super::node::load_course(chat, secret_file)?, false);
+        return run_cluster(super::node::load_course(chat, secret_file)?, false, screen);
     }
     let path = match config {
         Some(path) => path.to_path_buf(),
@@ -24,19 +26,23 @@ pub fn run(
                 format!("cannot write the demo cluster into {}", demo::DEMO_DIR)
             })?;
             print!("{}", demo::banner(&path));
-            return run_cluster(convene_node::load_cluster(&path)?, true);
+            return run_cluster(convene_node::load_cluster(&path)?, true, screen);
         }
     };
-    run_cluster(convene_node::load_cluster(&path)?, false)
+    run_cluster(convene_node::load_cluster(&path)?, false, screen)
 }
 
-fn run_cluster(cluster: ClusterConfig, demo_data: bool) -> anyhow::Result<ExitCode> {
+fn run_cluster(
+    cluster: ClusterConfig,
+    demo_data: bool,
+    screen: Option<ScreenMode>,
+) -> anyhow::Result<ExitCode> {
     super::check_secret(&cluster)?;
     // The demo's accounts have a published password: only where nobody
     // else can reach them.
     let demo_data = demo_data && cluster.all_loopback();
     super::runtime()?.block_on(async {
-        let screen = Screen::stdout();
+        let screen = Screen::for_mode(screen.unwrap_or(cluster.screen));
         let several = cluster.nodes.len() > 1;
         // Every node is bound first: ports given as 0 become real ports that
         // every node then knows.

@@ -7,6 +7,7 @@
 //! database_url = "sqlite://convene-data/convene.db"  # events: shared by all nodes (default);
 //!                                                     # or mysql://... or postgres://...
 //! redis_url = "redis://127.0.0.1:6379"  # optional: event servers keep their working set there
+//! screen = "seed"                  # the seeds' lines: "seed" (all, the default), "summary", "quiet"
 //!
 //! [[node]]
 //! id = "M"               # unique; letters, digits, '-' and '_'
@@ -96,6 +97,8 @@ pub struct ClusterConfig {
     pub admins: Vec<String>,
     /// What one node lets strangers use of it (`[limits]`).
     pub limits: Limits,
+    /// How much the nodes show of the seeds' lines (`screen`).
+    pub screen: crate::screen::ScreenMode,
 }
 
 /// The events service's shared storage (top-level keys of the file).
@@ -309,6 +312,7 @@ struct RawCluster {
     secret_file: Option<PathBuf>,
     admins: Option<Vec<String>>,
     limits: Option<RawLimits>,
+    screen: Option<String>,
 }
 
 /// `[limits]`; see [`Limits`]. Durations in seconds.
@@ -521,6 +525,14 @@ impl ClusterConfig {
         }
         config.admins = admins(raw.admins.unwrap_or_default(), path)?;
         config.limits = limits(raw.limits.unwrap_or_default(), path)?;
+        if let Some(mode) = raw.screen {
+            config.screen = mode.parse().map_err(|problem| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                node: "(top level)".into(),
+                key: "screen",
+                problem,
+            })?;
+        }
         Ok(config)
     }
 
@@ -553,6 +565,7 @@ impl ClusterConfig {
             secret_file: None,
             admins: Vec::new(),
             limits: Limits::default(),
+            screen: crate::screen::ScreenMode::default(),
         };
         config.check_unique(&invalid)?;
         Ok(config)

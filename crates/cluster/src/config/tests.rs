@@ -436,3 +436,18 @@ fn admins_are_account_names() {
         "{err}"
     );
 }
+
+#[test]
+fn the_screen_mode_is_seed_unless_the_file_says_otherwise() {
+    use crate::screen::ScreenMode;
+    assert_eq!(parse(EXAMPLE).unwrap().screen, ScreenMode::Seed);
+    let c = parse(&format!("screen = 'summary'\n{EXAMPLE}")).unwrap();
+    assert_eq!(c.screen, ScreenMode::Summary);
+    let err = parse(&format!("screen = 'loud'\n{EXAMPLE}"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("screen") && err.contains("\"summary\""),
+        "{err}"
+    );
+}
