@@ -252,4 +252,51 @@ fn a_node_that_cannot_start_says_why_once() {
         said.contains("is not a screen mode: use \"seed\", \"summary\" or \"quiet\""),
         "{said}"
     );
+    cluster_file(d, "");
+    let file = std::fs::read_to_string(d.join("cluster.toml")).unwrap();
+    write(d, "cluster.toml", &format!("screen = \"loud\"\n{file}"));
+    fails_saying_once(d, &NODE_A, "", "is not a screen mode");
+
+    // `convene up` starts the same nodes in one process.
+    write(d, "a.txt", "alice;[[2,1]]\n");
+    cluster_file(
+        d,
+        "client_port = 0\n[node.meet]\navailability = \"a.txt\"\n",
+    );
+    let line = fails_saying_once(
+        d,
+        &["up", "--config", "cluster.toml"],
+        "",
+        "the start must be less than the end",
+    );
+    assert!(
+        line.contains("the cluster did not start: node a: a.txt:1:"),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_benchmark_whose_database_cannot_be_reached_says_why_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("postgres://postgres@127.0.0.1:{}/none", closed_port());
+    let line = fails_saying_once(
+        dir.path(),
+        &[
+            "bench",
+            "events",
+            "--database-url",
+            &url,
+            "--users",
+            "1",
+            "--seconds",
+            "0",
+            "--participants",
+            "0",
+            "--renders",
+            "0",
+        ],
+        "",
+        "Connection refused",
+    );
+    assert!(line.contains(&format!("cannot connect to {url}")), "{line}");
 }
