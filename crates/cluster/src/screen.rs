@@ -146,9 +146,11 @@ impl Counts {
     /// its kind (to be shown).
     fn count(&mut self, prefix: &str, line: &str) -> bool {
         let mut kind = format!("{prefix}{}", kind_of(line));
-        let first = !self.seen.contains(&kind);
+        let mut first = !self.seen.contains(&kind);
         if first && self.seen.len() >= MAX_KINDS {
+            // Past the bound every new kind is "other", counted, not shown.
             kind = "other".to_string();
+            first = false;
         } else if first {
             self.seen.insert(kind.clone());
         }
@@ -156,7 +158,7 @@ impl Counts {
             Some((_, n)) => *n += 1,
             None => self.pending.push((kind, 1)),
         }
-        first && self.seen.len() <= MAX_KINDS
+        first
     }
 
     /// The counts line for `every`, if anything was counted; resets them.
@@ -345,10 +347,14 @@ impl Screen {
                 let (stopped, wake) = &*thread_stop;
                 let mut done = stopped.lock().unwrap_or_else(|e| e.into_inner());
                 loop {
-                    let (guard, _) = wake
-                        .wait_timeout(done, every)
-                        .unwrap_or_else(|e| e.into_inner());
-                    done = guard;
+                    // A stop asked before this thread first waited must not
+                    // wait out a whole period.
+                    if !*done {
+                        let (guard, _) = wake
+                            .wait_timeout(done, every)
+                            .unwrap_or_else(|e| e.into_inner());
+                        done = guard;
+                    }
                     let line = thread_counts
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
@@ -514,6 +520,18 @@ mod tests {
             counts == "(203 lines in 60 s: Received request 100, Files 100, [B] Main 1, (data) 2)",
             "{counts}"
         );
+    }
+
+    #[test]
+    fn past_the_bound_new_kinds_are_counted_as_other_not_shown() {
+        let mut counts = Counts::default();
+        for i in 0..MAX_KINDS {
+            assert!(counts.count("", &format!("Kind{i}: x")), "kind {i}");
+        }
+        assert!(!counts.count("", "Another: x"));
+        assert!(!counts.count("", "YetAnother: x"));
+        let line = counts.take(Duration::from_secs(5)).unwrap();
+        assert!(line.ends_with(", other 2)"), "{line}");
     }
 
     #[test]
