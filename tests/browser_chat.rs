@@ -11,6 +11,7 @@ use convene_chat::{ClientMessage, ServerMessage};
 use serde_json::{Value, json};
 
 use crate::browser::Browser;
+use crate::chat_web::{owner_of_room, tcp_until};
 use crate::events::unique;
 use crate::util::{FAST_ELECTION, NodeSpec, TestCluster, eventually, plain, ready};
 
@@ -51,19 +52,6 @@ async fn shows(browser: &mut Browser, css: &str, wanted: &str) {
         ready(text.contains(wanted), text)
     })
     .await;
-}
-
-/// The next message `session` gets that `wanted` picks.
-async fn tcp_until(
-    session: &mut ChatSession,
-    wanted: impl Fn(&ServerMessage) -> bool,
-) -> ServerMessage {
-    loop {
-        let message = session.recv_timeout(WAIT).await.unwrap();
-        if wanted(&message) {
-            return message;
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -167,16 +155,7 @@ async fn a_message_typed_in_the_browser_reaches_a_chat_client_and_back() {
     // A room on B, joined from the room list: the page moves there.
     press(&mut browser, "//button[@aria-label='Delete webroom']").await;
     shows(&mut browser, "#chat-log", "Room webroom is deleted.").await;
-    let mut cy = ChatSession::login(chat("B"), "Cyril", WAIT).await.unwrap();
-    cy.send(&ClientMessage::CreateRoom {
-        roomid: "far".into(),
-    })
-    .await
-    .unwrap();
-    tcp_until(&mut cy, |m| {
-        matches!(m, ServerMessage::CreateRoom { approved: true, .. })
-    })
-    .await;
+    let mut cy = owner_of_room(chat("B"), "Cyril", "far").await;
     press(&mut browser, "//button[normalize-space()='Refresh rooms']").await;
     shows(&mut browser, "#chat-rooms", "far").await;
     press(&mut browser, "//button[@aria-label='Join far']").await;

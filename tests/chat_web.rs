@@ -198,8 +198,25 @@ impl Ws {
     }
 }
 
+/// A TCP chat client `identity` on the chat server at `server` that has
+/// made room `room` there (a room on another server than a browser's).
+pub(crate) async fn owner_of_room(server: SocketAddr, identity: &str, room: &str) -> ChatSession {
+    let mut owner = ChatSession::login(server, identity, WAIT).await.unwrap();
+    owner
+        .send(&ClientMessage::CreateRoom {
+            roomid: room.into(),
+        })
+        .await
+        .unwrap();
+    tcp_until(&mut owner, |m| {
+        matches!(m, ServerMessage::CreateRoom { approved: true, .. })
+    })
+    .await;
+    owner
+}
+
 /// The next message `session` gets that `wanted` picks.
-async fn tcp_until(
+pub(crate) async fn tcp_until(
     session: &mut ChatSession,
     wanted: impl Fn(&ServerMessage) -> bool,
 ) -> ServerMessage {
@@ -301,18 +318,7 @@ async fn a_browser_chats_with_tcp_clients_and_follows_a_route() {
 
     // A room on B: the browser is routed there, moves with `movejoin`
     // over the same WebSocket, and chats with B's clients.
-    let mut cy = ChatSession::login(chat_addr(&c, "B"), "Cyril", WAIT)
-        .await
-        .unwrap();
-    cy.send(&ClientMessage::CreateRoom {
-        roomid: "far".into(),
-    })
-    .await
-    .unwrap();
-    tcp_until(&mut cy, |m| {
-        matches!(m, ServerMessage::CreateRoom { approved: true, .. })
-    })
-    .await;
+    let mut cy = owner_of_room(chat_addr(&c, "B"), "Cyril", "far").await;
     ada.send(json!({"type": "deleteroom", "roomid": "jokes"}))
         .await;
     ada.recv_type("deleteroom").await;
@@ -684,18 +690,7 @@ async fn the_page_script_chats_with_a_tcp_client() {
     // Delete the room, then join one on B with the room list's button.
     page.command("delete webroom");
     page.shows("LOG Room webroom is deleted.").await;
-    let mut cy = ChatSession::login(chat_addr(&c, "B"), "Cyril", WAIT)
-        .await
-        .unwrap();
-    cy.send(&ClientMessage::CreateRoom {
-        roomid: "far".into(),
-    })
-    .await
-    .unwrap();
-    tcp_until(&mut cy, |m| {
-        matches!(m, ServerMessage::CreateRoom { approved: true, .. })
-    })
-    .await;
+    let mut cy = owner_of_room(chat_addr(&c, "B"), "Cyril", "far").await;
     page.command("list");
     page.shows("ROOMS MainHall-A (you are here),MainHall-B,far")
         .await;
