@@ -120,6 +120,8 @@ pub struct BookingContext {
     pub shutdown: Shutdown,
     /// The bound booking socket, if this node is a front door.
     pub socket: Option<UdpSocket>,
+    /// The node's metrics, where this service counts what it serves.
+    pub metrics: convene_metrics::Metrics,
 }
 
 /// Why the booking service could not start.

@@ -93,6 +93,8 @@ pub struct ChatContext<S = UdpSocket> {
     pub shutdown: Shutdown,
     /// The bound `chat_port`, if this node is a chat server.
     pub listener: Option<TcpListener>,
+    /// The node's metrics, where this service counts what it serves.
+    pub metrics: convene_metrics::Metrics,
 }
 
 /// A running chat service. Wait for it to end with [`ChatService::join`].

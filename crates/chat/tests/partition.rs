@@ -152,6 +152,7 @@ async fn start(cuts: &Cuts) -> Vec<Node> {
             shutdown.clone(),
         );
         let chat = convene_chat::service::start(ChatContext {
+            metrics: convene_metrics::Metrics::new(),
             peers,
             router,
             membership: membership.clone(),

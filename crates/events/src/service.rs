@@ -62,6 +62,8 @@ pub struct EventsContext {
     /// Faults to inject, for tests; [`EventsFaults::default`] (none)
     /// otherwise.
     pub faults: EventsFaults,
+    /// The node's metrics, where this service counts what it serves.
+    pub metrics: convene_metrics::Metrics,
 }
 
 /// The running service: the [`Events`] handle and its tasks.

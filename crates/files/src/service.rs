@@ -115,6 +115,8 @@ pub struct FilesContext {
     /// Faults to inject, for tests; [`FilesFaults::default`] (none)
     /// otherwise.
     pub faults: FilesFaults,
+    /// The node's metrics, where this service counts what it serves.
+    pub metrics: convene_metrics::Metrics,
 }
 
 /// Faults a test injects into the files service: none by default, and

@@ -57,6 +57,8 @@ pub struct MeetContext {
     pub shutdown: Shutdown,
     /// The bound client listener, if this node serves meet clients.
     pub client_listener: Option<TcpListener>,
+    /// The node's metrics, where this service counts what it serves.
+    pub metrics: convene_metrics::Metrics,
 }
 
 /// A running meet service.

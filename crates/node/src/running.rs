@@ -33,6 +33,7 @@ pub struct RunningNode {
     membership: Membership,
     parts: Parts,
     store: Arc<Store>,
+    metrics: convene_metrics::Metrics,
 }
 
 /// What a node runs, each part ending when the node's shutdown is
@@ -203,6 +204,7 @@ pub async fn start_with_faults(
         error,
     })?;
 
+    let metrics = convene_metrics::Metrics::new();
     let (trigger, shutdown) = Shutdown::new();
     let router = Arc::new(Router::new());
     let transport_shutdown = shutdown.clone();
@@ -227,6 +229,7 @@ pub async fn start_with_faults(
     );
     parts.membership = Some(membership_task);
     let meet = convene_meet::start(MeetContext {
+        metrics: metrics.clone(),
         peers: peers.clone(),
         router: router.clone(),
         screen: screen.clone(),
@@ -247,6 +250,7 @@ pub async fn start_with_faults(
     }
     parts.events = event_storage.map(|(db, working)| {
         convene_events::service::start(EventsContext {
+            metrics: metrics.clone(),
             peers: peers.clone(),
             router: router.clone(),
             membership: membership.clone(),
@@ -257,6 +261,7 @@ pub async fn start_with_faults(
         })
     });
     parts.chat = Some(convene_chat::service::start(ChatContext {
+        metrics: metrics.clone(),
         peers: peers.clone(),
         router: router.clone(),
         membership: membership.clone(),
@@ -264,6 +269,7 @@ pub async fn start_with_faults(
         listener: sockets.chat,
     }));
     let files = convene_files::service::start(FilesContext {
+        metrics: metrics.clone(),
         peers: peers.clone(),
         router: router.clone(),
         screen: screen.clone(),
@@ -277,6 +283,7 @@ pub async fn start_with_faults(
     let files_handle = files.handle();
     parts.files = Some(files);
     let booking = convene_booking::service::start(BookingContext {
+        metrics: metrics.clone(),
         peers: peers.clone(),
         router,
         screen,
@@ -303,6 +310,7 @@ pub async fn start_with_faults(
         (Some(events), Some(listener)) => {
             let web_shutdown = shutdown.clone();
             Some(convene_web::start(WebContext {
+                metrics: metrics.clone(),
                 events: events.events().clone(),
                 listener,
                 limits: cluster.limits.clone(),
@@ -342,6 +350,7 @@ pub async fn start_with_faults(
         membership,
         parts,
         store,
+        metrics,
     })
 }
 
@@ -371,6 +380,11 @@ impl RunningNode {
     /// The node's view of the cluster: the coordinator and the live nodes.
     pub fn membership(&self) -> &Membership {
         &self.membership
+    }
+
+    /// What the node has counted: its `/metrics`.
+    pub fn metrics(&self) -> &convene_metrics::Metrics {
+        &self.metrics
     }
 
     /// The node's meet service.

@@ -85,6 +85,8 @@ pub struct WebContext {
     /// [`ServerTls::load`], so a bad file stops the node before anything
     /// runs).
     pub tls: Option<ServerTls>,
+    /// The node's metrics, where this service counts what it serves.
+    pub metrics: convene_metrics::Metrics,
 }
 
 /// A running web front.

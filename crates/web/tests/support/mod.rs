@@ -88,6 +88,7 @@ impl TestNode {
         );
         let db = Arc::new(MemoryDb::default());
         let events = convene_events::service::start(EventsContext {
+            metrics: convene_metrics::Metrics::new(),
             peers,
             router,
             membership,
@@ -100,6 +101,7 @@ impl TestNode {
         let addr = listener.local_addr().unwrap();
         let web_shutdown = shutdown.clone();
         let web = convene_web::start(WebContext {
+            metrics: convene_metrics::Metrics::new(),
             events: events.events().clone(),
             listener,
             limits: cluster.limits.clone(),
