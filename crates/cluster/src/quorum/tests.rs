@@ -510,9 +510,9 @@ fn a_leaving_holder_decides_nothing_more_and_its_successor_at_once() {
     let highest = nodes[2].highest_term();
     // The others are told, and node 1 takes over: one round, not a lease.
     let later = t + ms(50);
-    for node in 0..2 {
-        nodes[node].left(2, highest);
-        nodes[node].set_coordinator(later, Some(1));
+    for node in nodes.iter_mut().take(2) {
+        node.left(2, highest);
+        node.set_coordinator(later, Some(1));
     }
     let requests = transmits(&mut nodes[1]);
     for (to, request) in requests {
