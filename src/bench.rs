@@ -14,6 +14,7 @@ mod data;
 mod events;
 mod files;
 mod intersect;
+mod leave;
 mod meet;
 mod stats;
 mod web;
@@ -130,6 +131,15 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 2_000)]
         renders: usize,
     },
+    /// Failover after a node stops: gracefully (it says it is leaving) and
+    /// at once (its peers notice the silence), until the others name a new
+    /// coordinator, it holds authority, and the stopped node's facility is
+    /// served again.
+    Leave {
+        /// Stops timed, each way.
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+    },
     /// End to end: clients -> main -> two backends, over loopback.
     Meet {
         /// Users per backend.
@@ -206,6 +216,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             database_url,
         }),
         BenchCommand::Web { renders } => web::run(renders),
+        BenchCommand::Leave { runs } => leave::run(runs),
         BenchCommand::Chat {
             fanout,
             broadcast,

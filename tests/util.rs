@@ -333,6 +333,14 @@ impl TestCluster {
         }
     }
 
+    /// Has one node leave gracefully (`RunningNode::leave`): it finishes
+    /// what it is doing and tells the others, then stops.
+    pub async fn leave_node(&mut self, id: &str) {
+        if let Some(node) = self.nodes.remove(id) {
+            node.leave(convene_node::running::DRAIN).await;
+        }
+    }
+
     pub async fn stop(mut self) {
         let ids: Vec<String> = self.nodes.keys().cloned().collect();
         for id in ids {

@@ -90,7 +90,12 @@ fn run_cluster(cluster: ClusterConfig, id: &str, options: RunOptions) -> anyhow:
             return Err(error);
         }
         super::stop_signal().await;
-        running.stop().await;
+        // Gracefully: finish what is in flight, tell the peers. A second
+        // signal stops at once.
+        tokio::select! {
+            () = running.leave(convene_node::running::DRAIN) => {}
+            () = super::stop_signal() => {}
+        }
         Ok(ExitCode::SUCCESS)
     })
 }

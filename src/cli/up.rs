@@ -62,7 +62,11 @@ fn run_cluster(
             eprintln!("convene: the demo's events could not be written: {error}");
         }
         super::stop_signal().await;
-        convene_node::stop_all(running).await;
+        // Gracefully, as `convene node` does; a second signal stops at once.
+        tokio::select! {
+            () = convene_node::leave_all(running, convene_node::running::DRAIN) => {}
+            () = super::stop_signal() => {}
+        }
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -93,6 +93,12 @@ pub const SHARED_BURSTS: u64 = 16;
 /// and idle budget entries forgotten.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(1);
 
+/// How often the owners table is read right after the live set changed.
+const LOOK_FAST: Duration = Duration::from_millis(20);
+
+/// For how long after the live set changed it is read that often.
+const LOOK_FAST_FOR: Duration = Duration::from_secs(1);
+
 /// At most one log line per this long says how many replies the budget
 /// dropped.
 const BUDGET_LOG_EVERY: Duration = Duration::from_secs(10);
@@ -425,14 +431,33 @@ async fn import_own_store(
 /// Reads the owners table every [`LOOK_EVERY`] (assigning facilities when
 /// this node coordinates), and keeps this front door's monitors subscribed
 /// at whichever node serves their facility.
+///
+/// For [`LOOK_FAST_FOR`] after the live set changes it looks every
+/// [`LOOK_FAST`] instead: a node that left is then replaced as soon as the
+/// coordinator has authority, and the new owner and the front doors see it
+/// a few milliseconds later rather than a look or two later.
 async fn follow_owners(shared: Arc<Shared>, watch: Watch, shutdown: Shutdown) {
     let mut renewal = Renewal::new();
     // Facilities whose last subscription did not take, asked again each
     // look; `true` if it was asked because the facility moved.
     let pending: Arc<Mutex<HashMap<String, bool>>> = Arc::default();
+    let mut live = watch.membership.as_ref().map(|m| m.live());
+    let mut fast_until: Option<Instant> = None;
     loop {
+        let pause = if fast_until.is_some_and(|t| Instant::now() < t) {
+            LOOK_FAST
+        } else {
+            LOOK_EVERY
+        };
+        let changed = async {
+            match live.as_mut() {
+                Some(live) => live.changed().await.is_ok(),
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
-            _ = tokio::time::sleep(LOOK_EVERY) => {}
+            _ = tokio::time::sleep(pause) => {}
+            true = changed => fast_until = Some(Instant::now() + LOOK_FAST_FOR),
             _ = shutdown.wait() => return,
         }
         let moved = watch.look(&shared.view, shared.owner.as_ref()).await;

@@ -49,7 +49,8 @@
 //!
 //! (Lee and Choi, ICOIN 2002; the CS4262 course's numbered flow.) Messages:
 //! [`Message::Election`], [`Message::Answer`], [`Message::Nomination`],
-//! [`Message::Coordinator`], [`Message::IAmUp`], [`Message::View`].
+//! [`Message::Coordinator`], [`Message::IAmUp`], [`Message::View`]; and,
+//! outside the paper, [`Message::Leaving`] (below).
 //!
 //! * **Start or recovery** (`Starting`). A node that starts sends `IAmUp` to
 //!   every other node and waits up to `t2`. Each node that receives it
@@ -106,6 +107,34 @@
 //! Nominating ──(t3)──► Nominating the next answerer; none left: Electing
 //! any phase ──(higher Coordinator accepted, or Nomination)──► Idle
 //! ```
+//!
+//! # Leaving
+//!
+//! A node that stops on purpose does not make the others wait out
+//! `suspect_after` (or `t1`, if it coordinated): [`Election::leave`] sends
+//! [`Message::Leaving`] to every other node (the driver calls it a few
+//! times: it is one datagram each, and may be lost) and from then on the
+//! node takes part in nothing: it answers no `Election`, sends no
+//! heartbeat and follows nobody. A node that receives it marks the sender
+//! down at once ([`Event::NodeDown`]) and, if the sender was its
+//! coordinator, starts an election at once; a sender it was waiting on in
+//! an election (asked, or nominated) is given up on at once too.
+//!
+//! Two things keep a leave from outliving the run that sent it:
+//!
+//! - **Incarnations.** `Leaving` carries the sender's incarnation (its
+//!   boot number, which grows from run to run). A node acts on one leave
+//!   per incarnation: a late copy of a leave already acted on, or an older
+//!   run's, is ignored, so a node that left, came back and is running
+//!   again is not marked down by it. A leave of an older run that arrives
+//!   for the first time after a newer run was heard never gets here: the
+//!   sealed transport drops every datagram of an older run once it has
+//!   heard a newer one (and replays of any), as the simulator models.
+//! - **A quiet spell.** For `suspect_after` after acting on a leave, a
+//!   node takes nothing from the sender but an `IAmUp` (its next run
+//!   starting): a heartbeat or a claim sent before the `Leaving` and
+//!   overtaken by it must not bring the leaver back to life, nor make it
+//!   coordinator again.
 //!
 //! [`Event::CoordinatorChanged`] is emitted every time
 //! [`Election::coordinator`] changes; it is `None` while an election runs.
@@ -200,6 +229,13 @@ pub enum Message {
         /// The nodes the sender believes live, itself included.
         live: Vec<NodeId>,
     },
+    /// "I am stopping: count me down now." Sent by [`Election::leave`]; see
+    /// the [module documentation](self#leaving).
+    Leaving {
+        /// The sender's run (its boot number): only a newer run's leave is
+        /// acted on.
+        incarnation: u64,
+    },
 }
 
 /// Something the driver (and the services above it) should know.
@@ -275,6 +311,10 @@ struct Peer {
     last_heard: Option<Instant>,
     /// Whether it is believed live.
     live: bool,
+    /// The incarnation of the latest leave acted on, if any.
+    left: Option<u64>,
+    /// Until when nothing but an `IAmUp` is taken from it, after a leave.
+    quiet_until: Option<Instant>,
 }
 
 /// Membership and Fast Bully election for one node; see the [module
@@ -324,6 +364,8 @@ pub struct Election {
     next_heartbeat: Instant,
     transmits: VecDeque<(NodeId, Message)>,
     events: VecDeque<Event>,
+    /// Set by [`Election::leave`]: this node has said it is stopping.
+    leaving: bool,
 }
 
 impl Election {
@@ -345,6 +387,7 @@ impl Election {
         peers[me] = Peer {
             last_heard: Some(now),
             live: true,
+            ..Peer::default()
         };
         let mut election = Election {
             me,
@@ -360,6 +403,7 @@ impl Election {
             config,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            leaving: false,
         };
         for node in election.others() {
             election.transmits.push_back((node, Message::IAmUp));
@@ -374,10 +418,22 @@ impl Election {
     /// that does not exist, or from this node itself, are ignored, as are
     /// messages that make no sense from their sender (an `Election`,
     /// `Answer` or `Nomination` against the priority order).
+    ///
+    /// A [`Message::Leaving`] is not a sign of life, and for a while after
+    /// one only an `IAmUp` is taken from its sender (see [Leaving](self#leaving)).
+    /// A node that is itself leaving ignores everything.
     pub fn handle(&mut self, now: Instant, from: NodeId, message: Message) {
-        if from >= self.priorities.len() || from == self.me {
+        if from >= self.priorities.len() || from == self.me || self.leaving {
             return;
         }
+        if let Message::Leaving { incarnation } = message {
+            self.on_leaving(now, from, incarnation);
+            return;
+        }
+        if self.quiet(now, from) && message != Message::IAmUp {
+            return;
+        }
+        self.peers[from].quiet_until = None;
         self.heard(now, from);
         match message {
             Message::Heartbeat => {}
@@ -387,7 +443,32 @@ impl Election {
             Message::Coordinator => self.on_coordinator(now, from),
             Message::IAmUp => self.on_i_am_up(now, from),
             Message::View { live, .. } => self.on_view(now, from, live),
+            // Taken above, before the sign of life.
+            Message::Leaving { .. } => {}
         }
+    }
+
+    /// This node is stopping: tells every other node so
+    /// ([`Message::Leaving`] with `incarnation`, this run's boot number),
+    /// and takes part in nothing from now on. It no longer follows anyone
+    /// ([`Event::CoordinatorChanged`]`(None)`), so a coordinator gives up
+    /// the role here first.
+    ///
+    /// Each call sends the message once more to everyone: a driver on a
+    /// lossy network calls it a few times, a little apart.
+    pub fn leave(&mut self, incarnation: u64) {
+        self.leaving = true;
+        self.phase = Phase::Idle;
+        self.set_coordinator(None);
+        for node in self.others() {
+            self.transmits
+                .push_back((node, Message::Leaving { incarnation }));
+        }
+    }
+
+    /// Whether [`leave`](Election::leave) has been called.
+    pub fn is_leaving(&self) -> bool {
+        self.leaving
     }
 
     /// Acts on everything due at or before `now`: suspicions, the current
@@ -397,6 +478,9 @@ impl Election {
     /// set here count from `now`, so a driver that wakes late still gives
     /// each wait its full length.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.leaving {
+            return;
+        }
         // Suspicion first, so an election started below skips the nodes
         // that have just gone silent.
         for node in self.others() {
@@ -452,8 +536,12 @@ impl Election {
     /// The earliest time [`handle_timeout`](Election::handle_timeout) must
     /// run: the next heartbeat, the next suspicion, the current phase's
     /// deadline or the coordinator's claim lapsing. Never `None` (the
-    /// heartbeat is always due sometime); an `Option` for the driver's loop.
+    /// heartbeat is always due sometime) but for a node that is leaving,
+    /// which has nothing left to do.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.leaving {
+            return None;
+        }
         let suspicions = self.others().filter_map(|node| {
             let peer = self.peers[node];
             peer.live
@@ -619,6 +707,63 @@ impl Election {
         }
     }
 
+    /// `Leaving` from `from`, in its run `incarnation`: it is stopping.
+    fn on_leaving(&mut self, now: Instant, from: NodeId, incarnation: u64) {
+        let peer = &mut self.peers[from];
+        if peer.left.is_some_and(|left| incarnation <= left) {
+            // A copy of a leave already acted on, or an older run's.
+            return;
+        }
+        peer.left = Some(incarnation);
+        peer.quiet_until = Some(now + self.config.suspect_after);
+        if peer.live {
+            peer.live = false;
+            self.events.push_back(Event::NodeDown(from));
+        }
+        if self.coordinator == Some(from) {
+            self.start_election(now);
+            return;
+        }
+        // Whatever waits on the leaver stops waiting.
+        match &mut self.phase {
+            Phase::Starting { views, .. } => {
+                views.remove(&from);
+            }
+            Phase::Electing { asked, answers, .. } => {
+                asked.retain(|&n| n != from);
+                answers.retain(|&n| n != from);
+                let (asked, answers) = (asked.clone(), answers.clone());
+                let best = answers
+                    .iter()
+                    .copied()
+                    .max_by_key(|&n| (self.priorities[n], n));
+                match best {
+                    None if asked.is_empty() => self.become_coordinator(),
+                    None => {}
+                    Some(best) if asked.iter().all(|&a| !self.outranks(a, best)) => {
+                        self.nominate(now, answers, Vec::new());
+                    }
+                    Some(_) => {}
+                }
+            }
+            Phase::Nominating {
+                candidates, tried, ..
+            } => {
+                candidates.retain(|&n| n != from);
+                if tried.last() == Some(&from) {
+                    let (candidates, tried) = (candidates.clone(), tried.clone());
+                    self.nominate(now, candidates, tried);
+                }
+            }
+            Phase::Idle | Phase::AwaitingOutcome { .. } => {}
+        }
+    }
+
+    /// Whether `node` left lately and only its `IAmUp` is taken.
+    fn quiet(&self, now: Instant, node: NodeId) -> bool {
+        self.peers[node].quiet_until.is_some_and(|t| now < t)
+    }
+
     // ----- transitions -----
 
     /// The current phase's deadline has passed.
@@ -654,7 +799,9 @@ impl Election {
     fn finish_start(&mut self, now: Instant, views: BTreeMap<NodeId, Vec<NodeId>>) {
         for (&sender, live) in &views {
             for node in std::iter::once(sender).chain(live.iter().copied()) {
-                if node != self.me && !self.peers[node].live {
+                // A view sent before a leave reached its sender does not
+                // bring the leaver back.
+                if node != self.me && !self.peers[node].live && !self.quiet(now, node) {
                     self.heard(now, node);
                 }
             }

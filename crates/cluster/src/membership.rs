@@ -29,6 +29,22 @@
 //! liveness): `convene status --chat-config`, for the chat seed's cluster,
 //! which has no web front, asks each node directly.
 //!
+//! # Leaving
+//!
+//! [`Membership::leave`] is a node's last word: it gives up authority
+//! ([`Authority::leave`]) and then tells every other node, a few times
+//! ([`LEAVE_COPIES`], [`LEAVE_GAP`] apart: one datagram each), that it is
+//! stopping ([`codec`]'s `Leaving`, with its boot number and highest
+//! term). They mark it down and elect at once if it coordinated
+//! ([`election`](crate::election#leaving)), and forget their lease
+//! promises to it ([`quorum`](crate::quorum#leaving)), so the new
+//! coordinator has authority one lease round later rather than a lease
+//! later; services that watch [`Membership::live`] and
+//! [`Membership::coordinator`] move what it served as they do for a node
+//! that went silent, only without waiting for `suspect_after`. The message
+//! is sealed like every peer datagram, so only a member can send it, and
+//! only from its own address.
+//!
 //! # Two-way contact
 //!
 //! A coordinator that others hear but that cannot hear them (the links
@@ -76,6 +92,15 @@ use codec::Wire;
 
 /// The election's peer messages start with this byte (see [`ServiceTag`]).
 pub const TAG: ServiceTag = ServiceTag::new(3, "election");
+
+/// How many times [`Membership::leave`] sends its `Leaving` to each node.
+/// Each copy is one datagram; with three, a leave goes unheard only if all
+/// three are lost, and then the failure detector still notices.
+pub const LEAVE_COPIES: usize = 3;
+
+/// The pause between two copies of a `Leaving`, so that one burst of loss
+/// does not take them all.
+pub const LEAVE_GAP: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// A node's running membership: watch the coordinator and the live set.
 pub struct Membership<S = tokio::net::UdpSocket> {
@@ -179,6 +204,28 @@ impl<S: DatagramSocket> Membership<S> {
     /// the current clock; ask right before deciding, and carry the term.
     pub fn authority(&self) -> Result<Term, NoAuthority> {
         self.inner.authority().check(now())
+    }
+
+    /// Leaves the cluster: this node gives up being coordinator and its
+    /// authority for good, then tells every other node it is stopping
+    /// ([`LEAVE_COPIES`] times, [`LEAVE_GAP`] apart), so that they elect and
+    /// move what it served at once instead of after `suspect_after`. From
+    /// then on it takes part in nothing: call it when everything that
+    /// needs the cluster is done, right before stopping the node.
+    pub async fn leave(&self) {
+        let boot = self.inner.peers.boot().unwrap_or_else(wall_ms);
+        // Authority first: no decision of this node may follow the news.
+        self.inner.authority().leave();
+        for copy in 0..LEAVE_COPIES {
+            if copy > 0 {
+                tokio::time::sleep(LEAVE_GAP).await;
+            }
+            self.inner.lock().leave(boot);
+            self.inner.flush();
+        }
+        self.inner.wake.notify_one();
+        let cluster = self.cluster();
+        tracing::info!(node = %cluster.nodes[self.inner.me].id, boot, "left the cluster");
     }
 
     /// This node's number in the cluster file.
@@ -345,6 +392,11 @@ impl<S: DatagramSocket> Inner<S> {
                 Message::Coordinator => Wire::Claim {
                     hears: live.clone(),
                 },
+                // A leave says which terms the leaver held (see `leave`).
+                Message::Leaving { incarnation } => Wire::Leaving {
+                    boot: incarnation,
+                    term: self.authority().highest_term(),
+                },
                 message => Wire::Election(message),
             };
             let body = wire.to_bytes();
@@ -377,6 +429,14 @@ impl<S: DatagramSocket> Inner<S> {
             changed
         });
     }
+}
+
+/// The wall clock in milliseconds: a leaving node's incarnation when its
+/// transport has no boot number (it does not authenticate: tests only).
+fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// The current time from tokio's clock, so a paused or simulated clock
@@ -469,6 +529,13 @@ impl<S: DatagramSocket> ServiceHandler for Handler<S> {
                 return;
             }
             Ok(Wire::Quorum(message)) => inner.authority().handle(now(), sender, message),
+            Ok(Wire::Leaving { boot, term }) => {
+                tracing::debug!(node = %cluster.nodes[sender].id, boot, "node says it is leaving");
+                inner.authority().left(sender, term);
+                inner
+                    .lock()
+                    .handle(now(), sender, Message::Leaving { incarnation: boot });
+            }
             _ => {
                 tracing::debug!(%from, "malformed election notice; dropped");
                 return;

@@ -215,6 +215,12 @@ impl<S: DatagramSocket> Peers<S> {
         self.client.local_addr()
     }
 
+    /// This run's boot number (`None` for a transport that does not
+    /// authenticate): it grows from one run of the node to the next.
+    pub fn boot(&self) -> Option<u64> {
+        self.client.boot()
+    }
+
     /// What the transport's authentication let through and dropped so far
     /// (`None` for a transport that does not authenticate).
     pub fn auth_stats(&self) -> Option<convene_rpc::AuthStats> {

@@ -98,6 +98,22 @@
 //!   down has promised itself for a lease, and refuses its successor until
 //!   that promise ends: its own grant was part of its majority.
 //!
+//! # Leaving
+//!
+//! A holder that stops on purpose need not leave its grantors bound by
+//! their promises for up to a `lease`, during which its successor could
+//! decide nothing. [`Authority::leave`] drops its authority for good (it
+//! holds no term, grants nothing and starts no term again), and only then
+//! does the driver tell the others, with the highest term it has used
+//! ([`Authority::highest_term`]). A grantor told so by `X` with term `t`
+//! ([`Authority::left`]) forgets a promise to `X` made for a term up to
+//! `t`, and refuses `X`'s requests for such terms from then on (one
+//! overtaken by the news must not bind it again). That is safe for the
+//! reason a promise is: it stands for `X` deciding, and `X` decides nothing
+//! more under those terms. A later run of `X` asks under a higher term
+//! (terms only grow, and are stored), so news of an earlier run's leave,
+//! however late, releases nothing that run did not hold.
+//!
 //! # What it assumes, and what it does not give
 //!
 //! Clock *rates* within the configured drift, on a clock that keeps counting
@@ -234,6 +250,8 @@ pub enum NoAuthority {
 #[derive(Clone, Copy, Debug)]
 struct Promise {
     holder: NodeId,
+    /// The highest term granted to it under this promise.
+    term: Term,
     /// Until when (this node's clock) it grants no other holder.
     until: Instant,
 }
@@ -311,6 +329,11 @@ pub struct Authority {
     holding: Option<Holding>,
     next_round_number: u64,
     transmits: VecDeque<(NodeId, Message)>,
+    /// Per node, the highest term it said it left under: no grant to it
+    /// for that term or below.
+    departed: Vec<Term>,
+    /// Set by [`Authority::leave`]: this node takes part in nothing.
+    leaving: bool,
 }
 
 impl Authority {
@@ -333,6 +356,8 @@ impl Authority {
             holding: None,
             next_round_number: 0,
             transmits: VecDeque::new(),
+            departed: vec![Term(0); n],
+            leaving: false,
         }
     }
 
@@ -380,11 +405,40 @@ impl Authority {
     pub fn set_coordinator(&mut self, now: Instant, coordinator: Option<NodeId>) {
         let was = self.coordinator == Some(self.me);
         self.coordinator = coordinator;
-        let is = coordinator == Some(self.me);
+        let is = coordinator == Some(self.me) && !self.leaving;
         if is && !was {
             self.start_term(now);
         } else if !is {
             self.holding = None;
+        }
+    }
+
+    /// This node is stopping: it gives up authority now and for good (no
+    /// term, no grant, no request from here on). The driver then tells the
+    /// others, with [`highest_term`](Self::highest_term), so that they can
+    /// forget their promises to it ([`left`](Self::left)).
+    pub fn leave(&mut self) {
+        self.leaving = true;
+        self.holding = None;
+        self.transmits.clear();
+    }
+
+    /// Node `from` said it is stopping, having used no term above `term`:
+    /// a promise to it for such a term is forgotten, and it is granted no
+    /// such term again. See [Leaving](self#leaving).
+    pub fn left(&mut self, from: NodeId, term: Term) {
+        let Some(departed) = self.departed.get_mut(from) else {
+            return;
+        };
+        if from == self.me {
+            return;
+        }
+        *departed = (*departed).max(term);
+        if let Some(p) = self.promise
+            && p.holder == from
+            && p.term <= term
+        {
+            self.promise = None;
         }
     }
 
@@ -440,7 +494,11 @@ impl Authority {
 
     /// The grantor's rule; records the promise when it grants.
     fn grant(&mut self, now: Instant, holder: NodeId, term: Term) -> bool {
-        if now < self.grants_from || term < self.granted_max {
+        if self.leaving || now < self.grants_from || term < self.granted_max {
+            return false;
+        }
+        if self.departed.get(holder).is_some_and(|&d| term <= d) {
+            // It left under this term: an overtaken request binds nothing.
             return false;
         }
         if let Some(p) = self.promise
@@ -455,6 +513,7 @@ impl Authority {
         let until = now + self.config.lease;
         self.promise = Some(Promise {
             holder,
+            term,
             until: match self.promise {
                 Some(p) if p.holder == holder => p.until.max(until),
                 _ => until,

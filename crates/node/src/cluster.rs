@@ -37,3 +37,14 @@ pub async fn stop_all(nodes: Vec<RunningNode>) {
         n.stop().await;
     }
 }
+
+/// Has every node leave gracefully ([`RunningNode::leave`]), all at once:
+/// each finishes its work in flight (for at most `drain`) while the others
+/// still answer it.
+pub async fn leave_all(nodes: Vec<RunningNode>, drain: std::time::Duration) {
+    let mut leaving = tokio::task::JoinSet::new();
+    for n in nodes {
+        leaving.spawn(n.leave(drain));
+    }
+    while leaving.join_next().await.is_some() {}
+}

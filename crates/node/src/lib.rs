@@ -5,7 +5,9 @@
 //! transport with a [`Router`](convene_cluster::Router), and starts each
 //! service the cluster file gives it. Stopping it triggers the shutdown
 //! signal, waits for every task, and closes the store, so what is on disk is
-//! consistent when [`RunningNode::stop`] returns.
+//! consistent when [`RunningNode::stop`] returns; [`RunningNode::leave`]
+//! first lets work in flight finish and tells the peers, so that they take
+//! over at once.
 //!
 //! # Layout
 //!
@@ -34,7 +36,7 @@ pub mod running;
 pub mod services;
 
 pub use bind::{Inherited, NodeSockets, bind_cluster, bind_node, bind_node_with, bind_one};
-pub use cluster::{start_all, stop_all};
+pub use cluster::{leave_all, start_all, stop_all};
 pub use error::NodeError;
 pub use faults::{Fault, Faults};
 pub use running::{RunningNode, start, start_with_faults};

@@ -1,7 +1,9 @@
-//! Starting and stopping one node.
+//! Starting and stopping one node, at once ([`RunningNode::stop`]) or
+//! gracefully ([`RunningNode::leave`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use convene_booking::service::{BookingContext, BookingService};
 use convene_chat::service::{ChatContext, ChatService};
@@ -23,7 +25,11 @@ use crate::bind::NodeSockets;
 use crate::error::NodeError;
 use crate::faults::Faults;
 
-/// A node that is running. Stop it with [`RunningNode::stop`].
+/// How long [`RunningNode::leave`] lets work in flight finish, by default.
+pub const DRAIN: Duration = Duration::from_secs(5);
+
+/// A node that is running. Stop it with [`RunningNode::leave`] (graceful) or
+/// [`RunningNode::stop`].
 pub struct RunningNode {
     id: String,
     peer_addr: SocketAddr,
@@ -42,7 +48,12 @@ pub struct RunningNode {
 /// and a node that did not start leaves no task running and no port bound.
 /// A running node is stopped the same way.
 struct Parts {
+    /// Stops the services (their front doors first of all).
     trigger: ShutdownTrigger,
+    /// Stops the membership and the peer transport: later than the
+    /// services when a node leaves, so that what they finish can still
+    /// reach its peers, and the peers still hear from the node meanwhile.
+    peer_trigger: ShutdownTrigger,
     transport: JoinHandle<()>,
     membership: Option<JoinHandle<()>>,
     meet: Option<MeetService>,
@@ -55,9 +66,14 @@ struct Parts {
 
 impl Parts {
     /// Nothing started yet but the peer transport.
-    fn new(trigger: ShutdownTrigger, transport: JoinHandle<()>) -> Parts {
+    fn new(
+        trigger: ShutdownTrigger,
+        peer_trigger: ShutdownTrigger,
+        transport: JoinHandle<()>,
+    ) -> Parts {
         Parts {
             trigger,
+            peer_trigger,
             transport,
             membership: None,
             meet: None,
@@ -71,30 +87,39 @@ impl Parts {
 
     /// Triggers the shutdown and waits for every part, the last started
     /// first (the transport last: the others may still send on it).
-    async fn stop(self) {
+    async fn stop(mut self) {
         self.trigger.trigger();
-        if let Some(booking) = self.booking {
-            booking.join().await;
-        }
-        if let Some(web) = self.web {
-            web.join().await;
-        }
-        if let Some(files) = self.files {
-            files.join().await;
-        }
-        if let Some(chat) = self.chat {
-            chat.join().await;
-        }
-        if let Some(events) = self.events {
-            events.join().await;
-        }
-        if let Some(meet) = self.meet {
-            meet.join().await;
-        }
+        self.peer_trigger.trigger();
+        self.join_services().await;
         if let Some(membership) = self.membership {
             let _ = membership.await;
         }
         let _ = self.transport.await;
+    }
+
+    /// Waits for the services, the last started first, once their
+    /// shutdown is triggered. Cut short (a drain that ran out of time), it
+    /// no longer waits for the service it was waiting on, and
+    /// [`Parts::stop`] waits for the others.
+    async fn join_services(&mut self) {
+        if let Some(booking) = self.booking.take() {
+            booking.join().await;
+        }
+        if let Some(web) = self.web.take() {
+            web.join().await;
+        }
+        if let Some(files) = self.files.take() {
+            files.join().await;
+        }
+        if let Some(chat) = self.chat.take() {
+            chat.join().await;
+        }
+        if let Some(events) = self.events.take() {
+            events.join().await;
+        }
+        if let Some(meet) = self.meet.take() {
+            meet.join().await;
+        }
     }
 }
 
@@ -206,8 +231,9 @@ pub async fn start_with_faults(
 
     let metrics = convene_metrics::Metrics::new();
     let (trigger, shutdown) = Shutdown::new();
+    let (peer_trigger, peer_shutdown) = Shutdown::new();
     let router = Arc::new(Router::new());
-    let transport_shutdown = shutdown.clone();
+    let transport_shutdown = peer_shutdown.clone();
     let (client, transport) = convene_rpc::start_authenticated(
         sockets.peer,
         convene_rpc::Config::default(),
@@ -217,7 +243,7 @@ pub async fn start_with_faults(
     );
     // From here on, a step that fails stops what the steps before it
     // started (see `Parts`).
-    let mut parts = Parts::new(trigger, transport);
+    let mut parts = Parts::new(trigger, peer_trigger, transport);
     let peers = Peers::new(client, cluster.clone(), me);
     // Membership first, so services can watch the coordinator from the start.
     let (membership, membership_task) = Membership::start_with_terms(
@@ -225,7 +251,7 @@ pub async fn start_with_faults(
         &router,
         cluster.election.clone(),
         terms,
-        shutdown.clone(),
+        peer_shutdown,
     );
     parts.membership = Some(membership_task);
     let meet = convene_meet::start(MeetContext {
@@ -427,7 +453,28 @@ impl RunningNode {
         self.booking_addr
     }
 
-    /// Stops the node: every task ends, then the store is closed.
+    /// Leaves the cluster gracefully: the front doors stop taking clients
+    /// and the services finish what they are doing (for at most `drain`)
+    /// while the node still answers its peers; then it tells them it is
+    /// leaving ([`Membership::leave`]), so that the coordinator role and
+    /// whatever it served move at once rather than after the failure
+    /// detector's `suspect_after`; then it stops as [`stop`](Self::stop)
+    /// does. `SIGTERM` and Ctrl-C end `convene node` this way.
+    pub async fn leave(mut self, drain: Duration) {
+        self.parts.trigger.trigger();
+        if tokio::time::timeout(drain, self.parts.join_services())
+            .await
+            .is_err()
+        {
+            tracing::warn!(node = %self.id, ?drain, "work still in flight after the drain time; leaving anyway");
+        }
+        self.membership.leave().await;
+        self.stop().await;
+    }
+
+    /// Stops the node at once: every task ends, then the store is closed.
+    /// Its peers notice it is gone after `suspect_after`; see
+    /// [`leave`](Self::leave).
     pub async fn stop(self) {
         self.parts.stop().await;
         // Last reference: the SQLite connection closes here, after every

@@ -10,6 +10,12 @@
 //! run is replayed exactly by its seed and script, and proptest can shrink
 //! a failing script to a small one.
 //!
+//! Messages carry their sender's run (how many times it has started), and a
+//! node drops a message of an older run than one it has heard from that
+//! sender: what the sealed transport does with boot numbers
+//! (`convene_rpc::auth`), so a leave's late copies meet what they would
+//! meet between real nodes.
+//!
 //! The central property: whatever happened before, once the network has
 //! been healed and quiet (no loss, no partition, no crash) for a few seconds
 //! of virtual time, every live node follows the same coordinator, and it is
@@ -67,8 +73,13 @@ pub(super) struct Sim {
     /// `None`: crashed, or not started yet.
     pub nodes: Vec<Option<Election>>,
     /// Messages in flight, by delivery time and a sequence number that keeps
-    /// equal times in sending order: `(from, to, message)`.
-    queue: BTreeMap<(Instant, u64), (NodeId, NodeId, Message)>,
+    /// equal times in sending order: `(from, sender's run, to, message)`.
+    queue: BTreeMap<(Instant, u64), (NodeId, u64, NodeId, Message)>,
+    /// How many times each node has started: its run, or incarnation.
+    pub runs: Vec<u64>,
+    /// `newest[to][from]`: the newest run of `from` that `to` has heard
+    /// (forgotten when `to` restarts, as a restarted transport forgets).
+    newest: Vec<Vec<u64>>,
     seq: u64,
     rng: SplitMix64,
     /// Partition: nodes talk only within their group.
@@ -92,6 +103,8 @@ impl Sim {
             net,
             nodes: (0..n).map(|_| None).collect(),
             queue: BTreeMap::new(),
+            runs: vec![0; n],
+            newest: vec![vec![0; n]; n],
             seq: 0,
             rng: SplitMix64::new(seed),
             group: vec![0; n],
@@ -114,7 +127,43 @@ impl Sim {
     pub fn start(&mut self, node: NodeId) {
         let election = Election::new(node, self.priorities.clone(), self.config.clone(), self.now);
         self.nodes[node] = Some(election);
+        self.runs[node] += 1;
+        self.newest[node] = vec![0; self.nodes.len()];
         self.flush(node);
+    }
+
+    /// Stops `node` gracefully, as `Membership::leave` does: its
+    /// `Leaving` goes out `LEAVE_COPIES` times, `LEAVE_GAP` apart (the
+    /// network still running meanwhile), then the node stops.
+    pub fn leave(&mut self, node: NodeId) {
+        use crate::membership::{LEAVE_COPIES, LEAVE_GAP};
+        for copy in 0..LEAVE_COPIES {
+            if copy > 0 {
+                self.run_for(LEAVE_GAP);
+            }
+            let run = self.runs[node];
+            if let Some(election) = self.nodes[node].as_mut() {
+                election.leave(run);
+            }
+            self.flush(node);
+        }
+        self.crash(node);
+    }
+
+    /// Puts `message` on the wire from `from` (in its run `run`) to `to`,
+    /// arriving `after` from now, whatever the network's rules: a copy the
+    /// network held back.
+    pub fn inject(
+        &mut self,
+        from: NodeId,
+        run: u64,
+        to: NodeId,
+        message: Message,
+        after: Duration,
+    ) {
+        self.seq += 1;
+        self.queue
+            .insert((self.now + after, self.seq), (from, run, to, message));
     }
 
     /// Starts every node now.
@@ -156,6 +205,14 @@ impl Sim {
         self.alive()
             .into_iter()
             .max_by_key(|&n| (self.priorities[n], n))
+    }
+
+    /// The running nodes that believe they coordinate.
+    pub fn claimants(&self) -> Vec<NodeId> {
+        self.alive()
+            .into_iter()
+            .filter(|&n| self.node(n).coordinator() == Some(n))
+            .collect()
     }
 
     /// Whether every running node follows the highest running node; if
@@ -211,7 +268,13 @@ impl Sim {
             assert!(next >= self.now, "time went backwards");
             self.now = next;
             if next_message == Some(next) {
-                let (_, (from, to, message)) = self.queue.pop_first().expect("peeked");
+                let (_, (from, run, to, message)) = self.queue.pop_first().expect("peeked");
+                // The sealed transport: an older run's datagram is dropped
+                // once a newer run has been heard.
+                if run < self.newest[to][from] {
+                    continue;
+                }
+                self.newest[to][from] = run;
                 if let Some(node) = self.nodes[to].as_mut() {
                     node.handle(self.now, from, message);
                     self.flush(to);
@@ -298,12 +361,13 @@ impl Sim {
             } else {
                 1
             };
+            let run = self.runs[node];
             for _ in 0..copies {
                 let latency = self.rng.next_u64() % (self.net.max_latency_ms + 1);
                 let at = self.now + Duration::from_millis(latency);
                 self.seq += 1;
                 self.queue
-                    .insert((at, self.seq), (node, to, message.clone()));
+                    .insert((at, self.seq), (node, run, to, message.clone()));
             }
         }
     }
@@ -351,6 +415,8 @@ enum Fault {
     Heal,
     /// The loss probability changes to this many percent.
     Loss(u8),
+    /// The node leaves gracefully (if it runs), and stops.
+    Leave(NodeId),
 }
 
 /// One generated run.
@@ -385,6 +451,7 @@ fn scenario(faults: usize) -> impl Strategy<Value = Scenario> {
             2 => proptest::collection::vec(0..3u8, n).prop_map(Fault::Partition),
             1 => Just(Fault::Heal),
             1 => (0..=30u8).prop_map(Fault::Loss),
+            2 => (0..n).prop_map(Fault::Leave),
         ];
         (
             priorities,
@@ -435,6 +502,8 @@ fn run(s: &Scenario) -> (Sim, Instant) {
             Fault::Partition(groups) => sim.partition(groups),
             Fault::Heal => sim.heal(),
             Fault::Loss(pct) => sim.net.loss = f64::from(pct) / 100.0,
+            Fault::Leave(node) if sim.nodes[node].is_some() => sim.leave(node),
+            Fault::Leave(_) => {}
         }
     }
     sim.run_until(sim.at(CHAOS_MS));
@@ -481,8 +550,8 @@ fn proptest_config(cases: u32, seed: u64) -> ProptestConfig {
 proptest! {
     #![proptest_config(proptest_config(300, 0xFA57_B011))]
 
-    /// After crashes, restarts, partitions, loss, duplication and
-    /// reordering, a few healed and quiet seconds make every live node follow
+    /// After crashes, graceful leaves, restarts, partitions, loss,
+    /// duplication and reordering, a few healed and quiet seconds make every live node follow
     /// the highest live node, and keep it so.
     #[test]
     fn the_highest_live_node_wins_once_the_network_is_quiet(s in scenario(10)) {
@@ -659,4 +728,135 @@ fn heavy_loss_still_converges_after_it_stops() {
     sim.run_for(Duration::from_secs(8));
     sim.check_agreement().unwrap();
     assert_eq!(sim.node(0).coordinator(), Some(4));
+}
+
+// ----- leaving -----
+
+/// A cluster of `priorities`, started and settled on a reliable network,
+/// then given `net`.
+fn settled(priorities: Vec<i64>, net: NetConfig, seed: u64) -> Sim {
+    let mut sim = Sim::new(
+        priorities,
+        ElectionConfig::default(),
+        NetConfig::reliable(),
+        seed,
+    );
+    sim.start_all();
+    sim.run_for(Duration::from_secs(2));
+    sim.check_agreement().expect("settled before the test");
+    sim.net = net;
+    sim
+}
+
+proptest! {
+    #![proptest_config(proptest_config(200, 0x1EA7_E000))]
+
+    /// The coordinator leaving on a network that reorders and duplicates
+    /// (no loss): every other node follows the next highest well before
+    /// `suspect_after`, with no failure detector involved, and only it
+    /// claims the role.
+    #[test]
+    fn a_coordinator_that_leaves_is_replaced_before_it_could_be_suspected(
+        n in 2..=6usize,
+        seed: u64,
+        duplicate_pct in 0..=50u8,
+    ) {
+        let priorities: Vec<i64> = (0..n as i64).map(|p| (p * 7) % 11).collect();
+        let net = NetConfig { loss: 0.0, duplicate: f64::from(duplicate_pct) / 100.0, max_latency_ms: 50 };
+        let mut sim = settled(priorities, net, seed);
+        let leaver = sim.highest_alive().expect("started");
+        let left_at = sim.now;
+        sim.leave(leaver);
+        sim.run_until(left_at + Duration::from_millis(500));
+        sim.check_agreement().map_err(|e| TestCaseError::fail(format!("{e}\n{}", sim.change_log())))?;
+        prop_assert!(sim.config.suspect_after > Duration::from_millis(500));
+        prop_assert_eq!(sim.claimants().len(), 1);
+        // And it stays so.
+        sim.run_for(Duration::from_secs(5));
+        sim.check_agreement().map_err(TestCaseError::fail)?;
+        let late: Vec<_> = sim.changes.iter().filter(|c| c.0 > left_at + Duration::from_millis(500)).collect();
+        prop_assert!(late.is_empty(), "{late:?}\n{}", sim.change_log());
+    }
+
+    /// Any node leaving while the network loses and duplicates messages:
+    /// once it is quiet, exactly one coordinator, the highest left.
+    #[test]
+    fn a_leave_under_loss_and_duplication_still_yields_one_coordinator(
+        n in 2..=6usize,
+        seed: u64,
+        leaver in 0..6usize,
+        loss_pct in 0..=40u8,
+        duplicate_pct in 0..=40u8,
+    ) {
+        let priorities: Vec<i64> = (0..n as i64).rev().collect();
+        let net = NetConfig {
+            loss: f64::from(loss_pct) / 100.0,
+            duplicate: f64::from(duplicate_pct) / 100.0,
+            max_latency_ms: 50,
+        };
+        let mut sim = settled(priorities, net, seed);
+        sim.leave(leaver % n);
+        sim.run_for(Duration::from_secs(2));
+        sim.net.loss = 0.0;
+        sim.run_for(Duration::from_secs(5));
+        sim.check_agreement().map_err(|e| TestCaseError::fail(format!("{e}\n{}", sim.change_log())))?;
+        prop_assert_eq!(sim.claimants().len(), 1);
+    }
+
+    /// A node leaves and its next run starts at once, while copies of its
+    /// leave (duplicated, overtaken) are still on the way: once settled,
+    /// everyone sees it live, and it coordinates if it ranks highest.
+    #[test]
+    fn a_node_back_from_a_leave_is_not_taken_down_by_its_late_copies(
+        seed: u64,
+        leaver in 0..4usize,
+        back_after_ms in 0..80u64,
+    ) {
+        let net = NetConfig { loss: 0.0, duplicate: 0.5, max_latency_ms: 50 };
+        let mut sim = settled(vec![10, 40, 20, 30], net, seed);
+        sim.leave(leaver);
+        sim.run_for(Duration::from_millis(back_after_ms));
+        sim.start(leaver);
+        sim.run_for(Duration::from_secs(3));
+        sim.check_agreement().map_err(|e| TestCaseError::fail(format!("{e}\n{}", sim.change_log())))?;
+        for node in sim.alive() {
+            prop_assert!(sim.node(node).is_live(leaver), "node {} sees {} down", node, leaver);
+        }
+    }
+}
+
+#[test]
+fn a_replayed_leave_of_a_node_that_came_back_is_ignored() {
+    let mut sim = settled(vec![10, 40, 20, 30], NetConfig::reliable(), 21);
+    // Node 1 coordinates; it leaves, node 3 takes over.
+    sim.leave(1);
+    sim.run_for(Duration::from_millis(300));
+    sim.check_agreement().unwrap();
+    assert_eq!(sim.node(0).coordinator(), Some(3));
+    // Its next run starts and takes the role back.
+    sim.start(1);
+    sim.run_for(Duration::from_secs(2));
+    sim.check_agreement().unwrap();
+    assert_eq!(sim.node(0).coordinator(), Some(1));
+    let old = Message::Leaving { incarnation: 1 };
+    let settled_at = sim.now;
+    for to in [0, 2, 3] {
+        // Sent by the first run: the transport drops it (a newer run has
+        // been heard).
+        sim.inject(1, 1, to, old.clone(), Duration::from_millis(5));
+        // Replayed inside the second run's traffic: the election ignores
+        // a leave of a run it has already seen leave.
+        sim.inject(1, 2, to, old.clone(), Duration::from_millis(6));
+    }
+    sim.run_for(Duration::from_secs(3));
+    sim.check_agreement().unwrap();
+    assert_eq!(sim.node(0).coordinator(), Some(1));
+    assert!(
+        sim.changes.iter().all(|c| c.0 < settled_at),
+        "{}",
+        sim.change_log()
+    );
+    for node in [0, 2, 3] {
+        assert!(sim.node(node).is_live(1));
+    }
 }

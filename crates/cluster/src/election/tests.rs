@@ -560,6 +560,140 @@ fn the_coordinator_restarting_triggers_an_election() {
     assert_eq!(e.coordinator(), None);
 }
 
+// ----- leaving -----
+
+fn leaving(incarnation: u64) -> Message {
+    Message::Leaving { incarnation }
+}
+
+#[test]
+fn a_leaving_node_tells_everyone_and_then_takes_part_in_nothing() {
+    let t0 = Instant::now();
+    let mut e = running(3, &[10, 20, 30, 40], 3, t0);
+    e.become_coordinator();
+    transmits(&mut e);
+    events(&mut e);
+    e.leave(7);
+    assert_eq!(
+        transmits(&mut e),
+        vec![(0, leaving(7)), (1, leaving(7)), (2, leaving(7))]
+    );
+    assert_eq!(e.coordinator(), None, "it gives up the role");
+    assert_eq!(events(&mut e), vec![Event::CoordinatorChanged(None)]);
+    assert_eq!(e.poll_timeout(), None, "no heartbeat, no deadline");
+    // It answers no election (no candidate), and says nothing on its own.
+    e.handle(t0 + ms(1), 0, Message::Election);
+    e.handle(t0 + ms(1), 1, Message::Nomination);
+    e.handle_timeout(t0 + Duration::from_secs(120));
+    assert_eq!(transmits(&mut e), vec![]);
+    assert_eq!(e.coordinator(), None);
+    // Each call sends it once more: a driver's copies.
+    e.leave(7);
+    assert_eq!(sent(&transmits(&mut e), &leaving(7)), vec![0, 1, 2]);
+}
+
+#[test]
+fn the_coordinator_leaving_starts_an_election_at_once() {
+    let t0 = Instant::now();
+    let mut e = running(1, &[10, 20, 30, 40], 3, t0);
+    let t = t0 + ms(100);
+    e.handle(t, 2, Message::Heartbeat);
+    transmits(&mut e);
+    e.handle(t, 3, leaving(5));
+    assert!(!e.is_live(3));
+    assert_eq!(
+        events(&mut e),
+        vec![Event::NodeDown(3), Event::CoordinatorChanged(None)]
+    );
+    // Not after t1: now, asking only the higher node still live.
+    assert_eq!(transmits(&mut e), vec![(2, Message::Election)]);
+    // The next highest, told the same, takes the role without asking.
+    let mut next = running(2, &[10, 20, 30, 40], 3, t0);
+    next.handle(t, 3, leaving(5));
+    assert_eq!(next.coordinator(), Some(2));
+    assert_eq!(
+        sent(&transmits(&mut next), &Message::Coordinator),
+        vec![0, 1]
+    );
+}
+
+#[test]
+fn a_node_that_is_not_coordinator_leaving_only_goes_down() {
+    let t0 = Instant::now();
+    let mut e = running(0, &[10, 20, 30, 40], 3, t0);
+    e.handle(t0 + ms(5), 1, leaving(5));
+    assert_eq!(events(&mut e), vec![Event::NodeDown(1)]);
+    assert_eq!(e.live(), vec![0, 2, 3]);
+    assert_eq!(e.coordinator(), Some(3));
+    assert_eq!(transmits(&mut e), vec![]);
+}
+
+#[test]
+fn an_elector_stops_waiting_for_a_node_that_leaves() {
+    let t0 = Instant::now();
+    // Asked 1, 2 and 3; 2 answers; 3 (who could outrank it) leaves: 2 is
+    // nominated now rather than after t2.
+    let (mut e, t) = electing_node_0(t0);
+    e.handle(t + ms(5), 2, Message::Answer);
+    assert_eq!(transmits(&mut e), vec![]);
+    e.handle(t + ms(6), 3, leaving(1));
+    assert_eq!(transmits(&mut e), vec![(2, Message::Nomination)]);
+    // The nominee leaving: the next answerer at once, not after t3.
+    e.handle(t + ms(7), 1, Message::Answer);
+    e.handle(t + ms(8), 2, leaving(1));
+    assert_eq!(transmits(&mut e), vec![(1, Message::Nomination)]);
+    // With nobody left to ask or nominate, it takes the role.
+    let (mut alone, t) = electing_node_0(t0);
+    for node in 1..4 {
+        alone.handle(t + ms(1), node, leaving(1));
+    }
+    assert_eq!(alone.coordinator(), Some(0));
+}
+
+#[test]
+fn a_late_copy_of_a_leave_does_not_take_down_the_nodes_next_run() {
+    let t0 = Instant::now();
+    let mut e = running(0, &[10, 20, 30], 2, t0);
+    e.handle(t0 + ms(10), 1, leaving(100));
+    assert!(!e.is_live(1));
+    // Its next run starts, and is taken at once, quiet spell or not.
+    e.handle(t0 + ms(300), 1, Message::IAmUp);
+    assert!(e.is_live(1));
+    // A copy of the first leave, held back by the network: ignored.
+    e.handle(t0 + ms(310), 1, leaving(100));
+    assert!(e.is_live(1), "a copy of an acted-on leave");
+    e.handle(t0 + ms(320), 1, leaving(99));
+    assert!(e.is_live(1), "an older run's leave");
+    assert_eq!(
+        events(&mut e),
+        vec![Event::NodeDown(1), Event::NodeUp(1)],
+        "down once, up once"
+    );
+    // The new run's own leave counts.
+    e.handle(t0 + ms(400), 1, leaving(101));
+    assert!(!e.is_live(1));
+}
+
+#[test]
+fn what_a_leaver_sent_before_leaving_does_not_bring_it_back() {
+    let t0 = Instant::now();
+    let mut e = running(0, &[10, 20, 30], 2, t0);
+    e.handle(t0 + ms(10), 2, leaving(100));
+    events(&mut e);
+    transmits(&mut e);
+    // Its last claim, overtaken by the leave, arrives: not followed, and
+    // it stays down.
+    e.handle(t0 + ms(20), 2, Message::Coordinator);
+    e.handle(t0 + ms(30), 2, Message::Heartbeat);
+    assert!(!e.is_live(2));
+    assert_ne!(e.coordinator(), Some(2));
+    assert!(!events(&mut e).contains(&Event::NodeUp(2)));
+    // After the quiet spell a sign of life counts again (a restart whose
+    // IAmUp was lost is not shut out for good).
+    e.handle(t0 + ms(10) + config().suspect_after, 2, Message::Heartbeat);
+    assert!(e.is_live(2));
+}
+
 // ----- short simulated runs -----
 
 #[test]

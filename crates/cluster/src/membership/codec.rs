@@ -16,6 +16,7 @@
 //! | 9    | LeaseGrant: u64 term, u64 round        |
 //! | 10   | LeaseRefused: u64 term, u64 highest granted term |
 //! | 11   | Claim: u32 count, u32 node ids (a Coordinator with the nodes the claimant hears) |
+//! | 12   | Leaving: u64 boot, u64 highest term (the sender is stopping) |
 //! | 20   | status request (no body)               |
 //! | 21   | status reply: u32 me, u8 has-coordinator, u32 coordinator, u32 count, u32 live node ids, u64 highest term, u8 holds authority |
 
@@ -38,6 +39,17 @@ pub enum Wire {
     Claim {
         /// The nodes the claimant believes live, itself included.
         hears: Vec<NodeId>,
+    },
+    /// [`Message::Leaving`] as a node sends it: its run and the highest
+    /// term it has used, so that the receivers' [`quorum`] can forget their
+    /// promises to it (see [`Authority::left`](crate::quorum::Authority::left)).
+    /// A `Wire::Election(Message::Leaving { .. })` is written as this with
+    /// term 0, which releases nothing.
+    Leaving {
+        /// The sender's boot number (its incarnation).
+        boot: u64,
+        /// The highest term the sender has granted or used.
+        term: Term,
     },
     /// "What do you see?"
     StatusRequest,
@@ -103,6 +115,11 @@ impl Encode for Wire {
                     put_optional(out, *coordinator);
                     put_nodes(out, live);
                 }
+                Message::Leaving { incarnation } => Wire::Leaving {
+                    boot: *incarnation,
+                    term: Term(0),
+                }
+                .encode(out),
             },
             Wire::Quorum(m) => {
                 let (kind, term, second) = match m {
@@ -117,6 +134,11 @@ impl Encode for Wire {
             Wire::Claim { hears } => {
                 out.put_u8(11);
                 put_nodes(out, hears);
+            }
+            Wire::Leaving { boot, term } => {
+                out.put_u8(12);
+                out.put_u64(*boot);
+                out.put_u64(term.0);
             }
             Wire::StatusRequest => out.put_u8(20),
             Wire::Status {
@@ -163,6 +185,10 @@ impl<'a> Decode<'a> for Wire {
                 highest: Term(r.u64()?),
             }),
             11 => Wire::Claim { hears: nodes(r)? },
+            12 => Wire::Leaving {
+                boot: r.u64()?,
+                term: Term(r.u64()?),
+            },
             20 => Wire::StatusRequest,
             21 => Wire::Status {
                 me: r.u32()? as NodeId,
@@ -221,6 +247,10 @@ mod tests {
             }),
             Wire::Claim { hears: vec![0, 2] },
             Wire::Claim { hears: vec![] },
+            Wire::Leaving {
+                boot: 1_700_000_000_123,
+                term: Term(7),
+            },
             Wire::StatusRequest,
             Wire::Status {
                 me: 1,
@@ -278,7 +308,56 @@ mod tests {
         );
     }
 
+    #[test]
+    fn leaving_has_a_fixed_layout_and_refuses_short_input() {
+        let m = Wire::Leaving {
+            boot: 0x0102,
+            term: Term(3),
+        };
+        assert_eq!(
+            m.to_bytes(),
+            [12, 0, 0, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 3]
+        );
+        // The election's own message is written as the wire's, term 0.
+        assert_eq!(
+            Wire::from_bytes(&Wire::Election(Message::Leaving { incarnation: 9 }).to_bytes()),
+            Ok(Wire::Leaving {
+                boot: 9,
+                term: Term(0)
+            })
+        );
+        for len in 0..17 {
+            let bytes = &m.to_bytes()[..len];
+            assert!(
+                matches!(Wire::from_bytes(bytes), Err(DecodeError::Truncated { .. })),
+                "{len} bytes: {:?}",
+                Wire::from_bytes(bytes)
+            );
+        }
+        assert_eq!(
+            Wire::from_bytes(&[m.to_bytes(), vec![0]].concat()),
+            Err(DecodeError::TrailingBytes(1))
+        );
+    }
+
     proptest! {
+        #[test]
+        fn leaving_round_trips(boot: u64, term: u64) {
+            let wire = Wire::Leaving { boot, term: Term(term) };
+            prop_assert_eq!(Wire::from_bytes(&wire.to_bytes()).unwrap(), wire);
+        }
+
+        #[test]
+        fn mangled_leaving_never_panics(tail in proptest::collection::vec(any::<u8>(), 0..24)) {
+            let mut bytes = vec![12];
+            bytes.extend(tail);
+            match Wire::from_bytes(&bytes) {
+                Ok(Wire::Leaving { .. }) => prop_assert_eq!(bytes.len(), 17),
+                Ok(other) => prop_assert!(false, "read as {other:?}"),
+                Err(_) => prop_assert_ne!(bytes.len(), 17),
+            }
+        }
+
         #[test]
         fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
             let _ = Wire::from_bytes(&bytes);

@@ -419,3 +419,110 @@ fn a_grantor_restarting_at_once_cannot_grant_a_successor_early() {
     assert!(sim.authority(1).unwrap() > old);
     sim.check_safety().unwrap();
 }
+
+// ----- leaving -----
+
+#[test]
+fn a_grantor_forgets_its_promise_to_a_holder_that_left() {
+    let t0 = Instant::now();
+    let (mut g, t) = grantor(0, t0);
+    g.handle(t, 1, request(1, 0));
+    transmits(&mut g);
+    g.left(1, Term(1));
+    // Node 2 is granted at once, not a lease later.
+    g.handle(t + ms(10), 2, request(5, 0));
+    assert_eq!(
+        transmits(&mut g),
+        vec![(
+            2,
+            Message::LeaseGrant {
+                term: Term(5),
+                round: 0
+            }
+        )]
+    );
+    // A request of the leaver's, overtaken by its leave, binds nothing.
+    let (mut g, t) = grantor(0, t0);
+    g.left(1, Term(1));
+    g.handle(t, 1, request(1, 3));
+    assert!(matches!(
+        transmits(&mut g)[..],
+        [(1, Message::LeaseRefused { .. })]
+    ));
+    // Its next run asks under a higher term, and is granted.
+    g.handle(t, 1, request(4, 0));
+    assert!(matches!(
+        transmits(&mut g)[..],
+        [(1, Message::LeaseGrant { .. })]
+    ));
+}
+
+#[test]
+fn an_earlier_runs_leave_releases_nothing_of_a_later_run() {
+    let t0 = Instant::now();
+    let (mut g, t) = grantor(0, t0);
+    // Node 1's later run holds term 4; its earlier run left having used 1.
+    g.handle(t, 1, request(4, 0));
+    transmits(&mut g);
+    g.left(1, Term(1));
+    g.handle(t + ms(10), 2, request(5, 0));
+    assert!(matches!(
+        transmits(&mut g)[..],
+        [(2, Message::LeaseRefused { .. })]
+    ));
+    // A leave from another node, or one naming itself, changes nothing.
+    g.left(2, Term(100));
+    g.left(0, Term(100));
+    g.left(7, Term(100));
+    g.handle(t + ms(20), 2, request(5, 1));
+    assert!(matches!(
+        transmits(&mut g)[..],
+        [(2, Message::LeaseRefused { .. })]
+    ));
+}
+
+#[test]
+fn a_leaving_holder_decides_nothing_more_and_its_successor_at_once() {
+    let t0 = Instant::now();
+    let t = t0 + config().lease;
+    let mut nodes: Vec<Authority> = (0..3)
+        .map(|me| Authority::new(me, 3, config(), t0, Term(0)))
+        .collect();
+    for node in &mut nodes {
+        node.set_coordinator(t, Some(2));
+    }
+    // Node 2 gets everyone's lease.
+    let requests = transmits(&mut nodes[2]);
+    for (to, request) in requests {
+        nodes[to].handle(t, 2, request);
+        for (_, grant) in transmits(&mut nodes[to]) {
+            nodes[2].handle(t, to, grant);
+        }
+    }
+    assert!(nodes[2].authority(t).is_some());
+    // It leaves: no authority, and none again, whatever it is told.
+    nodes[2].leave();
+    assert_eq!(nodes[2].authority(t), None);
+    nodes[2].set_coordinator(t, Some(2));
+    assert_eq!(nodes[2].authority(t), None);
+    assert_eq!(nodes[2].poll_timeout(), None);
+    assert_eq!(transmits(&mut nodes[2]), vec![]);
+    let highest = nodes[2].highest_term();
+    // The others are told, and node 1 takes over: one round, not a lease.
+    let later = t + ms(50);
+    for node in nodes.iter_mut().take(2) {
+        node.left(2, highest);
+        node.set_coordinator(later, Some(1));
+    }
+    let requests = transmits(&mut nodes[1]);
+    for (to, request) in requests {
+        nodes[to].handle(later, 1, request);
+        for (back, answer) in transmits(&mut nodes[to]) {
+            if back == 1 {
+                nodes[1].handle(later, to, answer);
+            }
+        }
+    }
+    assert!(nodes[1].authority(later).is_some());
+    assert!(nodes[1].authority(later).unwrap() > highest);
+}
