@@ -117,6 +117,18 @@ pub enum RestoreError {
         /// What is there.
         detail: String,
     },
+    /// The backup holds a node's shared folder, and the cluster file gives
+    /// that node none.
+    #[error(
+        "the backup holds node {id:?}'s shared folder, but {} gives it no [node.files] dir",
+        config.display()
+    )]
+    NoFolder {
+        /// The node.
+        id: String,
+        /// The cluster file.
+        config: PathBuf,
+    },
     /// The backup's database cannot go where the cluster file says.
     #[error("{0}")]
     Database(String),

@@ -128,10 +128,10 @@ pub async fn restore(options: &RestoreOptions) -> Result<Restored, RestoreError>
         if let Some(folder) = &folder {
             check_empty(&format!("node {id}'s shared folder"), folder, options.force)?;
         } else if has_folder {
-            return Err(RestoreError::Database(format!(
-                "the backup holds node {id}'s shared folder, but {} gives it no [node.files] dir",
-                options.config.display()
-            )));
+            return Err(RestoreError::NoFolder {
+                id: id.clone(),
+                config: options.config.clone(),
+            });
         }
         nodes.push((node.clone(), folder));
     }
@@ -204,10 +204,11 @@ fn check_empty(what: &str, dir: &Path, force: bool) -> Result<(), RestoreError> 
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(io(e)),
     };
-    let names: Vec<String> = entries
+    let mut names: Vec<String> = entries
         .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
+    names.sort();
     if names.is_empty() {
         return Ok(());
     }
