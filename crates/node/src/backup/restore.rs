@@ -155,6 +155,7 @@ pub async fn restore(options: &RestoreOptions) -> Result<Restored, RestoreError>
                     RestoreError::Database("the manifest lists no database file".into())
                 })?;
             place(&options.from.join(&entry.path), &to)?;
+            sync_dirs([to.parent().unwrap_or(Path::new("."))])?;
             format!("copied to {}", to.display())
         }
         Pending::Server(import) => {
@@ -285,6 +286,13 @@ fn restore_node(
         empty_dir(folder)?;
     }
     let mut written = 0;
+    // The directories made, and those holding them.
+    let mut dirs: std::collections::BTreeSet<PathBuf> = [Some(node.data_dir.as_path()), folder]
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d.parent().filter(|p| !p.as_os_str().is_empty()))
+        .map(Path::to_path_buf)
+        .collect();
     for entry in manifest.files_of(&node.id) {
         let to = if let Some(rest) = entry.path.strip_prefix(&data) {
             node.data_dir.join(rest)
@@ -294,9 +302,30 @@ fn restore_node(
             continue;
         };
         place(&from.join(&entry.path), &to)?;
+        dirs.extend(
+            to.ancestors()
+                .skip(1)
+                .map(Path::to_path_buf)
+                .take_while(|d| {
+                    d.starts_with(&node.data_dir) || folder.is_some_and(|f| d.starts_with(f))
+                }),
+        );
         written += 1;
     }
+    sync_dirs(dirs.iter().map(PathBuf::as_path))?;
     Ok(written)
+}
+
+/// Syncs each of `dirs`, so the names of the files placed in them survive
+/// a crash (once per directory, not once per file).
+fn sync_dirs<'a>(dirs: impl IntoIterator<Item = &'a Path>) -> Result<(), RestoreError> {
+    for dir in dirs {
+        copy::sync_dir(dir).map_err(|error| RestoreError::Io {
+            path: dir.to_path_buf(),
+            error,
+        })?;
+    }
+    Ok(())
 }
 
 /// Makes `dir` exist and hold nothing (it was checked empty, or `--force`).
@@ -320,7 +349,7 @@ fn empty_dir(dir: &Path) -> Result<(), RestoreError> {
 }
 
 /// Copies one file of the backup to `to` (replacing it and any SQLite
-/// log beside it), synced, and syncs its directory.
+/// log beside it), synced; the caller syncs its directory.
 fn place(from: &Path, to: &Path) -> Result<(), RestoreError> {
     let dir = to.parent().unwrap_or(Path::new("."));
     let io = |path: &Path| {
@@ -338,5 +367,5 @@ fn place(from: &Path, to: &Path) -> Result<(), RestoreError> {
         }
     }
     copy::plain(from, to).map_err(io(to))?;
-    copy::sync_dir(dir).map_err(io(dir))
+    Ok(())
 }

@@ -91,6 +91,7 @@ pub async fn backup(options: &BackupOptions) -> Result<Manifest, BackupError> {
         database,
         files,
     };
+    sync_tree(&out)?;
     write_manifest(&out, &manifest)?;
     Ok(manifest)
 }
@@ -190,25 +191,28 @@ fn take_node(
         })?;
         let what = What::of_data_file(&relative, sqlite);
         let path = format!("{}/{}", super::data_prefix(&node.id), slashed(&relative));
-        entries.push(copy_one(&from, out, path, what, &node.id)?);
+        entries.extend(copy_one(&from, out, path, what, &node.id)?);
     }
     if let Some(folder) = folder {
         for relative in walk(&folder, &skip)? {
             let from = folder.join(&relative);
             let path = format!("{}/{}", super::folder_prefix(&node.id), slashed(&relative));
-            entries.push(copy_one(&from, out, path, What::SharedFile, &node.id)?);
+            entries.extend(copy_one(&from, out, path, What::SharedFile, &node.id)?);
         }
     }
     Ok(entries)
 }
 
+/// Copies one file; `None` if it was deleted since the walk found it (a
+/// file of the shared folder deleted meanwhile: the backup holds the
+/// folder as it was after the deletion).
 fn copy_one(
     from: &Path,
     out: &Path,
     path: String,
     what: What,
     node: &str,
-) -> Result<Entry, BackupError> {
+) -> Result<Option<Entry>, BackupError> {
     let to = out.join(&path);
     mkdir_for(&to)?;
     let copied = if what.is_sqlite() {
@@ -217,18 +221,26 @@ fn copy_one(
             error,
         })?
     } else {
-        copy::plain(from, &to).map_err(|error| BackupError::Io {
-            path: from.to_path_buf(),
-            error,
-        })?
+        match copy::plain(from, &to) {
+            Ok(copied) => copied,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !from.exists() => {
+                return Ok(None);
+            }
+            Err(error) => {
+                return Err(BackupError::Io {
+                    path: from.to_path_buf(),
+                    error,
+                });
+            }
+        }
     };
-    Ok(Entry {
+    Ok(Some(Entry {
         path,
         what,
         node: Some(node.to_string()),
         bytes: copied.bytes,
         blake3: copied.blake3,
-    })
+    }))
 }
 
 /// Every regular file under `root` worth taking, relative to it, sorted;
@@ -296,6 +308,26 @@ fn mkdir_for(path: &Path) -> Result<(), BackupError> {
     })
 }
 
+/// Syncs every directory of the backup, once each, so that the files'
+/// names are on disk before the manifest says the backup is complete.
+fn sync_tree(out: &Path) -> Result<(), BackupError> {
+    let mut dirs = vec![out.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let io = |error| BackupError::Io {
+            path: dir.clone(),
+            error,
+        };
+        for entry in std::fs::read_dir(&dir).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            if entry.file_type().map_err(io)?.is_dir() {
+                dirs.push(entry.path());
+            }
+        }
+        copy::sync_dir(&dir).map_err(io)?;
+    }
+    Ok(())
+}
+
 /// Writes the manifest whole: a temporary file, synced, renamed, the
 /// directory synced. Until then the backup has no manifest.
 fn write_manifest(out: &Path, manifest: &Manifest) -> Result<(), BackupError> {
@@ -346,5 +378,30 @@ mod tests {
         let shared = std::fs::canonicalize(root.join("shared")).unwrap();
         assert_eq!(walk(&root, &[shared]).unwrap().len(), 3);
         assert!(walk(&dir.path().join("never"), &[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_shared_file_deleted_after_the_walk_is_left_out_not_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let gone = dir.path().join("gone.txt");
+        let out = dir.path().join("out");
+        let copied = copy_one(
+            &gone,
+            &out,
+            "nodes/A/folder/gone.txt".into(),
+            What::SharedFile,
+            "A",
+        );
+        assert!(copied.unwrap().is_none());
+        std::fs::write(&gone, "here").unwrap();
+        let copied = copy_one(
+            &gone,
+            &out,
+            "nodes/A/folder/gone.txt".into(),
+            What::SharedFile,
+            "A",
+        );
+        let entry = copied.unwrap().unwrap();
+        assert_eq!((entry.bytes, entry.node.as_deref()), (4, Some("A")));
     }
 }
