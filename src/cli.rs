@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use convene_cluster::screen::ScreenMode;
 
+mod backup;
 mod book;
 mod book_experiment;
 mod chat;
@@ -132,6 +133,45 @@ enum Command {
         #[arg(long)]
         id: Option<String>,
     },
+    /// Copy this host's nodes' state and the cluster database while the
+    /// cluster runs (SQLite's online backup; one snapshot of a server
+    /// database), with a manifest of checksums; Redis is a cache and is not
+    /// copied.
+    Backup {
+        /// The cluster file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// A new or empty directory to write the backup to.
+        #[arg(long)]
+        out: PathBuf,
+        /// Back up this node only (default: every node whose address is on
+        /// this host).
+        #[arg(long)]
+        id: Option<String>,
+        /// Leave the cluster database out (another machine backs it up).
+        #[arg(long)]
+        no_database: bool,
+    },
+    /// Bring a backup back into the data directories, shared folders and
+    /// database_url the cluster file names (all empty, or --force); the
+    /// nodes must be stopped.
+    Restore {
+        /// The backup directory.
+        #[arg(long)]
+        from: PathBuf,
+        /// The cluster file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Restore this node only (default: every node of the backup).
+        #[arg(long)]
+        id: Option<String>,
+        /// Replace what the data directories, folders and database hold.
+        #[arg(long)]
+        force: bool,
+        /// Leave the cluster database as it is.
+        #[arg(long)]
+        no_database: bool,
+    },
     /// Print a new cluster secret (64 hex digits from the OS random source):
     /// `convene secret > cluster.secret`, then `secret_file = "cluster.secret"`.
     Secret,
@@ -220,6 +260,19 @@ pub fn main() -> ExitCode {
             secret_file.as_deref(),
         ),
         Command::Check { config, id } => check::run(&config, id.as_deref()),
+        Command::Backup {
+            config,
+            out,
+            id,
+            no_database,
+        } => backup::backup(config, out, id, no_database),
+        Command::Restore {
+            from,
+            config,
+            id,
+            force,
+            no_database,
+        } => backup::restore(from, config, id, force, no_database),
         Command::Secret => secret::run(),
         Command::Login { server, user } => login::login(&server, user),
         Command::Logout { server } => login::logout(server.as_deref()),

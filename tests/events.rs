@@ -110,7 +110,7 @@ async fn end_earlier_runs(backend: &str) {
 /// pool of up to ten connections, and the whole suite's clusters at once
 /// would pass PostgreSQL's default limit of 100 clients ("too many
 /// clients"), which a user's cluster of a few nodes never meets.
-async fn server_turn(backend: &str) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+pub async fn server_turn(backend: &str) -> Option<tokio::sync::OwnedMutexGuard<()>> {
     static MYSQL: std::sync::LazyLock<std::sync::Arc<tokio::sync::Mutex<()>>> =
         std::sync::LazyLock::new(Default::default);
     static POSTGRES: std::sync::LazyLock<std::sync::Arc<tokio::sync::Mutex<()>>> =

@@ -5,6 +5,7 @@
 #[macro_use]
 mod util;
 
+mod backup;
 mod booking;
 mod booking_cli;
 mod booking_failover;

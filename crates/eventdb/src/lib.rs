@@ -53,6 +53,8 @@
 //!   implementation over sqlx; [`sql::mysql`] and [`sql::postgres`] hold
 //!   what differs.
 //! - [`redis`]: the Redis working set.
+//! - [`dump`]: every table of ours on a server, read as one snapshot and
+//!   written back (`convene backup` and `convene restore`).
 //! - [`error`]: [`OpenError`], and how each engine's errors become
 //!   [`DbError`]s.
 //! - `rows`: reading stored rows back, the same for every backend.
@@ -64,6 +66,7 @@
 #![deny(missing_docs)]
 
 pub mod booking_sql;
+pub mod dump;
 pub mod error;
 pub mod files_sql;
 mod group_commit;

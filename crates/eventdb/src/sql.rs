@@ -92,6 +92,10 @@ pub enum Arg<'a> {
     Int(i64),
     /// Bytes.
     Bytes(&'a [u8]),
+    /// Text or NULL (a typed NULL: PostgreSQL wants a NULL's type).
+    OptText(Option<&'a str>),
+    /// A 64-bit integer or NULL.
+    OptInt(Option<i64>),
 }
 
 /// What one engine supplies to [`SqlxDb`] (see the module documentation).
@@ -133,6 +137,8 @@ pub trait Engine: Database {
     fn opt_text(row: &Self::Row, i: usize) -> Result<Option<String>, DbError>;
     /// Column `i` as an integer.
     fn int(row: &Self::Row, i: usize) -> Result<i64, DbError>;
+    /// Column `i` as an integer or NULL.
+    fn opt_int(row: &Self::Row, i: usize) -> Result<Option<i64>, DbError>;
     /// Column `i` as a boolean.
     fn flag(row: &Self::Row, i: usize) -> Result<bool, DbError>;
     /// Column `i` as bytes.

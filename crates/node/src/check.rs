@@ -188,7 +188,7 @@ fn without_secret(path: &Path) -> Option<ClusterConfig> {
 
 /// Whether `host` is one of this machine's addresses: loopback, or one a
 /// socket can be bound to.
-fn on_this_host(host: IpAddr) -> bool {
+pub(crate) fn on_this_host(host: IpAddr) -> bool {
     host.is_loopback() || UdpSocket::bind(SocketAddr::new(host, 0)).is_ok()
 }
 

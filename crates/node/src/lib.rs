@@ -20,11 +20,14 @@
 //! - [`cluster`]: every node of a cluster in one process.
 //! - [`check`]: whether a cluster file's nodes would start on this host
 //!   (`convene check`), every problem at once.
+//! - [`backup`]: `convene backup` and `convene restore`: a consistent copy
+//!   of a host's nodes and the cluster database, taken while they run.
 //! - [`error`]: the typed errors of this crate.
 //! - [`faults`]: the faults a test may start a node with.
 
 #![deny(missing_docs)]
 
+pub mod backup;
 pub mod bind;
 pub mod boot;
 pub mod check;

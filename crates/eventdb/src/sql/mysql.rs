@@ -59,6 +59,8 @@ fn bind<'a>(
             Arg::Text(text) => query.bind(text),
             Arg::Int(n) => query.bind(n),
             Arg::Bytes(bytes) => query.bind(bytes),
+            Arg::OptText(text) => query.bind(text),
+            Arg::OptInt(n) => query.bind(n),
         };
     }
     query
@@ -109,6 +111,10 @@ impl Engine for MySql {
     }
 
     fn int(row: &MySqlRow, i: usize) -> Result<i64, DbError> {
+        row.try_get(i).map_err(decode)
+    }
+
+    fn opt_int(row: &MySqlRow, i: usize) -> Result<Option<i64>, DbError> {
         row.try_get(i).map_err(decode)
     }
 

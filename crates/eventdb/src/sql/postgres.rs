@@ -46,6 +46,8 @@ fn bind<'a>(
             Arg::Text(text) => query.bind(text),
             Arg::Int(n) => query.bind(n),
             Arg::Bytes(bytes) => query.bind(bytes),
+            Arg::OptText(text) => query.bind(text),
+            Arg::OptInt(n) => query.bind(n),
         };
     }
     query
@@ -92,6 +94,10 @@ impl Engine for Postgres {
     }
 
     fn int(row: &PgRow, i: usize) -> Result<i64, DbError> {
+        row.try_get(i).map_err(decode)
+    }
+
+    fn opt_int(row: &PgRow, i: usize) -> Result<Option<i64>, DbError> {
         row.try_get(i).map_err(decode)
     }
 
