@@ -32,6 +32,7 @@ mod files_kill;
 mod files_swap;
 mod front_doors;
 mod impostor;
+mod instrument;
 mod meet;
 mod meet_bad_input;
 mod meet_cli;
