@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use convene_cluster::log_format::LogFormat;
 use convene_cluster::screen::ScreenMode;
 
 mod backup;
@@ -13,6 +14,7 @@ mod chat;
 mod check;
 mod credentials;
 mod files;
+mod logging;
 mod login;
 mod meet;
 mod node;
@@ -86,6 +88,11 @@ enum Command {
         /// `quiet`. Default: the cluster file's `screen`, else `seed`.
         #[arg(long, value_name = "MODE")]
         screen: Option<ScreenMode>,
+        /// How logs on standard error look: `text`, or `json` (one record
+        /// a line, one per request served; `RUST_LOG` sets the levels).
+        /// Default: the cluster file's `log_format`, else `text`.
+        #[arg(long, value_name = "FORMAT")]
+        log_format: Option<LogFormat>,
     },
     /// Run every node of a cluster file in this process (with no file: a demo cluster).
     Up {
@@ -102,6 +109,9 @@ enum Command {
         /// How much of the seeds' lines to show (as `convene node --screen`).
         #[arg(long, value_name = "MODE")]
         screen: Option<ScreenMode>,
+        /// How logs look, `text` or `json` (as `convene node --log-format`).
+        #[arg(long, value_name = "FORMAT")]
+        log_format: Option<LogFormat>,
     },
     /// Each node up or down, and the current coordinator: asked of a
     /// node's web front, as the logged-in account or the cluster's operator.
@@ -213,7 +223,16 @@ enum Command {
 /// on standard error and an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    // A node's format may come from its cluster file, read later (see
+    // `logging`); a flag is known now.
+    match &cli.command {
+        Command::Node { log_format, .. } | Command::Up { log_format, .. } => {
+            if let Some(format) = log_format {
+                logging::init(*format);
+            }
+        }
+        _ => logging::init(LogFormat::Text),
+    }
     let result = match cli.command {
         Command::Node {
             config,
@@ -224,12 +243,14 @@ pub fn main() -> ExitCode {
             ports_file,
             sockets,
             screen,
+            log_format,
         } => {
             let options = node::RunOptions {
                 faults: faults.into_iter().collect(),
                 ports_file,
                 sockets,
                 screen,
+                log_format,
             };
             match (config, chat_config) {
                 (Some(config), _) => node::run(&config, &id, options),
@@ -242,11 +263,12 @@ pub fn main() -> ExitCode {
             chat_config,
             secret_file,
             screen,
+            log_format,
         } => up::run(
             config.as_deref(),
             chat_config.as_deref(),
             secret_file.as_deref(),
-            screen,
+            up::Display { screen, log_format },
         ),
         Command::Status {
             server,
@@ -292,26 +314,15 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Logs go to standard error (standard output carries the seed's lines),
-/// at `warn` unless `RUST_LOG` says otherwise.
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-}
-
 /// Says, once, that a cluster runs without a secret (allowed only on
 /// loopback), or stops with how to make one.
 fn check_secret(cluster: &convene_cluster::ClusterConfig) -> anyhow::Result<()> {
     if cluster.check_secret()? {
-        eprintln!(
-            "convene: warning: this cluster has no secret_file, so any process on this machine \
+        logging::warn(
+            "this cluster has no secret_file, so any process on this machine \
              can speak for its nodes (allowed only because every node is on a loopback address); \
              run `convene secret > cluster.secret` and add `secret_file = \"cluster.secret\"` \
-             to the cluster file to close that"
+             to the cluster file to close that",
         );
     }
     Ok(())

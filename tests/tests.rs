@@ -34,6 +34,7 @@ mod files_swap;
 mod front_doors;
 mod impostor;
 mod leave;
+mod instrument;
 mod meet;
 mod meet_bad_input;
 mod meet_cli;

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
+use convene_cluster::log_format::LogFormat;
 use convene_cluster::screen::ScreenMode;
 use convene_cluster::{ClusterConfig, Screen};
 use convene_node::Faults;
@@ -29,6 +30,8 @@ pub struct RunOptions {
     pub sockets: Vec<inherited::InheritedSocket>,
     /// `--screen`: how much of the seeds' lines to show (over the file's).
     pub screen: Option<ScreenMode>,
+    /// `--log-format`: how logs look (over the file's `log_format`).
+    pub log_format: Option<LogFormat>,
 }
 
 /// Runs node `id` of the cluster file `config`.
@@ -65,6 +68,7 @@ pub fn load_course(config: &Path, secret_file: Option<&Path>) -> anyhow::Result<
 fn run_cluster(cluster: ClusterConfig, id: &str, options: RunOptions) -> anyhow::Result<ExitCode> {
     // First, before the runtime opens anything (see `inherited::adopt`).
     let inherited = inherited::adopt(&options.sockets)?;
+    super::logging::init(options.log_format.unwrap_or(cluster.log_format));
     cluster.node(id)?; // an unknown id: an error that lists the known ones
     super::check_secret(&cluster)?;
     let index = cluster.index_of(id).unwrap_or_default();

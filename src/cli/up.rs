@@ -5,19 +5,29 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use convene_cluster::log_format::LogFormat;
 use convene_cluster::screen::ScreenMode;
 use convene_cluster::{ClusterConfig, Screen};
 
 use crate::demo;
 
+/// What the command line says of what a cluster shows: the seeds' lines
+/// and the logs (each over the cluster file's key).
+pub struct Display {
+    /// `--screen`.
+    pub screen: Option<ScreenMode>,
+    /// `--log-format`.
+    pub log_format: Option<LogFormat>,
+}
+
 pub fn run(
     config: Option<&Path>,
     chat_config: Option<&Path>,
     secret_file: Option<&Path>,
-    screen: Option<ScreenMode>,
+    display: Display,
 ) -> anyhow::Result<ExitCode> {
     if let Some(chat) = chat_config {
-        return run_cluster(super::node::load_course(chat, secret_file)?, false, screen);
+        return run_cluster(super::node::load_course(chat, secret_file)?, false, display);
     }
     let path = match config {
         Some(path) => path.to_path_buf(),
@@ -26,17 +36,19 @@ pub fn run(
                 format!("cannot write the demo cluster into {}", demo::DEMO_DIR)
             })?;
             print!("{}", demo::banner(&path));
-            return run_cluster(convene_node::load_cluster(&path)?, true, screen);
+            return run_cluster(convene_node::load_cluster(&path)?, true, display);
         }
     };
-    run_cluster(convene_node::load_cluster(&path)?, false, screen)
+    run_cluster(convene_node::load_cluster(&path)?, false, display)
 }
 
 fn run_cluster(
     cluster: ClusterConfig,
     demo_data: bool,
-    screen: Option<ScreenMode>,
+    display: Display,
 ) -> anyhow::Result<ExitCode> {
+    super::logging::init(display.log_format.unwrap_or(cluster.log_format));
+    let screen = display.screen;
     super::check_secret(&cluster)?;
     // The demo's accounts have a published password: only where nobody
     // else can reach them.

@@ -59,6 +59,7 @@ use convene_store::Store;
 use convene_wire::{Decode, Encode};
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::db::BookingDb;
 use crate::state::{IdScheme, MonitorLimits, Monitors};
@@ -68,6 +69,7 @@ mod committer;
 pub mod handle;
 mod id_routes;
 pub mod lines;
+mod observe;
 mod owner;
 pub mod ownership;
 pub mod peer_msg;
@@ -75,6 +77,7 @@ pub mod watchers;
 
 pub use handle::{BookingCallError, BookingHandle, Facility, FacilityWatch};
 use id_routes::IdRoutes;
+use observe::{events, outcomes};
 use owner::{Outcome, Owner, blocking};
 use ownership::{LOOK_EVERY, OwnerView, Renewal, Watch};
 use peer_msg::{PeerReply, PeerRequest, TAG};
@@ -223,6 +226,8 @@ struct Shared {
     watchers: Watchers,
     /// The node's shutdown signal: watches end with it.
     shutdown: Shutdown,
+    /// Where requests are counted (see [`observe`]).
+    metrics: convene_metrics::Metrics,
 }
 
 struct Front {
@@ -295,6 +300,7 @@ pub async fn start(ctx: BookingContext) -> Result<BookingService, BookingStartEr
         ids: Mutex::new(IdRoutes::default()),
         watchers: Watchers::default(),
         shutdown: ctx.shutdown.clone(),
+        metrics: ctx.metrics.clone(),
     });
     if !ctx
         .router
@@ -570,6 +576,9 @@ async fn serve(shared: Arc<Shared>, shutdown: Shutdown) {
             (lost, if !lost && loss.duplicate() { 2 } else { 1 })
         };
         if lost {
+            shared
+                .metrics
+                .count(observe::SERVICE, events::SIMULATED_REQUEST_LOSS, 1);
             shared.screen.line(format_args!(
                 "Simulated loss of request from {}",
                 lines::addr(client)
@@ -578,6 +587,9 @@ async fn serve(shared: Arc<Shared>, shutdown: Shutdown) {
         }
         if n > MAX_DATAGRAM {
             shared.dropped.fetch_add(1, Ordering::Relaxed);
+            shared
+                .metrics
+                .count(observe::SERVICE, events::MALFORMED_DATAGRAM, 1);
             tracing::warn!(%client, "dropped an oversized booking datagram");
             continue;
         }
@@ -601,10 +613,22 @@ async fn serve(shared: Arc<Shared>, shutdown: Shutdown) {
 enum FrontReply {
     /// Send, and keep for retries.
     Keep(Vec<u8>),
-    /// Send, but do not keep: a retry should ask again (the owner did not answer).
-    Once(Vec<u8>),
+    /// Send, but do not keep: a retry should ask again (the owner did not
+    /// answer). With the request's outcome (see [`observe::outcomes`]).
+    Once(Vec<u8>, &'static str),
     /// Send nothing.
     Silent,
+}
+
+impl FrontReply {
+    /// What became of the request, for its metrics.
+    fn outcome(&self) -> &'static str {
+        match self {
+            FrontReply::Keep(bytes) => observe::outcome(bytes),
+            FrontReply::Once(_, outcome) => outcome,
+            FrontReply::Silent => outcomes::BUSY,
+        }
+    }
 }
 
 impl Shared {
@@ -612,10 +636,14 @@ impl Shared {
         self.front.as_ref().expect("only called on front doors")
     }
 
+    /// Serves one datagram from `client`, counted as one request of its
+    /// type (see [`observe`]).
     async fn handle_client(&self, client: SocketAddr, datagram: Vec<u8>) {
         let front = self.front();
         let Some(header) = wire::header(&datagram) else {
             self.dropped.fetch_add(1, Ordering::Relaxed);
+            self.metrics
+                .count(observe::SERVICE, events::MALFORMED_DATAGRAM, 1);
             self.screen.line(format_args!(
                 "Dropped a {}-byte datagram from {}: too short to be a request",
                 datagram.len(),
@@ -623,6 +651,27 @@ impl Shared {
             ));
             return;
         };
+        let request = self.metrics.begin(
+            observe::SERVICE,
+            observe::UDP,
+            observe::udp_kind(header.kind, front.semantics),
+            Some(client),
+        );
+        let outcome = self
+            .answer_client(client, header, &datagram)
+            .instrument(request.span().clone())
+            .await;
+        request.finish(outcome);
+    }
+
+    /// Answers one request (its header read) and says what became of it.
+    async fn answer_client(
+        &self,
+        client: SocketAddr,
+        header: wire::Header,
+        datagram: &[u8],
+    ) -> &'static str {
+        let front = self.front();
         self.screen.block(&[
             &"",
             &format_args!(
@@ -640,38 +689,42 @@ impl Shared {
         if dedup {
             let cached = {
                 let mut cache = front.cache.lock().unwrap_or_else(|e| e.into_inner());
-                match cache.begin(Instant::now(), client, header.request_id, &datagram) {
+                match cache.begin(Instant::now(), client, header.request_id, datagram) {
                     Lookup::Done(bytes) => Some(bytes.to_vec()),
-                    Lookup::InProgress => return,
+                    Lookup::InProgress => return outcomes::IN_PROGRESS,
                     Lookup::New => None,
                 }
             };
             if let Some(bytes) = cached {
+                self.metrics
+                    .count(observe::SERVICE, events::REPLY_CACHE_HIT, 1);
                 self.screen.line(format_args!(
                     "Returning cached reply for duplicate request {}",
                     header.request_id
                 ));
                 self.send(client, &bytes);
-                return;
+                return outcomes::CACHED;
             }
         }
-        let reply = self.dispatch(client, &datagram, dedup).await;
+        let reply = self.dispatch(client, datagram, dedup).await;
+        let outcome = reply.outcome();
         let mut cache = front.cache.lock().unwrap_or_else(|e| e.into_inner());
         match reply {
             FrontReply::Keep(bytes) => {
                 if dedup {
-                    cache.finish(Instant::now(), client, header.request_id, &datagram, &bytes);
+                    cache.finish(Instant::now(), client, header.request_id, datagram, &bytes);
                 }
                 drop(cache);
                 self.send(client, &bytes);
             }
-            FrontReply::Once(bytes) => {
-                cache.abandon(client, header.request_id, &datagram);
+            FrontReply::Once(bytes, _) => {
+                cache.abandon(client, header.request_id, datagram);
                 drop(cache);
                 self.send(client, &bytes);
             }
-            FrontReply::Silent => cache.abandon(client, header.request_id, &datagram),
+            FrontReply::Silent => cache.abandon(client, header.request_id, datagram),
         }
+        outcome
     }
 
     /// Sends a reply to a client, unless reply loss is simulated or the
@@ -684,6 +737,8 @@ impl Shared {
             .unwrap_or_else(|e| e.into_inner())
             .drop_reply()
         {
+            self.metrics
+                .count(observe::SERVICE, events::SIMULATED_REPLY_LOSS, 1);
             self.screen.line(format_args!(
                 "Simulated loss of reply to {}",
                 lines::addr(client)
@@ -734,6 +789,8 @@ impl Shared {
             Ok((_, request)) => request,
             Err(e) => {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
+                self.metrics
+                    .count(observe::SERVICE, events::MALFORMED_DATAGRAM, 1);
                 return FrontReply::Keep(e.to_reply().encode());
             }
         };
@@ -804,6 +861,7 @@ impl Shared {
                                 "The booking database did not answer; try again",
                             )
                             .encode(),
+                            outcomes::UNAVAILABLE,
                         ));
                     }
                 }
@@ -877,6 +935,7 @@ impl Shared {
                         ),
                     )
                     .encode(),
+                    outcomes::FORWARD_FAILED,
                 )
             }
         }
@@ -911,7 +970,10 @@ impl Shared {
         let now = Instant::now();
         let period = Duration::from_secs(u64::from(seconds));
         let refused = |refused: crate::state::MonitorRefused| {
-            FrontReply::Once(Reply::error(ErrorCode::InvalidRequest, refused.to_string()).encode())
+            FrontReply::Once(
+                Reply::error(ErrorCode::InvalidRequest, refused.to_string()).encode(),
+                outcomes::REFUSED,
+            )
         };
         // Checked before the owner is asked, and again when registering
         // (another request from the address may have taken the last place).
@@ -939,6 +1001,7 @@ impl Shared {
                     ),
                 )
                 .encode(),
+                outcomes::FORWARD_FAILED,
             );
         }
         if let Err(e) = self

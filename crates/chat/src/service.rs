@@ -66,6 +66,7 @@ mod gate;
 mod hub;
 mod link;
 mod link_op;
+mod observe;
 mod peer_handler;
 
 pub use chat_node::ROUTE_GRACE;
@@ -142,8 +143,11 @@ impl<S: DatagramSocket> ChatHandle<S> {
         let (read, write) = tokio::io::split(server);
         tokio::spawn(connection::serve(
             self.node.clone(),
-            read,
-            write,
+            (read, write),
+            connection::Door {
+                name: observe::WEBSOCKET,
+                peer: None,
+            },
             None,
             self.identify_within,
         ));
@@ -168,7 +172,8 @@ pub fn start<S: DatagramSocket>(ctx: ChatContext<S>) -> ChatService<S> {
     let me = ctx.peers.me().id.clone();
     let role = Arc::new(Coordinator::new(ctx.peers.clone(), ctx.membership.clone()));
     let node = Arc::new(ChatNode {
-        hub: Hub::new(&me, link_tx),
+        hub: Hub::new(&me, link_tx, ctx.metrics.clone()),
+        metrics: ctx.metrics,
         peers: ctx.peers,
         membership: ctx.membership,
         boot: convene_rpc::os_random_u64(),

@@ -8,6 +8,7 @@
 //!                                                     # or mysql://... or postgres://...
 //! redis_url = "redis://127.0.0.1:6379"  # optional: event servers keep their working set there
 //! screen = "seed"                  # the seeds' lines: "seed" (all, the default), "summary", "quiet"
+//! log_format = "text"              # logs on standard error: "text" (the default) or "json"
 //!
 //! [[node]]
 //! id = "M"               # unique; letters, digits, '-' and '_'
@@ -99,6 +100,8 @@ pub struct ClusterConfig {
     pub limits: Limits,
     /// How much the nodes show of the seeds' lines (`screen`).
     pub screen: crate::screen::ScreenMode,
+    /// How the nodes write their logs (`log_format`).
+    pub log_format: crate::log_format::LogFormat,
 }
 
 /// The events service's shared storage (top-level keys of the file).
@@ -313,6 +316,7 @@ struct RawCluster {
     admins: Option<Vec<String>>,
     limits: Option<RawLimits>,
     screen: Option<String>,
+    log_format: Option<String>,
 }
 
 /// `[limits]`; see [`Limits`]. Durations in seconds.
@@ -533,6 +537,14 @@ impl ClusterConfig {
                 problem,
             })?;
         }
+        if let Some(format) = raw.log_format {
+            config.log_format = format.parse().map_err(|problem| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                node: "(top level)".into(),
+                key: "log_format",
+                problem,
+            })?;
+        }
         Ok(config)
     }
 
@@ -566,6 +578,7 @@ impl ClusterConfig {
             admins: Vec::new(),
             limits: Limits::default(),
             screen: crate::screen::ScreenMode::default(),
+            log_format: crate::log_format::LogFormat::default(),
         };
         config.check_unique(&invalid)?;
         Ok(config)

@@ -50,6 +50,7 @@ pub mod config;
 pub mod election;
 pub mod error;
 pub mod line;
+pub mod log_format;
 pub mod membership;
 pub mod number_file;
 pub mod peer;

@@ -20,9 +20,10 @@ use convene_cluster::peer::BoxFuture;
 use convene_cluster::{Peers, Router, ServiceHandler, Shutdown};
 use convene_wire::{Decode, Encode};
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::db::EventDb;
-use crate::peer_msg::Request;
+use crate::peer_msg::{Reply, Request};
 use crate::working::WorkingSet;
 
 mod clock;
@@ -30,6 +31,7 @@ mod deadline;
 mod events_node;
 mod faults;
 mod front;
+mod observe;
 mod recovery;
 mod server;
 #[cfg(test)]
@@ -95,13 +97,19 @@ pub fn start(context: EventsContext) -> EventsService {
         },
         context.working,
         &context.router,
+        context.metrics,
     )
 }
 
 /// Starts the service on any transport and clock (the simulation's, in
 /// `sim.rs`): the event server if this node is one, the handler for peer
 /// requests, the hand-over and the sweep.
-fn start_on(parts: Parts, working: Arc<dyn WorkingSet>, router: &Router) -> EventsService {
+fn start_on(
+    parts: Parts,
+    working: Arc<dyn WorkingSet>,
+    router: &Router,
+    metrics: convene_metrics::Metrics,
+) -> EventsService {
     let me = &parts.transport.cluster().nodes[parts.me];
     let server = me.event_server.then(|| {
         EventServer::new(
@@ -112,13 +120,17 @@ fn start_on(parts: Parts, working: Arc<dyn WorkingSet>, router: &Router) -> Even
         )
     });
     let node = Arc::new(EventsNode::new(parts, server));
-    let _ = router.register(crate::peer_msg::TAG, Arc::new(Handler(node.clone())));
+    let handler = Handler {
+        node: node.clone(),
+        metrics: metrics.clone(),
+    };
+    let _ = router.register(crate::peer_msg::TAG, Arc::new(handler));
     let tasks = vec![
         tokio::spawn(recovery::hand_over(node.clone())),
         tokio::spawn(recovery::sweep(node.clone())),
     ];
     EventsService {
-        events: Events { node },
+        events: Events { node, metrics },
         tasks,
     }
 }
@@ -139,11 +151,16 @@ impl EventsService {
 }
 
 /// Peer requests: only from nodes of the cluster, and only well formed.
-struct Handler(Arc<EventsNode>);
+/// Each is counted as a request at door `peer` (see [`observe`]).
+struct Handler {
+    node: Arc<EventsNode>,
+    metrics: convene_metrics::Metrics,
+}
 
 impl ServiceHandler for Handler {
     fn handle(&self, from: SocketAddr, body: Vec<u8>) -> BoxFuture<Option<Vec<u8>>> {
-        let node = self.0.clone();
+        let node = self.node.clone();
+        let metrics = self.metrics.clone();
         Box::pin(async move {
             node.cluster().node_at(from)?;
             let request = match Request::from_bytes(&body) {
@@ -153,7 +170,21 @@ impl ServiceHandler for Handler {
                     return None;
                 }
             };
-            Some(node.handle(request).await.to_bytes())
+            let observed = metrics.begin(
+                observe::SERVICE,
+                observe::PEER,
+                observe::peer_kind(&request),
+                Some(from),
+            );
+            let reply = node
+                .handle(request)
+                .instrument(observed.span().clone())
+                .await;
+            observed.finish(observe::reply_outcome(&reply));
+            if let Reply::Partial(_) = reply {
+                metrics.count(observe::SERVICE, observe::PARTIAL_SOLUTION, 1);
+            }
+            Some(reply.to_bytes())
         })
     }
 }

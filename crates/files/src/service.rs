@@ -66,6 +66,7 @@ mod held;
 mod listing;
 pub mod lock_book;
 mod lock_desk;
+mod observe;
 mod queue;
 mod role;
 mod shared_folder;
@@ -161,6 +162,7 @@ pub fn start(ctx: FilesContext) -> FilesService {
             limits.sync_queue,
             role.clone(),
             ctx.shutdown.clone(),
+            ctx.metrics.clone(),
         ))
     });
     // A first look before anything runs: the holder of a fresh book (or
@@ -191,6 +193,7 @@ pub fn start(ctx: FilesContext) -> FilesService {
         sync.clone(),
         role.clone(),
         ctx.faults,
+        ctx.metrics,
     ));
     // A second registration is a programming error; the first stands.
     let _ = ctx

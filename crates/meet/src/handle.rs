@@ -25,9 +25,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use convene_time::{Interval, SlotList};
+use tracing::Instrument;
 
 use crate::client::{ClientError, Connection, MainServers};
 use crate::lines;
+use crate::observe::{self, kinds};
 use crate::protocol::{ProtocolError, Reply, Request, check_names};
 use crate::service::MainRole;
 
@@ -38,6 +40,8 @@ pub struct MeetHandle {
     local: Option<Arc<MainRole>>,
     /// The other main nodes' client addresses, in cluster-file order.
     others: Vec<SocketAddr>,
+    /// Where calls are counted, as requests at door `web`.
+    metrics: convene_metrics::Metrics,
 }
 
 /// The answer to a query: who exists, who could not be asked, and when
@@ -200,8 +204,16 @@ fn describe_unreachable(list: &[Unreachable]) -> String {
 }
 
 impl MeetHandle {
-    pub(crate) fn new(local: Option<Arc<MainRole>>, others: Vec<SocketAddr>) -> MeetHandle {
-        MeetHandle { local, others }
+    pub(crate) fn new(
+        local: Option<Arc<MainRole>>,
+        others: Vec<SocketAddr>,
+        metrics: convene_metrics::Metrics,
+    ) -> MeetHandle {
+        MeetHandle {
+            local,
+            others,
+            metrics,
+        }
     }
 
     /// Whether this node is a main node (and so knows every user's name).
@@ -228,6 +240,21 @@ impl MeetHandle {
     /// users are free. The names are checked (and de-duplicated, first
     /// occurrence kept) as the seed's client checks them.
     pub async fn common<S: AsRef<str>>(&self, names: &[S]) -> Result<Common, MeetCallError> {
+        let request = self
+            .metrics
+            .begin(observe::SERVICE, observe::WEB, kinds::QUERY, None);
+        let result = self
+            .unobserved_common(names)
+            .instrument(request.span().clone())
+            .await;
+        request.finish(match &result {
+            Ok(common) => observe::query_outcome(common),
+            Err(error) => observe::call_outcome(error),
+        });
+        result
+    }
+
+    async fn unobserved_common<S: AsRef<str>>(&self, names: &[S]) -> Result<Common, MeetCallError> {
         let names = check_names(names.iter().map(AsRef::as_ref))?;
         if let Some(main) = &self.local {
             return main.common(names).await.map_err(MeetCallError::Failed);
@@ -245,6 +272,22 @@ impl MeetHandle {
     /// Returns the users it was registered for (the found names, in
     /// request order).
     pub async fn register<S: AsRef<str>>(
+        &self,
+        slot: Interval,
+        names: &[S],
+    ) -> Result<Vec<String>, RegisterError> {
+        let request = self
+            .metrics
+            .begin(observe::SERVICE, observe::WEB, kinds::REGISTER, None);
+        let result = self
+            .unobserved_register(slot, names)
+            .instrument(request.span().clone())
+            .await;
+        request.finish(observe::register_outcome(&result));
+        result
+    }
+
+    async fn unobserved_register<S: AsRef<str>>(
         &self,
         slot: Interval,
         names: &[S],

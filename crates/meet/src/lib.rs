@@ -39,6 +39,7 @@ pub mod handle;
 pub mod known_lists;
 pub mod lines;
 pub mod name;
+mod observe;
 pub mod peer_msg;
 pub mod protocol;
 pub mod service;

@@ -65,6 +65,7 @@ pub struct MeetContext {
 pub struct MeetService {
     tasks: Vec<JoinHandle<()>>,
     peer: Arc<MeetPeer>,
+    metrics: convene_metrics::Metrics,
 }
 
 impl MeetService {
@@ -90,7 +91,7 @@ impl MeetService {
             .filter(|n| &n.id != me)
             .filter_map(|n| n.client_addr())
             .collect();
-        MeetHandle::new(self.peer.main.clone(), others)
+        MeetHandle::new(self.peer.main.clone(), others, self.metrics.clone())
     }
 
     /// Waits for the service's tasks to finish after shutdown.
@@ -216,9 +217,14 @@ pub async fn start(ctx: MeetContext) -> Result<MeetService, MeetError> {
             main.clone(),
             ctx.peers.cluster().limits.clone(),
             ctx.shutdown.clone(),
+            ctx.metrics.clone(),
         )));
     }
-    Ok(MeetService { tasks, peer })
+    Ok(MeetService {
+        tasks,
+        peer,
+        metrics: ctx.metrics,
+    })
 }
 
 /// A number that grows with every start of a process (nanoseconds since the

@@ -14,12 +14,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use crate::config::BookingSection;
 use crate::wire::{DayAvailability, Reply, Request};
 
 use super::watchers::Latest;
 
+use super::observe::{self, outcomes};
 use super::{FrontReply, Shared};
 
 /// The "client address" requests from a handle carry: no UDP client, so
@@ -127,14 +129,29 @@ impl BookingHandle {
 
     /// Runs `request` where its facility is served and returns the seed's
     /// reply (an [`Reply::Error`] for a refusal by the booking rules).
+    ///
+    /// Counted as a request at door `web` (see [`observe`](super::observe)).
     pub async fn execute(&self, request: &Request) -> Result<Reply, BookingCallError> {
+        let observed = self.shared.metrics.begin(
+            observe::SERVICE,
+            observe::WEB,
+            observe::web_kind(request),
+            None,
+        );
         if matches!(request, Request::Monitor { .. }) {
+            observed.finish(outcomes::BAD_REQUEST);
             return Err(BookingCallError::Monitor);
         }
         let request_id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let datagram = request.encode(request_id);
-        match self.shared.dispatch(LOCAL_CLIENT, &datagram, false).await {
-            FrontReply::Keep(bytes) | FrontReply::Once(bytes) => {
+        let reply = self
+            .shared
+            .dispatch(LOCAL_CLIENT, &datagram, false)
+            .instrument(observed.span().clone())
+            .await;
+        observed.finish(reply.outcome());
+        match reply {
+            FrontReply::Keep(bytes) | FrontReply::Once(bytes, _) => {
                 Reply::decode(&bytes).map_err(|e| BookingCallError::BadReply(e.to_string()))
             }
             FrontReply::Silent => Err(BookingCallError::Busy),

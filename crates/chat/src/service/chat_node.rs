@@ -57,6 +57,9 @@ pub(crate) const VIEW_TTL: Duration = Duration::from_secs(30);
 /// One node's chat service, shared by its tasks.
 pub(crate) struct ChatNode<S = UdpSocket> {
     pub hub: Hub,
+    /// Where connections, messages and claims are counted (see
+    /// [`observe`](super::observe)).
+    pub metrics: convene_metrics::Metrics,
     pub peers: Peers<S>,
     pub membership: Membership<S>,
     /// Drawn at start: tells the coordinator this incarnation from earlier ones.

@@ -30,6 +30,7 @@
 //! first.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,9 +39,11 @@ use convene_cluster::line::{LineError, LineReader, read_line};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
+use tracing::Instrument;
 
 use super::chat_node::ChatNode;
 use super::hub::Frame;
+use super::observe;
 use crate::{ClientMessage, MAX_LINE};
 use convene_rpc::DatagramSocket;
 
@@ -65,8 +68,27 @@ pub(crate) fn start<S: DatagramSocket>(
     identify_within: Duration,
 ) -> impl Future<Output = ()> + Send + 'static {
     let _ = stream.set_nodelay(true);
-    let (read, write) = stream.into_split();
-    serve(node, read, write, Some(permit), identify_within)
+    let door = Door {
+        name: observe::TCP,
+        peer: stream.peer_addr().ok(),
+    };
+    serve(
+        node,
+        stream.into_split(),
+        door,
+        Some(permit),
+        identify_within,
+    )
+}
+
+/// Which front door a connection came through, and from where (a TCP
+/// client's address; a browser's is the web front's business), for its
+/// metrics.
+pub(crate) struct Door {
+    /// [`observe::TCP`] or [`observe::WEBSOCKET`].
+    pub name: &'static str,
+    /// The client's address, if it has one.
+    pub peer: Option<SocketAddr>,
 }
 
 /// Serves one connection over any byte stream split in two halves: a TCP
@@ -76,8 +98,8 @@ pub(crate) fn start<S: DatagramSocket>(
 /// the outbox, the `error` lines) lives here, so both kinds get the same.
 pub(crate) fn serve<S, R, W>(
     node: Arc<ChatNode<S>>,
-    read: R,
-    write: W,
+    (read, write): (R, W),
+    door: Door,
     permit: Option<ConnectionPermit>,
     identify_within: Duration,
 ) -> impl Future<Output = ()> + Send + 'static
@@ -97,7 +119,8 @@ where
         drop(writer_permit);
     });
     async move {
-        let end = read_lines(&node, id, read, kill, identify_within).await;
+        let _open = node.metrics.connection(observe::SERVICE, door.name);
+        let end = read_lines(&node, &door, id, read, kill, identify_within).await;
         // Letting go of the outbox tells the writer to send what is queued
         // and close.
         node.hub.detach(id);
@@ -126,6 +149,7 @@ enum End {
 /// connection, or the connection is closed with a notice.
 async fn read_lines<S: DatagramSocket, R: AsyncRead + Unpin>(
     node: &Arc<ChatNode<S>>,
+    door: &Door,
     id: u64,
     read: R,
     mut kill: watch::Receiver<bool>,
@@ -170,9 +194,24 @@ async fn read_lines<S: DatagramSocket, R: AsyncRead + Unpin>(
         let parsed = std::str::from_utf8(&line)
             .map_err(|_| "line is not UTF-8".to_string())
             .and_then(|text| ClientMessage::parse(text).map_err(|e| e.to_string()));
+        node.metrics
+            .count(observe::SERVICE, observe::events::MESSAGE_IN, 1);
         match parsed {
-            Ok(message) => node.handle(id, message).await,
-            Err(reason) => node.hub.send_raw(id, error_line(&reason)),
+            Ok(message) => {
+                let request =
+                    node.metrics
+                        .begin(observe::SERVICE, door.name, message.kind(), door.peer);
+                node.handle(id, message)
+                    .instrument(request.span().clone())
+                    .await;
+                request.finish(observe::outcomes::OK);
+            }
+            Err(reason) => {
+                node.metrics
+                    .begin(observe::SERVICE, door.name, observe::INVALID, door.peer)
+                    .finish(observe::outcomes::BAD_REQUEST);
+                node.hub.send_raw(id, error_line(&reason));
+            }
         }
         if !identified {
             // Once approved, never timed again; until then, one look per

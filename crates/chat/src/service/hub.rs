@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{mpsc, watch};
 
 use super::link_op::LinkOp;
+use super::observe;
 use crate::ServerMessage;
 use crate::registry::Kind;
 use crate::server::{ChatServer, ClientId, Output};
@@ -82,6 +83,7 @@ pub(crate) struct Hub {
     state: Mutex<State>,
     link: mpsc::UnboundedSender<LinkOp>,
     stats: HubStats,
+    metrics: convene_metrics::Metrics,
 }
 
 pub(crate) struct State {
@@ -91,7 +93,11 @@ pub(crate) struct State {
 }
 
 impl Hub {
-    pub fn new(server_id: &str, link: mpsc::UnboundedSender<LinkOp>) -> Hub {
+    pub fn new(
+        server_id: &str,
+        link: mpsc::UnboundedSender<LinkOp>,
+        metrics: convene_metrics::Metrics,
+    ) -> Hub {
         Hub {
             state: Mutex::new(State {
                 server: ChatServer::new(server_id),
@@ -100,6 +106,7 @@ impl Hub {
             }),
             link,
             stats: HubStats::default(),
+            metrics,
         }
     }
 
@@ -144,7 +151,10 @@ impl Hub {
     /// Writes a line to one connection outside the protocol (an error notice).
     pub fn send_raw(&self, id: ClientId, line: Arc<[u8]>) {
         let mut state = self.lock();
-        self.deliver(&mut state, id, Frame::Line(line));
+        if self.deliver(&mut state, id, Frame::Line(line)) {
+            self.metrics
+                .count(observe::SERVICE, observe::events::MESSAGE_OUT, 1);
+        }
         self.pump(&mut state);
     }
 
@@ -159,6 +169,9 @@ impl Hub {
     /// docs](self).
     pub fn pump(&self, state: &mut State) {
         let mut last: Option<(ServerMessage, Arc<[u8]>)> = None;
+        // Counted once per pump, not per line: a broadcast queues a line
+        // for every member of a room.
+        let mut sent = 0;
         while let Some(output) = state.server.poll_output() {
             match output {
                 Output::Send { to, message } => {
@@ -170,7 +183,9 @@ impl Hub {
                             bytes
                         }
                     };
-                    self.deliver(state, to, Frame::Line(bytes));
+                    if self.deliver(state, to, Frame::Line(bytes)) {
+                        sent += 1;
+                    }
                 }
                 Output::Close { client } => {
                     if let Some(conn) = state.conns.remove(&client)
@@ -191,6 +206,10 @@ impl Hub {
                 }
             }
         }
+        if sent > 0 {
+            self.metrics
+                .count(observe::SERVICE, observe::events::MESSAGE_OUT, sent);
+        }
     }
 
     pub fn to_link(&self, op: LinkOp) {
@@ -199,13 +218,15 @@ impl Hub {
         let _ = self.link.send(op);
     }
 
-    fn deliver(&self, state: &mut State, to: ClientId, frame: Frame) {
+    /// Queues `frame` to connection `to`; whether it was queued.
+    fn deliver(&self, state: &mut State, to: ClientId, frame: Frame) -> bool {
         let Some(conn) = state.conns.get(&to) else {
-            return; // gone already
+            return false; // gone already
         };
         match conn.outbox.try_send(frame) {
             Ok(()) => {
                 self.stats.delivered.fetch_add(1, Ordering::Relaxed);
+                return true;
             }
             Err(mpsc::error::TrySendError::Full(_)) => {
                 tracing::info!(client = to, "chat client not reading; disconnected");
@@ -222,5 +243,6 @@ impl Hub {
                 state.server.disconnect(to);
             }
         }
+        false
     }
 }

@@ -25,6 +25,7 @@ use tokio::time::Instant;
 
 use super::chat_node::ChatNode;
 use super::link_op::LinkOp;
+use super::observe;
 use crate::peer_msg::{PeerReply, PeerRequest};
 use crate::registry::Kind;
 use crate::server::Claim;
@@ -78,12 +79,29 @@ pub(crate) async fn run<S: DatagramSocket>(
                     name: name.clone(),
                 };
                 let deadline = Instant::now() + CLAIM_PATIENCE;
+                let observed = node.metrics.begin(
+                    observe::SERVICE,
+                    observe::CLUSTER,
+                    match kind {
+                        Kind::Identity => "identity_claim",
+                        Kind::Room => "room_claim",
+                    },
+                    None,
+                );
                 let approved = match send(&node, &request, Some(deadline), &shutdown).await {
-                    Some(PeerReply::Decision(approved)) => approved,
+                    Some(PeerReply::Decision(approved)) => {
+                        observed.finish(if approved {
+                            observe::outcomes::APPROVED
+                        } else {
+                            observe::outcomes::REFUSED
+                        });
+                        approved
+                    }
                     _ => {
                         if shutdown.is_triggered() {
                             return;
                         }
+                        observed.finish(observe::outcomes::NO_COORDINATOR);
                         tracing::warn!(%name, "no coordinator answered a chat claim; refused");
                         // It may have been granted and only the answer lost.
                         queue.push_front(LinkOp::Release(kind, name));

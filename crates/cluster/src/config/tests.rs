@@ -438,6 +438,21 @@ fn admins_are_account_names() {
 }
 
 #[test]
+fn the_log_format_is_text_unless_the_file_says_json() {
+    use crate::log_format::LogFormat;
+    assert_eq!(parse(EXAMPLE).unwrap().log_format, LogFormat::Text);
+    let c = parse(&format!("log_format = 'json'\n{EXAMPLE}")).unwrap();
+    assert_eq!(c.log_format, LogFormat::Json);
+    let err = parse(&format!("log_format = 'xml'\n{EXAMPLE}"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("log_format") && err.contains("\"xml\"") && err.contains("\"json\""),
+        "{err}"
+    );
+}
+
+#[test]
 fn the_screen_mode_is_seed_unless_the_file_says_otherwise() {
     use crate::screen::ScreenMode;
     assert_eq!(parse(EXAMPLE).unwrap().screen, ScreenMode::Seed);

@@ -22,7 +22,10 @@ use crate::ids::{is_event_id, new_event_id};
 use crate::interval::Availability;
 use crate::peer_msg::{Reply, Request};
 
+use tracing::Instrument;
+
 use super::events_node::{EventsNode, Work};
+use super::observe;
 
 /// Events on one page of "my events" unless the caller asks for fewer.
 pub const PAGE_SIZE: usize = 50;
@@ -69,6 +72,9 @@ pub struct EventsPage {
 #[derive(Clone)]
 pub struct Events {
     pub(crate) node: Arc<EventsNode>,
+    /// Where creations and submissions are counted (see
+    /// [`observe`](super::observe)).
+    pub(crate) metrics: convene_metrics::Metrics,
 }
 
 impl Events {
@@ -80,6 +86,18 @@ impl Events {
     /// Creates an event; returns its id. The event server that takes it
     /// becomes its leader.
     pub async fn create(&self, request: NewEventRequest) -> Result<String, EventsError> {
+        let observed =
+            self.metrics
+                .begin(observe::SERVICE, observe::WEB, observe::kinds::CREATE, None);
+        let result = self
+            .create_unobserved(request)
+            .instrument(observed.span().clone())
+            .await;
+        observed.finish(observe::outcome(&result));
+        result
+    }
+
+    async fn create_unobserved(&self, request: NewEventRequest) -> Result<String, EventsError> {
         let name = request.name.trim().to_string();
         if name.is_empty() {
             return Err(EventsError::Invalid("the event needs a name".into()));
@@ -186,6 +204,23 @@ impl Events {
 
     /// Submits `user`'s availability for `event`.
     pub async fn submit(
+        &self,
+        event: &str,
+        user: &str,
+        availability: Availability,
+    ) -> Result<(), EventsError> {
+        let observed =
+            self.metrics
+                .begin(observe::SERVICE, observe::WEB, observe::kinds::SUBMIT, None);
+        let result = self
+            .submit_unobserved(event, user, availability)
+            .instrument(observed.span().clone())
+            .await;
+        observed.finish(observe::outcome(&result));
+        result
+    }
+
+    async fn submit_unobserved(
         &self,
         event: &str,
         user: &str,

@@ -169,6 +169,7 @@ async fn node(
         },
         Arc::new(MemoryWorkingSet::new()),
         &router,
+        convene_metrics::Metrics::new(),
     );
     let (front, mut commands) = mpsc::unbounded_channel();
     world.fronts.lock().unwrap().insert(id, front);

@@ -51,6 +51,8 @@ use crate::peer_msg::{CHUNK_BYTES, FilesReply, FilesRequest};
 use crate::plan::Record;
 use crate::transfer::{Assembly, TransferError, checksum};
 
+use super::observe;
+
 /// The name every temporary file of a transfer starts with.
 pub(crate) fn temporary_prefix() -> String {
     format!("{RESERVED_PREFIX}tmp-")
@@ -199,44 +201,84 @@ pub(crate) async fn serve_chunk(
 /// it is and answers [`FetchError::ChangedHere`]. A download takes time,
 /// and a change made in it must not be replaced unseen.
 pub(crate) async fn fetch_into(
-    peers: &Peers,
-    addr: SocketAddr,
+    from: FetchFrom<'_>,
     root: &Path,
     (path, record): (&SharedPath, &Record),
     target: &SharedPath,
     unchanged: &(dyn Fn() -> bool + Send + Sync),
 ) -> Result<(), FetchError> {
-    let place = Place::file(root, target)?;
-    let (temporary, file) = place.folder.create_temporary(&temporary_prefix())?;
-    let result = match download(peers, addr, path, record, file).await {
-        Ok(()) if !unchanged() => Err(FetchError::ChangedHere),
-        Ok(()) => place.put(&place.folder, &temporary),
-        Err(e) => Err(e),
-    };
-    if result.is_err() {
-        let _ = place.folder.remove_file(&temporary);
+    let observed = from.begin();
+    let result = async {
+        let place = Place::file(root, target)?;
+        let (temporary, file) = place.folder.create_temporary(&temporary_prefix())?;
+        let result = match download(&from, path, record, file).await {
+            Ok(()) if !unchanged() => Err(FetchError::ChangedHere),
+            Ok(()) => place.put(&place.folder, &temporary),
+            Err(e) => Err(e),
+        };
+        if result.is_err() {
+            let _ = place.folder.remove_file(&temporary);
+        }
+        result
     }
+    .await;
+    observed.finish(observe::fetch_outcome(&result));
     result
 }
 
 /// As [`fetch_into`], to any [`Place`] (a held update's file). The
 /// temporary file is made in the place's folder and renamed within it.
 pub(crate) async fn fetch_to(
-    peers: &Peers,
-    addr: SocketAddr,
+    from: FetchFrom<'_>,
     path: &SharedPath,
     record: &Record,
     place: &Place,
 ) -> Result<(), FetchError> {
-    let (temporary, file) = place.folder.create_temporary(&temporary_prefix())?;
-    let result = match download(peers, addr, path, record, file).await {
-        Ok(()) => place.put(&place.folder, &temporary),
-        Err(e) => Err(e),
-    };
-    if result.is_err() {
-        let _ = place.folder.remove_file(&temporary);
+    let observed = from.begin();
+    let result = async {
+        let (temporary, file) = place.folder.create_temporary(&temporary_prefix())?;
+        let result = match download(&from, path, record, file).await {
+            Ok(()) => place.put(&place.folder, &temporary),
+            Err(e) => Err(e),
+        };
+        if result.is_err() {
+            let _ = place.folder.remove_file(&temporary);
+        }
+        result
     }
+    .await;
+    observed.finish(observe::fetch_outcome(&result));
     result
+}
+
+/// Where a fetch comes from: the node at `addr`, over `peers`; it is
+/// counted in `metrics` (one request per file, its chunks and bytes as
+/// events; see [`observe`]).
+pub(crate) struct FetchFrom<'a> {
+    pub peers: &'a Peers,
+    pub metrics: &'a convene_metrics::Metrics,
+    pub addr: SocketAddr,
+}
+
+impl FetchFrom<'_> {
+    fn begin(&self) -> convene_metrics::Request {
+        self.metrics.begin(
+            observe::SERVICE,
+            observe::PEER,
+            observe::kinds::FETCH,
+            Some(self.addr),
+        )
+    }
+
+    fn received(&self, bytes: usize) {
+        let metrics = self.metrics;
+        metrics.count(observe::SERVICE, observe::events::CHUNKS_FETCHED, 1);
+        metrics.count(
+            observe::SERVICE,
+            observe::events::BYTES_FETCHED,
+            bytes as u64,
+        );
+    }
 }
 
 /// Moves a held update's file `held` (in the shared folder `root` itself)
@@ -298,12 +340,12 @@ fn modified_time(record: &Record) -> SystemTime {
 /// Fetches the chunks into `file`, checks them, syncs the file to disk and
 /// gives it the record's modified time.
 async fn download(
-    peers: &Peers,
-    addr: SocketAddr,
+    from: &FetchFrom<'_>,
     path: &SharedPath,
     record: &Record,
     mut file: std::fs::File,
 ) -> Result<(), FetchError> {
+    let (peers, addr) = (from.peers, from.addr);
     let mut assembly = Assembly::new(record.size, record.checksum);
     while !assembly.is_complete() {
         let request = FilesRequest::Fetch {
@@ -326,6 +368,7 @@ async fn download(
                     return Err(FetchError::Gone);
                 }
                 assembly.accept(offset, &bytes, checksum)?;
+                from.received(bytes.len());
                 file.write_all(&bytes)?;
             }
             FilesReply::Gone => return Err(FetchError::Gone),

@@ -17,12 +17,15 @@ use std::time::Duration;
 use convene_cluster::peer::BoxFuture;
 use convene_cluster::snapshot::Snapshots;
 use convene_cluster::{Peers, ServiceHandler};
+use convene_metrics::Metrics;
 use convene_wire::{Decode, Encode};
+use tracing::Instrument;
 
 use super::FilesFaults;
 use super::calls::ask_holder;
 use super::content::serve_chunk;
 use super::listing::{Composite, Listings};
+use super::observe;
 use super::queue::{Full, Work};
 use super::role::LockRole;
 use super::synchronizer::Synchronizer;
@@ -49,6 +52,8 @@ pub(crate) struct FilesNode {
     /// Requests refused because the sync queue was full.
     busy: AtomicU64,
     faults: FilesFaults,
+    /// Where requests are counted (see [`observe`](super::observe)).
+    metrics: Metrics,
 }
 
 impl FilesNode {
@@ -60,6 +65,7 @@ impl FilesNode {
         sync: Option<Arc<Synchronizer>>,
         role: Arc<LockRole>,
         faults: FilesFaults,
+        metrics: Metrics,
     ) -> FilesNode {
         FilesNode {
             peers,
@@ -69,6 +75,7 @@ impl FilesNode {
             records: Snapshots::new(SNAPSHOTS_KEPT, SNAPSHOT_TTL),
             busy: AtomicU64::new(0),
             faults,
+            metrics,
         }
     }
 
@@ -83,7 +90,47 @@ impl FilesNode {
         self.busy.load(Ordering::Relaxed)
     }
 
+    /// Starts counting a request of `kind` at door `door` (see
+    /// [`observe`](super::observe)).
+    pub fn begin(
+        &self,
+        door: &'static str,
+        kind: &'static str,
+        peer: Option<SocketAddr>,
+    ) -> convene_metrics::Request {
+        self.metrics.begin(observe::SERVICE, door, kind, peer)
+    }
+
+    /// Answers a request from the node at `from`. Chunks served,
+    /// announcements and lock requests are counted as requests at door
+    /// `peer`.
     async fn answer(&self, from: SocketAddr, request: FilesRequest) -> FilesReply {
+        let kind = match &request {
+            FilesRequest::Fetch { .. } => Some(observe::kinds::CHUNK),
+            FilesRequest::Announce { .. } => Some(observe::kinds::ANNOUNCE),
+            FilesRequest::Lock { action, .. } => Some(observe::lock_kind(*action)),
+            _ => None,
+        };
+        let Some(kind) = kind else {
+            return self.answer_unobserved(from, request).await;
+        };
+        let observed = self.begin(observe::PEER, kind, Some(from));
+        let reply = self
+            .answer_unobserved(from, request)
+            .instrument(observed.span().clone())
+            .await;
+        observed.finish(observe::reply_outcome(&reply));
+        if let FilesReply::Chunk { bytes, .. } = &reply {
+            self.metrics.count(
+                observe::SERVICE,
+                observe::events::BYTES_SERVED,
+                bytes.len() as u64,
+            );
+        }
+        reply
+    }
+
+    async fn answer_unobserved(&self, from: SocketAddr, request: FilesRequest) -> FilesReply {
         match request {
             FilesRequest::ListLocal { snapshot, offset } => {
                 self.listings.local_page(snapshot, offset).await

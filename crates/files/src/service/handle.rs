@@ -6,7 +6,10 @@
 
 use std::sync::Arc;
 
+use tracing::Instrument;
+
 use super::files_node::FilesNode;
+use super::observe;
 use crate::listing::Entry;
 use crate::path::SharedPath;
 use crate::peer_msg::{FilesReply, LockAction, LockView, Refusal};
@@ -58,8 +61,19 @@ impl Files {
 
     /// Locks, unlocks or breaks the lock on `path` for `owner`: an account
     /// the caller has authenticated, or [`OPERATOR`](crate::peer_msg::OPERATOR).
+    ///
+    /// Counted as a request at door `web` (see [`observe`](super::observe)).
     pub async fn lock(&self, path: SharedPath, owner: &str, action: LockAction) -> LockOutcome {
-        match self.node.lock(path, owner.to_string(), action).await {
+        let observed = self
+            .node
+            .begin(observe::WEB, observe::lock_kind(action), None);
+        let reply = self
+            .node
+            .lock(path, owner.to_string(), action)
+            .instrument(observed.span().clone())
+            .await;
+        observed.finish(observe::reply_outcome(&reply));
+        match reply {
             FilesReply::LockDone(what) => LockOutcome::Done(what),
             FilesReply::Refused(refusal, why) => LockOutcome::Refused(refusal, why),
             FilesReply::Busy => LockOutcome::Busy,

@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 use convene_cluster::{Peers, Screen, Shutdown};
 
 use super::calls::{announce, hello_all, records_of};
-use super::content::{self, FetchError, Place};
+use super::content::{self, FetchError, FetchFrom, Place};
 use super::held::{Held, held_file_name};
 use super::lock_desk::LockDesk;
 use super::queue::{Full, Pending, Work, WorkQueue};
@@ -79,6 +79,8 @@ pub(crate) struct Synchronizer {
     role: Arc<LockRole>,
     /// The node's shutdown: ends the task and its announcements.
     shutdown: Shutdown,
+    /// Where fetches are counted (see [`observe`](super::observe)).
+    metrics: convene_metrics::Metrics,
 }
 
 impl Synchronizer {
@@ -92,6 +94,7 @@ impl Synchronizer {
         queue_limit: usize,
         role: Arc<LockRole>,
         shutdown: Shutdown,
+        metrics: convene_metrics::Metrics,
     ) -> Synchronizer {
         Synchronizer {
             peers,
@@ -100,6 +103,7 @@ impl Synchronizer {
             queue: WorkQueue::new(queue_limit),
             role,
             shutdown,
+            metrics,
         }
     }
 
@@ -462,8 +466,12 @@ impl Synchronizer {
         };
         match source {
             Source::Peer(addr) => {
-                content::fetch_into(&self.peers, addr, root, (path, record), target, &unchanged)
-                    .await
+                let from = FetchFrom {
+                    peers: &self.peers,
+                    metrics: &self.metrics,
+                    addr,
+                };
+                content::fetch_into(from, root, (path, record), target, &unchanged).await
             }
             // A held update is decided when its lock goes, against the
             // file as it is then, and placed at once: no download between.
@@ -530,7 +538,14 @@ impl Synchronizer {
         } else {
             let name = held_file_name();
             let fetched = match Place::own(self.folder.root(), &name) {
-                Ok(place) => content::fetch_to(&self.peers, addr, path, &record, &place).await,
+                Ok(place) => {
+                    let from = FetchFrom {
+                        peers: &self.peers,
+                        metrics: &self.metrics,
+                        addr,
+                    };
+                    content::fetch_to(from, path, &record, &place).await
+                }
                 Err(e) => Err(e),
             };
             match fetched {

@@ -20,6 +20,7 @@
 //!   reconnects on its next request, so a person who thinks for a long time
 //!   sees nothing of this.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,11 +30,14 @@ use convene_cluster::admission::ConnectionLimiter;
 use convene_cluster::line::{LineError, LineReader, read_line};
 use convene_cluster::refusal::say_and_close;
 use convene_cluster::shutdown::Shutdown;
+use convene_metrics::Metrics;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
+use tracing::Instrument;
 
 use super::MainRole;
 use crate::lines;
+use crate::observe::{self, kinds, outcomes};
 use crate::protocol::{MAX_LINE, Reply, Request};
 
 /// Accepts clients until shutdown, through the front doors' one loop
@@ -44,6 +48,7 @@ pub(super) async fn serve(
     main: Arc<MainRole>,
     limits: Limits,
     shutdown: Shutdown,
+    metrics: Metrics,
 ) {
     let port = listener.local_addr().map_or(0, |a| a.port());
     let limiter = ConnectionLimiter::new(limits.meet_connections, limits.meet_connections_per_ip);
@@ -53,11 +58,18 @@ pub(super) async fn serve(
         listener,
         limiter,
         shutdown.wait(),
-        |stream, _peer, permit| {
+        |stream, peer, permit| {
             let main = main.clone();
             let shutdown = shutdown.clone();
+            let metrics = metrics.clone();
             async move {
-                connection(stream, port, main, idle, shutdown).await;
+                let _open = metrics.connection(observe::SERVICE, observe::TCP);
+                let door = Door {
+                    port,
+                    peer,
+                    metrics,
+                };
+                connection(stream, door, main, idle, shutdown).await;
                 drop(permit);
             }
         },
@@ -74,13 +86,29 @@ pub(super) async fn serve(
 /// [`MAX_LINE`] bytes with its `\n` is the longest taken.
 const LINE_LIMIT: usize = MAX_LINE - 1;
 
+/// Where a connection came in, and where its requests are counted.
+struct Door {
+    port: u16,
+    peer: SocketAddr,
+    metrics: Metrics,
+}
+
+impl Door {
+    /// Starts counting one request of `kind` (see [`observe`]).
+    fn begin(&self, kind: &'static str) -> convene_metrics::Request {
+        self.metrics
+            .begin(observe::SERVICE, observe::TCP, kind, Some(self.peer))
+    }
+}
+
 async fn connection(
     stream: TcpStream,
-    port: u16,
+    door: Door,
     main: Arc<MainRole>,
     idle: Duration,
     shutdown: Shutdown,
 ) {
+    let port = door.port;
     let _ = stream.set_nodelay(true);
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
@@ -104,24 +132,43 @@ async fn connection(
             Ok(Err(LineError::Closed)) | Err(_) => return,
         };
         main.screen().line(lines::main_got_request(port));
+        let invalid = |reply: Reply, keep_open| {
+            door.begin(kinds::INVALID).finish(outcomes::BAD_REQUEST);
+            (reply, keep_open)
+        };
         let (reply, keep_open) = match line.as_deref().map(std::str::from_utf8) {
-            Err(()) => (
+            Err(()) => invalid(
                 Reply::Error(format!(
                     "request longer than {MAX_LINE} bytes; closing the connection"
                 )),
                 false,
             ),
-            Ok(Err(_)) => (
+            Ok(Err(_)) => invalid(
                 Reply::Error("request is not UTF-8 text; closing the connection".into()),
                 false,
             ),
             Ok(Ok(text)) => match Request::parse(text) {
-                Err(e) => (Reply::Error(e.to_string()), true),
-                Ok(Request::Query(names)) => (main.query(names).await, true),
+                Err(e) => invalid(Reply::Error(e.to_string()), true),
+                Ok(Request::Query(names)) => {
+                    let request = door.begin(kinds::QUERY);
+                    let (reply, outcome) =
+                        match main.common(names).instrument(request.span().clone()).await {
+                            Ok(common) => (common.to_reply(), observe::query_outcome(&common)),
+                            Err(message) => (Reply::Error(message), outcomes::ERROR),
+                        };
+                    request.finish(outcome);
+                    (reply, true)
+                }
                 Ok(Request::Register(slot, names)) => {
+                    let request = door.begin(kinds::REGISTER);
                     main.screen()
                         .line(lines::main_got_registration(&slot, &names, port));
-                    (main.register(slot, names).await, true)
+                    let (reply, outcome) = main
+                        .register_observed(slot, names)
+                        .instrument(request.span().clone())
+                        .await;
+                    request.finish(outcome);
+                    (reply, true)
                 }
             },
         };

@@ -13,6 +13,7 @@ use crate::directory::{ChunkOutcome, Directory};
 use crate::handle::{Common, Reason, Unreachable};
 use crate::known_lists::KnownLists;
 use crate::lines;
+use crate::observe::outcomes;
 use crate::peer_msg::{MeetReply, MeetRequest, TAG};
 use crate::protocol::Reply;
 
@@ -336,13 +337,26 @@ impl MainRole {
     /// both undo, so nobody gets the slot; in a fixed order they meet at the
     /// first backend, where exactly one wins and the others stop.
     pub async fn register(&self, slot: Interval, names: Vec<String>) -> Reply {
+        self.register_observed(slot, names).await.0
+    }
+
+    /// As [`Self::register`], with what became of it (see
+    /// [`crate::observe::outcomes`]).
+    pub(crate) async fn register_observed(
+        &self,
+        slot: Interval,
+        names: Vec<String>,
+    ) -> (Reply, &'static str) {
         let split = self
             .directory
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .split(&names);
         if !split.missing.is_empty() {
-            return Reply::Error(lines::client_missing(&split.missing).to_string());
+            return (
+                Reply::Error(lines::client_missing(&split.missing).to_string()),
+                outcomes::UNKNOWN_USER,
+            );
         }
         if !split.unplaced.is_empty() {
             let silent = self.ids(&split.silent);
@@ -351,8 +365,12 @@ impl MainRole {
                 users: &split.unplaced,
             }];
             let none: [&str; 0] = [];
-            return Reply::Error(
-                lines::unreachable_reply(&none, &unreached, "nothing was registered").to_string(),
+            return (
+                Reply::Error(
+                    lines::unreachable_reply(&none, &unreached, "nothing was registered")
+                        .to_string(),
+                ),
+                outcomes::UNREACHABLE,
             );
         }
         let meeting = self
@@ -380,17 +398,24 @@ impl MainRole {
                     continue;
                 }
                 Ok(Ok(MeetReply::Conflict { name })) => {
-                    refusal = Some(format!(
-                        "{slot} is not free for {name} any more; nothing was registered"
+                    refusal = Some((
+                        format!("{slot} is not free for {name} any more; nothing was registered"),
+                        outcomes::REFUSED,
                     ));
                 }
                 Ok(Ok(MeetReply::Failed { message })) => {
-                    refusal = Some(format!("{message}; nothing was registered"));
+                    refusal = Some((
+                        format!("{message}; nothing was registered"),
+                        outcomes::ERROR,
+                    ));
                 }
                 Ok(other) => {
                     registered.push(to);
-                    refusal = Some(format!(
-                        "Server {server} gave an unreadable answer ({other:?}); nothing was registered"
+                    refusal = Some((
+                        format!(
+                            "Server {server} gave an unreadable answer ({other:?}); nothing was registered"
+                        ),
+                        outcomes::ERROR,
                     ));
                 }
                 Err(e) => {
@@ -402,16 +427,17 @@ impl MainRole {
                         users: &group,
                     }];
                     let none: [&str; 0] = [];
-                    refusal = Some(
+                    refusal = Some((
                         lines::unreachable_reply(&none, &unreached, "nothing was registered")
                             .to_string(),
-                    );
+                        outcomes::UNREACHABLE,
+                    ));
                 }
             }
             break;
         }
-        let Some(message) = refusal else {
-            return Reply::Registered(slot);
+        let Some((message, outcome)) = refusal else {
+            return (Reply::Registered(slot), outcomes::OK);
         };
         let body = MeetRequest::Unregister { meeting }.to_bytes();
         for to in registered {
@@ -419,6 +445,6 @@ impl MainRole {
                 tracing::error!(%to, "could not undo meeting {meeting}: {e}");
             }
         }
-        Reply::Error(message)
+        (Reply::Error(message), outcome)
     }
 }
