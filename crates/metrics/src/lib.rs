@@ -18,12 +18,15 @@
 //! [`Metrics::on_scrape`], into [`Metrics::gauge`]s and
 //! [`Metrics::mirror`]ed counters.
 //!
+//! [`text::Samples`] reads the text back into numbers (tests, benches).
+//!
 //! Label values come from fixed sets of names in our code (or from axum's
 //! matched route), never from what a client sent: a label per stranger's
 //! string would let anyone grow the registry without bound.
 
 mod families;
 mod request;
+pub mod text;
 
 use std::sync::{Arc, Mutex};
 
