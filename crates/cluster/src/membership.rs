@@ -181,6 +181,12 @@ impl<S: DatagramSocket> Membership<S> {
         self.inner.authority().check(now())
     }
 
+    /// This node's own view now (its coordinator, live nodes, term and
+    /// authority), as it would answer a status request; no message sent.
+    pub fn view(&self) -> View {
+        self.inner.view()
+    }
+
     /// This node's number in the cluster file.
     pub fn me(&self) -> NodeId {
         self.inner.me
