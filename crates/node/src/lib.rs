@@ -30,6 +30,7 @@ pub mod cluster;
 pub mod cluster_db;
 pub mod error;
 pub mod faults;
+mod node_metrics;
 pub mod running;
 pub mod services;
 
