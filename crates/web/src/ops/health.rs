@@ -21,6 +21,9 @@
 //!   A `503` means send traffic elsewhere for now, not restart: the
 //!   reasons pass by themselves when peers come back or an election ends.
 //!
+//! The same [`Readiness`] answers on a node's `metrics_port` (see
+//! [`probes`](crate::probes)) and sets `convene_ready` in `/metrics`.
+//!
 //! Both are cheap: `/readyz` reads this node's membership as it stands
 //! (two `watch` borrows, no message to a peer) and makes one read of the
 //! database; neither touches a session, so a probe every second costs
