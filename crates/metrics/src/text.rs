@@ -92,9 +92,7 @@ impl Samples {
 
 /// `name{labels} value [timestamp]`.
 fn parse_line(line: &str) -> Result<Sample, &'static str> {
-    let name_end = line
-        .find(['{', ' '])
-        .ok_or("no value after the name")?;
+    let name_end = line.find(['{', ' ']).ok_or("no value after the name")?;
     let name = &line[..name_end];
     if name.is_empty()
         || !name
