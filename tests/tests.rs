@@ -40,6 +40,7 @@ mod meet_bad_input;
 mod meet_cli;
 mod meet_failover;
 mod meet_web;
+mod metrics;
 mod ops;
 mod partition_netns;
 mod web;

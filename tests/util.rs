@@ -72,6 +72,8 @@ pub struct NodeSpec {
     /// `localhost` and `127.0.0.1` made for the test (`<id>.crt`,
     /// `<id>.key` in the test's directory).
     pub tls: bool,
+    /// A probe server (`metrics_port = 0`).
+    pub metrics: bool,
 }
 
 pub const fn main(id: &'static str) -> NodeSpec {
@@ -101,6 +103,7 @@ pub const fn plain(id: &'static str) -> NodeSpec {
         web: false,
         web_only: false,
         tls: false,
+        metrics: false,
     }
 }
 
@@ -228,6 +231,9 @@ impl TestCluster {
             }
             if spec.web_only {
                 toml.push_str("event_server = false\n");
+            }
+            if spec.metrics {
+                toml.push_str("metrics_port = 0\n");
             }
             if spec.tls {
                 let made = rcgen::generate_simple_self_signed(vec![

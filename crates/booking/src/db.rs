@@ -117,6 +117,12 @@ pub trait BookingDb: Send + Sync + fmt::Debug + 'static {
     /// A name for logs: the file or redacted URL.
     fn name(&self) -> String;
 
+    /// The connection pool's use now, for the node's metrics; `None` for a
+    /// backend without a pool (SQLite's one connection).
+    fn pool_use(&self) -> Option<convene_metrics::PoolUse> {
+        None
+    }
+
     /// Every facility's owner.
     fn owners(&self) -> Result<Vec<OwnerRow>, BookingDbError>;
 

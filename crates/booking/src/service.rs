@@ -66,6 +66,7 @@ use crate::state::{IdScheme, MonitorLimits, Monitors};
 use crate::wire::{self, ErrorCode, MAX_DATAGRAM, Reply, Request};
 
 mod committer;
+mod counters;
 pub mod handle;
 mod id_routes;
 pub mod lines;
@@ -75,6 +76,7 @@ pub mod ownership;
 pub mod peer_msg;
 pub mod watchers;
 
+pub use counters::{BookingCounters, ReplyCacheStats};
 pub use handle::{BookingCallError, BookingHandle, Facility, FacilityWatch};
 use id_routes::IdRoutes;
 use observe::{events, outcomes};
@@ -199,6 +201,11 @@ impl BookingService {
                 .unwrap_or_else(|e| e.into_inner())
                 .stats()
         })
+    }
+
+    /// A handle on what the service has counted, for the node's metrics.
+    pub fn counters(&self) -> BookingCounters {
+        BookingCounters::new(self.shared.clone())
     }
 
     /// Waits for the service's tasks after shutdown.

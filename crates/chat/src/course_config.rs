@@ -69,6 +69,7 @@ pub fn course_cluster(servers: &[CourseServer], path: &Path) -> Result<ClusterCo
             chat_port: Some(server.client_port),
             http_port: None,
             tls: None,
+            metrics_port: None,
             event_server: false,
             sections: Sections::default(),
         })

@@ -34,6 +34,7 @@
 //! http_port = 8080             # TCP, web pages and the JSON API of events (optional)
 //! tls_cert = "b.crt"           # serve http_port over TLS (PEM certificate chain and key;
 //! tls_key = "b.key"            # both or neither, relative to this file)
+//! metrics_port = 9100          # TCP, plain HTTP: GET /metrics, /healthz, /readyz (optional)
 //! event_server = true          # computes partial solutions for events (default true)
 //! [node.files]
 //! dir = "directory_b"          # the folder this node shares, relative to this file
@@ -157,6 +158,11 @@ pub struct NodeConfig {
     pub http_port: Option<u16>,
     /// The certificate and key to serve `http_port` over TLS, if given.
     pub tls: Option<TlsFiles>,
+    /// TCP port of the node's probe server, if it has one: plain HTTP with
+    /// `GET /metrics`, `/healthz` and `/readyz` only, for a Prometheus or a
+    /// load balancer on a network the web front is not on (and for a node
+    /// without `http_port`).
+    pub metrics_port: Option<u16>,
     /// Whether this node computes partial solutions for events.
     pub event_server: bool,
     /// The services' own tables of this node (`[node.meet]`, ...), read by
@@ -292,6 +298,12 @@ impl NodeConfig {
         self.http_port.map(|port| SocketAddr::new(self.host, port))
     }
 
+    /// Where the probe server (`metrics_port`) listens, if this node has one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_port
+            .map(|port| SocketAddr::new(self.host, port))
+    }
+
     /// The UDP address peers send to.
     pub fn peer_addr(&self) -> SocketAddr {
         SocketAddr::new(self.host, self.peer_port)
@@ -375,6 +387,7 @@ struct RawNode {
     http_port: Option<u16>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    metrics_port: Option<u16>,
     event_server: Option<bool>,
 }
 
@@ -392,6 +405,7 @@ pub const NODE_KEYS: &[&str] = &[
     "http_port",
     "tls_cert",
     "tls_key",
+    "metrics_port",
     "event_server",
 ];
 
@@ -513,6 +527,7 @@ impl ClusterConfig {
                 chat_port: raw.chat_port,
                 http_port: raw.http_port,
                 tls,
+                metrics_port: raw.metrics_port,
                 event_server: raw.event_server.unwrap_or(true),
                 sections: node_sections,
             });
@@ -621,6 +636,7 @@ impl ClusterConfig {
             claim("udp", "booking_port", node.booking_port)?;
             claim("tcp", "chat_port", node.chat_port)?;
             claim("tcp", "http_port", node.http_port)?;
+            claim("tcp", "metrics_port", node.metrics_port)?;
         }
         Ok(())
     }

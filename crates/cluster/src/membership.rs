@@ -228,6 +228,12 @@ impl<S: DatagramSocket> Membership<S> {
         tracing::info!(node = %cluster.nodes[self.inner.me].id, boot, "left the cluster");
     }
 
+    /// This node's own view now (its coordinator, live nodes, term and
+    /// authority), as it would answer a status request; no message sent.
+    pub fn view(&self) -> View {
+        self.inner.view()
+    }
+
     /// This node's number in the cluster file.
     pub fn me(&self) -> NodeId {
         self.inner.me

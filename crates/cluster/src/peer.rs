@@ -226,4 +226,11 @@ impl<S: DatagramSocket> Peers<S> {
     pub fn auth_stats(&self) -> Option<convene_rpc::AuthStats> {
         self.client.auth_stats()
     }
+
+    /// The transport's traffic counters so far: sent, retransmitted, and
+    /// received datagrams dropped as malformed or unexpected (see
+    /// [`convene_rpc::Stats`]).
+    pub fn transport_stats(&self) -> convene_rpc::Stats {
+        self.client.stats()
+    }
 }

@@ -268,6 +268,10 @@ impl<E: Engine> BookingDb for SqlBookingDb<E> {
         self.name.clone()
     }
 
+    fn pool_use(&self) -> Option<convene_metrics::PoolUse> {
+        Some(self.db.pool_use())
+    }
+
     fn owners(&self) -> Result<Vec<OwnerRow>, BookingDbError> {
         self.block(async {
             let mut conn = self.db.pool.acquire().await.map_err(from_sqlx)?;

@@ -182,6 +182,10 @@ impl<E: Engine> SqlLockBook<E> {
 }
 
 impl<E: Engine> LockBookDb for SqlLockBook<E> {
+    fn pool_use(&self) -> Option<convene_metrics::PoolUse> {
+        Some(self.db.pool_use())
+    }
+
     fn holder(&self) -> Result<Option<HolderRow>, BookError> {
         self.block(async {
             let mut conn = self.db.pool.acquire().await.map_err(from_sqlx)?;

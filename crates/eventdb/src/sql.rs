@@ -229,6 +229,14 @@ impl<E: Engine> SqlxDb<E> {
         Ok(SqlxDb { pool })
     }
 
+    /// The pool's connections now: open, and idle of those.
+    pub fn pool_use(&self) -> convene_metrics::PoolUse {
+        convene_metrics::PoolUse {
+            open: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+        }
+    }
+
     async fn conn(&self) -> Result<sqlx::pool::PoolConnection<E>, DbError> {
         self.pool.acquire().await.map_err(from_sqlx)
     }
@@ -393,6 +401,10 @@ impl<E: Engine> SqlxDb<E> {
 impl<E: Engine> EventDb for SqlxDb<E> {
     fn backend(&self) -> &'static str {
         E::BACKEND
+    }
+
+    fn pool_use(&self) -> Option<convene_metrics::PoolUse> {
+        Some(self.pool_use())
     }
 
     fn create_user<'a>(&'a self, user: &'a User) -> DbFuture<'a, ()> {

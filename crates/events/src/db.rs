@@ -256,6 +256,13 @@ pub trait EventDb: Send + Sync + 'static {
     /// `"sqlite"`, `"mysql"` or `"postgres"`.
     fn backend(&self) -> &'static str;
 
+    /// The connection pool's use now, for the node's metrics; `None` for a
+    /// backend without a pool of its own (SQLite: one writer and a few
+    /// readers opened on demand, in memory: none).
+    fn pool_use(&self) -> Option<convene_metrics::PoolUse> {
+        None
+    }
+
     /// Adds an account; [`DbError::Duplicate`] if the name is taken.
     fn create_user<'a>(&'a self, user: &'a User) -> DbFuture<'a, ()>;
 

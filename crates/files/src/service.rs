@@ -73,6 +73,7 @@ mod shared_folder;
 mod synchronizer;
 mod watch;
 
+pub use files_node::QueueDepths;
 pub use handle::{Files, Listing, LockOutcome};
 
 use convene_wire::Decode;

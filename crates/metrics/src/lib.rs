@@ -18,12 +18,15 @@
 //! [`Metrics::on_scrape`], into [`Metrics::gauge`]s and
 //! [`Metrics::mirror`]ed counters.
 //!
+//! [`text::Samples`] reads the text back into numbers (tests, benches).
+//!
 //! Label values come from fixed sets of names in our code (or from axum's
 //! matched route), never from what a client sent: a label per stranger's
 //! string would let anyone grow the registry without bound.
 
 mod families;
 mod request;
+pub mod text;
 
 use std::sync::{Arc, Mutex};
 
@@ -139,6 +142,22 @@ impl Metrics {
         self.families().gauge(gauge, labels).set(value);
     }
 
+    /// Sets `convene_db_pool_connections{db, state}` for the pool of `db`
+    /// (`events`, `booking`, `locks`): its connections `idle` and `in_use`.
+    pub fn pool(&self, db: &str, pool: PoolUse) {
+        let idle = pool.idle.min(pool.open);
+        self.gauge(
+            Gauge::DbPool,
+            &[("db", db), ("state", "idle")],
+            i64::from(idle),
+        );
+        self.gauge(
+            Gauge::DbPool,
+            &[("db", db), ("state", "in_use")],
+            i64::from(pool.open - idle),
+        );
+    }
+
     /// Forgets every labelled value of a gauge, before a hook sets the
     /// current ones (the coordinator's id, say, which changes).
     pub fn clear(&self, gauge: Gauge) {
@@ -159,6 +178,16 @@ impl Metrics {
 }
 
 pub use families::Gauge;
+
+/// A database pool's connections at one moment, as a backend reports them
+/// for [`Metrics::pool`] (sqlx's `Pool::size` and `Pool::num_idle`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolUse {
+    /// Connections open, idle or in use.
+    pub open: u32,
+    /// Of those, idle in the pool.
+    pub idle: u32,
+}
 
 #[cfg(test)]
 mod tests;

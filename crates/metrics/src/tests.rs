@@ -90,3 +90,18 @@ fn scrape_hooks_set_gauges_before_encoding() {
         "{text}"
     );
 }
+
+#[test]
+fn a_pool_shows_its_idle_and_busy_connections() {
+    let metrics = Metrics::new();
+    metrics.pool("events", PoolUse { open: 5, idle: 2 });
+    let text = metrics.encode();
+    assert!(
+        text.contains(r#"convene_db_pool_connections{db="events",state="idle"} 2"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"convene_db_pool_connections{db="events",state="in_use"} 3"#),
+        "{text}"
+    );
+}

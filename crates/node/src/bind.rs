@@ -30,6 +30,9 @@ pub struct NodeSockets {
     pub chat: Option<TcpListener>,
     /// The TCP listener for the web pages and API, if the node serves them.
     pub http: Option<TcpListener>,
+    /// The TCP listener for the probe server (`metrics_port`), if the node
+    /// has one.
+    pub metrics: Option<TcpListener>,
 }
 
 /// Sockets already bound by the process that started this one, to use
@@ -47,6 +50,8 @@ pub struct Inherited {
     pub chat: Option<std::net::TcpListener>,
     /// The web front's listener (`http_port`).
     pub http: Option<std::net::TcpListener>,
+    /// The probe server's listener (`metrics_port`).
+    pub metrics: Option<std::net::TcpListener>,
 }
 
 /// Binds one node's sockets as its configuration says.
@@ -84,12 +89,20 @@ pub async fn bind_node_with(
     .await?;
     let chat = tcp(node, "chat_port (TCP)", node.chat_addr(), inherited.chat).await?;
     let http = tcp(node, "http_port (TCP)", node.http_addr(), inherited.http).await?;
+    let metrics = tcp(
+        node,
+        "metrics_port (TCP)",
+        node.metrics_addr(),
+        inherited.metrics,
+    )
+    .await?;
     Ok(NodeSockets {
         peer,
         client,
         booking,
         chat,
         http,
+        metrics,
     })
 }
 
@@ -250,6 +263,9 @@ fn resolve_ports(node: &mut NodeConfig, sockets: &NodeSockets) {
     }
     if let Some(listener) = &sockets.http {
         node.http_port = Some(port_of(listener.local_addr(), 0));
+    }
+    if let Some(listener) = &sockets.metrics {
+        node.metrics_port = Some(port_of(listener.local_addr(), 0));
     }
 }
 

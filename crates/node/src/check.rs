@@ -200,6 +200,7 @@ fn check_ports(node: &NodeConfig, problems: &mut Vec<Problem>) {
         ("booking_port", "UDP", node.booking_port),
         ("chat_port", "TCP", node.chat_port),
         ("http_port", "TCP", node.http_port),
+        ("metrics_port", "TCP", node.metrics_port),
     ];
     for (key, proto, port) in ports {
         let Some(port) = port.filter(|&p| p != 0) else {

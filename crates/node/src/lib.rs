@@ -35,6 +35,7 @@ pub mod cluster;
 pub mod cluster_db;
 pub mod error;
 pub mod faults;
+mod node_metrics;
 pub mod running;
 pub mod services;
 

@@ -18,6 +18,8 @@ use convene_files::service::{FilesContext, FilesService};
 use convene_meet::{MeetContext, MeetService};
 use convene_store::Store;
 use convene_web::ops::Operations;
+use convene_web::ops::health::Readiness;
+use convene_web::probes::{ProbeContext, ProbeServer};
 use convene_web::{WebContext, WebService};
 use tokio::task::JoinHandle;
 
@@ -40,6 +42,9 @@ pub struct RunningNode {
     parts: Parts,
     store: Arc<Store>,
     metrics: convene_metrics::Metrics,
+    /// What the metrics read at each scrape, held here only: dropped with
+    /// the node.
+    _scraped: Arc<crate::node_metrics::Sources>,
 }
 
 /// What a node runs, each part ending when the node's shutdown is
@@ -62,6 +67,7 @@ struct Parts {
     files: Option<FilesService>,
     web: Option<WebService>,
     booking: Option<BookingService>,
+    probes: Option<ProbeServer>,
 }
 
 impl Parts {
@@ -82,6 +88,7 @@ impl Parts {
             files: None,
             web: None,
             booking: None,
+            probes: None,
         }
     }
 
@@ -102,6 +109,9 @@ impl Parts {
     /// no longer waits for the service it was waiting on, and
     /// [`Parts::stop`] waits for the others.
     async fn join_services(&mut self) {
+        if let Some(probes) = self.probes.take() {
+            probes.join().await;
+        }
         if let Some(booking) = self.booking.take() {
             booking.join().await;
         }
@@ -303,18 +313,19 @@ pub async fn start_with_faults(
         shutdown: shutdown.clone(),
         root: FilesSection::of(node).map(|f| f.dir.clone()),
         membership: Some(membership.clone()),
-        lock_book,
+        lock_book: lock_book.clone(),
         faults: faults.files,
     });
     let files_handle = files.handle();
+    let files_counted = files.handle();
     parts.files = Some(files);
     let booking = convene_booking::service::start(BookingContext {
         metrics: metrics.clone(),
         peers: peers.clone(),
-        router,
+        router: router.clone(),
         screen,
         store: store.clone(),
-        db: booking_db,
+        db: booking_db.clone(),
         failover: booking_failover,
         membership: Some(membership.clone()),
         shutdown: shutdown.clone(),
@@ -366,6 +377,31 @@ pub async fn start_with_faults(
         }
         _ => None,
     };
+    let events_db = parts.events.as_ref().map(|e| e.events().db().clone());
+    let scraped = crate::node_metrics::register(
+        &metrics,
+        crate::node_metrics::Sources {
+            membership: membership.clone(),
+            peers: peers.clone(),
+            router,
+            booking: parts.booking.as_ref().expect(STARTED).counters(),
+            files: files_counted,
+            events_db: events_db.clone(),
+            booking_db,
+            lock_book,
+        },
+    );
+    // The probe server last: what it reports is all running.
+    parts.probes = sockets.metrics.map(|listener| {
+        let probe_shutdown = shutdown.clone();
+        convene_web::probes::start(ProbeContext {
+            listener,
+            limits: cluster.limits.clone(),
+            shutdown: Box::pin(async move { probe_shutdown.wait().await }),
+            metrics: metrics.clone(),
+            readiness: Readiness::new(events_db, Some(membership.clone())),
+        })
+    });
     tracing::info!(node = id, %peer_addr, "node started");
     Ok(RunningNode {
         id: id.to_string(),
@@ -377,6 +413,7 @@ pub async fn start_with_faults(
         parts,
         store,
         metrics,
+        _scraped: scraped,
     })
 }
 
@@ -446,6 +483,11 @@ impl RunningNode {
     /// Where the web pages and JSON API are served, if this node has them.
     pub fn http_addr(&self) -> Option<SocketAddr> {
         self.parts.web.as_ref().and_then(|w| w.addr())
+    }
+
+    /// Where the probe server (`metrics_port`) listens, if this node has one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.parts.probes.as_ref().and_then(ProbeServer::addr)
     }
 
     /// Where booking clients send requests, if this node is a front door.

@@ -71,7 +71,8 @@ pub const SERVICES: &[Service] = &[
 /// What `node` runs according to the cluster file, one short line per
 /// service, for the web front's status page and `GET /api/status`:
 /// `meet main :PORT` (a `client_port`), `meet backend` (a `[node.meet]`),
-/// `booking :PORT (FACILITIES)` (either part may be missing), `chat :PORT`, `files (FOLDER)`, `web :PORT`.
+/// `booking :PORT (FACILITIES)` (either part may be missing), `chat :PORT`, `files (FOLDER)`, `web :PORT`,
+/// `metrics :PORT` (the probe server).
 pub fn describe(node: &NodeConfig) -> Vec<String> {
     let mut lines = Vec::new();
     if let Some(port) = node.client_port {
@@ -101,6 +102,9 @@ pub fn describe(node: &NodeConfig) -> Vec<String> {
     }
     if let Some(port) = node.http_port {
         lines.push(format!("web :{port}"));
+    }
+    if let Some(port) = node.metrics_port {
+        lines.push(format!("metrics :{port}"));
     }
     lines
 }
@@ -210,7 +214,7 @@ mod tests {
     #[test]
     fn every_service_of_a_node_is_described() {
         let text = "[[node]]\nid = 'A'\nhost = '127.0.0.1'\npeer_port = 1\nclient_port = 2\n\
-                    booking_port = 3\nchat_port = 4\nhttp_port = 5\n\
+                    booking_port = 3\nchat_port = 4\nhttp_port = 5\nmetrics_port = 7\n\
                     [node.booking]\nfacilities = ['Hall', 'Lab']\n\
                     [[node]]\nid = 'B'\nhost = '127.0.0.1'\npeer_port = 6\n";
         let cluster = cluster_from_toml(text, Path::new("/srv/cluster.toml")).unwrap();
@@ -220,7 +224,8 @@ mod tests {
                 "meet main :2",
                 "booking :3 (Hall, Lab)",
                 "chat :4",
-                "web :5"
+                "web :5",
+                "metrics :7"
             ]
         );
         assert!(describe(cluster.node("B").unwrap()).is_empty());

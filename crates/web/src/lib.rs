@@ -33,6 +33,9 @@
 //! - [`watchdog`]: a connection's timers (slow headers, idle keep-alive).
 //! - [`tls`]: the node's certificate, `Secure` cookies and HSTS, a
 //!   client's trusted roots.
+//! - [`observe`]: every request counted and timed by its route.
+//! - [`probes`]: the probe server of `metrics_port` (`/metrics`,
+//!   `/healthz`, `/readyz`, plain HTTP).
 
 #![deny(missing_docs)]
 
@@ -41,10 +44,12 @@ pub mod api;
 pub mod client;
 pub mod error;
 pub mod forms;
+pub mod observe;
 pub mod ops;
 pub mod pages;
 pub mod paging;
 pub mod password;
+pub mod probes;
 pub mod rate;
 pub mod routes;
 pub mod scripts;
@@ -101,7 +106,12 @@ pub fn start(context: WebContext) -> WebService {
     let addr = context.listener.local_addr().ok();
     // The server loop gives handlers each request's TCP peer address
     // (`ConnectInfo`): the rate limits count by it.
-    let mut app = router(context.events, &context.limits, context.operations);
+    let mut app = router(
+        context.events,
+        &context.limits,
+        context.operations,
+        context.metrics,
+    );
     if context.tls.is_some() {
         app = app.layer(axum::middleware::map_response(tls::harden));
     }
@@ -118,16 +128,17 @@ pub fn start(context: WebContext) -> WebService {
     WebService { addr, task }
 }
 
-/// Every route of the web app, for a server or a test; the operations API
-/// too with `operations`. A server must record each connection's peer
-/// address as `ConnectInfo<SocketAddr>` (as [`start`] does): logins and
-/// registrations are refused without it.
+/// Every route of the web app, for a server or a test, counting into
+/// `metrics`; the operations API too with `operations`. A server must
+/// record each connection's peer address as `ConnectInfo<SocketAddr>` (as
+/// [`start`] does): logins and registrations are refused without it.
 pub fn router(
     events: Events,
     limits: &Limits,
     operations: Option<ops::Operations>,
+    metrics: convene_metrics::Metrics,
 ) -> axum::Router {
-    routes::router(events, limits, operations)
+    routes::router(events, limits, operations, metrics)
 }
 
 impl WebService {

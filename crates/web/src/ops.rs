@@ -17,8 +17,9 @@
 //! | `/api/meet/common`, `/api/meet/meetings` | EE450's common free time, and registering a meeting in it (see `ops/meet.rs`) |
 //! | `GET /api/chat` | a WebSocket to the node's chat server, the course protocol's JSON one message per frame (see `ops/chat.rs`) |
 //!
-//! `GET /healthz` and `GET /readyz` (see [`health`]) are outside this
-//! table's authentication: a load balancer has no session.
+//! `GET /healthz`, `GET /readyz` (see [`health`]) and `GET /metrics` (see
+//! [`metrics`]) are outside this table's authentication: a load balancer
+//! or a Prometheus server has no session.
 //!
 //! The pages `/status` and `/files` show the same to a logged-in person
 //! (see `status_page.rs` and `files_page.rs`); they need a session, as
@@ -60,6 +61,7 @@ mod files;
 mod files_page;
 pub mod health;
 pub(crate) mod meet;
+pub mod metrics;
 mod multipart;
 pub mod operator;
 mod status;

@@ -21,6 +21,9 @@
 //! | `/api/booking/facilities[/{name}]`, `/api/bookings[/{id}]` | booking (JSON, see [`ops`](crate::ops)) |
 //! | `GET /chat`; `GET /api/chat` (WebSocket) | chat (page, the browser's connection), on a node with a chat server |
 //! | `GET /healthz`, `/readyz` | alive; ready for traffic, or `503` and why (no login; see [`health`](crate::ops::health)) |
+//! | `GET /metrics` | the node's metrics for Prometheus (no login; see [`metrics`](crate::ops::metrics)) |
+//!
+//! Every request is counted and timed by its route (see [`observe`](crate::observe)).
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -33,21 +36,28 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use convene_cluster::config::Limits;
 use convene_events::Events;
+use convene_metrics::Metrics;
 
 use crate::api;
 use crate::error::{ApiError, PageError};
+use crate::ops::health::Readiness;
 use crate::pages::{self, layout};
 use crate::state::{App, MAX_BODY};
 
-/// Every route of the web app, with this node's `[limits]`; the operations
-/// API too with `operations`.
+/// Every route of the web app, with this node's `[limits]`, counting into
+/// `metrics`; the operations API too with `operations`.
 pub fn router(
     events: Events,
     limits: &Limits,
     operations: Option<crate::ops::Operations>,
+    metrics: Metrics,
 ) -> Router {
     let app = App::new(events, limits);
     let ops = operations.map(crate::ops::Ops::new);
+    let readiness = Readiness::new(
+        Some(app.db().clone()),
+        ops.as_ref().map(|ops| ops.membership.clone()),
+    );
     Router::new()
         .route("/", get(pages::home))
         .route("/style.css", get(pages::style))
@@ -87,6 +97,7 @@ pub fn router(
         .route("/api/events/{id}/constraints", post(api::add_constraints))
         .route("/healthz", get(crate::ops::health::healthz))
         .route("/readyz", get(crate::ops::health::readyz))
+        .route("/metrics", get(crate::ops::metrics::metrics))
         .merge(crate::ops::routes(&app, ops.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -94,7 +105,15 @@ pub fn router(
         // The node's services, for pages outside the operations routes that
         // use them (a final event's actions).
         .layer(axum::Extension(ops))
+        // What the probes judge, and what `/metrics` encodes.
+        .layer(axum::Extension(readiness))
+        .layer(axum::Extension(metrics.clone()))
         .layer(axum::middleware::map_response(security_headers))
+        // Outermost, to see the status the client gets.
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            crate::observe::observe,
+        ))
         .with_state(app)
 }
 

@@ -979,3 +979,50 @@ async fn throughput() {
     println!("pages: p50 {:?}, p99 {:?}", renders[100], renders[197]);
     node.stop().await;
 }
+
+/// `GET /metrics` needs no login, and counts each request under the route
+/// that matched, never the path sent: `/api/events/{id}` for any id,
+/// `unmatched` for an address no route has.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_requests_by_route_not_by_path() {
+    use convene_metrics::text::Samples;
+    let node = TestNode::start().await;
+    let mut c = node.client();
+    for id in ["e1", "e2", "e3"] {
+        let r = c.get(&format!("/api/events/{id}")).await.unwrap();
+        assert_eq!(r.status, 401, "{}", r.text());
+    }
+    let r = c.get("/no/such/page").await.unwrap();
+    assert_eq!(r.status, 404);
+    let r = c.get("/metrics").await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.header("content-type"),
+        Some(convene_metrics::CONTENT_TYPE)
+    );
+    let text = r.text();
+    assert!(!text.contains("e1") && !text.contains("/no/such"), "{text}");
+    let samples = Samples::parse(&text).unwrap();
+    let requests = |kind: &str, outcome: &str| {
+        samples.sum(
+            "convene_requests_total",
+            &[
+                ("service", "web"),
+                ("door", "http"),
+                ("kind", kind),
+                ("outcome", outcome),
+            ],
+        )
+    };
+    assert_eq!(requests("/api/events/{id}", "4xx"), 3.0, "{text}");
+    assert_eq!(requests("unmatched", "4xx"), 1.0, "{text}");
+    assert_eq!(
+        samples.sum(
+            "convene_request_duration_seconds_count",
+            &[("kind", "/api/events/{id}")]
+        ),
+        3.0
+    );
+    // This front has no node membership: ready as soon as its database is.
+    assert_eq!(samples.get("convene_ready", &[]), Some(1.0), "{text}");
+}

@@ -29,6 +29,8 @@ pub enum SocketKind {
     Chat,
     /// `http_port` (TCP).
     Http,
+    /// `metrics_port` (TCP).
+    Metrics,
 }
 
 /// One `--socket KIND=FD`.
@@ -53,9 +55,10 @@ impl FromStr for InheritedSocket {
             "booking" => SocketKind::Booking,
             "chat" => SocketKind::Chat,
             "http" => SocketKind::Http,
+            "metrics" => SocketKind::Metrics,
             _ => {
                 return Err(format!(
-                    "{kind:?}: one of peer, client, booking, chat, http"
+                    "{kind:?}: one of peer, client, booking, chat, http, metrics"
                 ));
             }
         };
@@ -87,6 +90,7 @@ pub fn adopt(sockets: &[InheritedSocket]) -> anyhow::Result<Inherited> {
             SocketKind::Booking => inherited.booking = Some(fd.into()),
             SocketKind::Chat => inherited.chat = Some(fd.into()),
             SocketKind::Http => inherited.http = Some(fd.into()),
+            SocketKind::Metrics => inherited.metrics = Some(fd.into()),
         }
     }
     Ok(inherited)

@@ -12,6 +12,7 @@
 //! booking=40213  # UDP, the booking front door (booking_port)
 //! chat=40214     # TCP, chat clients (chat_port)
 //! http=40215     # TCP, the web front (http_port)
+//! metrics=40216  # TCP, the probe server (metrics_port)
 //! ```
 //!
 //! The file is written beside its final name and renamed into place, so a
@@ -31,6 +32,7 @@ pub fn render(node: &NodeConfig) -> String {
         ("booking", node.booking_port),
         ("chat", node.chat_port),
         ("http", node.http_port),
+        ("metrics", node.metrics_port),
     ];
     ports
         .into_iter()
@@ -56,18 +58,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cluster.toml");
         let toml = "[[node]]\nid = \"A\"\nhost = \"127.0.0.1\"\npeer_port = 7000\n\
-                    http_port = 7003\nclient_port = 7001\n";
+                    http_port = 7003\nclient_port = 7001\nmetrics_port = 7004\n";
         std::fs::write(&path, toml).unwrap();
         let cluster = convene_node::load_cluster(&path).unwrap();
         assert_eq!(
             super::render(&cluster.nodes[0]),
-            "peer=7000\nclient=7001\nhttp=7003\n"
+            "peer=7000\nclient=7001\nhttp=7003\nmetrics=7004\n"
         );
         let ports = dir.path().join("A.ports");
         super::write(&ports, &cluster.nodes[0]).unwrap();
         assert_eq!(
             std::fs::read_to_string(&ports).unwrap(),
-            "peer=7000\nclient=7001\nhttp=7003\n"
+            "peer=7000\nclient=7001\nhttp=7003\nmetrics=7004\n"
         );
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
         assert_eq!(left.len(), 2, "no temporary file left: {left:?}");

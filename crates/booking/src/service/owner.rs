@@ -143,6 +143,11 @@ impl Owner {
         self.record.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The at-most-once record's counts so far.
+    pub fn cache_stats(&self) -> convene_rpc::CacheStats {
+        self.record().stats()
+    }
+
     /// The facilities held now, with their tokens.
     pub fn tokens(&self) -> HashMap<String, u64> {
         self.held().tokens.clone()

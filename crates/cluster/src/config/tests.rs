@@ -466,3 +466,23 @@ fn the_screen_mode_is_seed_unless_the_file_says_otherwise() {
         "{err}"
     );
 }
+
+#[test]
+fn metrics_port_is_a_node_port_like_the_others() {
+    let c = parse("[[node]]\nid='a'\nhost='127.0.0.1'\npeer_port=1\nmetrics_port=9100\n").unwrap();
+    assert_eq!(c.nodes[0].metrics_port, Some(9100));
+    assert_eq!(
+        c.nodes[0].metrics_addr(),
+        Some("127.0.0.1:9100".parse().unwrap())
+    );
+    assert!(!c.events_enabled(), "a probe server is no web front");
+    let clash = parse(
+        "[[node]]\nid='a'\nhost='127.0.0.1'\npeer_port=1\nhttp_port=9100\nmetrics_port=9100\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        clash.contains("metrics_port") && clash.contains("http_port"),
+        "{clash}"
+    );
+}

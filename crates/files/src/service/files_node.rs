@@ -39,6 +39,21 @@ use crate::plan::Record;
 /// asker is told `Busy`.
 const LOCK_ANSWER_WITHIN: Duration = Duration::from_secs(10);
 
+/// How much work waits at a files node, read at a moment (for its
+/// metrics): all zero where it has no folder or does not hold the locks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueDepths {
+    /// Announcements and lock requests from others in the sync queue.
+    pub sync: usize,
+    /// Files locked, at the lock holder.
+    pub locks: usize,
+    /// Updates of locked files held until their lock ends, at the lock
+    /// holder.
+    pub held_updates: usize,
+    /// Requests refused `Busy` so far because the sync queue was full.
+    pub busy_refusals: u64,
+}
+
 /// One node's files service, shared by its tasks and its web front.
 pub(crate) struct FilesNode {
     peers: Peers,
@@ -88,6 +103,17 @@ impl FilesNode {
     /// How many requests were refused because the sync queue was full.
     pub fn busy_refusals(&self) -> u64 {
         self.busy.load(Ordering::Relaxed)
+    }
+
+    /// The queues' lengths now (see [`QueueDepths`]).
+    pub fn queue_depths(&self) -> QueueDepths {
+        let (locks, held_updates) = self.role.desk().map_or((0, 0), |desk| desk.depths());
+        QueueDepths {
+            sync: self.sync.as_ref().map_or(0, |sync| sync.queue_depth()),
+            locks,
+            held_updates,
+            busy_refusals: self.busy_refusals(),
+        }
     }
 
     /// Starts counting a request of `kind` at door `door` (see

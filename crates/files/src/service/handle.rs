@@ -49,6 +49,12 @@ impl Files {
         Files { node }
     }
 
+    /// How much work waits in the service's queues now (for the node's
+    /// metrics).
+    pub fn queue_depths(&self) -> super::QueueDepths {
+        self.node.queue_depths()
+    }
+
     /// Every files node's folder, merged, as `convene files ls` shows it.
     pub async fn listing(&self) -> Listing {
         let (entries, missing, locked) = self.node.composite().await;

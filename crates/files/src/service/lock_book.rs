@@ -125,6 +125,11 @@ impl From<rusqlite::Error> for BookError {
 /// MySQL/PostgreSQL one is `convene_eventdb::files_sql`. Every write
 /// method is fenced by the holder's token as described above.
 pub trait LockBookDb: Send + Sync + 'static {
+    /// The connection pool's use now, for the node's metrics; `None` for a
+    /// book without a pool (the SQLite file's one connection).
+    fn pool_use(&self) -> Option<convene_metrics::PoolUse> {
+        None
+    }
     /// Who holds the locks, if anyone was ever chosen.
     fn holder(&self) -> Result<Option<HolderRow>, BookError>;
     /// Makes `node` the first holder of a book that never had one; the

@@ -286,6 +286,13 @@ impl LockDesk {
         Ok(held)
     }
 
+    /// How many files are locked, and how many updates wait behind their
+    /// locks in all (read-only, for the node's metrics).
+    pub fn depths(&self) -> (usize, usize) {
+        let table = self.table();
+        (table.len(), table.queued())
+    }
+
     /// Every lease that has run out by `now`, with its held updates in
     /// arrival order, to apply and then
     /// [`finish_release`](LockDesk::finish_release).

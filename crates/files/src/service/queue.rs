@@ -91,6 +91,12 @@ impl WorkQueue {
         })
     }
 
+    /// How many items others sent wait in the bounded queue now (a
+    /// moment's reading, for the node's metrics).
+    pub fn depth(&self) -> usize {
+        self.sent.max_capacity() - self.sent.capacity()
+    }
+
     /// The receiving side of the sent work (once; `None` after).
     pub fn take_receiver(&self) -> Option<mpsc::Receiver<Work>> {
         self.receiver

@@ -107,6 +107,11 @@ impl Synchronizer {
         }
     }
 
+    /// How many announcements and lock requests wait in the sync queue.
+    pub fn queue_depth(&self) -> usize {
+        self.queue.depth()
+    }
+
     /// The shared folder.
     pub fn folder(&self) -> &SharedFolder {
         &self.folder

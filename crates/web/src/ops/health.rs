@@ -21,6 +21,9 @@
 //!   A `503` means send traffic elsewhere for now, not restart: the
 //!   reasons pass by themselves when peers come back or an election ends.
 //!
+//! The same [`Readiness`] answers on a node's `metrics_port` (see
+//! [`probes`](crate::probes)) and sets `convene_ready` in `/metrics`.
+//!
 //! Both are cheap: `/readyz` reads this node's membership as it stands
 //! (two `watch` borrows, no message to a peer) and makes one read of the
 //! database; neither touches a session, so a probe every second costs
@@ -31,16 +34,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use convene_cluster::election::NodeId;
+use convene_cluster::membership::Membership;
+use convene_events::EventDb;
 use serde::Serialize;
-
-use super::Ops;
-use crate::state::App;
 
 /// How long `/readyz` waits for the database before calling it down: a
 /// probe's own timeout is typically a few seconds, and a database slower
@@ -118,22 +119,41 @@ pub(crate) fn judge(seen: &Seen) -> ReadyOut {
     }
 }
 
-/// `GET /readyz`: `200` and the node's view when ready, else `503` with
-/// the reasons (JSON either way). A front started without its node's
-/// handles (the web crate's own tests) judges its storage only.
-pub(crate) async fn readyz(
-    State(app): State<App>,
-    Extension(ops): Extension<Option<Arc<Ops>>>,
-) -> Response {
-    let storage = match tokio::time::timeout(STORAGE_WAIT, app.db().session("")).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!("no answer within {} ms", STORAGE_WAIT.as_millis())),
-    };
-    let seen = match &ops {
-        Some(ops) => {
-            let membership = &ops.membership;
-            Seen {
+/// What the probes look at: the shared database and the node's
+/// membership. Cheap to clone. The web front and the probe server
+/// (`metrics_port`) each hold one, and so judge alike.
+#[derive(Clone, Default)]
+pub struct Readiness {
+    db: Option<Arc<dyn EventDb>>,
+    membership: Option<Membership>,
+}
+
+impl Readiness {
+    /// Probes of `db` (none: a node of a cluster without a web front has no
+    /// events database, and its own store was opened at start) and of the
+    /// node's `membership` (none: a front started without its node, as in
+    /// the web crate's own tests).
+    pub fn new(db: Option<Arc<dyn EventDb>>, membership: Option<Membership>) -> Readiness {
+        Readiness { db, membership }
+    }
+
+    /// Whether `/readyz` would answer `200` now.
+    pub async fn is_ready(&self) -> bool {
+        self.check().await.ready
+    }
+
+    /// Ready or not, and why (see the [module docs](self)).
+    pub(crate) async fn check(&self) -> ReadyOut {
+        let storage = match &self.db {
+            None => Ok(()),
+            Some(db) => match tokio::time::timeout(STORAGE_WAIT, db.session("")).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err(format!("no answer within {} ms", STORAGE_WAIT.as_millis())),
+            },
+        };
+        let seen = match &self.membership {
+            Some(membership) => Seen {
                 storage,
                 nodes: membership
                     .cluster()
@@ -144,17 +164,24 @@ pub(crate) async fn readyz(
                 me: Some(membership.me()),
                 coordinator: *membership.coordinator().borrow(),
                 live: membership.live().borrow().clone(),
-            }
-        }
-        None => Seen {
-            storage,
-            nodes: Vec::new(),
-            me: None,
-            coordinator: None,
-            live: Vec::new(),
-        },
-    };
-    let out = judge(&seen);
+            },
+            None => Seen {
+                storage,
+                nodes: Vec::new(),
+                me: None,
+                coordinator: None,
+                live: Vec::new(),
+            },
+        };
+        judge(&seen)
+    }
+}
+
+/// `GET /readyz`: `200` and the node's view when ready, else `503` with
+/// the reasons (JSON either way). A front started without its node's
+/// handles (the web crate's own tests) judges its storage only.
+pub(crate) async fn readyz(Extension(readiness): Extension<Readiness>) -> Response {
+    let out = readiness.check().await;
     let status = if out.ready {
         StatusCode::OK
     } else {
