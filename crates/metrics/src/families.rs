@@ -1,5 +1,7 @@
 //! The metric families a node has, each registered once.
 
+use std::borrow::Cow;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -12,7 +14,7 @@ use prometheus_client::registry::Registry;
 pub(crate) struct RequestLabels {
     pub service: &'static str,
     pub door: &'static str,
-    pub kind: String,
+    pub kind: Cow<'static, str>,
     pub outcome: &'static str,
 }
 
@@ -22,7 +24,7 @@ pub(crate) struct RequestLabels {
 pub(crate) struct LatencyLabels {
     pub service: &'static str,
     pub door: &'static str,
-    pub kind: String,
+    pub kind: Cow<'static, str>,
 }
 
 /// A front door's connections.

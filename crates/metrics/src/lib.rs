@@ -102,7 +102,7 @@ impl Metrics {
         &self,
         service: &'static str,
         door: &'static str,
-        kind: impl Into<String>,
+        kind: impl Into<std::borrow::Cow<'static, str>>,
         peer: Option<std::net::SocketAddr>,
     ) -> Request {
         Request::begin(self.clone(), service, door, kind.into(), peer)

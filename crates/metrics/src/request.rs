@@ -1,5 +1,6 @@
 //! Observing one request or one connection.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -21,7 +22,7 @@ pub struct Request {
     metrics: Metrics,
     service: &'static str,
     door: &'static str,
-    kind: String,
+    kind: Cow<'static, str>,
     started: Instant,
     span: Span,
     finished: bool,
@@ -32,7 +33,7 @@ impl Request {
         metrics: Metrics,
         service: &'static str,
         door: &'static str,
-        kind: String,
+        kind: Cow<'static, str>,
         peer: Option<SocketAddr>,
     ) -> Request {
         let span = tracing::info_span!(
@@ -40,7 +41,7 @@ impl Request {
             "request",
             service,
             door,
-            kind = kind.as_str(),
+            kind = &*kind,
             peer = tracing::field::Empty,
             outcome = tracing::field::Empty,
         );
@@ -65,9 +66,9 @@ impl Request {
 
     /// Names the request's kind once it is known (a datagram is decoded
     /// after it arrives, say). Only names from our code, never a client's.
-    pub fn set_kind(&mut self, kind: impl Into<String>) {
+    pub fn set_kind(&mut self, kind: impl Into<Cow<'static, str>>) {
         self.kind = kind.into();
-        self.span.record("kind", self.kind.as_str());
+        self.span.record("kind", &*self.kind);
     }
 
     /// Records the outcome (`ok`, `refused`, `bad_request`, `error`, or an
