@@ -384,11 +384,19 @@ impl Export {
         }
     }
 
-    /// Up to [`PAGE_ROWS`] rows of `table` from row `offset`, in key order.
-    pub async fn page(&mut self, table: &Table, offset: u64) -> Result<Vec<Vec<Value>>, DumpError> {
+    /// Up to [`PAGE_ROWS`] rows of `table` in key order: the first ones,
+    /// or those after `after` (the last row of the page before). Each page
+    /// starts where the last ended by its key, so a page costs the same
+    /// however far into the table it is (`OFFSET` would read and skip
+    /// every row before it).
+    pub async fn page(
+        &mut self,
+        table: &Table,
+        after: Option<&[Value]>,
+    ) -> Result<Vec<Vec<Value>>, DumpError> {
         match self {
-            Export::MySql(s) => page::<sqlx::MySql>(&mut *s.tx, table, offset).await,
-            Export::Postgres(s) => page::<sqlx::Postgres>(&mut *s.tx, table, offset).await,
+            Export::MySql(s) => page::<sqlx::MySql>(&mut *s.tx, table, after).await,
+            Export::Postgres(s) => page::<sqlx::Postgres>(&mut *s.tx, table, after).await,
         }
     }
 
@@ -501,19 +509,52 @@ fn select_list<E: Engine>(table: &Table) -> String {
         .join(", ")
 }
 
+/// The key's values in `row` (text or integers: every key column is).
+fn key_args<'a>(table: &Table, row: &'a [Value]) -> Result<Vec<Arg<'a>>, DumpError> {
+    table
+        .key
+        .split(", ")
+        .map(|name| {
+            let at = table.columns.iter().position(|c| c.name == name);
+            match at.and_then(|i| row.get(i)) {
+                Some(Value::Text(t)) => Ok(Arg::Text(t)),
+                Some(Value::Int(n)) => Ok(Arg::Int(*n)),
+                other => Err(DumpError::BadRow {
+                    table: table.name,
+                    problem: format!("key column {name} holds {other:?}"),
+                }),
+            }
+        })
+        .collect()
+}
+
 async fn page<E: Engine>(
     conn: &mut E::Connection,
     table: &Table,
-    offset: u64,
+    after: Option<&[Value]>,
 ) -> Result<Vec<Vec<Value>>, DumpError> {
+    let args = match after {
+        Some(row) => key_args(table, row)?,
+        None => Vec::new(),
+    };
+    // A row comparison, `(a, b) > (?, ?)`: both engines order it as the
+    // ORDER BY does.
+    let filter = if args.is_empty() {
+        String::new()
+    } else {
+        let marks = vec!["?"; args.len()].join(", ");
+        format!(" WHERE ({}) > ({marks})", table.key)
+    };
     let text = format!(
-        "SELECT {} FROM {} ORDER BY {} LIMIT {PAGE_ROWS} OFFSET {offset}",
+        "SELECT {} FROM {}{filter} ORDER BY {} LIMIT {PAGE_ROWS}",
         select_list::<E>(table),
         table.name,
         table.key
     );
     let what = || format!("reading table {}", table.name);
-    let rows = fetch::<E>(conn, &text, &[]).await.map_err(query(what()))?;
+    let rows = fetch::<E>(conn, &text, &args)
+        .await
+        .map_err(query(what()))?;
     let mut out = Vec::with_capacity(rows.len());
     for row in &rows {
         let mut values = Vec::with_capacity(table.columns.len());
@@ -803,6 +844,22 @@ mod tests {
         assert!(at("events") < at("participants"));
         assert!(at("events") < at("constraints"));
         assert!(at("users") < at("account_bookings"));
+    }
+
+    #[test]
+    fn a_page_starts_after_the_last_row_by_its_whole_key() {
+        let t = table("participants").unwrap();
+        let row = [
+            Value::Text("e1".into()),
+            Value::Text("bo".into()),
+            Value::Int(0),
+            Value::Flag(true),
+        ];
+        let args = key_args(t, &row).unwrap();
+        assert!(matches!(args[..], [Arg::Text("e1"), Arg::Text("bo")]));
+        let t = table("constraints").unwrap();
+        let args = key_args(t, &[Value::Int(7)]).unwrap();
+        assert!(matches!(args[..], [Arg::Int(7)]));
     }
 
     #[test]

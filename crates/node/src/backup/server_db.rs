@@ -40,8 +40,9 @@ pub async fn export(url: &str, root: &Path) -> Result<(Database, Vec<Entry>), Ba
         let file = std::fs::File::create_new(&path).map_err(io)?;
         let mut out = HashingWriter::new(BufWriter::new(file));
         let mut rows = 0u64;
+        let mut last: Option<Vec<Value>> = None;
         loop {
-            let page = export.page(table, rows).await?;
+            let page = export.page(table, last.as_deref()).await?;
             for row in &page {
                 let line = Json::Array(row.iter().map(to_json).collect());
                 writeln!(out, "{line}").map_err(io)?;
@@ -50,6 +51,7 @@ pub async fn export(url: &str, root: &Path) -> Result<(Database, Vec<Entry>), Ba
             if page.len() < PAGE_ROWS {
                 break;
             }
+            last = page.into_iter().last();
         }
         let (bytes, blake3) = out.finish().map_err(io)?;
         tables.push(TableDump {

@@ -1,0 +1,10 @@
+SET SESSION sql_mode = CONCAT(@@sql_mode, ',PIPES_AS_CONCAT');
+SET SESSION max_recursive_iterations = 1000000;
+-- A year of a team's use, in round numbers (see docs/benchmarks.md).
+INSERT INTO users WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000) SELECT 'user' || i, '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA', 'Europe/Rome', 1700000000 + i FROM n;
+INSERT INTO sessions WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) SELECT 'tok' || i || '0123456789abcdef0123456789abcdef0123456789abcdef0123456789', 'user' || (i % 1000 + 1), 'csrf' || i || '0123456789abcdef0123456789abcdef', 1800000000 FROM n;
+INSERT INTO events WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) SELECT 'ev' || i, 'Team meeting ' || i, 'The weekly meeting of team ' || (i % 50), 'user' || (i % 1000 + 1), 1700000000 + i * 60, 'A', 'final', '[[1893488400,1893495600],[1893506400,1893510000]]', 1700000000 + i * 60 - 86400, 1700000000 + i * 60 FROM n;
+INSERT INTO participants WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 99999) SELECT 'ev' || (i DIV 5 + 1), 'user' || ((i DIV 5 + i % 5 * 7) % 1000 + 1), i % 5, 1 FROM n;
+INSERT INTO account_bookings WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) SELECT 'CONF1-' || LPAD(LOWER(HEX(i)), 16, '0'), 'user' || (i % 1000 + 1), 'Room ' || (i % 4 + 1), (i DIV 4) * 20, (i DIV 4) * 20 + 20 FROM n;
+INSERT INTO booking_record WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) SELECT 'CONF1-' || LPAD(LOWER(HEX(i)), 16, '0'), 'Room ' || (i % 4 + 1), (i DIV 4) * 20, (i DIV 4) * 20 + 20, (i DIV 4) * 20 + 20, 0 FROM n;
+INSERT INTO booking_kept_reply WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) SELECT '10.0.0.' || (i % 250) || ':40000', i, 'Room 1', i, CONCAT(UNHEX(MD5(i)), UNHEX(MD5(i)), UNHEX(MD5(i)), UNHEX(MD5(i))), 1700000000000 + i FROM n;
