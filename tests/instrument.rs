@@ -147,7 +147,7 @@ async fn booking_counts_each_request_by_type_semantics_and_outcome() {
                 requests("booking", "udp", "unknown/at_most_once", "bad_request"),
                 1,
             ),
-            (events("booking", "reply_cache_hit"), 1),
+            (events("booking", "reply_cache_hit_front"), 1),
             (events("booking", "malformed_datagram"), 2),
         ],
     )

@@ -703,8 +703,8 @@ impl Shared {
                 }
             };
             if let Some(bytes) = cached {
-                self.metrics
-                    .count(observe::SERVICE, events::REPLY_CACHE_HIT, 1);
+                // Counted by the cache itself (`reply_cache_hit_front`, read
+                // at scrape time) and as this request's outcome `cached`.
                 self.screen.line(format_args!(
                     "Returning cached reply for duplicate request {}",
                     header.request_id

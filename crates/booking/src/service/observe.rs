@@ -101,8 +101,6 @@ pub(super) mod outcomes {
 
 /// Events counted beside the requests.
 pub(super) mod events {
-    /// A retry answered from the reply cache.
-    pub const REPLY_CACHE_HIT: &str = "reply_cache_hit";
     /// A datagram that is no request: too short for a header, over the
     /// size limit, or not decodable (the last is answered, and counted as
     /// a `bad_request` too).
