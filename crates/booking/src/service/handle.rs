@@ -130,7 +130,7 @@ impl BookingHandle {
     /// Runs `request` where its facility is served and returns the seed's
     /// reply (an [`Reply::Error`] for a refusal by the booking rules).
     ///
-    /// Counted as a request at door `web` (see [`observe`](super::observe)).
+    /// Counted as a request at door `web` (see the `observe` module).
     pub async fn execute(&self, request: &Request) -> Result<Reply, BookingCallError> {
         let observed = self.shared.metrics.begin(
             observe::SERVICE,

@@ -67,7 +67,7 @@ pub(crate) struct FilesNode {
     /// Requests refused because the sync queue was full.
     busy: AtomicU64,
     faults: FilesFaults,
-    /// Where requests are counted (see [`observe`](super::observe)).
+    /// Where requests are counted (see the `observe` module).
     metrics: Metrics,
 }
 

@@ -68,7 +68,7 @@ impl Files {
     /// Locks, unlocks or breaks the lock on `path` for `owner`: an account
     /// the caller has authenticated, or [`OPERATOR`](crate::peer_msg::OPERATOR).
     ///
-    /// Counted as a request at door `web` (see [`observe`](super::observe)).
+    /// Counted as a request at door `web` (see the `observe` module).
     pub async fn lock(&self, path: SharedPath, owner: &str, action: LockAction) -> LockOutcome {
         let observed = self
             .node

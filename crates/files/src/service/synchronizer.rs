@@ -79,7 +79,7 @@ pub(crate) struct Synchronizer {
     role: Arc<LockRole>,
     /// The node's shutdown: ends the task and its announcements.
     shutdown: Shutdown,
-    /// Where fetches are counted (see [`observe`](super::observe)).
+    /// Where fetches are counted (see the `observe` module).
     metrics: convene_metrics::Metrics,
 }
 
