@@ -3,12 +3,14 @@
 outside Grafana, into one HTML page of SVG charts (for a screenshot when
 Grafana cannot be installed; see README.md here).
 
-    python3 docs/grafana/render.py http://127.0.0.1:9090 MINUTES > dashboard.html
+    python3 docs/grafana/render.py http://127.0.0.1:9090 MINUTES [END] > dashboard.html
 
 Each panel's queries are sent as written in the dashboard to Prometheus's
 /api/v1/query_range, with the dashboard's variables replaced as Grafana
-would ($instance: every node, $__rate_interval: 1m), over the last MINUTES
-minutes; each series is drawn as a line, named by the panel's legendFormat.
+would ($instance: every node, $__rate_interval: 1m), over the MINUTES
+minutes before END (a Unix time; default now: give it to draw a run that
+has ended, without its idle tail); each series is drawn as a line, named
+by the panel's legendFormat.
 Panels are placed on the dashboard's own 24-column grid (gridPos).
 """
 
@@ -75,7 +77,7 @@ def chart(panel, series, start, end, w, h):
 def main():
     server, minutes = sys.argv[1].rstrip("/"), float(sys.argv[2])
     dashboard = json.loads((Path(__file__).parent / "convene-dashboard.json").read_text())
-    end = time.time()
+    end = float(sys.argv[3]) if len(sys.argv) > 3 else time.time()
     start = end - minutes * 60
     step = max(5, int(minutes * 60 / 240))
     boxes = []
@@ -110,7 +112,7 @@ h3 {{ font-size:13px; font-weight:500; margin:2px 0 4px; }}
 .legend b {{ font-weight:500; color:#e6e6f0; }}
 .legend i {{ display:inline-block; width:12px; height:3px; margin-right:4px; vertical-align:middle; }}
 </style>
-<header>{html.escape(dashboard["title"])} <small>the dashboard's queries, rendered from Prometheus outside Grafana; last {minutes:g} minutes</small></header>
+<header>{html.escape(dashboard["title"])} <small>the dashboard's queries, rendered from Prometheus outside Grafana; {minutes:g} minutes to {time.strftime("%Y-%m-%d %H:%M", time.localtime(end))}</small></header>
 <main>{"".join(boxes)}</main>""")
 
 
