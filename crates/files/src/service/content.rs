@@ -210,16 +210,7 @@ pub(crate) async fn fetch_into(
     let observed = from.begin();
     let result = async {
         let place = Place::file(root, target)?;
-        let (temporary, file) = place.folder.create_temporary(&temporary_prefix())?;
-        let result = match download(&from, path, record, file).await {
-            Ok(()) if !unchanged() => Err(FetchError::ChangedHere),
-            Ok(()) => place.put(&place.folder, &temporary),
-            Err(e) => Err(e),
-        };
-        if result.is_err() {
-            let _ = place.folder.remove_file(&temporary);
-        }
-        result
+        download_into(&from, path, record, &place, unchanged).await
     }
     .await;
     observed.finish(observe::fetch_outcome(&result));
@@ -235,19 +226,30 @@ pub(crate) async fn fetch_to(
     place: &Place,
 ) -> Result<(), FetchError> {
     let observed = from.begin();
-    let result = async {
-        let (temporary, file) = place.folder.create_temporary(&temporary_prefix())?;
-        let result = match download(&from, path, record, file).await {
-            Ok(()) => place.put(&place.folder, &temporary),
-            Err(e) => Err(e),
-        };
-        if result.is_err() {
-            let _ = place.folder.remove_file(&temporary);
-        }
-        result
-    }
-    .await;
+    let result = download_into(&from, path, record, place, &|| true).await;
     observed.finish(observe::fetch_outcome(&result));
+    result
+}
+
+/// Downloads into a temporary file in `place`'s folder and renames it into
+/// place if `unchanged()` still holds once the content is here; on any
+/// failure the temporary file is removed.
+async fn download_into(
+    from: &FetchFrom<'_>,
+    path: &SharedPath,
+    record: &Record,
+    place: &Place,
+    unchanged: &(dyn Fn() -> bool + Send + Sync),
+) -> Result<(), FetchError> {
+    let (temporary, file) = place.folder.create_temporary(&temporary_prefix())?;
+    let result = match download(from, path, record, file).await {
+        Ok(()) if !unchanged() => Err(FetchError::ChangedHere),
+        Ok(()) => place.put(&place.folder, &temporary),
+        Err(e) => Err(e),
+    };
+    if result.is_err() {
+        let _ = place.folder.remove_file(&temporary);
+    }
     result
 }
 
