@@ -6,7 +6,6 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge as GaugeMetric;
-use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 /// A finished request's labels.
@@ -64,7 +63,7 @@ pub enum Gauge {
 
 pub(crate) struct Families {
     pub requests: Family<RequestLabels, Counter>,
-    pub latency: Family<LatencyLabels, Histogram>,
+    pub latency: Family<LatencyLabels, crate::latency::Latency>,
     pub connections_open: Family<DoorLabels, GaugeMetric>,
     pub connections: Family<DoorLabels, Counter>,
     pub events: Family<EventLabels, Counter>,
@@ -72,17 +71,11 @@ pub(crate) struct Families {
     plain: [(Gauge, GaugeMetric); 3],
 }
 
-/// Latency buckets from 50 µs to about 6.5 s: a cached UDP reply is tens of
-/// microseconds, a request that waits out a failover a few seconds.
-fn latency_buckets() -> impl Iterator<Item = f64> {
-    prometheus_client::metrics::histogram::exponential_buckets(0.000_05, 2.0, 18)
-}
-
 impl Families {
     pub fn register(registry: &mut Registry) -> Families {
         let families = Families {
             requests: Family::default(),
-            latency: Family::new_with_constructor(|| Histogram::new(latency_buckets())),
+            latency: Family::default(),
             connections_open: Family::default(),
             connections: Family::default(),
             events: Family::default(),

@@ -25,6 +25,7 @@
 //! string would let anyone grow the registry without bound.
 
 mod families;
+mod latency;
 mod request;
 pub mod text;
 

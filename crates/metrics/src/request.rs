@@ -100,7 +100,7 @@ impl Request {
                 door: self.door,
                 kind: std::mem::take(&mut self.kind),
             })
-            .observe(self.started.elapsed().as_secs_f64());
+            .observe(self.started.elapsed());
     }
 }
 
