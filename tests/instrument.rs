@@ -148,7 +148,7 @@ async fn booking_counts_each_request_by_type_semantics_and_outcome() {
                 1,
             ),
             (events("booking", "reply_cache_hit_front"), 1),
-            (events("booking", "malformed_datagram"), 2),
+            (events("booking", "dropped_malformed"), 2),
         ],
     )
     .await;

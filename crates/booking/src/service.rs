@@ -594,9 +594,6 @@ async fn serve(shared: Arc<Shared>, shutdown: Shutdown) {
         }
         if n > MAX_DATAGRAM {
             shared.dropped.fetch_add(1, Ordering::Relaxed);
-            shared
-                .metrics
-                .count(observe::SERVICE, events::MALFORMED_DATAGRAM, 1);
             tracing::warn!(%client, "dropped an oversized booking datagram");
             continue;
         }
@@ -649,8 +646,6 @@ impl Shared {
         let front = self.front();
         let Some(header) = wire::header(&datagram) else {
             self.dropped.fetch_add(1, Ordering::Relaxed);
-            self.metrics
-                .count(observe::SERVICE, events::MALFORMED_DATAGRAM, 1);
             self.screen.line(format_args!(
                 "Dropped a {}-byte datagram from {}: too short to be a request",
                 datagram.len(),
@@ -796,8 +791,6 @@ impl Shared {
             Ok((_, request)) => request,
             Err(e) => {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
-                self.metrics
-                    .count(observe::SERVICE, events::MALFORMED_DATAGRAM, 1);
                 return FrontReply::Keep(e.to_reply().encode());
             }
         };

@@ -15,7 +15,7 @@
 //! | `convene_live_nodes` | | the nodes this node believes live, itself included |
 //! | `convene_events_total` | `service="peer"`, `event="dropped_<reason>"` | the transport: `unsealed`, `stranger`, `bad_mac`, `stale`, `replayed` (failed authentication, [`AuthStats`](convene_rpc::AuthStats)); `malformed` (no valid envelope), `unexpected` (a reply nobody waits for), `unknown_service` (no service has the tag) |
 //! | `convene_events_total` | `service="peer"`, `event="retransmitted"`, `"timed_out"` | requests this node sent again, or gave up on |
-//! | `convene_events_total` | `service="booking"`, `event="dropped_malformed"`, `"dropped_reply_budget"` | the booking front door's drops |
+//! | `convene_events_total` | `service="booking"`, `event="dropped_malformed"`, `"dropped_reply_budget"` | malformed datagrams at the front door and malformed peer requests; replies the front door's budget dropped |
 //! | `convene_events_total` | `service="booking"`, `event="reply_cache_hit_{front,owner}"`, `"reply_cache_in_progress_{front,owner}"` | retries answered from the at-most-once caches, and retries dropped while the original still ran |
 //! | `convene_events_total` | `service="files"`, `event="sync_queue_full"` | announcements and lock requests refused `Busy` |
 //! | `convene_queue_depth` | `queue="files_sync"`, `"files_lock_queue"`, `"files_locks"` | the sync queue; updates held behind locks, and files locked (at the lock holder) |

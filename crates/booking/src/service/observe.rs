@@ -101,10 +101,6 @@ pub(super) mod outcomes {
 
 /// Events counted beside the requests.
 pub(super) mod events {
-    /// A datagram that is no request: too short for a header, over the
-    /// size limit, or not decodable (the last is answered, and counted as
-    /// a `bad_request` too).
-    pub const MALFORMED_DATAGRAM: &str = "malformed_datagram";
     /// A request dropped by the configured loss simulation.
     pub const SIMULATED_REQUEST_LOSS: &str = "simulated_request_loss";
     /// A reply dropped by the configured loss simulation.
